@@ -1,0 +1,85 @@
+"""tether's storage layer: durable sessions and their output in one SQLite file.
+
+Usable as a library without the TUI::
+
+    from storage import open_store
+
+    async with open_store("sessions.db") as store:
+        s = await store.sessions.create(["make", "test"], cwd="/src/app")
+        await store.output.append(s.id, "stdout", b"ok\\n")
+
+Names are loaded lazily (PEP 562), so importing ``storage`` costs almost nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "open_store": "store",
+    "Store": "store",
+    "Session": "models",
+    "Run": "models",
+    "Line": "models",
+    "OutputChunk": "models",
+    "AppendResult": "models",
+    "SearchHit": "models",
+    "AuditEntry": "models",
+    "IntegrityReport": "models",
+    "ACTIVE": "models",
+    "ENDED": "models",
+    "LIVE": "models",
+    "StoreError": "errors",
+    "SessionNotFound": "errors",
+    "IllegalTransition": "errors",
+    "SchemaTooNew": "errors",
+    "StoreCorrupt": "errors",
+    "StoreFull": "errors",
+    "StoreReadOnly": "errors",
+    "MigrationFailed": "errors",
+    "ImportRejected": "errors",
+    "SCHEMA_VERSION": "schema",
+    "STATUSES": "schema",
+    "STREAMS": "schema",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from .errors import (  # noqa: F401
+        IllegalTransition,
+        ImportRejected,
+        MigrationFailed,
+        SchemaTooNew,
+        SessionNotFound,
+        StoreCorrupt,
+        StoreError,
+        StoreFull,
+        StoreReadOnly,
+    )
+    from .models import (  # noqa: F401
+        ACTIVE,
+        ENDED,
+        LIVE,
+        AppendResult,
+        AuditEntry,
+        IntegrityReport,
+        Line,
+        OutputChunk,
+        Run,
+        SearchHit,
+        Session,
+    )
+    from .schema import SCHEMA_VERSION, STATUSES, STREAMS  # noqa: F401
+    from .store import Store, open_store  # noqa: F401
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'storage' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

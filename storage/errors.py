@@ -1,0 +1,65 @@
+"""Typed storage errors. Each message says what happened and what the user can do."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base class of every error the storage layer raises on purpose."""
+
+
+class SessionNotFound(StoreError, LookupError):
+    def __init__(self, session_id: int | str) -> None:
+        self.session_id = session_id
+        super().__init__(f"no session #{session_id}" if isinstance(session_id, int)
+                         else f"no session matches {session_id!r}")
+
+
+class IllegalTransition(StoreError, ValueError):
+    def __init__(self, session_id: int, old: str, new: str) -> None:
+        self.session_id, self.old, self.new = session_id, old, new
+        super().__init__(f"session #{session_id} is {old}; it cannot become {new}")
+
+
+class SchemaTooNew(StoreError):
+    def __init__(self, path: str, found: int, supported: int) -> None:
+        self.path, self.found, self.supported = path, found, supported
+        super().__init__(
+            f"{path} has schema version {found}, but this tether understands up to "
+            f"{supported}. Upgrade tether to open it; the file was not changed."
+        )
+
+
+class StoreCorrupt(StoreError):
+    def __init__(self, path: str, detail: str) -> None:
+        self.path, self.detail = path, detail
+        super().__init__(
+            f"{path} is not a usable tether database ({detail}). The file was not changed. "
+            f"Restore a backup (`tether restore-backup`), or move the file away to start fresh."
+        )
+
+
+class MigrationFailed(StoreError):
+    def __init__(self, path: str, backup: str | None, detail: str) -> None:
+        self.path, self.backup, self.detail = path, backup, detail
+        super().__init__(
+            f"migrating {path} failed ({detail}); it was rolled back and left as it was"
+            + (f"; a backup is kept at {backup}" if backup else "")
+        )
+
+
+class StoreReadOnly(StoreError):
+    def __init__(self, path: str, detail: str) -> None:
+        self.path, self.detail = path, detail
+        super().__init__(f"{path} cannot be written ({detail}). Check its permissions and free space.")
+
+
+class StoreFull(StoreError):
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"the disk holding {path} is full; nothing was written. Free some space and retry.")
+
+
+class ImportRejected(StoreError, ValueError):
+    def __init__(self, message: str, where: str | None = None) -> None:
+        self.where = where
+        super().__init__(f"{where}: {message}" if where else message)

@@ -1,0 +1,219 @@
+"""Plain frozen dataclasses that the storage layer takes and returns."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+ACTIVE = frozenset({"pending", "running", "paused"})
+ENDED = frozenset({"succeeded", "failed", "stopped", "lost"})
+LIVE = frozenset({"running", "paused"})  # a supervisor should hold the lock
+
+# old status -> statuses it may become. Ended sessions may start again (resume).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "pending": frozenset({"running", "failed", "stopped", "lost"}),
+    "running": frozenset({"paused", "succeeded", "failed", "stopped", "lost"}),
+    "paused": frozenset({"running", "succeeded", "failed", "stopped", "lost"}),
+    "succeeded": frozenset({"pending", "running"}),
+    "failed": frozenset({"pending", "running"}),
+    "stopped": frozenset({"pending", "running"}),
+    "lost": frozenset({"pending", "running"}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: int
+    uid: str
+    name: str
+    argv: tuple[str, ...]
+    cwd: str
+    env: dict[str, str] | None
+    mode: str
+    status: str
+    exit_code: int | None
+    signal: int | None
+    pid: int | None
+    created_at: float
+    updated_at: float
+    started_at: float | None
+    ended_at: float | None
+    notes: str
+    context: Any
+    pinned: bool
+    deleted_at: float | None
+    origin: str
+    resume_argv: tuple[str, ...] | None
+    run_count: int
+    output_bytes: int
+    output_lines: int
+    last_output_at: float | None
+    tags: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """What to call the session in messages: its name, else its command."""
+        return self.name or self.command
+
+    @property
+    def command(self) -> str:
+        import shlex
+
+        return shlex.join(self.argv)
+
+    @property
+    def ended(self) -> bool:
+        return self.status in ENDED
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE
+
+    @property
+    def trashed(self) -> bool:
+        return self.deleted_at is not None
+
+    def duration(self, now: float) -> float | None:
+        if self.started_at is None:
+            return None
+        return max(0.0, (self.ended_at if self.ended_at is not None else now) - self.started_at)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (for `--json` output)."""
+        from dataclasses import asdict
+
+        d = asdict(self)
+        d["argv"] = list(self.argv)
+        d["tags"] = list(self.tags)
+        d["resume_argv"] = list(self.resume_argv) if self.resume_argv is not None else None
+        return d
+
+
+SESSION_COLUMNS = (
+    "id, uid, name, argv, cwd, env, mode, status, exit_code, signal, pid, created_at, "
+    "updated_at, started_at, ended_at, notes, context, pinned, deleted_at, origin, "
+    "resume_argv, run_count, output_bytes, output_lines, last_output_at"
+)
+
+
+def session_from_row(row: sqlite3.Row | tuple, tags: tuple[str, ...] = ()) -> Session:
+    (sid, uid, name, argv, cwd, env, mode, status, exit_code, sig, pid, created, updated,
+     started, ended, notes, context, pinned, deleted, origin, resume_argv, run_count,
+     out_bytes, out_lines, last_out) = tuple(row)[:25]
+    return Session(
+        id=sid, uid=uid, name=name, argv=tuple(json.loads(argv)), cwd=cwd,
+        env=json.loads(env) if env else None, mode=mode, status=status,
+        exit_code=exit_code, signal=sig, pid=pid, created_at=created, updated_at=updated,
+        started_at=started, ended_at=ended, notes=notes,
+        context=json.loads(context) if context is not None else None,
+        pinned=bool(pinned), deleted_at=deleted, origin=origin,
+        resume_argv=tuple(json.loads(resume_argv)) if resume_argv else None,
+        run_count=run_count, output_bytes=out_bytes, output_lines=out_lines,
+        last_output_at=last_out, tags=tags,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    session_id: int
+    number: int
+    argv: tuple[str, ...]
+    pid: int | None
+    started_at: float
+    ended_at: float | None
+    exit_code: int | None
+    signal: int | None
+    status: str | None
+    first_line: int
+
+    def duration(self, now: float) -> float:
+        return max(0.0, (self.ended_at if self.ended_at is not None else now) - self.started_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line of output. ``number`` is 0-based and global within the session."""
+
+    session_id: int
+    number: int
+    stream: str
+    at: float
+    run: int
+    raw: bytes  # without the newline
+    terminated: bool  # False for a line the command has not finished (yet)
+
+    @property
+    def text(self) -> str:
+        """Decoded text with ANSI sequences kept."""
+        return self.raw.decode("utf-8", "replace")
+
+    @property
+    def plain(self) -> str:
+        """Decoded text without escape sequences or control characters."""
+        from .text import plain
+
+        return plain(self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class OutputChunk:
+    """A stored chunk: whole lines of one stream (the last may be unterminated)."""
+
+    id: int
+    session_id: int
+    run: int
+    stream: str
+    first_line: int
+    line_count: int
+    open_end: bool
+    first_at: float
+    last_at: float
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    first_line: int
+    line_count: int
+    chunks: int
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    session_id: int
+    line: int  # 0-based line number
+    stream: str
+    at: float
+    text: str  # the plain line
+    spans: tuple[tuple[int, int], ...]  # highlight positions in ``text``
+    chunk_id: int
+
+    def snippet(self, width: int = 120) -> tuple[str, tuple[tuple[int, int], ...]]:
+        """The line cut to ``width`` around the first match, with shifted spans."""
+        if len(self.text) <= width or not self.spans:
+            return self.text[:width], tuple(s for s in self.spans if s[1] <= width)
+        start = max(0, self.spans[0][0] - width // 3)
+        end = start + width
+        prefix = "…" if start else ""
+        cut = prefix + self.text[start:end] + ("…" if end < len(self.text) else "")
+        shift = len(prefix) - start
+        spans = tuple((a + shift, b + shift) for a, b in self.spans if a >= start and b <= end)
+        return cut, spans
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    at: float
+    actor: str
+    action: str
+    session_id: int | None
+    detail: Any
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrityReport:
+    ok: bool
+    problems: tuple[str, ...] = field(default_factory=tuple)

@@ -1,0 +1,134 @@
+"""Schema and migrations.
+
+The schema version lives in ``PRAGMA user_version``. Each migration is a numbered
+step; ``migrate`` applies the missing ones in one transaction. Opening an older
+database backs it up first (see ``store.open_store``); a newer one is refused.
+
+Output is stored in chunks (``output_chunks``), each holding whole lines of one
+stream except that the last line of a chunk may be unterminated (``open_end``).
+Concatenating a stream's chunk ``data`` in ``first_line`` order gives back the
+exact bytes the command wrote.
+
+``output_fts`` is a contentless FTS5 index keyed by chunk id. Its text is
+``text.index_text(data)``: decoded, ANSI-stripped. Because it is contentless, a
+delete must supply the same text again, which ``index_text`` recomputes from the
+stored bytes; that function must therefore never change meaning without a
+migration that rebuilds the index.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+STATUSES = ("pending", "running", "paused", "succeeded", "failed", "stopped", "lost")
+STREAMS = ("stdout", "stderr", "system", "input")
+
+_V1 = [
+    """
+    CREATE TABLE sessions (
+        id             INTEGER PRIMARY KEY,
+        uid            TEXT    NOT NULL UNIQUE,
+        name           TEXT    NOT NULL DEFAULT '',
+        argv           TEXT    NOT NULL,               -- JSON list of strings
+        cwd            TEXT    NOT NULL,
+        env            TEXT,                           -- JSON object: overrides only
+        mode           TEXT    NOT NULL DEFAULT 'pipe' CHECK (mode IN ('pipe', 'pty')),
+        status         TEXT    NOT NULL DEFAULT 'pending'
+                       CHECK (status IN ('pending','running','paused','succeeded',
+                                         'failed','stopped','lost')),
+        exit_code      INTEGER,
+        signal         INTEGER,
+        pid            INTEGER,
+        created_at     REAL    NOT NULL,
+        updated_at     REAL    NOT NULL,
+        started_at     REAL,
+        ended_at       REAL,
+        notes          TEXT    NOT NULL DEFAULT '',
+        context        TEXT,                           -- JSON, free for embedders
+        pinned         INTEGER NOT NULL DEFAULT 0,
+        deleted_at     REAL,
+        origin         TEXT    NOT NULL DEFAULT 'local' CHECK (origin IN ('local', 'imported')),
+        resume_argv    TEXT,                           -- JSON list or NULL
+        run_count      INTEGER NOT NULL DEFAULT 0,
+        output_bytes   INTEGER NOT NULL DEFAULT 0,
+        output_lines   INTEGER NOT NULL DEFAULT 0,
+        last_output_at REAL
+    )
+    """,
+    "CREATE INDEX sessions_created ON sessions (created_at)",
+    "CREATE INDEX sessions_updated ON sessions (updated_at)",
+    "CREATE INDEX sessions_status ON sessions (status)",
+    """
+    CREATE TABLE session_tags (
+        session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        tag        TEXT    NOT NULL,
+        PRIMARY KEY (session_id, tag)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX session_tags_tag ON session_tags (tag)",
+    """
+    CREATE TABLE runs (
+        id          INTEGER PRIMARY KEY,
+        session_id  INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        number      INTEGER NOT NULL,
+        argv        TEXT    NOT NULL,
+        pid         INTEGER,
+        started_at  REAL    NOT NULL,
+        ended_at    REAL,
+        exit_code   INTEGER,
+        signal      INTEGER,
+        status      TEXT,
+        first_line  INTEGER NOT NULL,
+        UNIQUE (session_id, number)
+    )
+    """,
+    """
+    CREATE TABLE output_chunks (
+        id          INTEGER PRIMARY KEY,
+        session_id  INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        run         INTEGER NOT NULL,
+        stream      TEXT    NOT NULL CHECK (stream IN ('stdout','stderr','system','input')),
+        first_line  INTEGER NOT NULL,
+        line_count  INTEGER NOT NULL,
+        open_end    INTEGER NOT NULL DEFAULT 0,        -- last line has no newline
+        first_at    REAL    NOT NULL,
+        last_at     REAL    NOT NULL,
+        indexed     INTEGER NOT NULL DEFAULT 0,        -- 1 once in output_fts
+        data        BLOB    NOT NULL
+    )
+    """,
+    "CREATE UNIQUE INDEX output_chunks_line ON output_chunks (session_id, first_line)",
+    "CREATE INDEX output_chunks_unindexed ON output_chunks (session_id, id) WHERE indexed = 0",
+    """
+    CREATE VIRTUAL TABLE output_fts USING fts5 (
+        text, content = '', tokenize = 'unicode61 remove_diacritics 2'
+    )
+    """,
+    """
+    CREATE VIRTUAL TABLE sessions_fts USING fts5 (
+        name, command, cwd, tags, notes, tokenize = 'unicode61 remove_diacritics 2'
+    )
+    """,
+    """
+    CREATE TABLE settings (
+        key        TEXT PRIMARY KEY,
+        value      TEXT NOT NULL,                      -- JSON
+        updated_at REAL NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE audit_log (
+        id          INTEGER PRIMARY KEY,
+        at          REAL    NOT NULL,
+        actor       TEXT    NOT NULL,
+        action      TEXT    NOT NULL,
+        session_id  INTEGER,                           -- kept after a purge, on purpose
+        detail      TEXT                               -- JSON
+    )
+    """,
+    "CREATE INDEX audit_log_session ON audit_log (session_id, id)",
+]
+
+# Each entry upgrades from version N-1 to N (index 0 is version 1).
+MIGRATIONS: list[list[str]] = [_V1]
+assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -1,0 +1,382 @@
+"""Opening, migrating and guarding the database; the ``Store`` object.
+
+One ``Store`` owns one aiosqlite connection. Writes go through ``transaction()``,
+which serialises them on that connection and starts ``BEGIN IMMEDIATE`` so that
+concurrent writers in other processes wait on the busy timeout instead of failing
+with a lock upgrade error. SQLite errors that mean "disk full", "read-only" or
+"corrupt" are translated into typed errors here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from .errors import (
+    MigrationFailed,
+    SchemaTooNew,
+    StoreCorrupt,
+    StoreError,
+    StoreFull,
+    StoreReadOnly,
+)
+from .models import IntegrityReport
+from . import schema
+
+BUSY_TIMEOUT_MS = 30_000
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def translate(exc: BaseException, path: str) -> BaseException:
+    """Map a raw SQLite error to a typed one a user can act on."""
+    if isinstance(exc, StoreError) or not isinstance(exc, sqlite3.Error):
+        return exc
+    msg = str(exc).lower()
+    if "disk is full" in msg or "database or disk is full" in msg:
+        return StoreFull(path)
+    if "readonly" in msg or "read-only" in msg or "unable to open" in msg:
+        return StoreReadOnly(path, str(exc))
+    if "malformed" in msg or "not a database" in msg or "disk i/o" in msg or "corrupt" in msg:
+        return StoreCorrupt(path, str(exc))
+    return exc
+
+
+def _make_private_dir(path: Path) -> None:
+    if not path.exists():
+        path.mkdir(parents=True, mode=0o700, exist_ok=True)
+        with contextlib.suppress(OSError):
+            os.chmod(path, 0o700)
+
+
+def _check_header(path: Path) -> None:
+    """Refuse, without writing, a file that is not a whole SQLite database."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(100)
+    except PermissionError as e:
+        raise StoreReadOnly(str(path), f"cannot read it: {e.strerror}") from None
+    if len(header) == 0:
+        raise StoreCorrupt(str(path), "the file is empty")
+    if not header.startswith(SQLITE_MAGIC):
+        raise StoreCorrupt(str(path), "it is not an SQLite database")
+    if len(header) < 100:
+        raise StoreCorrupt(str(path), "the file is truncated")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    change_counter = int.from_bytes(header[24:28], "big")
+    pages = int.from_bytes(header[28:32], "big")
+    valid_for = int.from_bytes(header[92:96], "big")
+    if page_size < 512 or page_size & (page_size - 1):
+        raise StoreCorrupt(str(path), "its header is damaged")
+    if valid_for == change_counter and pages and path.stat().st_size < pages * page_size:
+        raise StoreCorrupt(
+            str(path),
+            f"the file is truncated: {path.stat().st_size} bytes, the header says "
+            f"{pages * page_size}",
+        )
+
+
+class Store:
+    """An open tether database. Use ``async with open_store(path) as store``."""
+
+    def __init__(self, path: Path, db: aiosqlite.Connection, actor: str = "library") -> None:
+        from .audit import Audit, Settings
+        from .output import Output
+        from .runs import Runs
+        from .sessions import Sessions
+
+        self.path = path
+        self.db = db
+        self.actor = actor  # recorded in the audit log: "cli", "tui", "runner", ...
+        self._lock = asyncio.Lock()
+        self.sessions = Sessions(self)
+        self.runs = Runs(self)
+        self.output = Output(self)
+        self.settings = Settings(self)
+        self.audit = Audit(self)
+
+    # -- plumbing -----------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction, serialised on this connection, typed errors out."""
+        async with self._lock:
+            try:
+                await self.db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as e:
+                raise translate(e, str(self.path)) from e
+            try:
+                yield self.db
+            except BaseException as e:
+                with contextlib.suppress(sqlite3.Error):
+                    await self.db.execute("ROLLBACK")
+                if isinstance(e, sqlite3.Error):
+                    raise translate(e, str(self.path)) from e
+                raise
+            else:
+                try:
+                    await self.db.execute("COMMIT")
+                except sqlite3.Error as e:
+                    with contextlib.suppress(sqlite3.Error):
+                        await self.db.execute("ROLLBACK")
+                    raise translate(e, str(self.path)) from e
+
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A consistent read of several statements (a read transaction)."""
+        async with self._lock:
+            try:
+                await self.db.execute("BEGIN")
+                try:
+                    yield self.db
+                finally:
+                    await self.db.execute("COMMIT")
+            except sqlite3.Error as e:
+                raise translate(e, str(self.path)) from e
+
+    async def fetchall(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+        try:
+            return list(await self.db.execute_fetchall(sql, params))
+        except sqlite3.Error as e:
+            raise translate(e, str(self.path)) from e
+
+    async def fetchone(self, sql: str, params: Any = ()) -> sqlite3.Row | None:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    async def scalar(self, sql: str, params: Any = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return row[0] if row else None
+
+    # -- whole-database operations ------------------------------------------------
+    async def data_version(self) -> int:
+        """Changes whenever another connection commits; cheap to poll."""
+        return int(await self.scalar("PRAGMA data_version"))
+
+    async def schema_version(self) -> int:
+        return int(await self.scalar("PRAGMA user_version"))
+
+    async def integrity_check(self) -> IntegrityReport:
+        """SQLite's integrity check plus the full-text indexes' own checks."""
+        problems: list[str] = []
+        rows = await self.fetchall("PRAGMA integrity_check")
+        problems += [r[0] for r in rows if r[0] != "ok"]
+        for table in ("output_fts", "sessions_fts"):
+            try:
+                await self.db.execute(f"INSERT INTO {table}({table}) VALUES ('integrity-check')")
+            except sqlite3.Error as e:
+                problems.append(f"{table}: {e}")
+        orphans = await self.scalar(
+            "SELECT count(*) FROM output_chunks c LEFT JOIN sessions s ON s.id = c.session_id "
+            "WHERE s.id IS NULL"
+        )
+        if orphans:
+            problems.append(f"{orphans} output chunks belong to no session")
+        ghost = await self.scalar(
+            "SELECT count(*) FROM output_fts_docsize d LEFT JOIN output_chunks c ON c.id = d.id "
+            "WHERE c.id IS NULL"
+        )
+        if ghost:
+            problems.append(f"{ghost} output index entries belong to no chunk")
+        return IntegrityReport(ok=not problems, problems=tuple(problems))
+
+    async def backup_to(self, dest: str | os.PathLike[str], *, pages: int = 1024) -> Path:
+        """A consistent copy through SQLite's online backup API (safe while others
+        write). The copy is created 0600."""
+        dest = Path(dest)
+        _make_private_dir(dest.parent)
+        tmp = dest.with_name(dest.name + ".partial")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.close(fd)
+
+        def copy(src: sqlite3.Connection) -> None:
+            target = sqlite3.connect(tmp)
+            try:
+                src.backup(target, pages=pages)
+                target.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                target.close()
+
+        try:
+            # The backup runs on our connection's own thread (aiosqlite's public API
+            # gives no thread hop for a function), so use a second connection.
+            def run() -> None:
+                src = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+                try:
+                    src.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                    copy(src)
+                finally:
+                    src.close()
+
+            await asyncio.to_thread(run)
+            os.replace(tmp, dest)
+        except sqlite3.Error as e:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise translate(e, str(dest)) from e
+        return dest
+
+    async def reclaim_space(self) -> None:
+        """Give freed pages back to the file system (after purges)."""
+        async with self._lock:
+            try:
+                await self.db.execute("PRAGMA incremental_vacuum")
+                await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as e:
+                raise translate(e, str(self.path)) from e
+
+    async def search(self, text: str, **kwargs: Any) -> list:
+        """Basic search: lines holding every word of ``text``, newest first. The full
+        query language is ``storage.query`` with ``storage.search``."""
+        from .search import search_output
+
+        return await search_output(self, text, **kwargs)
+
+    async def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error, ValueError):
+            await self.db.execute("PRAGMA optimize")
+        await self.db.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def _default_backup_path(path: Path, version: int) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return path.with_name(f"{path.stem}.v{version}-{stamp}.bak.db")
+
+
+class _Opener:
+    """``open_store(...)`` is both awaitable and an async context manager."""
+
+    def __init__(self, coro_factory: Any) -> None:
+        self._factory = coro_factory
+        self._store: Store | None = None
+
+    def __await__(self):  # type: ignore[no-untyped-def]
+        return self._factory().__await__()
+
+    async def __aenter__(self) -> Store:
+        self._store = await self._factory()
+        return self._store
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._store is not None:
+            await self._store.close()
+
+
+def open_store(
+    path: str | os.PathLike[str],
+    *,
+    create: bool = True,
+    backup_dir: str | os.PathLike[str] | None = None,
+    actor: str = "library",
+) -> _Opener:
+    """Open (creating and migrating as needed) the database at ``path``.
+
+    Raises ``StoreCorrupt`` for a file that is not a whole SQLite database,
+    ``SchemaTooNew`` for a newer schema, ``MigrationFailed`` if an upgrade fails
+    (the file is rolled back, the backup kept). Nothing is written to a file that is
+    refused.
+    """
+    return _Opener(lambda: _open(Path(path), create, backup_dir, actor))
+
+
+async def _open(path: Path, create: bool, backup_dir: Any, actor: str) -> Store:
+    path = path.expanduser()
+    created = False
+    if path.exists():
+        if path.is_dir():
+            raise StoreCorrupt(str(path), "it is a directory")
+        _check_header(path)
+    elif not create:
+        raise StoreCorrupt(str(path), "the file does not exist")
+    else:
+        _make_private_dir(path.parent)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.close(fd)
+            created = True
+        except FileExistsError:
+            _check_header(path)
+        except PermissionError as e:
+            raise StoreReadOnly(str(path), e.strerror or "permission denied") from None
+        except OSError as e:
+            raise translate(sqlite3.OperationalError(str(e)), str(path)) from None
+
+    try:
+        db = await aiosqlite.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None)
+    except sqlite3.Error as e:
+        raise translate(e, str(path)) from e
+    try:
+        await _prepare(db, path, created, backup_dir)
+    except BaseException:
+        await db.close()
+        raise
+    return Store(path, db, actor)
+
+
+async def _prepare(db: aiosqlite.Connection, path: Path, created: bool, backup_dir: Any) -> None:
+    try:
+        await db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        version = (await (await db.execute("PRAGMA user_version")).fetchone())[0]
+        # Touch the schema so a damaged file fails here, before anything is written.
+        await db.execute_fetchall("SELECT name FROM sqlite_master LIMIT 1")
+    except sqlite3.Error as e:
+        raise StoreCorrupt(str(path), str(e)) from e
+    target = schema.SCHEMA_VERSION  # looked up at call time: tests add steps
+    if version > target:
+        raise SchemaTooNew(str(path), version, target)
+    tables = await db.execute_fetchall("SELECT count(*) FROM sqlite_master")
+    if version == 0 and tables[0][0] and not created:
+        raise StoreCorrupt(str(path), "it is an SQLite database, but not a tether one")
+
+    try:
+        if version == 0:
+            await db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        mode = (await (await db.execute("PRAGMA journal_mode=WAL")).fetchone())[0]
+        if mode.lower() != "wal":
+            raise StoreReadOnly(str(path), f"could not switch to WAL mode (got {mode})")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("PRAGMA foreign_keys=ON")
+    except sqlite3.Error as e:
+        raise translate(e, str(path)) from e
+
+    if version == target:
+        return
+    backup: Path | None = None
+    if version > 0:
+        target_dir = Path(backup_dir) if backup_dir else path.parent
+        backup = _default_backup_path(target_dir / path.name, version)
+        _make_private_dir(backup.parent)
+        src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.close(fd)
+            dst = sqlite3.connect(backup)
+            src.backup(dst)
+            dst.close()
+        finally:
+            src.close()
+    try:
+        await db.execute("BEGIN IMMEDIATE")
+        for step in range(version, target):
+            for statement in schema.MIGRATIONS[step]:
+                await db.execute(statement)
+        await db.execute(f"PRAGMA user_version={target}")
+        await db.execute("COMMIT")
+    except sqlite3.Error as e:
+        with contextlib.suppress(sqlite3.Error):
+            await db.execute("ROLLBACK")
+        raise MigrationFailed(str(path), str(backup) if backup else None, str(e)) from e
+

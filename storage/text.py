@@ -1,0 +1,98 @@
+"""Turning raw output bytes into text: for the index, for display, for a terminal.
+
+Three different needs, three functions:
+
+- ``index_text``: what the full-text index sees. Decoded, every escape sequence
+  removed. Its meaning is frozen (the contentless index needs the same text again
+  to delete a chunk), so change it only together with a migration that reindexes.
+- ``decode``: text for display with SGR colour sequences kept; the TUI renders them.
+- ``terminal_safe``: what may be printed to the user's terminal. Colours are kept,
+  everything that could act on the terminal (OSC clipboard writes, titles, cursor
+  movement, screen clears, device queries, C1 controls) is removed, and carriage
+  returns are collapsed the way a terminal would show the line.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Any escape sequence: CSI, OSC (terminated or running to the end), DCS/SOS/PM/APC
+# strings, and the short two- and three-character forms. Also the 8-bit C1 forms.
+_ESCAPES = re.compile(
+    r"""
+      \x1b\[ [0-?]* [ -/]* [@-~]                 # CSI ... final
+    | \x9b   [0-?]* [ -/]* [@-~]                 # 8-bit CSI
+    | (?:\x1b\]|\x9d) [^\x07\x1b\x9c]* (?:\x07|\x1b\\|\x9c|$)   # OSC
+    | (?:\x1b[PX^_]|[\x90\x98\x9e\x9f]) [^\x1b\x9c]* (?:\x1b\\|\x9c|$)  # DCS SOS PM APC
+    | \x1b [ -/]+ [0-~]                          # nF (charset selection ...)
+    | \x1b [0-~]                                 # Fp Fe Fs (ESC 7, ESC c, ...)
+    | \x1b $                                     # a lone trailing ESC
+    """,
+    re.VERBOSE,
+)
+_SGR = re.compile(r"\x1b\[[0-9;:]*m")
+# C0 controls other than tab and newline, DEL, and C1 controls.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
+
+
+def decode(data: bytes) -> str:
+    """Decode output bytes for display; invalid UTF-8 becomes U+FFFD, nothing is lost
+    from the stored bytes themselves."""
+    return data.decode("utf-8", "replace")
+
+
+def strip_ansi(text: str) -> str:
+    """Remove every escape sequence, keep all other characters."""
+    if "\x1b" not in text and not _has_c1(text):
+        return text
+    return _ESCAPES.sub("", text)
+
+
+def _has_c1(text: str) -> bool:
+    return any("\x80" <= ch <= "\x9f" for ch in text) if not text.isascii() else False
+
+
+def index_text(data: bytes) -> str:
+    """The text the full-text index holds for a chunk. Frozen semantics: see module doc."""
+    text = data.decode("utf-8", "replace")
+    if "\x1b" in text:
+        text = _ESCAPES.sub("", text)
+    return text
+
+
+def collapse_cr(line: str) -> str:
+    """Show a line the way a terminal leaves it after carriage returns: each ``\\r``
+    returns to column 0 and later text overwrites earlier text."""
+    if "\r" not in line:
+        return line
+    line = line.rstrip("\r")
+    if "\r" not in line:
+        return line
+    shown = ""
+    for part in line.split("\r"):
+        shown = part + shown[len(part) :]
+    return shown
+
+
+def terminal_safe(text: str, *, keep_colour: bool = True) -> str:
+    """Text that cannot act on the terminal it is printed to (one line or many).
+    SGR colour sequences survive when ``keep_colour``; every other escape sequence and
+    control character (except tab and newline) is removed."""
+    if "\r" in text:
+        text = "\n".join(collapse_cr(part) for part in text.split("\n"))
+    if keep_colour:
+        return _UNSAFE.sub(_keep_sgr, text)
+    return _UNSAFE.sub("", text)
+
+
+_UNSAFE = re.compile(_ESCAPES.pattern + "|" + _CONTROLS.pattern, re.VERBOSE)
+
+
+def _keep_sgr(m: re.Match[str]) -> str:
+    seq = m.group(0)
+    return seq if _SGR.fullmatch(seq) else ""
+
+
+def plain(text: str) -> str:
+    """Plain text of a line: no escapes, no control characters, CRs collapsed."""
+    return _UNSAFE.sub("", collapse_cr(text))
