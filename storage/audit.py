@@ -30,7 +30,9 @@ class Settings:
             await db.execute(
                 "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
-                "updated_at = excluded.updated_at", (key, text, time.time()))
+                "updated_at = excluded.updated_at",
+                (key, text, time.time()),
+            )
 
     async def set_many(self, values: dict[str, Any]) -> None:
         now = time.time()
@@ -39,7 +41,8 @@ class Settings:
                 "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
                 "updated_at = excluded.updated_at",
-                [(k, json.dumps(v), now) for k, v in values.items()])
+                [(k, json.dumps(v), now) for k, v in values.items()],
+            )
 
     async def delete(self, key: str) -> bool:
         async with self._store.transaction() as db:
@@ -57,17 +60,29 @@ class Audit:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def record(self, action: str, session_id: int | None = None, detail: Any = None,
-                     *, actor: str | None = None) -> None:
+    async def record(
+        self,
+        action: str,
+        session_id: int | None = None,
+        detail: Any = None,
+        *,
+        actor: str | None = None,
+    ) -> None:
         async with self._store.transaction() as db:
             await db.execute(
-                "INSERT INTO audit_log (at, actor, action, session_id, detail) "
-                "VALUES (?,?,?,?,?)",
-                (time.time(), actor or self._store.actor, action, session_id,
-                 json.dumps(detail, default=str) if detail is not None else None))
+                "INSERT INTO audit_log (at, actor, action, session_id, detail) VALUES (?,?,?,?,?)",
+                (
+                    time.time(),
+                    actor or self._store.actor,
+                    action,
+                    session_id,
+                    json.dumps(detail, default=str) if detail is not None else None,
+                ),
+            )
 
-    async def list(self, session_id: int | None = None, *, action: str | None = None,
-                   limit: int = 100) -> list[AuditEntry]:
+    async def list(
+        self, session_id: int | None = None, *, action: str | None = None, limit: int = 100
+    ) -> list[AuditEntry]:
         """Newest first."""
         where, params = [], []
         if session_id is not None:
@@ -78,6 +93,10 @@ class Audit:
             params.append(action)
         rows = await self._store.fetchall(
             "SELECT id, at, actor, action, session_id, detail FROM audit_log "
-            f"WHERE {' AND '.join(where) or '1'} ORDER BY id DESC LIMIT ?", (*params, limit))
-        return [AuditEntry(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]) if r[5] else None)
-                for r in rows]
+            f"WHERE {' AND '.join(where) or '1'} ORDER BY id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [
+            AuditEntry(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]) if r[5] else None)
+            for r in rows
+        ]

@@ -10,8 +10,11 @@ class StoreError(Exception):
 class SessionNotFound(StoreError, LookupError):
     def __init__(self, session_id: int | str) -> None:
         self.session_id = session_id
-        super().__init__(f"no session #{session_id}" if isinstance(session_id, int)
-                         else f"no session matches {session_id!r}")
+        super().__init__(
+            f"no session #{session_id}"
+            if isinstance(session_id, int)
+            else f"no session matches {session_id!r}"
+        )
 
 
 class IllegalTransition(StoreError, ValueError):
@@ -50,13 +53,17 @@ class MigrationFailed(StoreError):
 class StoreReadOnly(StoreError):
     def __init__(self, path: str, detail: str) -> None:
         self.path, self.detail = path, detail
-        super().__init__(f"{path} cannot be written ({detail}). Check its permissions and free space.")
+        super().__init__(
+            f"{path} cannot be written ({detail}). Check its permissions and free space."
+        )
 
 
 class StoreFull(StoreError):
     def __init__(self, path: str) -> None:
         self.path = path
-        super().__init__(f"the disk holding {path} is full; nothing was written. Free some space and retry.")
+        super().__init__(
+            f"the disk holding {path} is full; nothing was written. Free some space and retry."
+        )
 
 
 class ImportRejected(StoreError, ValueError):

@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 CHUNK_BYTES = 64 * 1024
 Record = tuple[int, str, bytes, "float | None"]  # session id, stream, data, at
 
-_CHUNK_COLUMNS = "id, session_id, run, stream, first_line, line_count, open_end, first_at, " \
-                 "last_at, data"
+_CHUNK_COLUMNS = (
+    "id, session_id, run, stream, first_line, line_count, open_end, first_at, last_at, data"
+)
 
 
 def split_chunks(data: bytes, limit: int = CHUNK_BYTES) -> list[bytes]:
@@ -63,21 +64,40 @@ def chunk_lines(chunk: OutputChunk) -> list[Line]:
         parts.pop()  # the empty tail after the final newline
     last = len(parts) - 1
     return [
-        Line(chunk.session_id, chunk.first_line + i, chunk.stream, chunk.first_at, chunk.run,
-             raw, not (chunk.open_end and i == last))
+        Line(
+            chunk.session_id,
+            chunk.first_line + i,
+            chunk.stream,
+            chunk.first_at,
+            chunk.run,
+            raw,
+            not (chunk.open_end and i == last),
+        )
         for i, raw in enumerate(parts)
     ]
 
 
 def _chunk(row: Sequence[Any]) -> OutputChunk:
     cid, sid, run, stream, first, count, open_end, first_at, last_at, data = row
-    return OutputChunk(cid, sid, run, stream, first, count, bool(open_end), first_at, last_at,
-                       bytes(data))
+    return OutputChunk(
+        cid, sid, run, stream, first, count, bool(open_end), first_at, last_at, bytes(data)
+    )
 
 
 class _SessionCursor:
-    __slots__ = ("next_line", "run", "last_id", "last_stream", "last_run", "last_open",
-                 "last_len", "last_indexed", "bytes", "last_at", "first_line")
+    __slots__ = (
+        "next_line",
+        "run",
+        "last_id",
+        "last_stream",
+        "last_run",
+        "last_open",
+        "last_len",
+        "last_indexed",
+        "bytes",
+        "last_at",
+        "first_line",
+    )
 
     def __init__(self, row: Sequence[Any], last: Sequence[Any] | None) -> None:
         self.next_line, self.run = row
@@ -85,15 +105,22 @@ class _SessionCursor:
         self.bytes = 0
         self.last_at: float | None = None
         if last:
-            (self.last_id, self.last_stream, self.last_run, self.last_open, self.last_len,
-             self.last_indexed) = last
+            (
+                self.last_id,
+                self.last_stream,
+                self.last_run,
+                self.last_open,
+                self.last_len,
+                self.last_indexed,
+            ) = last
         else:
             self.last_id = None
             self.last_open = 0
 
 
-async def append_in_tx(db: aiosqlite.Connection, records: Iterable[Record], *,
-                       index: bool) -> dict[int, AppendResult]:
+async def append_in_tx(
+    db: aiosqlite.Connection, records: Iterable[Record], *, index: bool
+) -> dict[int, AppendResult]:
     """Append records inside the caller's write transaction."""
     cursors: dict[int, _SessionCursor] = {}
     new_rows: list[tuple[Any, ...]] = []
@@ -109,24 +136,34 @@ async def append_in_tx(db: aiosqlite.Connection, records: Iterable[Record], *,
         at = now if at is None else at
         cur = cursors.get(session_id)
         if cur is None:
-            row = await (await db.execute(
-                "SELECT output_lines, run_count FROM sessions WHERE id = ?",
-                (session_id,))).fetchone()
+            row = await (
+                await db.execute(
+                    "SELECT output_lines, run_count FROM sessions WHERE id = ?", (session_id,)
+                )
+            ).fetchone()
             if row is None:
                 raise SessionNotFound(session_id)
-            last = await (await db.execute(
-                "SELECT id, stream, run, open_end, length(data), indexed FROM output_chunks "
-                "WHERE session_id = ? ORDER BY first_line DESC LIMIT 1",
-                (session_id,))).fetchone()
+            last = await (
+                await db.execute(
+                    "SELECT id, stream, run, open_end, length(data), indexed FROM output_chunks "
+                    "WHERE session_id = ? ORDER BY first_line DESC LIMIT 1",
+                    (session_id,),
+                )
+            ).fetchone()
             cur = cursors[session_id] = _SessionCursor(row, last)
         if next_id is None:
-            next_id = ((await (await db.execute(
-                "SELECT max(id) FROM output_chunks")).fetchone())[0] or 0) + 1
+            next_id = (
+                (await (await db.execute("SELECT max(id) FROM output_chunks")).fetchone())[0] or 0
+            ) + 1
         cur.bytes += len(data)
         cur.last_at = at
         rest = data
-        if (cur.last_open and cur.last_stream == stream and cur.last_run == cur.run
-                and cur.last_len < CHUNK_BYTES):
+        if (
+            cur.last_open
+            and cur.last_stream == stream
+            and cur.last_run == cur.run
+            and cur.last_len < CHUNK_BYTES
+        ):
             # Continue the unterminated line of the newest chunk.
             nl = rest.find(b"\n")
             take = min(len(rest) if nl < 0 else nl + 1, CHUNK_BYTES - cur.last_len)
@@ -137,8 +174,21 @@ async def append_in_tx(db: aiosqlite.Connection, records: Iterable[Record], *,
         for piece in split_chunks(rest):
             lines = count_lines(piece)
             open_end = not piece.endswith(b"\n")
-            new_rows.append((next_id, session_id, cur.run, stream, cur.next_line, lines,
-                             int(open_end), at, at, int(index), piece))
+            new_rows.append(
+                (
+                    next_id,
+                    session_id,
+                    cur.run,
+                    stream,
+                    cur.next_line,
+                    lines,
+                    int(open_end),
+                    at,
+                    at,
+                    int(index),
+                    piece,
+                )
+            )
             if index:
                 fts_rows.append((next_id, index_text(piece)))
             if cur.first_line is None:
@@ -152,7 +202,8 @@ async def append_in_tx(db: aiosqlite.Connection, records: Iterable[Record], *,
         await db.executemany(
             "INSERT INTO output_chunks (id, session_id, run, stream, first_line, line_count, "
             "open_end, first_at, last_at, indexed, data) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            new_rows)
+            new_rows,
+        )
     if fts_rows:
         await db.executemany("INSERT INTO output_fts (rowid, text) VALUES (?, ?)", fts_rows)
     results = {}
@@ -160,15 +211,22 @@ async def append_in_tx(db: aiosqlite.Connection, records: Iterable[Record], *,
         await db.execute(
             "UPDATE sessions SET output_lines = ?, output_bytes = output_bytes + ?, "
             "last_output_at = ?, updated_at = max(updated_at, ?) WHERE id = ?",
-            (cur.next_line, cur.bytes, cur.last_at, cur.last_at, sid))
+            (cur.next_line, cur.bytes, cur.last_at, cur.last_at, sid),
+        )
         first = cur.first_line if cur.first_line is not None else cur.next_line
         results[sid] = AppendResult(first, cur.next_line - first, counts.get(sid, 0))
     return results
 
 
-async def _extend_chunk(db: aiosqlite.Connection, cur: _SessionCursor, head: bytes, at: float,
-                        new_rows: list[tuple[Any, ...]], fts_rows: list[tuple[int, str]],
-                        index: bool) -> None:
+async def _extend_chunk(
+    db: aiosqlite.Connection,
+    cur: _SessionCursor,
+    head: bytes,
+    at: float,
+    new_rows: list[tuple[Any, ...]],
+    fts_rows: list[tuple[int, str]],
+    index: bool,
+) -> None:
     open_end = int(not head.endswith(b"\n"))
     pending = next((i for i, r in enumerate(new_rows) if r[0] == cur.last_id), None)
     if pending is not None:
@@ -182,15 +240,24 @@ async def _extend_chunk(db: aiosqlite.Connection, cur: _SessionCursor, head: byt
             fts_rows.append((cur.last_id, index_text(row[10])))
     else:
         # Concatenate in Python: SQLite's || would turn the blob into text.
-        old = (await (await db.execute("SELECT data FROM output_chunks WHERE id = ?",
-                                       (cur.last_id,))).fetchone())[0]
+        old = (
+            await (
+                await db.execute("SELECT data FROM output_chunks WHERE id = ?", (cur.last_id,))
+            ).fetchone()
+        )[0]
         if cur.last_indexed:
-            await db.execute("INSERT INTO output_fts (output_fts, rowid, text) "
-                             "VALUES ('delete', ?, ?)", (cur.last_id, index_text(old)))
-            await db.execute("INSERT INTO output_fts (rowid, text) VALUES (?, ?)",
-                             (cur.last_id, index_text(old + head)))
-        await db.execute("UPDATE output_chunks SET data = ?, open_end = ?, last_at = ? "
-                         "WHERE id = ?", (old + head, open_end, at, cur.last_id))
+            await db.execute(
+                "INSERT INTO output_fts (output_fts, rowid, text) VALUES ('delete', ?, ?)",
+                (cur.last_id, index_text(old)),
+            )
+            await db.execute(
+                "INSERT INTO output_fts (rowid, text) VALUES (?, ?)",
+                (cur.last_id, index_text(old + head)),
+            )
+        await db.execute(
+            "UPDATE output_chunks SET data = ?, open_end = ?, last_at = ? WHERE id = ?",
+            (old + head, open_end, at, cur.last_id),
+        )
     cur.last_open = open_end
     cur.last_len += len(head)
 
@@ -200,16 +267,24 @@ class Output:
         self._store = store
 
     # -- writing ------------------------------------------------------------------------
-    async def append(self, session_id: int, stream: str, data: bytes, at: float | None = None,
-                     *, index: bool = True) -> AppendResult:
+    async def append(
+        self,
+        session_id: int,
+        stream: str,
+        data: bytes,
+        at: float | None = None,
+        *,
+        index: bool = True,
+    ) -> AppendResult:
         """Store ``data`` (any bytes) as output of ``stream``. Lines are split at ``\\n``;
         a trailing piece without one stays open and the next append continues it.
         With ``index=False`` the text becomes searchable only after ``index_pending``."""
         res = await self.append_many([(session_id, stream, data, at)], index=index)
         return res.get(session_id, AppendResult(await self.line_count(session_id), 0, 0))
 
-    async def append_many(self, records: Iterable[Record], *,
-                          index: bool = True) -> dict[int, AppendResult]:
+    async def append_many(
+        self, records: Iterable[Record], *, index: bool = True
+    ) -> dict[int, AppendResult]:
         """Append many records (possibly of several sessions) in one transaction."""
         records = list(records)
         if not records:
@@ -221,15 +296,17 @@ class Output:
         """Add a line of tether's own (``system`` stream): started, stopped, lost..."""
         return await self.append(session_id, "system", text.rstrip("\n").encode() + b"\n", at)
 
-    async def index_pending(self, session_id: int | None = None, *,
-                            max_bytes: int = 8 * 1024 * 1024) -> int:
+    async def index_pending(
+        self, session_id: int | None = None, *, max_bytes: int = 8 * 1024 * 1024
+    ) -> int:
         """Index chunks stored with ``index=False``, oldest first, up to about
         ``max_bytes`` per call. Returns how many chunks were indexed (0 = caught up)."""
         where = "indexed = 0" + (" AND session_id = ?" if session_id is not None else "")
         params: tuple[Any, ...] = (session_id,) if session_id is not None else ()
         async with self._store.transaction() as db:
             cursor = await db.execute(
-                f"SELECT id, data FROM output_chunks WHERE {where} ORDER BY id", params)
+                f"SELECT id, data FROM output_chunks WHERE {where} ORDER BY id", params
+            )
             rows, size = [], 0
             while size < max_bytes:
                 batch = await cursor.fetchmany(64)
@@ -240,29 +317,37 @@ class Output:
             await cursor.close()
             if not rows:
                 return 0
-            await db.executemany("INSERT INTO output_fts (rowid, text) VALUES (?, ?)",
-                                 [(cid, index_text(data)) for cid, data in rows])
-            await db.executemany("UPDATE output_chunks SET indexed = 1 WHERE id = ?",
-                                 [(cid,) for cid, _ in rows])
+            await db.executemany(
+                "INSERT INTO output_fts (rowid, text) VALUES (?, ?)",
+                [(cid, index_text(data)) for cid, data in rows],
+            )
+            await db.executemany(
+                "UPDATE output_chunks SET indexed = 1 WHERE id = ?", [(cid,) for cid, _ in rows]
+            )
             return len(rows)
 
     async def unindexed_bytes(self, session_id: int | None = None) -> int:
         where = "indexed = 0" + (" AND session_id = ?" if session_id is not None else "")
         params = (session_id,) if session_id is not None else ()
-        return int(await self._store.scalar(
-            f"SELECT coalesce(sum(length(data)), 0) FROM output_chunks WHERE {where}", params))
+        return int(
+            await self._store.scalar(
+                f"SELECT coalesce(sum(length(data)), 0) FROM output_chunks WHERE {where}", params
+            )
+        )
 
     # -- reading ------------------------------------------------------------------------
     async def line_count(self, session_id: int) -> int:
         """How many lines the session has (an unterminated last line counts)."""
-        n = await self._store.scalar("SELECT output_lines FROM sessions WHERE id = ?",
-                                     (session_id,))
+        n = await self._store.scalar(
+            "SELECT output_lines FROM sessions WHERE id = ?", (session_id,)
+        )
         if n is None:
             raise SessionNotFound(session_id)
         return int(n)
 
-    async def chunks(self, session_id: int, start: int, stop: int,
-                     stream: str | None = None) -> list[OutputChunk]:
+    async def chunks(
+        self, session_id: int, start: int, stop: int, stream: str | None = None
+    ) -> list[OutputChunk]:
         """The chunks holding lines ``start`` to ``stop - 1``."""
         extra, params = "", [session_id, session_id, start, stop]
         if stream is not None:
@@ -271,11 +356,14 @@ class Output:
         rows = await self._store.fetchall(
             f"SELECT {_CHUNK_COLUMNS} FROM output_chunks WHERE session_id = ? AND first_line >= "
             f"(SELECT coalesce(max(first_line), 0) FROM output_chunks WHERE session_id = ? "
-            f"AND first_line <= ?) AND first_line < ?{extra} ORDER BY first_line", params)
+            f"AND first_line <= ?) AND first_line < ?{extra} ORDER BY first_line",
+            params,
+        )
         return [_chunk(r) for r in rows]
 
-    async def read_lines(self, session_id: int, start: int, stop: int,
-                         stream: str | None = None) -> list[Line]:
+    async def read_lines(
+        self, session_id: int, start: int, stop: int, stream: str | None = None
+    ) -> list[Line]:
         """Lines numbered ``start`` to ``stop - 1`` (like a slice), in order. With
         ``stream``, only that stream's lines in the range (numbers stay global)."""
         if stop <= start:
@@ -306,8 +394,9 @@ class Output:
         line returned with ``terminated=False`` may still grow: ask again from before it."""
         return await self.read_lines(session_id, after_line + 1, after_line + 1 + limit)
 
-    async def iter_chunks(self, session_id: int, *, stream: str | None = None,
-                          batch: int = 64) -> AsyncIterator[OutputChunk]:
+    async def iter_chunks(
+        self, session_id: int, *, stream: str | None = None, batch: int = 64
+    ) -> AsyncIterator[OutputChunk]:
         """Every chunk of a session in order, fetched a batch at a time (for export:
         memory stays bounded whatever the session's size)."""
         after = -1
@@ -318,15 +407,18 @@ class Output:
                 params.append(stream)
             rows = await self._store.fetchall(
                 f"SELECT {_CHUNK_COLUMNS} FROM output_chunks WHERE session_id = ? AND "
-                f"first_line > ?{extra} ORDER BY first_line LIMIT {batch}", params)
+                f"first_line > ?{extra} ORDER BY first_line LIMIT {batch}",
+                params,
+            )
             if not rows:
                 return
             for row in rows:
                 yield _chunk(row)
             after = rows[-1][4]
 
-    async def iter_lines(self, session_id: int, *, stream: str | None = None
-                         ) -> AsyncIterator[Line]:
+    async def iter_lines(
+        self, session_id: int, *, stream: str | None = None
+    ) -> AsyncIterator[Line]:
         async for chunk in self.iter_chunks(session_id, stream=stream):
             for line in chunk_lines(chunk):
                 yield line

@@ -33,9 +33,14 @@ def _line_spans(plain: str, words: list[str]) -> list[tuple[int, int]]:
     return sorted(spans)
 
 
-async def search_output(store: Store, text: str, *, limit: int = 50,
-                        session_id: int | None = None,
-                        include_deleted: bool = False) -> list[SearchHit]:
+async def search_output(
+    store: Store,
+    text: str,
+    *,
+    limit: int = 50,
+    session_id: int | None = None,
+    include_deleted: bool = False,
+) -> list[SearchHit]:
     """Lines containing every word of ``text``, newest first."""
     words = _fts_words(text)
     if not words:
@@ -50,7 +55,9 @@ async def search_output(store: Store, text: str, *, limit: int = 50,
             params.append(before)
         rows = await store.fetchall(
             f"SELECT f.rowid FROM output_fts f WHERE output_fts MATCH ?{extra} "
-            f"ORDER BY f.rowid DESC LIMIT 200", params)
+            f"ORDER BY f.rowid DESC LIMIT 200",
+            params,
+        )
         if not rows:
             break
         ids = [r[0] for r in rows]
@@ -61,15 +68,26 @@ async def search_output(store: Store, text: str, *, limit: int = 50,
         chunks = await store.fetchall(
             f"SELECT {', '.join('c.' + c.strip() for c in _CHUNK_COLUMNS.split(','))} "
             f"FROM output_chunks c JOIN sessions s ON s.id = c.session_id "
-            f"WHERE c.id IN ({','.join('?' * len(ids))}){cond} ORDER BY c.id DESC", ids)
+            f"WHERE c.id IN ({','.join('?' * len(ids))}){cond} ORDER BY c.id DESC",
+            ids,
+        )
         for row in chunks:
             chunk = _chunk(row)
             for line in reversed(chunk_lines(chunk)):
                 plain = line.plain
                 spans = _line_spans(plain, words)
                 if spans:
-                    hits.append(SearchHit(chunk.session_id, line.number, line.stream, line.at,
-                                          plain, tuple(spans), chunk.id))
+                    hits.append(
+                        SearchHit(
+                            chunk.session_id,
+                            line.number,
+                            line.stream,
+                            line.at,
+                            plain,
+                            tuple(spans),
+                            chunk.id,
+                        )
+                    )
                     if len(hits) >= limit:
                         return hits
     return hits
@@ -83,5 +101,6 @@ async def search_sessions(store: Store, text: str, *, limit: int = 50) -> list[i
     match = " AND ".join('"' + w.replace('"', '""') + '"' for w in words)
     rows = await store.fetchall(
         "SELECT rowid FROM sessions_fts WHERE sessions_fts MATCH ? ORDER BY rowid DESC LIMIT ?",
-        (match, limit))
+        (match, limit),
+    )
     return [r[0] for r in rows]

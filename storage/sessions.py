@@ -110,8 +110,9 @@ class Sessions:
         offset: int = 0,
     ) -> list[Session]:
         """Sessions matching every given filter, newest first by default."""
-        where, params = self._filters(status, tag, cwd, pinned, include_deleted, only_deleted,
-                                      updated_since, ids)
+        where, params = self._filters(
+            status, tag, cwd, pinned, include_deleted, only_deleted, updated_since, ids
+        )
         if order not in ORDERS:
             raise ValueError(f"unknown order {order!r}; expected one of {', '.join(ORDERS)}")
         order_sql = ("s.pinned DESC, " if pinned_first else "") + ORDERS[order]
@@ -128,25 +129,30 @@ class Sessions:
         only_deleted: bool = False,
         updated_since: float | None = None,
     ) -> int:
-        where, params = self._filters(status, tag, cwd, pinned, include_deleted, only_deleted,
-                                      updated_since, None)
-        return int(await self._store.scalar(f"SELECT count(*) FROM sessions s WHERE {where}",
-                                            params))
+        where, params = self._filters(
+            status, tag, cwd, pinned, include_deleted, only_deleted, updated_since, None
+        )
+        return int(
+            await self._store.scalar(f"SELECT count(*) FROM sessions s WHERE {where}", params)
+        )
 
     async def ids(self, *, include_deleted: bool = False, order: str = "newest") -> list[int]:
         """Every session id in list order: cheap, for a list that renders lazily."""
         where = "1" if include_deleted else "s.deleted_at IS NULL"
         rows = await self._store.fetchall(
-            f"SELECT s.id FROM sessions s WHERE {where} ORDER BY {ORDERS[order]}")
+            f"SELECT s.id FROM sessions s WHERE {where} ORDER BY {ORDERS[order]}"
+        )
         return [r[0] for r in rows]
 
     async def all_tags(self) -> list[tuple[str, int]]:
         rows = await self._store.fetchall(
-            "SELECT tag, count(*) FROM session_tags GROUP BY tag ORDER BY tag")
+            "SELECT tag, count(*) FROM session_tags GROUP BY tag ORDER BY tag"
+        )
         return [(r[0], r[1]) for r in rows]
 
-    def _filters(self, status, tag, cwd, pinned, include_deleted, only_deleted, updated_since,
-                 ids) -> tuple[str, list[Any]]:
+    def _filters(
+        self, status, tag, cwd, pinned, include_deleted, only_deleted, updated_since, ids
+    ) -> tuple[str, list[Any]]:
         where: list[str] = []
         params: list[Any] = []
         statuses = _status_set(status)
@@ -154,8 +160,9 @@ class Sessions:
             where.append(f"s.status IN ({','.join('?' * len(statuses))})")
             params += statuses
         if tag is not None:
-            where.append("EXISTS (SELECT 1 FROM session_tags t WHERE t.session_id = s.id "
-                         "AND t.tag = ?)")
+            where.append(
+                "EXISTS (SELECT 1 FROM session_tags t WHERE t.session_id = s.id AND t.tag = ?)"
+            )
             params.append(tag)
         if cwd is not None:
             prefix = os.path.expanduser(cwd).rstrip("/") or "/"
@@ -176,12 +183,21 @@ class Sessions:
             params += list(ids)
         return " AND ".join(where) or "1", params
 
-    async def _fetch(self, where: str, params: Sequence[Any], *, order: str = "s.id",
-                     limit: int | None = None, offset: int = 0) -> list[Session]:
-        sql = f"SELECT {', '.join('s.' + c.strip() for c in SESSION_COLUMNS.split(','))}, " \
-              f"(SELECT group_concat(tag, ' ') FROM (SELECT tag FROM session_tags t " \
-              f"WHERE t.session_id = s.id ORDER BY tag)) FROM sessions s WHERE {where} " \
-              f"ORDER BY {order}"
+    async def _fetch(
+        self,
+        where: str,
+        params: Sequence[Any],
+        *,
+        order: str = "s.id",
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Session]:
+        sql = (
+            f"SELECT {', '.join('s.' + c.strip() for c in SESSION_COLUMNS.split(','))}, "
+            f"(SELECT group_concat(tag, ' ') FROM (SELECT tag FROM session_tags t "
+            f"WHERE t.session_id = s.id ORDER BY tag)) FROM sessions s WHERE {where} "
+            f"ORDER BY {order}"
+        )
         params = list(params)
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
@@ -212,8 +228,9 @@ class Sessions:
             raise ValueError("argv must be a non-empty list of strings")
         if mode not in ("pipe", "pty"):
             raise ValueError(f"mode must be 'pipe' or 'pty', not {mode!r}")
-        if env is not None and not all(isinstance(k, str) and isinstance(v, str)
-                                       for k, v in env.items()):
+        if env is not None and not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in env.items()
+        ):
             raise ValueError("env overrides must map strings to strings")
         tag_list = _clean_tags(tags)
         now = time.time() if created_at is None else created_at
@@ -222,15 +239,26 @@ class Sessions:
             cur = await db.execute(
                 "INSERT INTO sessions (uid, name, argv, cwd, env, mode, created_at, updated_at, "
                 "context, origin, resume_argv) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (uid or uuid7(now), name or "", json.dumps(argv), cwd,
-                 json.dumps(env) if env else None, mode, now, now,
-                 json.dumps(context) if context is not None else None, origin,
-                 json.dumps(list(resume_argv)) if resume_argv else None),
+                (
+                    uid or uuid7(now),
+                    name or "",
+                    json.dumps(argv),
+                    cwd,
+                    json.dumps(env) if env else None,
+                    mode,
+                    now,
+                    now,
+                    json.dumps(context) if context is not None else None,
+                    origin,
+                    json.dumps(list(resume_argv)) if resume_argv else None,
+                ),
             )
             sid = cur.lastrowid
             if tag_list:
-                await db.executemany("INSERT INTO session_tags (session_id, tag) VALUES (?, ?)",
-                                     [(sid, t) for t in tag_list])
+                await db.executemany(
+                    "INSERT INTO session_tags (session_id, tag) VALUES (?, ?)",
+                    [(sid, t) for t in tag_list],
+                )
             await _reindex_meta(db, sid)
             await _audit(db, self._store.actor, "create", sid, {"argv": argv})
         return await self.require(sid)
@@ -239,8 +267,10 @@ class Sessions:
         """Change editable fields: name, notes, context, pinned, resume_argv, pid, env, cwd."""
         unknown = set(fields) - EDITABLE
         if unknown:
-            raise ValueError(f"cannot update {', '.join(sorted(unknown))}; editable fields are "
-                             f"{', '.join(sorted(EDITABLE))}")
+            raise ValueError(
+                f"cannot update {', '.join(sorted(unknown))}; editable fields are "
+                f"{', '.join(sorted(EDITABLE))}"
+            )
         if not fields:
             return await self.require(session_id)
         sets, params = [], []
@@ -258,14 +288,21 @@ class Sessions:
         async with self._store.transaction() as db:
             cur = await db.execute(
                 f"UPDATE sessions SET {', '.join(sets)}, updated_at = max(updated_at, ?) "
-                f"WHERE id = ?", (*params, time.time(), session_id))
+                f"WHERE id = ?",
+                (*params, time.time(), session_id),
+            )
             if cur.rowcount == 0:
                 raise SessionNotFound(session_id)
             if {"name", "notes", "cwd"} & set(fields):
                 await _reindex_meta(db, session_id)
             if set(fields) - {"pid"}:
-                await _audit(db, self._store.actor, "update", session_id,
-                             {k: v for k, v in fields.items() if k != "context"})
+                await _audit(
+                    db,
+                    self._store.actor,
+                    "update",
+                    session_id,
+                    {k: v for k, v in fields.items() if k != "context"},
+                )
         return await self.require(session_id)
 
     async def set_status(
@@ -284,8 +321,11 @@ class Sessions:
         _status_set(status)
         now = time.time() if at is None else at
         async with self._store.transaction() as db:
-            row = await (await db.execute("SELECT status, started_at FROM sessions WHERE id = ?",
-                                          (session_id,))).fetchone()
+            row = await (
+                await db.execute(
+                    "SELECT status, started_at FROM sessions WHERE id = ?", (session_id,)
+                )
+            ).fetchone()
             if row is None:
                 raise SessionNotFound(session_id)
             old, started = row
@@ -295,16 +335,19 @@ class Sessions:
             if reason:
                 from .output import append_in_tx
 
-                await append_in_tx(db, [(session_id, "system", reason.encode() + b"\n", now)],
-                                   index=True)
+                await append_in_tx(
+                    db, [(session_id, "system", reason.encode() + b"\n", now)], index=True
+                )
         return await self.require(session_id)
 
     async def add_tags(self, session_id: int, tags: Iterable[str]) -> Session:
         clean = _clean_tags(tags)
         async with self._store.transaction() as db:
             await self._exists(db, session_id)
-            await db.executemany("INSERT OR IGNORE INTO session_tags (session_id, tag) "
-                                 "VALUES (?, ?)", [(session_id, t) for t in clean])
+            await db.executemany(
+                "INSERT OR IGNORE INTO session_tags (session_id, tag) VALUES (?, ?)",
+                [(session_id, t) for t in clean],
+            )
             await self._touch(db, session_id)
             await _reindex_meta(db, session_id)
             await _audit(db, self._store.actor, "tag", session_id, {"add": clean})
@@ -314,8 +357,10 @@ class Sessions:
         tags = list(tags)
         async with self._store.transaction() as db:
             await self._exists(db, session_id)
-            await db.executemany("DELETE FROM session_tags WHERE session_id = ? AND tag = ?",
-                                 [(session_id, t) for t in tags])
+            await db.executemany(
+                "DELETE FROM session_tags WHERE session_id = ? AND tag = ?",
+                [(session_id, t) for t in tags],
+            )
             await self._touch(db, session_id)
             await _reindex_meta(db, session_id)
             await _audit(db, self._store.actor, "untag", session_id, {"remove": tags})
@@ -326,8 +371,10 @@ class Sessions:
         async with self._store.transaction() as db:
             await self._exists(db, session_id)
             await db.execute("DELETE FROM session_tags WHERE session_id = ?", (session_id,))
-            await db.executemany("INSERT INTO session_tags (session_id, tag) VALUES (?, ?)",
-                                 [(session_id, t) for t in clean])
+            await db.executemany(
+                "INSERT INTO session_tags (session_id, tag) VALUES (?, ?)",
+                [(session_id, t) for t in clean],
+            )
             await self._touch(db, session_id)
             await _reindex_meta(db, session_id)
             await _audit(db, self._store.actor, "tags", session_id, {"tags": clean})
@@ -350,14 +397,17 @@ class Sessions:
             for sid in ids:
                 cur = await db.execute(
                     f"UPDATE sessions SET deleted_at = ?, updated_at = max(updated_at, ?) "
-                    f"WHERE id = ? AND {cond}", (value, time.time(), sid))
+                    f"WHERE id = ? AND {cond}",
+                    (value, time.time(), sid),
+                )
                 if cur.rowcount:
                     n += 1
                     await _audit(db, self._store.actor, action, sid, None)
         return n
 
-    async def purge(self, ids: Iterable[int],
-                    progress: Callable[[int, int], Any] | None = None) -> int:
+    async def purge(
+        self, ids: Iterable[int], progress: Callable[[int, int], Any] | None = None
+    ) -> int:
         """Delete sessions for good: rows, runs, tags, output and index entries. Each
         session goes in its own transaction, so an interrupted purge leaves every
         session either whole or gone. Call ``store.reclaim_space()`` afterwards to
@@ -374,27 +424,40 @@ class Sessions:
         return done
 
     async def _exists(self, db: aiosqlite.Connection, session_id: int) -> None:
-        row = await (await db.execute("SELECT 1 FROM sessions WHERE id = ?",
-                                      (session_id,))).fetchone()
+        row = await (
+            await db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,))
+        ).fetchone()
         if row is None:
             raise SessionNotFound(session_id)
 
     async def _touch(self, db: aiosqlite.Connection, session_id: int) -> None:
-        await db.execute("UPDATE sessions SET updated_at = max(updated_at, ?) WHERE id = ?",
-                         (time.time(), session_id))
+        await db.execute(
+            "UPDATE sessions SET updated_at = max(updated_at, ?) WHERE id = ?",
+            (time.time(), session_id),
+        )
 
 
-async def _apply_status(db: aiosqlite.Connection, session_id: int, status: str, now: float,
-                        exit_code: int | None, signal: int | None,
-                        started: float | None) -> None:
+async def _apply_status(
+    db: aiosqlite.Connection,
+    session_id: int,
+    status: str,
+    now: float,
+    exit_code: int | None,
+    signal: int | None,
+    started: float | None,
+) -> None:
     sets = ["status = ?", "updated_at = max(updated_at, ?)"]
     params: list[Any] = [status, now]
     if status == "running" and started is None:
         sets.append("started_at = ?")
         params.append(now)
     if status in ENDED:
-        sets += ["ended_at = max(coalesce(started_at, ?), ?)", "exit_code = ?", "signal = ?",
-                 "pid = NULL"]
+        sets += [
+            "ended_at = max(coalesce(started_at, ?), ?)",
+            "exit_code = ?",
+            "signal = ?",
+            "pid = NULL",
+        ]
         params += [now, now, exit_code, signal]
     elif status in ("running", "pending"):
         sets.append("ended_at = NULL")
@@ -403,21 +466,23 @@ async def _apply_status(db: aiosqlite.Connection, session_id: int, status: str, 
 
 async def purge_in_tx(db: aiosqlite.Connection, session_id: int) -> bool:
     """Delete one session and everything of it, inside the caller's transaction."""
-    exists = await (await db.execute("SELECT 1 FROM sessions WHERE id = ?",
-                                     (session_id,))).fetchone()
+    exists = await (
+        await db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,))
+    ).fetchone()
     if not exists:
         return False
     # The output index is contentless: a delete must repeat the indexed text.
     cursor = await db.execute(
-        "SELECT id, data FROM output_chunks WHERE session_id = ? AND indexed = 1",
-        (session_id,))
+        "SELECT id, data FROM output_chunks WHERE session_id = ? AND indexed = 1", (session_id,)
+    )
     while True:
         batch = await cursor.fetchmany(256)
         if not batch:
             break
         await db.executemany(
             "INSERT INTO output_fts (output_fts, rowid, text) VALUES ('delete', ?, ?)",
-            [(cid, index_text(data)) for cid, data in batch])
+            [(cid, index_text(data)) for cid, data in batch],
+        )
     await cursor.close()
     await db.execute("DELETE FROM output_chunks WHERE session_id = ?", (session_id,))
     await db.execute("DELETE FROM runs WHERE session_id = ?", (session_id,))
@@ -428,21 +493,33 @@ async def purge_in_tx(db: aiosqlite.Connection, session_id: int) -> bool:
 
 
 async def _reindex_meta(db: aiosqlite.Connection, session_id: int) -> None:
-    row = await (await db.execute(
-        "SELECT name, argv, cwd, notes, (SELECT group_concat(tag, ' ') FROM session_tags "
-        "WHERE session_id = ?) FROM sessions WHERE id = ?", (session_id, session_id))).fetchone()
+    row = await (
+        await db.execute(
+            "SELECT name, argv, cwd, notes, (SELECT group_concat(tag, ' ') FROM session_tags "
+            "WHERE session_id = ?) FROM sessions WHERE id = ?",
+            (session_id, session_id),
+        )
+    ).fetchone()
     await db.execute("DELETE FROM sessions_fts WHERE rowid = ?", (session_id,))
     if row is None:
         return
     name, argv, cwd, notes, tags = row
     await db.execute(
         "INSERT INTO sessions_fts (rowid, name, command, cwd, tags, notes) VALUES (?,?,?,?,?,?)",
-        (session_id, name, shlex.join(json.loads(argv)), cwd, tags or "", notes))
+        (session_id, name, shlex.join(json.loads(argv)), cwd, tags or "", notes),
+    )
 
 
-async def _audit(db: aiosqlite.Connection, actor: str, action: str, session_id: int | None,
-                 detail: Any) -> None:
+async def _audit(
+    db: aiosqlite.Connection, actor: str, action: str, session_id: int | None, detail: Any
+) -> None:
     await db.execute(
         "INSERT INTO audit_log (at, actor, action, session_id, detail) VALUES (?,?,?,?,?)",
-        (time.time(), actor, action, session_id,
-         json.dumps(detail, default=str) if detail is not None else None))
+        (
+            time.time(),
+            actor,
+            action,
+            session_id,
+            json.dumps(detail, default=str) if detail is not None else None,
+        ),
+    )

@@ -20,6 +20,7 @@ from typing import Any
 
 import aiosqlite
 
+from . import schema
 from .errors import (
     MigrationFailed,
     SchemaTooNew,
@@ -29,7 +30,6 @@ from .errors import (
     StoreReadOnly,
 )
 from .models import IntegrityReport
-from . import schema
 
 BUSY_TIMEOUT_MS = 30_000
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -379,4 +379,3 @@ async def _prepare(db: aiosqlite.Connection, path: Path, created: bool, backup_d
         with contextlib.suppress(sqlite3.Error):
             await db.execute("ROLLBACK")
         raise MigrationFailed(str(path), str(backup) if backup else None, str(e)) from e
-

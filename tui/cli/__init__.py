@@ -1,0 +1,82 @@
+"""The ``tether`` command. With no subcommand it opens the TUI.
+
+Each group of subcommands lives in its own module with a ``register(sub, common)``
+function; ``COMMAND_MODULES`` lists them. Handlers take a ``Ctx`` and return an exit
+code. Nothing here imports Textual: only opening the TUI does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from .context import Ctx, fail
+
+COMMAND_MODULES = [
+    "tui.cli.sessions",  # run ls show logs stop pause continue send resume rm restore
+    "tui.cli.system",  # config doctor
+    "tui.cli.search",  # search
+    "tui.cli.cleanup",  # cleanup backup restore-backup
+    "tui.cli.transfer",  # export import
+    "tui.cli.demo",  # demo
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db",
+        metavar="PATH",
+        help="database file (default: TETHER_DB, "
+        "else the user data dir; TETHER_HOME=DIR puts everything under DIR)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="tether",
+        parents=[common],
+        description="Run commands as durable sessions; watch, search, resume and clean "
+        "them up. With no command, open the full-screen app.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+            continue  # a command group not built yet
+        module.register(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        ctx = Ctx.from_args(args)
+        if args.command is None:
+            return open_tui(ctx)
+        return int(args.func(ctx) or 0)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `tether logs 1 | head`: the reader left; that is not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except Exception as e:  # noqa: BLE001 - last line of defence: a message, not a traceback
+        return fail(e)
+
+
+def open_tui(ctx: Ctx) -> int:
+    ctx.paths.ensure()
+    from tui.app import run_app
+
+    return run_app(ctx)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

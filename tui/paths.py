@@ -1,0 +1,87 @@
+"""Where tether keeps things. Nothing here touches the disk at import time.
+
+- database and backups: the user data dir (``TETHER_HOME`` or platformdirs)
+- ``config.toml``: the user config dir
+- locks, sockets, supervisor log: the user runtime dir, falling back to the data dir;
+  one subdirectory per database so two databases never share session locks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+APP = "tether"
+
+
+@dataclass(frozen=True)
+class Paths:
+    data_dir: Path
+    config_dir: Path
+    runtime_root: Path
+    db: Path
+
+    @property
+    def backups(self) -> Path:
+        return self.data_dir / "backups"
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "config.toml"
+
+    @property
+    def runtime(self) -> Path:
+        """Locks and sockets of this database's sessions."""
+        key = hashlib.sha256(str(self.db.resolve()).encode()).hexdigest()[:10]
+        return self.runtime_root / key
+
+    def lock_file(self, session_id: int) -> Path:
+        return self.runtime / f"{session_id}.lock"
+
+    def socket_file(self, session_id: int) -> Path:
+        return self.runtime / f"{session_id}.sock"
+
+    @property
+    def supervisor_log(self) -> Path:
+        """Where supervisors write their own failures (shown by ``tether doctor``)."""
+        return self.runtime / "supervisor.log"
+
+    def ensure(self) -> None:
+        """Create the directories, private to the user (0700)."""
+        for d in (self.data_dir, self.db.parent, self.runtime_root, self.runtime):
+            d.mkdir(parents=True, exist_ok=True, mode=0o700)
+            try:
+                if d.stat().st_uid == os.getuid():
+                    os.chmod(d, 0o700)
+            except OSError:
+                pass
+
+
+def resolve_paths(
+    db: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Paths:
+    """Paths from ``--db``, ``TETHER_DB``, ``TETHER_HOME`` and platformdirs, in that order."""
+    env = os.environ if env is None else env
+    home = env.get("TETHER_HOME")
+    if home:
+        base = Path(home).expanduser().absolute()
+        data_dir, config_dir, runtime_root = base, base, base / "run"
+    else:
+        import platformdirs
+
+        data_dir = Path(platformdirs.user_data_dir(APP))
+        config_dir = Path(platformdirs.user_config_dir(APP))
+        runtime_root = _runtime_root(data_dir, env)
+    db_path = db or env.get("TETHER_DB")
+    db_file = Path(db_path).expanduser().absolute() if db_path else data_dir / "tether.db"
+    return Paths(data_dir, config_dir, runtime_root, db_file)
+
+
+def _runtime_root(data_dir: Path, env: Mapping[str, str]) -> Path:
+    xdg = env.get("XDG_RUNTIME_DIR")
+    if xdg and os.path.isdir(xdg) and os.access(xdg, os.W_OK):
+        return Path(xdg) / APP
+    return data_dir / "run"
