@@ -17,7 +17,8 @@ from .context import Ctx, fail
 
 COMMAND_MODULES = [
     "tui.cli.sessions",  # run ls show logs stop pause continue send resume rm restore
-    "tui.cli.system",  # config doctor
+    "tui.cli.system",  # config
+    "tui.cli.doctor",  # doctor
     "tui.cli.search",  # search
     "tui.cli.cleanup",  # cleanup backup restore-backup
     "tui.cli.transfer",  # export import
