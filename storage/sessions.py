@@ -136,11 +136,22 @@ class Sessions:
             await self._store.scalar(f"SELECT count(*) FROM sessions s WHERE {where}", params)
         )
 
-    async def ids(self, *, include_deleted: bool = False, order: str = "newest") -> list[int]:
+    async def ids(
+        self,
+        *,
+        include_deleted: bool = False,
+        order: str = "newest",
+        status: str | Iterable[str] | None = None,
+        pinned: bool | None = None,
+    ) -> list[int]:
         """Every session id in list order: cheap, for a list that renders lazily."""
-        where = "1" if include_deleted else "s.deleted_at IS NULL"
+        if order not in ORDERS:
+            raise ValueError(f"unknown order {order!r}; expected one of {', '.join(ORDERS)}")
+        where, params = self._filters(
+            status, None, None, pinned, include_deleted, False, None, None
+        )
         rows = await self._store.fetchall(
-            f"SELECT s.id FROM sessions s WHERE {where} ORDER BY {ORDERS[order]}"
+            f"SELECT s.id FROM sessions s WHERE {where} ORDER BY {ORDERS[order]}", params
         )
         return [r[0] for r in rows]
 
