@@ -1,0 +1,473 @@
+"""Secret redaction for exports (and, optionally, capture).
+
+A ``Redactor`` holds the built-in patterns plus the user's own (regex strings from
+config). It replaces each secret with ``[REDACTED:<kind>]``, keeping the context a
+reader needs: the key of an assignment (``API_KEY=[REDACTED:assignment]``), the
+scheme, user and host of a URL (``https://user:[REDACTED:url-password]@host``).
+
+Everything works on raw bytes, so anything that is not a secret (invalid UTF-8,
+NUL, ANSI escapes) comes out byte for byte. Matching is line based: a match never
+spans a line break, except PEM private key blocks, which a small per-line state
+machine follows (header, optional ``Proc-Type:``-style fields, base64 lines, footer).
+That is what makes ``StreamRedactor`` exact: it holds back at most the current
+unterminated line (bounded by ``max_line``; longer lines are cut at a point chosen
+from their content alone), so its output for any split of the input equals
+``redact_bytes`` of the whole, with bounded memory.
+
+User patterns are matched against the UTF-8 bytes of one line at a time: ``^`` and
+``$`` mean line start and end, ``.`` matches one byte. If a pattern has a group
+named ``secret`` only that group is replaced, otherwise the whole match.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+MAX_LINE = 64 * 1024
+"""Longest line matched whole; longer lines are cut (see ``_cut_point``)."""
+
+MAX_PEM_BODY = 32 * 1024
+"""Body bytes after a PEM header still swallowed without a footer (an RSA-16384
+key is about 13 KiB). Past this the block ends and later lines are released."""
+
+CUSTOM_KIND = "custom"
+
+Rule = tuple[str, "re.Pattern[bytes]", tuple[str, ...], "Callable[[re.Match[bytes]], bool] | None"]
+
+
+class RedactionPatternError(ValueError):
+    """A user redaction pattern is not a usable regular expression."""
+
+
+# -- building blocks ---------------------------------------------------------------
+
+_START = rb"(?<![A-Za-z0-9_-])"  # a token starts here, not inside a word
+_PEM_LABEL = rb"(?:[A-Z0-9]+ ){0,4}PRIVATE KEY(?: BLOCK)?-----"
+_PEM_BEGIN = rb"-----BEGIN " + _PEM_LABEL
+_PEM_END = rb"-----END " + _PEM_LABEL
+# Values that are references or masks, not secrets.
+_NOT_A_VALUE = rb"(?!\[REDACTED:|\$|\{\{|<|%[s(])"
+
+_SEP = rb"""["']?[ \t]*(?::=|=>|=(?!=)|:(?!:))[ \t]*"""
+_VALUE = (
+    rb'(?:"' + _NOT_A_VALUE + rb'(?P<dq>(?:[^"\\\r\n]|\\.)+)"?'
+    rb"|'" + _NOT_A_VALUE + rb"(?P<sq>[^'\r\n]+)'?"
+    rb"|" + _NOT_A_VALUE + rb"(?P<uq>[^\s\"'`,;&<>()\[\]{}\x00-\x1f\x7f]+))"
+)
+_VALUE_GROUPS = ("dq", "sq", "uq")
+
+# Key names that hold secrets. Case-insensitive names may follow a prefix that ends
+# in a separator or a camelCase hump (``db.password``, ``myApiKey``); upper-case env
+# style ``*_KEY`` / ``*_TOKEN`` / ``*_SECRET`` is taken whatever the prefix.
+_SECRET_NAMES = (
+    rb"pass(?:word|wd)"
+    rb"|api[_-]?(?:key|token|secret)"
+    rb"|(?:secret|private|access|signing|encryption|master|client)[_-]?key"
+    rb"|(?:access|auth|refresh|session|bearer|oauth|id|bot|webhook|private"
+    rb"|personal[_-]?access)[_-]?token"
+    rb"|(?:client|app|jwt|webhook|signing|shared)[_-]?secret"
+)
+_KEY = (
+    rb"(?<![A-Za-z0-9_.$\{-])(?P<key>"
+    rb"(?:[A-Za-z0-9_.-]*[_.-]|[A-Za-z0-9_.-]*[a-z0-9](?=[A-Z]))?(?i:" + _SECRET_NAMES + rb")"
+    rb"|[A-Z0-9_]*_(?:KEY|TOKEN|SECRET)|SECRET|APIKEY)"
+)
+_DOTTED_NAME = re.compile(rb"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+# Placeholders, type names, and words that follow ``password:`` / ``api_key:`` in messages
+# about a secret rather than before the secret itself.
+_NON_VALUES = frozenset(
+    b"none null nil true false undefined redacted missing required invalid expired empty"
+    b" unset unknown present hidden masked provided configured ok yes no not is was must"
+    b" should will from for incorrect wrong rejected accepted changed updated set default"
+    b" string str int number boolean bool bytes any object optional".split()  # type names
+)
+_HAS_WORD_CHAR = re.compile(rb"[A-Za-z0-9\x80-\xff]")
+_MASK = re.compile(rb"\[[A-Za-z _:-]*\]")  # [FILTERED], [REDACTED:jwt]
+_COUNT_WITH_UNIT = re.compile(rb"[ \t]+[A-Za-z]")  # kubectl: "password:  24 bytes"
+
+
+def _group_span(m: re.Match[bytes], groups: tuple[str, ...]) -> tuple[int, int]:
+    for g in groups:
+        if m.group(g) is not None:
+            return m.span(g)
+    return m.span()
+
+
+def _plausible_value(m: re.Match[bytes]) -> bool:
+    """Reject assignment values that are code, placeholders or masks."""
+    start, end = _group_span(m, _VALUE_GROUPS)
+    value = m.string[start:end]
+    low = value.lower()
+    if low in _NON_VALUES or not _HAS_WORD_CHAR.search(value):
+        return False
+    if not value.strip(b"*xX.#-_ ") or _MASK.fullmatch(value):  # ****, [FILTERED]
+        return False
+    if m.group("uq") is not None:
+        key = m.group("key") or b""
+        if value.lower() == key.lower().rsplit(b".", 1)[-1]:  # api_key=api_key
+            return False
+        if m.string[end : end + 1] in (b"(", b"[", b"<"):  # getpass(), Option<String>
+            return False
+        if _DOTTED_NAME.fullmatch(value):  # token=self.token
+            return False
+        if value.isdigit() and _COUNT_WITH_UNIT.match(m.string, end):
+            return False
+    return True
+
+
+def _c(pattern: bytes) -> re.Pattern[bytes]:
+    return re.compile(pattern)
+
+
+_BUILTIN: tuple[Rule, ...] = (
+    ("private-key", _c(_PEM_BEGIN + rb"(?:(?!-----END)[^\n]){0,32768}" + _PEM_END), (), None),
+    (
+        "aws-access-key-id",
+        _c(rb"(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])"),
+        (),
+        None,
+    ),
+    (
+        "aws-secret-key",
+        _c(
+            rb"(?<![A-Za-z0-9])(?i:aws[_-]?secret(?:[_-]?access)?[_-]?key)"
+            + _SEP
+            + rb"""["']?(?P<s>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"""
+        ),
+        ("s",),
+        None,
+    ),
+    (
+        "github-token",
+        _c(
+            _START
+            + rb"(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{40,251})(?![A-Za-z0-9_])"
+        ),
+        (),
+        None,
+    ),
+    (
+        "gitlab-token",
+        _c(
+            _START
+            + rb"gl(?:pat|dt|rt|ptt|oas|soat|cbt|ft|imt)-[A-Za-z0-9_-]{20,}(?:\.[A-Za-z0-9_-]+)*"
+        ),
+        (),
+        None,
+    ),
+    (
+        "slack-webhook",
+        _c(rb"https://hooks\.slack\.com/(?:services|workflows|triggers)/(?P<s>[A-Za-z0-9_/-]{8,})"),
+        ("s",),
+        None,
+    ),
+    (
+        "slack-token",
+        _c(_START + rb"(?:xox[abeoprs]|xapp)-[A-Za-z0-9-]{10,250}(?![A-Za-z0-9-])"),
+        (),
+        None,
+    ),
+    ("anthropic-key", _c(_START + rb"sk-ant-[A-Za-z0-9_-]{32,}"), (), None),
+    (
+        "openai-key",
+        _c(
+            _START
+            + rb"sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{32,}|[A-Za-z0-9]{32,}(?![A-Za-z0-9_-]))"
+        ),
+        (),
+        None,
+    ),
+    (
+        "stripe-key",
+        _c(_START + rb"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}(?![A-Za-z0-9])"),
+        (),
+        None,
+    ),
+    ("npm-token", _c(_START + rb"npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])"), (), None),
+    ("huggingface-token", _c(_START + rb"hf_[A-Za-z0-9]{30,}(?![A-Za-z0-9_])"), (), None),
+    ("google-api-key", _c(_START + rb"AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), (), None),
+    ("pypi-token", _c(_START + rb"pypi-AgE[A-Za-z0-9_-]{50,}"), (), None),
+    ("jwt", _c(_START + rb"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), (), None),
+    (
+        "url-password",
+        _c(
+            rb"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s/?#@:\"'<>]*:"
+            rb"(?!\[REDACTED:|\$|\*+@|<)(?P<s>[^\s/?#@\"'<>]+)@"
+        ),
+        ("s",),
+        None,
+    ),
+    (
+        "authorization",
+        _c(
+            rb"(?<![A-Za-z0-9_])(?i:authorization)[\"']?[ \t]*[:=][ \t]*[\"']?"
+            rb"(?:(?i:bearer|basic|token|bot|apikey|digest)[ \t]+(?!\[REDACTED:|\$|\*|<|\{)"
+            rb"(?P<s>[A-Za-z0-9._~+/:=-]{8,})"
+            rb"|(?!\[REDACTED:)(?P<s2>[A-Za-z0-9._~+/=-]{20,}))"
+            rb"|(?<![A-Za-z0-9_-])(?i:bearer)[ \t]+(?!\[REDACTED:)"
+            rb"(?P<s3>[A-Za-z0-9._~+/-]{20,}=*)(?![A-Za-z0-9._~+/=-])"
+        ),
+        ("s", "s2", "s3"),
+        None,
+    ),
+    ("assignment", _c(_KEY + _SEP + _VALUE), _VALUE_GROUPS, _plausible_value),
+)
+
+BUILTIN_KINDS: tuple[str, ...] = tuple(rule[0] for rule in _BUILTIN)
+"""Every kind the built-in patterns report (``[REDACTED:<kind>]``)."""
+
+_PEM_HEADER_AT_END = re.compile(_PEM_BEGIN + rb"[ \t\r]*\Z")
+_PEM_FOOTER = re.compile(rb"[ \t]*" + _PEM_END)
+_PEM_BODY = re.compile(rb"=?[A-Za-z0-9+/]+={0,2}")
+_PEM_FIELD = re.compile(rb"[A-Za-z][A-Za-z0-9-]*: ?[^\r]*")
+
+
+def _compile_user(pattern: str) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """Compile a user pattern for one line, and a MULTILINE twin to probe blocks."""
+    if not isinstance(pattern, str):
+        raise RedactionPatternError(f"redaction pattern {pattern!r} must be a string")
+    try:
+        source = pattern.encode("utf-8")
+        line = re.compile(source)
+        probe = re.compile(source, re.MULTILINE)
+    except re.error as exc:
+        where = f" at position {exc.pos}" if exc.pos is not None else ""
+        raise RedactionPatternError(
+            f"invalid redaction pattern {pattern!r}: {exc.msg}{where}; "
+            "fix or remove it in config.toml"
+        ) from exc
+    if line.fullmatch(b"") is not None:
+        raise RedactionPatternError(
+            f"redaction pattern {pattern!r} matches the empty string, so it would "
+            "redact everywhere; make it require at least one character"
+        )
+    return line, probe
+
+
+class Redactor:
+    """Built-in secret patterns plus the user's own; immutable and shareable."""
+
+    def __init__(self, user_patterns: Iterable[str] = (), *, builtin: bool = True) -> None:
+        self._rules: tuple[Rule, ...] = _BUILTIN if builtin else ()
+        users = [(p, *_compile_user(p)) for p in user_patterns]
+        self._user = tuple((line, probe) for _, line, probe in users)
+        self.user_patterns: tuple[str, ...] = tuple(p for p, _, _ in users)
+
+    def redact_bytes(self, data: bytes) -> tuple[bytes, int]:
+        """Return ``data`` with every secret replaced, and how many were replaced."""
+        out, counts = self.redact_bytes_by_kind(data)
+        return out, sum(counts.values())
+
+    def redact_bytes_by_kind(self, data: bytes) -> tuple[bytes, dict[str, int]]:
+        """Like ``redact_bytes`` but with the number of redactions of each kind."""
+        stream = self.stream()
+        out = stream.feed(data) + stream.flush()
+        return out, stream.counts
+
+    def redact_text(self, text: str) -> tuple[str, int]:
+        """Redact a string (through its UTF-8 bytes; lone surrogates survive)."""
+        out, n = self.redact_bytes(text.encode("utf-8", "surrogatepass"))
+        try:
+            return out.decode("utf-8", "surrogatepass"), n
+        except UnicodeDecodeError:  # a user pattern cut a character in two
+            return out.decode("utf-8", "replace"), n
+
+    def stream(
+        self, *, max_line: int = MAX_LINE, max_pem_body: int = MAX_PEM_BODY
+    ) -> StreamRedactor:
+        """A ``StreamRedactor`` for one output stream using these patterns."""
+        return StreamRedactor(self, max_line=max_line, max_pem_body=max_pem_body)
+
+    def _find(self, buf: bytes) -> list[tuple[int, int, int, str]]:
+        """Secret spans in ``buf`` (whole lines) as ``(start, -end, priority, kind)``."""
+        spans: list[tuple[int, int, int, str]] = []
+        for prio, (kind, regex, groups, accept) in enumerate(self._rules):
+            # Built-in patterns never match a line break nor look at line edges
+            # differently from a string edge, so one pass over many lines equals
+            # one pass per line.
+            for m in regex.finditer(buf):
+                if accept is not None and not accept(m):
+                    continue
+                s, e = _group_span(m, groups)
+                if e > s:
+                    spans.append((s, -e, prio, kind))
+        prio = len(self._rules)
+        for line_re, probe in self._user:
+            if probe.search(buf) is None:
+                continue
+            offset = 0
+            for line in buf.split(b"\n"):
+                for m in line_re.finditer(line):
+                    s, e = (
+                        _group_span(m, ("secret",)) if "secret" in line_re.groupindex else m.span()
+                    )
+                    if e > s:
+                        spans.append((offset + s, -(offset + e), prio, CUSTOM_KIND))
+                offset += len(line) + 1
+        return spans
+
+    def _redact(self, buf: bytes, counts: Counter[str]) -> bytes:
+        spans = self._find(buf)
+        if not spans:
+            return buf
+        spans.sort()
+        merged: list[list] = []
+        for s, neg_e, _, kind in spans:
+            if merged and s < merged[-1][1]:  # overlap: widen, never leak a tail
+                merged[-1][1] = max(merged[-1][1], -neg_e)
+            else:
+                merged.append([s, -neg_e, kind])
+        parts, pos = [], 0
+        for s, e, kind in merged:
+            parts += (buf[pos:s], b"[REDACTED:", kind.encode(), b"]")
+            pos = e
+            counts[kind] += 1
+        parts.append(buf[pos:])
+        return b"".join(parts)
+
+
+@dataclass
+class _PemBlock:
+    lead: bytes  # what came before ``-----BEGIN`` on the header line
+    body_bytes: int = 0
+    seen_body: bool = False
+
+
+def _cut_point(window: bytes) -> int:
+    """Where to cut an over-long line: after its last CR, else its last blank, in
+    the second half of the window; else at the window end. Depends only on content."""
+    half = len(window) // 2
+    for sep in (b"\r", b" ", b"\t"):
+        i = window.rfind(sep, half)
+        if i >= 0:
+            return i + 1
+    return len(window)
+
+
+class StreamRedactor:
+    """Redacts one output stream fed in chunks of any size.
+
+    ``feed`` returns what can be released so far; ``flush`` ends the stream and
+    returns the rest. For any split of the input, the concatenated output equals
+    ``Redactor.redact_bytes`` of the whole. At most ``max_line`` bytes (the current
+    unterminated line) are held back.
+    """
+
+    def __init__(
+        self, redactor: Redactor, *, max_line: int = MAX_LINE, max_pem_body: int = MAX_PEM_BODY
+    ) -> None:
+        if max_line < 2:
+            raise ValueError("max_line must be at least 2")
+        self._r = redactor
+        self._max_line = max_line
+        self._max_pem = max_pem_body
+        self._tail = b""
+        self._pem: _PemBlock | None = None
+        self._counts: Counter[str] = Counter()
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Redactions so far, by kind."""
+        return dict(self._counts)
+
+    @property
+    def total(self) -> int:
+        """Redactions so far."""
+        return sum(self._counts.values())
+
+    @property
+    def pending(self) -> int:
+        """Bytes held back (never more than ``max_line``)."""
+        return len(self._tail)
+
+    def feed(self, data: bytes) -> bytes:
+        """Take more input; return the redacted output that is now certain."""
+        out: list[bytes] = []
+        buf = self._tail + data
+        nl = buf.rfind(b"\n")
+        if nl >= 0:
+            self._block(buf, nl + 1, out)
+            buf = buf[nl + 1 :]
+        while len(buf) > self._max_line:
+            cut = _cut_point(buf[: self._max_line])
+            self._line(buf[:cut], b"", out)
+            buf = buf[cut:]
+        self._tail = buf
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        """End of stream: release the held-back tail. The redactor can then be
+        fed a new stream; ``counts`` keep adding up."""
+        out: list[bytes] = []
+        if self._tail:
+            self._line(self._tail, b"", out)
+        self._tail = b""
+        self._pem = None
+        return b"".join(out)
+
+    def _block(self, buf: bytes, end: int, out: list[bytes]) -> None:
+        """Redact ``buf[:end]``, which is whole lines."""
+        pos, limit = 0, self._max_line
+        while pos < end:
+            if self._pem is None:
+                # A run of whole lines, none longer than max_line, in one pass.
+                cut = end if end - pos <= limit + 1 else buf.rfind(b"\n", pos, pos + limit + 1) + 1
+                if cut > pos:
+                    run = buf[pos:cut]
+                    begin = run.find(b"-----BEGIN")
+                    if begin >= 0:  # stop the run before the line that may open a block
+                        run = run[: run.rfind(b"\n", 0, begin) + 1]
+                    if run:
+                        out.append(self._r._redact(run, self._counts))
+                        pos += len(run)
+                        continue
+            # One line at a time: inside or maybe starting a PEM block, or too long.
+            nl = buf.index(b"\n", pos)
+            rest = buf[pos:nl]
+            while len(rest) > limit:  # cut exactly as feed() cuts an unterminated tail
+                c = _cut_point(rest[:limit])
+                self._line(rest[:c], b"", out)
+                rest = rest[c:]
+            self._line(rest, b"\n", out)
+            pos = nl + 1
+
+    def _line(self, line: bytes, term: bytes, out: list[bytes]) -> None:
+        """Redact one line (or one piece of an over-long line) without its ``\\n``."""
+        if self._pem is not None and self._pem_line(line, term, out):
+            return
+        m = _PEM_HEADER_AT_END.search(line) if b"-----BEGIN" in line else None
+        if m is None:
+            out += (self._r._redact(line, self._counts), term)
+            return
+        lead = line[: m.start()]
+        out += (self._r._redact(lead, self._counts), b"[REDACTED:private-key]", term)
+        self._counts["private-key"] += 1
+        self._pem = _PemBlock(lead)
+
+    def _pem_line(self, line: bytes, term: bytes, out: list[bytes]) -> bool:
+        """Swallow ``line`` if it continues the open PEM block; False ends the block."""
+        block = self._pem
+        assert block is not None
+        rest = line[len(block.lead) :] if block.lead and line.startswith(block.lead) else line
+        footer = _PEM_FOOTER.match(rest)
+        if footer is not None:
+            self._pem = None
+            after = rest[footer.end() :]
+            if after.strip():  # e.g. the closing quote of a string literal
+                out += (after, term)
+            return True
+        content = rest.strip()
+        block.body_bytes += len(line) + len(term)
+        if block.body_bytes > self._max_pem:
+            self._pem = None
+            return False
+        if _PEM_BODY.fullmatch(content):
+            block.seen_body = True
+            return True
+        if not block.seen_body and (not content or _PEM_FIELD.fullmatch(content)):
+            return True
+        self._pem = None
+        return False
