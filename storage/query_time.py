@@ -15,7 +15,7 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 # Bounded digit counts: int() of a huge digit string is slow and may raise.
 _DURATION = re.compile(r"(?:\d{1,9}[smhdw])+")
 _DURATION_PART = re.compile(r"(\d{1,9})([smhdw])")
-_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[Tt ](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 
 DURATION_HINT = "a number and a unit (s, m, h, d, w), like 30m, 2h, 7d"
 DATE_HINT = "a date like 2026-11-01 or 2026-11-01T10:00"
@@ -48,7 +48,7 @@ def parse_time(value: str, *, now: float, end_of_day: bool = False) -> float:
     match = _DATE.fullmatch(text)
     if match:
         return _date_value(match, value, end_of_day)
-    if re.match(r"\d{4}-|\d+-\d|\d+:\d", text):
+    if re.match(r"\d{4}-|\d+[-/.:]\d", text):
         raise TimeValueError(f"bad date {value!r}: use {DATE_HINT}")
     if text[:1].isdigit():
         raise TimeValueError(f"bad duration {value!r}: use {DURATION_HINT}")
