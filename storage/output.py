@@ -11,7 +11,7 @@ pieces is still one line.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .errors import SessionNotFound
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from .store import Store
 
 CHUNK_BYTES = 64 * 1024
+# New rows wait in memory until about this many bytes, then go to SQLite (still in the
+# same transaction): one huge append never sits in memory twice.
+FLUSH_BYTES = 4 * CHUNK_BYTES
 Record = tuple[int, str, bytes, "float | None"]  # session id, stream, data, at
 
 _CHUNK_COLUMNS = (
@@ -35,22 +38,30 @@ _CHUNK_COLUMNS = (
 def split_chunks(data: bytes, limit: int = CHUNK_BYTES) -> list[bytes]:
     """Cut ``data`` into pieces of at most ``limit`` bytes: after a newline when one
     is in reach, else at a UTF-8 character boundary. Joining the pieces gives ``data``."""
-    pieces = []
-    start, n = 0, len(data)
-    while n - start > limit:
-        end = start + limit
+    return list(iter_split(data, limit))
+
+
+def iter_split(
+    data: bytes, limit: int = CHUNK_BYTES, *, start: int = 0, first: int | None = None
+) -> Iterator[bytes]:
+    """``split_chunks`` of ``data[start:]`` one piece at a time (a huge input is never
+    copied whole). The first piece holds at most ``first`` bytes when given."""
+    n = len(data)
+    room = limit if first is None else max(1, first)
+    while n - start > room:
+        end = start + room
         nl = data.rfind(b"\n", start, end)
         if nl >= 0:
             cut = nl + 1
         else:
             cut = end
-            while cut > end - 3 and (data[cut] & 0xC0) == 0x80:
+            while cut > max(start + 1, end - 3) and (data[cut] & 0xC0) == 0x80:
                 cut -= 1
-        pieces.append(data[start:cut])
+        yield data[start:cut]
         start = cut
+        room = limit
     if start < n:
-        pieces.append(data[start:])
-    return pieces
+        yield data[start:]
 
 
 def count_lines(piece: bytes) -> int:
@@ -94,6 +105,7 @@ class _SessionCursor:
         "last_open",
         "last_len",
         "last_indexed",
+        "last_lines",
         "bytes",
         "last_at",
         "first_line",
@@ -112,10 +124,47 @@ class _SessionCursor:
                 self.last_open,
                 self.last_len,
                 self.last_indexed,
+                self.last_lines,
             ) = last
         else:
             self.last_id = None
             self.last_open = 0
+
+
+class _Batch:
+    """New chunk rows and their index text, written to SQLite every ``FLUSH_BYTES``."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self.db = db
+        self.rows: list[list[Any]] = []
+        self.where: dict[int, int] = {}  # chunk id -> position in rows
+        self.fts: dict[int, str] = {}  # chunk id -> index text
+        self.size = 0
+
+    def add(self, row: list[Any], text: str | None) -> None:
+        self.where[row[0]] = len(self.rows)
+        self.rows.append(row)
+        if text is not None:
+            self.fts[row[0]] = text
+        self.size += len(row[10])
+
+    def pending(self, chunk_id: int) -> list[Any] | None:
+        at = self.where.get(chunk_id)
+        return None if at is None else self.rows[at]
+
+    async def flush(self) -> None:
+        if self.rows:
+            await self.db.executemany(
+                "INSERT INTO output_chunks (id, session_id, run, stream, first_line, "
+                "line_count, open_end, first_at, last_at, indexed, data) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                self.rows,
+            )
+        if self.fts:
+            await self.db.executemany(
+                "INSERT INTO output_fts (rowid, text) VALUES (?, ?)", self.fts.items()
+            )
+        self.rows, self.where, self.fts, self.size = [], {}, {}, 0
 
 
 async def append_in_tx(
@@ -123,8 +172,7 @@ async def append_in_tx(
 ) -> dict[int, AppendResult]:
     """Append records inside the caller's write transaction."""
     cursors: dict[int, _SessionCursor] = {}
-    new_rows: list[tuple[Any, ...]] = []
-    fts_rows: list[tuple[int, str]] = []
+    batch = _Batch(db)
     counts: dict[int, int] = {}
     next_id = None
     now = time.time()
@@ -145,8 +193,8 @@ async def append_in_tx(
                 raise SessionNotFound(session_id)
             last = await (
                 await db.execute(
-                    "SELECT id, stream, run, open_end, length(data), indexed FROM output_chunks "
-                    "WHERE session_id = ? ORDER BY first_line DESC LIMIT 1",
+                    "SELECT id, stream, run, open_end, length(data), indexed, line_count "
+                    "FROM output_chunks WHERE session_id = ? ORDER BY first_line DESC LIMIT 1",
                     (session_id,),
                 )
             ).fetchone()
@@ -157,55 +205,43 @@ async def append_in_tx(
             ) + 1
         cur.bytes += len(data)
         cur.last_at = at
-        rest = data
-        if (
-            cur.last_open
-            and cur.last_stream == stream
-            and cur.last_run == cur.run
-            and cur.last_len < CHUNK_BYTES
-        ):
-            # Continue the unterminated line of the newest chunk.
-            nl = rest.find(b"\n")
-            take = min(len(rest) if nl < 0 else nl + 1, CHUNK_BYTES - cur.last_len)
-            head, rest = rest[:take], rest[take:]
-            if cur.first_line is None:
-                cur.first_line = cur.next_line - 1
-            await _extend_chunk(db, cur, head, at, new_rows, fts_rows, index)
-        for piece in split_chunks(rest):
+        offset, prefix, first_room, first_at = 0, b"", None, at
+        if cur.last_open and cur.last_stream == stream and cur.last_run == cur.run:
+            nl = data.find(b"\n")
+            need = len(data) if nl < 0 else nl + 1
+            if cur.last_len + need > CHUNK_BYTES and cur.last_lines > 1:
+                # The open line does not fit in the rest of its chunk. Move it to a new
+                # chunk rather than cut it where this chunk happens to be full: a line
+                # is only ever cut for being longer than a whole chunk.
+                prefix, first_at = await _detach_open_line(db, cur, batch)
+                first_room = CHUNK_BYTES - len(prefix)
+                cur.next_line -= 1
+            elif cur.last_len < CHUNK_BYTES:
+                # Continue the unterminated line of the newest chunk.
+                offset = min(need, CHUNK_BYTES - cur.last_len)
+                if cur.first_line is None:
+                    cur.first_line = cur.next_line - 1
+                await _extend_chunk(db, cur, data[:offset], at, batch)
+        for piece in iter_split(data, start=offset, first=first_room):
+            if prefix:
+                piece, prefix = prefix + piece, b""
             lines = count_lines(piece)
             open_end = not piece.endswith(b"\n")
-            new_rows.append(
-                (
-                    next_id,
-                    session_id,
-                    cur.run,
-                    stream,
-                    cur.next_line,
-                    lines,
-                    int(open_end),
-                    at,
-                    at,
-                    int(index),
-                    piece,
-                )
-            )
-            if index:
-                fts_rows.append((next_id, index_text(piece)))
+            row = [next_id, session_id, cur.run, stream, cur.next_line, lines]
+            row += [int(open_end), first_at, at, int(index), piece]
+            batch.add(row, index_text(piece) if index else None)
+            first_at = at
             if cur.first_line is None:
                 cur.first_line = cur.next_line
             cur.last_id, cur.last_stream, cur.last_run = next_id, stream, cur.run
             cur.last_open, cur.last_len, cur.last_indexed = int(open_end), len(piece), int(index)
+            cur.last_lines = lines
             cur.next_line += lines
             counts[session_id] = counts.get(session_id, 0) + 1
             next_id += 1
-    if new_rows:
-        await db.executemany(
-            "INSERT INTO output_chunks (id, session_id, run, stream, first_line, line_count, "
-            "open_end, first_at, last_at, indexed, data) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            new_rows,
-        )
-    if fts_rows:
-        await db.executemany("INSERT INTO output_fts (rowid, text) VALUES (?, ?)", fts_rows)
+            if batch.size >= FLUSH_BYTES:
+                await batch.flush()
+    await batch.flush()
     results = {}
     for sid, cur in cursors.items():
         await db.execute(
@@ -218,26 +254,29 @@ async def append_in_tx(
     return results
 
 
+async def _replace_index(db: aiosqlite.Connection, chunk_id: int, old: bytes, new: bytes) -> None:
+    # The index is contentless: removing an entry means repeating its text.
+    await db.execute(
+        "INSERT INTO output_fts (output_fts, rowid, text) VALUES ('delete', ?, ?)",
+        (chunk_id, index_text(old)),
+    )
+    await db.execute(
+        "INSERT INTO output_fts (rowid, text) VALUES (?, ?)", (chunk_id, index_text(new))
+    )
+
+
 async def _extend_chunk(
-    db: aiosqlite.Connection,
-    cur: _SessionCursor,
-    head: bytes,
-    at: float,
-    new_rows: list[tuple[Any, ...]],
-    fts_rows: list[tuple[int, str]],
-    index: bool,
+    db: aiosqlite.Connection, cur: _SessionCursor, head: bytes, at: float, batch: _Batch
 ) -> None:
     open_end = int(not head.endswith(b"\n"))
-    pending = next((i for i, r in enumerate(new_rows) if r[0] == cur.last_id), None)
-    if pending is not None:
+    row = batch.pending(cur.last_id)
+    if row is not None:
         # The chunk is still in this batch: grow it in memory.
-        row = list(new_rows[pending])
-        row[10] = row[10] + head
+        row[10] += head
         row[6], row[8] = open_end, at
-        new_rows[pending] = tuple(row)
+        batch.size += len(head)
         if row[9]:
-            fts_rows[:] = [(c, t) for c, t in fts_rows if c != cur.last_id]
-            fts_rows.append((cur.last_id, index_text(row[10])))
+            batch.fts[row[0]] = index_text(row[10])
     else:
         # Concatenate in Python: SQLite's || would turn the blob into text.
         old = (
@@ -246,20 +285,46 @@ async def _extend_chunk(
             ).fetchone()
         )[0]
         if cur.last_indexed:
-            await db.execute(
-                "INSERT INTO output_fts (output_fts, rowid, text) VALUES ('delete', ?, ?)",
-                (cur.last_id, index_text(old)),
-            )
-            await db.execute(
-                "INSERT INTO output_fts (rowid, text) VALUES (?, ?)",
-                (cur.last_id, index_text(old + head)),
-            )
+            await _replace_index(db, cur.last_id, old, old + head)
         await db.execute(
             "UPDATE output_chunks SET data = ?, open_end = ?, last_at = ? WHERE id = ?",
             (old + head, open_end, at, cur.last_id),
         )
     cur.last_open = open_end
     cur.last_len += len(head)
+
+
+async def _detach_open_line(
+    db: aiosqlite.Connection, cur: _SessionCursor, batch: _Batch
+) -> tuple[bytes, float]:
+    """Take the unterminated last line out of the newest chunk (which holds other
+    lines before it). Returns its bytes and the chunk's first timestamp."""
+    row = batch.pending(cur.last_id)
+    if row is not None:
+        data, first_at = row[10], row[7]
+    else:
+        data, first_at = await (
+            await db.execute(
+                "SELECT data, first_at FROM output_chunks WHERE id = ?", (cur.last_id,)
+            )
+        ).fetchone()
+    cut = data.rfind(b"\n") + 1
+    keep, tail = data[:cut], data[cut:]
+    if row is not None:
+        row[5] -= 1
+        row[6], row[10] = 0, keep
+        batch.size -= len(tail)
+        if row[9]:
+            batch.fts[row[0]] = index_text(keep)
+    else:
+        if cur.last_indexed:
+            await _replace_index(db, cur.last_id, data, keep)
+        await db.execute(
+            "UPDATE output_chunks SET data = ?, open_end = 0, line_count = line_count - 1 "
+            "WHERE id = ?",
+            (keep, cur.last_id),
+        )
+    return tail, first_at
 
 
 class Output:

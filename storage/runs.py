@@ -45,14 +45,15 @@ class Runs:
         async with self._store.transaction() as db:
             row = await (
                 await db.execute(
-                    "SELECT status, run_count, argv, output_lines, started_at FROM sessions "
-                    "WHERE id = ?",
+                    "SELECT status, run_count, argv, output_lines, started_at, created_at "
+                    "FROM sessions WHERE id = ?",
                     (session_id,),
                 )
             ).fetchone()
             if row is None:
                 raise SessionNotFound(session_id)
-            status, count, stored_argv, lines, started = row
+            status, count, stored_argv, lines, started, created = row
+            now = max(now, created)  # a clock step back must not start it before it exists
             if status != "running" and "running" not in TRANSITIONS[status]:
                 raise IllegalTransition(session_id, status, "running")
             run_argv = list(argv) if argv is not None else json.loads(stored_argv)
@@ -111,12 +112,14 @@ class Runs:
         async with self._store.transaction() as db:
             row = await (
                 await db.execute(
-                    "SELECT status, run_count, started_at FROM sessions WHERE id = ?", (session_id,)
+                    "SELECT status, run_count, started_at, created_at FROM sessions WHERE id = ?",
+                    (session_id,),
                 )
             ).fetchone()
             if row is None:
                 raise SessionNotFound(session_id)
-            old, number, started = row
+            old, number, started, created = row
+            now = max(now, created)
             if old != status and status not in TRANSITIONS[old]:
                 raise IllegalTransition(session_id, old, status)
             if reason:

@@ -334,12 +334,14 @@ class Sessions:
         async with self._store.transaction() as db:
             row = await (
                 await db.execute(
-                    "SELECT status, started_at FROM sessions WHERE id = ?", (session_id,)
+                    "SELECT status, started_at, created_at FROM sessions WHERE id = ?",
+                    (session_id,),
                 )
             ).fetchone()
             if row is None:
                 raise SessionNotFound(session_id)
-            old, started = row
+            old, started, created = row
+            now = max(now, created)  # a clock step back must not end it before it began
             if status != old and status not in TRANSITIONS[old]:
                 raise IllegalTransition(session_id, old, status)
             await _apply_status(db, session_id, status, now, exit_code, signal, started)

@@ -50,10 +50,18 @@ def translate(exc: BaseException, path: str) -> BaseException:
 
 
 def _make_private_dir(path: Path) -> None:
-    if not path.exists():
-        path.mkdir(parents=True, mode=0o700, exist_ok=True)
+    """Create ``path`` and any missing parents, each 0700 (``mkdir(parents=True)``
+    would give the parents the umask's default mode)."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for new in reversed(missing):
+        new.mkdir(mode=0o700, exist_ok=True)
         with contextlib.suppress(OSError):
-            os.chmod(path, 0o700)
+            os.chmod(new, 0o700)
 
 
 def _check_header(path: Path) -> None:
@@ -76,12 +84,27 @@ def _check_header(path: Path) -> None:
     valid_for = int.from_bytes(header[92:96], "big")
     if page_size < 512 or page_size & (page_size - 1):
         raise StoreCorrupt(str(path), "its header is damaged")
-    if valid_for == change_counter and pages and path.stat().st_size < pages * page_size:
+    if (
+        valid_for == change_counter
+        and pages
+        and path.stat().st_size < pages * page_size
+        and not _wal_in_use(path)
+    ):
         raise StoreCorrupt(
             str(path),
             f"the file is truncated: {path.stat().st_size} bytes, the header says "
             f"{pages * page_size}",
         )
+
+
+def _wal_in_use(path: Path) -> bool:
+    """A non-empty ``-wal`` file: another connection may be checkpointing, which writes
+    page 1 (with the new size) before the pages that grow the file, so a short file is
+    not proof of damage. SQLite reads page 1 from the WAL and is not confused."""
+    try:
+        return os.path.getsize(f"{path}-wal") > 0
+    except OSError:
+        return False
 
 
 class Store:
@@ -341,9 +364,11 @@ async def _prepare(db: aiosqlite.Connection, path: Path, created: bool, backup_d
     if version == 0 and tables[0][0] and not created:
         raise StoreCorrupt(str(path), "it is an SQLite database, but not a tether one")
 
+    if version < target:
+        # Migrate before switching to WAL: a failed upgrade must leave the file exactly
+        # as it was, and changing the journal mode rewrites the header.
+        await _migrate(db, path, version, target, backup_dir)
     try:
-        if version == 0:
-            await db.execute("PRAGMA auto_vacuum=INCREMENTAL")
         mode = (await (await db.execute("PRAGMA journal_mode=WAL")).fetchone())[0]
         if mode.lower() != "wal":
             raise StoreReadOnly(str(path), f"could not switch to WAL mode (got {mode})")
@@ -352,25 +377,38 @@ async def _prepare(db: aiosqlite.Connection, path: Path, created: bool, backup_d
     except sqlite3.Error as e:
         raise translate(e, str(path)) from e
 
-    if version == target:
-        return
+
+async def _migrate(
+    db: aiosqlite.Connection, path: Path, version: int, target: int, backup_dir: Any
+) -> None:
     backup: Path | None = None
-    if version > 0:
-        target_dir = Path(backup_dir) if backup_dir else path.parent
-        backup = _default_backup_path(target_dir / path.name, version)
-        _make_private_dir(backup.parent)
-        src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.close(fd)
-            dst = sqlite3.connect(backup)
-            src.backup(dst)
-            dst.close()
-        finally:
-            src.close()
+    try:
+        if version == 0:
+            await db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # only before any table
+        else:
+            target_dir = Path(backup_dir) if backup_dir else path.parent
+            backup = _default_backup_path(target_dir / path.name, version)
+            _make_private_dir(backup.parent)
+            src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                src.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                os.close(fd)
+                dst = sqlite3.connect(backup)
+                src.backup(dst)
+                dst.close()
+            finally:
+                src.close()
+    except sqlite3.Error as e:
+        raise translate(e, str(path)) from e
     try:
         await db.execute("BEGIN IMMEDIATE")
-        for step in range(version, target):
+        # Another process may have migrated while we waited for the write lock.
+        current = (await (await db.execute("PRAGMA user_version")).fetchone())[0]
+        if current > target:
+            await db.execute("ROLLBACK")
+            raise SchemaTooNew(str(path), current, target)
+        for step in range(current, target):
             for statement in schema.MIGRATIONS[step]:
                 await db.execute(statement)
         await db.execute(f"PRAGMA user_version={target}")
