@@ -1,0 +1,162 @@
+"""Where a session's supervisor keeps its lock and socket, and how liveness is told.
+
+The runner takes a ``paths`` object rather than importing ``tui``: anything with
+``db``, ``runtime``, ``lock_file(id)``, ``socket_file(id)`` and ``supervisor_log``
+works (``tui.paths.Paths`` does).
+
+Liveness is the lock: a supervisor holds an exclusive ``flock`` on its session's lock
+file for its whole life, so a free lock means no supervisor, whatever pids say, and a
+reboot frees every lock. Lock files are never deleted (deleting one while another
+process opens it would give two processes "the" lock on two different files).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+from .errors import UnsafeRuntimeDir
+
+SOCKET_PATH_MAX = 107  # sun_path is 108 bytes with the terminating NUL
+SHORT_SOCKET_ROOT = Path("/tmp")
+
+
+class RuntimePaths(Protocol):
+    """What the runner needs to know about where things live."""
+
+    db: Path
+
+    @property
+    def runtime(self) -> Path: ...
+
+    @property
+    def supervisor_log(self) -> Path: ...
+
+    def lock_file(self, session_id: int) -> Path: ...
+
+    def socket_file(self, session_id: int) -> Path: ...
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) 0700 if needed and check that it is ours and
+    private: not a symlink, owned by this user, no group or other access."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        raise UnsafeRuntimeDir(str(path), "it is not a plain directory")
+    if st.st_uid != os.getuid():
+        raise UnsafeRuntimeDir(str(path), f"it belongs to uid {st.st_uid}")
+    if st.st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return path
+
+
+def socket_path(paths: RuntimePaths, session_id: int) -> Path:
+    """The control socket of a session. Unix socket paths are limited to 107 bytes; a
+    longer one is replaced by ``/tmp/tether-<uid>/<hash of the runtime dir>/<id>.sock``,
+    which every process computes the same way."""
+    path = paths.socket_file(session_id)
+    if len(os.fsencode(path)) <= SOCKET_PATH_MAX:
+        return path
+    key = hashlib.sha256(os.fsencode(paths.runtime.absolute())).hexdigest()[:16]
+    return SHORT_SOCKET_ROOT / f"tether-{os.getuid()}" / key / path.name
+
+
+def prepare_socket_dir(sock: Path) -> None:
+    """Make sure the directory of ``sock`` (and, for the short fallback, its parent)
+    is private to this user."""
+    if sock.parent.parent.parent == SHORT_SOCKET_ROOT:
+        private_dir(sock.parent.parent)
+    private_dir(sock.parent)
+
+
+def _open_lock(path: Path) -> int:
+    private_dir(path.parent)
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+
+def lock_is_held(lock_file: Path) -> bool:
+    """True when some process holds the lock (a supervisor is alive)."""
+    try:
+        fd = os.open(lock_file, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as e:
+        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            return True
+        raise
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def is_alive(paths: RuntimePaths, session_id: int) -> bool:
+    """Is a supervisor holding this session's lock?"""
+    return lock_is_held(paths.lock_file(session_id))
+
+
+def supervisor_pid(paths: RuntimePaths, session_id: int) -> int | None:
+    """The pid a live supervisor wrote into its lock file (None if not alive)."""
+    lock = paths.lock_file(session_id)
+    if not lock_is_held(lock):
+        return None
+    try:
+        text = lock.read_text().strip()
+        return int(text) if text else None
+    except (OSError, ValueError):
+        return None
+
+
+@contextlib.contextmanager
+def try_lock(lock_file: Path) -> Iterator[bool]:
+    """Hold the lock for a moment if it is free (yields True), else yield False.
+    Used by ``reconcile`` so that no supervisor can start while it decides."""
+    fd = _open_lock(lock_file)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                yield False
+                return
+            raise
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+class SupervisorLock:
+    """The exclusive lock a supervisor holds for its whole life."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd: int | None = None
+
+    def acquire(self) -> bool:
+        """Try once; True when taken. The pid goes into the file for ``doctor``."""
+        fd = _open_lock(self.path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                return False
+            raise
+        self.fd = fd
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return True

@@ -1,0 +1,44 @@
+"""What a supervisor is told to do, handed over on its stdin as one JSON object.
+
+The spec goes through a pipe rather than the command line, so that env overrides
+(which may hold secrets) never show up in ``ps``, and so that the supervisor can
+spawn the command before it opens the database (no threads exist yet then, which
+makes the fork for a terminal session safe).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    db: str
+    session_id: int
+    lock: str  # the lock file: held for the supervisor's whole life
+    socket: str  # the control socket
+    log: str  # the supervisors' own log
+    argv: list[str]
+    cwd: str
+    env: dict[str, str] = field(default_factory=dict)  # overrides only
+    mode: str = "pipe"  # or "pty"
+    cols: int = 80
+    rows: int = 24
+    grace: float = 5.0  # SIGTERM -> SIGKILL when the supervisor itself is signalled
+    # Capture tuning (tests and benchmarks change these).
+    buffer_limit: int = 32 * 1024 * 1024
+    flush_interval: float = 0.1
+    flush_bytes: int = 64 * 1024
+    busy_timeout: float = 5.0  # seconds a flush waits for a locked database
+    lock_wait: float = 5.0  # seconds to wait for the session lock
+    redact: list[str] | None = None  # capture-time redaction: user patterns (None = off)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> LaunchSpec:
+        raw = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in known})

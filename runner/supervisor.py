@@ -1,0 +1,559 @@
+"""One session's supervisor: holds the lock, runs the command, records everything.
+
+Life of a supervisor (``python -m runner``, detached, one per running session):
+
+1. take the session's lock (liveness for everyone else) or give up;
+2. install signal handlers, then spawn the command (before any thread exists);
+3. open the database, start the run (the session becomes ``running``), serve the
+   control socket, and tell the launcher it is up;
+4. drain the command's output continuously into a bounded buffer, flushed in
+   batches (``flush_interval`` or ``flush_bytes``, whichever comes first) without
+   indexing, and index its own session's new chunks in the background;
+5. when the command has exited and its output is drained: write the rest, end the
+   run with exit code or signal and a final system line, finish indexing, exit.
+
+Anything unexpected is logged with its traceback to the supervisors' log, and the
+session is marked failed rather than left ``running``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import signal
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from storage import SessionNotFound, StoreCorrupt, StoreFull, StoreReadOnly, open_store
+
+from . import log
+from .buffer import Gap, OutputBuffer, Piece
+from .child import Child, StartError, signal_name, spawn
+from .errors import ControlError
+from .locations import SupervisorLock
+from .server import ControlServer
+from .spec import LaunchSpec
+from .timefmt import format_duration
+
+T = TypeVar("T")
+
+READ_SIZE = 256 * 1024
+FLUSH_MAX = 4 * 1024 * 1024  # bytes per write transaction at most
+INDEX_BATCH = 2 * 1024 * 1024  # bytes indexed per step while the command runs
+INDEX_EVERY = 1.0  # seconds between index steps while output keeps coming
+IDLE_INDEX_AFTER = 0.3  # seconds without output before indexing
+DRAIN_IDLE = 1.0  # after exit: stop waiting for EOF once output has been quiet this long
+RETRY_FOR = 60.0  # seconds a final write keeps retrying before giving up
+DB_ERRORS = (StoreFull, StoreReadOnly, StoreCorrupt, sqlite3.DatabaseError)
+
+
+def short_reason(exc: BaseException) -> str:
+    if isinstance(exc, StoreFull):
+        return "the disk is full"
+    if isinstance(exc, StoreReadOnly):
+        return "it is read-only"
+    return str(exc) or type(exc).__name__
+
+
+class Supervisor:
+    def __init__(self, spec: LaunchSpec, report: Callable[[dict[str, Any]], None]) -> None:
+        self.spec = spec
+        self.sid = spec.session_id
+        self.report = report  # tells the launcher once: started, or why not
+        self.log_path = Path(spec.log)
+        self.buffer = OutputBuffer(spec.buffer_limit)
+        self.store: Any = None
+        self.child: Child | None = None
+        self.healthy = True  # the last write to the database worked
+        self.last_db_error = ""
+        self.paused = False
+        self.ended_at: float | None = None
+        self.final_status: str | None = None
+        self.stop_reason: str | None = None  # "user" or the name of a signal we got
+        self.killed = False
+        self.finished = asyncio.Event()  # the run's end is recorded
+        self._exited = asyncio.Event()
+        self._data = asyncio.Event()  # any output (or EOF) arrived
+        self._big = asyncio.Event()  # a batch's worth arrived (or EOF)
+        self._eof = asyncio.Event()  # every output fd is closed
+        self._open: dict[int, str] = {}  # output fds not at EOF
+        self._reading_paused = False
+        self._last_output = time.monotonic()
+        self._backoff = 0.1
+        self._index_due = False
+        self._last_index = time.monotonic()
+        self._stop_task: asyncio.Task[None] | None = None
+        self._aborting = False
+        self._redactors: dict[str, Any] | None = None
+        self._server: ControlServer | None = None
+        self._dropped_logged = 0
+        self._pending_input = bytearray()
+        self._writer_on = False
+        self._input_closed = False
+        self._unhealthy_since: float | None = None
+
+    # -- the whole life ---------------------------------------------------------------
+    async def main(self) -> int:
+        try:
+            return await self._run()
+        except BaseException as e:  # noqa: BLE001 - never die silently
+            log.write_entry(self.log_path, f"supervisor crashed: {e!r}", session_id=self.sid, exc=e)
+            await self._crashed(e)
+            return 1
+
+    async def _run(self) -> int:
+        lock = SupervisorLock(Path(self.spec.lock))
+        deadline = time.monotonic() + self.spec.lock_wait
+        while not lock.acquire():
+            if time.monotonic() > deadline:
+                msg = f"another supervisor holds session #{self.sid}'s lock"
+                log.write_entry(self.log_path, msg, session_id=self.sid)
+                self.report({"ok": False, "error": msg})
+                return 1
+            await asyncio.sleep(0.05)
+
+        loop = asyncio.get_running_loop()
+        # Handlers first: the command then starts with default dispositions.
+        loop.add_signal_handler(signal.SIGCHLD, self._on_sigchld)
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        if self.spec.redact is not None:
+            from storage.redact import Redactor
+
+            redactor = Redactor(self.spec.redact)
+            self._redactors = {s: redactor.stream() for s in ("stdout", "stderr")}
+        try:
+            self.child = spawn(self.spec)
+        except StartError as e:
+            await self._record_start_failure(str(e))
+            self.report({"ok": False, "error": str(e)})
+            return 0
+        for fd, stream in self.child.outputs.items():
+            self._open[fd] = stream
+            loop.add_reader(fd, self._on_readable, fd, stream)
+        self._on_sigchld()  # it may have exited already
+
+        self.store = await open_store(self.spec.db, create=False, actor="runner")
+        await self.store.db.execute(f"PRAGMA busy_timeout={int(self.spec.busy_timeout * 1000)}")
+        child = self.child
+        run = await self._retry(
+            lambda: self.store.runs.start(
+                self.sid, self.spec.argv, pid=child.pid, at=child.started_at
+            ),
+            "record the start",
+            RETRY_FOR / 2,
+        )
+        self._server = ControlServer(self, Path(self.spec.socket))
+        await self._server.start()
+        self.report({"ok": True, "pid": child.pid, "run": run.number, "supervisor": os.getpid()})
+
+        flusher = asyncio.create_task(self._flush_loop())
+        await self._exited.wait()
+        await self._drain_after_exit()
+        await self._wait_flusher(flusher)
+        self._close_input()
+        await self._finish()
+        await self._server.close()
+        await self._index_rest()
+        await self.store.close()
+        return 0
+
+    # -- output -----------------------------------------------------------------------
+    def _on_readable(self, fd: int, stream: str) -> None:
+        try:
+            data = os.read(fd, READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError as e:
+            if e.errno != errno.EIO:  # EIO: a pty whose other side is all closed
+                log.write_entry(self.log_path, f"reading {stream} failed: {e}", session_id=self.sid)
+            data = b""
+        if not data:
+            self._close_output(fd)
+            return
+        self._last_output = time.monotonic()
+        if self._redactors is not None and stream in self._redactors:
+            data = self._redactors[stream].feed(data)
+        self._keep(stream, data)
+
+    def _keep(self, stream: str, data: bytes) -> None:
+        if not data:
+            return
+        dropped = self.buffer.add(stream, data, time.time(), may_drop=not self.healthy)
+        if dropped and self.buffer.dropped - self._dropped_logged >= 1024 * 1024:
+            self._dropped_logged = self.buffer.dropped
+            log.write_entry(
+                self.log_path,
+                f"dropping output: {self.buffer.dropped} bytes so far ({self.last_db_error})",
+                session_id=self.sid,
+                level="WARN",
+            )
+        self._data.set()
+        if self.buffer.size >= self.spec.flush_bytes:
+            self._big.set()
+        if self.healthy and self.buffer.full:
+            self._pause_reading()
+
+    def _close_output(self, fd: int) -> None:
+        stream = self._open.pop(fd, None)
+        if stream is None:
+            return
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(fd)
+        if self.child is not None and fd == self.child.input_fd:
+            self._close_input()  # a pty: input and output are one fd
+        os.close(fd)
+        if self._redactors is not None and stream in self._redactors:
+            self._keep(stream, self._redactors[stream].flush())
+        if not self._open:
+            self._eof.set()
+            self._data.set()
+            self._big.set()
+
+    def _pause_reading(self) -> None:
+        if not self._reading_paused:
+            self._reading_paused = True
+            loop = asyncio.get_running_loop()
+            for fd in self._open:
+                loop.remove_reader(fd)
+
+    def _resume_reading(self) -> None:
+        if self._reading_paused:
+            self._reading_paused = False
+            loop = asyncio.get_running_loop()
+            for fd, stream in self._open.items():
+                loop.add_reader(fd, self._on_readable, fd, stream)
+
+    # -- input ------------------------------------------------------------------------
+    def send_input(self, data: bytes) -> None:
+        """Queue ``data`` for the command's stdin (or terminal). Raises ``ControlError``
+        when the command cannot take input any more."""
+        if self.child is None or self._exited.is_set():
+            raise ControlError("the command has already exited")
+        if self._input_closed or self.child.input_fd is None:
+            raise ControlError("the command's input is closed")
+        self._pending_input += data
+        self._pump_input()
+        if self._input_closed:
+            raise ControlError("the command's input is closed (it stopped reading)")
+        if self.child.mode == "pipe":
+            self._keep("input", data)  # a terminal echoes input by itself
+
+    def _pump_input(self) -> None:
+        assert self.child is not None and self.child.input_fd is not None
+        fd = self.child.input_fd
+        while self._pending_input:
+            try:
+                n = os.write(fd, self._pending_input)
+            except BlockingIOError:
+                break
+            except OSError:
+                self._close_input()
+                return
+            del self._pending_input[:n]
+        want = bool(self._pending_input)
+        if want != self._writer_on:
+            loop = asyncio.get_running_loop()
+            if want:
+                loop.add_writer(fd, self._pump_input)
+            else:
+                loop.remove_writer(fd)
+            self._writer_on = want
+
+    def _close_input(self) -> None:
+        if self._input_closed or self.child is None or self.child.input_fd is None:
+            return
+        self._input_closed = True
+        self._pending_input.clear()
+        if self._writer_on:
+            asyncio.get_running_loop().remove_writer(self.child.input_fd)
+            self._writer_on = False
+        if self.child.mode == "pipe":
+            os.close(self.child.input_fd)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            if not self.buffer:
+                if self._eof.is_set() and self._exited.is_set():
+                    return
+                self._data.clear()
+                timeout = IDLE_INDEX_AFTER if self._index_due else None
+                try:
+                    await asyncio.wait_for(self._data.wait(), timeout)
+                except TimeoutError:
+                    await self._index_step()
+                continue
+            if self.buffer.size < self.spec.flush_bytes and not self._eof.is_set():
+                self._big.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._big.wait(), self.spec.flush_interval)
+            await self._flush_once()
+            if self._index_due and time.monotonic() - self._last_index >= INDEX_EVERY:
+                await self._index_step()
+
+    def _records(self, items: list[Piece | Gap]) -> list[tuple[int, str, bytes, float]]:
+        out = []
+        for item in items:
+            if isinstance(item, Piece):
+                out.append((self.sid, item.stream, bytes(item.data), item.at))
+            else:
+                text = item.describe(self.last_db_error or "unknown error")
+                log.write_entry(self.log_path, text, session_id=self.sid)
+                out.append((self.sid, "system", text.encode() + b"\n", item.last_at))
+        return out
+
+    async def _flush_once(self) -> bool:
+        items = self.buffer.take(FLUSH_MAX)
+        if not items:
+            return True
+        try:
+            await self.store.output.append_many(self._records(items), index=False)
+        except SessionNotFound:
+            # The session was deleted while running: nothing left to record into.
+            log.write_entry(
+                self.log_path, "the session was deleted; stopping its command", session_id=self.sid
+            )
+            self._aborting = True
+            self.request_stop("deleted", self.spec.grace)
+            return True
+        except DB_ERRORS as e:
+            self.buffer.give_back(items)
+            self.last_db_error = short_reason(e)
+            if self.healthy:
+                self.healthy = False
+                self._unhealthy_since = time.monotonic()
+                log.write_entry(
+                    self.log_path,
+                    f"cannot write output to the database ({self.last_db_error}); buffering up "
+                    f"to {self.buffer.limit} bytes and retrying",
+                    session_id=self.sid,
+                    level="WARN",
+                )
+            self._resume_reading()  # never stall the command on the database
+            await asyncio.sleep(self._backoff)
+            self._backoff = min(self._backoff * 2, 2.0)
+            return False
+        self._index_due = True
+        if not self.healthy:
+            self.healthy = True
+            self._unhealthy_since = None
+            self._backoff = 0.1
+            log.write_entry(
+                self.log_path, "the database is writable again", session_id=self.sid, level="INFO"
+            )
+        if self._reading_paused and self.buffer.size < self.buffer.limit // 2:
+            self._resume_reading()
+        return True
+
+    async def _index_step(self, max_bytes: int = INDEX_BATCH) -> int:
+        self._last_index = time.monotonic()
+        try:
+            n = await self.store.output.index_pending(self.sid, max_bytes=max_bytes)
+        except DB_ERRORS as e:
+            log.write_entry(
+                self.log_path,
+                f"indexing postponed: {short_reason(e)}",
+                session_id=self.sid,
+                level="WARN",
+            )
+            return -1
+        if n == 0:
+            self._index_due = False
+        return n
+
+    async def _index_rest(self) -> None:
+        deadline = time.monotonic() + RETRY_FOR
+        while not self._aborting and time.monotonic() < deadline:
+            n = await self._index_step(8 * 1024 * 1024)
+            if n == 0:
+                return
+            if n < 0:
+                await asyncio.sleep(0.5)
+
+    # -- the command's life -------------------------------------------------------------
+    def _on_sigchld(self) -> None:
+        if self.child is None or self._exited.is_set():
+            return
+        if self.child.proc.poll() is not None:
+            self.ended_at = time.time()
+            self._exited.set()
+            self._data.set()  # wake the flusher: it may be waiting for this
+
+    def _on_signal(self, sig: int) -> None:
+        self.request_stop(signal_name(sig), self.spec.grace)
+        if self.finished.is_set():
+            self._aborting = True  # only indexing is left: leave it for later
+
+    def request_stop(self, why: str, grace: float) -> None:
+        if self._stop_task is None and not self._exited.is_set() and self.child is not None:
+            self.stop_reason = why
+            self._stop_task = asyncio.create_task(self._stop_command(grace))
+
+    async def _stop_command(self, grace: float) -> None:
+        assert self.child is not None
+        if self.child.mode == "pty":
+            self.child.signal_group(signal.SIGHUP)  # what closing a terminal does
+        self.child.signal_group(signal.SIGTERM)
+        self.child.signal_group(signal.SIGCONT)  # a paused command must wake up to end
+        try:
+            await asyncio.wait_for(self._exited.wait(), grace)
+        except TimeoutError:
+            self.killed = True
+            self.child.signal_group(signal.SIGKILL)
+
+    async def set_paused(self, paused: bool) -> None:
+        assert self.child is not None
+        if paused == self.paused:
+            return
+        self.child.signal_group(signal.SIGSTOP if paused else signal.SIGCONT)
+        self.paused = paused
+        status = "paused" if paused else "running"
+        await self._retry(
+            lambda: self.store.sessions.set_status(self.sid, status), f"record {status}", 10.0
+        )
+
+    async def _drain_after_exit(self) -> None:
+        """The command has exited; read what it left in the pipes. Something it started
+        may keep them open: stop waiting once output has been quiet for a while."""
+        while not self._eof.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._eof.wait(), 0.2)
+            if self._reading_paused:
+                continue
+            if time.monotonic() - self._last_output >= DRAIN_IDLE:
+                for fd in list(self._open):
+                    self._close_output(fd)
+
+    async def _wait_flusher(self, flusher: asyncio.Task[None]) -> None:
+        """Let the flusher write everything; give up only after the database has been
+        unwritable for ``RETRY_FOR`` seconds since the command exited."""
+        while not flusher.done():
+            await asyncio.wait({flusher}, timeout=0.5)
+            since = self._unhealthy_since
+            if since is not None and time.monotonic() - since > RETRY_FOR:
+                flusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await flusher
+                return
+        flusher.result()
+
+    async def _finish(self) -> None:
+        assert self.child is not None
+        rc = self.child.proc.returncode
+        end = self.ended_at or time.time()
+        took = format_duration(end - self.child.started_at)
+        code = rc if rc is not None and rc >= 0 else None
+        sig = -rc if rc is not None and rc < 0 else None
+        status: str | None = None
+        if self.stop_reason == "user":
+            status = "stopped"
+            reason = f"stopped by user after {took}"
+            if self.killed:
+                reason += f" (killed with SIGKILL after the {self.spec.grace:g}s grace period)"
+        elif self.stop_reason == "deleted":
+            self.finished.set()
+            return
+        elif self.stop_reason is not None:
+            status = "stopped"
+            reason = f"stopped after {took}: tether's supervisor received {self.stop_reason}"
+            if self.killed:
+                reason += " (killed with SIGKILL after the grace period)"
+        elif sig is not None:
+            reason = f"killed by {signal_name(sig)} after {took}"
+        else:
+            reason = f"exited with code {code} after {took}"
+        if self.buffer:
+            unsaved = self.buffer.size
+            log.write_entry(
+                self.log_path, f"{unsaved} bytes of output could not be saved", session_id=self.sid
+            )
+            reason += f" ({unsaved} bytes of output could not be saved)"
+        run = await self._retry(
+            lambda: self.store.runs.finish(
+                self.sid, exit_code=code, signal=sig, status=status, reason=reason, at=end
+            ),
+            "record the end",
+            RETRY_FOR,
+        )
+        self.final_status = run.status
+        self.finished.set()
+
+    # -- failures -------------------------------------------------------------------------
+    async def _retry(self, fn: Callable[[], Awaitable[T]], what: str, seconds: float) -> T:
+        deadline = time.monotonic() + seconds
+        delay, warned = 0.1, False
+        while True:
+            try:
+                return await fn()
+            except DB_ERRORS as e:
+                if time.monotonic() + delay > deadline:
+                    raise
+                if not warned:
+                    warned = True
+                    log.write_entry(
+                        self.log_path,
+                        f"could not {what} yet ({short_reason(e)}); retrying",
+                        session_id=self.sid,
+                        level="WARN",
+                    )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    async def _flush_all(self) -> None:
+        deadline = time.monotonic() + RETRY_FOR
+        while self.buffer and time.monotonic() < deadline:
+            await self._flush_once()
+
+    async def _record_start_failure(self, message: str) -> None:
+        try:
+            async with open_store(self.spec.db, create=False, actor="runner") as store:
+                session = await store.sessions.require(self.sid)
+                if session.status != "pending":
+                    await store.sessions.set_status(self.sid, "pending")
+                await store.sessions.set_status(self.sid, "failed", reason=message)
+        except Exception as e:  # noqa: BLE001
+            log.write_entry(
+                self.log_path,
+                f"could not record that the command failed to start: {e!r}",
+                session_id=self.sid,
+                exc=e,
+            )
+
+    async def _crashed(self, exc: BaseException) -> None:
+        """Last resort: end the command and mark the session failed, saying why."""
+        self.report({"ok": False, "error": f"tether's supervisor failed: {exc!r}"})
+        if self.child is not None and self.child.proc.returncode is None:
+            self.child.signal_group(signal.SIGTERM)
+            self.child.signal_group(signal.SIGCONT)
+        reason = (
+            f"tether's supervisor failed ({type(exc).__name__}: {exc}); the command was ended. "
+            f"Details are in {self.log_path} (`tether doctor`)."
+        )
+        try:
+            if self.store is None:
+                self.store = await open_store(self.spec.db, create=False, actor="runner")
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._flush_all(), 5)
+            session = await self.store.sessions.require(self.sid)
+            if session.status in ("running", "paused"):
+                await self.store.runs.finish(self.sid, status="failed", reason=reason)
+            elif session.status == "pending":
+                await self.store.sessions.set_status(self.sid, "failed", reason=reason)
+        except Exception as e:  # noqa: BLE001
+            log.write_entry(
+                self.log_path, f"could not mark the session failed: {e!r}", session_id=self.sid
+            )
+        finally:
+            if self.store is not None:
+                with contextlib.suppress(Exception):
+                    await self.store.close()
+        if self.child is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._exited.wait(), self.spec.grace)
+            if self.child.proc.returncode is None:
+                self.child.signal_group(signal.SIGKILL)
