@@ -62,16 +62,39 @@ def index_text(data: bytes) -> str:
 
 def collapse_cr(line: str) -> str:
     """Show a line the way a terminal leaves it after carriage returns: each ``\\r``
-    returns to column 0 and later text overwrites earlier text."""
+    returns to column 0 and later text overwrites earlier text. Escape sequences take
+    no column and are never cut; those of overwritten text are kept (so a colour
+    reset is not lost)."""
     if "\r" not in line:
         return line
     line = line.rstrip("\r")
     if "\r" not in line:
         return line
-    shown = ""
+    if "\x1b" not in line and not _has_c1(line):
+        shown = ""
+        for part in line.split("\r"):
+            shown = part + shown[len(part) :]
+        return shown
+    cells: list[list[str]] = []  # [the escapes before it, one shown character]
+    tail = ""  # escapes after the last character
     for part in line.split("\r"):
-        shown = part + shown[len(part) :]
-    return shown
+        col, escapes = 0, ""
+        for m in _CELL.finditer(part):
+            if m.lastgroup == "esc":
+                escapes += m.group(0)
+                continue
+            if col < len(cells):
+                cells[col] = [cells[col][0] + escapes, m.group(0)]  # keep the old escapes
+            else:
+                cells.append([tail + escapes, m.group(0)])
+                tail = ""
+            col, escapes = col + 1, ""
+        if escapes:
+            if col < len(cells):
+                cells[col][0] += escapes
+            else:
+                tail += escapes
+    return "".join(e + c for e, c in cells) + tail
 
 
 def terminal_safe(text: str, *, keep_colour: bool = True) -> str:
@@ -86,6 +109,7 @@ def terminal_safe(text: str, *, keep_colour: bool = True) -> str:
 
 
 _UNSAFE = re.compile(_ESCAPES.pattern + "|" + _CONTROLS.pattern, re.VERBOSE)
+_CELL = re.compile(f"(?P<esc>{_ESCAPES.pattern})|(?P<ch>.)", re.VERBOSE | re.DOTALL)
 
 
 def _keep_sgr(m: re.Match[str]) -> str:

@@ -1,0 +1,101 @@
+"""Helpers for the storage tests: raw looks inside the database, subprocesses.
+
+The helpers that look inside the database (``rows``, ``fts_postings``) open their own
+read-only ``sqlite3`` connection, so they see what another program would see.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from storage.text import index_text
+
+ROOT = Path(__file__).resolve().parents[2]
+FTS_TOKENIZER = "unicode61 remove_diacritics 2"
+
+
+def mode_of(path: str | os.PathLike[str]) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def file_bytes(path: str | os.PathLike[str]) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def rows(path: str | os.PathLike[str], sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+    """Run a query on a separate read-only connection."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return [tuple(r) for r in con.execute(sql, tuple(params))]
+    finally:
+        con.close()
+
+
+def fts_postings(path: str | os.PathLike[str], table: str = "output_fts") -> list[tuple]:
+    """Every (rowid, column, term, offset) the FTS index holds, sorted. Works for the
+    contentless ``output_fts`` too, so stale entries (a delete that repeated the wrong
+    text) show up here even though the index cannot give its text back."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        con.execute(f"CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, {table}, instance)")
+        return sorted(tuple(r) for r in con.execute("SELECT doc, col, term, offset FROM temp.v"))
+    finally:
+        con.close()
+
+
+def expected_postings(texts: dict[int, str]) -> list[tuple]:
+    """What ``fts_postings`` must return for an index holding ``texts`` (rowid -> text)."""
+    con = sqlite3.connect(":memory:")
+    try:
+        con.execute(f"CREATE VIRTUAL TABLE t USING fts5(text, tokenize = '{FTS_TOKENIZER}')")
+        con.executemany("INSERT INTO t (rowid, text) VALUES (?, ?)", texts.items())
+        con.execute("CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, t, instance)")
+        return sorted(tuple(r) for r in con.execute("SELECT doc, col, term, offset FROM temp.v"))
+    finally:
+        con.close()
+
+
+def assert_output_index_exact(path: str | os.PathLike[str]) -> None:
+    """The output index holds exactly ``index_text`` of every indexed chunk, nothing
+    else: no entry for a deleted chunk, no stale text of a chunk that grew or shrank."""
+    chunks = rows(path, "SELECT id, data FROM output_chunks WHERE indexed = 1")
+    assert fts_postings(path) == expected_postings({i: index_text(d) for i, d in chunks})
+    docs = {r[0] for r in rows(path, "SELECT id FROM output_fts_docsize")}
+    assert docs == {i for i, _ in chunks}
+
+
+def run_python(
+    code: str, *args: str, user: int | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter of this venv, with the project importable.
+    ``user`` drops to that uid first (permission tests, when the suite runs as root)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+
+    def demote() -> None:
+        if user is not None:
+            os.setgid(user)
+            os.setuid(user)
+
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=demote if user is not None else None,
+        cwd=ROOT,
+    )
+
+
+def json_lines(out: str) -> list[Any]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
