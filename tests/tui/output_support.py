@@ -1,0 +1,116 @@
+"""Seeded databases and a small host app for the live output tests.
+
+The database is built through the storage API with fixed timestamps, so screenshots
+are the same on every run. ``OutputHost`` opens the store in its own event loop (as
+the real app does) and shows an ``OutputScreen``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
+from textual.pilot import Pilot
+
+from storage import open_store
+from tui.screens.output import OutputScreen
+from tui.widgets.output_view import OutputView
+
+T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
+
+
+def utc() -> None:
+    """Timestamps on screen are local time: pin the zone for screenshots."""
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+
+
+async def seed(
+    db: Path,
+    records: Sequence[tuple[str, bytes]],
+    *,
+    name: str = "build",
+    argv: Sequence[str] = ("make", "test"),
+    status: str = "succeeded",
+    exit_code: int | None = 0,
+    step: float = 0.5,
+) -> int:
+    """A session whose output is ``records`` (stream, bytes), each written ``step``
+    seconds after the one before, from ``T0``. Returns its id."""
+    async with open_store(db) as store:
+        session = await store.sessions.create(argv, cwd="/src/app", name=name, created_at=T0)
+        await store.runs.start(session.id, at=T0)
+        at = T0
+        batch = [(session.id, stream, data, (at := at + step)) for stream, data in records]
+        if batch:
+            await store.output.append_many(batch)
+        if status != "running":
+            await store.runs.finish(session.id, exit_code=exit_code, status=status, at=at + step)
+        return session.id
+
+
+async def seed_lines(db: Path, count: int, *, status: str = "running", prefix: str = "line") -> int:
+    """A session of ``count`` numbered stdout lines, written in big batches."""
+    async with open_store(db) as store:
+        session = await store.sessions.create(["yes"], cwd="/src/app", name="big", created_at=T0)
+        await store.runs.start(session.id, at=T0)
+        step = 20_000
+        for start in range(0, count, step):
+            data = "".join(f"{prefix} {i}\n" for i in range(start, min(count, start + step)))
+            await store.output.append(session.id, "stdout", data.encode(), T0 + 1, index=False)
+        if status != "running":
+            await store.runs.finish(session.id, exit_code=0, at=T0 + 2)
+        return session.id
+
+
+async def append(db: Path, session_id: int, stream: str, data: bytes, at: float = T0 + 100) -> None:
+    """Write output as another process would: through a second connection."""
+    async with open_store(db) as store:
+        await store.output.append(session_id, stream, data, at)
+
+
+class OutputHost(App):
+    """Shows one session's output screen over a store it opens itself."""
+
+    def __init__(self, db: Path, session_id: int, **screen: Any) -> None:
+        super().__init__()
+        self.db = db
+        self.session_id = session_id
+        self.screen_args = screen
+        self.store: Any = None
+        self.cursor_blink = False
+
+    async def on_mount(self) -> None:
+        self.store = await open_store(self.db, actor="tui")
+        await self.push_screen(OutputScreen(self.session_id, **self.screen_args))
+
+    async def on_unmount(self) -> None:
+        if self.store is not None:
+            await self.store.close()
+
+
+def view_of(app: App) -> OutputView:
+    return app.screen.query_one(OutputView)
+
+
+async def settle(pilot: Pilot, until: Any = None, rounds: int = 500) -> OutputView:
+    """Let the view load what is on screen (and ``until(view)`` hold, if given)."""
+    view: OutputView | None = None
+    for _ in range(rounds):
+        await pilot.pause(0.01)
+        if not isinstance(pilot.app.screen, OutputScreen):
+            continue
+        view = view_of(pilot.app)
+        if view.idle and (until is None or until(view)):
+            await pilot.pause()
+            return view
+    raise AssertionError(f"the output view did not settle (idle={view and view.idle})")
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)

@@ -1,0 +1,250 @@
+"""The live output view, driven with the pilot over real SQLite files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.tui.output_support import OutputHost, append, seed, seed_lines, settle
+from tui.widgets.output_view import PAGE_LINES, OutputView
+
+SIZE = (120, 36)
+
+
+def rows(view: OutputView) -> list[str]:
+    return [view.row_text(y) for y in range(view.scrollable_content_region.height)]
+
+
+def last_row(view: OutputView) -> str:
+    return rows(view)[-1]
+
+
+def found(view: OutputView) -> bool:
+    return view.find_status not in ("", "searching…")
+
+
+async def test_follows_the_tail_and_shows_new_lines_without_a_key(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    sid = await seed_lines(db, 50)
+    app = OutputHost(db, sid)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await settle(pilot)
+        assert view.follow
+        assert "line 49" in last_row(view)
+        await append(db, sid, "stdout", b"".join(b"fresh %d\n" % i for i in range(10)))
+        view = await settle(pilot, lambda v: v.line_count == 60)
+        assert view.follow
+        assert last_row(view).strip() == "fresh 9"
+        assert view.pending_lines == 0
+
+
+async def test_scrolling_up_stops_following_and_counts_new_lines(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    sid = await seed_lines(db, 100)
+    app = OutputHost(db, sid)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("home")
+        view = await settle(pilot)
+        assert not view.follow
+        assert rows(view)[0].strip() == "line 0"
+        await append(db, sid, "stdout", b"".join(b"fresh %d\n" % i for i in range(7)))
+        view = await settle(pilot, lambda v: v.line_count == 107)
+        assert rows(view)[0].strip() == "line 0"  # not yanked to the end
+        assert view.pending_lines == 7
+        assert "+7 new lines" in last_row(view)
+        await pilot.press("G")
+        view = await settle(pilot)
+        assert view.follow and view.pending_lines == 0
+        assert last_row(view).strip() == "fresh 6"
+
+
+async def test_scrolling_back_down_to_the_end_follows_again(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    sid = await seed_lines(db, 300)
+    app = OutputHost(db, sid)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("pageup", "pageup")
+        view = await settle(pilot)
+        assert not view.follow
+        await pilot.press("pagedown", "pagedown", "pagedown")
+        view = await settle(pilot)
+        assert view.follow
+        await append(db, sid, "stdout", b"after\n")
+        view = await settle(pilot, lambda v: v.line_count == 301)
+        assert last_row(view).strip() == "after"
+
+
+async def test_a_line_that_grows_is_shown_whole(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    sid = await seed(db, [("stdout", b"start\n"), ("stdout", b"progress 10%")], status="running")
+    app = OutputHost(db, sid)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await settle(pilot)
+        assert rows(view)[1].strip() == "progress 10%"
+        await append(db, sid, "stdout", b" 20% done\nnext\n")
+        view = await settle(pilot, lambda v: v.line_count == 3)
+        assert rows(view)[1].strip() == "progress 10% 20% done"
+        assert rows(view)[2].strip() == "next"
+
+
+async def test_control_sequences_are_neutralised_and_cr_collapsed(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    data = b"get 10%\rget 100%\x1b[2K\x1b[1A ok \x1b]52;c;aGk=\x07\x1b[31mred\x1b[0m\x07\n"
+    sid = await seed(db, [("stdout", data)])
+    app = OutputHost(db, sid)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await settle(pilot)
+        strip = view.render_line(0)
+        assert strip.text.strip() == "get 100% ok red"
+        red = [seg for seg in strip if seg.text == "red"]
+        assert red and red[0].style is not None and red[0].style.color is not None
+        assert red[0].style.color.number == 1  # ANSI red
+
+
+async def test_streams_are_marked_in_the_gutter(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    records = [("stdout", b"out\n"), ("stderr", b"err\n"), ("system", b"sys\n"), ("input", b"in\n")]
+    sid = await seed(db, records)
+    app = OutputHost(db, sid)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await settle(pilot)
+        assert [r[:5] for r in rows(view)[:4]] == ["  out", "▌ err", "· sys", "› in "]
+        await pilot.press("L")
+        view = await settle(pilot)
+        assert rows(view)[1].startswith("  2 ▌ err")
+        await pilot.press("L")
+        await pilot.pause()
+        assert not view.show_line_numbers
+
+
+async def test_toggles_timestamps_line_numbers_and_wrap(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    long = b"x" * 250
+    sid = await seed(db, [("stdout", b"short\n"), ("stdout", long + b"\n"), ("stdout", b"end\n")])
+    app = OutputHost(db, sid)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await settle(pilot)
+        width = view.scrollable_content_region.width
+        assert rows(view)[2].strip() == "end"
+        await pilot.press("T")
+        view = await settle(pilot)
+        assert view.show_timestamps
+        assert rows(view)[0][2:4] == ":1" and rows(view)[0][5] == ":"  # HH:MM:SS
+        await pilot.press("T", "w")
+        view = await settle(pilot)
+        assert view.wrap
+        shown = rows(view)
+        # The long line takes three rows of the screen; the rest moves down.
+        assert shown[1].strip() == "x" * (width - 2)
+        assert shown[2].strip() == "x" * (width - 2)
+        assert shown[3].strip() == "x" * (250 - 2 * (width - 2))
+        assert shown[4].strip() == "end"
+        await pilot.press("w")
+        view = await settle(pilot)
+        assert rows(view)[2].strip() == "end"
+
+
+async def test_find_next_and_previous_cross_pages_and_wrap_around(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    needles = {5, 900, 1900}
+    lines = [
+        ("stdout", (f"a needle here {i}\n" if i in needles else f"hay {i}\n").encode())
+        for i in range(2000)
+    ]
+    sid = await seed(db, lines, step=0.001)
+    app = OutputHost(db, sid)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"needle", "enter")
+        view = await settle(pilot, found)
+        # From the end nothing follows, so it went round to the top.
+        assert view.current_match == 5 and "wrapped" in view.find_status
+        seen = []
+        for key in ("n", "n", "n", "N", "N"):
+            await pilot.press(key)
+            view = await settle(pilot, lambda v: found(v) and v.current_match not in seen[-1:])
+            seen.append(view.current_match)
+            assert view.current_match in view._visible_lines()
+            assert any(f"a needle here {view.current_match}" in r for r in rows(view))
+        assert seen == [900, 1900, 5, 1900, 900]
+        assert not view.follow
+        # The view read the pages it showed, not the 2000 lines in between.
+        assert view.stats.lines < 2000
+
+
+async def test_find_sees_words_split_by_colour_codes_and_uses_smart_case(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    lines = [("stdout", b"nothing\n")] * 50 + [("stdout", b"\x1b[1mNee\x1b[0mdle\n")]
+    lines += [("stdout", b"nothing\n")] * 50 + [("stdout", b"needle\n")]
+    sid = await seed(db, lines, step=0.001)
+    app = OutputHost(db, sid, follow=False)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await settle(pilot)
+        view.find("needle")
+        view = await settle(pilot, found)
+        assert view.current_match == 50  # lowercase words ignore case
+        view.find("Needle")
+        view = await settle(pilot, found)
+        assert view.current_match == 50
+        await pilot.press("n")
+        view = await settle(pilot, found)
+        assert view.current_match == 50 and "wrapped" in view.find_status  # the only match
+        view.find("NEEDLE")
+        view = await settle(pilot, found)
+        assert view.find_status == "no match" and view.current_match is None
+
+
+async def test_escape_closes_the_find_bar_then_goes_back(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    sid = await seed_lines(db, 40, status="succeeded")
+    app = OutputHost(db, sid)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"line 3", "enter")
+        view = await settle(pilot, found)
+        assert view.current_match == 30  # the first match from the top of the screen down
+        bar = app.screen.query_one("#find-bar")
+        assert bar.has_class("-open")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not bar.has_class("-open") and view.current_match is None
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not app.screen.query(OutputView)
+
+
+async def test_opens_at_a_line_with_words_highlighted(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    sid = await seed_lines(db, 5000, status="succeeded")
+    app = OutputHost(db, sid, line=3210, highlight="line 3210")
+    async with app.run_test(size=SIZE) as pilot:
+        view = await settle(pilot)
+        assert not view.follow
+        assert 3210 in view._visible_lines()
+        assert view.current_match == 3210
+        row = next(y for y, r in enumerate(rows(view)) if r.strip() == "line 3210")
+        styled = [seg for seg in view.render_line(row) if "line 3210" in seg.text]
+        assert styled and styled[0].style is not None and styled[0].style.bgcolor is not None
+        await pilot.press("n")  # the only match: round the whole session back to it
+        view = await settle(pilot, lambda v: "wrapped" in v.find_status)
+        assert view.current_match == 3210
+
+
+async def test_a_200k_line_session_fetches_only_what_is_on_screen(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    total = 200_000
+    sid = await seed_lines(db, total)
+    app = OutputHost(db, sid)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await settle(pilot)
+        assert view.line_count == total
+        assert last_row(view).strip() == f"line {total - 1}"
+        # The screen's lines and a page above: nothing near the start was read.
+        assert view.stats.lines <= 3 * PAGE_LINES
+        assert min(start for start, _ in view.stats.ranges) >= total - 3 * PAGE_LINES
+        await pilot.press("home")
+        view = await settle(pilot)
+        assert rows(view)[0].strip() == "line 0"
+        assert view.stats.lines <= 6 * PAGE_LINES
+        assert len(view._pages) <= 6

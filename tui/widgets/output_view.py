@@ -1,0 +1,810 @@
+"""The live output view: a virtual scroll view over a session's stored output.
+
+Only the rows on screen are rendered. Lines come from SQLite a page at a time
+(``PAGE_LINES`` lines) through an LRU cache of pages, loaded by one async loader in
+the app's event loop: the pages on screen first, then one page above and two below.
+``render_line`` never waits for the database: a line that is not loaded yet is drawn
+as a placeholder and the view repaints when its page arrives. Parsed ``Text`` and
+rendered ``Strip``s are cached too, keyed so that a line that grows (an unfinished
+last line) is rendered again.
+
+The line count comes from the session row, so a 10-million-line session opens and
+jumps to its end by reading one row and one page. A timer polls the session row
+about ten times a second while the session is live (the cheap ``PRAGMA data_version``
+while it is not); new lines extend the view. While following, the view stays at the
+end; when the user scrolls up it stays put and counts "+N new lines" instead.
+
+Wrap (``w``) keeps scrolling by whole lines: the top line of the screen is the scroll
+position and long lines take as many rows as they need, so there is no global row
+count to compute; at the end the screen is filled from the bottom up. The scrollbar
+therefore measures lines, not rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, NamedTuple
+
+from rich.text import Text
+from textual import work
+from textual.binding import Binding
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from storage.models import LIVE, Line, Session
+
+from .output_find import Finder, find_line
+from .output_render import (
+    MAX_LINE_BYTES,
+    GutterLayout,
+    LineStyles,
+    gutter_text,
+    line_text,
+    text_strip,
+)
+
+if TYPE_CHECKING:
+    from storage import Store
+
+PAGE_LINES = 128
+PAGES_KEPT = 48
+POLL_INTERVAL = 0.1  # seconds; the write-to-screen target is p95 <= 250 ms
+IDLE_REFRESH_TICKS = 10  # an ended session rereads its row at least once a second
+
+
+class _Page(NamedTuple):
+    lines: list[Line]
+    count: int  # the session's line count when the page was read
+    nbytes: int  # and its byte count: a tail page is stale once either moves on
+
+
+@dataclass
+class FetchStats:
+    """What the view has read from the database (for tests and the benchmark)."""
+
+    pages: int = 0
+    lines: int = 0
+    ranges: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=256))
+
+
+class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
+    """A session's output, live: virtual, cached, following the tail."""
+
+    BINDINGS = [
+        Binding("up,k", "scroll_up", "Up", show=False, id="output.up"),
+        Binding("down,j", "scroll_down", "Down", show=False, id="output.down"),
+        Binding("left,h", "scroll_left", "Left", show=False, id="output.left"),
+        Binding("right,l", "scroll_right", "Right", show=False, id="output.right"),
+        Binding("pageup", "page_up", "Page up", show=False, id="output.page_up"),
+        Binding("pagedown,space", "page_down", "Page down", show=False, id="output.page_down"),
+        Binding("home,g", "top", "Top", show=False, id="output.top"),
+        Binding(
+            "end,G",
+            "follow",
+            "Follow",
+            key_display="G",
+            tooltip="Jump to the end and follow new output",
+            id="output.follow",
+        ),
+        Binding("n", "find_next", "Next", show=False, tooltip="Next match", id="output.find_next"),
+        Binding(
+            "N",
+            "find_previous",
+            "Prev",
+            show=False,
+            key_display="N",
+            tooltip="Previous match",
+            id="output.find_previous",
+        ),
+        Binding(
+            "T",
+            "toggle_timestamps",
+            "Times",
+            key_display="T",
+            tooltip="Show or hide when each line was written",
+            id="output.timestamps",
+        ),
+        Binding(
+            "L",
+            "toggle_line_numbers",
+            "Numbers",
+            key_display="L",
+            tooltip="Show or hide line numbers",
+            id="output.line_numbers",
+        ),
+        Binding("w", "toggle_wrap", "Wrap", tooltip="Wrap long lines", id="output.wrap"),
+    ]
+
+    COMPONENT_CLASSES = {
+        "output-view--stderr",
+        "output-view--system",
+        "output-view--input",
+        "output-view--gutter",
+        "output-view--mark-stderr",
+        "output-view--mark-system",
+        "output-view--mark-input",
+        "output-view--match",
+        "output-view--current-match",
+        "output-view--placeholder",
+        "output-view--new-lines",
+    }
+
+    DEFAULT_CSS = """
+    OutputView {
+        background: $surface;
+        color: $foreground;
+        scrollbar-gutter: stable;
+        & > .output-view--stderr { color: $text-error; }
+        & > .output-view--system { color: $text-muted; text-style: italic; }
+        & > .output-view--input { color: $text-accent; text-style: bold; }
+        & > .output-view--gutter { color: $text-muted; }
+        & > .output-view--mark-stderr { color: $error; }
+        & > .output-view--mark-system { color: $text-muted; }
+        & > .output-view--mark-input { color: $accent; }
+        & > .output-view--match { background: $warning 40%; }
+        & > .output-view--current-match { background: $warning; color: $background; }
+        & > .output-view--placeholder { color: $text-disabled; }
+        & > .output-view--new-lines { background: $accent; color: $background; text-style: bold; }
+    }
+    """
+
+    follow: reactive[bool] = reactive(True, init=False)
+    """Stay at the end as new lines arrive."""
+    line_count: reactive[int] = reactive(0, init=False, repaint=False)
+    """Lines the session has (from its row; the view never counts)."""
+    pending_lines: reactive[int] = reactive(0, init=False)
+    """New lines below the screen while not following ("+N new lines")."""
+    status: reactive[str] = reactive("", init=False, repaint=False)
+    """The session's status, "" until read, "gone" once the session no longer exists."""
+    show_timestamps: reactive[bool] = reactive(False, init=False)
+    show_line_numbers: reactive[bool] = reactive(False, init=False)
+    show_gutter: reactive[bool] = reactive(True, init=False)
+    wrap: reactive[bool] = reactive(False, init=False)
+    find_status: reactive[str] = reactive("", init=False, repaint=False)
+    """What the last find did: "", "searching…", "no match", "wrapped", "3 of ..."."""
+
+    class SessionChanged(Message):
+        """The session's row changed: status, name, line count..."""
+
+        def __init__(self, view: OutputView, session: Session) -> None:
+            super().__init__()
+            self.view = view
+            self.session = session
+
+        def can_replace(self, message: Message) -> bool:
+            # Only the newest state matters; a burst of polls queues one message.
+            return isinstance(message, OutputView.SessionChanged) and message.view is self.view
+
+    def __init__(
+        self,
+        session_id: int,
+        *,
+        follow: bool = True,
+        show_gutter: bool = True,
+        line: int | None = None,
+        highlight: str | Sequence[str] | None = None,
+        store: Store | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.session_id = session_id
+        self.session: Session | None = None
+        self._store = store
+        self._start_line = line
+        self._placed = False
+        self._finder = Finder.of(highlight)
+        self._current_match: int | None = line if self._finder is not None else None
+        self.set_reactive(OutputView.follow, follow and line is None)
+        self.set_reactive(OutputView.show_gutter, show_gutter)
+        self.stats = FetchStats()
+        self._ready = False
+        self._nbytes = 0
+        self._seen = 0  # line count when following stopped
+        self._pages: LRUCache[int, _Page] = LRUCache(PAGES_KEPT)
+        self._wanted: set[int] = set()
+        self._loading: int | None = None
+        self._wake = asyncio.Event()
+        self._text_cache: LRUCache[tuple, Text] = LRUCache(2048)
+        self._strip_cache: LRUCache[tuple, list[Strip]] = LRUCache(1024)
+        self._styles = LineStyles()
+        self._styles_stale = True
+        self._max_width = 0
+        self._layout_epoch = 0
+        self._wrap_cache: tuple[tuple, list[tuple[int, int]]] | None = None
+        self._end_top = 0  # wrap: first line shown when the screen is filled from the end
+        self._data_version: int | None = None
+        self._ticks = 0
+        self._poke = asyncio.Event()
+
+    # -- public API -----------------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        store = self._store or getattr(self.app, "store", None)
+        if store is None:
+            raise RuntimeError("OutputView needs a store: pass store= or set app.store")
+        return store
+
+    @property
+    def current_match(self) -> int | None:
+        """The line of the match ``n``/``N`` last moved to (0-based), if any."""
+        return self._current_match
+
+    def row_text(self, y: int) -> str:
+        """The plain text of screen row ``y`` as drawn (gutter included)."""
+        return self.render_line(y).text
+
+    @property
+    def idle(self) -> bool:
+        """Nothing is waiting to be read for the lines on screen (tests wait for this)."""
+        if not self._ready or self._loading is not None or self._wanted:
+            return False
+        return all(self._fresh_line(n) for n in self._visible_lines())
+
+    def refresh_session(self) -> None:
+        """Reread the session row now instead of at the next poll (after an action)."""
+        self._poke.set()
+
+    def find(self, words: str | Sequence[str] | None, *, forward: bool = True) -> None:
+        """Look for ``words`` from the top of the screen (bottom when searching back);
+        highlight every match and jump to the first. ``None`` or "" clears."""
+        self._finder = Finder.of(words)
+        self._current_match = None
+        self._invalidate_render()
+        if self._finder is None:
+            self.find_status = ""
+            return
+        top = self._visible_lines()
+        start = (top.start if forward else top.stop - 1) if len(top) else 0
+        self._run_find(start, forward)
+
+    def go_to_line(self, number: int) -> None:
+        """Show line ``number`` (0-based) about a third of the way down; stop following."""
+        self.follow = False
+        number = max(0, min(number, max(self.line_count - 1, 0)))
+        height = self.scrollable_content_region.height or 1
+        # Wrapped lines may take several rows each: keep just a little context above.
+        above = 2 if self.wrap else height // 3
+        self._jumping = True
+        try:
+            self.scroll_to(y=max(0, number - above), animate=False)
+        finally:
+            self._jumping = False
+        self._update_pending()
+        self._ensure_window()
+        self.refresh()
+
+    # -- actions --------------------------------------------------------------------------
+    def action_follow(self) -> None:
+        self.follow = True
+        self._scroll_to_end()
+
+    def action_top(self) -> None:
+        self.scroll_to(y=0, animate=False)
+
+    # Keyboard scrolling is instant: a log reader wants the page now, and an animation
+    # would race with following (each frame of it would move the tail in and out).
+    def action_scroll_up(self) -> None:
+        self.scroll_up(animate=False)
+
+    def action_scroll_down(self) -> None:
+        self.scroll_down(animate=False)
+
+    def action_page_up(self) -> None:
+        self.scroll_page_up(animate=False)
+
+    def action_page_down(self) -> None:
+        self.scroll_page_down(animate=False)
+
+    def action_scroll_left(self) -> None:
+        self.scroll_left(animate=False)
+
+    def action_scroll_right(self) -> None:
+        self.scroll_right(animate=False)
+
+    def action_find_next(self) -> None:
+        self._find_step(forward=True)
+
+    def action_find_previous(self) -> None:
+        self._find_step(forward=False)
+
+    def action_toggle_timestamps(self) -> None:
+        self.show_timestamps = not self.show_timestamps
+
+    def action_toggle_line_numbers(self) -> None:
+        self.show_line_numbers = not self.show_line_numbers
+
+    def action_toggle_wrap(self) -> None:
+        self.wrap = not self.wrap
+
+    # -- lifecycle ------------------------------------------------------------------------
+    _jumping = False
+
+    def on_mount(self) -> None:
+        self._start()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        # Resolved at the next paint: CSS may not be applied yet when this is called.
+        self._styles_stale = True
+
+    @work(group="output-load", exit_on_error=False)
+    async def _start(self) -> None:
+        session = await self.store.sessions.get(self.session_id)
+        self._apply_session(session, initial=True)
+        self._ready = True
+        self._update_virtual_size()
+        self._place()
+        self._ensure_window()
+        self._poll_loop()
+        await self._load_loop()
+
+    async def _load_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._wanted:
+                page = self._next_wanted()
+                self._wanted.discard(page)
+                if self._page_fresh(page):
+                    continue
+                start = page * PAGE_LINES
+                stop = min(start + PAGE_LINES, self.line_count)
+                if start >= stop:
+                    continue
+                count, nbytes = self.line_count, self._nbytes
+                self._loading = page
+                try:
+                    lines = await self.store.output.read_lines(self.session_id, start, stop)
+                finally:
+                    self._loading = None
+                lines = [_clip(line) for line in lines]
+                self._pages.discard(page)  # LRUCache.set keeps an existing entry
+                self._pages.set(page, _Page(lines, count, nbytes))
+                self.stats.pages += 1
+                self.stats.lines += len(lines)
+                self.stats.ranges.append((start, stop))
+                self._layout_epoch += 1
+                visible = self._visible_lines()
+                if start < visible.stop and stop > visible.start:
+                    if not self.wrap:
+                        self._grow_width(lines)
+                    self.refresh()
+
+    @work(group="output-poll", exit_on_error=False)
+    async def _poll_loop(self) -> None:
+        """Reread the session row about ten times a second while it is live; while it
+        is not, only when ``PRAGMA data_version`` says another connection wrote (and
+        once a second, for writes made through this very connection)."""
+        while True:
+            try:
+                await asyncio.wait_for(self._poke.wait(), POLL_INTERVAL)
+            except TimeoutError:
+                pass
+            forced = self._poke.is_set()
+            self._poke.clear()
+            try:
+                await self._poll(forced)
+            except Exception as error:  # a poll must never take the screen down
+                self.log.error(f"output poll failed: {error!r}")
+                await asyncio.sleep(1.0)
+
+    async def _poll(self, force: bool) -> None:
+        self._ticks += 1
+        if not force and self.status not in LIVE and self.status != "pending":
+            version = await self.store.data_version()
+            changed = version != self._data_version
+            self._data_version = version
+            if not changed and self._ticks % IDLE_REFRESH_TICKS:
+                return
+        session = await self.store.sessions.get(self.session_id)
+        self._apply_session(session)
+
+    def _apply_session(self, session: Session | None, initial: bool = False) -> None:
+        if session is None:
+            self.status = "gone"
+            return
+        before = self.session
+        self.session = session
+        self.status = session.status
+        count, nbytes = session.output_lines, session.output_bytes
+        grew = count != self.line_count or nbytes != self._nbytes
+        self._nbytes = nbytes
+        if initial:
+            self.set_reactive(OutputView.line_count, count)
+            self._seen = count
+        elif count != self.line_count:
+            self.line_count = count
+        elif grew:
+            # Same count, more bytes: the unfinished last line grew.
+            self._layout_epoch += 1
+            self._ensure_window()
+            self.refresh()
+        if before is None or before != session:
+            self.post_message(self.SessionChanged(self, session))
+
+    # -- reactive watchers ----------------------------------------------------------------
+    def watch_line_count(self, old: int, new: int) -> None:
+        self._update_virtual_size()
+        if self.follow:
+            self._scroll_to_end()
+        self._update_pending()
+        self._ensure_window()
+        self.refresh()
+
+    def watch_follow(self, follow: bool) -> None:
+        if follow:
+            self.pending_lines = 0
+            self._scroll_to_end()
+        else:
+            self._seen = self.line_count
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if not self._ready:
+            return
+        if (
+            self.wrap
+            and not self._jumping
+            and new < old
+            and new > self._end_top - 1
+            and old >= self._end_top
+        ):
+            # Scrolling up from the end of a wrapped view: every position from the
+            # end's top line down shows the same screen, so skip straight past it.
+            self.scroll_to(y=max(0, self._end_top - max(1, round(old - new))), animate=False)
+            return
+        if not self._jumping:
+            at_end = self._at_end(new)
+            if at_end != self.follow:
+                self.follow = at_end
+        self._update_pending()
+        self._ensure_window()
+
+    def _watch_toggle(self) -> None:
+        self._layout_epoch += 1
+        self._update_virtual_size()
+        if self.follow:
+            self._scroll_to_end()
+        self._ensure_window()
+        self.refresh()
+
+    def watch_show_timestamps(self) -> None:
+        self._watch_toggle()
+
+    def watch_show_line_numbers(self) -> None:
+        self._watch_toggle()
+
+    def watch_show_gutter(self) -> None:
+        self._watch_toggle()
+
+    def watch_wrap(self) -> None:
+        self.scroll_to(x=0, animate=False)
+        self._watch_toggle()
+
+    def _place(self) -> None:
+        """Put the start line (or the end) on screen, once the screen has a size."""
+        if self._placed or not self._ready or not self.scrollable_content_region.height:
+            return
+        self._placed = True
+        if self._start_line is not None:
+            self.go_to_line(self._start_line)
+        elif self.follow:
+            self._scroll_to_end()
+
+    def on_resize(self) -> None:
+        self._update_virtual_size()
+        self._place()
+        if self.follow and self._ready:
+            self._scroll_to_end()
+        self._ensure_window()
+
+    # -- geometry -------------------------------------------------------------------------
+    def _gutter(self) -> GutterLayout:
+        return GutterLayout(
+            numbers=self.show_line_numbers,
+            number_width=max(3, len(str(self.line_count))),
+            timestamps=self.show_timestamps,
+            marks=self.show_gutter,
+        )
+
+    def _update_virtual_size(self) -> None:
+        height = self.line_count
+        gutter = self._gutter().width
+        if self.wrap:
+            view = self.scrollable_content_region
+            # Room to put the last line at the top: the end is then drawn bottom-up.
+            height = self.line_count + max(view.height - 1, 0) if self.line_count else 0
+            width = 0
+        else:
+            width = gutter + self._max_width
+        self.virtual_size = Size(width, height)
+
+    def _grow_width(self, lines: list[Line]) -> None:
+        widest = max((len(ln.raw) for ln in lines), default=0)
+        # Byte length bounds the cell width well enough to size the scrollbar; the
+        # exact width is taken when lines are rendered.
+        if widest > self._max_width:
+            self._max_width = min(widest, MAX_LINE_BYTES)
+            self._update_virtual_size()
+
+    def _scroll_to_end(self) -> None:
+        if self._ready and self.scroll_y != self.max_scroll_y:
+            self.scroll_to(y=self.max_scroll_y, animate=False)
+
+    def _at_end(self, y: float) -> bool:
+        if self.wrap:
+            self._end_top = self._compute_end_top()
+            return y >= self._end_top
+        return y >= self.max_scroll_y
+
+    def _visible_lines(self) -> range:
+        height = self.scrollable_content_region.height
+        top = int(self.scroll_offset.y)
+        if self.wrap and top >= self._end_top:
+            top = min(top, max(0, self.line_count - height))
+        return range(min(top, self.line_count), min(top + height, self.line_count))
+
+    def _update_pending(self) -> None:
+        if self.follow or not self._ready:
+            self.pending_lines = 0
+            return
+        below = self._visible_lines().stop
+        self.pending_lines = max(0, self.line_count - max(self._seen, below))
+
+    # -- pages ----------------------------------------------------------------------------
+    def _page_fresh(self, page: int) -> bool:
+        cached = self._pages.get(page)
+        if cached is None:
+            return False
+        if (page + 1) * PAGE_LINES < cached.count:
+            return True  # every line of it was finished when it was read
+        return cached.count == self.line_count and cached.nbytes == self._nbytes
+
+    def _fresh_line(self, number: int) -> bool:
+        return self._page_fresh(number // PAGE_LINES)
+
+    def _line(self, number: int) -> Line | None:
+        """The line if its page is loaded (perhaps stale, then a reload is asked for)."""
+        page = number // PAGE_LINES
+        cached = self._pages.get(page)
+        if cached is None or not self._page_fresh(page):
+            self._want(page)
+        if cached is None:
+            return None
+        index = number - page * PAGE_LINES
+        return cached.lines[index] if index < len(cached.lines) else None
+
+    def _want(self, page: int) -> None:
+        if page not in self._wanted and page != self._loading:
+            self._wanted.add(page)
+            self._wake.set()
+
+    def _ensure_window(self) -> None:
+        """Ask for the pages on screen, one above and two below; forget pages asked for
+        that are no longer near the screen (the user scrolled on)."""
+        if not self._ready or not self.line_count:
+            return
+        visible = self._visible_lines()
+        if not len(visible):
+            visible = range(max(0, self.line_count - 1), self.line_count)
+        first = max(0, visible.start // PAGE_LINES - 1)
+        last = min((visible.stop - 1) // PAGE_LINES + 2, (self.line_count - 1) // PAGE_LINES)
+        window = range(first, last + 1)
+        self._wanted &= set(window)
+        for page in window:
+            if not self._page_fresh(page):
+                self._want(page)
+
+    def _next_wanted(self) -> int:
+        visible = self._visible_lines()
+        middle = (visible.start + visible.stop) // 2 // PAGE_LINES
+        on_screen = range(visible.start // PAGE_LINES, (max(visible.stop, 1) - 1) // PAGE_LINES + 1)
+        return min(self._wanted, key=lambda p: (p not in on_screen, abs(p - middle), -p))
+
+    # -- rendering ------------------------------------------------------------------------
+    def _resolve_styles(self) -> None:
+        get = self.get_component_rich_style
+        self._styles = LineStyles(
+            base=self.rich_style,
+            stderr=get("output-view--stderr", partial=True),
+            system=get("output-view--system", partial=True),
+            input=get("output-view--input", partial=True),
+            gutter=get("output-view--gutter", partial=True),
+            mark_stderr=get("output-view--mark-stderr", partial=True),
+            mark_system=get("output-view--mark-system", partial=True),
+            mark_input=get("output-view--mark-input", partial=True),
+            # Whole styles (not partial) where a background is set: they carry the
+            # background already blended with the widget's.
+            match=get("output-view--match"),
+            current=get("output-view--current-match"),
+            placeholder=get("output-view--placeholder", partial=True),
+            badge=get("output-view--new-lines"),
+        )
+        self._styles_stale = False
+        self._text_cache.clear()
+        self._strip_cache.clear()
+        self._layout_epoch += 1
+
+    def _invalidate_render(self) -> None:
+        self._text_cache.clear()
+        self._strip_cache.clear()
+        self._layout_epoch += 1
+        self.refresh()
+
+    def _content(self, line: Line, wrap_width: int | None) -> list[Strip]:
+        current = self._current_match == line.number
+        key = (line.number, len(line.raw), line.terminated, line.stream, self._finder, current)
+        strips = self._strip_cache.get(key + (wrap_width,))
+        if strips is not None:
+            return strips
+        text = self._text_cache.get(key)
+        if text is None:
+            text = line_text(line, self._styles, self._finder, current)
+            self._text_cache.set(key, text)
+        console = self.app.console
+        if wrap_width is None:
+            strips = [text_strip(text, console)]
+        else:
+            rows = text.wrap(console, max(wrap_width, 1), overflow="fold", no_wrap=False)
+            strips = [text_strip(row, console) for row in rows]
+            strips = strips or [Strip.blank(0)]
+        self._strip_cache.set(key + (wrap_width,), strips)
+        return strips
+
+    def _row_count(self, number: int, wrap_width: int) -> int:
+        line = self._line(number)
+        return 1 if line is None else len(self._content(line, wrap_width))
+
+    def _compute_end_top(self) -> int:
+        """Wrap mode: the first line on screen when the screen is filled from the end."""
+        height = self.scrollable_content_region.height
+        width = self.scrollable_content_region.width - self._gutter().width
+        rows, number = 0, self.line_count
+        while number > 0 and rows < height:
+            number -= 1
+            rows += self._row_count(number, width)
+        return number if rows <= height else number + 1
+
+    def _wrap_rows(self, height: int, width: int) -> list[tuple[int, int]]:
+        """Wrap mode: (line, row of that line) for each screen row."""
+        top = int(self.scroll_offset.y)
+        key = (top, height, width, self.line_count, self._nbytes, self._layout_epoch)
+        if self._wrap_cache is not None and self._wrap_cache[0] == key:
+            return self._wrap_cache[1]
+        rows: list[tuple[int, int]] = []
+        number = top
+        while len(rows) < height and number < self.line_count:
+            rows += [(number, k) for k in range(self._row_count(number, width))]
+            number += 1
+        if len(rows) < height and top > 0:
+            # Past the end: fill the screen from the bottom up instead.
+            rows = []
+            number = self.line_count
+            while number > 0 and len(rows) < height:
+                number -= 1
+                rows = [(number, k) for k in range(self._row_count(number, width))] + rows
+            rows = rows[-height:]
+        self._wrap_cache = (key, rows[:height])
+        return rows[:height]
+
+    def render_line(self, y: int) -> Strip:
+        if self._styles_stale:
+            self._resolve_styles()
+        region = self.scrollable_content_region
+        width, height = region.width, region.height
+        base = self._styles.base
+        gutter = self._gutter()
+        content_width = max(width - gutter.width, 0)
+        if self.wrap:
+            rows = self._wrap_rows(height, content_width)
+            number, part = rows[y] if y < len(rows) else (-1, 0)
+        else:
+            number, part = int(self.scroll_offset.y) + y, 0
+        if number < 0 or number >= self.line_count:
+            strip = Strip.blank(width, base)
+        else:
+            strip = self._render_row(number, part, gutter, content_width)
+        if self.pending_lines and y == height - 1:
+            strip = self._with_badge(strip, width)
+        return strip
+
+    def _render_row(self, number: int, part: int, gutter: GutterLayout, width: int) -> Strip:
+        console = self.app.console
+        base = self._styles.base
+        line = self._line(number)
+        head = gutter_text(gutter, self._styles, line, number, continuation=part > 0)
+        head_strip = text_strip(head, console)
+        if line is None:
+            body = text_strip(Text("…", self._styles.base + self._styles.placeholder), console)
+            body = body.extend_cell_length(width, base)
+        elif self.wrap:
+            parts = self._content(line, width)
+            body = parts[part] if part < len(parts) else Strip.blank(0)
+            body = body.extend_cell_length(width, base).crop(0, width)
+        else:
+            body = self._content(line, None)[0]
+            if body.cell_length > self._max_width:
+                self._max_width = body.cell_length
+                self.call_later(self._update_virtual_size)
+            scroll_x = int(self.scroll_offset.x)
+            body = body.crop_extend(scroll_x, scroll_x + width, base)
+        return Strip.join([head_strip, body])
+
+    def _with_badge(self, strip: Strip, width: int) -> Strip:
+        label = f" +{self.pending_lines:,} new line{'s' if self.pending_lines != 1 else ''} "
+        label += "· G follows "
+        badge = Text(label, self._styles.base + self._styles.badge, end="")
+        if badge.cell_len >= width:
+            return strip
+        badge_strip = text_strip(badge, self.app.console)
+        keep = width - badge.cell_len - 1
+        return Strip.join(
+            [
+                strip.crop_extend(0, keep, self._styles.base),
+                badge_strip,
+                Strip.blank(1, self._styles.base),
+            ]
+        )
+
+    # -- find -----------------------------------------------------------------------------
+    def _find_step(self, forward: bool) -> None:
+        if self._finder is None:
+            self.find_status = "nothing to find: press / first"
+            return
+        if self._current_match is not None:
+            start = self._current_match + (1 if forward else -1)
+        else:
+            visible = self._visible_lines()
+            start = visible.start if forward else max(visible.stop - 1, 0)
+        self._run_find(start, forward)
+
+    def _run_find(self, start: int, forward: bool) -> None:
+        finder = self._finder
+        if finder is None:
+            return
+        self.find_status = "searching…"
+        self.run_worker(self._find(finder, start, forward), group="output-find", exclusive=True)
+
+    async def _find(self, finder: Finder, start: int, forward: bool) -> None:
+        wrapped, found, last = False, None, self.line_count - 1
+        if 0 <= start <= last:
+            found = await find_line(self.store, self.session_id, finder, start, forward=forward)
+        if found is None and last >= 0 and start != (0 if forward else last):
+            # Go round: from the top when looking down, from the end when looking up.
+            wrapped = True
+            again = 0 if forward else last
+            found = await find_line(self.store, self.session_id, finder, again, forward=forward)
+        if finder != self._finder:
+            return  # a newer search replaced this one
+        if found is None:
+            self.find_status = "no match"
+            self._current_match = None
+            self._invalidate_render()
+            return
+        self._current_match = found
+        self.find_status = f"line {found + 1:,}" + (" (wrapped)" if wrapped else "")
+        self._invalidate_render()
+        visible = self._visible_lines()
+        if not (visible.start <= found < visible.stop) or self.wrap:
+            self.go_to_line(found)
+        else:
+            self.follow = False
+
+
+def _clip(line: Line) -> Line:
+    """A line with at most ``MAX_LINE_BYTES`` of its bytes kept in memory."""
+    if len(line.raw) <= MAX_LINE_BYTES:
+        return line
+    return replace(line, raw=line.raw[: MAX_LINE_BYTES + 1])
+
+
+__all__ = ["PAGE_LINES", "FetchStats", "OutputView"]
