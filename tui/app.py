@@ -1,23 +1,218 @@
-"""Placeholder app: the real TUI replaces this module (issue 4)."""
+"""The full-screen app: opens the store, restores where the user was, keeps it current.
+
+Background work, all on timers of the app:
+- every 0.5 s ``state.poll``: other processes' commits show within about a second;
+- every ``reconcile_interval`` s ``runner.control.reconcile``: a session whose
+  supervisor died turns ``lost``;
+- every 0.25 s ``state.autosave_tick``: edits reach SQLite ``autosave_interval``
+  seconds after they were made; quit and suspend flush at once.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import App
+
+from tui import format as fmt
+from tui.actions import SessionActions
+from tui.commands import AppCommands, SessionCommands
+from tui.keys import KeyConfigError, bindings, keymap
+from tui.list_view import ListView
+from tui.state import AppState, Ended
 
 if TYPE_CHECKING:
+    from storage import Store
     from tui.cli.context import Ctx
+    from tui.config import Config
+    from tui.paths import Paths
+
+POLL_INTERVAL = 0.5
+AUTOSAVE_TICK = 0.25
+
+
+class TetherApp(SessionActions, App[int]):
+    """tether's TUI. ``background=False`` turns off polling and reconcile (snapshots)."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "tether"
+    ENABLE_COMMAND_PALETTE = True
+    COMMANDS: ClassVar = App.COMMANDS | {SessionCommands, AppCommands}
+    BINDINGS: ClassVar = bindings("quit", "help", "command_palette", "search", "cleanup")
+
+    def __init__(
+        self,
+        paths: Paths,
+        config: Config,
+        *,
+        clock: Callable[[], float] = time.time,
+        background: bool = True,
+        cursor_blink: bool = True,
+    ) -> None:
+        super().__init__()
+        self.paths = paths
+        self.config = config
+        self.clock = clock
+        self.background = background
+        self.cursor_blink = cursor_blink
+        self.store: Store = None  # type: ignore[assignment]  # opened on mount
+        self.state: AppState = None  # type: ignore[assignment]
+        self._loaded = asyncio.Event()
+        self._key_error: str | None = None
+        self._reconciling = False
+        try:
+            self.set_keymap(keymap(config.keys))
+        except KeyConfigError as e:
+            self._key_error = str(e)
+
+    # -- start and stop -----------------------------------------------------------------
+    async def on_mount(self) -> None:
+        from storage import open_store
+        from storage.errors import StoreError
+
+        try:
+            self.store = await open_store(self.paths.db, backup_dir=self.paths.backups, actor="tui")
+        except StoreError as e:
+            self.exit(1, message=f"tether: {e}")
+            return
+        self.state = AppState(
+            self.store,
+            self,
+            clock=self.clock,
+            autosave_interval=self.config.general.autosave_interval,
+        )
+        await self.state.load()
+        self.state.ended.subscribe(self, self._session_ended)
+        self.app_suspend_signal.subscribe(self, self._suspending)
+        from tui.screens.sessions import SessionsScreen
+
+        await self.push_screen(SessionsScreen(self.state))
+        place = self.state.place
+        if place.session_id is not None and place.screen == "detail":
+            self.open_detail(place.session_id)
+        elif place.session_id is not None and place.screen == "output":
+            self.open_output(place.session_id)
+        self.set_interval(AUTOSAVE_TICK, self._autosave)
+        if self.background:
+            self.set_interval(POLL_INTERVAL, self._poll)
+            self.set_interval(self.config.general.reconcile_interval, self._reconcile)
+            self.call_later(self._reconcile)
+        if self._key_error:
+            self.notify(self._key_error, title="config.toml", severity="error", timeout=15)
+        self._loaded.set()
+
+    async def wait_loaded(self) -> None:
+        """Wait until the store is open, the list loaded and its rows fetched."""
+        await self._loaded.wait()
+        await self.state.settle()
+
+    async def on_unmount(self) -> None:
+        if self.state is not None:
+            await self.state.close()
+        if self.store is not None:
+            await self.store.close()
+
+    async def action_quit(self) -> None:
+        if self.state is not None:
+            await self.state.flush()
+        self.exit(0)
+
+    async def _suspending(self, _app: object) -> None:
+        await self.state.flush()
+
+    # -- background ---------------------------------------------------------------------
+    async def _autosave(self) -> None:
+        await self.state.autosave_tick()
+
+    async def _poll(self) -> None:
+        await self.state.poll()
+
+    async def _reconcile(self) -> None:
+        if self._reconciling:
+            return
+        try:
+            from runner import control
+        except ImportError:
+            return
+        self._reconciling = True
+        try:
+            if await control.reconcile(self.store, self.paths):
+                await self.state.poll(force=True)
+        except Exception as e:  # noqa: BLE001 - keep running; say why once
+            self.log.error(f"reconcile failed: {e}")
+        finally:
+            self._reconciling = False
+
+    def _session_ended(self, ended: Ended) -> None:
+        s = ended.session
+        took = fmt.duration(s.duration(s.ended_at or self.clock()))
+        if s.status == "succeeded":
+            message, severity = f"✓ #{s.id} {s.label} succeeded ({took})", "information"
+        elif s.status == "failed":
+            why = f"signal {s.signal}" if s.signal is not None else f"exit code {s.exit_code}"
+            message, severity = f"✗ #{s.id} {s.label} failed with {why}", "error"
+        elif s.status == "lost":
+            message = f"⊘ #{s.id} {s.label} was lost: its supervisor is gone"
+            severity = "warning"
+        else:
+            message, severity = f"■ #{s.id} {s.label} stopped", "information"
+        self.notify(message, severity=severity, timeout=6)  # type: ignore[arg-type]
+        if self.config.general.bell:
+            self.bell()
+
+    # -- app-wide keys ------------------------------------------------------------------
+    def action_help(self) -> None:
+        from textual.screen import ModalScreen
+
+        from tui.screens.help import HelpModal, screen_keys
+
+        screen = self.screen
+        if isinstance(screen, ModalScreen):
+            return
+        title = (
+            getattr(screen, "HELP_TITLE", None)
+            or type(screen).__name__.replace("Screen", "").lower()
+        )
+        self.push_screen(HelpModal(title, screen_keys(screen)))
+
+    def action_search(self) -> None:
+        self.open_search()
+
+    def action_cleanup(self) -> None:
+        self.open_cleanup()
+
+    # -- palette commands ---------------------------------------------------------------
+    def action_palette_new_session(self) -> None:
+        self.new_session()
+
+    def action_palette_search(self) -> None:
+        self.open_search()
+
+    def action_palette_cleanup(self) -> None:
+        self.open_cleanup()
+
+    def action_palette_help(self) -> None:
+        self.action_help()
+
+    async def _filter_statuses(self, statuses: frozenset[str]) -> None:
+        view = self.state.view
+        await self.state.set_view(ListView(text=view.text, statuses=statuses, sort=view.sort))
+
+    async def action_palette_clear_filter(self) -> None:
+        await self._filter_statuses(frozenset())
+
+    async def action_palette_filter_running(self) -> None:
+        await self._filter_statuses(frozenset({"running", "paused", "pending"}))
+
+    async def action_palette_filter_problems(self) -> None:
+        await self._filter_statuses(frozenset({"failed", "lost"}))
 
 
 def run_app(ctx: Ctx) -> int:
-    from textual.app import App
-    from textual.widgets import Footer, Static
-
-    class TetherApp(App):
-        BINDINGS = [("q", "quit", "Quit")]
-
-        def compose(self):  # type: ignore[no-untyped-def]
-            yield Static(f"tether: database {ctx.paths.db}")
-            yield Footer()
-
-    TetherApp().run()
-    return 0
+    """Open the TUI on ``ctx``'s database; the exit code."""
+    app = TetherApp(ctx.paths, ctx.config)
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,103 @@
+"""How sessions read on screen: status icons, relative times, durations, paths, sizes.
+
+Pure functions of their arguments (the time ``now`` is passed in), so screenshots
+taken with a fixed clock are identical on every run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+STATUS_ICON = {
+    "pending": "◌",
+    "running": "●",
+    "paused": "‖",
+    "succeeded": "✓",
+    "failed": "✗",
+    "stopped": "■",
+    "lost": "⊘",
+}
+
+
+def status_text(status: str, exit_code: int | None, signal: int | None) -> str:
+    """``failed (exit 2)``, ``failed (signal 9)``, ``running``..."""
+    if status == "failed":
+        if signal is not None:
+            return f"failed (signal {signal})"
+        if exit_code is not None:
+            return f"failed (exit {exit_code})"
+    return status
+
+
+def relative(then: float | None, now: float) -> str:
+    """``12s ago``, ``5m ago``, ``3h ago``, ``2d ago``, then a date."""
+    if then is None:
+        return "—"
+    delta = max(0.0, now - then)
+    if delta < 60:
+        return f"{int(delta)}s ago"
+    if delta < 3600:
+        return f"{int(delta // 60)}m ago"
+    if delta < 86400:
+        return f"{int(delta // 3600)}h ago"
+    if delta < 14 * 86400:
+        return f"{int(delta // 86400)}d ago"
+    return time.strftime("%Y-%m-%d", time.localtime(then))
+
+
+def duration(seconds: float | None) -> str:
+    """``0.4s``, ``42s``, ``3m05s``, ``2h07m``, ``3d04h``."""
+    if seconds is None:
+        return "—"
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def timestamp(at: float | None) -> str:
+    if at is None:
+        return "—"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
+
+
+def home(path: str, home_dir: str | None = None) -> str:
+    """``/home/ana/src/app`` -> ``~/src/app``."""
+    home_dir = home_dir if home_dir is not None else os.path.expanduser("~")
+    if home_dir and home_dir != "/" and (path == home_dir or path.startswith(home_dir + "/")):
+        return "~" + path[len(home_dir) :]
+    return path
+
+
+def size(n: int) -> str:
+    """Bytes in a human unit: ``812 B``, ``4.2 KiB``, ``1.3 GiB``."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError  # unreachable
+
+
+def count(n: int) -> str:
+    """Line counts, short: ``987``, ``12.3k``, ``4.5M``."""
+    if n < 10_000:
+        return str(n)
+    if n < 1_000_000:
+        return f"{n / 1000:.1f}k"
+    return f"{n / 1_000_000:.1f}M"
+
+
+def ellipsize(text: str, width: int) -> str:
+    """Cut ``text`` to ``width`` cells with an ellipsis (cells = characters here)."""
+    if width <= 0:
+        return ""
+    text = " ".join(text.split()) if "\n" in text or "\t" in text else text
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"

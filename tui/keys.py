@@ -1,0 +1,144 @@
+"""Every key binding of the TUI, by id, and the user's remapping from ``[keys]``.
+
+A binding id names an action in the user's words (``stop``, ``new_session``); the same
+id on several screens means the same thing, so one line of config remaps it everywhere::
+
+    [keys]
+    new_session = "a"
+    stop = "x,ctrl+x"
+
+This module does not import Textual at import time (the CLI validates ``[keys]``
+without loading the TUI); ``bindings()`` imports it when a screen asks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class Key:
+    id: str
+    key: str  # Textual key names, comma separated
+    action: str
+    description: str
+    tooltip: str
+    show: bool = True
+    key_display: str | None = None
+    priority: bool = False
+
+
+_ALL = [
+    # app-wide
+    Key("quit", "q", "quit", "Quit", "Save everything and quit (sessions keep running)"),
+    Key("help", "question_mark", "help", "Help", "Show every key of this screen", key_display="?"),
+    Key(
+        "command_palette",
+        "ctrl+p",
+        "command_palette",
+        "Palette",
+        "Jump to a session or run a command",
+        show=False,
+        priority=True,
+    ),
+    Key("search", "ctrl+f", "search", "Search", "Search the output of every session"),
+    Key("cleanup", "c", "cleanup", "Cleanup", "Remove old sessions by a retention policy"),
+    Key("back", "escape", "back", "Back", "Back to the previous screen"),
+    # acting on the selected session (list, detail, output)
+    Key("open", "enter", "open", "Open", "Open the session's details"),
+    Key("output", "o", "output", "Output", "Watch the session's output, live"),
+    Key("new_session", "n", "new_session", "New", "Start a new session"),
+    Key("resume", "r", "resume", "Resume", "Run the session again (its resume command if set)"),
+    Key("stop", "s", "stop", "Stop", "Stop the session (SIGTERM, then SIGKILL)"),
+    Key("pause", "p", "pause", "Pause", "Pause or continue the session"),
+    Key("delete", "d", "delete", "Delete", "Move the session to the trash"),
+    Key("undo_delete", "u", "undo_delete", "Undo", "Bring back the last deleted session"),
+    Key("tags", "t", "tags", "Tags", "Edit the session's tags"),
+    Key("pin", "P", "pin", "Pin", "Pin or unpin: pinned sessions stay on top", key_display="P"),
+    Key("export", "e", "export", "Export", "Export sessions to a file", show=False),
+    # the session list
+    Key("filter", "slash", "filter", "Filter", "Filter the list by words", key_display="/"),
+    Key("status_filter", "f", "status_filter", "Status", "Show only some statuses"),
+    Key("sort", "S", "sort", "Sort", "Change the order of the list", key_display="S"),
+    Key("cursor_down", "down,j", "cursor_down", "Down", "Next session", show=False),
+    Key("cursor_up", "up,k", "cursor_up", "Up", "Previous session", show=False),
+    Key("page_down", "pagedown", "page_down", "Page down", "Next page", show=False),
+    Key("page_up", "pageup", "page_up", "Page up", "Previous page", show=False),
+    Key("first", "home,g", "first", "First", "First session", show=False),
+    Key("last", "end,G", "last", "Last", "Last session", show=False),
+    # the detail screen
+    Key("edit_name", "N", "edit_name", "Rename", "Edit the name", key_display="N"),
+    Key("edit_notes", "E", "edit_notes", "Notes", "Edit the notes", key_display="E"),
+]
+
+KEYS: dict[str, Key] = {k.id: k for k in _ALL}
+
+
+class KeyConfigError(ValueError):
+    """A ``[keys]`` entry that names no binding."""
+
+
+def bindings(*ids: str) -> list[Binding]:
+    """Textual ``Binding``s for the given ids, each with its id and tooltip."""
+    from textual.binding import Binding
+
+    out = []
+    for binding_id in ids:
+        k = KEYS[binding_id]
+        out.append(
+            Binding(
+                k.key,
+                k.action,
+                k.description,
+                show=k.show,
+                key_display=k.key_display,
+                priority=k.priority,
+                tooltip=k.tooltip,
+                id=k.id,
+            )
+        )
+    return out
+
+
+def keymap(configured: dict[str, str]) -> dict[str, str]:
+    """The ``[keys]`` section as a Textual keymap (binding id -> keys).
+
+    Unknown ids raise ``KeyConfigError`` listing the known ones, so a typo is not
+    silently ignored. Shifted letters may be written ``shift+p`` or ``P``.
+    """
+    unknown = sorted(set(configured) - set(KEYS))
+    if unknown:
+        raise KeyConfigError(
+            f"unknown key binding id(s) {', '.join(unknown)} in [keys]; known: "
+            f"{', '.join(sorted(KEYS))}"
+        )
+    out = {}
+    for binding_id, keys in configured.items():
+        parts = [p.strip() for p in str(keys).split(",") if p.strip()]
+        if not parts:
+            raise KeyConfigError(f"[keys] {binding_id} is empty")
+        out[binding_id] = ",".join(_normalise(p) for p in parts)
+    return out
+
+
+_NAMED = {
+    "?": "question_mark",
+    "/": "slash",
+    ".": "full_stop",
+    ",": "comma",
+    " ": "space",
+    "+": "plus",
+    "-": "minus",
+}
+
+
+def _normalise(key: str) -> str:
+    if key in _NAMED:
+        return _NAMED[key]
+    if key.lower().startswith("shift+") and len(key) == 7 and key[-1].isalpha():
+        return key[-1].upper()
+    return key

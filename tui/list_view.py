@@ -1,0 +1,127 @@
+"""What the session list shows: the filter, status filter and sort, and the ordered ids.
+
+Only ids are fetched for the whole list (two cheap queries, whatever the number of
+sessions); row details are fetched by the state store for the rows on screen.
+
+The quick filter matches words against the metadata index (name, command, cwd,
+tags, notes), the last word as a prefix, so the list narrows as the user types.
+``matching_ids`` is the one place that turns filter text into ids: the full query
+language (``storage.query``) plugs in here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from storage import Store
+
+SORTS = ("newest", "updated", "name", "status", "size", "oldest")
+SORT_LABELS = {
+    "newest": "newest first",
+    "updated": "recently active",
+    "name": "by name",
+    "status": "by status",
+    "size": "largest output",
+    "oldest": "oldest first",
+}
+_WORD = re.compile(r"\w+", re.UNICODE)
+_ID = re.compile(r"#?(\d+)")
+
+
+@dataclass(frozen=True)
+class ListView:
+    """The user's choice of what the list shows. Empty ``statuses`` means all."""
+
+    text: str = ""
+    statuses: frozenset[str] = field(default_factory=frozenset)
+    sort: str = "newest"
+
+    def to_json(self) -> dict:
+        return {"text": self.text, "statuses": sorted(self.statuses), "sort": self.sort}
+
+    @classmethod
+    def from_json(cls, data: object) -> ListView:
+        from storage.schema import STATUSES
+
+        if not isinstance(data, dict):
+            return cls()
+        text = data.get("text")
+        statuses = data.get("statuses")
+        sort = data.get("sort")
+        return cls(
+            text=text if isinstance(text, str) else "",
+            statuses=frozenset(
+                s for s in (statuses if isinstance(statuses, list) else []) if s in STATUSES
+            ),
+            sort=sort if sort in SORTS else "newest",
+        )
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.text.strip() or self.statuses)
+
+    def describe(self) -> str:
+        parts = []
+        if self.text.strip():
+            parts.append(f"“{self.text.strip()}”")
+        if self.statuses:
+            parts.append(", ".join(sorted(self.statuses)))
+        parts.append(SORT_LABELS.get(self.sort, self.sort))
+        return " · ".join(parts)
+
+
+def next_sort(sort: str) -> str:
+    i = SORTS.index(sort) if sort in SORTS else -1
+    return SORTS[(i + 1) % len(SORTS)]
+
+
+async def matching_ids(store: Store, text: str) -> set[int] | None:
+    """Ids whose metadata holds every word of ``text`` (the last one as a prefix), plus
+    the id itself for ``42`` or ``#42``. None when ``text`` constrains nothing."""
+    text = text.strip()
+    if not text:
+        return None
+    found: set[int] = set()
+    m = _ID.fullmatch(text)
+    if m:
+        found.add(int(m.group(1)))
+    words = [w.lower() for w in _WORD.findall(text)]
+    if not words:
+        return found
+    terms = ['"' + w.replace('"', '""') + '"' for w in words]
+    if text[-1:].isalnum() or text[-1:] == "_":
+        terms[-1] += "*"  # still typing the last word
+    rows = await store.fetchall(
+        "SELECT rowid FROM sessions_fts WHERE sessions_fts MATCH ?", (" AND ".join(terms),)
+    )
+    found.update(r[0] for r in rows)
+    return found
+
+
+async def view_ids(
+    store: Store, view: ListView, pin_overrides: Mapping[int, bool] | None = None
+) -> list[int]:
+    """The ids the list shows, in order: pinned first, then by ``view.sort``.
+
+    ``pin_overrides`` are pins edited in the UI and not saved yet; the order honours
+    them so pinning moves a row at once.
+    """
+    statuses = sorted(view.statuses) or None
+    ordered = await store.sessions.ids(order=view.sort, status=statuses)
+    pinned = set(await store.sessions.ids(order="id", status=statuses, pinned=True))
+    for sid, pin in (pin_overrides or {}).items():
+        (pinned.add if pin else pinned.discard)(sid)
+    match = await matching_ids(store, view.text)
+    if match is not None:
+        ordered = [i for i in ordered if i in match]
+    return pinned_first(ordered, pinned)
+
+
+def pinned_first(ordered: Iterable[int], pinned: set[int]) -> list[int]:
+    """A stable partition: pinned ids first, each part keeping its order."""
+    ordered = list(ordered)
+    return [i for i in ordered if i in pinned] + [i for i in ordered if i not in pinned]

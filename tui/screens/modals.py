@@ -1,0 +1,329 @@
+"""Modal dialogs: new session, confirm, tags, status filter.
+
+Each returns its answer through ``dismiss`` (None means cancelled), so callers use
+``push_screen(modal, callback)`` or ``await push_screen_wait(modal)`` in a worker.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.suggester import Suggester
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, SelectionList, Static
+
+from storage.schema import STATUSES
+from tui import format as fmt
+
+_TAG_SPLIT = re.compile(r"[\s,]+")
+
+
+def parse_tags(text: str) -> tuple[str, ...]:
+    """``"ml, nightly gpu"`` -> ``("ml", "nightly", "gpu")`` (order kept, no repeats)."""
+    out: list[str] = []
+    for tag in _TAG_SPLIT.split(text.strip()):
+        if tag and tag not in out:
+            out.append(tag)
+    return tuple(out)
+
+
+class Modal(ModalScreen):
+    """A modal that closes with escape and keeps input cursors still when asked."""
+
+    BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel", id="modal_cancel")]
+
+    def on_mount(self) -> None:
+        blink = getattr(self.app, "cursor_blink", True)
+        for widget in self.query("Input"):
+            widget.cursor_blink = blink
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+# -- confirm -----------------------------------------------------------------------------
+
+
+class ConfirmModal(Modal):
+    """Yes or no. ``body`` may show the exact command about to run."""
+
+    BINDINGS: ClassVar = [
+        Binding("y", "confirm", "Yes", id="modal_yes"),
+        Binding("n", "cancel", "No", id="modal_no"),
+        Binding("escape", "cancel", "Cancel", id="modal_cancel"),
+    ]
+
+    def __init__(
+        self, title: str, body: str | Text, *, confirm: str = "OK", danger: bool = False
+    ) -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+        self.confirm_label = confirm
+        self.danger = danger
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="confirm-dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Static(self.body, classes="dialog-body")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button(
+                    self.confirm_label, id="confirm", variant="error" if self.danger else "primary"
+                )
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#confirm", Button).focus()
+
+    def action_confirm(self) -> None:
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm")
+
+
+# -- new session -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """What the user asked to start."""
+
+    argv: tuple[str, ...]
+    cwd: str
+    name: str
+    tags: tuple[str, ...]
+    mode: str  # pipe | pty
+
+
+class DirectorySuggester(Suggester):
+    """Completes a directory path as it is typed (``~`` understood; → accepts)."""
+
+    def __init__(self) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+
+    async def get_suggestion(self, value: str) -> str | None:
+        return complete_directory(value)
+
+
+def complete_directory(value: str) -> str | None:
+    """The first directory whose path starts with ``value``, written as typed."""
+    if not value:
+        return None
+    expanded = os.path.expanduser(value)
+    parent, partial = os.path.split(expanded)
+    try:
+        names = sorted(
+            e.name
+            for e in os.scandir(parent or ".")
+            if e.name.startswith(partial)
+            and (partial.startswith(".") or not e.name.startswith("."))
+            and e.is_dir()
+        )
+    except OSError:
+        return None
+    for name in names:
+        if name != partial:
+            return value + name[len(partial) :] + "/"
+    return None
+
+
+class NewSessionModal(Modal):
+    """Command, directory (with completion), name, tags, pipe or pty."""
+
+    BINDINGS: ClassVar = [
+        Binding("escape", "cancel", "Cancel", id="modal_cancel"),
+        Binding("ctrl+s", "submit", "Start", id="modal_submit"),
+    ]
+
+    def __init__(self, cwd: str | None = None) -> None:
+        super().__init__()
+        self.default_cwd = cwd or os.getcwd()
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="new-session-dialog"):
+            yield Label("New session", classes="dialog-title")
+            yield Label("Command", classes="field-label")
+            yield Input(
+                placeholder="e.g.  make test   or   python train.py --epochs 3", id="command"
+            )
+            yield Label("Directory", classes="field-label")
+            yield Input(
+                fmt.home(self.default_cwd) + "/"
+                if not self.default_cwd.endswith("/")
+                else fmt.home(self.default_cwd),
+                id="cwd",
+                suggester=DirectorySuggester(),
+            )
+            with Horizontal(classes="field-row"):
+                with Vertical():
+                    yield Label("Name (optional)", classes="field-label")
+                    yield Input(placeholder="what it is", id="name")
+                with Vertical():
+                    yield Label("Tags (optional)", classes="field-label")
+                    yield Input(placeholder="e.g. ml nightly", id="tags")
+            with RadioSet(id="mode"):
+                yield RadioButton("pipe: stdout and stderr apart", value=True, id="mode-pipe")
+                yield RadioButton("pty: a terminal (colours, interactive)", id="mode-pty")
+            yield Static("", id="new-session-error", classes="dialog-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Start", id="start", variant="primary")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#command", Input).focus()
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.action_submit()
+
+    @on(Button.Pressed, "#start")
+    def _start(self) -> None:
+        self.action_submit()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+    def _error(self, message: str, field: str) -> None:
+        self.query_one("#new-session-error", Static).update(message)
+        self.query_one(f"#{field}", Input).focus()
+
+    def action_submit(self) -> None:
+        command = self.query_one("#command", Input).value.strip()
+        try:
+            argv = tuple(shlex.split(command))
+        except ValueError as e:
+            self._error(f"The command cannot be read: {e}.", "command")
+            return
+        if not argv:
+            self._error("Type the command to run.", "command")
+            return
+        cwd_text = self.query_one("#cwd", Input).value.strip() or self.default_cwd
+        cwd = Path(os.path.expanduser(cwd_text))
+        if not cwd.is_dir():
+            self._error(f"{cwd_text} is not a directory.", "cwd")
+            return
+        mode = "pty" if self.query_one("#mode-pty", RadioButton).value else "pipe"
+        self.dismiss(
+            NewSession(
+                argv=argv,
+                cwd=str(cwd.resolve()),
+                name=self.query_one("#name", Input).value.strip(),
+                tags=parse_tags(self.query_one("#tags", Input).value),
+                mode=mode,
+            )
+        )
+
+
+# -- tags --------------------------------------------------------------------------------
+
+
+class TagSuggester(Suggester):
+    """Completes the last word from tags already in use."""
+
+    def __init__(self, known: list[str]) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+        self.known = known
+
+    async def get_suggestion(self, value: str) -> str | None:
+        last = _TAG_SPLIT.split(value)[-1]
+        if not last:
+            return None
+        for tag in self.known:
+            if tag.startswith(last) and tag != last:
+                return value + tag[len(last) :]
+        return None
+
+
+class TagsModal(Modal):
+    """Edit a session's tags: words separated by spaces."""
+
+    def __init__(self, label: str, tags: tuple[str, ...], known: list[tuple[str, int]]) -> None:
+        super().__init__()
+        self.label = label
+        self.tags = tags
+        self.known = known
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="tags-dialog"):
+            yield Label(f"Tags of {self.label}", classes="dialog-title")
+            yield Input(
+                " ".join(self.tags),
+                placeholder="words separated by spaces",
+                id="tags",
+                suggester=TagSuggester([t for t, _ in self.known]),
+            )
+            if self.known:
+                used = "  ".join(f"{t} ({n})" for t, n in self.known[:12])
+                yield Static(Text(f"In use: {used}", style="dim"), classes="dialog-hint")
+            yield Static(
+                Text("enter saves · escape cancels · → completes", style="dim"),
+                classes="dialog-hint",
+            )
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        field = self.query_one("#tags", Input)
+        field.focus()
+        field.cursor_position = len(field.value)
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(parse_tags(event.value))
+
+
+# -- status filter -----------------------------------------------------------------------
+
+
+class StatusFilterModal(Modal):
+    """Pick the statuses the list shows (none picked: all)."""
+
+    BINDINGS: ClassVar = [
+        Binding("escape", "cancel", "Cancel", id="modal_cancel"),
+        Binding("enter", "apply", "Apply", id="modal_apply", priority=True),
+        Binding("a", "all", "All", id="modal_all"),
+    ]
+
+    def __init__(self, current: frozenset[str]) -> None:
+        super().__init__()
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="status-dialog"):
+            yield Label("Show sessions that are…", classes="dialog-title")
+            yield SelectionList[str](
+                *[(f"{fmt.STATUS_ICON[s]} {s}", s, s in self.current) for s in STATUSES],
+                id="statuses",
+            )
+            yield Static(
+                Text("space toggles · enter applies · a shows all · escape cancels", style="dim"),
+                classes="dialog-hint",
+            )
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#statuses", SelectionList).focus()
+
+    def action_apply(self) -> None:
+        picked = self.query_one("#statuses", SelectionList).selected
+        self.dismiss(frozenset(picked))
+
+    def action_all(self) -> None:
+        self.dismiss(frozenset())

@@ -1,0 +1,220 @@
+"""Home: the session list, a quick filter, and a live preview of the selected session."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.timer import Timer
+from textual.widgets import Footer, Input, Static
+
+from tui import format as fmt
+from tui.keys import bindings
+from tui.list_view import SORT_LABELS, ListView, next_sort
+from tui.screens.base import SessionScreen
+from tui.state import Change
+from tui.widgets.preview import SessionPreview
+from tui.widgets.session_table import SessionTable
+from tui.widgets.status_bar import StatusBar
+
+EMPTY = """\
+[b]No sessions yet.[/b]
+
+A session is a command tether starts, supervises and records: a build, a test
+watcher, a dev server, a training run, an AI agent.
+
+Press [b reverse] n [/] to start one here, or from a shell:  [b]tether run -- make test[/b]
+
+To look around first, quit and run  [b]tether demo[/b]: a separate demo home
+with real sessions of every kind.
+"""
+
+
+class SessionsScreen(SessionScreen):
+    """The list of sessions (home)."""
+
+    BINDINGS: ClassVar = bindings(
+        "open",
+        "output",
+        "new_session",
+        "resume",
+        "stop",
+        "pause",
+        "delete",
+        "undo_delete",
+        "tags",
+        "pin",
+        "filter",
+        "status_filter",
+        "sort",
+        "export",
+        "back",
+    )
+
+    def __init__(self, state, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(state, **kwargs)
+        self._filter_timer: Timer | None = None
+
+    @property
+    def current_id(self) -> int | None:
+        return self.state.selected
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="topbar")
+        yield Input(
+            self.state.view.text,
+            placeholder="filter: words in name, command, directory, tags or notes",
+            id="filter",
+        )
+        with Vertical(id="list-pane"):
+            yield SessionTable(self.state, id="sessions")
+            yield SessionPreview(self.state, id="preview")
+        yield Static(EMPTY, id="empty")
+        yield StatusBar(self.state)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.state.changed.subscribe(self, self._on_change)
+        self.query_one("#filter", Input).display = bool(self.state.view.text)
+        self._show()
+        self.query_one(SessionTable).focus()
+
+    def on_screen_resume(self) -> None:
+        self.state.set_place("list")
+        self.refresh_bindings()
+
+    # -- keeping the view current -----------------------------------------------------
+    def _on_change(self, change: Change) -> None:
+        if change.index or change.view or change.selection or change.rows:
+            self._show()
+        if change.selection or change.rows or change.index or change.saved:
+            self.refresh_bindings()
+
+    def _show(self) -> None:
+        ids = self.state.ids
+        empty = not ids
+        nothing_at_all = empty and not self.state.view.filtered
+        self.query_one("#list-pane").display = not nothing_at_all
+        self.query_one("#empty").display = nothing_at_all
+        self.query_one("#topbar", Static).update(self._topbar())
+        bar = self.query_one(StatusBar)
+        if empty and self.state.view.filtered:
+            bar.show(Text("Nothing matches. escape clears the filter.", style="yellow"))
+        else:
+            bar.show(self._position())
+
+    def _topbar(self) -> Text:
+        view = self.state.view
+        text = Text.assemble(("tether", "bold"), "  ")
+        n = len(self.state.ids)
+        text.append(f"{n} session{'s' if n != 1 else ''}")
+        if view.text.strip():
+            text.append("  filter ", style="dim")
+            text.append(view.text.strip(), style="bold")
+        if view.statuses:
+            text.append("  status ", style="dim")
+            text.append(", ".join(sorted(view.statuses)), style="bold")
+        text.append("  sort ", style="dim")
+        text.append(SORT_LABELS.get(view.sort, view.sort))
+        return text
+
+    def _position(self) -> Text:
+        index = self.state.position(self.state.selected)
+        s = self.current
+        if index is None or s is None:
+            return Text("")
+        text = Text(f"{index + 1}/{len(self.state.ids)}  ")
+        text.append(fmt.status_text(s.status, s.exit_code, s.signal))
+        text.append(f"  {fmt.home(s.cwd)}", style="dim")
+        return text
+
+    # -- messages from the table ------------------------------------------------------
+    @on(SessionTable.Highlighted)
+    def _highlighted(self, event: SessionTable.Highlighted) -> None:
+        self.state.select(event.session_id)
+
+    @on(SessionTable.Chosen)
+    def _chosen(self, event: SessionTable.Chosen) -> None:
+        self.state.select(event.session_id)
+        self.app.open_detail(event.session_id)  # type: ignore[attr-defined]
+
+    # -- the quick filter -------------------------------------------------------------
+    def action_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.display = True
+        field.focus()
+        field.cursor_position = len(field.value)
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        # Wait for a pause in typing before asking the database.
+        self._filter_timer = self.set_timer(0.15, self._apply_filter)
+
+    async def _apply_filter(self) -> None:
+        text = self.query_one("#filter", Input).value
+        view = self.state.view
+        await self.state.set_view(ListView(text=text, statuses=view.statuses, sort=view.sort))
+
+    @on(Input.Submitted, "#filter")
+    async def _filter_submitted(self) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        await self._apply_filter()
+        field = self.query_one("#filter", Input)
+        field.display = bool(field.value)
+        self.query_one(SessionTable).focus()
+
+    async def action_back(self) -> None:
+        """escape: leave the filter field, then clear the filter."""
+        field = self.query_one("#filter", Input)
+        table = self.query_one(SessionTable)
+        if field.has_focus and field.value:
+            table.focus()
+            return
+        if field.value or self.state.view.filtered:
+            field.value = ""
+            field.display = False
+            if self._filter_timer is not None:
+                self._filter_timer.stop()
+            await self.state.set_view(ListView(sort=self.state.view.sort))
+        field.display = False
+        table.focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back":
+            return self.state.view.filtered or self.query_one("#filter", Input).display
+        if action in ("filter", "status_filter", "sort", "new_session"):
+            return True
+        return super().check_action(action, parameters)
+
+    # -- the other keys ---------------------------------------------------------------
+    def action_open(self) -> None:
+        if self.current_id is not None:
+            self.app.open_detail(self.current_id)  # type: ignore[attr-defined]
+
+    def action_new_session(self) -> None:
+        self.app.new_session()  # type: ignore[attr-defined]
+
+    def action_status_filter(self) -> None:
+        from tui.screens.modals import StatusFilterModal
+
+        async def picked(statuses: frozenset[str] | None) -> None:
+            if statuses is not None:
+                view = self.state.view
+                await self.state.set_view(
+                    ListView(text=view.text, statuses=statuses, sort=view.sort)
+                )
+
+        self.app.push_screen(StatusFilterModal(self.state.view.statuses), picked)
+
+    async def action_sort(self) -> None:
+        view = self.state.view
+        sort = next_sort(view.sort)
+        await self.state.set_view(ListView(text=view.text, statuses=view.statuses, sort=sort))
+        self.notify(f"Sorted: {SORT_LABELS[sort]}", timeout=2)

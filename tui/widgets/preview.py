@@ -1,0 +1,87 @@
+"""The preview pane of the session list: the selected session's last lines, live.
+
+It follows the state store: when the selection changes, or the selected session's
+line count grows, it reads the tail again (only as many lines as fit). Colours are
+kept; every other control sequence is neutralised (``storage.text.terminal_safe``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.widgets import Static
+
+from storage.text import terminal_safe
+from tui import format as fmt
+from tui.state import Change
+
+if TYPE_CHECKING:
+    from storage import Session
+    from tui.state import AppState
+
+
+class SessionPreview(Static):
+    """Last lines of the selected session, refreshed as they arrive."""
+
+    DEFAULT_CSS = """
+    SessionPreview { height: 1fr; overflow: hidden; }
+    """
+
+    def __init__(self, state: AppState, *, id: str | None = None) -> None:
+        super().__init__("", id=id, markup=False)
+        self.state = state
+        self._shown: tuple[int | None, int, int, str] | None = None
+
+    def on_mount(self) -> None:
+        self.state.changed.subscribe(self, self._on_change)
+        self.call_later(self.reload)
+
+    def _on_change(self, change: Change) -> None:
+        sid = self.state.selected
+        if change.selection or change.index or (sid is not None and sid in change.rows):
+            self.call_later(self.reload)
+
+    def on_resize(self) -> None:
+        self._shown = None
+        self.call_later(self.reload)
+
+    async def reload(self) -> None:
+        sid = self.state.selected
+        session = self.state.row(sid) if sid is not None else None
+        height = max(1, self.size.height)
+        key = (
+            sid,
+            session.output_lines if session else -1,
+            height,
+            session.status if session else "",
+        )
+        if key == self._shown:
+            return
+        self._shown = key
+        if session is None:
+            self.border_title = "preview"
+            self.update(Text("No session selected.", style="dim"))
+            return
+        self.border_title = f"#{session.id} · {session.label}"
+        self.border_subtitle = f"{fmt.count(session.output_lines)} lines"
+        lines = await self.state.store.output.tail(session.id, height)
+        if self.state.selected != sid:
+            return  # moved on while reading
+        self.update(self._lines_text(session, lines))
+
+    def _lines_text(self, session: Session, lines: list) -> Text:
+        if not lines:
+            what = "No output yet." if session.status in ("pending", "running") else "No output."
+            return Text(what, style="dim")
+        out = Text(no_wrap=True, overflow="ellipsis")
+        for i, line in enumerate(lines):
+            if i:
+                out.append("\n")
+            text = Text.from_ansi(terminal_safe(line.text), no_wrap=True)
+            if line.stream == "stderr":
+                text.stylize("red")
+            elif line.stream == "system":
+                text.stylize("dim italic")
+            out.append_text(text)
+        return out
