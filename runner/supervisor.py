@@ -76,6 +76,7 @@ class Supervisor:
         self.final_status: str | None = None
         self.stop_reason: str | None = None  # "user" or the name of a signal we got
         self.killed = False
+        self.stop_grace = spec.grace
         self.finished = asyncio.Event()  # the run's end is recorded
         self._exited = asyncio.Event()
         self._data = asyncio.Event()  # any output (or EOF) arrived
@@ -131,6 +132,7 @@ class Supervisor:
             self.child = spawn(self.spec)
         except StartError as e:
             await self._record_start_failure(str(e))
+            lock.release()  # before the report: the launcher may retry at once
             self.report({"ok": False, "error": str(e)})
             return 0
         for fd, stream in self.child.outputs.items():
@@ -392,6 +394,7 @@ class Supervisor:
     def request_stop(self, why: str, grace: float) -> None:
         if self._stop_task is None and not self._exited.is_set() and self.child is not None:
             self.stop_reason = why
+            self.stop_grace = grace
             self._stop_task = asyncio.create_task(self._stop_command(grace))
 
     async def _stop_command(self, grace: float) -> None:
@@ -454,7 +457,7 @@ class Supervisor:
             status = "stopped"
             reason = f"stopped by user after {took}"
             if self.killed:
-                reason += f" (killed with SIGKILL after the {self.spec.grace:g}s grace period)"
+                reason += f" (killed with SIGKILL after the {self.stop_grace:g}s grace period)"
         elif self.stop_reason == "deleted":
             self.finished.set()
             return
@@ -462,7 +465,7 @@ class Supervisor:
             status = "stopped"
             reason = f"stopped after {took}: tether's supervisor received {self.stop_reason}"
             if self.killed:
-                reason += " (killed with SIGKILL after the grace period)"
+                reason += f" (killed with SIGKILL after the {self.stop_grace:g}s grace period)"
         elif sig is not None:
             reason = f"killed by {signal_name(sig)} after {took}"
         else:
