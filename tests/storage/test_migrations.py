@@ -1,0 +1,332 @@
+"""The migration mechanism: user_version, backup first, one transaction, rollback on
+failure with the original file byte-identical, refusal of newer databases.
+
+There is only schema v1 today, so the mechanism is exercised by adding a v2 step
+(``monkeypatch`` on ``storage.schema``) over real v1 files: one made by the store
+itself (WAL mode) and one made by hand with plain sqlite3 from
+``fixtures/v1_sample.sql`` (rollback-journal mode, as an older tool would leave it).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from storage_helpers import file_bytes, mode_of, rows
+
+import storage.schema as schema
+from storage import (
+    SCHEMA_VERSION,
+    MigrationFailed,
+    SchemaTooNew,
+    StoreCorrupt,
+    open_store,
+)
+
+FIXTURE_SQL = Path(__file__).parent / "fixtures" / "v1_sample.sql"
+
+V2_OK = [
+    "ALTER TABLE sessions ADD COLUMN colour TEXT NOT NULL DEFAULT ''",
+    "UPDATE sessions SET colour = 'red' WHERE status = 'failed'",
+    "CREATE TABLE bookmarks (session_id INTEGER NOT NULL, line INTEGER NOT NULL)",
+]
+V2_FAILS = [
+    "ALTER TABLE sessions ADD COLUMN colour TEXT NOT NULL DEFAULT ''",
+    "CREATE TABLE half_done (x)",
+    "INSERT INTO no_such_table VALUES (1)",  # fails after two steps did work
+]
+
+
+def add_v2(monkeypatch: pytest.MonkeyPatch, step: list[str]) -> None:
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, step])
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", len(schema.MIGRATIONS))
+
+
+def make_hand_made_v1(path: Path) -> None:
+    con = sqlite3.connect(path)
+    con.executescript(FIXTURE_SQL.read_text())
+    con.execute("PRAGMA user_version = 1")
+    con.commit()
+    con.close()
+
+
+async def make_store_v1(path: Path) -> int:
+    async with open_store(path) as store:
+        s = await store.sessions.create(["make"], cwd="/src", name="b", tags=["ci"])
+        await store.runs.start(s.id)
+        await store.output.append(s.id, "stdout", b"compiling\n" * 100)
+        await store.runs.finish(s.id, exit_code=1)
+        return s.id
+
+
+def backups(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.bak.db"))
+
+
+def user_version(path: Path) -> int:
+    return rows(path, "PRAGMA user_version")[0][0]
+
+
+# -- a new database ----------------------------------------------------------------------
+
+
+async def test_a_new_database_gets_the_current_schema_without_a_backup(db_path):
+    async with open_store(db_path):
+        pass
+    assert user_version(db_path) == SCHEMA_VERSION
+    tables = {r[0] for r in rows(db_path, "SELECT name FROM sqlite_master WHERE type='table'")}
+    expected = {"sessions", "session_tags", "runs", "output_chunks", "settings", "audit_log"}
+    assert expected | {"output_fts", "sessions_fts"} <= tables
+    assert backups(db_path.parent) == []
+
+
+def test_the_fixture_is_exactly_schema_v1(tmp_path):
+    """The hand-made fixture and the v1 migration must describe the same schema, so a
+    later edit of an existing migration (instead of a new one) fails here."""
+    made = tmp_path / "made.db"
+    con = sqlite3.connect(made)
+    for statement in schema.MIGRATIONS[0]:
+        con.execute(statement)
+    con.commit()
+    con.close()
+    fixture = tmp_path / "fixture.db"
+    make_hand_made_v1(fixture)
+
+    def shape(path: Path) -> list[tuple]:
+        found = []
+        for (table,) in rows(path, "SELECT name FROM sqlite_master WHERE type = 'table'"):
+            cols = rows(
+                path,
+                f"SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info('{table}')",
+            )
+            found.append((table, tuple(cols)))
+        idx = rows(path, "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index'")
+        return sorted(found) + sorted(idx)
+
+    assert shape(made) == shape(fixture)
+
+
+# -- upgrading ---------------------------------------------------------------------------
+
+
+async def test_upgrade_backs_up_first_then_migrates(db_path, monkeypatch):
+    sid = await make_store_v1(db_path)
+    original = file_bytes(db_path)
+    add_v2(monkeypatch, V2_OK)
+    async with open_store(db_path) as store:
+        assert await store.schema_version() == 2
+        s = await store.sessions.get(sid)
+        assert s.name == "b" and s.tags == ("ci",) and s.status == "failed"
+        assert await store.output.line_count(sid) == 100
+        assert len(await store.search("compiling", limit=500)) == 100
+        assert (await store.scalar("SELECT colour FROM sessions WHERE id = ?", (sid,))) == "red"
+        assert (await store.scalar("PRAGMA journal_mode")) == "wal"
+    [backup] = backups(db_path.parent)
+    assert backup.name.startswith("tether.v1-")
+    assert mode_of(backup) == 0o600
+    assert user_version(backup) == 1
+    assert rows(backup, "SELECT id, name, status FROM sessions") == [(sid, "b", "failed")]
+    chunks = "SELECT count(*), sum(length(data)) FROM output_chunks"
+    assert rows(backup, chunks) == rows(db_path, chunks)
+    assert len(original) > 0
+    cols = [r[0] for r in rows(backup, "SELECT name FROM pragma_table_info('sessions')")]
+    assert "colour" not in cols
+    # opening again migrates nothing and backs up nothing
+    async with open_store(db_path):
+        pass
+    assert len(backups(db_path.parent)) == 1
+
+
+async def test_backup_dir_option(db_path, tmp_path, monkeypatch):
+    await make_store_v1(db_path)
+    add_v2(monkeypatch, V2_OK)
+    async with open_store(db_path, backup_dir=tmp_path / "safe" / "place"):
+        pass
+    [backup] = backups(tmp_path / "safe" / "place")
+    assert mode_of(tmp_path / "safe") == 0o700 and mode_of(backup) == 0o600
+    assert backups(db_path.parent) == []
+
+
+@pytest.mark.parametrize("made_by", ["store", "hand"])
+async def test_a_failed_upgrade_leaves_the_file_byte_identical(db_path, monkeypatch, made_by):
+    if made_by == "store":
+        await make_store_v1(db_path)
+    else:
+        make_hand_made_v1(db_path)
+    original = file_bytes(db_path)
+    add_v2(monkeypatch, V2_FAILS)
+    with pytest.raises(MigrationFailed) as info:
+        await open_store(db_path)
+    err = info.value
+    [backup] = backups(db_path.parent)
+    assert str(db_path) in str(err) and str(backup) in str(err)
+    assert "rolled back" in str(err) and "no_such_table" in str(err)
+    assert err.backup == str(backup)
+    assert file_bytes(db_path) == original
+    assert not Path(f"{db_path}-wal").exists() and not Path(f"{db_path}-journal").exists()
+    assert user_version(db_path) == 1
+    # the backup is kept and is a whole v1 database
+    assert user_version(backup) == 1
+    assert rows(backup, "SELECT count(*) FROM sessions") == rows(
+        db_path, "SELECT count(*) FROM sessions"
+    )
+    # with the broken step gone, the same file opens with the v1 code
+    monkeypatch.undo()
+    async with open_store(db_path) as store:
+        assert await store.sessions.count(include_deleted=True) >= 1
+
+
+async def test_the_hand_made_v1_fixture_is_read_back(db_path):
+    make_hand_made_v1(db_path)
+    async with open_store(db_path) as store:
+        await _check_fixture_contents(store)
+        assert (await store.integrity_check()).ok
+
+
+async def test_the_hand_made_v1_fixture_migrates_and_reads_back(db_path, monkeypatch):
+    make_hand_made_v1(db_path)
+    add_v2(monkeypatch, V2_OK)
+    async with open_store(db_path) as store:
+        assert await store.schema_version() == 2
+        await _check_fixture_contents(store)
+        assert (await store.integrity_check()).ok
+        assert (await store.scalar("SELECT colour FROM sessions WHERE id = 1")) == "red"
+        # and the migrated database works for new writes
+        await store.output.append(1, "stderr", b" again\n")
+        assert (await store.output.read_lines(1, 4, 5))[0].raw == b"ld: \xff again"
+    [backup] = backups(db_path.parent)
+    assert user_version(backup) == 1
+
+
+async def _check_fixture_contents(store) -> None:
+    s = await store.sessions.get(1)
+    assert s.uid == "018f3a2b-0000-7000-8000-000000000001"
+    assert (s.name, s.argv, s.cwd, s.env) == (
+        "nightly build",
+        ("make", "-j4", "all"),
+        "/src/app",
+        {"CC": "clang"},
+    )
+    assert (s.status, s.exit_code, s.run_count, s.pinned) == ("failed", 2, 2, True)
+    assert (s.created_at, s.started_at, s.ended_at) == (1700000000.0, 1700000001.0, 1700000090.0)
+    assert s.context == {"ticket": "OPS-12"} and s.notes == "flaky linker"
+    assert s.tags == ("ci", "nightly") and (s.output_bytes, s.output_lines) == (58, 5)
+    t = await store.sessions.get(2)
+    assert t.trashed and t.origin == "imported" and t.mode == "pty"
+    assert t.resume_argv == ("claude", "--continue") and t.name == "" and t.label == "claude"
+    assert [s.id for s in await store.sessions.list()] == [1]
+    runs = await store.runs.list(1)
+    assert [(r.number, r.pid, r.exit_code, r.first_line) for r in runs] == [
+        (1, 4100, 2, 0),
+        (2, 4200, 2, 3),
+    ]
+    lines = await store.output.read_lines(1, 0, 10)
+    assert [(ln.number, ln.stream, ln.run, ln.raw, ln.terminated) for ln in lines] == [
+        (0, "stdout", 1, b"cc -c main.c", True),
+        (1, "stdout", 1, b"cc -c util.c", True),
+        (2, "stderr", 1, b"ld: undefined symbol", True),
+        (3, "system", 1, b"run 2", True),
+        (4, "stderr", 2, b"ld: \xff", False),
+    ]
+    assert [h.line for h in await store.search("undefined symbol")] == [2]
+    assert await store.output.unindexed_bytes() == 5
+    from storage.search import search_sessions
+
+    assert await search_sessions(store, "linker") == [1]
+    assert await store.settings.get("ui.sort") == "updated"
+    assert [(e.action, e.actor) for e in await store.audit.list()] == [
+        ("trash", "tui"),
+        ("create", "cli"),
+    ]
+
+
+# -- refusing ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("made_by", ["store", "hand"])
+async def test_a_newer_database_is_refused_unchanged(db_path, made_by):
+    if made_by == "store":
+        await make_store_v1(db_path)
+    else:
+        make_hand_made_v1(db_path)
+    con = sqlite3.connect(db_path)
+    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    con.commit()
+    con.close()
+    original = file_bytes(db_path)
+    with pytest.raises(SchemaTooNew) as info:
+        await open_store(db_path)
+    err = info.value
+    assert (err.found, err.supported) == (SCHEMA_VERSION + 5, SCHEMA_VERSION)
+    assert str(db_path) in str(err) and "Upgrade tether" in str(err)
+    assert file_bytes(db_path) == original
+    assert backups(db_path.parent) == []
+
+
+async def test_a_foreign_sqlite_database_is_refused_unchanged(db_path):
+    con = sqlite3.connect(db_path)
+    con.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY, path TEXT)")
+    con.execute("INSERT INTO photos (path) VALUES ('/x.jpg')")
+    con.commit()
+    con.close()
+    original = file_bytes(db_path)
+    with pytest.raises(StoreCorrupt, match="not a tether one"):
+        await open_store(db_path)
+    assert file_bytes(db_path) == original
+
+
+# -- several processes upgrading at once ---------------------------------------------------
+
+_OPEN_V2 = """
+import asyncio, os, sys, time
+import storage.schema as schema
+schema.MIGRATIONS.append([
+    # slow on purpose: the other processes read user_version 1 before this commits
+    "CREATE TABLE filler (n INTEGER)",
+    "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 400000) "
+    "INSERT INTO filler SELECT n FROM c",
+    "CREATE TABLE once (x)",
+    "INSERT INTO once VALUES (1)",
+])
+schema.SCHEMA_VERSION = 2
+from storage import open_store
+go = sys.argv[2]
+while not os.path.exists(go):
+    time.sleep(0.005)
+async def main():
+    async with open_store(sys.argv[1]) as st:
+        print(await st.schema_version())
+asyncio.run(main())
+"""
+
+
+def test_processes_opening_an_old_database_at_once_migrate_it_once(db_path, tmp_path):
+    import asyncio
+    import subprocess
+    import sys
+
+    from storage_helpers import ROOT
+
+    asyncio.run(make_store_v1(db_path))
+    go = tmp_path / "go"
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_V2, str(db_path), str(go)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    time.sleep(0.5)  # let them import and wait at the start line
+    go.touch()
+    results = [p.communicate(timeout=120) for p in procs]
+    for (out, err), p in zip(results, procs, strict=True):
+        assert p.returncode == 0, err
+        assert out.strip() == "2"
+    assert rows(db_path, "SELECT count(*) FROM once") == [(1,)]
+    assert user_version(db_path) == 2
