@@ -1,0 +1,440 @@
+"""Search every session's output and metadata with the query language.
+
+    results = await search(store, parse("error tag:ml since:2d"), limit=50)
+    for group in results.groups:      # by session, newest first
+        group.session, group.count, group.exact
+        for hit in group.hits:        # SearchHit: line, stream, at, text, spans
+            hit.snippet(80)
+    more = await search(store, query, page=results.next_page)
+
+How it works: FTS5 finds candidate chunks (newest first by chunk id, which grows with
+time, or by bm25 with ``rank=True``), joined in SQL with the session and line filters;
+``search_lines.ChunkScanner`` then finds the matching lines of each chunk. Chunks not
+indexed yet (the supervisor indexes within seconds) are scanned directly, up to
+``UNINDEXED_SCAN_BYTES``; any rest is reported in ``unindexed_bytes``. Hits come only
+from rows joined to live chunks and sessions, so a purged session leaves no ghost.
+
+Counts per session are lines matched; counting reads every candidate chunk of the
+sessions on the page, up to ``COUNT_BYTES`` per page. Past that a count is a lower
+bound (``exact`` is False).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from .errors import StoreError
+from .models import SearchHit, Session
+from .query import Not, Or, Phrase, Query, QueryError, Word
+from .query_match import Span, fts_match, line_matcher
+from .search_filters import chunk_where, session_where
+from .search_lines import ChunkScanner, LineMatch
+
+if TYPE_CHECKING:
+    from .store import Store
+
+UNINDEXED_SCAN_BYTES = 16 * 1024 * 1024
+COUNT_BYTES = 4 * 1024 * 1024
+_META = "c.id, c.session_id, c.run, c.stream, c.first_line, c.open_end, c.first_at"
+_BATCHES = (4, 16, 64, 256)  # chunks per candidate query: the first page rarely needs more
+
+
+@dataclass(frozen=True, slots=True)
+class MetaMatch:
+    """A metadata field of a session that holds a searched word."""
+
+    field: str  # name, command, cwd, tags, notes
+    text: str
+    spans: tuple[Span, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionHits:
+    """The hits of one session. ``count`` is the number of matching output lines in the
+    whole session (not only this page): exact, or a lower bound when ``exact`` is False."""
+
+    session: Session
+    hits: tuple[SearchHit, ...]
+    count: int | None  # None when output was not searched (``in:meta``, no text)
+    exact: bool
+    meta: tuple[MetaMatch, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    query: Query
+    groups: tuple[SessionHits, ...]
+    next_page: str | None  # pass to ``search(page=...)`` for more; None: no more
+    ranked: bool
+    sessions_only: bool  # the query had no text: the groups list matching sessions
+    unindexed_bytes: int = 0  # output too new to be searched yet
+    hits: tuple[SearchHit, ...] = ()  # every hit of the page, in order (not grouped)
+
+
+@dataclass
+class _Chunk:
+    id: int
+    session_id: int
+    run: int
+    stream: str
+    first_line: int
+    open_end: bool
+    at: float
+    data: bytes | None = None
+
+
+def _chunk(row: Any) -> _Chunk:
+    cid, sid, run, stream, first, open_end, at = tuple(row)[:7]
+    data = bytes(row[7]) if len(row) > 7 and row[7] is not None else None
+    return _Chunk(cid, sid, run, stream, first, bool(open_end), at, data)
+
+
+class _Search:
+    def __init__(self, store: Store, query: Query) -> None:
+        self.store, self.query = store, query
+        self.match = fts_match(query, exclusions=False)
+        self.scanner = ChunkScanner(query)
+        cw, cp = chunk_where(query)
+        sw, sp = session_where(query)
+        self.filters = f"{cw} AND c.session_id IN (SELECT s.id FROM sessions s WHERE {sw})"
+        self.params = cp + sp
+        self.scanned: dict[int, list[LineMatch]] = {}
+        self.unindexed: list[_Chunk] = []
+        self.unindexed_rest = 0
+
+    async def rows(self, sql: str, params: Any) -> list[Any]:
+        try:
+            return await self.store.fetchall(sql, params)
+        except StoreError:
+            raise
+        except sqlite3.Error as e:
+            text = self.query.text
+            raise QueryError(
+                f"the search index cannot run this query ({e})", 0, len(text), text
+            ) from None
+
+    def lines(self, chunk: _Chunk) -> list[LineMatch]:
+        found = self.scanned.get(chunk.id)
+        if found is None:
+            assert chunk.data is not None
+            found = self.scanned[chunk.id] = self.scanner.scan(chunk.data, chunk.open_end)
+        return found
+
+    async def load_unindexed(self, before: int) -> None:
+        if self.match is None:
+            return  # every chunk is read directly anyway
+        # No ORDER BY or id range here: those would steer SQLite away from the partial
+        # index of unindexed chunks into a scan of the whole table.
+        rows = await self.rows(
+            f"SELECT {_META}, length(c.data) FROM output_chunks c WHERE c.indexed = 0 "
+            f"AND {self.filters}",
+            self.params,
+        )
+        rows = sorted((r for r in rows if r[0] < before), key=lambda r: -r[0])
+        budget = UNINDEXED_SCAN_BYTES
+        for row in rows:
+            if row[7] <= budget:
+                budget -= row[7]
+                self.unindexed.append(_chunk(row[:7]))
+            else:
+                self.unindexed_rest += row[7]
+
+    async def fill(self, chunks: list[_Chunk]) -> list[_Chunk]:
+        """Load the data of chunks that lack it; drop chunks deleted meanwhile."""
+        missing = [c.id for c in chunks if c.data is None and c.id not in self.scanned]
+        if missing:
+            rows = await self.rows(
+                f"SELECT id, data FROM output_chunks WHERE id IN ({','.join('?' * len(missing))})",
+                missing,
+            )
+            data = {r[0]: bytes(r[1]) for r in rows}
+            for c in chunks:
+                if c.data is None:
+                    c.data = data.get(c.id)
+        return [c for c in chunks if c.data is not None or c.id in self.scanned]
+
+    async def newest(self, before: int):  # -> AsyncIterator[_Chunk]
+        """Candidate chunks, newest first, with their data."""
+        if self.match is None:
+            sql = (
+                f"SELECT {_META}, c.data FROM output_chunks c WHERE c.id < ? AND "
+                f"{self.filters} ORDER BY c.id DESC LIMIT ?"
+            )
+            head: list[Any] = []
+        else:
+            sql = (
+                f"SELECT {_META}, c.data FROM output_fts f CROSS JOIN output_chunks c "
+                f"ON c.id = f.rowid WHERE output_fts MATCH ? AND f.rowid < ? AND "
+                f"{self.filters} ORDER BY f.rowid DESC LIMIT ?"
+            )
+            head = [self.match]
+        pending = list(self.unindexed)
+        seen: set[int] = set()
+
+        async def extras(upto: int):  # unindexed chunks newer than ``upto``, with data
+            while pending and pending[0].id > upto:
+                extra = pending.pop(0)
+                if extra.id not in seen:
+                    seen.add(extra.id)
+                    for c in await self.fill([extra]):
+                        yield c
+
+        step = 0
+        while True:
+            size = _BATCHES[min(step, len(_BATCHES) - 1)]
+            step += 1
+            batch = [_chunk(r) for r in await self.rows(sql, [*head, before, *self.params, size])]
+            for c in batch:
+                async for extra in extras(c.id):
+                    yield extra
+                if c.id not in seen:
+                    seen.add(c.id)
+                    yield c
+            if len(batch) < size:
+                break
+            before = batch[-1].id
+        async for extra in extras(-1):
+            yield extra
+
+    async def ranked(self, offset: int):  # -> AsyncIterator[tuple[int, _Chunk]]
+        """Candidate chunks by bm25, best first, with their rank position."""
+        sql = (
+            f"SELECT {_META} FROM output_fts f CROSS JOIN output_chunks c ON c.id = f.rowid "
+            f"WHERE output_fts MATCH ? AND {self.filters} ORDER BY f.rank LIMIT ? OFFSET ?"
+        )
+        step = 0
+        while True:
+            size = _BATCHES[min(step, len(_BATCHES) - 1)]
+            step += 1
+            rows = await self.rows(sql, [self.match, *self.params, size, offset])
+            metas = [_chunk(r) for r in rows]
+            position = {c.id: offset + i for i, c in enumerate(metas)}
+            for c in await self.fill(metas):
+                yield position[c.id], c
+            if len(metas) < size:
+                return
+            offset += size
+
+    def hit(self, chunk: _Chunk, m: LineMatch) -> SearchHit:
+        return SearchHit(
+            chunk.session_id,
+            chunk.first_line + m.index,
+            chunk.stream,
+            chunk.at,
+            m.text,
+            m.spans,
+            chunk.id,
+        )
+
+    async def count(self, session_ids: list[int], budget: int) -> dict[int, tuple[int, bool]]:
+        """Matching lines per session: (count, exact)."""
+        out: dict[int, tuple[int, bool]] = {}
+        for sid in session_ids:
+            span = await self.rows(
+                "SELECT min(id), max(id) FROM output_chunks WHERE session_id = ?", [sid]
+            )
+            low, high = span[0] if span else (None, None)
+            if low is None:
+                out[sid] = (0, True)
+                continue
+            if self.match is None:
+                sql = (
+                    f"SELECT {_META}, length(c.data) FROM output_chunks c WHERE c.session_id = ? "
+                    f"AND {self.filters}"
+                )
+                params: list[Any] = [sid, *self.params]
+            else:
+                sql = (
+                    f"SELECT {_META}, length(c.data) FROM output_fts f CROSS JOIN output_chunks c "
+                    f"ON c.id = f.rowid WHERE output_fts MATCH ? AND f.rowid BETWEEN ? AND ? "
+                    f"AND c.session_id = ? AND {self.filters}"
+                )
+                params = [self.match, low, high, sid, *self.params]
+            rows = await self.rows(sql, params)
+            chunks = [_chunk(r[:7]) for r in rows] + [
+                c for c in self.unindexed if c.session_id == sid
+            ]
+            sizes = {r[0]: r[7] for r in rows}
+            total, exact, todo = 0, True, []
+            for c in chunks:
+                if c.id in self.scanned:
+                    total += len(self.scanned[c.id])
+                elif sizes.get(c.id, 0) <= budget:
+                    budget -= sizes.get(c.id, 0)
+                    todo.append(c)
+                else:
+                    exact = False
+            for c in await self.fill(todo):
+                assert c.data is not None
+                total += self.scanner.count(c.data, c.open_end)
+                c.data = None  # counted chunks are not kept
+            out[sid] = (total, exact)
+        return out
+
+
+def _parse_page(page: str | None, kind: str) -> tuple[int, int] | None:
+    if not page:
+        return None
+    try:
+        tag, a, b = page.split(":")
+        if tag != kind:
+            raise ValueError
+        return int(a), int(b)
+    except ValueError:
+        raise ValueError(f"bad page cursor {page!r} (it comes from a previous search)") from None
+
+
+async def search(
+    store: Store,
+    query: Query,
+    *,
+    limit: int = 50,
+    page: str | None = None,
+    rank: bool = False,
+    counts: bool = True,
+) -> SearchResults:
+    """Up to ``limit`` hits for ``query``, grouped by session (see the module doc).
+
+    ``page`` is ``next_page`` of the previous results. ``rank`` orders by relevance
+    (FTS5 bm25 over chunks, then lines with more matches first) instead of newest
+    first. Raises ``QueryError`` (never a raw SQLite error) when the index refuses the
+    query."""
+    limit = max(1, limit)
+    if not query.has_text:
+        return await _list_sessions(store, query, limit, page)
+    s = _Search(store, query)
+    ranked = rank and s.match is not None
+    hits: list[SearchHit] = []
+    next_page: str | None = None
+    if query.scope != "meta":
+        if ranked:
+            hits, next_page = await _ranked_hits(s, limit, _parse_page(page, "r"))
+        else:
+            hits, next_page = await _newest_hits(s, limit, _parse_page(page, "n"))
+    meta: dict[int, tuple[MetaMatch, ...]] = {}
+    if query.scope != "output" and page is None:
+        meta = await _meta_matches(store, query, limit)
+    order: list[int] = []
+    for h in hits:
+        if h.session_id not in order:
+            order.append(h.session_id)
+    sessions = {
+        x.id: x for x in await store.sessions.list(ids=order + list(meta), include_deleted=True)
+    }
+    # A session of the page may have been purged meanwhile: drop its hits.
+    hits = [h for h in hits if h.session_id in sessions]
+    order = [sid for sid in order if sid in sessions]
+    meta_only = [sid for sid in meta if sid not in order and sid in sessions]
+    counted: dict[int, tuple[int, bool]] = {}
+    if counts and query.scope != "meta":
+        counted = await s.count(order + meta_only, COUNT_BYTES)
+    if not ranked:
+        # Sessions found only by their metadata go by their last activity among the rest.
+        newest = {sid: max(h.at for h in hits if h.session_id == sid) for sid in order}
+        for sid in meta_only:
+            x = sessions[sid]
+            newest[sid] = x.last_output_at or x.updated_at
+        order = sorted(order + meta_only, key=lambda sid: -newest[sid])
+    else:
+        order = meta_only + order
+    groups = []
+    for sid in order:
+        group_hits = tuple(h for h in hits if h.session_id == sid)
+        if query.scope == "meta":
+            count, exact = None, True
+        else:
+            count, exact = counted.get(sid, (len(group_hits), False))
+        groups.append(SessionHits(sessions[sid], group_hits, count, exact, meta.get(sid, ())))
+    return SearchResults(
+        query, tuple(groups), next_page, ranked, False, s.unindexed_rest, tuple(hits)
+    )
+
+
+async def _newest_hits(
+    s: _Search, limit: int, cursor: tuple[int, int] | None
+) -> tuple[list[SearchHit], str | None]:
+    before = cursor[0] + 1 if cursor else 2**62
+    await s.load_unindexed(before)
+    hits: list[SearchHit] = []
+    async for chunk in s.newest(before):
+        for m in reversed(s.lines(chunk)):
+            h = s.hit(chunk, m)
+            if cursor and chunk.id == cursor[0] and h.line >= cursor[1]:
+                continue
+            if len(hits) == limit:
+                last = hits[-1]
+                return hits, f"n:{last.chunk_id}:{last.line}"
+            hits.append(h)
+    return hits, None
+
+
+async def _ranked_hits(
+    s: _Search, limit: int, cursor: tuple[int, int] | None
+) -> tuple[list[SearchHit], str | None]:
+    offset, skip = cursor or (0, 0)
+    hits: list[SearchHit] = []
+    async for position, chunk in s.ranked(offset):
+        found = sorted(s.lines(chunk), key=lambda m: (-len(m.spans), -m.index))
+        start = skip if position == offset else 0
+        for taken, m in enumerate(found[start:], start + 1):
+            if len(hits) == limit:
+                return hits, f"r:{position}:{taken - 1}"
+            hits.append(s.hit(chunk, m))
+    return hits, None
+
+
+async def _meta_matches(store: Store, query: Query, limit: int) -> dict[int, tuple[MetaMatch, ...]]:
+    from .search_filters import filter_session_ids
+
+    ids = (await filter_session_ids(store, query, order="active"))[:limit]
+    if not ids:
+        return {}
+    # Highlight every searched word in each field (the row matched as a whole).
+    words = tuple(_positive_terms(query.terms))
+    matcher = (
+        line_matcher(replace(query, terms=(Or(words) if len(words) > 1 else words[0],)))
+        if words
+        else None
+    )
+    rows = await store.fetchall(
+        f"SELECT rowid, name, command, cwd, tags, notes FROM sessions_fts "
+        f"WHERE rowid IN ({','.join('?' * len(ids))})",
+        ids,
+    )
+    fields = ("name", "command", "cwd", "tags", "notes")
+    out: dict[int, tuple[MetaMatch, ...]] = {sid: () for sid in ids}
+    for row in rows:
+        found = []
+        for name, value in zip(fields, row[1:], strict=True):
+            if value and matcher is not None:
+                spans = [sp for sp in matcher(value) if sp != (0, 0)]
+                if spans:
+                    found.append(MetaMatch(name, value, tuple(spans)))
+        out[row[0]] = tuple(found)
+    return out
+
+
+def _positive_terms(terms) -> list:  # the words and phrases that are searched for
+    out = []
+    for t in terms:
+        if isinstance(t, Word | Phrase):
+            out.append(t)
+        elif isinstance(t, Not):
+            continue
+        else:
+            out += _positive_terms(t.terms)
+    return out
+
+
+async def _list_sessions(store: Store, query: Query, limit: int, page: str | None) -> SearchResults:
+    from .search_filters import filter_session_ids
+
+    offset = _parse_page(page, "s")[0] if page else 0
+    ids = await filter_session_ids(store, query, order="active")
+    chosen = ids[offset : offset + limit]
+    found = {x.id: x for x in await store.sessions.list(ids=chosen, include_deleted=True)}
+    groups = tuple(SessionHits(found[i], (), None, True) for i in chosen if i in found)
+    more = f"s:{offset + limit}:0" if len(ids) > offset + limit else None
+    return SearchResults(query, groups, more, False, True)

@@ -1,0 +1,230 @@
+"""Finding the matching lines inside one chunk of output, fast.
+
+FTS5 says which chunks may hold a match; this module says which lines do, and where
+to highlight. Most output is plain printable ASCII. There the lower-cased text is
+exactly what the tokenizer compares (tokens are the runs of ``[a-z0-9]``), so:
+
+- an *anchor* (the longest token every match must contain, or a few alternatives
+  for an OR) is looked for with ``bytes.find`` over the whole chunk, before anything
+  is decoded; only the lines holding it are looked at;
+- those lines are tested with regexes compiled from the query, which give the same
+  spans as ``query_match.line_matcher`` without tokenizing the line.
+
+Any other chunk (escape sequences, control characters, non-ASCII text) is decoded
+and each line's plain text (what the viewer shows) is matched: ASCII lines the fast
+way, the rest with ``line_matcher``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .query import And, Not, Or, Phrase, Query, Term, Word
+from .query_match import Span, line_matcher
+from .text import plain
+
+_PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\n"
+_HIGH = bytes(range(0x80, 0x100))
+_TOKEN_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789")
+_TOKEN_STR = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+_Eval = Callable[[str], "list[Span] | None"]
+Anchor = tuple[tuple[str, bool], ...]  # alternatives: (token, whole token?)
+
+
+@dataclass(frozen=True, slots=True)
+class LineMatch:
+    index: int  # 0-based line within the chunk
+    text: str  # the plain line
+    spans: tuple[Span, ...]
+
+
+def _token_start(token: str) -> str:
+    """A regex for ``token`` where no token character comes before it. The literal goes
+    first and the look-behind after it: ``re`` then scans for the literal quickly."""
+    lit = re.escape(token)
+    return f"{lit}(?<![a-z0-9]{lit})"
+
+
+def _ascii_eval(term: Term) -> _Eval:
+    """``term`` as a test of a lower-cased ASCII line: its spans, or None when it does
+    not match. A word is a regex match that no token character touches on either side."""
+    if isinstance(term, Word | Phrase):
+        first, *rest = term.tokens
+        body = "".join("[^a-z0-9]+" + re.escape(t) for t in rest)
+        tail = "[a-z0-9]*" if term.prefix else "(?![a-z0-9])"
+        pattern = re.compile(_token_start(first) + body + tail)
+        return lambda low: [m.span() for m in pattern.finditer(low)] or None
+    if isinstance(term, Not):
+        inner = _ascii_eval(term.term)
+        return lambda low: None if inner(low) is not None else []
+    parts = [_ascii_eval(t) for t in term.terms]
+    if isinstance(term, Or):
+
+        def either(low: str) -> list[Span] | None:
+            found = [r for f in parts if (r := f(low)) is not None]
+            return [s for r in found for s in r] if found else None
+
+        return either
+
+    def every(low: str) -> list[Span] | None:
+        out: list[Span] = []
+        for f in parts:
+            r = f(low)
+            if r is None:
+                return None
+            out += r
+        return out
+
+    return every
+
+
+def _anchor(term: Term) -> Anchor | None:
+    """Tokens one of which every line matching ``term`` contains; None for a NOT."""
+    if isinstance(term, Word | Phrase):
+        toks = term.tokens
+        k = max(range(len(toks)), key=lambda i: len(toks[i]))
+        return ((toks[k], not (term.prefix and k == len(toks) - 1)),)
+    if isinstance(term, Not):
+        return None
+    found = [_anchor(t) for t in term.terms]
+    if isinstance(term, Or):
+        if any(f is None for f in found):
+            return None
+        return tuple(alt for f in found if f is not None for alt in f)
+    best = [f for f in found if f is not None]
+    # The most selective: long tokens, few alternatives.
+    return max(best, key=lambda f: (min(len(t) for t, _ in f), -len(f))) if best else None
+
+
+def _anchor_lines(low: bytes | str, anchor: Anchor) -> list[int]:
+    """The (sorted) numbers of the lines of ``low`` holding one of the anchor tokens."""
+    chars = _TOKEN_CHARS if isinstance(low, bytes) else _TOKEN_STR
+    nl = b"\n" if isinstance(low, bytes) else "\n"
+    lines: set[int] = set()
+    for token, whole in anchor:
+        tok = token.encode() if isinstance(low, bytes) else token
+        if isinstance(low, bytes) and not token.isascii():
+            continue  # cannot occur in ASCII text
+        n = len(tok)
+        line, last = 0, 0
+        pos = low.find(tok)
+        while pos >= 0:
+            before = low[pos - 1 : pos]
+            after = low[pos + n : pos + n + 1]
+            if (not before or before[0] not in chars) and (
+                not whole or not after or after[0] not in chars
+            ):
+                line += low.count(nl, last, pos)
+                lines.add(line)
+                last = low.find(nl, pos)
+                if last < 0:
+                    break
+                line += 1
+                last += 1
+                pos = low.find(tok, last)
+            else:
+                pos = low.find(tok, pos + 1)
+    return sorted(lines)
+
+
+def _merge(spans: list[Span]) -> tuple[Span, ...]:
+    if not spans:
+        return ((0, 0),)  # matched through exclusions only: nothing to highlight
+    if len(spans) == 1:
+        return (spans[0],)
+    out: list[Span] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return tuple(out)
+
+
+class ChunkScanner:
+    """Matches a query's text terms against the lines of chunks."""
+
+    def __init__(self, query: Query) -> None:
+        matcher = line_matcher(query)
+        self._match: Callable[[str], list[Span]] = matcher or (lambda _line: [(0, 0)])
+        root = And(query.terms)
+        self._fast: _Eval = _ascii_eval(root) if query.terms else (lambda _low: [])
+        self._anchor = _anchor(root) if query.terms else None
+        # A query of only exclusions: a line without any excluded token matches as is.
+        self._excluded: Anchor | None = None
+        if query.terms and self._anchor is None:
+            parts = [_anchor(t.term) for t in query.terms if isinstance(t, Not)]
+            if len(parts) == len(query.terms) and all(parts):
+                self._excluded = tuple(alt for p in parts if p for alt in p)
+        # One word: the anchor search alone decides (used for counting).
+        self._anchor_decides = len(query.terms) == 1 and isinstance(query.terms[0], Word)
+
+    def scan(self, data: bytes, open_end: bool) -> list[LineMatch]:
+        """The matching lines of a chunk's data, in order."""
+        special = data.translate(None, _PRINTABLE)
+        if not special:
+            return self._scan_ascii(data, open_end)
+        return self._scan_lines(self._plain_lines(data, open_end, special))
+
+    def count(self, data: bytes, open_end: bool) -> int:
+        """How many lines of the chunk match (``len(scan(...))``, with less work)."""
+        if self._anchor_decides and self._anchor and not data.translate(None, _PRINTABLE):
+            return len(_anchor_lines(data.lower(), self._anchor))
+        return len(self.scan(data, open_end))
+
+    @staticmethod
+    def _plain_lines(data: bytes, open_end: bool, special: bytes) -> list[str]:
+        lines = data.decode("utf-8", "replace").split("\n")
+        if not open_end and lines and lines[-1] == "":
+            lines.pop()  # the empty tail after the final newline
+        if special.translate(None, _HIGH):  # control characters: use the plain text
+            lines = [plain(line) for line in lines]
+        return lines
+
+    def _scan_ascii(self, data: bytes, open_end: bool) -> list[LineMatch]:
+        fast = self._fast
+        if self._anchor is not None:
+            candidates = _anchor_lines(data.lower(), self._anchor)
+            if not candidates:
+                return []
+        raw = data.split(b"\n")
+        if not open_end and raw and raw[-1] == b"":
+            raw.pop()
+        out: list[LineMatch] = []
+        if self._anchor is None:
+            suspects = set(_anchor_lines(data.lower(), self._excluded)) if self._excluded else None
+            for i, line_bytes in enumerate(raw):
+                line = line_bytes.decode("ascii")
+                if suspects is not None and i not in suspects:
+                    out.append(LineMatch(i, line, ((0, 0),)))
+                    continue
+                spans = fast(line.lower())
+                if spans is not None:
+                    out.append(LineMatch(i, line, _merge(spans)))
+            return out
+        for i in candidates:
+            line = raw[i].decode("ascii")
+            spans = fast(line.lower())
+            if spans is not None:
+                out.append(LineMatch(i, line, _merge(spans)))
+        return out
+
+    def _scan_lines(self, lines: list[str]) -> list[LineMatch]:
+        out: list[LineMatch] = []
+        anchor, fast, match = self._anchor, self._fast, self._match
+        for i, line in enumerate(lines):
+            if line.isascii():
+                low = line.lower()
+                if anchor is not None and not any(tok in low for tok, _ in anchor):
+                    continue
+                found = fast(low)
+                if found is not None:
+                    out.append(LineMatch(i, line, _merge(found)))
+            else:
+                spans = match(line)
+                if spans:
+                    out.append(LineMatch(i, line, tuple(spans)))
+        return out
