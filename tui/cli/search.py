@@ -1,0 +1,211 @@
+"""``tether search QUERY``: every session's output and metadata, one query language.
+
+Results are grouped by session (a header line with the session's id, name, status
+and how many lines matched), then one line per hit: line number, stream, time and the
+line with the matches highlighted (bold reverse when stdout is a terminal). Everything
+printed is made terminal-safe. A query that does not parse prints the message with a
+caret under the offending part and exits 2. Nothing here imports Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from .context import EXIT_OK, EXIT_USAGE, Ctx, print_json
+
+if TYPE_CHECKING:
+    from storage.models import SearchHit
+    from storage.search_engine import SearchResults, SessionHits
+
+HIGHLIGHT, RESET = "\x1b[1;7m", "\x1b[0m"
+DIM = "\x1b[2m"
+
+
+def _colour() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _safe(text: str) -> str:
+    from storage.text import terminal_safe
+
+    return terminal_safe(text, keep_colour=False).replace("\n", " ").replace("\t", " ")
+
+
+def highlight(text: str, spans: tuple[tuple[int, int], ...], colour: bool) -> str:
+    """``text`` with the spans marked (only when ``colour``); always terminal-safe."""
+    if not colour:
+        return _safe(text)
+    out, at = [], 0
+    for start, end in spans:
+        if end <= start:
+            continue
+        out += [_safe(text[at:start]), HIGHLIGHT, _safe(text[start:end]), RESET]
+        at = end
+    out.append(_safe(text[at:]))
+    return "".join(out)
+
+
+def count_text(group: SessionHits) -> str:
+    if group.count is None:
+        return ""
+    n = group.count
+    lines = f"{n} line{'s' * (n != 1)}"
+    return lines if group.exact else f"at least {lines}"
+
+
+def _header(group: SessionHits, colour: bool) -> str:
+    s = group.session
+    status = s.status if s.exit_code in (None, 0) else f"{s.status} (exit {s.exit_code})"
+    parts = [f"#{s.id}", _safe(s.label), f"[{status}]"]
+    if s.trashed:
+        parts.append("(in the trash)")
+    counted = count_text(group)
+    if counted:
+        parts.append(f"— {counted}")
+    line = "  ".join(parts)
+    return f"\x1b[1m{line}{RESET}" if colour else line
+
+
+def _hit_line(hit: SearchHit, width: int, colour: bool) -> str:
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(hit.at))
+    prefix = f"  {hit.line + 1:>7}  {hit.stream:<6}  {stamp}  "
+    text, spans = hit.snippet(max(20, width - len(prefix)))
+    body = highlight(text, spans, colour)
+    return (f"{DIM}{prefix}{RESET}" if colour else prefix) + body
+
+
+def render(results: SearchResults, *, width: int, colour: bool) -> list[str]:
+    """The text output of a search, one string per line."""
+    out: list[str] = []
+    for group in results.groups:
+        out.append(_header(group, colour))
+        for m in group.meta:
+            out.append(f"  {m.field:>7}  {highlight(m.text, m.spans, colour)}")
+        for hit in group.hits:
+            out.append(_hit_line(hit, width, colour))
+        out.append("")
+    return out
+
+
+def to_json(results: SearchResults) -> dict[str, Any]:
+    return {
+        "query": results.query.text,
+        "ranked": results.ranked,
+        "sessions_only": results.sessions_only,
+        "next_page": results.next_page,
+        "unindexed_bytes": results.unindexed_bytes,
+        "sessions": [
+            {
+                "id": g.session.id,
+                "uid": g.session.uid,
+                "name": g.session.name,
+                "command": g.session.command,
+                "cwd": g.session.cwd,
+                "status": g.session.status,
+                "exit_code": g.session.exit_code,
+                "tags": list(g.session.tags),
+                "count": g.count,
+                "count_exact": g.exact,
+                "meta": [
+                    {"field": m.field, "text": m.text, "spans": [list(s) for s in m.spans]}
+                    for m in g.meta
+                ],
+                "hits": [
+                    {
+                        "line": h.line + 1,  # 1-based, as shown
+                        "stream": h.stream,
+                        "at": h.at,
+                        "text": h.text,
+                        "spans": [list(s) for s in h.spans if s[1] > s[0]],
+                    }
+                    for h in g.hits
+                ],
+            }
+            for g in results.groups
+        ],
+    }
+
+
+def cmd_search(ctx: Ctx) -> int:
+    from storage.query import QueryError, parse
+
+    args = ctx.args
+    text = " ".join(args.query)
+    try:
+        query = parse(text)
+    except QueryError as e:
+        print(f"tether: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.limit is not None and args.limit < 1:
+        print("tether: --limit must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+
+    async def go() -> SearchResults:
+        from storage.search_engine import search
+
+        async with ctx.open_store(actor="cli") as store:
+            try:
+                from runner.control import reconcile
+
+                await reconcile(store, ctx.paths)  # statuses right for is:running
+            except ImportError:
+                pass
+            return await search(
+                store, query, limit=args.limit or 50, page=args.page, rank=args.rank
+            )
+
+    try:
+        results = ctx.run(go)
+    except QueryError as e:
+        print(f"tether: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as e:  # a bad --page cursor
+        print(f"tether: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print_json(to_json(results))
+        return EXIT_OK
+    colour = _colour()
+    width = shutil.get_terminal_size((120, 24)).columns
+    if not results.groups:
+        print("no matches", file=sys.stderr)
+    for line in render(results, width=width, colour=colour):
+        print(line)
+    if results.unindexed_bytes:
+        mb = results.unindexed_bytes / 1e6
+        print(f"note: {mb:.1f} MB of the newest output is not indexed yet", file=sys.stderr)
+    if results.next_page:
+        more = f"more: tether search {_quote(text)} --page {results.next_page}"
+        print(more + (" --rank" if args.rank else ""), file=sys.stderr)
+    return EXIT_OK
+
+
+def _quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(_safe(text))
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    help_text = "search the output and metadata of every session"
+    p = sub.add_parser(
+        "search",
+        parents=[common],
+        help=help_text,
+        description=help_text
+        + '. Words must all match one line; "exact phrases", prefix*, -excluded, a OR b; '
+        "filters status: tag: name: cmd: cwd: exit: stream: since: until: is: in:.",
+    )
+    p.add_argument(
+        "query", nargs="+", help="the query (words are joined; put -- before a leading -word)"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--limit", type=int, metavar="N", help="at most N hits (default 50)")
+    p.add_argument("--rank", action="store_true", help="most relevant first, not newest")
+    p.add_argument("--page", metavar="CURSOR", help="the next page, as printed after 'more:'")
+    p.set_defaults(func=cmd_search, _parser=p)
