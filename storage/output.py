@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 CHUNK_BYTES = 64 * 1024
 # New rows wait in memory until about this many bytes, then go to SQLite (still in the
 # same transaction): one huge append never sits in memory twice.
-FLUSH_BYTES = 4 * CHUNK_BYTES
+FLUSH_BYTES = 2 * CHUNK_BYTES
 Record = tuple[int, str, bytes, "float | None"]  # session id, stream, data, at
 
 _CHUNK_COLUMNS = (

@@ -250,8 +250,11 @@ class Store:
         """Give freed pages back to the file system (after purges)."""
         async with self._lock:
             try:
-                await self.db.execute("PRAGMA incremental_vacuum")
-                await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                # Step the pragma to the end: one step frees one page, and Python's
+                # execute() steps a statement without result columns only once;
+                # executescript() runs it to completion.
+                await self.db.executescript("PRAGMA incremental_vacuum;")
+                await self.db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
             except sqlite3.Error as e:
                 raise translate(e, str(self.path)) from e
 
@@ -355,12 +358,16 @@ async def _prepare(db: aiosqlite.Connection, path: Path, created: bool, backup_d
         version = (await (await db.execute("PRAGMA user_version")).fetchone())[0]
         # Touch the schema so a damaged file fails here, before anything is written.
         await db.execute_fetchall("SELECT name FROM sqlite_master LIMIT 1")
+        tables = await db.execute_fetchall("SELECT count(*) FROM sqlite_master")
     except sqlite3.Error as e:
-        raise StoreCorrupt(str(path), str(e)) from e
+        # A read-only place is not damage: keep that error's own type.
+        typed = translate(e, str(path))
+        if not isinstance(typed, StoreError):
+            typed = StoreCorrupt(str(path), str(e))
+        raise typed from e
     target = schema.SCHEMA_VERSION  # looked up at call time: tests add steps
     if version > target:
         raise SchemaTooNew(str(path), version, target)
-    tables = await db.execute_fetchall("SELECT count(*) FROM sqlite_master")
     if version == 0 and tables[0][0] and not created:
         raise StoreCorrupt(str(path), "it is an SQLite database, but not a tether one")
 

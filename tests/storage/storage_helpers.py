@@ -80,14 +80,20 @@ def run_python(
     """Run ``code`` in a fresh interpreter of this venv, with the project importable.
     ``user`` drops to that uid first (permission tests, when the suite runs as root)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+    exe = sys.executable
+    if user is not None:
+        exe = _python_for_other_users()
+        site = [p for p in sys.path if p.endswith("site-packages")]
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *site])
 
     def demote() -> None:
         if user is not None:
+            os.setgroups([])
             os.setgid(user)
             os.setuid(user)
 
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
+        [exe, "-c", textwrap.dedent(code), *args],
         env=env,
         capture_output=True,
         text=True,
@@ -95,6 +101,24 @@ def run_python(
         preexec_fn=demote if user is not None else None,
         cwd=ROOT,
     )
+
+
+def _python_for_other_users() -> str:
+    """This venv's interpreter may live under a private home (``/root/.pyenv``); a
+    process that dropped to ``nobody`` needs one it can execute, of the same version."""
+    real = os.path.realpath(sys.executable)
+    if _world_executable(real):
+        return sys.executable
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for candidate in (f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
+        if os.path.exists(candidate) and _world_executable(candidate):
+            return candidate
+    raise RuntimeError(f"no {version} that other users can run")
+
+
+def _world_executable(path: str) -> bool:
+    parts = Path(path).parents
+    return all(os.stat(p).st_mode & 0o001 for p in parts) and bool(os.stat(path).st_mode & 0o001)
 
 
 def json_lines(out: str) -> list[Any]:
