@@ -57,8 +57,16 @@ _ALL = [
     Key("pause", "p", "pause", "Pause", "Pause or continue the session"),
     Key("delete", "d", "delete", "Delete", "Move the session to the trash"),
     Key("undo_delete", "u", "undo_delete", "Undo", "Bring back the last deleted session"),
-    Key("tags", "t", "tags", "Tags", "Edit the session's tags"),
-    Key("pin", "P", "pin", "Pin", "Pin or unpin: pinned sessions stay on top", key_display="P"),
+    Key("tags", "t", "tags", "Tags", "Edit the session's tags", show=False),
+    Key(
+        "pin",
+        "P",
+        "pin",
+        "Pin",
+        "Pin or unpin: pinned sessions stay on top",
+        show=False,
+        key_display="P",
+    ),
     Key("export", "e", "export", "Export", "Export sessions to a file", show=False),
     # the session list
     Key("filter", "slash", "filter", "Filter", "Filter the list by words", key_display="/"),
@@ -73,6 +81,15 @@ _ALL = [
     # the detail screen
     Key("edit_name", "N", "edit_name", "Rename", "Edit the name", key_display="N"),
     Key("edit_notes", "E", "edit_notes", "Notes", "Edit the notes", key_display="E"),
+    # the live output
+    Key("follow", "end,G", "follow", "Follow", "Go to the end, follow new lines", key_display="G"),
+    Key("find", "slash", "find", "Find", "Find in the whole output", key_display="/"),
+    Key("find_next", "n", "find_next", "Next", "Next match", show=False),
+    Key("find_previous", "N", "find_previous", "Prev", "Previous match", show=False),
+    Key("send_input", "i", "send_input", "Input", "Send a line to the session's input"),
+    Key("timestamps", "T", "toggle_timestamps", "Times", "Show when lines were written"),
+    Key("line_numbers", "L", "toggle_line_numbers", "Numbers", "Show line numbers"),
+    Key("wrap", "w", "toggle_wrap", "Wrap", "Wrap long lines"),
 ]
 
 KEYS: dict[str, Key] = {k.id: k for k in _ALL}
@@ -82,13 +99,18 @@ class KeyConfigError(ValueError):
     """A ``[keys]`` entry that names no binding."""
 
 
-def bindings(*ids: str) -> list[Binding]:
-    """Textual ``Binding``s for the given ids, each with its id and tooltip."""
+def bindings(*ids: str, **changes: dict[str, object]) -> list[Binding]:
+    """Textual ``Binding``s for the given ids, each with its id and tooltip.
+    ``changes`` adjusts one binding on one screen: ``back={"description": "Clear"}``."""
+    from dataclasses import replace
+
     from textual.binding import Binding
 
     out = []
     for binding_id in ids:
         k = KEYS[binding_id]
+        if binding_id in changes:
+            k = replace(k, **changes[binding_id])  # type: ignore[arg-type]
         out.append(
             Binding(
                 k.key,

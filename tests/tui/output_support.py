@@ -1,8 +1,8 @@
 """Seeded databases and a small host app for the live output tests.
 
 The database is built through the storage API with fixed timestamps, so screenshots
-are the same on every run. ``OutputHost`` opens the store in its own event loop (as
-the real app does) and shows an ``OutputScreen``.
+are the same on every run. ``output_app`` is tether's own app; ``open_output``
+shows the output screen in it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from textual.app import App
 from textual.pilot import Pilot
 
 from storage import open_store
+from tests.tui.app_support import make_app
+from tui.app import TetherApp
+from tui.paths import Paths, resolve_paths
 from tui.screens.output import OutputScreen
 from tui.widgets.output_view import OutputView
 
@@ -74,24 +77,22 @@ async def append(db: Path, session_id: int, stream: str, data: bytes, at: float 
         await store.output.append(session_id, stream, data, at)
 
 
-class OutputHost(App):
-    """Shows one session's output screen over a store it opens itself."""
+def paths_of(db: Path) -> Paths:
+    """The tether paths of a test database: home (locks, sockets) next to it."""
+    return resolve_paths(db=db, env={"TETHER_HOME": str(db.parent / "home")})
 
-    def __init__(self, db: Path, session_id: int, **screen: Any) -> None:
-        super().__init__()
-        self.db = db
-        self.session_id = session_id
-        self.screen_args = screen
-        self.store: Any = None
-        self.cursor_blink = False
 
-    async def on_mount(self) -> None:
-        self.store = await open_store(self.db, actor="tui")
-        await self.push_screen(OutputScreen(self.session_id, **self.screen_args))
+def output_app(db: Path) -> TetherApp:
+    """tether's own app over ``db``: background polling off, cursors still."""
+    return make_app(paths_of(db))
 
-    async def on_unmount(self) -> None:
-        if self.store is not None:
-            await self.store.close()
+
+async def open_output(pilot: Pilot, session_id: int, **screen: Any) -> OutputView:
+    """Wait for the app to load, show the output screen of ``session_id`` and let it
+    settle (``screen``: ``line``, ``highlight``, ``follow``)."""
+    await pilot.app.wait_loaded()  # type: ignore[attr-defined]
+    await pilot.app.push_screen(OutputScreen(session_id, **screen))
+    return await settle(pilot)
 
 
 def view_of(app: App) -> OutputView:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from tests.tui.output_support import OutputHost, append, seed, settle
+from tests.tui.output_support import append, open_output, output_app, seed, settle
 
 SIZE = (120, 36)
 
@@ -110,9 +110,14 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     time.tzset()
 
 
-def settled(until=None):  # type: ignore[no-untyped-def]
+def opened(session_id: int, *keys: str, **screen: object):  # type: ignore[no-untyped-def]
+    """Open the session's output in the app, press ``keys``, let it settle."""
+
     async def run_before(pilot: Pilot) -> None:
-        await settle(pilot, until)
+        await open_output(pilot, session_id, **screen)  # type: ignore[arg-type]
+        if keys:
+            await pilot.press(*keys)
+            await settle(pilot)
 
     return run_before
 
@@ -120,7 +125,7 @@ def settled(until=None):  # type: ignore[no-untyped-def]
 def test_following(snap_compare, tmp_path: Path) -> None:
     db = tmp_path / "t.db"
     sid = asyncio.run(seed(db, lines(SERVER), name="dev server", status="running"))
-    assert snap_compare(OutputHost(db, sid), terminal_size=SIZE, run_before=settled())
+    assert snap_compare(output_app(db), terminal_size=SIZE, run_before=opened(sid))
 
 
 def test_scrolled_up_with_new_lines(snap_compare, tmp_path: Path) -> None:
@@ -128,14 +133,14 @@ def test_scrolled_up_with_new_lines(snap_compare, tmp_path: Path) -> None:
     sid = asyncio.run(seed(db, lines(SERVER), name="dev server", status="running"))
 
     async def run_before(pilot: Pilot) -> None:
-        await settle(pilot)
+        await open_output(pilot, sid)
         await pilot.press("home", "down", "down")
         await settle(pilot)
         more = b"".join(b"GET /api/health 200 1 ms\n" for _ in range(12))
         await append(db, sid, "stdout", more)
         await settle(pilot, lambda v: v.pending_lines == 12)
 
-    assert snap_compare(OutputHost(db, sid), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(output_app(db), terminal_size=SIZE, run_before=run_before)
 
 
 def test_stderr_with_timestamps_and_line_numbers(snap_compare, tmp_path: Path, utc: None) -> None:
@@ -145,14 +150,13 @@ def test_stderr_with_timestamps_and_line_numbers(snap_compare, tmp_path: Path, u
             db, lines(TRACEBACK), name="tests", argv=("pytest", "-x"), status="failed", exit_code=1
         )
     )
-    app = OutputHost(db, sid)
-    assert snap_compare(app, terminal_size=SIZE, press=["T", "L"], run_before=settled())
+    assert snap_compare(output_app(db), terminal_size=SIZE, run_before=opened(sid, "T", "L"))
 
 
 def test_ansi_colours(snap_compare, tmp_path: Path) -> None:
     db = tmp_path / "t.db"
     sid = asyncio.run(seed(db, lines(COLOURS), name="colours"))
-    assert snap_compare(OutputHost(db, sid), terminal_size=SIZE, run_before=settled())
+    assert snap_compare(output_app(db), terminal_size=SIZE, run_before=opened(sid))
 
 
 def test_find_highlights(snap_compare, tmp_path: Path) -> None:
@@ -160,10 +164,19 @@ def test_find_highlights(snap_compare, tmp_path: Path) -> None:
     sid = asyncio.run(seed(db, lines(FINDING), name="fetch", status="failed", exit_code=2))
 
     async def run_before(pilot: Pilot) -> None:
-        await settle(pilot)
+        await open_output(pilot, sid)
         await pilot.press("slash", *"error", "enter")
         await settle(pilot, lambda v: v.find_status not in ("", "searching…"))
         await pilot.press("n")
         await settle(pilot, lambda v: v.current_match == 25)
 
-    assert snap_compare(OutputHost(db, sid), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(output_app(db), terminal_size=SIZE, run_before=run_before)
+
+
+def test_opened_at_a_search_hit(snap_compare, tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    records = [("stdout", f"request {i} ok".encode()) for i in range(400)]
+    records[250] = ("stderr", b"request 250 failed: upstream timeout after 30s")
+    sid = asyncio.run(seed(db, lines(records), name="api", status="stopped", exit_code=None))
+    run_before = opened(sid, line=250, highlight="timeout")
+    assert snap_compare(output_app(db), terminal_size=SIZE, run_before=run_before)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.tui.output_support import OutputHost, append, seed, seed_lines, settle
+from tests.tui.output_support import append, open_output, output_app, seed, seed_lines, settle
 from tui.widgets.output_view import PAGE_LINES, OutputView
 
 SIZE = (120, 36)
@@ -25,9 +25,9 @@ def found(view: OutputView) -> bool:
 async def test_follows_the_tail_and_shows_new_lines_without_a_key(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
     sid = await seed_lines(db, 50)
-    app = OutputHost(db, sid)
+    app = output_app(db)
     async with app.run_test(size=SIZE) as pilot:
-        view = await settle(pilot)
+        view = await open_output(pilot, sid)
         assert view.follow
         assert "line 49" in last_row(view)
         await append(db, sid, "stdout", b"".join(b"fresh %d\n" % i for i in range(10)))
@@ -40,9 +40,9 @@ async def test_follows_the_tail_and_shows_new_lines_without_a_key(tmp_path: Path
 async def test_scrolling_up_stops_following_and_counts_new_lines(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
     sid = await seed_lines(db, 100)
-    app = OutputHost(db, sid)
+    app = output_app(db)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await open_output(pilot, sid)
         await pilot.press("home")
         view = await settle(pilot)
         assert not view.follow
@@ -61,9 +61,9 @@ async def test_scrolling_up_stops_following_and_counts_new_lines(tmp_path: Path)
 async def test_scrolling_back_down_to_the_end_follows_again(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
     sid = await seed_lines(db, 300)
-    app = OutputHost(db, sid)
+    app = output_app(db)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await open_output(pilot, sid)
         await pilot.press("pageup", "pageup")
         view = await settle(pilot)
         assert not view.follow
@@ -78,9 +78,9 @@ async def test_scrolling_back_down_to_the_end_follows_again(tmp_path: Path) -> N
 async def test_a_line_that_grows_is_shown_whole(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
     sid = await seed(db, [("stdout", b"start\n"), ("stdout", b"progress 10%")], status="running")
-    app = OutputHost(db, sid)
+    app = output_app(db)
     async with app.run_test(size=SIZE) as pilot:
-        view = await settle(pilot)
+        view = await open_output(pilot, sid)
         assert rows(view)[1].strip() == "progress 10%"
         await append(db, sid, "stdout", b" 20% done\nnext\n")
         view = await settle(pilot, lambda v: v.line_count == 3)
@@ -92,9 +92,9 @@ async def test_control_sequences_are_neutralised_and_cr_collapsed(tmp_path: Path
     db = tmp_path / "t.db"
     data = b"get 10%\rget 100%\x1b[2K\x1b[1A ok \x1b]52;c;aGk=\x07\x1b[31mred\x1b[0m\x07\n"
     sid = await seed(db, [("stdout", data)])
-    app = OutputHost(db, sid)
+    app = output_app(db)
     async with app.run_test(size=SIZE) as pilot:
-        view = await settle(pilot)
+        view = await open_output(pilot, sid)
         strip = view.render_line(0)
         assert strip.text.strip() == "get 100% ok red"
         red = [seg for seg in strip if seg.text == "red"]
@@ -106,9 +106,9 @@ async def test_streams_are_marked_in_the_gutter(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
     records = [("stdout", b"out\n"), ("stderr", b"err\n"), ("system", b"sys\n"), ("input", b"in\n")]
     sid = await seed(db, records)
-    app = OutputHost(db, sid)
+    app = output_app(db)
     async with app.run_test(size=SIZE) as pilot:
-        view = await settle(pilot)
+        view = await open_output(pilot, sid)
         assert [r[:5] for r in rows(view)[:4]] == ["  out", "▌ err", "· sys", "› in "]
         await pilot.press("L")
         view = await settle(pilot)
@@ -122,9 +122,9 @@ async def test_toggles_timestamps_line_numbers_and_wrap(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
     long = b"x" * 250
     sid = await seed(db, [("stdout", b"short\n"), ("stdout", long + b"\n"), ("stdout", b"end\n")])
-    app = OutputHost(db, sid)
+    app = output_app(db)
     async with app.run_test(size=SIZE) as pilot:
-        view = await settle(pilot)
+        view = await open_output(pilot, sid)
         width = view.scrollable_content_region.width
         assert rows(view)[2].strip() == "end"
         await pilot.press("T")
@@ -153,9 +153,9 @@ async def test_find_next_and_previous_cross_pages_and_wrap_around(tmp_path: Path
         for i in range(2000)
     ]
     sid = await seed(db, lines, step=0.001)
-    app = OutputHost(db, sid)
+    app = output_app(db)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await open_output(pilot, sid)
         await pilot.press("slash", *"needle", "enter")
         view = await settle(pilot, found)
         # From the end nothing follows, so it went round to the top.
@@ -178,9 +178,9 @@ async def test_find_sees_words_split_by_colour_codes_and_uses_smart_case(tmp_pat
     lines = [("stdout", b"nothing\n")] * 50 + [("stdout", b"\x1b[1mNee\x1b[0mdle\n")]
     lines += [("stdout", b"nothing\n")] * 50 + [("stdout", b"needle\n")]
     sid = await seed(db, lines, step=0.001)
-    app = OutputHost(db, sid, follow=False)
+    app = output_app(db)
     async with app.run_test(size=SIZE) as pilot:
-        view = await settle(pilot)
+        view = await open_output(pilot, sid, follow=False)
         view.find("needle")
         view = await settle(pilot, found)
         assert view.current_match == 50  # lowercase words ignore case
@@ -198,9 +198,9 @@ async def test_find_sees_words_split_by_colour_codes_and_uses_smart_case(tmp_pat
 async def test_escape_closes_the_find_bar_then_goes_back(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
     sid = await seed_lines(db, 40, status="succeeded")
-    app = OutputHost(db, sid)
+    app = output_app(db)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await open_output(pilot, sid)
         await pilot.press("slash", *"line 3", "enter")
         view = await settle(pilot, found)
         assert view.current_match == 30  # the first match from the top of the screen down
@@ -217,9 +217,9 @@ async def test_escape_closes_the_find_bar_then_goes_back(tmp_path: Path) -> None
 async def test_opens_at_a_line_with_words_highlighted(tmp_path: Path) -> None:
     db = tmp_path / "t.db"
     sid = await seed_lines(db, 5000, status="succeeded")
-    app = OutputHost(db, sid, line=3210, highlight="line 3210")
+    app = output_app(db)
     async with app.run_test(size=SIZE) as pilot:
-        view = await settle(pilot)
+        view = await open_output(pilot, sid, line=3210, highlight="line 3210")
         assert not view.follow
         assert 3210 in view._visible_lines()
         assert view.current_match == 3210
@@ -235,9 +235,9 @@ async def test_a_200k_line_session_fetches_only_what_is_on_screen(tmp_path: Path
     db = tmp_path / "t.db"
     total = 200_000
     sid = await seed_lines(db, total)
-    app = OutputHost(db, sid)
+    app = output_app(db)
     async with app.run_test(size=SIZE) as pilot:
-        view = await settle(pilot)
+        view = await open_output(pilot, sid)
         assert view.line_count == total
         assert last_row(view).strip() == f"line {total - 1}"
         # The screen's lines and a page above: nothing near the start was read.

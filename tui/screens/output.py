@@ -9,48 +9,39 @@ session's supervisor. ``escape`` closes the bar that is open, else goes back.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 
 from tui import format as fmt
+from tui.keys import bindings
 from tui.widgets.output_view import OutputView
 
 if TYPE_CHECKING:
     from storage import Session, Store
 
 DEFAULT_GRACE = 5.0
-
-
-def _binding(key: str, action: str, description: str, tooltip: str, id: str, **kw: Any) -> Binding:
-    return Binding(key, action, description, tooltip=tooltip, id=id, **kw)
+_LIVE = ("pending", "running", "paused")
+# Actions that make sense only in some statuses (the footer hides them otherwise).
+_WHEN: dict[str, tuple[str, ...]] = {
+    "stop": _LIVE,
+    "pause": ("running", "paused"),
+    "resume": ("succeeded", "failed", "stopped", "lost"),
+    "send_input": ("running", "paused"),
+}
 
 
 class OutputScreen(Screen):
     """Watch a session's output live; find in it; send it input; stop, pause, resume."""
 
-    BINDINGS = [
-        _binding("escape", "back", "Back", "Back to the previous screen", "back"),
-        _binding(
-            "slash",
-            "find",
-            "Find",
-            "Find in the whole output (smart case)",
-            "output.find",
-            key_display="/",
-        ),
-        _binding("i", "input", "Input", "Send a line to the session's input", "output.input"),
-        _binding("s", "stop", "Stop", "Stop the session (SIGTERM, then SIGKILL)", "stop"),
-        _binding("p", "pause", "Pause", "Pause or continue the session", "pause"),
-        _binding("r", "resume", "Resume", "Run the session again (its resume command)", "resume"),
-    ]
+    BINDINGS: ClassVar = bindings("back", "find", "send_input", "stop", "pause", "resume")
 
     DEFAULT_CSS = """
     OutputScreen {
@@ -132,15 +123,25 @@ class OutputScreen(Screen):
         self.watch(view, "follow", self._update_header, init=False)
         self.watch(view, "pending_lines", self._update_header, init=False)
         self.watch(view, "line_count", self._update_header, init=False)
-        self.watch(view, "find_status", self._show_find_status, init=False)
-        if isinstance(self._highlight, str) and self._highlight:
-            self.query_one("#find-input", Input).value = self._highlight
+        self.watch(view, "find_status", self._show_find_status, init=True)
+        if self._highlight:
+            # Opened at a search hit: show what is highlighted, so n/N make sense.
+            words = self._highlight
+            text = words if isinstance(words, str) else " ".join(words)
+            self.query_one("#find-input", Input).value = text
+            self.query_one("#find-bar").add_class("-open")
         view.focus()
 
     # -- header ---------------------------------------------------------------------------
     @on(OutputView.SessionChanged)
     def _session_changed(self, event: OutputView.SessionChanged) -> None:
         self._update_header()
+        self.refresh_bindings()
+
+    def on_screen_resume(self) -> None:
+        state = getattr(self.app, "state", None)
+        if state is not None:
+            state.set_place("output", self.session_id)
 
     def _update_header(self, *_: object) -> None:
         view = self.view
@@ -178,7 +179,7 @@ class OutputScreen(Screen):
         self.query_one("#find-status", Label).update(status)
 
     # -- input ----------------------------------------------------------------------------
-    def action_input(self) -> None:
+    def action_send_input(self) -> None:
         line = self.query_one("#input-line", Input)
         line.add_class("-open")
         line.focus()
@@ -219,18 +220,66 @@ class OutputScreen(Screen):
             self.app.pop_screen()
 
     # -- controls -------------------------------------------------------------------------
+    # In tether's app, stop, pause and resume are the app's own actions (the same
+    # confirmations as on the list and the detail screen). Hosted elsewhere, the screen
+    # calls ``runner.control`` itself.
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        statuses = _WHEN.get(action)
+        if statuses is None:
+            return True
+        session = self.view.session if self.is_mounted else None
+        return session is not None and session.status in statuses
+
     def action_stop(self) -> None:
-        self._control_action("stop")
+        self._act("stop_session", "stop")
 
     def action_pause(self) -> None:
         session = self.view.session
-        if session is not None and session.status == "paused":
-            self._control_action("continue_")
-        else:
-            self._control_action("pause")
+        paused = session is not None and session.status == "paused"
+        self._act("toggle_pause", "continue_" if paused else "pause")
 
     def action_resume(self) -> None:
-        self._resume()
+        self._act("resume_session", "resume_run")
+
+    @work(group="output-control", exit_on_error=False)
+    async def _act(self, app_method: str, control_name: str) -> None:
+        view = self.view
+        delegate = getattr(self.app, app_method, None)
+        if delegate is not None:
+            worker = delegate(self.session_id)
+            with contextlib.suppress(Exception):  # the app reports its own failures
+                await worker.wait()
+        else:
+            await self._control_directly(control_name)
+        view.refresh_session()
+        if control_name == "resume_run":
+            view.action_follow()
+
+    async def _control_directly(self, name: str) -> None:
+        control = self._control()
+        if control is None:
+            return
+        args = (self.store, self._paths(), self.session_id)
+        try:
+            if name == "stop":
+                await control.stop(*args, grace=self._grace())
+            elif name == "resume_run":
+                try:
+                    await control.resume_run(*args, grace=self._grace())
+                except control.NeedsConfirmation as need:
+                    from tui.screens.modals import ConfirmModal
+
+                    ok = await self.app.push_screen_wait(
+                        ConfirmModal(
+                            "Run an imported session?", need.command, confirm="Run", danger=True
+                        )
+                    )
+                    if ok:
+                        await control.resume_run(*args, grace=self._grace(), confirmed=True)
+            else:
+                await getattr(control, name)(*args)
+        except Exception as error:
+            self.notify(str(error), title="tether", severity="error")
 
     def _control(self) -> Any:
         try:
@@ -247,43 +296,3 @@ class OutputScreen(Screen):
         config = getattr(self.app, "config", None)
         general = getattr(config, "general", None)
         return float(getattr(general, "stop_grace", DEFAULT_GRACE))
-
-    @work(group="output-control", exit_on_error=False)
-    async def _control_action(self, name: str) -> None:
-        control = self._control()
-        if control is None:
-            return
-        call = getattr(control, name)
-        try:
-            if name == "stop":
-                await call(self.store, self._paths(), self.session_id, grace=self._grace())
-            else:
-                await call(self.store, self._paths(), self.session_id)
-        except Exception as error:
-            self.notify(str(error), title=f"Could not {name.rstrip('_')}", severity="error")
-        self.view.refresh_session()
-
-    @work(group="output-control", exit_on_error=False)
-    async def _resume(self) -> None:
-        control = self._control()
-        if control is None:
-            return
-        args = (self.store, self._paths(), self.session_id)
-        needs = getattr(control, "NeedsConfirmation", ())
-        try:
-            try:
-                await control.resume_run(*args, grace=self._grace())
-            except needs as question:
-                from tui.screens.modals import ConfirmModal
-
-                body = getattr(question, "command", None) or str(question)
-                ok = await self.app.push_screen_wait(
-                    ConfirmModal("Run an imported session?", body, confirm="Run", danger=True)
-                )
-                if not ok:
-                    return
-                await control.resume_run(*args, grace=self._grace(), confirmed=True)
-        except Exception as error:
-            self.notify(str(error), title="Could not resume", severity="error")
-        self.view.refresh_session()
-        self.view.action_follow()

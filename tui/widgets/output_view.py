@@ -39,6 +39,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from storage.models import LIVE, Line, Session
+from tui.keys import bindings
 
 from .output_find import Finder, find_line
 from .output_render import (
@@ -78,48 +79,14 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
     """A session's output, live: virtual, cached, following the tail."""
 
     BINDINGS = [
-        Binding("up,k", "scroll_up", "Up", show=False, id="output.up"),
-        Binding("down,j", "scroll_down", "Down", show=False, id="output.down"),
-        Binding("left,h", "scroll_left", "Left", show=False, id="output.left"),
-        Binding("right,l", "scroll_right", "Right", show=False, id="output.right"),
-        Binding("pageup", "page_up", "Page up", show=False, id="output.page_up"),
-        Binding("pagedown,space", "page_down", "Page down", show=False, id="output.page_down"),
-        Binding("home,g", "top", "Top", show=False, id="output.top"),
-        Binding(
-            "end,G",
-            "follow",
-            "Follow",
-            key_display="G",
-            tooltip="Jump to the end and follow new output",
-            id="output.follow",
-        ),
-        Binding("n", "find_next", "Next", show=False, tooltip="Next match", id="output.find_next"),
-        Binding(
-            "N",
-            "find_previous",
-            "Prev",
-            show=False,
-            key_display="N",
-            tooltip="Previous match",
-            id="output.find_previous",
-        ),
-        Binding(
-            "T",
-            "toggle_timestamps",
-            "Times",
-            key_display="T",
-            tooltip="Show or hide when each line was written",
-            id="output.timestamps",
-        ),
-        Binding(
-            "L",
-            "toggle_line_numbers",
-            "Numbers",
-            key_display="L",
-            tooltip="Show or hide line numbers",
-            id="output.line_numbers",
-        ),
-        Binding("w", "toggle_wrap", "Wrap", tooltip="Wrap long lines", id="output.wrap"),
+        Binding("up,k", "scroll_up", "Up", show=False),
+        Binding("down,j", "scroll_down", "Down", show=False),
+        Binding("left,h", "scroll_left", "Left", show=False),
+        Binding("right,l", "scroll_right", "Right", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown,space", "page_down", "Page down", show=False),
+        Binding("home,g", "top", "Top", show=False),
+        *bindings("follow", "find_next", "find_previous", "timestamps", "line_numbers", "wrap"),
     ]
 
     COMPONENT_CLASSES = {
@@ -203,6 +170,8 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         self._placed = False
         self._finder = Finder.of(highlight)
         self._current_match: int | None = line if self._finder is not None else None
+        if self._current_match is not None:
+            self.set_reactive(OutputView.find_status, f"line {self._current_match + 1:,}")
         self.set_reactive(OutputView.follow, follow and line is None)
         self.set_reactive(OutputView.show_gutter, show_gutter)
         self.stats = FetchStats()
