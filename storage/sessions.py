@@ -25,7 +25,8 @@ ORDERS = {
     "newest": "s.created_at DESC, s.id DESC",
     "oldest": "s.created_at ASC, s.id ASC",
     "updated": "s.updated_at DESC, s.id DESC",
-    "name": "lower(coalesce(nullif(s.name, ''), s.argv)) ASC, s.id DESC",
+    # Unnamed sessions sort by their program, not by the JSON text of argv (which starts '["').
+    "name": "lower(coalesce(nullif(s.name, ''), json_extract(s.argv, '$[0]'))) ASC, s.id DESC",
     "size": "s.output_bytes DESC, s.id DESC",
     "status": "s.status ASC, s.created_at DESC",
     "id": "s.id ASC",
@@ -477,8 +478,9 @@ async def _apply_status(
     await db.execute(f"UPDATE sessions SET {', '.join(sets)} WHERE id = ?", (*params, session_id))
 
 
-async def purge_in_tx(db: aiosqlite.Connection, session_id: int) -> bool:
-    """Delete one session and everything of it, inside the caller's transaction."""
+async def purge_in_tx(db: aiosqlite.Connection, session_id: int, *, index: bool = True) -> bool:
+    """Delete one session and everything of it, inside the caller's transaction.
+    ``index=False`` skips the output index (for a caller that has emptied it)."""
     exists = await (
         await db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,))
     ).fetchone()
@@ -488,7 +490,7 @@ async def purge_in_tx(db: aiosqlite.Connection, session_id: int) -> bool:
     cursor = await db.execute(
         "SELECT id, data FROM output_chunks WHERE session_id = ? AND indexed = 1", (session_id,)
     )
-    while True:
+    while index:
         batch = await cursor.fetchmany(256)
         if not batch:
             break
