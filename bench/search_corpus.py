@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DAY = 86400.0
-SYLLABLES = (
-    "ka ri to mo ne sa lu vi da pe zo qu fi ga be xo ju ha ly wo "
-    "ren tal mor vex dun sil gor pra tik lom nar quo zim fep"
-).split()
+SYLLABLES = [
+    *("ka", "ri", "to", "mo", "ne", "sa", "lu", "vi", "da", "pe", "zo", "qu", "fi", "ga"),
+    *("be", "xo", "ju", "ha", "ly", "wo", "ren", "tal", "mor", "vex", "dun", "sil", "gor"),
+    *("pra", "tik", "lom", "nar", "quo", "zim", "fep"),
+]
 KINDS = ("web", "tests", "build", "train", "worker", "docker")
 TAGS = ("ml", "web", "ci", "nightly", "gpu", "db", "infra", "agent")
 PROJECTS = ("api", "frontend", "billing", "search", "infra", "ml-models", "mobile", "etl")
@@ -223,10 +224,7 @@ async def _build(
                     sid, kind, size, created, colour, done = plan
                     at = created + done / 20000.0  # about 20 kB/s of output
                     text = "\n".join(writer.lines(kind, 800, at, colour)) + "\n"
-                    if rng.random() < 0.08:
-                        stream = "stderr"
-                    else:
-                        stream = "stdout"
+                    stream = "stderr" if rng.random() < 0.08 else "stdout"
                     data = text.encode()
                     records.append((sid, stream, data, at))
                     plan[5] += len(data)

@@ -21,6 +21,7 @@ bound (``exact`` is False).
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ UNINDEXED_SCAN_BYTES = 16 * 1024 * 1024
 COUNT_BYTES = 4 * 1024 * 1024
 _META = "c.id, c.session_id, c.run, c.stream, c.first_line, c.open_end, c.first_at"
 _BATCHES = (4, 16, 64, 256)  # chunks per candidate query: the first page rarely needs more
+_RANGE_SESSIONS = 4  # above this many sessions on a page, count them in one query
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,11 +117,12 @@ class _Search:
                 f"the search index cannot run this query ({e})", 0, len(text), text
             ) from None
 
-    def lines(self, chunk: _Chunk) -> list[LineMatch]:
+    async def lines(self, chunk: _Chunk) -> list[LineMatch]:
         found = self.scanned.get(chunk.id)
         if found is None:
             assert chunk.data is not None
             found = self.scanned[chunk.id] = self.scanner.scan(chunk.data, chunk.open_end)
+            await asyncio.sleep(0)  # let a UI handle keys between chunks (and cancel us)
         return found
 
     async def load_unindexed(self, before: int) -> None:
@@ -230,46 +233,64 @@ class _Search:
 
     async def count(self, session_ids: list[int], budget: int) -> dict[int, tuple[int, bool]]:
         """Matching lines per session: (count, exact)."""
-        out: dict[int, tuple[int, bool]] = {}
-        for sid in session_ids:
-            span = await self.rows(
-                "SELECT min(id), max(id) FROM output_chunks WHERE session_id = ?", [sid]
+        if not session_ids:
+            return {}
+        marks = ",".join("?" * len(session_ids))
+        cols = f"{_META}, length(c.data)"
+        if self.match is None:
+            rows = await self.rows(
+                f"SELECT {cols} FROM output_chunks c WHERE c.session_id IN ({marks}) "
+                f"AND {self.filters}",
+                [*session_ids, *self.params],
             )
-            low, high = span[0] if span else (None, None)
-            if low is None:
-                out[sid] = (0, True)
-                continue
-            if self.match is None:
-                sql = (
-                    f"SELECT {_META}, length(c.data) FROM output_chunks c WHERE c.session_id = ? "
-                    f"AND {self.filters}"
-                )
-                params: list[Any] = [sid, *self.params]
-            else:
-                sql = (
-                    f"SELECT {_META}, length(c.data) FROM output_fts f CROSS JOIN output_chunks c "
+        elif len(session_ids) > _RANGE_SESSIONS:
+            # Many sessions on one page: the words are rare, reading all their rows is cheap.
+            rows = await self.rows(
+                f"SELECT {cols} FROM output_fts f CROSS JOIN output_chunks c ON c.id = f.rowid "
+                f"WHERE output_fts MATCH ? AND c.session_id IN ({marks}) AND {self.filters}",
+                [self.match, *session_ids, *self.params],
+            )
+        else:
+            # Few sessions: perhaps common words. Read only each session's range of ids.
+            spans = await self.rows(
+                f"SELECT session_id, min(id), max(id) FROM output_chunks "
+                f"WHERE session_id IN ({marks}) GROUP BY session_id",
+                session_ids,
+            )
+            rows = []
+            for sid, low, high in spans:
+                rows += await self.rows(
+                    f"SELECT {cols} FROM output_fts f CROSS JOIN output_chunks c "
                     f"ON c.id = f.rowid WHERE output_fts MATCH ? AND f.rowid BETWEEN ? AND ? "
-                    f"AND c.session_id = ? AND {self.filters}"
+                    f"AND c.session_id = ? AND {self.filters}",
+                    [self.match, low, high, sid, *self.params],
                 )
-                params = [self.match, low, high, sid, *self.params]
-            rows = await self.rows(sql, params)
-            chunks = [_chunk(r[:7]) for r in rows] + [
-                c for c in self.unindexed if c.session_id == sid
-            ]
-            sizes = {r[0]: r[7] for r in rows}
+        found: dict[int, list[Any]] = {sid: [] for sid in session_ids}
+        for r in rows:
+            found[r[1]].append(r)
+        out: dict[int, tuple[int, bool]] = {}
+        for sid in session_ids:  # page order: the budget goes to the first sessions
+            sizes = {r[0]: r[7] for r in found[sid]}
+            chunks = [_chunk(r[:7]) for r in found[sid]]
+            chunks += [c for c in self.unindexed if c.session_id == sid and c.id not in sizes]
             total, exact, todo = 0, True, []
             for c in chunks:
+                size = sizes.get(c.id, 0)
                 if c.id in self.scanned:
                     total += len(self.scanned[c.id])
-                elif sizes.get(c.id, 0) <= budget:
-                    budget -= sizes.get(c.id, 0)
+                elif size <= budget:
+                    budget -= size
                     todo.append(c)
                 else:
                     exact = False
             for c in await self.fill(todo):
+                if c.id in self.scanned:
+                    total += len(self.scanned[c.id])
+                    continue
                 assert c.data is not None
                 total += self.scanner.count(c.data, c.open_end)
                 c.data = None  # counted chunks are not kept
+                await asyncio.sleep(0)
             out[sid] = (total, exact)
         return out
 
@@ -352,6 +373,19 @@ async def search(
     )
 
 
+async def count_hits(
+    store: Store, query: Query, session_ids: list[int], *, budget: int | None = None
+) -> dict[int, tuple[int, bool]]:
+    """Matching output lines per session: ``{id: (count, exact)}``, reading at most
+    ``budget`` bytes (default ``COUNT_BYTES``) of chunks, the first sessions first. For a
+    UI that shows ``search(..., counts=False)`` at once and the counts a moment later."""
+    if not query.has_text or query.scope == "meta":
+        return {}
+    return await _Search(store, query).count(
+        list(session_ids), COUNT_BYTES if budget is None else budget
+    )
+
+
 async def _newest_hits(
     s: _Search, limit: int, cursor: tuple[int, int] | None
 ) -> tuple[list[SearchHit], str | None]:
@@ -359,7 +393,7 @@ async def _newest_hits(
     await s.load_unindexed(before)
     hits: list[SearchHit] = []
     async for chunk in s.newest(before):
-        for m in reversed(s.lines(chunk)):
+        for m in reversed(await s.lines(chunk)):
             h = s.hit(chunk, m)
             if cursor and chunk.id == cursor[0] and h.line >= cursor[1]:
                 continue
@@ -376,7 +410,7 @@ async def _ranked_hits(
     offset, skip = cursor or (0, 0)
     hits: list[SearchHit] = []
     async for position, chunk in s.ranked(offset):
-        found = sorted(s.lines(chunk), key=lambda m: (-len(m.spans), -m.index))
+        found = sorted(await s.lines(chunk), key=lambda m: (-len(m.spans), -m.index))
         start = skip if position == offset else 0
         for taken, m in enumerate(found[start:], start + 1):
             if len(hits) == limit:

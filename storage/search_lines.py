@@ -81,22 +81,34 @@ def _ascii_eval(term: Term) -> _Eval:
     return every
 
 
-def _anchor(term: Term) -> Anchor | None:
-    """Tokens one of which every line matching ``term`` contains; None for a NOT."""
+def _anchors(term: Term) -> list[Anchor]:
+    """Anchors for ``term``, longest tokens first: each is a set of tokens one of which
+    every line matching ``term`` holds. Any one of them will do; ``_pick`` chooses per
+    chunk. Empty for a NOT."""
     if isinstance(term, Word | Phrase):
         toks = term.tokens
-        k = max(range(len(toks)), key=lambda i: len(toks[i]))
-        return ((toks[k], not (term.prefix and k == len(toks) - 1)),)
-    if isinstance(term, Not):
-        return None
-    found = [_anchor(t) for t in term.terms]
-    if isinstance(term, Or):
-        if any(f is None for f in found):
-            return None
-        return tuple(alt for f in found if f is not None for alt in f)
-    best = [f for f in found if f is not None]
-    # The most selective: long tokens, few alternatives.
-    return max(best, key=lambda f: (min(len(t) for t, _ in f), -len(f))) if best else None
+        last = len(toks) - 1
+        found = [((t, not (term.prefix and k == last)),) for k, t in enumerate(toks)]
+    elif isinstance(term, Not):
+        return []
+    elif isinstance(term, Or):
+        sides = [_anchors(t) for t in term.terms]
+        if not all(sides):
+            return []
+        found = [tuple(alt for side in sides for alt in side[0])]
+    else:
+        found = [a for t in term.terms for a in _anchors(t)]
+    found.sort(key=lambda a: -min(len(t) for t, _ in a))
+    return found[:4]
+
+
+def _pick(low: bytes | str, anchors: list[Anchor]) -> Anchor:
+    """The anchor with the fewest occurrences in this chunk (cheap to count)."""
+    if len(anchors) == 1:
+        return anchors[0]
+    if isinstance(low, bytes):
+        return min(anchors, key=lambda a: sum(low.count(t.encode()) for t, _ in a))
+    return min(anchors, key=lambda a: sum(low.count(t) for t, _ in a))
 
 
 def _anchor_lines(low: bytes | str, anchor: Anchor) -> list[int]:
@@ -130,6 +142,45 @@ def _anchor_lines(low: bytes | str, anchor: Anchor) -> list[int]:
     return sorted(lines)
 
 
+_CSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]")
+
+
+def _printable(data: bytes) -> bytes | None:
+    """The chunk as printable ASCII, when it is that once colour and cursor sequences
+    (CSI) are removed, else None. No CSI spans a newline, so this is what ``plain``
+    gives line by line."""
+    special = data.translate(None, _PRINTABLE)
+    if not special:
+        return data
+    if special.translate(None, b"\x1b"):
+        return None  # control characters other than ESC, or non-ASCII text
+    cleaned = _CSI.sub(b"", data)
+    return None if cleaned.translate(None, _PRINTABLE) else cleaned
+
+
+def _line_counter(term: Word | Phrase) -> Callable[[bytes], int]:
+    """Counts the lines of lower-cased printable ASCII holding ``term``: one regex
+    over the whole chunk, whose separators between words never cross a newline."""
+    first, *rest = (t.encode() for t in term.tokens)
+    if not first.isascii() or not all(t.isascii() for t in rest):
+        return lambda _low: 0  # a token that cannot occur in ASCII text
+    lit = re.escape(first)
+    body = b"".join(b"[^a-z0-9\n]+" + re.escape(t) for t in rest)
+    tail = b"" if term.prefix else b"(?![a-z0-9])"
+    pattern = re.compile(lit + b"(?<![a-z0-9]" + lit + b")" + body + tail)
+
+    def count(low: bytes) -> int:
+        lines, line, last, previous = 0, 0, 0, -1
+        for m in pattern.finditer(low):
+            line += low.count(b"\n", last, m.start())
+            last = m.start()
+            if line != previous:
+                lines, previous = lines + 1, line
+        return lines
+
+    return count
+
+
 def _merge(spans: list[Span]) -> tuple[Span, ...]:
     if not spans:
         return ((0, 0),)  # matched through exclusions only: nothing to highlight
@@ -152,27 +203,32 @@ class ChunkScanner:
         self._match: Callable[[str], list[Span]] = matcher or (lambda _line: [(0, 0)])
         root = And(query.terms)
         self._fast: _Eval = _ascii_eval(root) if query.terms else (lambda _low: [])
-        self._anchor = _anchor(root) if query.terms else None
+        self._anchors = _anchors(root) if query.terms else []
         # A query of only exclusions: a line without any excluded token matches as is.
         self._excluded: Anchor | None = None
-        if query.terms and self._anchor is None:
-            parts = [_anchor(t.term) for t in query.terms if isinstance(t, Not)]
+        if query.terms and not self._anchors:
+            parts = [_anchors(t.term) for t in query.terms if isinstance(t, Not)]
             if len(parts) == len(query.terms) and all(parts):
-                self._excluded = tuple(alt for p in parts if p for alt in p)
-        # One word: the anchor search alone decides (used for counting).
-        self._anchor_decides = len(query.terms) == 1 and isinstance(query.terms[0], Word)
+                self._excluded = tuple(alt for p in parts for alt in p[0])
+        # One word or phrase: counted with one regex over the whole chunk.
+        self._counter: Callable[[bytes], int] | None = None
+        if len(query.terms) == 1 and isinstance(query.terms[0], Word | Phrase):
+            self._counter = _line_counter(query.terms[0])
 
     def scan(self, data: bytes, open_end: bool) -> list[LineMatch]:
         """The matching lines of a chunk's data, in order."""
+        ascii_data = _printable(data)
+        if ascii_data is not None:
+            return self._scan_ascii(ascii_data, open_end)
         special = data.translate(None, _PRINTABLE)
-        if not special:
-            return self._scan_ascii(data, open_end)
         return self._scan_lines(self._plain_lines(data, open_end, special))
 
     def count(self, data: bytes, open_end: bool) -> int:
         """How many lines of the chunk match (``len(scan(...))``, with less work)."""
-        if self._anchor_decides and self._anchor and not data.translate(None, _PRINTABLE):
-            return len(_anchor_lines(data.lower(), self._anchor))
+        if self._counter is not None:
+            ascii_data = _printable(data)
+            if ascii_data is not None:
+                return self._counter(ascii_data.lower())
         return len(self.scan(data, open_end))
 
     @staticmethod
@@ -186,15 +242,16 @@ class ChunkScanner:
 
     def _scan_ascii(self, data: bytes, open_end: bool) -> list[LineMatch]:
         fast = self._fast
-        if self._anchor is not None:
-            candidates = _anchor_lines(data.lower(), self._anchor)
+        if self._anchors:
+            low = data.lower()
+            candidates = _anchor_lines(low, _pick(low, self._anchors))
             if not candidates:
                 return []
         raw = data.split(b"\n")
         if not open_end and raw and raw[-1] == b"":
             raw.pop()
         out: list[LineMatch] = []
-        if self._anchor is None:
+        if not self._anchors:
             suspects = set(_anchor_lines(data.lower(), self._excluded)) if self._excluded else None
             for i, line_bytes in enumerate(raw):
                 line = line_bytes.decode("ascii")
@@ -214,7 +271,8 @@ class ChunkScanner:
 
     def _scan_lines(self, lines: list[str]) -> list[LineMatch]:
         out: list[LineMatch] = []
-        anchor, fast, match = self._anchor, self._fast, self._match
+        anchor = self._anchors[0] if self._anchors else None
+        fast, match = self._fast, self._match
         for i, line in enumerate(lines):
             if line.isascii():
                 low = line.lower()

@@ -416,13 +416,29 @@ async def test_search_while_another_process_writes(store, db_path):
 
 # -- the fast line scanner agrees with the reference matcher -------------------------------
 
-_ALPHABET = st.sampled_from(["a", "b", "ab", "é", "A", " ", "-", "_", "\x1b[1m", "\r", "x1"])
+_ALPHABET = st.sampled_from(
+    ["a", "b", "ab", "é", "A", " ", "-", "_", "\x1b[1m", "\x1b[0", "\x1b]0;a\x07", "\r", "x1"]
+)
 _QUERIES = st.sampled_from(
-    ["a", "ab", "a*", '"a b"', "a -b", "-ab", "a OR b", "(a b) OR x1", "é", "ab* -a", '"a ab"*']
+    [
+        "a",
+        "ab",
+        "a*",
+        '"a b"',
+        "a -b",
+        "-ab",
+        "a OR b",
+        "(a b) OR x1",
+        "é",
+        "ab* -a",
+        '"a ab"*',
+        '"b a"',
+        "x1*",
+    ]
 )
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=600, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.lists(_ALPHABET, max_size=8).map("".join), max_size=6), _QUERIES)
 def test_chunk_scanner_matches_line_matcher(lines, text):
     query = parse(text, now=NOW)
@@ -457,3 +473,14 @@ def test_any_text_searches_or_gives_a_query_error(tmp_path_factory, text):
             await filter_session_ids(store, query)
 
     asyncio.run(go())
+
+
+async def test_count_hits_separately_matches_the_counts_of_search(seeded):
+    store, ids = seeded
+    query = parse("error", now=NOW)
+    full = await search(store, query)
+    quick = await search(store, query, counts=False)
+    assert [h.text for h in quick.hits] == [h.text for h in full.hits]
+    counted = await engine.count_hits(store, query, [g.session.id for g in quick.groups])
+    assert counted == {g.session.id: (g.count, g.exact) for g in full.groups}
+    assert counted[ids["tests"]] == (1, True)
