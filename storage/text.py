@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import re
 
-# Any escape sequence: CSI, OSC (terminated or running to the end), DCS/SOS/PM/APC
-# strings, and the short two- and three-character forms. Also the 8-bit C1 forms.
+# Any escape sequence: CSI, OSC (terminated, or running to the end of its line),
+# DCS/SOS/PM/APC strings (likewise), and the short two- and three-character forms.
+# Also the 8-bit C1 forms. An unterminated string stops at a newline so that one
+# truncated title sequence cannot hide every line after it.
 _ESCAPES = re.compile(
     r"""
       \x1b\[ [0-?]* [ -/]* [@-~]                 # CSI ... final
     | \x9b   [0-?]* [ -/]* [@-~]                 # 8-bit CSI
-    | (?:\x1b\]|\x9d) [^\x07\x1b\x9c]* (?:\x07|\x1b\\|\x9c|$)   # OSC
-    | (?:\x1b[PX^_]|[\x90\x98\x9e\x9f]) [^\x1b\x9c]* (?:\x1b\\|\x9c|$)  # DCS SOS PM APC
+    | (?:\x1b\]|\x9d) [^\x07\x1b\x9c\n]* (?:\x07|\x1b\\|\x9c|(?=\n)|$)   # OSC
+    | (?:\x1b[PX^_]|[\x90\x98\x9e\x9f]) [^\x1b\x9c\n]* (?:\x1b\\|\x9c|(?=\n)|$)  # DCS SOS PM APC
     | \x1b [ -/]+ [0-~]                          # nF (charset selection ...)
     | \x1b [0-~]                                 # Fp Fe Fs (ESC 7, ESC c, ...)
     | \x1b $                                     # a lone trailing ESC

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from storage import open_store
+pytest.register_assert_rewrite("storage_helpers")
+
+from storage import open_store  # noqa: E402
 
 
 @pytest.fixture

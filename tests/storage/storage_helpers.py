@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -123,3 +124,56 @@ def _world_executable(path: str) -> bool:
 
 def json_lines(out: str) -> list[Any]:
     return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def spawn_python(code: str, *args: str) -> subprocess.Popen[str]:
+    """Start ``code`` in a fresh interpreter of this venv without waiting for it."""
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+_CREATOR = r"""
+import asyncio, json, sys, os, time
+from storage import open_store
+path, n, go = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+async def main():
+    while not os.path.exists(go):
+        time.sleep(0.002)
+    async with open_store(path) as st:
+        made = [await st.sessions.create(["c"], cwd="/") for _ in range(n)]
+    print(json.dumps([[s.id, s.uid, s.created_at] for s in made]))
+asyncio.run(main())
+"""
+
+
+def create_concurrently(db_path, tmp_path, counts: list[int]) -> list[list[list]]:
+    """Create ``counts[i]`` sessions from process i, all at once; returns what each
+    process was given back."""
+    go = tmp_path / f"go-{time.monotonic_ns()}"
+    procs = [spawn_python(_CREATOR, str(db_path), str(n), str(go)) for n in counts]
+    time.sleep(0.2)
+    go.touch()
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        results.append(json.loads(out))
+    return results
+
+
+def check_unique_ids(db_path, results: list[list[list]]) -> None:
+    made = [tuple(s) for proc in results for s in proc]
+    ids = [s[0] for s in made]
+    uids = [s[1] for s in made]
+    assert len(set(ids)) == len(ids)
+    assert len(set(uids)) == len(uids)
+    for proc in results:  # within a process, ids and uids grow with time
+        assert [s[0] for s in proc] == sorted(s[0] for s in proc)
+        assert [s[1] for s in proc] == sorted(s[1] for s in proc)
+    stored = set(rows(db_path, "SELECT id, uid, created_at FROM sessions"))
+    assert set(made) <= stored

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 
-from storage_helpers import ROOT, assert_output_index_exact, rows
+from storage_helpers import (
+    assert_output_index_exact,
+    check_unique_ids,
+    create_concurrently,
+    rows,
+    spawn_python,
+)
 
 from storage import open_store
 
@@ -77,16 +80,6 @@ asyncio.run(main())
 """
 
 
-def _spawn(code: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-c", code, *args],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def test_eight_writers_and_a_reader(db_path, tmp_path):
     async def setup() -> int:
         async with open_store(db_path) as st:
@@ -96,10 +89,10 @@ def test_eight_writers_and_a_reader(db_path, tmp_path):
     go, stop = tmp_path / "go", tmp_path / "stop"
     per_writer = 120
     writers = [
-        _spawn(_WRITER, str(db_path), str(shared), str(me), str(per_writer), str(go))
+        spawn_python(_WRITER, str(db_path), str(shared), str(me), str(per_writer), str(go))
         for me in range(8)
     ]
-    reader = _spawn(_READER, str(db_path), str(shared), str(go), str(stop))
+    reader = spawn_python(_READER, str(db_path), str(shared), str(go), str(stop))
     time.sleep(0.3)
     go.touch()
     outs = [w.communicate(timeout=300) for w in writers]
@@ -141,48 +134,6 @@ def test_eight_writers_and_a_reader(db_path, tmp_path):
         spans.sort()
         assert spans[0][0] == 0
         assert all(a + n == b for (a, n), (b, _) in zip(spans, spans[1:], strict=False))
-
-
-_CREATOR = r"""
-import asyncio, json, sys, os, time
-from storage import open_store
-path, n, go = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-async def main():
-    while not os.path.exists(go):
-        time.sleep(0.002)
-    async with open_store(path) as st:
-        made = [await st.sessions.create(["c"], cwd="/") for _ in range(n)]
-    print(json.dumps([[s.id, s.uid, s.created_at] for s in made]))
-asyncio.run(main())
-"""
-
-
-def create_concurrently(db_path, tmp_path, counts: list[int]) -> list[list[list]]:
-    """Create ``counts[i]`` sessions from process i, all at once; returns what each
-    process was given back."""
-    go = tmp_path / f"go-{time.monotonic_ns()}"
-    procs = [_spawn(_CREATOR, str(db_path), str(n), str(go)) for n in counts]
-    time.sleep(0.2)
-    go.touch()
-    results = []
-    for p in procs:
-        out, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err
-        results.append(json.loads(out))
-    return results
-
-
-def check_unique_ids(db_path, results: list[list[list]]) -> None:
-    made = [tuple(s) for proc in results for s in proc]
-    ids = [s[0] for s in made]
-    uids = [s[1] for s in made]
-    assert len(set(ids)) == len(ids)
-    assert len(set(uids)) == len(uids)
-    for proc in results:  # within a process, ids and uids grow with time
-        assert [s[0] for s in proc] == sorted(s[0] for s in proc)
-        assert [s[1] for s in proc] == sorted(s[1] for s in proc)
-    stored = set(rows(db_path, "SELECT id, uid, created_at FROM sessions"))
-    assert set(made) <= stored
 
 
 def test_ids_and_uids_are_unique_across_processes(db_path, tmp_path):

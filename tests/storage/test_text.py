@@ -188,3 +188,9 @@ def test_a_terminal_never_sees_a_sequence_made_by_removing_another():
     # Removing the inner sequence leaves "ESC [" behind; that must go too.
     assert terminal_safe("\x1b\x1b[31m[2J") == "\x1b[31m[2J"
     assert "\x1b[2J" not in terminal_safe("\x1b\x1b[31m[2J", keep_colour=False)
+
+
+def test_an_unterminated_string_sequence_does_not_hide_later_lines():
+    text = "build\x1b]0;title never closed\nline 2\n\x9d8-bit too\nline 4\x1bPdcs\nline 5\n"
+    assert terminal_safe(text) == "build\nline 2\n\nline 4\nline 5\n"
+    assert index_text(text.encode()) == "build\nline 2\n\nline 4\nline 5\n"
