@@ -125,8 +125,10 @@ async def launch(
             )
         argv = list(session.argv)
     cols, rows = size or _terminal_size()
+    db = Path(store.path).absolute()
     spec = LaunchSpec(
-        db=str(Path(store.path).absolute()),
+        db=str(db),
+        spill_dir=str(db.parent),
         session_id=sid,
         lock=str(paths.lock_file(sid)),
         socket=str(socket_path(paths, sid)),

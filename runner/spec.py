@@ -27,7 +27,9 @@ class LaunchSpec:
     rows: int = 24
     grace: float = 5.0  # SIGTERM -> SIGKILL when the supervisor itself is signalled
     # Capture tuning (tests and benchmarks change these).
-    buffer_limit: int = 32 * 1024 * 1024
+    buffer_limit: int = 16 * 1024 * 1024  # bytes in memory; then the spill file
+    spill_dir: str | None = None  # where the spill file goes (None: no spill)
+    spill_limit: int = 1024 * 1024 * 1024  # at most this (and a quarter of the free space)
     flush_interval: float = 0.1
     flush_bytes: int = 64 * 1024
     busy_timeout: float = 5.0  # seconds a flush waits for a locked database

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from storage import SessionNotFound, StoreCorrupt, StoreFull, StoreReadOnly, open_store
 
 from . import log
-from .buffer import Gap, OutputBuffer, Piece
+from .buffer import Gap, OutputBuffer, Piece, SpillFile
 from .child import Child, StartError, signal_name, spawn
 from .errors import ControlError
 from .locations import SupervisorLock
@@ -66,7 +66,7 @@ class Supervisor:
         self.sid = spec.session_id
         self.report = report  # tells the launcher once: started, or why not
         self.log_path = Path(spec.log)
-        self.buffer = OutputBuffer(spec.buffer_limit)
+        self.buffer = OutputBuffer(spec.buffer_limit)  # the spill is added in _run
         self.store: Any = None
         self.child: Child | None = None
         self.healthy = True  # the last write to the database worked
@@ -123,6 +123,7 @@ class Supervisor:
         loop.add_signal_handler(signal.SIGCHLD, self._on_sigchld)
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
+        self._open_spill()
         if self.spec.redact is not None:
             from storage.redact import Redactor
 
@@ -161,9 +162,27 @@ class Supervisor:
         self._close_input()
         await self._finish()
         await self._server.close()
+        self.buffer.close()
         await self._index_rest()
         await self.store.close()
         return 0
+
+    def _open_spill(self) -> None:
+        spec = self.spec
+        if not spec.spill_dir or spec.spill_limit <= 0:
+            return
+        try:
+            st = os.statvfs(spec.spill_dir)
+            limit = min(spec.spill_limit, st.f_bavail * st.f_frsize // 4)
+            if limit > spec.flush_bytes:
+                self.buffer.spill = SpillFile(spec.spill_dir, limit)
+        except OSError as e:
+            log.write_entry(
+                self.log_path,
+                f"no spill file in {spec.spill_dir} ({e}); output waits in memory only",
+                session_id=self.sid,
+                level="WARN",
+            )
 
     # -- output -----------------------------------------------------------------------
     def _on_readable(self, fd: int, stream: str) -> None:
@@ -196,7 +215,7 @@ class Supervisor:
                 level="WARN",
             )
         self._data.set()
-        if self.buffer.size >= self.spec.flush_bytes:
+        if self.buffer.pending >= self.spec.flush_bytes:
             self._big.set()
         if self.healthy and self.buffer.full:
             self._pause_reading()
@@ -290,7 +309,7 @@ class Supervisor:
                 except TimeoutError:
                     await self._index_step()
                 continue
-            if self.buffer.size < self.spec.flush_bytes and not self._eof.is_set():
+            if self.buffer.pending < self.spec.flush_bytes and not self._eof.is_set():
                 self._big.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._big.wait(), self.spec.flush_interval)
@@ -348,7 +367,7 @@ class Supervisor:
             log.write_entry(
                 self.log_path, "the database is writable again", session_id=self.sid, level="INFO"
             )
-        if self._reading_paused and self.buffer.size < self.buffer.limit // 2:
+        if self._reading_paused and self.buffer.drained_enough:
             self._resume_reading()
         return True
 
@@ -471,7 +490,7 @@ class Supervisor:
         else:
             reason = f"exited with code {code} after {took}"
         if self.buffer:
-            unsaved = self.buffer.size
+            unsaved = self.buffer.pending
             log.write_entry(
                 self.log_path, f"{unsaved} bytes of output could not be saved", session_id=self.sid
             )

@@ -176,7 +176,7 @@ async def test_a_slow_database_holds_the_command_back_but_loses_nothing(store, p
         paths,
         argv=["sh", "-c", script],
         cwd=tmp_path,
-        tuning={"buffer_limit": 64 * 1024, "busy_timeout": 20.0},
+        tuning={"buffer_limit": 64 * 1024, "spill_limit": 0, "busy_timeout": 20.0},
     )
     holder = _hold_write_lock(str(paths.db))
     try:
@@ -193,6 +193,32 @@ async def test_a_slow_database_holds_the_command_back_but_loses_nothing(store, p
     assert not any("lost here" in ln for ln in await system_lines(store, s.id))
 
 
+async def test_a_burst_beyond_memory_spills_to_disk_instead_of_waiting(store, paths, tmp_path):
+    """With a spill file, a command is not held back by a slow database at all."""
+    script = "while [ ! -e go ]; do sleep 0.02; done; seq 1 400000; touch written"
+    s = await control.start_session(
+        store,
+        paths,
+        argv=["sh", "-c", script],
+        cwd=tmp_path,
+        tuning={"buffer_limit": 64 * 1024, "busy_timeout": 30.0},
+    )
+    holder = _hold_write_lock(str(paths.db))
+    try:
+        (tmp_path / "go").touch()
+        await _wait_file(tmp_path / "written", "the command to write everything")
+        state = await control.status(store, paths, s.id)
+        assert state["spilled_bytes"] > 1024 * 1024 and state["dropped_bytes"] == 0
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    s = await wait_ended(store, paths, s.id)
+    expected = "".join(f"{i}\n" for i in range(1, 400001)).encode()
+    assert await store.output.read_bytes(s.id, "stdout") == expected
+    assert s.status == "succeeded"
+    assert [p.name for p in paths.db.parent.iterdir() if "spill" in p.name] == []
+
+
 async def test_an_unwritable_database_leaves_an_exact_gap_note(store, paths, tmp_path):
     """While the database cannot be written the command is not held back: output
     beyond the bound is dropped and a system line says exactly how much, in place."""
@@ -205,7 +231,7 @@ async def test_an_unwritable_database_leaves_an_exact_gap_note(store, paths, tmp
         paths,
         argv=["sh", "-c", script],
         cwd=tmp_path,
-        tuning={"buffer_limit": 64 * 1024, "busy_timeout": 0.2},
+        tuning={"buffer_limit": 64 * 1024, "spill_limit": 0, "busy_timeout": 0.2},
     )
     holder = _hold_write_lock(str(paths.db))
     try:
