@@ -86,7 +86,8 @@ class SessionActions:
     @work(group="session-actions")
     async def new_session(self) -> Session | None:
         """Ask for a command, start it, select it."""
-        request: NewSession | None = await self.push_screen_wait(NewSessionModal())  # type: ignore[attr-defined]
+        modal = NewSessionModal(self.start_cwd)  # type: ignore[attr-defined]
+        request: NewSession | None = await self.push_screen_wait(modal)  # type: ignore[attr-defined]
         if request is None:
             return None
         return await self.start_session(request)

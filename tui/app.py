@@ -11,6 +11,7 @@ Background work, all on timers of the app:
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
@@ -51,8 +52,10 @@ class TetherApp(SessionActions, App[int]):
         clock: Callable[[], float] = time.time,
         background: bool = True,
         cursor_blink: bool = True,
+        cwd: str | None = None,
     ) -> None:
         super().__init__()
+        self.start_cwd = cwd or os.getcwd()  # the new-session modal's default directory
         self.paths = paths
         self.config = config
         self.clock = clock
@@ -89,8 +92,8 @@ class TetherApp(SessionActions, App[int]):
         self.app_suspend_signal.subscribe(self, self._suspending)
         from tui.screens.sessions import SessionsScreen
 
+        place = self.state.place  # read first: showing the list sets the place to "list"
         await self.push_screen(SessionsScreen(self.state))
-        place = self.state.place
         if place.session_id is not None and place.screen == "detail":
             self.open_detail(place.session_id)
         elif place.session_id is not None and place.screen == "output":
@@ -108,6 +111,20 @@ class TetherApp(SessionActions, App[int]):
         """Wait until the store is open, the list loaded and its rows fetched."""
         await self._loaded.wait()
         await self.state.settle()
+
+    async def wait_idle(self, timeout: float = 10.0) -> None:
+        """Wait until what is on screen reflects the database: rows fetched, preview
+        and detail read (tests and screenshots call this before looking)."""
+        await self.wait_loaded()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            await self.state.settle()
+            screen = self.screen
+            busy = [w for w in screen.query("SessionPreview") if getattr(w, "busy", False)]
+            if not busy and getattr(screen, "ready", True):
+                return
+            await asyncio.sleep(0.01)
 
     async def on_unmount(self) -> None:
         if self.state is not None:

@@ -163,4 +163,6 @@ def _normalise(key: str) -> str:
         return _NAMED[key]
     if key.lower().startswith("shift+") and len(key) == 7 and key[-1].isalpha():
         return key[-1].upper()
-    return key
+    # Key names and modifiers are lower case in Textual (F1 -> f1, Ctrl+X -> ctrl+x);
+    # a single character is taken as typed (P is shift+p).
+    return key if len(key) == 1 else key.lower()

@@ -374,6 +374,10 @@ class AppState:
             need_index = count != len(self._ids)
         if need_index:
             await self.reindex()
+            # Rows that just entered the list are already here: no second fetch.
+            entered = [s for s in changed if s.id in self._pos and s.id not in self._rows]
+            self._remember(entered)
+            rows.update(s.id for s in entered)
         if rows:
             self.changed.publish(Change(rows=frozenset(rows)))
         return bool(changed) or need_index

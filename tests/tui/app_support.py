@@ -54,13 +54,14 @@ def make_app(
     keys: dict[str, str] | None = None,
     autosave: float = 2.0,
     reconcile: float = 2.0,
+    cwd: str = f"{HOME}/src/app",
 ) -> TetherApp:
     config = Config(
         general=General(autosave_interval=autosave, reconcile_interval=reconcile),
         sections={"keys": keys} if keys else {},
     )
     return TetherApp(
-        paths, config, clock=clock or Clock(), background=background, cursor_blink=False
+        paths, config, clock=clock or Clock(), background=background, cursor_blink=False, cwd=cwd
     )
 
 

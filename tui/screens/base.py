@@ -53,6 +53,18 @@ class SessionScreen(Screen):
         statuses = _WHEN[action]
         return statuses is None or session.status in statuses
 
+    def update_bindings(self) -> None:
+        """Refresh the footer only when what the keys can do has changed (the footer
+        rebuilds itself on every refresh, too slow for every cursor move)."""
+        key = self.bindings_key()
+        if key != getattr(self, "_bindings_key", None):
+            self._bindings_key = key
+            self.refresh_bindings()
+
+    def bindings_key(self) -> tuple[object, ...]:
+        session = self.current
+        return (session.status if session else None, self.state.can_undo)
+
     def on_mount(self) -> None:
         blink = getattr(self.app, "cursor_blink", True)
         for widget in self.query("Input, TextArea"):

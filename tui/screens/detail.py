@@ -50,7 +50,7 @@ class DetailScreen(SessionScreen):
         super().__init__(state)
         self.session_id = session_id
         self._runs: list[Run] = []
-        self._loading = False
+        self.ready = False  # filled in from the database (tests wait for it)
 
     @property
     def current_id(self) -> int | None:
@@ -62,10 +62,20 @@ class DetailScreen(SessionScreen):
             yield Static("", id="facts")
             with Horizontal(classes="edit-row"):
                 yield Label("Name", classes="edit-label")
-                yield Input(placeholder="a name for this session", id="name", compact=True)
+                yield Input(
+                    placeholder="a name for this session",
+                    id="name",
+                    compact=True,
+                    select_on_focus=False,
+                )
             with Horizontal(classes="edit-row"):
                 yield Label("Tags", classes="edit-label")
-                yield Input(placeholder="words separated by spaces", id="tags", compact=True)
+                yield Input(
+                    placeholder="words separated by spaces",
+                    id="tags",
+                    compact=True,
+                    select_on_focus=False,
+                )
             yield Label("Notes", classes="section-title")
             yield TextArea(
                 id="notes",
@@ -91,10 +101,11 @@ class DetailScreen(SessionScreen):
         self._fill_fields(session)
         await self._refresh(session)
         self.query_one("#detail").focus()
+        self.ready = True
 
     def on_screen_resume(self) -> None:
         self.state.set_place("detail", self.session_id)
-        self.refresh_bindings()
+        self.update_bindings()
 
     def _on_change(self, change: Change) -> None:
         if self.session_id in change.rows:
@@ -122,7 +133,7 @@ class DetailScreen(SessionScreen):
             if not field.has_focus and field.value != value:
                 with field.prevent(Input.Changed):
                     field.value = value
-        self.refresh_bindings()
+        self.update_bindings()
 
     def _fill_fields(self, session: Session | None) -> None:
         if session is None:
@@ -213,14 +224,19 @@ class DetailScreen(SessionScreen):
     def _submitted(self) -> None:
         self.query_one("#detail").focus()
 
+    def _edit(self, field_id: str) -> None:
+        field = self.query_one(f"#{field_id}", Input)
+        field.focus()
+        field.cursor_position = len(field.value)
+
     def action_edit_name(self) -> None:
-        self.query_one("#name", Input).focus()
+        self._edit("name")
 
     def action_edit_notes(self) -> None:
         self.query_one("#notes", TextArea).focus()
 
     def action_tags(self) -> None:
-        self.query_one("#tags", Input).focus()
+        self._edit("tags")
 
     def action_back(self) -> None:
         """escape leaves a field first, then the screen."""

@@ -156,34 +156,43 @@ class NewSessionModal(Modal):
         self.default_cwd = cwd or os.getcwd()
 
     def compose(self) -> ComposeResult:
+        cwd = fmt.home(self.default_cwd)
         with Vertical(classes="dialog", id="new-session-dialog"):
             yield Label("New session", classes="dialog-title")
-            yield Label("Command", classes="field-label")
-            yield Input(
-                placeholder="e.g.  make test   or   python train.py --epochs 3", id="command"
-            )
-            yield Label("Directory", classes="field-label")
-            yield Input(
-                fmt.home(self.default_cwd) + "/"
-                if not self.default_cwd.endswith("/")
-                else fmt.home(self.default_cwd),
-                id="cwd",
-                suggester=DirectorySuggester(),
-            )
-            with Horizontal(classes="field-row"):
-                with Vertical():
-                    yield Label("Name (optional)", classes="field-label")
-                    yield Input(placeholder="what it is", id="name")
-                with Vertical():
-                    yield Label("Tags (optional)", classes="field-label")
-                    yield Input(placeholder="e.g. ml nightly", id="tags")
-            with RadioSet(id="mode"):
-                yield RadioButton("pipe: stdout and stderr apart", value=True, id="mode-pipe")
-                yield RadioButton("pty: a terminal (colours, interactive)", id="mode-pty")
+            with Horizontal(classes="form-row"):
+                yield Label("Command", classes="form-label")
+                yield Input(
+                    placeholder="e.g. make test  ·  python train.py --epochs 3",
+                    id="command",
+                    compact=True,
+                )
+            with Horizontal(classes="form-row"):
+                yield Label("Directory", classes="form-label")
+                yield Input(
+                    cwd if cwd.endswith("/") else cwd + "/",
+                    id="cwd",
+                    suggester=DirectorySuggester(),
+                    compact=True,
+                )
+            with Horizontal(classes="form-row"):
+                yield Label("Name", classes="form-label")
+                yield Input(placeholder="optional: what it is", id="name", compact=True)
+            with Horizontal(classes="form-row"):
+                yield Label("Tags", classes="form-label")
+                yield Input(placeholder="optional: e.g. ml nightly", id="tags", compact=True)
+            with Horizontal(classes="form-row", id="mode-row"):
+                yield Label("Mode", classes="form-label")
+                with RadioSet(id="mode", compact=True):
+                    yield RadioButton("pipe (stdout, stderr apart)", value=True, id="mode-pipe")
+                    yield RadioButton("pty (a terminal: colours)", id="mode-pty")
             yield Static("", id="new-session-error", classes="dialog-error")
+            yield Static(
+                Text("enter starts · tab next field · → completes a directory · escape", "dim"),
+                classes="dialog-hint",
+            )
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button("Start", id="start", variant="primary")
+                yield Button("Cancel", id="cancel", compact=True)
+                yield Button("Start", id="start", variant="primary", compact=True)
 
     def on_mount(self) -> None:
         super().on_mount()

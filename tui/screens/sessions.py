@@ -52,6 +52,7 @@ class SessionsScreen(SessionScreen):
         "sort",
         "export",
         "back",
+        back={"description": "Clear", "tooltip": "Clear the filter"},
     )
 
     def __init__(self, state, **kwargs) -> None:  # type: ignore[no-untyped-def]
@@ -85,14 +86,14 @@ class SessionsScreen(SessionScreen):
 
     def on_screen_resume(self) -> None:
         self.state.set_place("list")
-        self.refresh_bindings()
+        self.update_bindings()
 
     # -- keeping the view current -----------------------------------------------------
     def _on_change(self, change: Change) -> None:
         if change.index or change.view or change.selection or change.rows:
             self._show()
         if change.selection or change.rows or change.index or change.saved:
-            self.refresh_bindings()
+            self.update_bindings()
 
     def _show(self) -> None:
         ids = self.state.ids
@@ -148,6 +149,7 @@ class SessionsScreen(SessionScreen):
         field.display = True
         field.focus()
         field.cursor_position = len(field.value)
+        self.update_bindings()
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -169,6 +171,7 @@ class SessionsScreen(SessionScreen):
         field = self.query_one("#filter", Input)
         field.display = bool(field.value)
         self.query_one(SessionTable).focus()
+        self.update_bindings()
 
     async def action_back(self) -> None:
         """escape: leave the filter field, then clear the filter."""
@@ -185,11 +188,18 @@ class SessionsScreen(SessionScreen):
             await self.state.set_view(ListView(sort=self.state.view.sort))
         field.display = False
         table.focus()
+        self.update_bindings()
+
+    def bindings_key(self) -> tuple[object, ...]:
+        shown = self.query_one("#filter", Input).display
+        return (*super().bindings_key(), self.state.view.filtered, shown, bool(self.state.ids))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back":
             return self.state.view.filtered or self.query_one("#filter", Input).display
-        if action in ("filter", "status_filter", "sort", "new_session"):
+        if action in ("filter", "status_filter", "sort"):
+            return bool(self.state.ids) or self.state.view.filtered
+        if action == "new_session":
             return True
         return super().check_action(action, parameters)
 

@@ -32,6 +32,7 @@ class SessionPreview(Static):
         super().__init__("", id=id, markup=False)
         self.state = state
         self._shown: tuple[int | None, int, int, str] | None = None
+        self._reading = 0
 
     def on_mount(self) -> None:
         self.state.changed.subscribe(self, self._on_change)
@@ -46,7 +47,28 @@ class SessionPreview(Static):
         self._shown = None
         self.call_later(self.reload)
 
+    @property
+    def busy(self) -> bool:
+        """A read is in flight or the pane shows another session than the selected one
+        (tests and screenshots wait for this to turn False)."""
+        if self._reading:
+            return True
+        sid = self.state.selected
+        session = self.state.row(sid) if sid is not None else None
+        return (
+            self._shown is None
+            or self._shown[0] != sid
+            or (session is not None and self._shown[1] != session.output_lines)
+        )
+
     async def reload(self) -> None:
+        self._reading += 1
+        try:
+            await self._reload()
+        finally:
+            self._reading -= 1
+
+    async def _reload(self) -> None:
         sid = self.state.selected
         session = self.state.row(sid) if sid is not None else None
         height = max(1, self.size.height)

@@ -1,0 +1,110 @@
+"""End to end: the real ``tether`` in a real terminal (tmux, 120x36).
+
+Starts the TUI on an empty temporary home, opens the new-session modal, starts a
+command that prints a line every 0.2 s, sees its output in the preview, stops it
+from the keyboard, quits, and checks the database afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from storage import open_store
+from tui.paths import resolve_paths
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+
+LOOP = "sh -c 'i=0; while [ $i -lt 600 ]; do echo tick-$i; i=$((i+1)); sleep 0.2; done'"
+
+
+class Tmux:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def run(self, *args: str) -> str:
+        return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", self.name)
+
+    def keys(self, *keys: str) -> None:
+        self.run("send-keys", "-t", self.name, *keys)
+
+    def type(self, text: str) -> None:
+        self.run("send-keys", "-t", self.name, "-l", text)
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            shown = self.screen()
+            if text in shown:
+                return shown
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never appeared; the screen shows:\n{shown}")
+            time.sleep(0.1)
+
+
+def _tether_command() -> str:
+    script = Path(sys.executable).parent / "tether"
+    if script.exists():
+        return shlex.quote(str(script))
+    return (
+        f"{shlex.quote(sys.executable)} -c 'import sys; from tui.cli import main; sys.exit(main())'"
+    )
+
+
+def test_start_watch_stop_and_quit_in_a_real_terminal(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    home = tmp_path / "home"
+    work = tmp_path / "work"
+    work.mkdir()
+    tmux = Tmux(f"tether-e2e-{uuid.uuid4().hex[:8]}")
+    env = f"TETHER_HOME={shlex.quote(str(home))} TERM=xterm-256color"
+    shell = (
+        f"cd {shlex.quote(str(work))} && env {env} {_tether_command()}; echo EXITED-$?; sleep 60"
+    )
+    tmux.run("new-session", "-d", "-s", tmux.name, "-x", "120", "-y", "36", shell)
+    tmux.run("resize-window", "-t", tmux.name, "-x", "120", "-y", "36")
+    try:
+        tmux.wait_for("No sessions yet")
+        tmux.keys("n")
+        tmux.wait_for("New session")
+        # Keys typed ahead go to the widget focused when they arrive, so give each
+        # field change a moment (tmux types far faster than a person).
+        tmux.type(LOOP)
+        for step in (["Tab"], ["Tab"]):
+            time.sleep(0.5)
+            tmux.keys(*step)
+        time.sleep(0.5)
+        tmux.type("ticker")
+        time.sleep(0.5)
+        tmux.keys("Enter")
+        shown = tmux.wait_for("tick-3")
+        assert "#1" in shown and "ticker" in shown
+        tmux.keys("s")
+        tmux.wait_for("Stop #1?")
+        tmux.keys("y")
+        tmux.wait_for("stopped")
+        tmux.keys("q")
+        tmux.wait_for("EXITED-0")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", tmux.name], capture_output=True)
+
+    async def check() -> None:
+        paths = resolve_paths(env={"TETHER_HOME": str(home)})
+        async with open_store(paths.db) as store:
+            s = await store.sessions.get(1)
+            assert s is not None
+            assert (s.name, s.status, s.cwd) == ("ticker", "stopped", str(work))
+            out = await store.output.read_bytes(1, "stdout")
+            assert b"tick-0\ntick-1\ntick-2\ntick-3\n" in out
+
+    asyncio.run(check())
