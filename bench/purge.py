@@ -1,0 +1,278 @@
+"""Purge benchmark: remove 1 GB of output across 200 sessions and give the space back.
+
+Builds a database through the storage API (``append_many`` in large batches,
+indexed, sessions interleaved as real concurrent sessions would be), plus sessions
+that stay, then purges the 200 with ``storage.purge.purge_sessions`` (which picks
+its strategy) and reclaims space. Beside it, in the same run: the same output
+stored as one flat file per session and deleted with ``unlink``.
+
+    .venv/bin/python bench/purge.py                    # 1 GiB over 200 sessions
+    .venv/bin/python bench/purge.py --mb 100           # quicker
+    .venv/bin/python bench/purge.py --strategies auto,per-chunk,sessions.purge
+
+Targets (issue 6): the purge and reclaim take <= 10 s and the file shrinks by >= 90%
+of the purged output bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from storage import open_store  # noqa: E402
+from storage.purge import db_size, purge_sessions  # noqa: E402
+
+MiB = 1 << 20
+WORDS = [
+    "compiling",
+    "linking",
+    "warning",
+    "error",
+    "test",
+    "passed",
+    "failed",
+    "module",
+    "request",
+    "worker",
+    "cache",
+    "hit",
+    "miss",
+    "GET",
+    "POST",
+    "/api/v1/items",
+    "latency",
+    "retry",
+    "connection",
+    "timeout",
+    "build",
+    "step",
+    "docker",
+    "layer",
+    "pulling",
+    "extracting",
+    "npm",
+    "install",
+    "resolved",
+    "package",
+    "tokens",
+    "model",
+    "epoch",
+    "loss",
+    "accuracy",
+]
+
+
+def make_pool(size: int, seed: int = 7) -> bytes:
+    """Log-like text: timestamps, levels, words, hex ids, numbers, some colour."""
+    rnd = random.Random(seed)
+    out, n = [], 0
+    while n < size:
+        level = rnd.choice(["INFO", "WARN", "DEBUG", "\x1b[31mERROR\x1b[0m"])
+        words = " ".join(rnd.choice(WORDS) for _ in range(rnd.randint(2, 12)))
+        line = (
+            f"2025-05-{rnd.randint(1, 28):02d}T{rnd.randint(0, 23):02d}:"
+            f"{rnd.randint(0, 59):02d}:{rnd.randint(0, 59):02d} {level} {words} "
+            f"id={rnd.getrandbits(40):x} took {rnd.randint(1, 9999)}ms\n"
+        )
+        out.append(line)
+        n += len(line)
+    return "".join(out).encode()
+
+
+async def build(path: Path, flat: Path, args: argparse.Namespace) -> tuple[list[int], int]:
+    """The database and the flat files; returns the ids to purge and their bytes."""
+    pool = make_pool(16 * MiB)
+    per_purged = args.mb * MiB // args.sessions
+    per_kept = args.keep_mb * MiB // max(1, args.keep)
+    step = 256 * 1024
+    rounds = max(1, per_purged // step)
+    flat.mkdir(parents=True)
+    async with open_store(path) as store:
+        purge_ids = [
+            (await store.sessions.create(["bench", str(i)], cwd="/", name=f"old {i}")).id
+            for i in range(args.sessions)
+        ]
+        keep_ids = [
+            (await store.sessions.create(["bench", "keep"], cwd="/", name=f"keep {i}")).id
+            for i in range(args.keep)
+        ]
+        files = {sid: open(flat / f"{sid}.log", "wb") for sid in purge_ids + keep_ids}  # noqa: SIM115
+        offset = 0
+        for r in range(rounds):
+            records = []
+            last = r == rounds - 1
+            for i, sid in enumerate(purge_ids + keep_ids):
+                each = per_purged if i < args.sessions else per_kept
+                size = each - (each // rounds) * (rounds - 1) if last else each // rounds
+                if not size:
+                    continue
+                start = (offset + i * 7919) % (len(pool) - size)
+                piece = pool[start : start + size]
+                records.append((sid, "stdout", piece, None))
+                files[sid].write(piece)
+            offset += 104_729
+            await store.output.append_many(records)
+        for f in files.values():
+            f.close()
+        for sid in purge_ids + keep_ids:
+            await store.sessions.set_status(sid, "running")
+            await store.sessions.set_status(sid, "succeeded", exit_code=0)
+        purged_bytes = int(
+            await store.scalar(
+                f"SELECT sum(output_bytes) FROM sessions WHERE id IN "
+                f"({','.join(map(str, purge_ids))})"
+            )
+        )
+        await store.db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+    return purge_ids, purged_bytes
+
+
+def copy_db(src: Path, dst: Path) -> None:
+    for suffix in ("", "-wal"):
+        s = src.with_name(src.name + suffix)
+        if s.exists():
+            shutil.copyfile(s, dst.with_name(dst.name + suffix))
+
+
+async def run_db(path: Path, ids: list[int], strategy: str) -> dict:
+    async with open_store(path) as store:
+        size_before = db_size(store)
+        t0 = time.perf_counter()
+        if strategy == "sessions.purge":
+            await store.sessions.purge(ids)
+            t1 = time.perf_counter()
+            await store.reclaim_space()
+            used = "per-chunk, secure_delete as built"
+        else:
+            result = await purge_sessions(
+                store, ids, strategy=None if strategy == "auto" else strategy, reclaim=False
+            )
+            t1 = time.perf_counter()
+            await store.reclaim_space()
+            used = result.strategy
+        t2 = time.perf_counter()
+        size_after = db_size(store)
+        check = await store.integrity_check()
+        left = await store.scalar("SELECT count(*) FROM sessions")
+    return {
+        "method": f"sqlite {strategy}" + (f" ({used})" if strategy == "auto" else ""),
+        "purge_s": t1 - t0,
+        "reclaim_s": t2 - t1,
+        "total_s": t2 - t0,
+        "before": size_before,
+        "after": size_after,
+        "ok": check.ok and left is not None,
+        "problems": check.problems,
+    }
+
+
+def run_flat(flat: Path, ids: list[int]) -> dict:
+    def used() -> int:
+        return sum(p.stat().st_blocks * 512 for p in flat.iterdir())
+
+    os.sync()
+    before = used()
+    t0 = time.perf_counter()
+    for sid in ids:
+        os.unlink(flat / f"{sid}.log")
+    os.sync()
+    t1 = time.perf_counter()
+    return {
+        "method": "flat files (unlink + sync)",
+        "purge_s": t1 - t0,
+        "reclaim_s": 0.0,
+        "total_s": t1 - t0,
+        "before": before,
+        "after": used(),
+        "ok": True,
+        "problems": (),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--mb", type=int, default=1024, help="output to purge, MiB (default 1024)")
+    ap.add_argument("--sessions", type=int, default=200, help="sessions to purge (200)")
+    ap.add_argument("--keep", type=int, default=20, help="sessions that stay (20)")
+    ap.add_argument("--keep-mb", type=int, default=50, help="their output, MiB (50)")
+    ap.add_argument(
+        "--strategies",
+        default="auto",
+        help="comma list of auto, rebuild, per-chunk, sessions.purge (default auto)",
+    )
+    ap.add_argument("--dir", help="work directory (default: a temporary one, removed)")
+    args = ap.parse_args()
+
+    work = Path(args.dir or tempfile.mkdtemp(prefix="tether-bench-purge-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        template = work / "template.db"
+        flat = work / "flat"
+        for p in (template, flat):
+            if p.exists():
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+        print(
+            f"building: {args.mb} MiB over {args.sessions} sessions to purge, "
+            f"{args.keep_mb} MiB over {args.keep} that stay ...",
+            file=sys.stderr,
+        )
+        t = time.perf_counter()
+        ids, purged = asyncio.run(build(template, flat, args))
+        print(f"built in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+
+        rows = []
+        for strategy in args.strategies.split(","):
+            db = work / f"run-{strategy}.db"
+            copy_db(template, db)
+            print(f"purging ({strategy}) ...", file=sys.stderr)
+            rows.append(asyncio.run(run_db(db, ids, strategy)))
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(db) + suffix).unlink(missing_ok=True)
+        rows.append(run_flat(flat, ids))
+    finally:
+        if not args.dir:
+            shutil.rmtree(work, ignore_errors=True)
+
+    print(
+        f"\npurge {purged / MiB:.0f} MiB of output in {args.sessions} sessions "
+        f"({args.keep_mb} MiB in {args.keep} sessions stay); sqlite {sqlite3.sqlite_version}"
+    )
+    head = (
+        f"{'method':44} {'purge s':>8} {'reclaim s':>9} {'total s':>8} {'before MB':>10} "
+        f"{'after MB':>9} {'shrink/purged':>13} {'vs flat':>8}"
+    )
+    print(head)
+    print("-" * len(head))
+    flat_total = rows[-1]["total_s"] or 1e-9
+    for r in rows:
+        shrink = (r["before"] - r["after"]) / purged
+        print(
+            f"{r['method']:44} {r['purge_s']:8.2f} {r['reclaim_s']:9.2f} {r['total_s']:8.2f} "
+            f"{r['before'] / 1e6:10.1f} {r['after'] / 1e6:9.1f} {shrink:12.0%} "
+            f"{r['total_s'] / flat_total:7.0f}x"
+        )
+        if not r["ok"]:
+            print(f"  INTEGRITY PROBLEMS: {r['problems']}")
+    first = rows[0]
+    met_time = first["total_s"] <= 10
+    met_size = (first["before"] - first["after"]) >= 0.9 * purged
+    print(
+        f"\ntargets ({first['method']}): <= 10 s: {'met' if met_time else 'MISSED'} "
+        f"({first['total_s']:.1f} s); shrink >= 90% of purged: "
+        f"{'met' if met_size else 'MISSED'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""Backups of the database: made online, rotated, checked, and restored.
+
+A backup is a plain SQLite file made with SQLite's online backup API
+(``Store.backup_to``), so it is consistent even while supervisors write. Backups that
+tether makes on its own live in one directory and are named
+``<db>-<YYYYmmdd-HHMMSS>-<label>.backup.db``; ``rotate`` keeps the newest ``keep`` of
+them (migration backups, ``*.bak.db``, are never rotated away).
+
+Restoring copies the backup *into* the live database through the same API, under
+SQLite's locks, instead of replacing the file: another process that has the
+database open sees the restored content rather than writing to a file that is no
+longer there. The current database is backed up first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import StoreError
+
+if TYPE_CHECKING:
+    from .store import Store
+
+SUFFIX = ".backup.db"
+REQUIRED_TABLES = ("sessions", "runs", "output_chunks", "output_fts", "sessions_fts", "audit_log")
+
+
+class BackupInvalid(StoreError, ValueError):
+    """A file that cannot be used as a tether backup; nothing was changed."""
+
+    def __init__(self, path: str | os.PathLike[str], detail: str) -> None:
+        self.path, self.detail = str(path), detail
+        super().__init__(
+            f"{path} cannot be restored: {detail}. Nothing was changed; pick another backup "
+            f"(`tether backup --list`)."
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BackupInfo:
+    path: Path
+    bytes: int
+    created_at: float  # file modification time
+    label: str  # backup, pre-cleanup, pre-restore, migration, or "" (another name)
+    schema_version: int | None = None
+    sessions: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "bytes": self.bytes,
+            "created_at": self.created_at,
+            "label": self.label,
+            "schema_version": self.schema_version,
+            "sessions": self.sessions,
+        }
+
+
+def backup_name(db_path: Path, label: str, now: float | None = None) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(time.time() if now is None else now))
+    return f"{db_path.stem}-{stamp}-{label}{SUFFIX}"
+
+
+def _label(path: Path, stem: str) -> str:
+    name = path.name
+    if name.endswith(".bak.db"):
+        return "migration"
+    if name.startswith(stem + "-") and name.endswith(SUFFIX):
+        return name[len(stem) + 1 : -len(SUFFIX)].split("-", 2)[-1]
+    return ""
+
+
+def list_backups(
+    backup_dir: str | os.PathLike[str], db_path: str | os.PathLike[str]
+) -> list[BackupInfo]:
+    """Backups of ``db_path`` in ``backup_dir``, newest first (cheap: no file is opened)."""
+    folder, stem = Path(backup_dir), Path(db_path).stem
+    if not folder.is_dir():
+        return []
+    found = []
+    for p in folder.iterdir():
+        if not p.is_file() or not p.name.startswith(stem):
+            continue
+        if not (p.name.endswith(SUFFIX) or p.name.endswith(".bak.db")):
+            continue
+        st = p.stat()
+        found.append(BackupInfo(p, st.st_size, st.st_mtime, _label(p, stem)))
+    return sorted(found, key=lambda b: (b.created_at, b.path.name), reverse=True)
+
+
+def rotate(
+    backup_dir: str | os.PathLike[str], db_path: str | os.PathLike[str], keep: int
+) -> list[Path]:
+    """Delete all but the newest ``keep`` rotating backups; returns what was deleted.
+    Migration backups are left alone."""
+    mine = [b for b in list_backups(backup_dir, db_path) if b.label != "migration"]
+    removed = []
+    for b in mine[max(0, keep) :]:
+        with contextlib.suppress(FileNotFoundError):
+            b.path.unlink()
+            removed.append(b.path)
+    return removed
+
+
+async def create_backup(
+    store: Store,
+    dest: str | os.PathLike[str] | None = None,
+    *,
+    backup_dir: str | os.PathLike[str] | None = None,
+    keep: int | None = None,
+    label: str = "backup",
+) -> BackupInfo:
+    """Back the database up to ``dest`` (a file), or into ``backup_dir`` under a
+    dated name and then rotate that directory down to ``keep`` backups. 0600."""
+    if dest is None:
+        folder = Path(backup_dir) if backup_dir else store.path.parent / "backups"
+        target = folder / backup_name(store.path, label)
+        n = 1
+        while target.exists():  # two in the same second
+            n += 1
+            target = folder / backup_name(store.path, f"{label}{n}")
+    else:
+        target = Path(dest)
+    await store.backup_to(target)
+    if dest is None and keep is not None:
+        rotate(target.parent, store.path, keep)
+    st = target.stat()
+    return BackupInfo(target, st.st_size, st.st_mtime, label)
+
+
+def _inspect(path: Path) -> BackupInfo:
+    from .schema import SCHEMA_VERSION
+    from .store import _check_header
+
+    if not path.exists():
+        raise BackupInvalid(path, "the file does not exist")
+    if not path.is_file():
+        raise BackupInvalid(path, "it is not a file")
+    try:
+        _check_header(path)
+    except StoreError as e:
+        raise BackupInvalid(path, getattr(e, "detail", str(e))) from None
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+    except sqlite3.Error as e:
+        raise BackupInvalid(path, str(e)) from None
+    try:
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        missing = [t for t in REQUIRED_TABLES if t not in tables]
+        if version == 0 or missing:
+            raise BackupInvalid(path, "it is an SQLite database, but not a tether one")
+        if version > SCHEMA_VERSION:
+            raise BackupInvalid(
+                path,
+                f"it has schema version {version}, newer than this tether ({SCHEMA_VERSION})",
+            )
+        problems = [r[0] for r in con.execute("PRAGMA quick_check(5)") if r[0] != "ok"]
+        if problems:
+            raise BackupInvalid(path, "it is damaged: " + "; ".join(problems))
+        sessions = con.execute("SELECT count(*) FROM sessions").fetchone()[0]
+    except sqlite3.Error as e:
+        raise BackupInvalid(path, str(e)) from None
+    finally:
+        con.close()
+    st = path.stat()
+    return BackupInfo(path, st.st_size, st.st_mtime, _label(path, path.stem), version, sessions)
+
+
+async def validate_backup(path: str | os.PathLike[str]) -> BackupInfo:
+    """Check, without writing to it, that ``path`` opens as a tether database: SQLite
+    header, tether tables, a schema this tether understands, ``quick_check``. Raises
+    ``BackupInvalid`` otherwise."""
+    return await asyncio.to_thread(_inspect, Path(path).expanduser())
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreResult:
+    restored_from: BackupInfo
+    previous: BackupInfo | None  # the backup of the database as it was
+
+
+async def restore_backup(
+    store: Store,
+    source: str | os.PathLike[str],
+    *,
+    backup_dir: str | os.PathLike[str] | None = None,
+    keep: int | None = None,
+) -> RestoreResult:
+    """Replace the database's content with the backup at ``source``: validate it,
+    back the current database up (label ``pre-restore``), then copy the backup in
+    through the online backup API. The caller must make sure no supervisor is
+    writing (``tether restore-backup`` refuses while sessions run)."""
+    from .store import BUSY_TIMEOUT_MS, translate
+
+    info = await validate_backup(source)
+    if Path(source).resolve() == store.path.resolve():
+        raise BackupInvalid(source, "it is the database itself")
+    previous = await create_backup(store, backup_dir=backup_dir, keep=keep, label="pre-restore")
+    src_path = Path(source).expanduser()
+
+    def copy() -> None:
+        src = sqlite3.connect(f"file:{src_path}?mode=ro&immutable=1", uri=True)
+        dst = sqlite3.connect(store.path)
+        try:
+            dst.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            sizes = [c.execute("PRAGMA page_size").fetchone()[0] for c in (src, dst)]
+            if sizes[0] != sizes[1]:
+                # A WAL database cannot change its page size in place.
+                raise BackupInvalid(
+                    src_path, f"its page size ({sizes[0]}) differs from the database's ({sizes[1]})"
+                )
+            src.backup(dst)
+            dst.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            dst.close()
+            src.close()
+
+    async with store._lock:  # nothing else on our own connection meanwhile
+        try:
+            await asyncio.to_thread(copy)
+        except sqlite3.Error as e:
+            raise translate(e, str(store.path)) from e
+    await store.audit.record(
+        "restore-backup", None, {"from": str(src_path), "previous": str(previous.path)}
+    )
+    return RestoreResult(info, previous)
