@@ -1,0 +1,493 @@
+"""Export sessions: a complete JSON document, or a transcript (md, txt, jsonl).
+
+    from storage.export import export_sessions
+    from storage.redact import Redactor
+
+    with open("out.json", "wb") as f:
+        result = await export_sessions(store, [3, 4], f, fmt="json", redactor=Redactor())
+    result.redactions  # {"jwt": 2, ...}
+
+Everything streams: output is read a batch of chunks at a time and written as it is
+read, so a 2 GB session needs no more memory than a small one. Redaction (on unless
+``redactor`` is None) covers the output and the metadata (argv, env, notes, context...).
+
+The ``json`` format, ``tether.export/1``, is one valid JSON document laid out one
+record per line, so that a reader can check and import it line by line::
+
+    {"format":"tether.export/1","schema_version":1,"exported_at":...,"sessions":[
+    {"session":{...metadata...},"chunks":[
+    {"run":1,"stream":"stdout","first_line":0,...,"text":"..."}
+    ,{"run":1,"stream":"stderr",...,"base64":"..."}
+    ],"runs":[...],"summary":{"chunks":2,"lines":7,"bytes":120}}
+    ,{"session":{...},"chunks":[
+    ],"runs":[],"summary":{"chunks":0,"lines":0,"bytes":0}}
+    ],"summary":{"sessions":2,"chunks":2,"bytes":120,"redacted":true,"redactions":{}},
+    "checksum":"sha256:<hex>"}
+
+A chunk's bytes are in ``text`` when they are valid UTF-8, else in ``base64``. The
+checksum is the SHA-256 of every byte before the last line. Runs come after the
+chunks because redaction can drop lines (a PEM key block) and so renumber them; a
+chunk's numbering always matches its own data. ``storage.importer`` reads it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from .models import OutputChunk, Run, Session
+from .output import count_lines
+from .schema import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from .redact import Redactor, StreamRedactor
+    from .store import Store
+
+FORMAT_ID = "tether.export/1"
+FORMATS = ("json", "md", "txt", "jsonl")
+EXTENSIONS = {
+    ".json": "json",
+    ".md": "md",
+    ".markdown": "md",
+    ".txt": "txt",
+    ".log": "txt",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+MAX_CHUNK_BYTES = 1024 * 1024
+"""Largest chunk a ``tether.export/1`` document may hold (storage writes 64 KiB)."""
+
+Progress = Callable[[int, int], Any]  # (output bytes done, output bytes in all)
+
+
+def format_for_path(path: str) -> str | None:
+    """The export format a file name asks for (``out.md`` -> ``md``), or None."""
+    return EXTENSIONS.get(os.path.splitext(path)[1].lower())
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    sessions: int
+    chunks: int
+    output_bytes: int  # output bytes read from the store
+    written: int  # bytes written
+    redacted: bool
+    redactions: dict[str, int] = field(default_factory=dict)  # kind -> count
+
+    @property
+    def redaction_total(self) -> int:
+        return sum(self.redactions.values())
+
+
+def capture_patterns(section: dict[str, Any]) -> list[str] | None:
+    """The user patterns for capture-time redaction from the ``[redaction]`` config
+    section, or None when ``on_capture`` is off (the runner's ``redact=`` argument)."""
+    if not section.get("on_capture"):
+        return None
+    patterns = section.get("patterns", [])
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise ValueError("[redaction] patterns must be a list of strings")
+    return list(patterns)
+
+
+def capture_redactor(section: dict[str, Any]) -> StreamRedactor | None:
+    """A ``StreamRedactor`` for one output stream when ``[redaction] on_capture`` is on
+    (built-in patterns plus ``patterns``), else None."""
+    patterns = capture_patterns(section)
+    if patterns is None:
+        return None
+    from .redact import Redactor
+
+    return Redactor(patterns).stream()
+
+
+# -- redaction of metadata and output ---------------------------------------------------
+
+
+class Redaction:
+    """Applies one ``Redactor`` (or none) to metadata and output; counts by kind.
+
+    A value that is a secret only because of its name (``DB_PASSWORD`` in env,
+    ``--api-key X`` in argv, ``{"token": X}`` in context) is *learned*: from then on
+    it is redacted wherever it appears, in output too (a program that echoes its
+    arguments, the ``run 2`` separator line that repeats the command)."""
+
+    MIN_LEARNED = 6  # shorter values would be redacted in too many innocent places
+
+    def __init__(self, redactor: Redactor | None, *, learned: set[str] | None = None) -> None:
+        self.redactor = redactor
+        self.counts: Counter[str] = Counter()
+        self.learned: set[str] = set() if learned is None else learned
+        self._active = redactor
+        self._active_for: frozenset[str] = frozenset()
+
+    @property
+    def on(self) -> bool:
+        return self.redactor is not None
+
+    def scratch(self) -> Redaction:
+        """The same redaction with its own counts (for a pass that writes nothing)."""
+        return Redaction(self.redactor, learned=self.learned)
+
+    @property
+    def active(self) -> Redactor | None:
+        """The redactor plus the learned values, as literal patterns."""
+        if self.redactor is None or self.learned == self._active_for:
+            return self._active
+        from .redact import Redactor
+
+        literal = [re.escape(v) for v in sorted(self.learned)]
+        self._active = Redactor([*self.redactor.user_patterns, *literal])
+        self._active_for = frozenset(self.learned)
+        return self._active
+
+    def learn(self, session: Session) -> None:
+        """Learn the secret values of a session's env, argv and context."""
+        if self.redactor is None:
+            return
+        for key, value in (session.env or {}).items():
+            self._learn(key, value)
+        for argv in (session.argv, session.resume_argv or ()):
+            for key, value in _option_pairs(argv):
+                self._learn(key, value)
+        stack = [session.context]
+        while stack:
+            value = stack.pop()
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    if isinstance(v, str):
+                        self._learn(str(k), v)
+                    else:
+                        stack.append(v)
+            elif isinstance(value, list):
+                stack += value
+
+    def _learn(self, key: str, value: str) -> None:
+        if len(value) < self.MIN_LEARNED or "\n" in value or value in self.learned:
+            return
+        assert self.redactor is not None
+        data, kinds = self.redactor.redact_bytes_by_kind(f"{key}={value}".encode())
+        if kinds and value.encode() not in data:
+            self.learned.add(value)
+
+    def text(self, value: str) -> str:
+        redactor = self.active
+        if redactor is None or not value:
+            return value
+        data, kinds = redactor.redact_bytes_by_kind(value.encode("utf-8", "surrogatepass"))
+        if not kinds:
+            return value
+        self.counts.update(kinds)
+        return data.decode("utf-8", "replace")
+
+    def pair(self, key: str, value: str) -> str:
+        """Redact ``value`` as ``key=value`` (``DB_PASSWORD`` + ``hunter2``), else alone."""
+        if self.redactor is None or not value:
+            return value
+        data, kinds = self.redactor.redact_bytes_by_kind(f"{key}={value}".encode())
+        text = data.decode("utf-8", "replace")
+        if not kinds or not text.startswith(f"{key}="):
+            return self.text(value)
+        self.counts.update(kinds)
+        return text[len(key) + 1 :]
+
+    def argv(self, argv: Iterable[str]) -> list[str]:
+        """Each argument, and each ``--option value`` pair (``--api-key abc``)."""
+        out: list[str] = []
+        prev = ""
+        for arg in argv:
+            if _is_option(prev) and not arg.startswith("-"):
+                out.append(self.pair(prev.lstrip("-"), arg))
+            else:
+                out.append(self.text(arg))
+            prev = arg
+        return out
+
+    def json_value(self, value: Any, key: str | None = None) -> Any:
+        if isinstance(value, str):
+            return self.pair(key, value) if key else self.text(value)
+        if isinstance(value, list):
+            return [self.json_value(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.json_value(v, str(k)) for k, v in value.items()}
+        return value
+
+
+def _is_option(arg: str) -> bool:
+    return arg.startswith("-") and "=" not in arg and len(arg) > 1
+
+
+def _option_pairs(argv: Iterable[str]) -> Iterable[tuple[str, str]]:
+    prev = ""
+    for arg in argv:
+        if _is_option(prev) and not arg.startswith("-"):
+            yield prev.lstrip("-"), arg
+        elif arg.startswith("-") and "=" in arg:
+            key, _, value = arg.partition("=")
+            yield key.lstrip("-"), value
+        prev = arg
+
+
+async def output_chunks(
+    store: Store, session_id: int, redaction: Redaction, on_chunk: Callable[[int], Any]
+) -> AsyncIterator[OutputChunk]:
+    """A session's chunks in line order, redacted. A redacted chunk's ``line_count``
+    and ``open_end`` describe its new data; a chunk redacted to nothing is skipped.
+
+    Each stream has its own streaming redactor, so a secret that spans chunks (a PEM
+    block) is still caught. It is flushed after an unterminated line unless the next
+    chunk continues that line (a line longer than a chunk), so no text ever moves
+    past output of another stream."""
+    redactor = redaction.active
+    streams: dict[str, StreamRedactor] = {}
+    carried: dict[str, float] = {}  # first_at of text held back for the next chunk
+    prev: OutputChunk | None = None
+
+    def redact(chunk: OutputChunk, continued: bool) -> OutputChunk | None:
+        on_chunk(len(chunk.data))
+        if redactor is None:
+            return chunk
+        sr = streams.get(chunk.stream)
+        if sr is None:
+            sr = streams[chunk.stream] = redactor.stream()
+        data = sr.feed(chunk.data)
+        if chunk.open_end and not continued:
+            data += sr.flush()
+        first_at = carried.pop(chunk.stream, chunk.first_at)
+        if sr.pending:
+            carried[chunk.stream] = first_at
+        if not data:
+            return None
+        if data == chunk.data:
+            return chunk
+        return replace(
+            chunk,
+            data=data,
+            first_at=first_at,
+            line_count=count_lines(data),
+            open_end=not data.endswith(b"\n"),
+        )
+
+    async for chunk in store.output.iter_chunks(session_id):
+        if prev is not None:
+            continued = prev.open_end and chunk.stream == prev.stream and chunk.run == prev.run
+            out = redact(prev, continued)
+            if out is not None:
+                yield out
+        prev = chunk
+    if prev is not None:
+        out = redact(prev, False)
+        if out is not None:
+            yield out
+    for sr in streams.values():
+        redaction.counts.update(sr.counts)
+
+
+# -- writing ----------------------------------------------------------------------------
+
+
+class Sink:
+    """Where an export goes: counts bytes, hashes them while ``hashing``."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.written = 0
+        self.sha = hashlib.sha256()
+        self.hashing = True
+
+    def write(self, data: bytes) -> None:
+        if self.hashing:
+            self.sha.update(data)
+        self.out.write(data)
+        self.written += len(data)
+
+    def line(self, text: str) -> None:
+        self.write(text.encode("utf-8", "surrogatepass") + b"\n")
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON on one line: control characters and line breaks are escaped."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def session_record(session: Session, redaction: Redaction) -> dict[str, Any]:
+    """The metadata of a session as exported (no local id, pid, counters or trash)."""
+    redaction.learn(session)
+    env = session.env
+    return {
+        "uid": session.uid,
+        "name": redaction.text(session.name),
+        "argv": redaction.argv(session.argv),
+        "cwd": session.cwd,
+        "env": {k: redaction.pair(k, v) for k, v in env.items()} if env is not None else None,
+        "mode": session.mode,
+        "status": session.status,
+        "exit_code": session.exit_code,
+        "signal": session.signal,
+        "created_at": session.created_at,
+        "updated_at": session.updated_at,
+        "started_at": session.started_at,
+        "ended_at": session.ended_at,
+        "last_output_at": session.last_output_at,
+        "notes": redaction.text(session.notes),
+        "context": redaction.json_value(session.context),
+        "pinned": session.pinned,
+        "tags": list(session.tags),
+        "resume_argv": (
+            redaction.argv(session.resume_argv) if session.resume_argv is not None else None
+        ),
+    }
+
+
+def run_record(run: Run, first_line: int, redaction: Redaction) -> dict[str, Any]:
+    return {
+        "number": run.number,
+        "argv": redaction.argv(run.argv),
+        "started_at": run.started_at,
+        "ended_at": run.ended_at,
+        "exit_code": run.exit_code,
+        "signal": run.signal,
+        "status": run.status,
+        "first_line": first_line,
+    }
+
+
+def chunk_record(chunk: OutputChunk, first_line: int) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "run": chunk.run,
+        "stream": chunk.stream,
+        "first_line": first_line,
+        "line_count": chunk.line_count,
+        "open_end": chunk.open_end,
+        "first_at": chunk.first_at,
+        "last_at": chunk.last_at,
+    }
+    try:
+        record["text"] = chunk.data.decode("utf-8")
+    except UnicodeDecodeError:
+        record["base64"] = base64.b64encode(chunk.data).decode("ascii")
+    return record
+
+
+async def _write_json_session(
+    store: Store, session: Session, sink: Sink, redaction: Redaction, on_chunk: Any, first: bool
+) -> tuple[int, int]:
+    """One session's lines; returns (chunks, bytes) written."""
+    record = dumps(session_record(session, redaction))
+    sink.line(("" if first else ",") + '{"session":' + record + ',"chunks":[')
+    runs = await store.runs.list(session.id)
+    # Where each run starts in the exported numbering (redaction may drop lines).
+    starts: dict[int, int] = {}
+    pending = list(runs)
+    line = chunks = size = 0
+    async for chunk in output_chunks(store, session.id, redaction, on_chunk):
+        # A run starts a new chunk, at its stored first line.
+        while pending and pending[0].first_line <= chunk.first_line:
+            starts[pending.pop(0).number] = line
+        sink.line(("," if chunks else "") + dumps(chunk_record(chunk, line)))
+        line += chunk.line_count
+        chunks += 1
+        size += len(chunk.data)
+    run_list = [run_record(r, starts.get(r.number, line), redaction) for r in runs]
+    summary = {"chunks": chunks, "lines": line, "bytes": size}
+    sink.line('],"runs":' + dumps(run_list) + ',"summary":' + dumps(summary) + "}")
+    return chunks, size
+
+
+async def export_sessions(
+    store: Store,
+    session_ids: Iterable[int],
+    out: BinaryIO,
+    *,
+    fmt: str = "json",
+    redactor: Redactor | None = None,
+    progress: Progress | None = None,
+    now: float | None = None,
+) -> ExportResult:
+    """Write the sessions (in the order given) to ``out`` in ``fmt``, redacting with
+    ``redactor`` unless it is None. Raises ``SessionNotFound`` for an unknown id before
+    anything is written. ``progress(done, total)`` is called per chunk, in bytes."""
+    from .errors import SessionNotFound
+
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    ids = list(dict.fromkeys(session_ids))
+    found = {s.id: s for s in await store.sessions.list(ids=ids, include_deleted=True)}
+    for sid in ids:
+        if sid not in found:
+            raise SessionNotFound(sid)
+    sessions = [found[sid] for sid in ids]
+    total = sum(s.output_bytes for s in sessions)
+    done = 0
+
+    def on_chunk(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress(done, max(total, done))
+
+    redaction = Redaction(redactor)
+    sink = Sink(out)
+    chunks = 0
+    if fmt == "json":
+        header = {
+            "format": FORMAT_ID,
+            "schema_version": SCHEMA_VERSION,
+            "exported_at": time.time() if now is None else now,
+            "redacted": redaction.on,
+        }
+        sink.line(dumps(header)[:-1] + ',"sessions":[')
+        size = 0
+        for i, session in enumerate(sessions):
+            n, b = await _write_json_session(store, session, sink, redaction, on_chunk, i == 0)
+            chunks, size = chunks + n, size + b
+        summary = {
+            "sessions": len(sessions),
+            "chunks": chunks,
+            "bytes": size,
+            "redacted": redaction.on,
+            "redactions": dict(sorted(redaction.counts.items())),
+        }
+        sink.line('],"summary":' + dumps(summary) + ",")
+        sink.hashing = False
+        sink.line('"checksum":' + dumps("sha256:" + sink.sha.hexdigest()) + "}")
+    else:
+        from .export_text import write_transcript
+
+        chunks = await write_transcript(store, sessions, sink, fmt, redaction, on_chunk)
+    if progress is not None:
+        progress(done, max(total, done))
+    return ExportResult(
+        sessions=len(sessions),
+        chunks=chunks,
+        output_bytes=done,
+        written=sink.written,
+        redacted=redaction.on,
+        redactions=dict(sorted(redaction.counts.items())),
+    )
+
+
+async def matching_sessions(store: Store, query: Any) -> list[int]:
+    """Ids (oldest first) of the sessions a search query matches: its filters, and its
+    words in their output or metadata. ``query`` is a parsed ``storage.query.Query``."""
+    from .search_engine import search
+    from .search_filters import filter_session_ids
+
+    if not query.has_text:
+        return sorted(await filter_session_ids(store, query))
+    found: set[int] = set()
+    page: str | None = None
+    while True:
+        results = await search(store, query, limit=500, page=page, counts=False)
+        found.update(g.session.id for g in results.groups)
+        page = results.next_page
+        if page is None:
+            return sorted(found)
