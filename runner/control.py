@@ -9,9 +9,11 @@ socket and return the session as the database then shows it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import log
 from .errors import ControlError, NeedsConfirmation, NotResumable, NotRunning, SupervisorGone
-from .locations import RuntimePaths, is_alive, socket_path, try_lock
+from .locations import RuntimePaths, is_alive, socket_path, supervisor_pid, try_lock
 from .spec import LaunchSpec
 
 if TYPE_CHECKING:
@@ -107,7 +109,13 @@ async def launch(
     session = await store.sessions.require(session_id)
     sid = session.id
     if is_alive(paths, sid) and session.ended:
-        await _wait_released(paths, sid, FINISHING_WAIT)  # it is finishing its indexing
+        # Its supervisor is still indexing the output: cut that short (the new
+        # supervisor indexes whatever of this session is left), then go.
+        pid = supervisor_pid(paths, sid)
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        await _wait_released(paths, sid, FINISHING_WAIT)
     if is_alive(paths, sid):
         raise NotResumable(sid, f"session #{sid} is {session.status}; it is already running")
     if session.status in _LIVE:

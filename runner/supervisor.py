@@ -46,6 +46,7 @@ READ_SIZE = 256 * 1024
 FLUSH_MAX = 4 * 1024 * 1024  # bytes per write transaction at most
 INDEX_BATCH = 2 * 1024 * 1024  # bytes indexed per step while the command runs
 INDEX_EVERY = 1.0  # seconds between index steps while output keeps coming
+INDEX_BACKLOG_MAX = 1024 * 1024  # no indexing while more than this waits to be written
 IDLE_INDEX_AFTER = 0.3  # seconds without output before indexing
 DRAIN_IDLE = 1.0  # after exit: stop waiting for EOF once output has been quiet this long
 RETRY_FOR = 60.0  # seconds a final write keeps retrying before giving up
@@ -314,7 +315,11 @@ class Supervisor:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._big.wait(), self.spec.flush_interval)
             await self._flush_once()
-            if self._index_due and time.monotonic() - self._last_index >= INDEX_EVERY:
+            if (
+                self._index_due
+                and time.monotonic() - self._last_index >= INDEX_EVERY
+                and self.buffer.pending < INDEX_BACKLOG_MAX  # readable first, searchable next
+            ):
                 await self._index_step()
 
     def _records(self, items: list[Piece | Gap]) -> list[tuple[int, str, bytes, float]]:
@@ -388,13 +393,20 @@ class Supervisor:
         return n
 
     async def _index_rest(self) -> None:
-        deadline = time.monotonic() + RETRY_FOR
-        while not self._aborting and time.monotonic() < deadline:
+        """Index what is left (the lock is still held, so a resume waits for this).
+        Gives up only after ``RETRY_FOR`` seconds of failures in a row."""
+        failing_since: float | None = None
+        while not self._aborting:
             n = await self._index_step(8 * 1024 * 1024)
             if n == 0:
                 return
-            if n < 0:
-                await asyncio.sleep(0.5)
+            if n > 0:
+                failing_since = None
+                continue
+            failing_since = failing_since or time.monotonic()
+            if time.monotonic() - failing_since > RETRY_FOR:
+                return
+            await asyncio.sleep(0.5)
 
     # -- the command's life -------------------------------------------------------------
     def _on_sigchld(self) -> None:

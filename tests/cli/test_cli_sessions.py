@@ -331,3 +331,14 @@ def test_twenty_sessions_at_once_store_every_line_exactly_once(tether, tether_ho
     asyncio.run(check())
     errors = resolve_paths().supervisor_log
     assert not errors.exists() or errors.read_text() == ""
+
+
+def test_logs_follow_waits_for_a_growing_line_and_ends_with_the_session(tether):
+    script = "echo first; sleep 0.5; printf 'half'; sleep 0.5; echo ' and whole'; sleep 0.3"
+    sid = tether.ok("run", "--", "sh", "-c", script).strip()
+    follow = tether("logs", "-f", sid, timeout=60)
+    assert follow.returncode == 0
+    lines = follow.stdout.splitlines()
+    assert lines[:2] == ["first", "half and whole"]
+    assert lines[2].startswith("exited with code 0") and len(lines) == 3
+    assert tether.json("show", sid)["status"] == "succeeded"

@@ -248,3 +248,19 @@ async def test_the_command_outlives_nothing_it_should_not(store, paths, tmp_path
 
 async def _async(value):
     return value
+
+
+async def test_capture_time_redaction_keeps_secrets_off_disk(store, paths, tmp_path):
+    (tmp_path / "out.txt").write_text("MY_API_KEY=abcd1234efgh5678\nplain\n")
+    (tmp_path / "err.txt").write_text("the password is hunter2\n")
+    script = "cat out.txt; cat err.txt >&2"
+    s = await control.start_session(
+        store, paths, argv=["sh", "-c", script], cwd=tmp_path, redact=[r"hunter\d"]
+    )
+    s = await wait_ended(store, paths, s.id)
+    out = await store.output.read_bytes(s.id, "stdout")
+    err = await store.output.read_bytes(s.id, "stderr")
+    assert out == b"MY_API_KEY=[REDACTED:assignment]\nplain\n"
+    assert err == b"the password is [REDACTED:custom]\n"
+    for f in paths.db.parent.glob("tether.db*"):
+        assert b"hunter2" not in f.read_bytes() and b"abcd1234efgh" not in f.read_bytes()
