@@ -63,9 +63,9 @@ class BackupInfo:
         }
 
 
-def backup_name(db_path: Path, label: str, now: float | None = None) -> str:
+def backup_name(db_path: Path, label: str, now: float | None = None, n: int = 1) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(time.time() if now is None else now))
-    return f"{db_path.stem}-{stamp}-{label}{SUFFIX}"
+    return f"{db_path.stem}-{stamp}{f'.{n}' if n > 1 else ''}-{label}{SUFFIX}"
 
 
 def _label(path: Path, stem: str) -> str:
@@ -121,11 +121,12 @@ async def create_backup(
     dated name and then rotate that directory down to ``keep`` backups. 0600."""
     if dest is None:
         folder = Path(backup_dir) if backup_dir else store.path.parent / "backups"
-        target = folder / backup_name(store.path, label)
+        now = time.time()
+        target = folder / backup_name(store.path, label, now)
         n = 1
         while target.exists():  # two in the same second
             n += 1
-            target = folder / backup_name(store.path, f"{label}{n}")
+            target = folder / backup_name(store.path, label, now, n)
     else:
         target = Path(dest)
     await store.backup_to(target)
