@@ -17,8 +17,10 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, Static
+from textual.widget import Widget
+from textual.widgets import Footer, Input, Label
 
 from tui import format as fmt
 from tui.keys import bindings
@@ -36,6 +38,16 @@ _WHEN: dict[str, tuple[str, ...]] = {
     "resume": ("succeeded", "failed", "stopped", "lost"),
     "send_input": ("running", "paused"),
 }
+
+
+class OutputHeader(Widget):
+    """One line about the session. Repaints without a layout pass (a ``Static`` update
+    relayouts the screen, and this changes with every new line)."""
+
+    content: reactive[Text] = reactive(Text, layout=False)
+
+    def render(self) -> Text:
+        return self.content
 
 
 class OutputScreen(Screen):
@@ -86,6 +98,7 @@ class OutputScreen(Screen):
         super().__init__(name=name, id=id)
         self.session_id = session_id
         self._follow = follow
+        self._status: str | None = None
         self._store = store
         self._line = line
         self._highlight = highlight
@@ -99,7 +112,7 @@ class OutputScreen(Screen):
         return self.query_one(OutputView)
 
     def compose(self) -> ComposeResult:
-        yield Static(f"#{self.session_id}", id="output-header")
+        yield OutputHeader(id="output-header")
         yield OutputView(
             self.session_id,
             line=self._line,
@@ -136,7 +149,10 @@ class OutputScreen(Screen):
     @on(OutputView.SessionChanged)
     def _session_changed(self, event: OutputView.SessionChanged) -> None:
         self._update_header()
-        self.refresh_bindings()
+        if event.session.status != self._status:
+            # Only then: the footer rebuilds itself on every refresh of the bindings.
+            self._status = event.session.status
+            self.refresh_bindings()
 
     def on_screen_resume(self) -> None:
         state = getattr(self.app, "state", None)
@@ -162,7 +178,7 @@ class OutputScreen(Screen):
                 header.append("  following", "dim")
             elif view.pending_lines:
                 header.append(f"  +{view.pending_lines:,} new", "bold")
-        self.query_one("#output-header", Static).update(header)
+        self.query_one(OutputHeader).content = header
 
     # -- find -----------------------------------------------------------------------------
     def action_find(self) -> None:

@@ -1,0 +1,510 @@
+"""TUI benchmark: first paint, a 10-million-line session, live latency; beside references.
+
+    python bench/tui.py                 # everything (builds its data once, then reuses it)
+    python bench/tui.py --only b        # one part: a, b or c
+    python bench/tui.py --lines 1000000 --runs 3
+
+Everything is measured the way a user sees it: the program runs in a real terminal
+(a tmux pane, 120x36, its own tmux server) and the benchmark polls ``tmux capture-pane``
+about every 5 ms for the text it waits for. Times therefore include interpreter start,
+imports, opening the database, layout and the terminal write, and have a resolution of
+one poll (reported times are the midpoint between the poll that saw the text and the
+one before it).
+
+(a) First paint of the session list with 10 000 sessions: from launching ``tether``
+    to the first session rows on screen, beside a bare Textual app showing a 10-row
+    ``DataTable`` (the floor any Textual app pays), in the same run. Target: <= 2x.
+(b) A 10-million-line session: from launching ``tether`` (its saved place is that
+    session's output, so it opens straight there, following the end) to the last line
+    on screen; then a little viewing (page up/down, home, end) and the peak RSS
+    (``VmHWM``) of the process. Beside Toolong (``tl``, from PyPI) opening the same lines
+    as a file, which it also shows from the end. Targets: <= 300 ms after the app is up
+    (the table also gives launch-to-last-line), <= 150 MB RSS.
+    Toolong pins textual < 0.59, so it lives in its own venv (``bench/out/toolong-venv``)
+    rather than in the project's.
+(c) Latency from a line written by a running session to that line on screen: a real
+    session (``runner.control.start_session``) prints ``tick N <time>`` at random
+    intervals; tether shows its output; each tick's latency is the time it was first seen
+    minus the time in it. The same printer into a file under ``tail -f`` in the same kind
+    of pane is the floor of the method. Target: p95 <= 250 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DATA = ROOT / "bench" / "data"
+OUT = ROOT / "bench" / "out"
+TETHER = ROOT / ".venv" / "bin" / "tether"
+PYTHON = ROOT / ".venv" / "bin" / "python"
+TOOLONG_VENV = OUT / "toolong-venv"
+SIZE = (120, 36)
+POLL = 0.005
+T0 = 1_714_500_000.0
+
+BARE_APP = """
+from textual.app import App
+from textual.widgets import DataTable
+
+
+class Bare(App):
+    def compose(self):
+        yield DataTable()
+
+    def on_mount(self):
+        table = self.query_one(DataTable)
+        table.add_columns("id", "name", "status", "lines")
+        for i in range(10):
+            table.add_row(i, f"bare-row {i}", "succeeded", i * 10)
+
+
+Bare().run()
+"""
+
+PRINTER = """
+import random, sys, time
+rng = random.Random(7)
+time.sleep(float(sys.argv[2]))
+for i in range(int(sys.argv[1])):
+    print(f"tick {i} {time.time():.6f}", flush=True)
+    time.sleep(rng.uniform(0.03, 0.15))
+time.sleep(3600)
+"""
+
+
+# -- a terminal to watch ------------------------------------------------------------------
+class Pane:
+    """One tmux pane on a private tmux server."""
+
+    def __init__(self) -> None:
+        self.server = ["tmux", "-L", f"tether-bench-{os.getpid()}"]
+        cols, rows = SIZE
+        subprocess.run(
+            [*self.server, "-f", "/dev/null", "new-session", "-d", "-s", "b"]
+            + ["-x", str(cols), "-y", str(rows), "sleep 100000"],
+            check=True,
+        )
+        subprocess.run([*self.server, "set-option", "-g", "status", "off"], check=True)
+
+    def launch(self, command: str, env: dict[str, str] | None = None) -> float:
+        """Start ``command`` in the pane (replacing what ran there); returns its start time."""
+        prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
+        line = f"exec env {prefix} {command}" if prefix else f"exec {command}"
+        start = time.perf_counter()
+        subprocess.run([*self.server, "respawn-pane", "-k", "-t", "b", line], check=True)
+        return start
+
+    def text(self) -> str:
+        return subprocess.run(
+            [*self.server, "capture-pane", "-p", "-t", "b"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+
+    def pid(self) -> int:
+        out = subprocess.run(
+            [*self.server, "display", "-p", "-t", "b", "#{pane_pid}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return int(out.stdout.strip())
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run([*self.server, "send-keys", "-t", "b", *keys], check=True)
+
+    def wait_for(self, found: Callable[[str], bool], timeout: float = 120.0) -> float:
+        """Poll until ``found(text)``; the time it was seen (midpoint of the last poll)."""
+        before = time.perf_counter()
+        deadline = before + timeout
+        while True:
+            text = self.text()
+            now = time.perf_counter()
+            if found(text):
+                return (before + now) / 2
+            if now > deadline:
+                raise TimeoutError(f"gave up after {timeout}s; the pane shows:\n{text}")
+            before = now
+            time.sleep(POLL)
+
+    def stop(self) -> None:
+        subprocess.run([*self.server, "respawn-pane", "-k", "-t", "b", "sleep 100000"])
+
+    def close(self) -> None:
+        subprocess.run([*self.server, "kill-server"], capture_output=True)
+
+
+def peak_rss_mb(pid: int) -> tuple[float, float]:
+    """(peak RSS, current anonymous RSS) of a process, in MB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value.strip()
+    hwm = int(fields["VmHWM"].split()[0]) / 1024
+    anon = int(fields.get("RssAnon", "0 kB").split()[0]) / 1024
+    return hwm, anon
+
+
+# -- data ---------------------------------------------------------------------------------
+async def build_many_sessions(home: Path, count: int) -> None:
+    from storage import open_store
+
+    statuses = ["succeeded", "failed", "stopped", "lost"]
+    async with open_store(home / "tether.db") as store:
+        for i in range(count):
+            at = T0 + i * 60
+            s = await store.sessions.create(
+                ["make", "-j8", f"target-{i}"],
+                cwd=f"/home/dev/src/project-{i % 40}",
+                name=f"bench-{i:05d}",
+                tags=("ci",) if i % 3 == 0 else (),
+                created_at=at,
+            )
+            await store.runs.start(s.id, at=at)
+            await store.output.append(s.id, "stdout", b"building\nbuilt\n", at + 1, index=False)
+            status = statuses[i % 4]
+            code = {"succeeded": 0, "failed": 2}.get(status)
+            await store.runs.finish(s.id, exit_code=code, status=status, at=at + 30)
+
+
+def line_text(i: int) -> str:
+    h, rest = divmod(i // 100, 3600)
+    clock = f"{h % 24:02d}:{rest // 60:02d}:{rest % 60:02d}"
+    return f"{clock} INFO worker-{i % 8} job {i} done in {i % 97}ms"
+
+
+async def build_big_session(home: Path, log: Path, lines: int) -> int:
+    """One session of ``lines`` lines through the storage API (big batches, no index),
+    and the same lines in a plain file for Toolong."""
+    from storage import open_store
+
+    batch = 200_000
+    async with open_store(home / "tether.db") as store:
+        s = await store.sessions.create(
+            ["./worker", "--all"], cwd="/srv", name="big", created_at=T0
+        )
+        await store.runs.start(s.id, at=T0)
+        with open(log, "w") as f:
+            for start in range(0, lines, batch):
+                text = "".join(line_text(i) + "\n" for i in range(start, min(lines, start + batch)))
+                f.write(text)
+                at = T0 + start / 1000
+                await store.output.append_many([(s.id, "stdout", text.encode(), at)], index=False)
+        await store.runs.finish(s.id, exit_code=0, at=T0 + lines / 1000)
+        return s.id
+
+
+async def set_place(db: Path, session_id: int | None, screen: str = "output") -> None:
+    """Where tether opens: the saved UI state it restores on start."""
+    from storage import open_store
+
+    async with open_store(db) as store:
+        place = {"screen": screen if session_id else "list", "session_id": session_id}
+        await store.settings.set("tui.state", {"place": place, "selected": session_id})
+
+
+SMALL = 10
+
+
+async def build_small_session(home: Path) -> int:
+    from storage import open_store
+
+    async with open_store(home / "tether.db") as store:
+        s = await store.sessions.create(["./worker", "--one"], cwd="/srv", name="small")
+        await store.runs.start(s.id, at=T0)
+        text = "".join(line_text(i) + "\n" for i in range(SMALL))
+        await store.output.append(s.id, "stdout", text.encode(), T0 + 1)
+        await store.runs.finish(s.id, exit_code=0, at=T0 + 2)
+        return s.id
+
+
+def ensure_toolong() -> Path:
+    tl = TOOLONG_VENV / "bin" / "tl"
+    if not tl.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(TOOLONG_VENV)], check=True)
+        subprocess.run([str(TOOLONG_VENV / "bin" / "pip"), "install", "-q", "toolong"], check=True)
+    return tl
+
+
+# -- the measurements ---------------------------------------------------------------------
+def bench_first_paint(pane: Pane, runs: int, sessions: int) -> dict:
+    home = DATA / f"tui-{sessions}-sessions"
+    if not (home / "ready").exists():
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        print(f"building {sessions} sessions in {home} ...", flush=True)
+        asyncio.run(build_many_sessions(home, sessions))
+        (home / "ready").touch()
+    bare = OUT / "bare_datatable.py"
+    bare.write_text(BARE_APP)
+    env = {"TETHER_HOME": str(home)}
+    tether, floor = [], []
+    for run in range(runs + 1):  # the first run of each only warms caches
+        asyncio.run(set_place(home / "tether.db", None))
+        start = pane.launch(str(TETHER), env)
+        seen = pane.wait_for(lambda t: "bench-0" in t)
+        pane.stop()
+        start_bare = pane.launch(f"{PYTHON} {bare}")
+        seen_bare = pane.wait_for(lambda t: "bare-row 9" in t)
+        pane.stop()
+        if run:
+            tether.append(seen - start)
+            floor.append(seen_bare - start_bare)
+    return {"tether_s": tether, "bare_datatable_s": floor, "sessions": sessions}
+
+
+def bench_big_session(pane: Pane, runs: int, lines: int) -> dict:
+    home = DATA / f"tui-{lines}-lines"
+    log = home / "big.log"
+    if not (home / "ready").exists():
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        print(f"building a {lines:,}-line session in {home} ...", flush=True)
+        started = time.perf_counter()
+        big = asyncio.run(build_big_session(home, log, lines))
+        small = asyncio.run(build_small_session(home))
+        (home / "ready").write_text(f"{big} {small}")
+        print(f"  built in {time.perf_counter() - started:.1f}s", flush=True)
+    big, small = map(int, (home / "ready").read_text().split())
+    db = home / "tether.db"
+    tl = ensure_toolong()
+    env = {"TETHER_HOME": str(home)}
+    keys = ("open_big_s", "open_small_s", "cold_s", "rss", "tl_cold_s", "tl_rss")
+    results: dict = {k: [] for k in keys}
+    results["lines"] = lines
+    big_last = f"job {lines - 1} done"
+    small_last = f"job {SMALL - 1} done"
+
+    def view(last: str) -> float:
+        """Page around a bit, come back to the end; the peak RSS then."""
+        pid = pane.pid()
+        for presses in (["PageUp"] * 20, ["Home"], ["PageDown"] * 10, ["End"]):
+            pane.keys(*presses)
+            time.sleep(0.3)
+        pane.wait_for(lambda t: last in t)
+        return peak_rss_mb(pid)[0]
+
+    for run in range(runs + 1):
+        # Cold: tether starts where the user left off, the big session's output.
+        asyncio.run(set_place(db, big))
+        start = pane.launch(str(TETHER), env)
+        seen = pane.wait_for(lambda t: big_last in t and f"{lines:,} lines" in t)
+        rss = view(big_last)
+        pane.stop()
+        # From the list: select the session, press o, wait for the output screen's end.
+        opened = []
+        for sid, count, last in ((big, lines, big_last), (small, SMALL, small_last)):
+            asyncio.run(set_place(db, sid, screen="list"))
+            pane.launch(str(TETHER), env)
+            pane.wait_for(lambda t: "big" in t and "small" in t)
+            time.sleep(0.5)
+            press = time.perf_counter()
+            pane.keys("o")
+            marker = f"{count:,} lines"
+            shown = pane.wait_for(lambda t, m=marker, last=last: m in t and last in t)
+            opened.append(shown - press)
+            pane.stop()
+        # Toolong on the same lines as a file.
+        start_tl = pane.launch(f"{tl} {log}")
+        seen_tl = pane.wait_for(lambda t: big_last in t)
+        rss_tl = view(big_last)
+        pane.stop()
+        if run:  # the first round only warms caches
+            results["cold_s"].append(seen - start)
+            results["rss"].append(rss)
+            results["open_big_s"].append(opened[0])
+            results["open_small_s"].append(opened[1])
+            results["tl_cold_s"].append(seen_tl - start_tl)
+            results["tl_rss"].append(rss_tl)
+    return results
+
+
+def bench_latency(pane: Pane, ticks: int) -> dict:
+    from runner import control
+    from storage import open_store
+    from tui.paths import resolve_paths
+
+    home = OUT / "tui-latency-home"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    printer = OUT / "printer.py"
+    printer.write_text(PRINTER)
+    paths = resolve_paths(env={"TETHER_HOME": str(home)})
+    paths.ensure()
+    delay = 6.0  # time for tether to start before the first tick
+
+    async def start() -> int:
+        async with open_store(paths.db) as store:
+            s = await control.start_session(
+                store,
+                paths,
+                argv=[str(PYTHON), "-u", str(printer), str(ticks), str(delay)],
+                cwd=str(home),
+                name="ticker",
+            )
+            await store.settings.set(
+                "tui.state", {"place": {"screen": "output", "session_id": s.id}}
+            )
+            return s.id
+
+    async def stop(sid: int) -> None:
+        async with open_store(paths.db) as store:
+            await control.stop(store, paths, sid, grace=1)
+
+    sid = asyncio.run(start())
+    try:
+        pane.launch(os.environ.get("BENCH_TETHER_CMD", str(TETHER)), {"TETHER_HOME": str(home)})
+        tether = watch_ticks(pane, ticks)
+    finally:
+        pane.stop()
+        asyncio.run(stop(sid))
+
+    log = OUT / "ticks.log"
+    log.write_text("")
+    with open(log, "w") as sink:
+        proc = subprocess.Popen([str(PYTHON), "-u", str(printer), str(ticks), "1.0"], stdout=sink)
+        try:
+            pane.launch(f"tail -n 40 -f {log}")
+            floor = watch_ticks(pane, ticks)
+        finally:
+            pane.stop()
+            proc.kill()
+    return {"tether_ms": tether, "tail_f_ms": floor}
+
+
+TICK = re.compile(r"tick (\d+) (\d+\.\d+)")
+
+
+def watch_ticks(pane: Pane, ticks: int, timeout: float = 120.0) -> list[float]:
+    """Latency of each tick: when it was first seen minus the time printed in it."""
+    seen: dict[int, float] = {}
+    before = time.time()
+    deadline = before + timeout
+    while len(seen) < ticks and time.time() < deadline:
+        text = pane.text()
+        now = time.time()
+        for m in TICK.finditer(text):
+            n = int(m.group(1))
+            if n not in seen:
+                seen[n] = (before + now) / 2 - float(m.group(2))
+        before = now
+        time.sleep(POLL)
+    return [seen[n] * 1000 for n in sorted(seen)]
+
+
+# -- report -------------------------------------------------------------------------------
+def p(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def report(results: dict) -> None:
+    rows: list[tuple[str, str, str, str, str]] = []
+    if "a" in results:
+        a = results["a"]
+        t, f = statistics.median(a["tether_s"]), statistics.median(a["bare_datatable_s"])
+        rows.append(
+            (
+                f"(a) first paint, {results['a']['sessions']:,} sessions",
+                f"{t * 1000:.0f} ms",
+                f"{f * 1000:.0f} ms (bare DataTable)",
+                f"{t / f:.2f}x",
+                "<= 2x",
+            )
+        )
+    if "b" in results:
+        b = results["b"]
+        med = {k: statistics.median(v) for k, v in b.items() if isinstance(v, list)}
+        rows.append(
+            (
+                f"(b) o on a {b['lines']:,}-line session",
+                f"{med['open_big_s'] * 1000:.0f} ms",
+                f"{med['open_small_s'] * 1000:.0f} ms (10-line session)",
+                f"{med['open_big_s'] / med['open_small_s']:.2f}x",
+                "<= 300 ms",
+            )
+        )
+        rows.append(
+            (
+                "(b) cold start to the end shown",
+                f"{med['cold_s'] * 1000:.0f} ms",
+                f"{med['tl_cold_s'] * 1000:.0f} ms (Toolong)",
+                f"{med['cold_s'] / med['tl_cold_s']:.2f}x",
+                "",
+            )
+        )
+        rows.append(
+            (
+                "(b) peak RSS while viewing",
+                f"{med['rss']:.0f} MB",
+                f"{med['tl_rss']:.0f} MB (Toolong)",
+                f"{med['rss'] / med['tl_rss']:.2f}x",
+                "<= 150 MB",
+            )
+        )
+    if "c" in results:
+        c = results["c"]
+        for q, name in ((0.5, "p50"), (0.95, "p95"), (1.0, "max")):
+            t, f = p(c["tether_ms"], q), p(c["tail_f_ms"], q)
+            rows.append(
+                (
+                    f"(c) write to screen {name}",
+                    f"{t:.0f} ms",
+                    f"{f:.0f} ms (tail -f)",
+                    f"{t / f:.1f}x" if f > 0 else "-",
+                    "p95 <= 250 ms" if name == "p95" else "",
+                )
+            )
+    head = ("measure", "tether", "reference", "ratio", "target")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(5)]
+    for row in [head, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", choices=["a", "b", "c"], action="append")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--sessions", type=int, default=10_000)
+    parser.add_argument("--lines", type=int, default=10_000_000)
+    parser.add_argument("--ticks", type=int, default=150)
+    args = parser.parse_args()
+    parts = args.only or ["a", "b", "c"]
+    if not shutil.which("tmux"):
+        sys.exit("tmux is needed: the benchmark watches a real terminal")
+    OUT.mkdir(parents=True, exist_ok=True)
+    pane = Pane()
+    results: dict = {}
+    try:
+        if "a" in parts:
+            results["a"] = bench_first_paint(pane, args.runs, args.sessions)
+        if "b" in parts:
+            results["b"] = bench_big_session(pane, max(1, args.runs // 2), args.lines)
+        if "c" in parts:
+            results["c"] = bench_latency(pane, args.ticks)
+    finally:
+        pane.close()
+    (OUT / "tui.json").write_text(json.dumps(results, indent=1))
+    report(results)
+
+
+if __name__ == "__main__":
+    main()
