@@ -233,3 +233,47 @@ async def restore_backup(
         "restore-backup", None, {"from": str(src_path), "previous": str(previous.path)}
     )
     return RestoreResult(info, previous)
+
+
+async def restore_file(
+    db_path: str | os.PathLike[str],
+    source: str | os.PathLike[str],
+    *,
+    backup_dir: str | os.PathLike[str] | None = None,
+) -> Path | None:
+    """Restore when the database cannot be opened at all (damaged, or from a newer
+    tether): validate ``source``, move the current file and its WAL aside into
+    ``backup_dir`` (named ``*.damaged.db``, never rotated), and put a copy of the
+    backup in its place. Returns where the old file went (None if there was none)."""
+    db = Path(db_path).expanduser()
+    src = Path(source).expanduser()
+    await validate_backup(src)
+    folder = Path(backup_dir) if backup_dir else db.parent / "backups"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+
+    def run() -> Path | None:
+        from .store import _make_private_dir
+
+        _make_private_dir(folder)
+        _make_private_dir(db.parent)
+        tmp = db.with_name(f".{db.name}.restore")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.close(fd)
+        s = sqlite3.connect(f"file:{src}?mode=ro&immutable=1", uri=True)
+        d = sqlite3.connect(tmp)
+        try:
+            s.backup(d)
+        finally:
+            d.close()
+            s.close()
+        moved = None
+        for suffix in ("", "-wal", "-shm"):
+            old = db.with_name(db.name + suffix)
+            if old.exists():
+                target = folder / f"{db.stem}-{stamp}.damaged.db{suffix}"
+                os.replace(old, target)
+                moved = moved or target
+        os.replace(tmp, db)
+        return moved
+
+    return await asyncio.to_thread(run)

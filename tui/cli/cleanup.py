@@ -1,0 +1,395 @@
+"""``tether cleanup``, ``tether backup`` and ``tether restore-backup``; and
+``auto_cleanup``, which the TUI calls on start when ``general.auto_cleanup`` is on.
+
+Nothing that deletes runs without a yes: on a terminal we ask, elsewhere ``--yes`` is
+required (exit 2 without it). Nothing here imports Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .context import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Ctx, UsageError, print_json
+
+if TYPE_CHECKING:
+    from storage import Store
+    from storage.purge import PurgeProgress
+    from storage.retention import CleanupPlan, CleanupResult, RetentionPolicy
+    from tui.config import Config
+    from tui.paths import Paths
+
+PROGRESS_OVER_SESSIONS = 20  # show progress for purges larger than this ...
+PROGRESS_OVER_BYTES = 64 << 20  # ... or than this
+STATUSES = ("succeeded", "failed", "stopped", "lost")
+
+
+# -- policy and settings from the configuration -----------------------------------------
+def retention_policy(config: Config) -> RetentionPolicy:
+    """The ``[retention]`` policy; a bad value is a ``ConfigError`` naming the file."""
+    from storage.retention import PolicyError, RetentionPolicy
+    from tui.config import ConfigError
+
+    try:
+        return RetentionPolicy.from_config(config.section("retention"))
+    except PolicyError as e:
+        raise ConfigError(config.path, str(e)) from None
+
+
+def keep_backups(config: Config) -> int:
+    """``[backups] keep``: how many rotating backups to keep (default 5)."""
+    from tui.config import ConfigError
+
+    keep = config.section("backups").get("keep", 5)
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        raise ConfigError(
+            config.path, f"backups.keep must be a whole number of at least 1, not {keep!r}"
+        )
+    return keep
+
+
+def _policy(ctx: Ctx) -> RetentionPolicy:
+    from storage.retention import PolicyError, parse_age, parse_size
+
+    args = ctx.args
+    base = retention_policy(ctx.config)
+    try:
+        statuses = None
+        if args.status:
+            statuses = frozenset(s.strip() for v in args.status for s in v.split(",") if s.strip())
+        return base.override(
+            max_age=parse_age(args.older_than, "older-than") if args.older_than else None,
+            keep_newest=args.keep,
+            max_total_bytes=parse_size(args.max_size, "max-size") if args.max_size else None,
+            statuses=statuses,
+            trash_days=parse_age(args.trash_days, "trash-days") / 86400
+            if args.trash_days
+            else None,
+        )
+    except PolicyError as e:
+        raise UsageError(str(e).replace("retention.", "--")) from None
+
+
+async def auto_cleanup(store: Store, config: Config, paths: Paths) -> CleanupResult | None:
+    """Apply the configured retention policy when ``general.auto_cleanup`` is on.
+    Returns what was done, or None when it is off or there was nothing to do."""
+    if not config.general.auto_cleanup:
+        return None
+    from runner.control import is_alive
+    from storage.retention import apply, plan
+
+    found = await plan(store, retention_policy(config))
+    if not found.items:
+        return None
+    return await apply(
+        store,
+        found,
+        backup_dir=paths.backups,
+        keep_backups=keep_backups(config),
+        is_alive=lambda sid: is_alive(paths, sid),
+    )
+
+
+# -- output -------------------------------------------------------------------------------
+def _safe(text: str) -> str:
+    from storage.text import terminal_safe
+
+    return terminal_safe(text, keep_colour=False).replace("\n", " ")
+
+
+def print_plan(found: CleanupPlan) -> None:
+    from storage.retention import format_age, format_size, session_time
+
+    if not found.items:
+        print("Nothing to clean up: " + found.policy.describe())
+        for w in found.warnings:
+            print(f"note: {w}")
+        return
+    rows = [
+        (
+            f"#{i.session.id}",
+            i.session.status + (" (trash)" if i.session.trashed else ""),
+            format_age(found.now - session_time(i.session)),
+            format_size(i.bytes),
+            i.reason,
+            _safe(i.session.label),
+        )
+        for i in found.items
+    ]
+    head = ("ID", "STATUS", "AGE", "SIZE", "REASON", "NAME")
+    widths = [max(len(r[c]) for r in [head, *rows]) for c in range(5)]
+    for r in [head, *rows]:
+        cells = [r[0].rjust(widths[0]), r[1].ljust(widths[1]), r[2].rjust(widths[2])]
+        cells += [r[3].rjust(widths[3]), r[4].ljust(widths[4]), r[5][:40]]
+        print("  ".join(cells).rstrip())
+    n = len(found.items)
+    print(
+        f"total: {n} session{'s' * (n != 1)}, {format_size(found.bytes)} of "
+        f"{format_size(found.total_bytes)} of output"
+    )
+    for w in found.warnings:
+        print(f"note: {w}")
+
+
+def _progress_printer() -> Callable[[PurgeProgress], None]:
+    tty = sys.stderr.isatty()
+    last = [-1]
+
+    def show(p: PurgeProgress) -> None:
+        pct = int(p.fraction * 100)
+        what = {
+            "purge": "purging",
+            "index": "re-indexing what stays",
+            "reclaim": "reclaiming space",
+        }
+        text = (
+            f"{what.get(p.phase, p.phase)}: {p.sessions_done}/{p.sessions_total} sessions, {pct}%"
+        )
+        if tty:
+            sys.stderr.write("\r\x1b[2K" + text)
+            sys.stderr.flush()
+        elif pct // 10 != last[0] // 10 or p.phase == "reclaim":
+            print(text, file=sys.stderr, flush=True)
+        last[0] = pct
+
+    return show
+
+
+def _ask(question: str) -> bool:
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+# -- cleanup ---------------------------------------------------------------------------
+def cmd_cleanup(ctx: Ctx) -> int:
+    args = ctx.args
+    policy = _policy(ctx)
+
+    async def go() -> int:
+        from runner.control import is_alive, reconcile
+        from storage.retention import apply, format_size, plan
+
+        async with ctx.open_store(actor="cli") as store:
+            await reconcile(store, ctx.paths)
+            found = await plan(store, policy)
+            if not args.json:
+                print_plan(found)
+            if not found.items or args.dry_run:
+                if args.json:
+                    print_json({"plan": found.to_json(), "result": None})
+                elif found.items:
+                    print("(dry run: nothing was changed)")
+                return EXIT_OK
+            if not args.yes:
+                if not _interactive():
+                    print(
+                        "tether: not purging without --yes when not run from a terminal "
+                        "(--dry-run only shows the plan)",
+                        file=sys.stderr,
+                    )
+                    return EXIT_USAGE
+                n = len(found.items)
+                if not _ask(
+                    f"Delete these {n} session{'s' * (n != 1)} ({format_size(found.bytes)}) "
+                    "for good?"
+                ):
+                    print("Nothing was changed.")
+                    return EXIT_ERROR
+            big = len(found.items) > PROGRESS_OVER_SESSIONS or found.bytes > PROGRESS_OVER_BYTES
+            show = _progress_printer() if big else None
+            result = await apply(
+                store,
+                found,
+                progress=show,
+                backup_dir=ctx.paths.backups,
+                keep_backups=keep_backups(ctx.config),
+                is_alive=lambda sid: is_alive(ctx.paths, sid),
+            )
+            if show is not None and sys.stderr.isatty():
+                sys.stderr.write("\r\x1b[2K")
+        if args.json:
+            print_json({"plan": found.to_json(), "result": result.to_json()})
+            return EXIT_OK
+        n = len(result.purged)
+        print(
+            f"Deleted {n} session{'s' * (n != 1)} ({format_size(result.bytes)} of output) in "
+            f"{result.seconds:.1f} s; the database went from {format_size(result.size_before)} "
+            f"to {format_size(result.size_after)}."
+        )
+        if result.backup:
+            print(f"A backup from just before is at {result.backup}")
+        for sid, why in result.skipped:
+            print(f"skipped #{sid}: {why}")
+        return EXIT_OK
+
+    return ctx.run(go)
+
+
+# -- backup ------------------------------------------------------------------------------
+def cmd_backup(ctx: Ctx) -> int:
+    args = ctx.args
+
+    async def go() -> int:
+        from storage.backup import backup_name, create_backup, list_backups
+        from storage.retention import format_age, format_size
+
+        if args.list:
+            found = list_backups(ctx.paths.backups, ctx.paths.db)
+            if args.json:
+                print_json([b.to_json() for b in found])
+                return EXIT_OK
+            if not found:
+                print(f"No backups in {ctx.paths.backups}")
+            now = time.time()
+            for b in found:
+                print(
+                    f"{format_age(now - b.created_at):>5} ago  {format_size(b.bytes):>10}  "
+                    f"{b.label or '-':<12} {b.path}"
+                )
+            return EXIT_OK
+        if not ctx.paths.db.exists():
+            print(f"tether: there is no database at {ctx.paths.db} yet", file=sys.stderr)
+            return EXIT_ERROR
+        async with ctx.open_store(actor="cli") as store:
+            if args.path is None:
+                info = await create_backup(
+                    store, backup_dir=ctx.paths.backups, keep=keep_backups(ctx.config)
+                )
+            else:
+                dest = Path(args.path).expanduser()
+                if dest.is_dir():
+                    dest = dest / backup_name(ctx.paths.db, "backup")
+                if dest.exists() and not args.force:
+                    print(f"tether: {dest} exists; pass --force to overwrite it", file=sys.stderr)
+                    return EXIT_ERROR
+                info = await create_backup(store, dest)
+            await store.audit.record("backup", None, {"path": str(info.path)})
+        if args.json:
+            print_json(info.to_json())
+        else:
+            print(f"Backed up to {info.path} ({format_size(info.bytes)})")
+        return EXIT_OK
+
+    return ctx.run(go)
+
+
+def _live_supervisors(paths: Paths) -> list[str]:
+    """Lock files some supervisor holds in this database's runtime directory."""
+    from runner.locations import lock_is_held
+
+    if not paths.runtime.is_dir():
+        return []
+    return sorted(p.stem for p in paths.runtime.glob("*.lock") if lock_is_held(p))
+
+
+def cmd_restore_backup(ctx: Ctx) -> int:
+    args = ctx.args
+
+    async def go() -> int:
+        from storage.backup import restore_backup, restore_file, validate_backup
+        from storage.errors import SchemaTooNew, StoreCorrupt
+        from storage.retention import format_size
+
+        source = Path(args.path).expanduser()
+        info = await validate_backup(source)
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.created_at))
+        if not args.json:
+            print(
+                f"{source}: a tether database (schema {info.schema_version}) with "
+                f"{info.sessions} sessions, {format_size(info.bytes)}, from {when}"
+            )
+        live = _live_supervisors(ctx.paths)
+        if live:
+            ids = ", ".join(f"#{i}" for i in live)
+            print(
+                f"tether: sessions are running ({ids}); stop them before restoring "
+                "(their output would go into the restored database)",
+                file=sys.stderr,
+            )
+            return EXIT_ERROR
+        if not args.yes:
+            if not _interactive():
+                print(
+                    "tether: not replacing the database without --yes when not run from a terminal",
+                    file=sys.stderr,
+                )
+                return EXIT_USAGE
+            if not _ask(f"Replace the content of {ctx.paths.db} with this backup?"):
+                print("Nothing was changed.")
+                return EXIT_ERROR
+        try:
+            async with ctx.open_store(actor="cli") as store:
+                result = await restore_backup(store, source, backup_dir=ctx.paths.backups)
+                from runner.control import reconcile
+
+                await reconcile(store, ctx.paths)
+            previous = str(result.previous.path) if result.previous else None
+        except (StoreCorrupt, SchemaTooNew) as e:
+            # The database cannot even be opened: set it aside whole and put the backup
+            # in its place.
+            print(f"tether: the current database cannot be opened ({e.__class__.__name__})")
+            moved = await restore_file(ctx.paths.db, source, backup_dir=ctx.paths.backups)
+            previous = str(moved) if moved else None
+        if args.json:
+            print_json({"restored_from": info.to_json(), "previous": previous})
+        else:
+            print(f"Restored {ctx.paths.db} from {source}.")
+            if previous:
+                print(f"The database as it was is kept at {previous}")
+        return EXIT_OK
+
+    return ctx.run(go)
+
+
+# -- registration ------------------------------------------------------------------------
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    help = "purge old sessions by the retention policy (shows the plan first)"
+    p = sub.add_parser(
+        "cleanup",
+        parents=[common],
+        help=help,
+        description=help + ". Options override [retention] in config.toml. Pinned, running, "
+        "paused and protected-tag sessions are never purged.",
+    )
+    p.add_argument(
+        "--older-than", metavar="AGE", help="sessions that ended over AGE ago (30d, 12h)"
+    )
+    p.add_argument("--keep", type=int, metavar="N", help="all but the newest N eligible sessions")
+    p.add_argument("--max-size", metavar="SIZE", help="oldest first while output is over SIZE (5G)")
+    p.add_argument(
+        "--status",
+        action="append",
+        metavar="S",
+        help=f"eligible statuses (repeatable or comma-separated; default {','.join(STATUSES)})",
+    )
+    p.add_argument("--trash-days", metavar="AGE", help="purge trash older than AGE (default 7d)")
+    p.add_argument("--dry-run", action="store_true", help="only show the plan")
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask")
+    p.add_argument("--json", action="store_true", help="print the plan and result as JSON")
+    p.set_defaults(func=cmd_cleanup)
+
+    help = "back the database up (online: safe while sessions run)"
+    p = sub.add_parser("backup", parents=[common], help=help, description=help)
+    p.add_argument("path", nargs="?", help="file or directory (default: the backups dir, rotated)")
+    p.add_argument("--list", action="store_true", help="list the backups instead")
+    p.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_backup)
+
+    help = "replace the database with a backup (the current one is backed up first)"
+    p = sub.add_parser("restore-backup", parents=[common], help=help, description=help)
+    p.add_argument("path", help="the backup file")
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_restore_backup)
