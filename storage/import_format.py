@@ -266,7 +266,10 @@ class ExportReader:
         line = self._need(self._line(limit=MAX_HEADER), "the header")
         m = _FORMAT.match(line)
         if m is None:
-            self.reject('this is not a tether export (it does not start with {"format":...})')
+            self.reject(
+                'this is not a tether export: it does not start with {"format":... '
+                "(an export that was reformatted cannot be read; export it again)"
+            )
         found = m.group(1)
         if found != FORMAT_ID:
             version = found.removeprefix("tether.export/")
@@ -336,6 +339,9 @@ class ExportReader:
 
     # -- records ------------------------------------------------------------------------------
     def _session(self, meta: Any) -> SessionRecord:
+        uid = meta.get("uid") if isinstance(meta, dict) else None
+        if isinstance(uid, str) and _UID.fullmatch(uid):
+            self.uid = uid  # name the session in the messages that follow
         m = self._obj(meta, SESSION_KEYS, "session")
         uid = m["uid"]
         if not isinstance(uid, str) or not _UID.fullmatch(uid):

@@ -102,8 +102,8 @@ def edit_json_line(
     text = lines[index].decode()
     assert text.startswith(prefix) and text.endswith(suffix), text
     obj = json.loads(text[len(prefix) : len(text) - len(suffix)])
-    obj = change(obj) or obj
-    inner = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    change(obj)
+    inner = json.dumps(obj, separators=(",", ":"))
     lines[index] = (prefix + inner + suffix).encode()
     return with_checksum(lines)
 
