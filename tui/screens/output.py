@@ -98,7 +98,7 @@ class OutputScreen(Screen):
         super().__init__(name=name, id=id)
         self.session_id = session_id
         self._follow = follow
-        self._status: str | None = None
+        self._status: str | None = None  # as last seen; decides which keys apply
         self._store = store
         self._line = line
         self._highlight = highlight
@@ -112,6 +112,12 @@ class OutputScreen(Screen):
         return self.query_one(OutputView)
 
     def compose(self) -> ComposeResult:
+        # The app may already know the session: then the footer is right from the start
+        # instead of being rebuilt when the view's first read comes back.
+        state = getattr(self.app, "state", None)
+        known = state.row(self.session_id) if state is not None else None
+        if known is not None:
+            self._status = known.status
         yield OutputHeader(id="output-header")
         yield OutputView(
             self.session_id,
@@ -243,8 +249,7 @@ class OutputScreen(Screen):
         statuses = _WHEN.get(action)
         if statuses is None:
             return True
-        session = self.view.session if self.is_mounted else None
-        return session is not None and session.status in statuses
+        return self._status is not None and self._status in statuses
 
     def action_stop(self) -> None:
         self._act("stop_session", "stop")
