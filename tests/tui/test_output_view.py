@@ -165,7 +165,7 @@ async def test_find_next_and_previous_cross_pages_and_wrap_around(tmp_path: Path
             await pilot.press(key)
             view = await settle(pilot, lambda v: found(v) and v.current_match not in seen[-1:])
             seen.append(view.current_match)
-            assert view.current_match in view._visible_lines()
+            assert view.current_match in view.visible_lines
             assert any(f"a needle here {view.current_match}" in r for r in rows(view))
         assert seen == [900, 1900, 5, 1900, 900]
         assert not view.follow
@@ -221,7 +221,7 @@ async def test_opens_at_a_line_with_words_highlighted(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         view = await open_output(pilot, sid, line=3210, highlight="line 3210")
         assert not view.follow
-        assert 3210 in view._visible_lines()
+        assert 3210 in view.visible_lines
         assert view.current_match == 3210
         row = next(y for y, r in enumerate(rows(view)) if r.strip() == "line 3210")
         styled = [seg for seg in view.render_line(row) if "line 3210" in seg.text]
@@ -247,4 +247,4 @@ async def test_a_200k_line_session_fetches_only_what_is_on_screen(tmp_path: Path
         view = await settle(pilot)
         assert rows(view)[0].strip() == "line 0"
         assert view.stats.lines <= 6 * PAGE_LINES
-        assert len(view._pages) <= 6
+        assert len(view.lines) <= 6  # pages in memory

@@ -1,18 +1,18 @@
 """The live output view: a virtual scroll view over a session's stored output.
 
-Only the rows on screen are rendered. Lines come from SQLite a page at a time
-(``PAGE_LINES`` lines) through an LRU cache of pages, loaded by one async loader in
-the app's event loop: the pages on screen first, then one page above and two below.
+Only the rows on screen are rendered. Lines come from SQLite a page at a time through
+an LRU cache of pages (``output_lines.LinePages``), read by one async loader in the
+app's event loop: the pages on screen first, then one page above and two below.
 ``render_line`` never waits for the database: a line that is not loaded yet is drawn
-as a placeholder and the view repaints when its page arrives. Parsed ``Text`` and
-rendered ``Strip``s are cached too, keyed so that a line that grows (an unfinished
-last line) is rendered again.
+as a placeholder and the view repaints when its page arrives. Rows are rendered and
+cached by ``output_rows.RowPainter``.
 
 The line count comes from the session row, so a 10-million-line session opens and
-jumps to its end by reading one row and one page. A timer polls the session row
-about ten times a second while the session is live (the cheap ``PRAGMA data_version``
-while it is not); new lines extend the view. While following, the view stays at the
-end; when the user scrolls up it stays put and counts "+N new lines" instead.
+jumps to its end by reading one row and one page. While the session is live its row is
+read twenty times a second (while it is not, only when ``PRAGMA data_version`` moves,
+and once a second); new lines are read in the same poll when the end is on screen.
+While following, the view stays at the end; when the user scrolls up it stays put and
+counts "+N new lines" instead.
 
 Wrap (``w``) keeps scrolling by whole lines: the top line of the screen is the scroll
 position and long lines take as many rows as they need, so there is no global row
@@ -23,15 +23,11 @@ therefore measures lines, not rows.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from rich.text import Text
 from textual import work
 from textual.binding import Binding
-from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -42,37 +38,15 @@ from storage.models import LIVE, Line, Session
 from tui.keys import bindings
 
 from .output_find import Finder, find_line
-from .output_render import (
-    MAX_LINE_BYTES,
-    GutterLayout,
-    LineStyles,
-    gutter_text,
-    line_text,
-    text_strip,
-)
+from .output_lines import PAGE_LINES, FetchStats, LinePages
+from .output_render import MAX_LINE_BYTES, GutterLayout, LineStyles
+from .output_rows import RowPainter, end_top, wrap_rows
 
 if TYPE_CHECKING:
     from storage import Store
 
-PAGE_LINES = 128
-PAGES_KEPT = 48
 POLL_INTERVAL = 0.05  # seconds; the write-to-screen target is p95 <= 250 ms
 IDLE_REFRESH_TICKS = 20  # an ended session rereads its row at least once a second
-
-
-class _Page(NamedTuple):
-    lines: list[Line]
-    count: int  # the session's line count when the page was read
-    nbytes: int  # and its byte count: a tail page is stale once either moves on
-
-
-@dataclass
-class FetchStats:
-    """What the view has read from the database (for tests and the benchmark)."""
-
-    pages: int = 0
-    lines: int = 0
-    ranges: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=256))
 
 
 class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
@@ -174,19 +148,13 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
             self.set_reactive(OutputView.find_status, f"line {self._current_match + 1:,}")
         self.set_reactive(OutputView.follow, follow and line is None)
         self.set_reactive(OutputView.show_gutter, show_gutter)
-        self.stats = FetchStats()
+        self.lines = LinePages()
         self._ready = False
-        self._nbytes = 0
         self._seen = 0  # line count when following stopped
-        self._pages: LRUCache[int, _Page] = LRUCache(PAGES_KEPT)
-        self._wanted: set[int] = set()
-        self._loading: int | None = None
-        self._wake = asyncio.Event()
-        self._text_cache: LRUCache[tuple, Text] = LRUCache(2048)
-        self._strip_cache: LRUCache[tuple, list[Strip]] = LRUCache(1024)
-        self._row_cache: LRUCache[tuple, Strip] = LRUCache(512)
+        self._painter = RowPainter()
+        self._painter.finder = self._finder
+        self._painter.current = self._current_match
         self._frame: Region | None = None
-        self._styles = LineStyles()
         self._styles_stale = True
         self._max_width = 0
         self._layout_epoch = 0
@@ -205,9 +173,19 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         return store
 
     @property
+    def stats(self) -> FetchStats:
+        """What the view has read from the database."""
+        return self.lines.stats
+
+    @property
     def current_match(self) -> int | None:
         """The line of the match ``n``/``N`` last moved to (0-based), if any."""
         return self._current_match
+
+    @property
+    def visible_lines(self) -> range:
+        """The numbers (0-based) of the lines on screen."""
+        return self._visible_lines()
 
     def row_text(self, y: int) -> str:
         """The plain text of screen row ``y`` as drawn (gutter included)."""
@@ -216,9 +194,9 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
     @property
     def idle(self) -> bool:
         """Nothing is waiting to be read for the lines on screen (tests wait for this)."""
-        if not self._ready or self._loading is not None or self._wanted:
+        if not self._ready or self.lines.busy:
             return False
-        return all(self._fresh_line(n) for n in self._visible_lines())
+        return all(self.lines.fresh(n // PAGE_LINES) for n in self._visible_lines())
 
     def refresh_session(self) -> None:
         """Reread the session row now instead of at the next poll (after an action)."""
@@ -319,28 +297,17 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         await self._load_loop()
 
     async def _load_loop(self) -> None:
+        pages = self.lines
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._wanted:
-                page = self._next_wanted()
-                self._wanted.discard(page)
-                if self._page_fresh(page):
+            await pages.wake.wait()
+            pages.wake.clear()
+            while (page := pages.next_wanted(self._visible_lines())) is not None:
+                lines = await pages.read(self.store, self.session_id, page)
+                if not lines:
                     continue
-                start = page * PAGE_LINES
-                stop = min(start + PAGE_LINES, self.line_count)
-                if start >= stop:
-                    continue
-                count, nbytes = self.line_count, self._nbytes
-                self._loading = page
-                try:
-                    lines = await self.store.output.read_lines(self.session_id, start, stop)
-                finally:
-                    self._loading = None
-                lines = [_clip(line) for line in lines]
-                self._store_page(page, lines, count, nbytes)
+                self._layout_epoch += 1
                 visible = self._visible_lines()
-                if start < visible.stop and stop > visible.start:
+                if lines[0].number < visible.stop and lines[-1].number >= visible.start:
                     if not self.wrap:
                         self._grow_width(lines)
                     self.refresh()
@@ -372,35 +339,19 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
             if not changed and self._ticks % IDLE_REFRESH_TICKS:
                 return
         session = await self.store.sessions.get(self.session_id)
-        if session is not None and (session.output_lines, session.output_bytes) != (
-            self.line_count,
-            self._nbytes,
-        ):
-            await self._read_tail(session.output_lines, session.output_bytes)
+        pages = self.lines
+        moved = session is not None and (session.output_lines, session.output_bytes) != (
+            pages.count,
+            pages.nbytes,
+        )
+        # The end on screen: read the new lines in the same breath as the count (no
+        # round through the loader), so following stays one poll behind the writer.
+        if moved and (self.follow or self._visible_lines().stop >= pages.count):
+            assert session is not None
+            count, nbytes = session.output_lines, session.output_bytes
+            await pages.read_tail(self.store, self.session_id, count, nbytes)
+            self._layout_epoch += 1
         self._apply_session(session)
-
-    async def _read_tail(self, count: int, nbytes: int) -> None:
-        """Read the new lines in the same breath as the count (no extra round through the
-        loader) when the end is on screen: following stays one poll behind the writer."""
-        visible = self._visible_lines()
-        if not self.follow and visible.stop < self.line_count:
-            return
-        first = max(self.line_count - 1, 0) // PAGE_LINES
-        last = max(count - 1, 0) // PAGE_LINES
-        for page in range(max(first, last - 2), last + 1):
-            start = page * PAGE_LINES
-            stop = min(start + PAGE_LINES, count)
-            lines = await self.store.output.read_lines(self.session_id, start, stop)
-            self._store_page(page, [_clip(line) for line in lines], count, nbytes)
-
-    def _store_page(self, page: int, lines: list[Line], count: int, nbytes: int) -> None:
-        self._pages.discard(page)  # LRUCache.set keeps an existing entry
-        self._pages.set(page, _Page(lines, count, nbytes))
-        self.stats.pages += 1
-        self.stats.lines += len(lines)
-        if lines:
-            self.stats.ranges.append((lines[0].number, lines[-1].number + 1))
-        self._layout_epoch += 1
 
     def _apply_session(self, session: Session | None, initial: bool = False) -> None:
         if session is None:
@@ -410,8 +361,9 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         self.session = session
         self.status = session.status
         count, nbytes = session.output_lines, session.output_bytes
-        grew = count != self.line_count or nbytes != self._nbytes
-        self._nbytes = nbytes
+        grew = count != self.line_count or nbytes != self.lines.nbytes
+        self.lines.nbytes = nbytes
+        self.lines.count = count
         if initial:
             self.set_reactive(OutputView.line_count, count)
             self._seen = count
@@ -555,59 +507,17 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         self.pending_lines = max(0, self.line_count - max(self._seen, below))
 
     # -- pages ----------------------------------------------------------------------------
-    def _page_fresh(self, page: int) -> bool:
-        cached = self._pages.get(page)
-        if cached is None:
-            return False
-        if (page + 1) * PAGE_LINES < cached.count:
-            return True  # every line of it was finished when it was read
-        return cached.count == self.line_count and cached.nbytes == self._nbytes
-
-    def _fresh_line(self, number: int) -> bool:
-        return self._page_fresh(number // PAGE_LINES)
-
     def _line(self, number: int) -> Line | None:
-        """The line if its page is loaded (perhaps stale, then a reload is asked for)."""
-        page = number // PAGE_LINES
-        cached = self._pages.get(page)
-        if cached is None or not self._page_fresh(page):
-            self._want(page)
-        if cached is None:
-            return None
-        index = number - page * PAGE_LINES
-        return cached.lines[index] if index < len(cached.lines) else None
-
-    def _want(self, page: int) -> None:
-        if page not in self._wanted and page != self._loading:
-            self._wanted.add(page)
-            self._wake.set()
+        return self.lines.line(number)
 
     def _ensure_window(self) -> None:
-        """Ask for the pages on screen, one above and two below; forget pages asked for
-        that are no longer near the screen (the user scrolled on)."""
-        if not self._ready or not self.line_count:
-            return
-        visible = self._visible_lines()
-        if not len(visible):
-            visible = range(max(0, self.line_count - 1), self.line_count)
-        first = max(0, visible.start // PAGE_LINES - 1)
-        last = min((visible.stop - 1) // PAGE_LINES + 2, (self.line_count - 1) // PAGE_LINES)
-        window = range(first, last + 1)
-        self._wanted &= set(window)
-        for page in window:
-            if not self._page_fresh(page):
-                self._want(page)
-
-    def _next_wanted(self) -> int:
-        visible = self._visible_lines()
-        middle = (visible.start + visible.stop) // 2 // PAGE_LINES
-        on_screen = range(visible.start // PAGE_LINES, (max(visible.stop, 1) - 1) // PAGE_LINES + 1)
-        return min(self._wanted, key=lambda p: (p not in on_screen, abs(p - middle), -p))
+        if self._ready:
+            self.lines.keep_near(self._visible_lines())
 
     # -- rendering ------------------------------------------------------------------------
     def _resolve_styles(self) -> None:
         get = self.get_component_rich_style
-        self._styles = LineStyles(
+        self._painter.styles = LineStyles(
             base=self.rich_style,
             stderr=get("output-view--stderr", partial=True),
             system=get("output-view--system", partial=True),
@@ -624,73 +534,34 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
             badge=get("output-view--new-lines"),
         )
         self._styles_stale = False
-        self._text_cache.clear()
-        self._strip_cache.clear()
-        self._row_cache.clear()
+        self._painter.forget()
         self._layout_epoch += 1
 
     def _invalidate_render(self) -> None:
-        self._text_cache.clear()
-        self._strip_cache.clear()
-        self._row_cache.clear()
+        self._painter.finder = self._finder
+        self._painter.current = self._current_match
+        self._painter.forget()
         self._layout_epoch += 1
         self.refresh()
 
-    def _content(self, line: Line, wrap_width: int | None) -> list[Strip]:
-        current = self._current_match == line.number
-        key = (*_line_key(line), self._finder, current)
-        strips = self._strip_cache.get(key + (wrap_width,))
-        if strips is not None:
-            return strips
-        text = self._text_cache.get(key)
-        if text is None:
-            text = line_text(line, self._styles, self._finder, current)
-            self._text_cache.set(key, text)
+    def _rows_of(self, width: int) -> Callable[[int], int]:
         console = self.app.console
-        if wrap_width is None:
-            strips = [text_strip(text, console)]
-        else:
-            rows = text.wrap(console, max(wrap_width, 1), overflow="fold", no_wrap=False)
-            strips = [text_strip(row, console) for row in rows]
-            strips = strips or [Strip.blank(0)]
-        self._strip_cache.set(key + (wrap_width,), strips)
-        return strips
-
-    def _row_count(self, number: int, wrap_width: int) -> int:
-        line = self._line(number)
-        return 1 if line is None else len(self._content(line, wrap_width))
+        return lambda number: self._painter.row_count(self._line(number), width, console)
 
     def _compute_end_top(self) -> int:
         """Wrap mode: the first line on screen when the screen is filled from the end."""
-        height = self.scrollable_content_region.height
-        width = self.scrollable_content_region.width - self._gutter().width
-        rows, number = 0, self.line_count
-        while number > 0 and rows < height:
-            number -= 1
-            rows += self._row_count(number, width)
-        return number if rows <= height else number + 1
+        region = self.scrollable_content_region
+        width = region.width - self._gutter().width
+        return end_top(region.height, self.line_count, self._rows_of(width))
 
     def _wrap_rows(self, height: int, width: int) -> list[tuple[int, int]]:
         """Wrap mode: (line, row of that line) for each screen row."""
         top = int(self.scroll_offset.y)
-        key = (top, height, width, self.line_count, self._nbytes, self._layout_epoch)
-        if self._wrap_cache is not None and self._wrap_cache[0] == key:
-            return self._wrap_cache[1]
-        rows: list[tuple[int, int]] = []
-        number = top
-        while len(rows) < height and number < self.line_count:
-            rows += [(number, k) for k in range(self._row_count(number, width))]
-            number += 1
-        if len(rows) < height and top > 0:
-            # Past the end: fill the screen from the bottom up instead.
-            rows = []
-            number = self.line_count
-            while number > 0 and len(rows) < height:
-                number -= 1
-                rows = [(number, k) for k in range(self._row_count(number, width))] + rows
-            rows = rows[-height:]
-        self._wrap_cache = (key, rows[:height])
-        return rows[:height]
+        key = (top, height, width, self.line_count, self.lines.nbytes, self._layout_epoch)
+        if self._wrap_cache is None or self._wrap_cache[0] != key:
+            rows, _ = wrap_rows(top, height, self.line_count, self._rows_of(width))
+            self._wrap_cache = (key, rows)
+        return self._wrap_cache[1]
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # Measured once per paint, not once per row: it is not free.
@@ -699,13 +570,17 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
             return super().render_lines(crop)
         finally:
             self._frame = None
+            if self._painter.widest > self._max_width and not self.wrap:
+                self._max_width = self._painter.widest
+                self.call_later(self._update_virtual_size)
 
     def render_line(self, y: int) -> Strip:
         if self._styles_stale:
             self._resolve_styles()
         region = self._frame or self.scrollable_content_region
         width, height = region.width, region.height
-        base = self._styles.base
+        console = self.app.console
+        base = self._painter.styles.base
         gutter = self._gutter()
         content_width = max(width - gutter.width, 0)
         if self.wrap:
@@ -716,71 +591,12 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         if number < 0 or number >= self.line_count:
             strip = Strip.blank(width, base)
         else:
-            strip = self._render_row(number, part, gutter, content_width)
+            scroll_x = None if self.wrap else int(self.scroll_offset.x)
+            line = self._line(number)
+            strip = self._painter.row(line, number, part, gutter, content_width, scroll_x, console)
         if self.pending_lines and y == height - 1:
-            strip = self._with_badge(strip, width)
+            strip = self._painter.with_badge(strip, width, self.pending_lines, console)
         return strip
-
-    def _render_row(self, number: int, part: int, gutter: GutterLayout, width: int) -> Strip:
-        line = self._line(number)
-        if line is None:
-            return self._compose_row(None, number, part, gutter, width)
-        # Following a busy session moves every row on each new line: rows are cached
-        # whole, so only the new lines are rendered.
-        key = (
-            _line_key(line),
-            self._finder,
-            self._current_match == number,
-            part,
-            gutter,
-            width,
-            int(self.scroll_offset.x) if not self.wrap else -1,
-            self._layout_epoch if self.wrap else 0,
-        )
-        strip = self._row_cache.get(key)
-        if strip is None:
-            strip = self._compose_row(line, number, part, gutter, width)
-            self._row_cache.set(key, strip)
-        return strip
-
-    def _compose_row(
-        self, line: Line | None, number: int, part: int, gutter: GutterLayout, width: int
-    ) -> Strip:
-        console = self.app.console
-        base = self._styles.base
-        head = gutter_text(gutter, self._styles, line, number, continuation=part > 0)
-        head_strip = text_strip(head, console)
-        if line is None:
-            body = text_strip(Text("…", self._styles.base + self._styles.placeholder), console)
-            body = body.extend_cell_length(width, base)
-        elif self.wrap:
-            parts = self._content(line, width)
-            body = parts[part] if part < len(parts) else Strip.blank(0)
-            body = body.extend_cell_length(width, base).crop(0, width)
-        else:
-            body = self._content(line, None)[0]
-            if body.cell_length > self._max_width:
-                self._max_width = body.cell_length
-                self.call_later(self._update_virtual_size)
-            scroll_x = int(self.scroll_offset.x)
-            body = body.crop_extend(scroll_x, scroll_x + width, base)
-        return Strip.join([head_strip, body])
-
-    def _with_badge(self, strip: Strip, width: int) -> Strip:
-        label = f" +{self.pending_lines:,} new line{'s' if self.pending_lines != 1 else ''} "
-        label += "· G follows "
-        badge = Text(label, self._styles.base + self._styles.badge, end="")
-        if badge.cell_len >= width:
-            return strip
-        badge_strip = text_strip(badge, self.app.console)
-        keep = width - badge.cell_len - 1
-        return Strip.join(
-            [
-                strip.crop_extend(0, keep, self._styles.base),
-                badge_strip,
-                Strip.blank(1, self._styles.base),
-            ]
-        )
 
     # -- find -----------------------------------------------------------------------------
     def _find_step(self, forward: bool) -> None:
@@ -825,18 +641,6 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
             self.go_to_line(found)
         else:
             self.follow = False
-
-
-def _line_key(line: Line) -> tuple:
-    """What identifies a line's look: a line only ever grows (an unfinished last line)."""
-    return (line.number, len(line.raw), line.terminated, line.stream, line.at)
-
-
-def _clip(line: Line) -> Line:
-    """A line with at most ``MAX_LINE_BYTES`` of its bytes kept in memory."""
-    if len(line.raw) <= MAX_LINE_BYTES:
-        return line
-    return replace(line, raw=line.raw[: MAX_LINE_BYTES + 1])
 
 
 __all__ = ["PAGE_LINES", "FetchStats", "OutputView"]
