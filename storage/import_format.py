@@ -266,10 +266,12 @@ class ExportReader:
         line = self._need(self._line(limit=MAX_HEADER), "the header")
         m = _FORMAT.match(line)
         if m is None:
-            self.reject(
-                'this is not a tether export: it does not start with {"format":... '
-                "(an export that was reformatted cannot be read; export it again)"
+            hint = (
+                " (an export that was reformatted cannot be read; export it again)"
+                if line.lstrip().startswith(("{", "["))
+                else ""
             )
+            self.reject('this is not a tether export: it does not start with {"format":...' + hint)
         found = m.group(1)
         if found != FORMAT_ID:
             version = found.removeprefix("tether.export/")
