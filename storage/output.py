@@ -106,29 +106,31 @@ class _SessionCursor:
         "last_len",
         "last_indexed",
         "last_lines",
+        "last_data",
+        "last_first_at",
         "bytes",
         "last_at",
         "first_line",
     )
 
-    def __init__(self, row: Sequence[Any], last: Sequence[Any] | None) -> None:
-        self.next_line, self.run = row
+    def __init__(self, row: Sequence[Any]) -> None:
+        # output_lines, run_count, then the newest chunk (all NULL when there is none)
+        self.next_line, self.run = row[0], row[1]
         self.first_line: int | None = None
         self.bytes = 0
         self.last_at: float | None = None
-        if last:
-            (
-                self.last_id,
-                self.last_stream,
-                self.last_run,
-                self.last_open,
-                self.last_len,
-                self.last_indexed,
-                self.last_lines,
-            ) = last
-        else:
-            self.last_id = None
-            self.last_open = 0
+        (
+            self.last_id,
+            self.last_stream,
+            self.last_run,
+            self.last_open,
+            self.last_len,
+            self.last_indexed,
+            self.last_lines,
+            self.last_data,  # only when the chunk is open: the one we may continue
+            self.last_first_at,
+        ) = row[2:11]
+        self.last_open = self.last_open or 0
 
 
 class _Batch:
@@ -167,6 +169,18 @@ class _Batch:
         self.rows, self.where, self.fts, self.size = [], {}, {}, 0
 
 
+_CURSOR_SQL = (
+    "SELECT s.output_lines, s.run_count, c.id, c.stream, c.run, c.open_end, length(c.data), "
+    "c.indexed, c.line_count, CASE WHEN c.open_end THEN c.data END, c.first_at, "
+    "(SELECT max(id) FROM output_chunks) FROM sessions s LEFT JOIN output_chunks c ON c.id = "
+    "(SELECT id FROM output_chunks WHERE session_id = s.id ORDER BY first_line DESC LIMIT 1) "
+    "WHERE s.id = ?"
+)
+# An open last piece bigger than this keeps its finished lines apart from the open one,
+# so that continuing the line rewrites (and re-indexes) only that line, not the chunk.
+TAIL_SPLIT = 4096
+
+
 async def append_in_tx(
     db: aiosqlite.Connection, records: Iterable[Record], *, index: bool
 ) -> dict[int, AppendResult]:
@@ -184,25 +198,13 @@ async def append_in_tx(
         at = now if at is None else at
         cur = cursors.get(session_id)
         if cur is None:
-            row = await (
-                await db.execute(
-                    "SELECT output_lines, run_count FROM sessions WHERE id = ?", (session_id,)
-                )
-            ).fetchone()
-            if row is None:
+            # One round trip: the session's counters, its newest chunk, the next id.
+            found = await db.execute_fetchall(_CURSOR_SQL, (session_id,))
+            if not found:
                 raise SessionNotFound(session_id)
-            last = await (
-                await db.execute(
-                    "SELECT id, stream, run, open_end, length(data), indexed, line_count "
-                    "FROM output_chunks WHERE session_id = ? ORDER BY first_line DESC LIMIT 1",
-                    (session_id,),
-                )
-            ).fetchone()
-            cur = cursors[session_id] = _SessionCursor(row, last)
-        if next_id is None:
-            next_id = (
-                (await (await db.execute("SELECT max(id) FROM output_chunks")).fetchone())[0] or 0
-            ) + 1
+            cur = cursors[session_id] = _SessionCursor(found[0])
+            if next_id is None:
+                next_id = (found[0][11] or 0) + 1
         cur.bytes += len(data)
         cur.last_at = at
         offset, prefix, first_room, first_at = 0, b"", None, at
@@ -222,23 +224,30 @@ async def append_in_tx(
                 if cur.first_line is None:
                     cur.first_line = cur.next_line - 1
                 await _extend_chunk(db, cur, data[:offset], at, batch)
-        for piece in iter_split(data, start=offset, first=first_room):
+        for whole in iter_split(data, start=offset, first=first_room):
             if prefix:
-                piece, prefix = prefix + piece, b""
-            lines = count_lines(piece)
-            open_end = not piece.endswith(b"\n")
-            row = [next_id, session_id, cur.run, stream, cur.next_line, lines]
-            row += [int(open_end), first_at, at, int(index), piece]
-            batch.add(row, index_text(piece) if index else None)
-            first_at = at
-            if cur.first_line is None:
-                cur.first_line = cur.next_line
-            cur.last_id, cur.last_stream, cur.last_run = next_id, stream, cur.run
-            cur.last_open, cur.last_len, cur.last_indexed = int(open_end), len(piece), int(index)
-            cur.last_lines = lines
-            cur.next_line += lines
-            counts[session_id] = counts.get(session_id, 0) + 1
-            next_id += 1
+                whole, prefix = prefix + whole, b""
+            parts = [whole]
+            if len(whole) > TAIL_SPLIT and not whole.endswith(b"\n"):
+                nl = whole.rfind(b"\n")
+                if nl >= 0:  # (only the last piece of a record can hold one here)
+                    parts = [whole[: nl + 1], whole[nl + 1 :]]
+            for piece in parts:
+                lines = count_lines(piece)
+                open_end = not piece.endswith(b"\n")
+                row = [next_id, session_id, cur.run, stream, cur.next_line, lines]
+                row += [int(open_end), first_at, at, int(index), piece]
+                batch.add(row, index_text(piece) if index else None)
+                first_at = at
+                if cur.first_line is None:
+                    cur.first_line = cur.next_line
+                cur.last_id, cur.last_stream, cur.last_run = next_id, stream, cur.run
+                cur.last_open, cur.last_len = int(open_end), len(piece)
+                cur.last_indexed, cur.last_lines = int(index), lines
+                cur.last_data, cur.last_first_at = piece, at
+                cur.next_line += lines
+                counts[session_id] = counts.get(session_id, 0) + 1
+                next_id += 1
             if batch.size >= FLUSH_BYTES:
                 await batch.flush()
     await batch.flush()
@@ -279,17 +288,14 @@ async def _extend_chunk(
             batch.fts[row[0]] = index_text(row[10])
     else:
         # Concatenate in Python: SQLite's || would turn the blob into text.
-        old = (
-            await (
-                await db.execute("SELECT data FROM output_chunks WHERE id = ?", (cur.last_id,))
-            ).fetchone()
-        )[0]
+        old = cur.last_data
         if cur.last_indexed:
             await _replace_index(db, cur.last_id, old, old + head)
         await db.execute(
             "UPDATE output_chunks SET data = ?, open_end = ?, last_at = ? WHERE id = ?",
             (old + head, open_end, at, cur.last_id),
         )
+    cur.last_data = row[10] if row is not None else cur.last_data + head
     cur.last_open = open_end
     cur.last_len += len(head)
 
@@ -303,11 +309,7 @@ async def _detach_open_line(
     if row is not None:
         data, first_at = row[10], row[7]
     else:
-        data, first_at = await (
-            await db.execute(
-                "SELECT data, first_at FROM output_chunks WHERE id = ?", (cur.last_id,)
-            )
-        ).fetchone()
+        data, first_at = cur.last_data, cur.last_first_at
     cut = data.rfind(b"\n") + 1
     keep, tail = data[:cut], data[cut:]
     if row is not None:

@@ -271,3 +271,17 @@ async def test_continuing_an_indexed_line_reindexes_it(store, sid, db_path):
     assert [(h.line, h.text) for h in hits] == [(0, "connection refused by host")]
     assert await store.search("ref") == []
     assert_output_index_exact(db_path)
+
+
+async def test_an_open_tail_is_kept_apart_so_continuing_it_is_cheap(store, sid, db_path):
+    body = b"".join(b"finished line %04d\n" % i for i in range(1000))  # about 19 KB
+    await store.output.append(sid, "stdout", body + b"half of a li")
+    chunks = rows(db_path, "SELECT length(data), line_count, open_end FROM output_chunks")
+    assert chunks == [(len(body), 1000, 0), (12, 1, 1)]
+    await store.output.append(sid, "stdout", b"ne\nnext\n")
+    lines = await store.output.read_lines(sid, 998, 2000)
+    assert raws(lines) == [b"finished line 0998", b"finished line 0999", b"half of a line", b"next"]
+    assert rows(db_path, "SELECT length(data) FROM output_chunks ORDER BY first_line")[0] == (
+        len(body),
+    )  # the big chunk was not rewritten
+    assert_output_index_exact(db_path)

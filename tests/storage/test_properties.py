@@ -272,7 +272,16 @@ _SMALL = st.binary(max_size=120) | st.sampled_from(
 # Long lines are ASCII and end in a newline, so where a cut falls never depends on
 # UTF-8 boundaries (that is tested on its own in test_output.py).
 _BIG = st.integers(LIMIT - 200, 2 * LIMIT + 200).map(lambda n: b"L" * n + b"\n")
-_DATA = st.lists(_SMALL, min_size=1, max_size=4).map(b"".join) | _BIG
+# Many lines with an open end: the finished lines and the open one part ways.
+_MEDIUM = st.tuples(st.integers(1, 900), _SMALL).map(
+    lambda t: b"".join(b"medium line %05d of output\n" % i for i in range(t[0])) + t[1]
+)
+_DATA = (
+    st.lists(_SMALL, min_size=1, max_size=4).map(b"".join)
+    | _BIG
+    | _MEDIUM
+    | st.tuples(_BIG, _SMALL).map(b"".join)
+)
 _OUTPUT_OPS = st.lists(
     st.one_of(
         st.tuples(st.just("append"), st.sampled_from(STREAMS), _DATA),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from storage_helpers import assert_output_index_exact, fts_postings, rows
 
 from storage import SearchHit
@@ -109,3 +111,53 @@ async def test_output_index_stays_exact_through_appends_extensions_and_purges(st
     assert_output_index_exact(db_path)
     assert await store.search("green") == []
     assert (await store.integrity_check()).ok
+
+
+# -- the byte-level shortcut of store.search ----------------------------------------------
+
+_LOGGY = st.lists(
+    st.sampled_from(
+        [
+            b"error",
+            b"Error",
+            b"ERROR:",
+            b" ",
+            b"\n",
+            b"request",
+            b"\x1b[31m",
+            b"\x1b[0m",
+            b"\x1b[1;32m",
+            b"err\x1b[1mor",
+            b"\r",
+            b"\x00",
+            "ünï".encode(),
+            b"\xff",
+            b"id=42",
+            b"\x1b]0;t\x07",
+        ]
+    ),
+    max_size=40,
+).map(b"".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_LOGGY, st.booleans(), st.sampled_from([["error"], ["request"], ["error", "request"]]))
+def test_candidate_lines_never_miss_a_hit(data, open_end, words):
+    from storage.models import OutputChunk
+    from storage.output import chunk_lines
+    from storage.search import _candidate_lines, _line_spans
+
+    if not data:
+        return
+    if open_end and data.endswith(b"\n"):
+        data += b"x"
+    if not open_end and not data.endswith(b"\n"):
+        data += b"\n"
+    count = data.count(b"\n") + (1 if open_end else 0)
+    chunk = OutputChunk(1, 1, 1, "stdout", 10, count, open_end, 5.0, 6.0, data)
+    every = chunk_lines(chunk)
+    hits = [ln for ln in every if _line_spans(ln.plain, words)]
+    candidates = _candidate_lines(chunk, words)
+    assert all(c in every for c in candidates)  # the same Line objects as the full path
+    assert [c.number for c in candidates] == sorted(c.number for c in candidates)
+    assert set(h.number for h in hits) <= {c.number for c in candidates}

@@ -194,3 +194,36 @@ def test_an_unterminated_string_sequence_does_not_hide_later_lines():
     text = "build\x1b]0;title never closed\nline 2\n\x9d8-bit too\nline 4\x1bPdcs\nline 5\n"
     assert terminal_safe(text) == "build\nline 2\n\nline 4\nline 5\n"
     assert index_text(text.encode()) == "build\nline 2\n\nline 4\nline 5\n"
+
+
+def _index_text_reference(data: bytes) -> str:
+    """index_text by its definition: decode, then the full escape pattern."""
+    from storage.text import _ESCAPES
+
+    text = data.decode("utf-8", "replace")
+    return _ESCAPES.sub("", text) if "\x1b" in text else text
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TERMINALISH)
+def test_index_text_fast_path_is_exactly_the_definition(text):
+    # The index is contentless: a delete must reproduce the inserted text exactly, so
+    # the colour-only shortcut must never change a single character.
+    data = text.encode("utf-8", "surrogatepass")
+    assert index_text(data) == _index_text_reference(data)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\x1b]0;ti\x1b[31mtle\x07 after",
+        "\x1bPdcs\x1b[1mbody\x1b\\ x",
+        "a\x1b\x1b[0m[2J",
+        "\x9b\x1b[31m1mred",
+        "ü\x1b[32m\x9dosc\x07",
+        "\x1b[38:5:1mcolon form",
+    ],
+)
+def test_index_text_fast_path_tricky_cases(text):
+    data = text.encode()
+    assert index_text(data) == _index_text_reference(data)

@@ -1,0 +1,250 @@
+"""Search benchmark on the ingest benchmark's data: newest 50 hits with snippets.
+
+    .venv/bin/python bench/storage_ingest.py --mb 200    # makes the data (once)
+    .venv/bin/python bench/storage_search.py --mb 200
+
+20 queries, five of each kind: rare terms (planted with known counts, see
+``bench/common.py``), common terms, phrases, prefixes. Each is timed (median of
+``--runs`` runs, after one warm-up) on two paths, each returning the newest 50
+matching lines with a 100-character snippet:
+
+- storage: ``store.search`` (plain words) for rare and common terms; for phrases
+  and prefixes a small helper here that sends a raw FTS5 MATCH string and filters
+  the candidate chunks' lines (``store.search`` takes plain words only);
+- query engine: ``storage.search_engine.search(parse(q), limit=50, counts=False)``,
+  the query language of the TUI and ``tether search``, when it is importable.
+
+Beside them, ``grep -c -F`` (and ``rg -c -F`` when installed) over the same output as
+one text file, timed the same way. Target (issue 2): p95 <= 50 ms. No asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import common  # noqa: E402
+
+from storage import SearchHit, open_store  # noqa: E402
+from storage.output import _CHUNK_COLUMNS, _chunk, chunk_lines  # noqa: E402
+
+DATA = Path(__file__).resolve().parent / "data"
+
+RARE = list(common.RARE)  # 1, 3, 10, 30 and 100 lines
+COMMON = ["error", "request", "test", "info", "build"]
+PHRASES = [
+    "connection refused",
+    "request finished",
+    "unused variable",
+    "assert response",
+    "job scheduled",
+]
+PREFIXES = ["retry", "compil", "schedul", "deadlin", "assertionerr"]
+
+
+# -- the storage path for phrases and prefixes ---------------------------------------------
+
+
+async def fts_lines(store, match: str, line_re: re.Pattern[str], limit: int) -> list[SearchHit]:
+    """Newest lines whose chunk matches the raw FTS5 ``match`` and whose plain text
+    matches ``line_re``: what ``store.search`` does, for MATCH syntax it cannot take."""
+    hits: list[SearchHit] = []
+    before = 2**62
+    while len(hits) < limit:
+        ids = [
+            r[0]
+            for r in await store.fetchall(
+                "SELECT rowid FROM output_fts WHERE output_fts MATCH ? AND rowid < ? "
+                "ORDER BY rowid DESC LIMIT 64",
+                (match, before),
+            )
+        ]
+        if not ids:
+            break
+        before = ids[-1]
+        cols = ", ".join("c." + c.strip() for c in _CHUNK_COLUMNS.split(","))
+        rows = await store.fetchall(
+            f"SELECT {cols} FROM output_chunks c JOIN sessions s ON s.id = c.session_id "
+            f"WHERE c.id IN ({','.join('?' * len(ids))}) AND s.deleted_at IS NULL "
+            f"ORDER BY c.id DESC",
+            ids,
+        )
+        for row in rows:
+            chunk = _chunk(row)
+            for line in reversed(chunk_lines(chunk)):
+                text = line.plain
+                spans = tuple(m.span() for m in line_re.finditer(text))
+                if spans:
+                    hits.append(
+                        SearchHit(
+                            chunk.session_id,
+                            line.number,
+                            line.stream,
+                            line.at,
+                            text,
+                            spans,
+                            chunk.id,
+                        )
+                    )
+                    if len(hits) == limit:
+                        return hits
+    return hits
+
+
+def phrase_re(phrase: str) -> re.Pattern[str]:
+    words = [re.escape(w) for w in phrase.split()]
+    return re.compile(r"(?i)\b" + r"\W+".join(words) + r"\b")
+
+
+def prefix_re(prefix: str) -> re.Pattern[str]:
+    return re.compile(r"(?i)\b" + re.escape(prefix) + r"\w*")
+
+
+# -- timing --------------------------------------------------------------------------------
+
+
+async def timed(fn, runs: int) -> tuple[float, int]:
+    """Median milliseconds of ``runs`` calls after a warm-up, and the hit count."""
+    hits = await fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        hits = await fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times), len(hits)
+
+
+def timed_tool(argv: list[str], runs: int) -> tuple[float, int]:
+    subprocess.run(argv, capture_output=True)  # warm-up (and the page cache)
+    times, out = [], ""
+    for _ in range(runs):
+        start = time.perf_counter()
+        out = subprocess.run(argv, capture_output=True, text=True).stdout
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times), int(out.strip() or 0)
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    tag = f"{args.mb:g}mb"
+    db, text = args.dir / f"storage-{tag}.db", args.dir / f"storage-{tag}.txt"
+    if not db.exists() or not text.exists():
+        sys.exit(f"no data: run bench/storage_ingest.py --mb {args.mb:g} first ({db})")
+    try:
+        from storage.query import parse
+        from storage.search_engine import search as engine_search
+    except ImportError:
+        parse = engine_search = None  # type: ignore[assignment]
+    rg = shutil.which("rg")
+
+    queries: list[tuple[str, str]] = (
+        [("rare", q) for q in RARE]
+        + [("common", q) for q in COMMON]
+        + [("phrase", q) for q in PHRASES]
+        + [("prefix", q) for q in PREFIXES]
+    )
+    rows, by_kind = [], {}
+    async with open_store(db) as store:
+        size = text.stat().st_size
+        lines = await store.scalar("SELECT sum(output_lines) FROM sessions")
+        print(f"data: {size / 2**20:.0f} MiB of output, {lines:,} lines, {db.name}")
+        for kind, q in queries:
+            if kind in ("rare", "common"):
+                mine = lambda q=q: _with_snippets(store.search(q, limit=50))  # noqa: E731
+            elif kind == "phrase":
+                match = '"' + q + '"'
+                mine = lambda m=match, r=phrase_re(q): _with_snippets(fts_lines(store, m, r, 50))  # noqa: E731
+            else:
+                mine = lambda m=q + "*", r=prefix_re(q): _with_snippets(fts_lines(store, m, r, 50))  # noqa: E731
+            t_mine, n_mine = await timed(mine, args.runs)
+            t_eng = n_eng = None
+            if engine_search is not None:
+                text_q = f'"{q}"' if kind == "phrase" else (q + "*" if kind == "prefix" else q)
+                parsed = parse(text_q)
+
+                async def eng(parsed=parsed):
+                    res = await engine_search(store, parsed, limit=50, counts=False)
+                    return [h.snippet(100) for h in res.hits]
+
+                t_eng, n_eng = await timed(eng, args.runs)
+            t_grep, n_grep = timed_tool(
+                ["grep", "-c", "-F", "-i", "--", q, str(text)], args.tool_runs
+            )
+            t_rg = n_rg = None
+            if rg:
+                t_rg, n_rg = timed_tool([rg, "-c", "-F", "-i", "--", q, str(text)], args.tool_runs)
+            by_kind.setdefault(kind, []).append((t_mine, t_eng, t_grep, t_rg))
+            rows.append(
+                (
+                    f"{kind}: {q}",
+                    f"{t_mine:.1f}",
+                    n_mine,
+                    f"{t_eng:.1f}" if t_eng is not None else "-",
+                    f"{t_grep:.0f}",
+                    n_grep,
+                    f"{t_rg:.0f}" if t_rg is not None else "-",
+                )
+            )
+    print()
+    print(
+        common.table(
+            ["query", "storage ms", "hits", "engine ms", "grep -c ms", "grep lines", "rg -c ms"],
+            rows,
+        )
+    )
+    print()
+    summary = []
+    everything = [t for ts in by_kind.values() for t in ts]
+    for kind, ts in [*by_kind.items(), ("all 20", everything)]:
+        col = list(zip(*ts, strict=True))
+        summary.append(
+            (
+                kind,
+                *(
+                    f"{common.percentile(c, 50):.1f} / {common.percentile(c, 95):.1f}"
+                    if None not in c
+                    else "-"
+                    for c in col
+                ),
+            )
+        )
+    print(common.table(["p50 / p95 ms", "storage", "engine", "grep -c -F", "rg -c -F"], summary))
+    mine_all = [t[0] for t in everything]
+    grep_all = [t[2] for t in everything]
+    print()
+    print(
+        f"target p95 <= 50 ms: storage {common.percentile(mine_all, 95):.1f} ms; "
+        f"grep p95 / storage p95 = "
+        f"{common.percentile(grep_all, 95) / common.percentile(mine_all, 95):.0f}x"
+    )
+    if engine_search is not None:
+        eng_all = [t[1] for t in everything]
+        print(f"                     query engine {common.percentile(eng_all, 95):.1f} ms")
+    print("(grep and rg count every matching line of the file; the store returns the newest 50)")
+
+
+async def _with_snippets(hits_coro) -> list:
+    hits = await hits_coro
+    return [h.snippet(100) for h in hits]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--mb", type=float, default=200.0, help="which ingest data (200)")
+    ap.add_argument("--dir", type=Path, default=DATA)
+    ap.add_argument("--runs", type=int, default=5, help="timed runs per query (5)")
+    ap.add_argument("--tool-runs", type=int, default=3, help="timed runs of grep/rg (3)")
+    asyncio.run(main_async(ap.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
