@@ -125,12 +125,16 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
         self._open_spill()
-        if self.spec.redact is not None:
-            from storage.redact import Redactor
-
-            redactor = Redactor(self.spec.redact)
-            self._redactors = {s: redactor.stream() for s in ("stdout", "stderr")}
         try:
+            if self.spec.redact is not None:
+                from storage.redact import Redactor
+
+                try:
+                    redactor = Redactor(self.spec.redact)
+                except ValueError as e:
+                    msg = f"could not start: a redaction pattern is unusable: {e}"
+                    raise StartError(msg) from e
+                self._redactors = {s: redactor.stream() for s in ("stdout", "stderr")}
             self.child = spawn(self.spec)
         except StartError as e:
             await self._record_start_failure(str(e))
@@ -187,17 +191,35 @@ class Supervisor:
 
     # -- output -----------------------------------------------------------------------
     def _on_readable(self, fd: int, stream: str) -> None:
-        try:
-            data = os.read(fd, READ_SIZE)
-        except BlockingIOError:
-            return
-        except OSError as e:
-            if e.errno != errno.EIO:  # EIO: a pty whose other side is all closed
-                log.write_entry(self.log_path, f"reading {stream} failed: {e}", session_id=self.sid)
-            data = b""
-        if not data:
+        # A pty hands out a few KiB per read: take all that is there in one go.
+        parts: list[bytes] = []
+        size = 0
+        eof = False
+        while size < READ_SIZE:
+            try:
+                part = os.read(fd, READ_SIZE - size)
+            except BlockingIOError:
+                break
+            except OSError as e:
+                if e.errno != errno.EIO:  # EIO: a pty whose other side is all closed
+                    log.write_entry(
+                        self.log_path, f"reading {stream} failed: {e}", session_id=self.sid
+                    )
+                eof = True
+                break
+            if not part:
+                eof = True
+                break
+            parts.append(part)
+            size += len(part)
+            if len(part) >= 65536:  # a pipe: one big read is the usual case
+                break
+        if parts:
+            self._take_output(stream, parts[0] if len(parts) == 1 else b"".join(parts))
+        if eof:
             self._close_output(fd)
-            return
+
+    def _take_output(self, stream: str, data: bytes) -> None:
         self._last_output = time.monotonic()
         if self._redactors is not None and stream in self._redactors:
             data = self._redactors[stream].feed(data)
