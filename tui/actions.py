@@ -74,7 +74,7 @@ class SessionActions:
 
     def open_cleanup(self) -> None:
         screen = self.lazy_screen("tui.screens.cleanup", "CleanupScreen")
-        if screen is not None:
+        if screen is not None and not isinstance(self.screen, screen):  # type: ignore[attr-defined]
             self.push_screen(screen())  # type: ignore[attr-defined]
 
     def open_export(self, session_ids: list[int]) -> None:

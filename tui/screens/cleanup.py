@@ -1,0 +1,380 @@
+"""The cleanup screen (``c``): the retention policy as a form, the plan it makes as a
+live table, the total to reclaim, and a confirmed purge with a progress bar.
+
+The plan is recomputed (in a worker) a moment after every edit; nothing is deleted
+until the user confirms. The purge runs in a thread worker on its own connection,
+so the UI keeps drawing while SQLite works; a toast says what it did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, ProgressBar, Static
+
+from tui.keys import bindings
+
+if TYPE_CHECKING:
+    from storage.purge import PurgeProgress
+    from storage.retention import CleanupPlan, CleanupResult, RetentionPolicy
+
+REPLAN_DELAY = 0.3  # seconds after the last edit
+STATUS_CHOICES = ("succeeded", "failed", "stopped", "lost")
+_PHASES = {"purge": "Deleting", "index": "Re-indexing what stays", "reclaim": "Reclaiming space"}
+
+
+class CleanupScreen(Screen):
+    """Edit the policy, look at the plan, confirm."""
+
+    HELP_TITLE = "cleanup"
+    BINDINGS: ClassVar = [
+        *bindings("back"),
+        # priority: the form's inputs bind ctrl+d too (delete right; the delete key does that)
+        Binding(
+            "ctrl+d",
+            "confirm",
+            "Delete",
+            id="cleanup_confirm",
+            tooltip="Purge the sessions in the plan (asks first)",
+            priority=True,
+        ),
+        Binding("ctrl+r", "replan", "Refresh", id="cleanup_refresh", tooltip="Plan again"),
+    ]
+    DEFAULT_CSS = """
+    CleanupScreen { layout: vertical; }
+    CleanupScreen #cleanup-title { text-style: bold; padding: 0 1; height: 1; }
+    CleanupScreen #policy { height: auto; padding: 0 1; border: round $primary; overflow: hidden; }
+    CleanupScreen .policy-row { height: 3; }
+    CleanupScreen .policy-row Label { width: auto; padding: 1 1 0 0; color: $text-muted; }
+    CleanupScreen .policy-row Input { width: 14; margin-right: 2; }
+    CleanupScreen #protected { width: 24; }
+    CleanupScreen .policy-row Checkbox { width: auto; border: none; padding: 1 1 0 0; }
+    CleanupScreen #policy-error { color: $error; height: auto; padding: 0 1; }
+    CleanupScreen #plan { height: 1fr; margin: 0 1; }
+    CleanupScreen #summary { height: auto; padding: 0 1; }
+    CleanupScreen #progress-row { height: 1; padding: 0 1; display: none; }
+    CleanupScreen #progress-row.-busy { display: block; }
+    CleanupScreen #progress-label { width: auto; margin-right: 2; }
+    CleanupScreen #cleanup-buttons { height: 3; align-horizontal: right; padding: 0 2 0 1; }
+    CleanupScreen #cleanup-buttons Button { margin-left: 2; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.plan: CleanupPlan | None = None
+        self.busy = False
+        self.ready = False  # a first plan is on screen (tests wait for this)
+        self.last_message = ""  # the last result toast
+        self._replan_timer = None
+
+    # -- layout -------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        policy, error = self._configured_policy()
+        self._config_error = error
+        yield Label("Cleanup: purge old sessions for good", id="cleanup-title")
+        with Vertical(id="policy"):
+            with Horizontal(classes="policy-row"):
+                yield Label("Ended over")
+                yield Input(_age(policy.max_age), placeholder="off", id="older-than")
+                yield Label("Keep newest")
+                yield Input(
+                    "" if policy.keep_newest is None else str(policy.keep_newest),
+                    placeholder="off",
+                    id="keep",
+                )
+                yield Label("Max total")
+                yield Input(_size(policy.max_total_bytes), placeholder="off", id="max-size")
+                yield Label("Trash after")
+                yield Input(
+                    _age(policy.trash_days * 86400 if policy.trash_days is not None else None),
+                    placeholder="never",
+                    id="trash-days",
+                )
+            with Horizontal(classes="policy-row"):
+                yield Label("Statuses")
+                for status in STATUS_CHOICES:
+                    yield Checkbox(status, status in policy.statuses, id=f"status-{status}")
+                yield Label("Protected tags")
+                yield Input(", ".join(sorted(policy.protected_tags)), id="protected")
+        yield Static("", id="policy-error")
+        table: DataTable = DataTable(id="plan", cursor_type="row", zebra_stripes=True)
+        table.add_column("ID", key="id")
+        table.add_column("Status", key="status")
+        table.add_column("Age", key="age")
+        table.add_column("Size", key="size")
+        table.add_column("Reason", key="reason")
+        table.add_column("Session", key="name")
+        yield table
+        yield Static("", id="summary")
+        with Horizontal(id="progress-row"):
+            yield Label("", id="progress-label")
+            yield ProgressBar(total=100, show_eta=False, id="progress")
+        with Horizontal(id="cleanup-buttons"):
+            yield Button("Back", id="back")
+            yield Button("Delete", id="confirm", variant="error", disabled=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        blink = getattr(self.app, "cursor_blink", True)
+        for widget in self.query(Input):
+            widget.cursor_blink = blink
+        if self._config_error:
+            self.query_one("#policy-error", Static).update(self._config_error)
+        self.query_one("#older-than", Input).focus()
+        self.replan()
+
+    def _configured_policy(self) -> tuple[RetentionPolicy, str]:
+        from storage.retention import RetentionPolicy
+        from tui.cli.cleanup import retention_policy
+        from tui.config import ConfigError
+
+        try:
+            return retention_policy(self.app.config), ""  # type: ignore[attr-defined]
+        except ConfigError as e:
+            return RetentionPolicy(), f"config.toml: {e} (using the defaults)"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "confirm":
+            return bool(self.plan and self.plan.items and not self.busy)
+        if action == "back":
+            return not self.busy
+        return True
+
+    # -- the policy form ------------------------------------------------------------------
+    def policy(self) -> RetentionPolicy:
+        """The policy the form describes; ``PolicyError`` for a bad field."""
+        from storage.retention import PolicyError, RetentionPolicy, parse_age, parse_size
+
+        def text(widget_id: str) -> str:
+            return self.query_one(f"#{widget_id}", Input).value.strip()
+
+        keep = text("keep")
+        if keep and not keep.isdigit():
+            raise PolicyError(f"expected a whole number, not {keep!r}", "keep newest")
+        statuses = frozenset(
+            s for s in STATUS_CHOICES if self.query_one(f"#status-{s}", Checkbox).value
+        )
+        if not statuses:
+            raise PolicyError("tick at least one status")
+        tags = frozenset(t.strip() for t in text("protected").split(",") if t.strip())
+        return RetentionPolicy(
+            max_age=parse_age(text("older-than"), "ended over") if text("older-than") else None,
+            keep_newest=int(keep) if keep else None,
+            max_total_bytes=parse_size(text("max-size"), "max total") if text("max-size") else None,
+            statuses=statuses,
+            protected_tags=tags,
+            trash_days=parse_age(text("trash-days"), "trash after") / 86400
+            if text("trash-days")
+            else None,
+        )
+
+    @on(Input.Changed)
+    @on(Checkbox.Changed)
+    def _edited(self) -> None:
+        if self._replan_timer is not None:
+            self._replan_timer.stop()
+        self._replan_timer = self.set_timer(REPLAN_DELAY, self.replan)
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.replan()
+
+    def action_replan(self) -> None:
+        self.replan()
+
+    @work(exclusive=True, group="cleanup-plan")
+    async def replan(self) -> None:
+        from storage.retention import PolicyError, plan
+
+        if self.busy:
+            return
+        error = self.query_one("#policy-error", Static)
+        try:
+            policy = self.policy()
+        except PolicyError as e:
+            error.update(Text(str(e).replace("retention.", ""), style="bold"))
+            self.query_one("#confirm", Button).disabled = True
+            return
+        error.update(self._config_error or "")
+        found = await plan(self.app.store, policy, now=self.app.clock())  # type: ignore[attr-defined]
+        self.show_plan(found)
+
+    def show_plan(self, found: CleanupPlan) -> None:
+        from storage.retention import format_age, format_size, session_time
+
+        self.plan = found
+        table = self.query_one("#plan", DataTable)
+        table.clear()
+        for item in found.items:
+            s = item.session
+            table.add_row(
+                Text(f"#{s.id}", justify="right"),
+                s.status + (" (trash)" if s.trashed else ""),
+                Text(format_age(found.now - session_time(s)), justify="right"),
+                Text(format_size(item.bytes), justify="right"),
+                item.reason,
+                s.label,
+                key=str(s.id),
+            )
+        n = len(found.items)
+        summary = self.query_one("#summary", Static)
+        if n:
+            text = Text.assemble(
+                (f"{n} session{'s' * (n != 1)}", "bold"),
+                " to delete, ",
+                (format_size(found.bytes), "bold"),
+                f" of {format_size(found.total_bytes)} of output to reclaim",
+            )
+            if n > 20:
+                text.append(" · a backup is made first")
+        else:
+            text = Text("Nothing to clean up under this policy.", style="italic")
+        for w in found.warnings:
+            text.append(f"\n{w}", style="yellow")
+        summary.update(text)
+        button = self.query_one("#confirm", Button)
+        button.label = f"Delete {n} session{'s' * (n != 1)}" if n else "Delete"
+        button.disabled = not n or self.busy
+        self.refresh_bindings()
+        self.ready = True
+
+    # -- confirming and purging -----------------------------------------------------------
+    @on(Button.Pressed, "#back")
+    def action_back(self) -> None:
+        if not self.busy:
+            self.app.pop_screen()
+
+    @on(Button.Pressed, "#confirm")
+    def action_confirm(self) -> None:
+        if self.plan is not None and self.plan.items and not self.busy:
+            self._confirm_and_purge(self.plan)
+
+    @work(exclusive=True, group="cleanup-confirm")
+    async def _confirm_and_purge(self, found: CleanupPlan) -> None:
+        from storage.retention import format_size
+        from tui.screens.modals import ConfirmModal
+
+        n = len(found.items)
+        body = Text.assemble(
+            f"{n} session{'s' * (n != 1)} and {format_size(found.bytes)} of output will be ",
+            ("deleted for good", "bold"),
+            " (not moved to the trash).",
+        )
+        if n > 20:
+            body.append(" A backup of the database is made first.")
+        ok = await self.app.push_screen_wait(
+            ConfirmModal(
+                f"Delete {n} session{'s' * (n != 1)}?", body, confirm="Delete", danger=True
+            )
+        )
+        if not ok:
+            return
+        self.set_busy(True)
+        self.show_progress(None)
+        self._purge(found)
+
+    def set_busy(self, busy: bool) -> None:
+        self.busy = busy
+        self.query_one("#progress-row").set_class(busy, "-busy")
+        self.query_one("#confirm", Button).disabled = busy or not (self.plan and self.plan.items)
+        self.query_one("#back", Button).disabled = busy
+        for widget in self.query("#policy Input, #policy Checkbox"):
+            widget.disabled = busy
+        self.refresh_bindings()
+
+    def show_progress(self, progress: PurgeProgress | None) -> None:
+        bar = self.query_one("#progress", ProgressBar)
+        label = self.query_one("#progress-label", Label)
+        if progress is None:
+            label.update("Starting…")
+            bar.update(total=100, progress=0)
+            return
+        label.update(
+            f"{_PHASES.get(progress.phase, progress.phase)}: "
+            f"{progress.sessions_done}/{progress.sessions_total} sessions"
+        )
+        bar.update(total=100, progress=round(progress.fraction * 100, 1))
+
+    @work(thread=True, exclusive=True, group="cleanup-apply")
+    def _purge(self, found: CleanupPlan) -> None:
+        """In a thread, on a connection of its own: the UI's connection and event loop
+        stay free while SQLite deletes and reclaims."""
+        from runner.control import is_alive
+        from storage import open_store
+        from storage.retention import apply
+        from tui.cli.cleanup import keep_backups
+
+        app = self.app
+        paths, config = app.paths, app.config  # type: ignore[attr-defined]
+
+        def progress(p: PurgeProgress) -> None:
+            app.call_from_thread(self.show_progress, p)
+
+        async def run() -> CleanupResult:
+            async with open_store(paths.db, backup_dir=paths.backups, actor="tui") as store:
+                return await apply(
+                    store,
+                    found,
+                    progress=progress,
+                    backup_dir=paths.backups,
+                    keep_backups=keep_backups(config),
+                    is_alive=lambda sid: is_alive(paths, sid),
+                )
+
+        try:
+            result = asyncio.run(run())
+        except Exception as e:  # noqa: BLE001 - the user gets the reason, the TUI lives on
+            app.call_from_thread(self._failed, e)
+            return
+        app.call_from_thread(self._done, result)
+
+    async def _done(self, result: CleanupResult) -> None:
+        from storage.retention import format_size
+
+        self.set_busy(False)
+        n = len(result.purged)
+        message = (
+            f"Deleted {n} session{'s' * (n != 1)} ({format_size(result.bytes)} of output); "
+            f"the database went from {format_size(result.size_before)} to "
+            f"{format_size(result.size_after)}."
+        )
+        if result.skipped:
+            message += f" {len(result.skipped)} skipped (changed since the plan)."
+        if result.backup:
+            message += f" Backup: {result.backup.name}"
+        self.last_message = message
+        self.notify(message, title="Cleanup", timeout=10)
+        state = getattr(self.app, "state", None)
+        if state is not None:
+            await state.poll(force=True)
+        self.replan()
+
+    def _failed(self, error: Exception) -> None:
+        self.set_busy(False)
+        self.notify(f"Cleanup failed: {error}", title="Cleanup", severity="error", timeout=12)
+        self.replan()
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return ""
+    for unit, size in (("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if n >= size and n % size == 0:
+            return f"{n // size}{unit}"
+    return str(n)
