@@ -42,7 +42,7 @@ class TetherApp(SessionActions, App[int]):
     TITLE = "tether"
     ENABLE_COMMAND_PALETTE = True
     COMMANDS: ClassVar = App.COMMANDS | {SessionCommands, AppCommands}
-    BINDINGS: ClassVar = bindings("quit", "help", "command_palette", "search", "cleanup")
+    BINDINGS: ClassVar = bindings("quit", "help", "command_palette", "search", "cleanup", "suspend")
 
     def __init__(
         self,
@@ -139,6 +139,11 @@ class TetherApp(SessionActions, App[int]):
 
     async def _suspending(self, _app: object) -> None:
         await self.state.flush()
+
+    async def action_suspend(self) -> None:
+        """ctrl+z: everything is saved before the process stops."""
+        await self.state.flush()
+        self.action_suspend_process()
 
     # -- background ---------------------------------------------------------------------
     async def _autosave(self) -> None:

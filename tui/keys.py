@@ -48,6 +48,14 @@ _ALL = [
     Key("search", "ctrl+f", "search", "Search", "Search the output of every session"),
     Key("cleanup", "c", "cleanup", "Cleanup", "Remove old sessions by a retention policy"),
     Key("back", "escape", "back", "Back", "Back to the previous screen"),
+    Key(
+        "suspend",
+        "ctrl+z",
+        "suspend",
+        "Suspend",
+        "Save, then suspend tether to the shell (fg brings it back)",
+        show=False,
+    ),
     # acting on the selected session (list, detail, output)
     Key("open", "enter", "open", "Open", "Open the session's details"),
     Key("output", "o", "output", "Output", "Watch the session's output, live"),
@@ -69,7 +77,14 @@ _ALL = [
     ),
     Key("export", "e", "export", "Export", "Export sessions to a file", show=False),
     # the session list
-    Key("filter", "slash", "filter", "Filter", "Filter the list by words", key_display="/"),
+    Key(
+        "filter",
+        "slash",
+        "filter",
+        "Filter",
+        "Filter the list: words, status:failed, tag:ml, cwd:~/src, since:2h",
+        key_display="/",
+    ),
     Key("status_filter", "f", "status_filter", "Status", "Show only some statuses"),
     Key("sort", "S", "sort", "Sort", "Change the order of the list", key_display="S"),
     Key("cursor_down", "down,j", "cursor_down", "Down", "Next session", show=False),

@@ -3,10 +3,10 @@
 Only ids are fetched for the whole list (two cheap queries, whatever the number of
 sessions); row details are fetched by the state store for the rows on screen.
 
-The quick filter matches words against the metadata index (name, command, cwd,
-tags, notes), the last word as a prefix, so the list narrows as the user types.
-``matching_ids`` is the one place that turns filter text into ids: the full query
-language (``storage.query``) plugs in here.
+The quick filter is the search query language over metadata (name, command, cwd,
+tags, notes, and filters such as ``status:failed`` or ``tag:ml``), the last word as
+a prefix, so the list narrows as the user types. ``matching_ids`` is the one place
+that turns filter text into ids.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ SORT_LABELS = {
     "size": "largest output",
     "oldest": "oldest first",
 }
-_WORD = re.compile(r"\w+", re.UNICODE)
 _ID = re.compile(r"#?(\d+)")
 
 
@@ -80,8 +79,14 @@ def next_sort(sort: str) -> str:
 
 
 async def matching_ids(store: Store, text: str) -> set[int] | None:
-    """Ids whose metadata holds every word of ``text`` (the last one as a prefix), plus
-    the id itself for ``42`` or ``#42``. None when ``text`` constrains nothing."""
+    """Ids of the sessions ``text`` asks for, in the search query language over
+    metadata (``ci status:failed tag:ml cwd:~/src since:2h``; the last word is a
+    prefix while typing), plus the id itself for ``42`` or ``#42``. None when ``text``
+    constrains nothing. Raises ``storage.query.QueryError`` for a query that does not
+    parse; its message and position say what to fix."""
+    from storage.query import parse
+    from storage.search_filters import filter_session_ids
+
     text = text.strip()
     if not text:
         return None
@@ -89,16 +94,8 @@ async def matching_ids(store: Store, text: str) -> set[int] | None:
     m = _ID.fullmatch(text)
     if m:
         found.add(int(m.group(1)))
-    words = [w.lower() for w in _WORD.findall(text)]
-    if not words:
-        return found
-    terms = ['"' + w.replace('"', '""') + '"' for w in words]
-    if text[-1:].isalnum() or text[-1:] == "_":
-        terms[-1] += "*"  # still typing the last word
-    rows = await store.fetchall(
-        "SELECT rowid FROM sessions_fts WHERE sessions_fts MATCH ?", (" AND ".join(terms),)
-    )
-    found.update(r[0] for r in rows)
+    query = parse(text)
+    found.update(await filter_session_ids(store, query, typing=True))
     return found
 
 

@@ -95,6 +95,7 @@ class AppState:
         self.selected: int | None = None
         self.place = Place()
         self.loaded = False
+        self.filter_error: str | None = None  # why the filter text is not a valid query
         self._ids: list[int] = []
         self._pos: dict[int, int] = {}
         self._rows: OrderedDict[int, Session] = OrderedDict()
@@ -201,8 +202,17 @@ class AppState:
 
     # -- the list -----------------------------------------------------------------------
     async def _reindex(self) -> None:
+        from storage.query import QueryError
+
         pins = {sid: f["pinned"] for sid, f in self._pending.fields.items() if "pinned" in f}
-        self._ids = await view_ids(self.store, self.view, pins)
+        try:
+            self._ids = await view_ids(self.store, self.view, pins)
+        except QueryError as e:
+            # Half-typed queries are common (``status:``): keep the list as it was
+            # and say what is wrong.
+            self.filter_error = e.message
+            return
+        self.filter_error = None
         self._pos = {sid: i for i, sid in enumerate(self._ids)}
 
     async def reindex(self) -> None:

@@ -178,6 +178,19 @@ async def test_quit_flushes_pending_edits(seeded) -> None:  # type: ignore[no-un
     assert (await read_session(paths.db, ids["build"])).name == "release build"
 
 
+async def test_ctrl_z_saves_before_suspending(seeded) -> None:  # type: ignore[no-untyped-def]
+    paths, ids = seeded
+    app = make_app(paths, autosave=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_idle()
+        app.state.select(ids["build"])
+        await _press(pilot, "P")
+        assert not (await read_session(paths.db, ids["build"])).pinned
+        await _press(pilot, "ctrl+z")  # headless: the suspend itself does nothing
+        assert (await read_session(paths.db, ids["build"])).pinned
+        assert not app.state.dirty
+
+
 # -- trash ----------------------------------------------------------------------------------
 
 
@@ -221,6 +234,21 @@ async def test_slash_filters_as_you_type_and_escape_clears(seeded) -> None:  # t
         await _press(pilot, "escape")
         assert app.state.view == ListView()
         assert len(app.state.ids) == 9
+
+
+async def test_filter_speaks_the_query_language(seeded) -> None:  # type: ignore[no-untyped-def]
+    paths, ids = seeded
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_idle()
+        await _press(pilot, "slash", *"status:", "enter")
+        assert len(app.state.ids) == 9  # a half-typed query keeps the list
+        assert "needs a value" in app.state.filter_error
+        bar = str(app.screen.query_one("#status-message").render())
+        assert "needs a value" in bar
+        await _press(pilot, "slash", *"failed tag:ci", "enter")
+        assert app.state.filter_error is None
+        assert app.state.ids == [ids["tests"]]
 
 
 async def test_status_filter_key(seeded) -> None:  # type: ignore[no-untyped-def]

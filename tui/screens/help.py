@@ -91,5 +91,8 @@ class HelpModal(ModalScreen):
                 classes="dialog-hint",
             )
 
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).focus()  # up/down/pgup/pgdn scroll the list
+
     async def action_dismiss(self, result: object = None) -> None:
         self.dismiss(None)

@@ -67,8 +67,10 @@ class SessionsScreen(SessionScreen):
         yield Static("", id="topbar")
         yield Input(
             self.state.view.text,
-            placeholder="filter: words in name, command, directory, tags or notes",
+            placeholder="filter: words in name, command, directory, tags, notes;"
+            " status:failed tag:ml cwd:~/src since:2h",
             id="filter",
+            select_on_focus=False,
         )
         with Vertical(id="list-pane"):
             yield SessionTable(self.state, id="sessions")
@@ -103,7 +105,9 @@ class SessionsScreen(SessionScreen):
         self.query_one("#empty").display = nothing_at_all
         self.query_one("#topbar", Static).update(self._topbar())
         bar = self.query_one(StatusBar)
-        if empty and self.state.view.filtered:
+        if self.state.filter_error:
+            bar.show(Text(f"filter: {self.state.filter_error}", style="yellow"))
+        elif empty and self.state.view.filtered:
             bar.show(Text("Nothing matches. escape clears the filter.", style="yellow"))
         else:
             bar.show(self._position())

@@ -59,7 +59,8 @@ def layout(width: int, id_width: int = 4) -> list[Column]:
     for i, (key, share) in enumerate(shares.items()):
         w = free - used if i == len(shares) - 1 else int(free * share)
         used += w
-        flexible.append(Column(key, key, max(4, w)))
+        # A directory is told apart by its end: cut it on the left.
+        flexible.append(Column(key, key, max(4, w), "tail" if key == "cwd" else "left"))
     by_key = {c.key: c for c in flexible}
     middle = [by_key[k] for k in ("name", "command", "cwd") if k in by_key]
     end = [by_key["tags"]] if "tags" in by_key else []
@@ -302,7 +303,7 @@ def _fit(text: str, width: int, align: str) -> str:
         return ""
     text = text.replace("\n", " ").replace("\t", " ")
     if len(text) > width:
-        text = text[: width - 1] + "…"
+        text = "…" + text[-(width - 1) :] if align == "tail" else text[: width - 1] + "…"
     cut = set_cell_size(text, width)
     if align == "right":
         stripped = cut.rstrip(" ")
