@@ -313,9 +313,12 @@ class Sink:
         self.write(text.encode("utf-8", "surrogatepass") + b"\n")
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def dumps(value: Any) -> str:
     """Compact JSON on one line: control characters and line breaks are escaped."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 def session_record(session: Session, redaction: Redaction) -> dict[str, Any]:

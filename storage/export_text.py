@@ -27,12 +27,23 @@ _NEEDS_PLAIN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _BACKTICKS = re.compile(r"`+")
 
 
+# Bytes that never need cleaning: printable ASCII, tab, newline, and UTF-8 bytes (the
+# C1 controls U+0080-U+009F are encoded as \xc2\x80-\xc2\x9f: checked apart).
+_FINE_BYTES = bytes(range(0x20, 0x7F)) + b"\t\n" + bytes(range(0x80, 0x100))
+
+
 def plain_block(data: bytes) -> str:
     """The plain text of whole lines (the last may be unterminated)."""
     text = data.decode("utf-8", "replace")
-    if not _NEEDS_PLAIN.search(text):
-        return text
+    if not data.translate(None, _FINE_BYTES) and (
+        b"\xc2" not in data or not _NEEDS_PLAIN.search(text)
+    ):
+        return text  # the common case, found without a regex over the text
     return "\n".join(plain(line) for line in text.split("\n"))
+
+
+def _longest_backticks(text: str) -> int:
+    return max((len(m) for m in _BACKTICKS.findall(text)), default=0) if "`" in text else 0
 
 
 def _break(last: OutputChunk | None, chunk: OutputChunk) -> bytes:
@@ -120,20 +131,20 @@ async def _jsonl(
     store: Store, session: Session, sink: Sink, redaction: Redaction, on_chunk: Any
 ) -> int:
     n = 0
+    uid = json.dumps(session.uid)
     async for chunk in output_chunks(store, session.id, redaction, on_chunk):
-        lines = chunk.data.split(b"\n")
+        # One line per object: the fixed fields once per chunk, the text per line.
+        head = f'{{"session":{uid},"line":'
+        tail = f',"run":{chunk.run},"stream":"{chunk.stream}","ts":{dumps(chunk.first_at)},"text":'
+        lines = plain_block(chunk.data).split("\n")
         if not chunk.open_end:
             lines.pop()
-        for i, raw in enumerate(lines):
-            record = {
-                "session": session.uid,
-                "line": chunk.first_line + i + 1,  # 1-based, as tether shows it
-                "run": chunk.run,
-                "stream": chunk.stream,
-                "ts": chunk.first_at,
-                "text": plain(raw.decode("utf-8", "replace")),
-            }
-            sink.line(dumps(record))
+        first = chunk.first_line + 1  # 1-based, as tether shows it
+        sink.write(
+            "".join(
+                f"{head}{first + i}{tail}{dumps(text)}}}\n" for i, text in enumerate(lines)
+            ).encode("utf-8", "surrogatepass")
+        )
         n += 1
     return n
 
@@ -201,8 +212,7 @@ async def _markdown(
         if chunk.run != current:
             fences.append(3)
             current = chunk.run
-        longest = max((len(m) for m in _BACKTICKS.findall(plain_block(chunk.data))), default=0)
-        fences[-1] = max(fences[-1], longest + 1)
+        fences[-1] = max(fences[-1], _longest_backticks(plain_block(chunk.data)) + 1)
         seen += 1
 
     lines = ([] if first else ["", "---", ""]) + _header(session, redaction)
