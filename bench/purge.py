@@ -137,6 +137,35 @@ async def build(path: Path, flat: Path, args: argparse.Namespace) -> tuple[list[
     return purge_ids, purged_bytes
 
 
+def reuse(template: Path, flat: Path) -> tuple[list[int], int]:
+    """The ids to purge and their bytes, from a template left by an earlier --dir run."""
+    con = sqlite3.connect(f"file:{template}?mode=ro", uri=True)
+    try:
+        found = con.execute(
+            "SELECT id, output_bytes FROM sessions WHERE name LIKE 'old %' ORDER BY id"
+        ).fetchall()
+    finally:
+        con.close()
+    orig = flat.with_name("flat.orig")
+    if not orig.exists():  # write the flat files again from the database
+        orig.mkdir()
+        con = sqlite3.connect(f"file:{template}?mode=ro", uri=True)
+        try:
+            for (sid,) in con.execute("SELECT id FROM sessions"):
+                with open(orig / f"{sid}.log", "wb") as f:
+                    for (data,) in con.execute(
+                        "SELECT data FROM output_chunks WHERE session_id = ? ORDER BY first_line",
+                        (sid,),
+                    ):
+                        f.write(data)
+        finally:
+            con.close()
+    shutil.rmtree(flat)
+    shutil.copytree(orig, flat)
+    print(f"reusing {template}", file=sys.stderr)
+    return [r[0] for r in found], sum(r[1] for r in found)
+
+
 def copy_db(src: Path, dst: Path) -> None:
     for suffix in ("", "-wal"):
         s = src.with_name(src.name + suffix)
@@ -211,6 +240,9 @@ def main() -> int:
         help="comma list of auto, rebuild, per-chunk, sessions.purge (default auto)",
     )
     ap.add_argument("--dir", help="work directory (default: a temporary one, removed)")
+    ap.add_argument(
+        "--reuse", action="store_true", help="with --dir: reuse the database built last time"
+    )
     args = ap.parse_args()
 
     work = Path(args.dir or tempfile.mkdtemp(prefix="tether-bench-purge-"))
@@ -218,17 +250,24 @@ def main() -> int:
     try:
         template = work / "template.db"
         flat = work / "flat"
-        for p in (template, flat):
-            if p.exists():
-                shutil.rmtree(p) if p.is_dir() else p.unlink()
-        print(
-            f"building: {args.mb} MiB over {args.sessions} sessions to purge, "
-            f"{args.keep_mb} MiB over {args.keep} that stay ...",
-            file=sys.stderr,
-        )
-        t = time.perf_counter()
-        ids, purged = asyncio.run(build(template, flat, args))
-        print(f"built in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        if args.reuse and template.exists() and flat.exists():
+            ids, purged = reuse(template, flat)
+        else:
+            for p in (template, flat):
+                if p.exists():
+                    shutil.rmtree(p) if p.is_dir() else p.unlink()
+            print(
+                f"building: {args.mb} MiB over {args.sessions} sessions to purge, "
+                f"{args.keep_mb} MiB over {args.keep} that stay ...",
+                file=sys.stderr,
+            )
+            t = time.perf_counter()
+            ids, purged = asyncio.run(build(template, flat, args))
+            print(f"built in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+            flat_copy = work / "flat.orig"
+            if args.dir:  # keep the flat files whole for --reuse
+                shutil.rmtree(flat_copy, ignore_errors=True)
+                shutil.copytree(flat, flat_copy)
 
         rows = []
         for strategy in args.strategies.split(","):
