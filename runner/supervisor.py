@@ -464,9 +464,12 @@ class Supervisor:
 
     async def set_paused(self, paused: bool) -> None:
         assert self.child is not None
+        if not paused:  # always: also wakes a command someone else stopped (kill -STOP)
+            self.child.signal_group(signal.SIGCONT)
         if paused == self.paused:
             return
-        self.child.signal_group(signal.SIGSTOP if paused else signal.SIGCONT)
+        if paused:
+            self.child.signal_group(signal.SIGSTOP)
         self.paused = paused
         status = "paused" if paused else "running"
         await self._retry(
