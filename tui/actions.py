@@ -224,6 +224,9 @@ class SessionActions:
         )
         if ok and await self.state.trash(session_id):
             self.notify(f"#{session_id} moved to the trash (u to undo)")  # type: ignore[attr-defined]
+            # Deleted from its own detail or output screen: back to the list.
+            if getattr(self.screen, "session_id", None) == session_id:  # type: ignore[attr-defined]
+                self.pop_screen()  # type: ignore[attr-defined]
 
     async def undo_delete(self) -> None:
         sid = await self.state.undo_trash()

@@ -165,6 +165,21 @@ async def test_detail_edits_name_notes_and_tags(seeded) -> None:  # type: ignore
         assert str(app.screen.query_one("SaveIndicator").render()) == "✓ saved"
 
 
+async def test_detail_keys_pin_and_delete(seeded) -> None:  # type: ignore[no-untyped-def]
+    paths, ids = seeded
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_idle()
+        app.state.select(ids["build"])
+        await _press(pilot, "enter", "P")
+        assert app.state.row(ids["build"]).pinned
+        assert "★ pinned" in str(app.screen.query_one("#topbar").render())
+        await _press(pilot, "d", "y")
+        assert isinstance(app.screen, SessionsScreen)  # back to the list
+        assert ids["build"] not in app.state.ids
+        assert (await read_session(paths.db, ids["build"])).deleted_at is not None
+
+
 async def test_quit_flushes_pending_edits(seeded) -> None:  # type: ignore[no-untyped-def]
     paths, ids = seeded
     app = make_app(paths, autosave=3600)
@@ -320,6 +335,63 @@ async def test_new_session_modal_refuses_a_missing_directory(seeded, tmp_path) -
         assert "is not a directory" in error
         await _press(pilot, "shift+tab", "ctrl+u", "enter")
         assert "Type the command" in str(app.screen.query_one("#new-session-error").render())
+
+
+async def test_keys_that_open_other_screens(seeded) -> None:  # type: ignore[no-untyped-def]
+    from tui.screens.help import HelpModal
+    from tui.screens.output import OutputScreen
+    from tui.screens.search import SearchScreen
+
+    paths, ids = seeded
+    app = make_app(paths)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await app.wait_idle()
+        app.state.select(ids["tests"])
+        await _press(pilot, "o")
+        assert isinstance(app.screen, OutputScreen)
+        assert app.state.place.screen == "output"
+        await _press(pilot, "escape", "ctrl+f")
+        assert isinstance(app.screen, SearchScreen)
+        await _press(pilot, "escape", "question_mark")
+        assert isinstance(app.screen, HelpModal)
+        assert {"open", "resume", "filter", "quit"} <= {k.id for k in app.screen.keys}
+        assert "stop" not in {k.id for k in app.screen.keys}  # a failed session cannot stop
+        await _press(pilot, "escape", "c")
+        try:
+            from tui.screens.cleanup import CleanupScreen
+        except ImportError:  # not built yet: the key says so instead of failing
+            assert any("not available" in str(t.render()) for t in app.screen.query("Toast"))
+        else:
+            assert isinstance(app.screen, CleanupScreen)
+            await _press(pilot, "escape")
+        await _press(pilot, "e")
+        try:
+            from tui.screens.export import ExportModal
+        except ImportError:
+            assert isinstance(app.screen, SessionsScreen)
+            assert any("not available" in str(t.render()) for t in app.screen.query("Toast"))
+        else:
+            assert isinstance(app.screen, ExportModal)
+
+
+async def test_page_up_and_down_move_by_a_page(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from storage import open_store
+
+    paths = paths_for(tmp_path)
+    paths.ensure()
+    async with open_store(paths.db) as store:
+        for i in range(60):
+            await store.sessions.create(["echo", str(i)], "/w", created_at=NOW + i)
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_idle()
+        table = app.screen.query_one("SessionTable")
+        page = table.page_height
+        await _press(pilot, "pagedown")
+        assert app.state.position(app.state.selected) == page
+        await _press(pilot, "pagedown", "pageup")
+        assert app.state.position(app.state.selected) == page
+        assert int(table.scroll_y) > 0  # the cursor row stays on screen
 
 
 async def test_keys_that_make_no_sense_are_hidden(seeded) -> None:  # type: ignore[no-untyped-def]

@@ -71,6 +71,7 @@ class SessionsScreen(SessionScreen):
             " status:failed tag:ml cwd:~/src since:2h",
             id="filter",
             select_on_focus=False,
+            compact=True,
         )
         with Vertical(id="list-pane"):
             yield SessionTable(self.state, id="sessions")
