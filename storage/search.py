@@ -99,7 +99,7 @@ async def search_output(
 
 # Bytes that ``plain`` would remove or that would change how a line shows (controls,
 # escapes, carriage returns); tab and newline are kept. Colour (SGR) is taken out first.
-_UNPLAIN = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]")
+_UNPLAIN = bytes([*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F])
 _SGR = re.compile(rb"\x1b\[[0-9;]*m")
 
 
@@ -111,15 +111,15 @@ def _candidate_lines(chunk: OutputChunk, words: list[str]) -> list[Line]:
     data = chunk.data
     if b"\x1b" in data:
         data = _SGR.sub(b"", data)
-    if not data.isascii() or _UNPLAIN.search(data):
+    if not data.isascii() or len(data.translate(None, _UNPLAIN)) != len(data):
         return chunk_lines(chunk)
     low = data.lower()
     needles = [w.encode("utf-8") for w in words]
     if not all(n in low for n in needles):
         return []
-    rarest = min(needles, key=low.count)
-    raw_lines = chunk.data.split(b"\n")
-    last = len(raw_lines) - (1 if chunk.open_end else 2)  # the index of the last line
+    rarest = needles[0] if len(needles) == 1 else min(needles, key=low.count)
+    raw_lines: list[bytes] = []
+    last = low.count(b"\n") - (0 if chunk.open_end else 1)  # the index of the last line
     out: list[Line] = []
     pos = low.find(rarest)
     while pos >= 0:
@@ -129,6 +129,7 @@ def _candidate_lines(chunk: OutputChunk, words: list[str]) -> list[Line]:
         if all(n in low[start:end] for n in needles):
             i = low.count(b"\n", 0, start)
             if i <= last:
+                raw_lines = raw_lines or chunk.data.split(b"\n")
                 out.append(
                     Line(
                         chunk.session_id,

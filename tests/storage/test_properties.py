@@ -423,7 +423,7 @@ _PURGE_SESSIONS = st.lists(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=NO_HEALTH)
+@settings(max_examples=30, deadline=None, suppress_health_check=NO_HEALTH)
 @given(_PURGE_SESSIONS)
 def test_purge_leaves_no_rows_chunks_tags_or_index_entries(specs):
     run(_purge_law, specs)
