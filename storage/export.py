@@ -33,6 +33,7 @@ chunk's numbering always matches its own data. ``storage.importer`` reads it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -41,6 +42,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .models import OutputChunk, Run, Session
@@ -85,6 +87,28 @@ class ExportResult:
     @property
     def redaction_total(self) -> int:
         return sum(self.redactions.values())
+
+    def redaction_text(self) -> str:
+        """``3 secrets redacted (2 aws-access-key-id, 1 jwt)``, for messages."""
+        if not self.redacted:
+            return "redaction off: secrets in the output were kept"
+        n = self.redaction_total
+        if n == 0:
+            return "no secrets found to redact"
+        kinds = ", ".join(f"{count} {kind}" for kind, count in self.redactions.items())
+        return f"{n} secret{'s' * (n != 1)} redacted ({kinds})"
+
+
+def export_redactor(section: dict[str, Any]) -> Redactor:
+    """The export redactor from the ``[redaction]`` config section: the built-in
+    patterns plus ``patterns``. Raises ``ValueError`` (``RedactionPatternError``) for a
+    pattern that is not a usable regular expression."""
+    from .redact import Redactor
+
+    patterns = section.get("patterns", [])
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise ValueError("[redaction] patterns must be a list of strings (regular expressions)")
+    return Redactor(patterns)
 
 
 def capture_patterns(section: dict[str, Any]) -> list[str] | None:
@@ -476,6 +500,42 @@ async def export_sessions(
         redacted=redaction.on,
         redactions=dict(sorted(redaction.counts.items())),
     )
+
+
+async def export_to_file(
+    store: Store,
+    session_ids: Iterable[int],
+    path: str | os.PathLike[str],
+    *,
+    fmt: str | None = None,
+    redactor: Redactor | None = None,
+    progress: Progress | None = None,
+) -> ExportResult:
+    """``export_sessions`` into ``path``: created 0600, written to a temporary file
+    beside it and renamed over it only once complete (a failed export leaves no
+    half-written file). ``fmt`` defaults to the one the file name asks for."""
+    import tempfile
+
+    target = Path(path).expanduser()
+    fmt = fmt or format_for_path(str(target))
+    if fmt is None:
+        raise ValueError(
+            f"cannot tell the format from the name {target.name!r}; use the extension "
+            ".json, .md, .txt or .jsonl, or give the format"
+        )
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb", buffering=1024 * 1024) as f:
+            result = await export_sessions(
+                store, session_ids, f, fmt=fmt, redactor=redactor, progress=progress
+            )
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return result
 
 
 async def matching_sessions(store: Store, query: Any) -> list[int]:

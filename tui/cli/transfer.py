@@ -29,32 +29,10 @@ if TYPE_CHECKING:
     from storage import Store
     from storage.export import ExportResult
     from storage.importer import ImportResult
-    from storage.redact import Redactor
 
 
 def _err(message: str) -> None:
     print(f"tether: {message}", file=sys.stderr)
-
-
-def redactor_from_config(section: dict[str, Any]) -> Redactor:
-    """The export redactor: built-in patterns plus ``[redaction] patterns``."""
-    from storage.redact import Redactor
-
-    patterns = section.get("patterns", [])
-    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
-        raise ValueError("[redaction] patterns must be a list of strings (regular expressions)")
-    return Redactor(patterns)
-
-
-def redaction_summary(result: ExportResult) -> str:
-    """``3 secrets redacted (2 aws-access-key-id, 1 jwt)``, for stderr and toasts."""
-    if not result.redacted:
-        return "redaction off (--no-redact): secrets in the output were kept"
-    n = result.redaction_total
-    if n == 0:
-        return "no secrets found to redact"
-    kinds = ", ".join(f"{count} {kind}" for kind, count in result.redactions.items())
-    return f"{n} secret{'s' * (n != 1)} redacted ({kinds})"
 
 
 def _size(n: int) -> str:
@@ -87,6 +65,12 @@ class _Meter:
             print("\r\x1b[K", end="", file=sys.stderr, flush=True)
 
 
+def _redaction_text(result: ExportResult) -> str:
+    if not result.redacted:
+        return "redaction off (--no-redact): secrets in the output were kept"
+    return result.redaction_text()
+
+
 # -- export -----------------------------------------------------------------------------
 async def _session_ids(ctx: Ctx, store: Store) -> list[int] | int:
     """The sessions to export, or an exit code."""
@@ -106,7 +90,13 @@ async def _session_ids(ctx: Ctx, store: Store) -> list[int] | int:
 
 
 def cmd_export(ctx: Ctx) -> int:
-    from storage.export import FORMATS, export_sessions, format_for_path
+    from storage.export import (
+        FORMATS,
+        export_redactor,
+        export_sessions,
+        export_to_file,
+        format_for_path,
+    )
 
     args = ctx.args
     chosen = sum([bool(args.ids), args.all, args.query is not None])
@@ -123,7 +113,7 @@ def cmd_export(ctx: Ctx) -> int:
             )
             return EXIT_USAGE
     try:
-        redactor = None if args.no_redact else redactor_from_config(ctx.config.section("redaction"))
+        redactor = None if args.no_redact else export_redactor(ctx.config.section("redaction"))
     except ValueError as e:  # a bad pattern in config.toml
         _err(f"{ctx.config.path or 'config'}: {e}")
         return EXIT_ERROR
@@ -148,10 +138,9 @@ def cmd_export(ctx: Ctx) -> int:
                 )
                 sys.stdout.buffer.flush()
                 return result
-            with _private_output(Path(args.output)) as out:
-                return await export_sessions(
-                    store, ids, out, fmt=fmt, redactor=redactor, progress=meter
-                )
+            return await export_to_file(
+                store, ids, args.output, fmt=fmt, redactor=redactor, progress=meter
+            )
 
     try:
         result = ctx.run(go)
@@ -163,27 +152,10 @@ def cmd_export(ctx: Ctx) -> int:
     noun = "session" if result.sessions == 1 else "sessions"
     print(
         f"exported {result.sessions} {noun} ({_size(result.output_bytes)} of output) as "
-        f"{fmt} to {where}; {redaction_summary(result)}",
+        f"{fmt} to {where}; {_redaction_text(result)}",
         file=sys.stderr,
     )
     return EXIT_OK
-
-
-@contextlib.contextmanager
-def _private_output(path: Path):  # type: ignore[no-untyped-def]
-    """A file created 0600 next to ``path``, renamed over it only once complete."""
-    path = path.expanduser()
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=directory)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb", buffering=1024 * 1024) as f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 # -- import -----------------------------------------------------------------------------
