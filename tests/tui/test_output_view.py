@@ -248,3 +248,30 @@ async def test_a_200k_line_session_fetches_only_what_is_on_screen(tmp_path: Path
         assert rows(view)[0].strip() == "line 0"
         assert view.stats.lines <= 6 * PAGE_LINES
         assert len(view.lines) <= 6  # pages in memory
+
+
+async def test_wrapped_view_follows_the_end_and_scrolls_up_by_lines(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    records = [("stdout", (f"{i:03d}-" + "w" * 246 + "\n").encode()) for i in range(60)]
+    sid = await seed(db, records, status="running", step=0.001)
+    app = output_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_output(pilot, sid)
+        await pilot.press("w")
+        view = await settle(pilot)
+        shown = rows(view)
+        assert shown[-3].strip().startswith("059-")  # the last line's three rows end it
+        assert view.follow
+        before = shown[0]
+        await pilot.press("up")
+        view = await settle(pilot)
+        assert not view.follow
+        after = rows(view)
+        assert after[0] != before  # one press moves the screen
+        assert after[-3:] != shown[-3:]  # and the end is no longer at the bottom
+        await append(db, sid, "stdout", b"060 short\n")
+        view = await settle(pilot, lambda v: v.line_count == 61)
+        assert "+1 new line" in last_row(view)
+        await pilot.press("G")
+        view = await settle(pilot)
+        assert last_row(view).strip() == "060 short"

@@ -39,7 +39,7 @@ from tui.keys import bindings
 
 from .output_find import Finder, find_line
 from .output_lines import PAGE_LINES, FetchStats, LinePages
-from .output_render import MAX_LINE_BYTES, GutterLayout, LineStyles
+from .output_render import GutterLayout, LineStyles
 from .output_rows import RowPainter, end_top, wrap_rows
 
 if TYPE_CHECKING:
@@ -241,23 +241,28 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
 
     # Keyboard scrolling is instant: a log reader wants the page now, and an animation
     # would race with following (each frame of it would move the tail in and out).
+    # Moves are relative to where the view is (its scroll target can be stale after the
+    # view grew or shrank).
+    def _scroll_by(self, x: int = 0, y: int = 0) -> None:
+        self.scroll_to(x=self.scroll_offset.x + x, y=self.scroll_offset.y + y, animate=False)
+
     def action_scroll_up(self) -> None:
-        self.scroll_up(animate=False)
+        self._scroll_by(y=-1)
 
     def action_scroll_down(self) -> None:
-        self.scroll_down(animate=False)
+        self._scroll_by(y=1)
 
     def action_page_up(self) -> None:
-        self.scroll_page_up(animate=False)
+        self._scroll_by(y=-max(1, self.scrollable_content_region.height - 1))
 
     def action_page_down(self) -> None:
-        self.scroll_page_down(animate=False)
+        self._scroll_by(y=max(1, self.scrollable_content_region.height - 1))
 
     def action_scroll_left(self) -> None:
-        self.scroll_left(animate=False)
+        self._scroll_by(x=-4)
 
     def action_scroll_right(self) -> None:
-        self.scroll_right(animate=False)
+        self._scroll_by(x=4)
 
     def action_find_next(self) -> None:
         self._find_step(forward=True)
@@ -308,8 +313,6 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
                 self._layout_epoch += 1
                 visible = self._visible_lines()
                 if lines[0].number < visible.stop and lines[-1].number >= visible.start:
-                    if not self.wrap:
-                        self._grow_width(lines)
                     self.refresh()
 
     @work(group="output-poll", exit_on_error=False)
@@ -401,6 +404,7 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
             self.wrap
             and not self._jumping
             and new < old
+            and new < self.max_scroll_y  # not the view growing taller (a clamp)
             and new > self._end_top - 1
             and old >= self._end_top
         ):
@@ -474,14 +478,6 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
             width = gutter + self._max_width
         self.virtual_size = Size(width, height)
 
-    def _grow_width(self, lines: list[Line]) -> None:
-        widest = max((len(ln.raw) for ln in lines), default=0)
-        # Byte length bounds the cell width well enough to size the scrollbar; the
-        # exact width is taken when lines are rendered.
-        if widest > self._max_width:
-            self._max_width = min(widest, MAX_LINE_BYTES)
-            self._update_virtual_size()
-
     def _scroll_to_end(self) -> None:
         if self._ready and self.scroll_y != self.max_scroll_y:
             self.scroll_to(y=self.max_scroll_y, animate=False)
@@ -493,11 +489,13 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         return y >= self.max_scroll_y
 
     def _visible_lines(self) -> range:
-        height = self.scrollable_content_region.height
+        region = self.scrollable_content_region
+        if self.wrap and self._ready:
+            width = max(region.width - self._gutter().width, 0)
+            rows = self._wrap_rows(region.height, width)
+            return range(rows[0][0], rows[-1][0] + 1) if rows else range(0)
         top = int(self.scroll_offset.y)
-        if self.wrap and top >= self._end_top:
-            top = min(top, max(0, self.line_count - height))
-        return range(min(top, self.line_count), min(top + height, self.line_count))
+        return range(min(top, self.line_count), min(top + region.height, self.line_count))
 
     def _update_pending(self) -> None:
         if self.follow or not self._ready:
