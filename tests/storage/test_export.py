@@ -468,3 +468,22 @@ async def test_matching_sessions_uses_output_and_filters(store):
     assert await matching_sessions(store, parse("status:failed")) == [ids[2]]
     assert await matching_sessions(store, parse("tag:ci")) == [ids[0]]
     assert await matching_sessions(store, parse("nothing-like-this")) == []
+
+
+async def test_export_to_file_is_private_and_all_or_nothing(store, tmp_path):
+    import stat
+
+    from storage.export import export_to_file
+
+    ids = await seed(store)
+    out = tmp_path / "all.md"
+    out.write_text("old")
+    result = await export_to_file(store, ids, out)  # the format from the name
+    assert result.sessions == 3 and out.read_text().startswith("# #1 build\n")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    with pytest.raises(SessionNotFound):
+        await export_to_file(store, [ids[0], 99], out)
+    assert out.read_text().startswith("# #1 build\n")  # the old file is untouched
+    with pytest.raises(ValueError, match="cannot tell the format"):
+        await export_to_file(store, ids, tmp_path / "x.pdf")
+    assert not [p for p in tmp_path.iterdir() if "partial" in p.name or p.suffix == ".pdf"]
