@@ -513,7 +513,9 @@ async def export_to_file(
 ) -> ExportResult:
     """``export_sessions`` into ``path``: created 0600, written to a temporary file
     beside it and renamed over it only once complete (a failed export leaves no
-    half-written file). ``fmt`` defaults to the one the file name asks for."""
+    half-written file). A path that is not a regular file (``/dev/stdout``, a pipe)
+    is written into directly. ``fmt`` defaults to the one the file name asks for."""
+    import stat
     import tempfile
 
     target = Path(path).expanduser()
@@ -523,6 +525,18 @@ async def export_to_file(
             f"cannot tell the format from the name {target.name!r}; use the extension "
             ".json, .md, .txt or .jsonl, or give the format"
         )
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        # /dev/stdout, a pipe, a terminal: write into it (renaming over it would
+        # replace the device itself).
+        with open(target, "wb") as f:
+            return await export_sessions(
+                store, session_ids, f, fmt=fmt, redactor=redactor, progress=progress
+            )
+    target = target.resolve()  # through a symlink: replace the file, keep the link
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
     try:
         os.fchmod(fd, 0o600)

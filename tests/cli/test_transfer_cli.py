@@ -260,3 +260,26 @@ def test_on_capture_redaction_keeps_secrets_off_disk(tether, tether_home):
     finally:
         con.close()
     assert AWS_KEY.encode() not in stored and b"INTERNAL-9" not in stored
+
+
+def test_export_and_import_do_not_load_textual(tether, tether_home, tmp_path):
+    import subprocess
+    import sys
+
+    _seed(tether_home)
+    out = tmp_path / "x.json"
+    code = (
+        "import sys\n"
+        "from tui.cli import main\n"
+        f"for args in (['export', '1', '-o', {str(out)!r}], ['import', {str(out)!r}],\n"
+        f"             ['export', '--all', '-o', {str(out.with_suffix('.md'))!r}]):\n"
+        "    assert main(args) == 0, args\n"
+        "    leaked = sorted(m for m in sys.modules if m.split('.')[0] == 'textual')\n"
+        "    assert not leaked, (args, leaked[:5])\n"
+        "print('NO-TEXTUAL')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=tether.env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "NO-TEXTUAL" in done.stdout

@@ -487,3 +487,28 @@ async def test_export_to_file_is_private_and_all_or_nothing(store, tmp_path):
     with pytest.raises(ValueError, match="cannot tell the format"):
         await export_to_file(store, ids, tmp_path / "x.pdf")
     assert not [p for p in tmp_path.iterdir() if "partial" in p.name or p.suffix == ".pdf"]
+
+
+async def test_export_to_file_writes_into_pipes_and_through_symlinks(store, tmp_path):
+    import os
+    import stat
+    import threading
+
+    from storage.export import export_to_file
+
+    ids = await seed(store)
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    await export_to_file(store, ids[1:2], fifo)
+    reader.join(10)
+    assert stat.S_ISFIFO(fifo.stat().st_mode)  # still a pipe: written into, not replaced
+    assert got == [b"epoch 1\n" + b"x" * 150_000 + b"\ntail\n"]
+    real = tmp_path / "real.txt"
+    real.write_text("old")
+    link = tmp_path / "link.txt"
+    link.symlink_to(real)
+    await export_to_file(store, ids[1:2], link)
+    assert link.is_symlink() and real.read_bytes().startswith(b"epoch 1\n")

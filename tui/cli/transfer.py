@@ -118,8 +118,8 @@ def cmd_export(ctx: Ctx) -> int:
         _err(f"{ctx.config.path or 'config'}: {e}")
         return EXIT_ERROR
 
-    meter = _Meter("exporting") if args.output else _Meter("")
-    meter.on = meter.on and bool(args.output)
+    meter = _Meter("exporting")
+    meter.on = meter.on and bool(args.output)  # stdout may be the terminal itself
 
     async def go() -> ExportResult | int:
         from runner.control import reconcile
