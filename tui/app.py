@@ -66,6 +66,8 @@ class TetherApp(SessionActions, App[int]):
         self._loaded = asyncio.Event()
         self._key_error: str | None = None
         self._reconciling = False
+        self._quit_unsaved = False
+        self._save_error: str | None = None
         try:
             self.set_keymap(keymap(config.keys))
         except KeyConfigError as e:
@@ -128,13 +130,25 @@ class TetherApp(SessionActions, App[int]):
 
     async def on_unmount(self) -> None:
         if self.state is not None:
-            await self.state.close()
+            try:
+                await self.state.close()
+            except Exception as e:  # noqa: BLE001 - the user chose to quit unsaved
+                self.log.error(f"closing: {e}")
         if self.store is not None:
             await self.store.close()
 
     async def action_quit(self) -> None:
-        if self.state is not None:
-            await self.state.flush()
+        if self.state is not None and not self._quit_unsaved:
+            try:
+                await self.state.flush()
+            except Exception as e:  # noqa: BLE001 - say why; a second q quits anyway
+                self._quit_unsaved = True
+                self.notify(
+                    f"Could not save: {e}. Press q again to quit without saving.",
+                    severity="error",
+                    timeout=15,
+                )
+                return
         self.exit(0)
 
     async def _suspending(self, _app: object) -> None:
@@ -147,7 +161,14 @@ class TetherApp(SessionActions, App[int]):
 
     # -- background ---------------------------------------------------------------------
     async def _autosave(self) -> None:
-        await self.state.autosave_tick()
+        try:
+            await self.state.autosave_tick()
+        except Exception as e:  # noqa: BLE001 - edits stay pending; say so once
+            if str(e) != self._save_error:
+                self._save_error = str(e)
+                self.notify(f"Could not save edits: {e}", severity="error", timeout=10)
+        else:
+            self._save_error = None
 
     async def _poll(self) -> None:
         await self.state.poll()

@@ -311,8 +311,10 @@ class AppState:
                         s = await self.store.sessions.set_tags(sid, tags)
                     if s is not None:
                         self._remember([s])
-                except SessionNotFound:
-                    pass  # purged elsewhere: nothing left to save the edit to
+                except (SessionNotFound, ValueError):
+                    # Purged elsewhere (nothing left to save to), or a value storage
+                    # refuses (a tag it will never take): retrying would not help.
+                    pass
                 written.append(sid)
                 current = self._pending.fields.get(sid, {})
                 for key, value in fields.items():
@@ -324,7 +326,6 @@ class AppState:
             if self._ui_dirty_since is not None or written:
                 self._ui_dirty_since = None
                 await self.store.settings.set(UI_KEY, self.ui_json())
-            self._data_version = await self.store.data_version()
         self.changed.publish(Change(rows=frozenset(written), saved=True))
 
     def ui_json(self) -> dict[str, Any]:

@@ -206,6 +206,23 @@ async def test_ctrl_z_saves_before_suspending(seeded) -> None:  # type: ignore[n
         assert not app.state.dirty
 
 
+async def test_an_edit_to_a_session_purged_elsewhere_is_dropped(seeded) -> None:  # type: ignore[no-untyped-def]
+    from storage import open_store
+
+    paths, ids = seeded
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_idle()
+        app.state.select(ids["build"])
+        await _press(pilot, "P")
+        async with open_store(paths.db) as other:
+            await other.sessions.purge([ids["build"]])
+        await app.state.flush()  # no error: there is nothing left to save the pin to
+        assert not app.state.dirty
+        await app.state.poll()
+        assert ids["build"] not in app.state.ids
+
+
 # -- trash ----------------------------------------------------------------------------------
 
 
