@@ -174,7 +174,7 @@ def cmd_demo(ctx: Ctx) -> int:
     from tui.config import load_config
     from tui.paths import resolve_paths
 
-    keep = ctx.args.home is not None or ctx.args.no_tui
+    keep = ctx.args.home is not None
     home = Path(ctx.args.home or tempfile.mkdtemp(prefix="tether-demo-")).absolute()
     paths = resolve_paths(env={"TETHER_HOME": str(home)})
     if paths.db.exists():
@@ -182,20 +182,22 @@ def cmd_demo(ctx: Ctx) -> int:
         return 1
     paths.ensure()
     print(f"Building the demo in {home} …", file=sys.stderr)
-    ids = asyncio.run(build_demo(paths))
-    print(f"{len(ids)} demo sessions in TETHER_HOME={home}", file=sys.stderr)
-    if ctx.args.no_tui:
-        print(home)
-        return 0
-    demo_ctx = Ctx(ctx.args, paths, load_config(paths.config_file))
-    from tui.app import run_app
-
+    handed_over = False  # --no-tui: the live sessions are left running for the caller
     try:
-        return run_app(demo_ctx)
+        ids = asyncio.run(build_demo(paths))
+        print(f"{len(ids)} demo sessions in TETHER_HOME={home}", file=sys.stderr)
+        if ctx.args.no_tui:
+            print(home)
+            handed_over = True
+            return 0
+        from tui.app import run_app
+
+        return run_app(Ctx(ctx.args, paths, load_config(paths.config_file)))
     finally:
-        asyncio.run(stop_live(paths))
-        if not keep:
-            shutil.rmtree(home, ignore_errors=True)
+        if not handed_over:  # after the TUI, or interrupted while building
+            asyncio.run(stop_live(paths))
+            if not keep:
+                shutil.rmtree(home, ignore_errors=True)
 
 
 async def build_demo(paths: Paths, sessions: list[DemoSession] | None = None) -> dict[str, int]:
