@@ -22,6 +22,7 @@ named ``secret`` only that group is replaced, otherwise the whole match.
 from __future__ import annotations
 
 import re
+import string
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -34,8 +35,6 @@ MAX_PEM_BODY = 32 * 1024
 key is about 13 KiB). Past this the block ends and later lines are released."""
 
 CUSTOM_KIND = "custom"
-
-Rule = tuple[str, "re.Pattern[bytes]", tuple[str, ...], "Callable[[re.Match[bytes]], bool] | None"]
 
 
 class RedactionPatternError(ValueError):
@@ -51,7 +50,7 @@ _PEM_END = rb"-----END " + _PEM_LABEL
 # Values that are references or masks, not secrets.
 _NOT_A_VALUE = rb"(?!\[REDACTED:|\$|\{\{|<|%[s(])"
 
-_SEP = rb"""["']?[ \t]*(?::=|=>|=(?!=)|:(?!:))[ \t]*"""
+_SEP = rb"""["']?[ \t]*(?P<sep>:=|=>|=(?!=)|:(?!:))[ \t]*"""
 _VALUE = (
     rb'(?:"' + _NOT_A_VALUE + rb'(?P<dq>(?:[^"\\\r\n]|\\.)+)"?'
     rb"|'" + _NOT_A_VALUE + rb"(?P<sq>[^'\r\n]+)'?"
@@ -72,8 +71,8 @@ _SECRET_NAMES = (
 )
 _KEY = (
     rb"(?<![A-Za-z0-9_.$\{-])(?P<key>"
-    rb"(?:[A-Za-z0-9_.-]*[_.-]|[A-Za-z0-9_.-]*[a-z0-9](?=[A-Z]))?(?i:" + _SECRET_NAMES + rb")"
-    rb"|[A-Z0-9_]*_(?:KEY|TOKEN|SECRET)|SECRET|APIKEY)"
+    rb"(?:[A-Za-z0-9_.-]{0,200}[_.-]|[A-Za-z0-9_.-]{0,200}[a-z0-9](?=[A-Z]))?"
+    rb"(?i:" + _SECRET_NAMES + rb")|[A-Z0-9_]{0,200}_(?:KEY|TOKEN|SECRET)|SECRET|APIKEY)"
 )
 _DOTTED_NAME = re.compile(rb"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 # Placeholders, type names, and words that follow ``password:`` / ``api_key:`` in messages
@@ -115,114 +114,174 @@ def _plausible_value(m: re.Match[bytes]) -> bool:
             return False
         if value.isdigit() and _COUNT_WITH_UNIT.match(m.string, end):
             return False
+        if m.group("sep") == b":" and start == m.end("sep"):  # user:pass@, host:port
+            return False
     return True
 
 
-def _c(pattern: bytes) -> re.Pattern[bytes]:
-    return re.compile(pattern)
+@dataclass(frozen=True)
+class _Rule:
+    """One built-in pattern. ``regex`` never matches a line break, so running it
+    over many lines equals running it per line.
+
+    Searches led by a lookbehind are about a hundred times slower in ``re`` than
+    ones led by a literal, so a rule with ``triggers`` (literal-led regexes over the
+    lowercased text, one hit inside every match) is only tried where a match can
+    start: ``regex`` begins with a lookbehind refusing the bytes in ``boundary``, so
+    a match holding a hit starts exactly where the run of ``boundary`` bytes before
+    the hit starts."""
+
+    kind: str
+    regex: re.Pattern[bytes]
+    triggers: tuple[re.Pattern[bytes], ...] = ()
+    boundary: bytes = b""
+    groups: tuple[str, ...] = ()
+    accept: Callable[[re.Match[bytes]], bool] | None = None
 
 
-_BUILTIN: tuple[Rule, ...] = (
-    ("private-key", _c(_PEM_BEGIN + rb"(?:(?!-----END)[^\n]){0,32768}" + _PEM_END), (), None),
-    (
-        "aws-access-key-id",
-        _c(rb"(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])"),
-        (),
-        None,
-    ),
-    (
-        "aws-secret-key",
-        _c(
-            rb"(?<![A-Za-z0-9])(?i:aws[_-]?secret(?:[_-]?access)?[_-]?key)"
-            + _SEP
-            + rb"""["']?(?P<s>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"""
-        ),
-        ("s",),
-        None,
-    ),
-    (
-        "github-token",
-        _c(
-            _START
-            + rb"(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{40,251})(?![A-Za-z0-9_])"
-        ),
-        (),
-        None,
-    ),
-    (
-        "gitlab-token",
-        _c(
-            _START
-            + rb"gl(?:pat|dt|rt|ptt|oas|soat|cbt|ft|imt)-[A-Za-z0-9_-]{20,}(?:\.[A-Za-z0-9_-]+)*"
-        ),
-        (),
-        None,
-    ),
-    (
-        "slack-webhook",
-        _c(rb"https://hooks\.slack\.com/(?:services|workflows|triggers)/(?P<s>[A-Za-z0-9_/-]{8,})"),
-        ("s",),
-        None,
-    ),
-    (
-        "slack-token",
-        _c(_START + rb"(?:xox[abeoprs]|xapp)-[A-Za-z0-9-]{10,250}(?![A-Za-z0-9-])"),
-        (),
-        None,
-    ),
-    ("anthropic-key", _c(_START + rb"sk-ant-[A-Za-z0-9_-]{32,}"), (), None),
-    (
-        "openai-key",
-        _c(
-            _START
-            + rb"sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{32,}|[A-Za-z0-9]{32,}(?![A-Za-z0-9_-]))"
-        ),
-        (),
-        None,
-    ),
-    (
-        "stripe-key",
-        _c(_START + rb"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}(?![A-Za-z0-9])"),
-        (),
-        None,
-    ),
-    ("npm-token", _c(_START + rb"npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])"), (), None),
-    ("huggingface-token", _c(_START + rb"hf_[A-Za-z0-9]{30,}(?![A-Za-z0-9_])"), (), None),
-    ("google-api-key", _c(_START + rb"AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), (), None),
-    ("pypi-token", _c(_START + rb"pypi-AgE[A-Za-z0-9_-]{50,}"), (), None),
-    ("jwt", _c(_START + rb"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), (), None),
-    (
-        "url-password",
-        _c(
-            rb"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s/?#@:\"'<>]*:"
-            rb"(?!\[REDACTED:|\$|\*+@|<)(?P<s>[^\s/?#@\"'<>]+)@"
-        ),
-        ("s",),
-        None,
-    ),
-    (
-        "authorization",
-        _c(
-            rb"(?<![A-Za-z0-9_])(?i:authorization)[\"']?[ \t]*[:=][ \t]*[\"']?"
-            rb"(?:(?i:bearer|basic|token|bot|apikey|digest)[ \t]+(?!\[REDACTED:|\$|\*|<|\{)"
-            rb"(?P<s>[A-Za-z0-9._~+/:=-]{8,})"
-            rb"|(?!\[REDACTED:)(?P<s2>[A-Za-z0-9._~+/=-]{20,}))"
-            rb"|(?<![A-Za-z0-9_-])(?i:bearer)[ \t]+(?!\[REDACTED:)"
-            rb"(?P<s3>[A-Za-z0-9._~+/-]{20,}=*)(?![A-Za-z0-9._~+/=-])"
-        ),
-        ("s", "s2", "s3"),
-        None,
-    ),
-    ("assignment", _c(_KEY + _SEP + _VALUE), _VALUE_GROUPS, _plausible_value),
+_ALNUM = (string.ascii_letters + string.digits).encode()
+_TOKEN_CHARS = _ALNUM + b"_-"  # what _START refuses
+
+
+def _rule(
+    kind: str,
+    pattern: bytes,
+    *triggers: bytes,
+    boundary: bytes = _TOKEN_CHARS,
+    groups: tuple[str, ...] = (),
+    accept: Callable[[re.Match[bytes]], bool] | None = None,
+) -> _Rule:
+    compiled = tuple(re.compile(t) for t in triggers)
+    return _Rule(kind, re.compile(pattern), compiled, boundary, groups, accept)
+
+
+_REACH = 256
+"""Most bytes from a match start to its trigger hit (key names are capped at 200)."""
+
+_KEY_TRIGGERS = tuple(
+    word + rb"""["']?[ \t]*[:=]"""
+    for word in (rb"key", rb"token", rb"secret", rb"password", rb"passwd")
 )
 
-BUILTIN_KINDS: tuple[str, ...] = tuple(rule[0] for rule in _BUILTIN)
+_BUILTIN: tuple[_Rule, ...] = (
+    _rule("private-key", _PEM_BEGIN + rb"(?:(?!-----END)[^\n]){0,32768}" + _PEM_END),
+    _rule(
+        "aws-access-key-id",
+        rb"(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])",
+        rb"akia",
+        rb"asia",
+        boundary=_ALNUM,
+    ),
+    _rule(
+        "aws-secret-key",
+        rb"(?<![A-Za-z0-9])(?i:aws[_-]?secret(?:[_-]?access)?[_-]?key)"
+        + _SEP
+        + rb"""["']?(?P<s>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])""",
+        rb"aws[_-]?secret",
+        boundary=_ALNUM,
+        groups=("s",),
+    ),
+    _rule(
+        "github-token",
+        _START
+        + rb"(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{40,251})(?![A-Za-z0-9_])",
+        rb"gh[pousr]_",
+        rb"github_pat_",
+    ),
+    _rule(
+        "gitlab-token",
+        _START
+        + rb"gl(?:pat|dt|rt|ptt|oas|soat|cbt|ft|imt)-[A-Za-z0-9_-]{20,}(?:\.[A-Za-z0-9_-]+)*",
+        rb"gl[a-z]{2,4}-",
+    ),
+    _rule(
+        "slack-webhook",
+        rb"https://hooks\.slack\.com/(?:services|workflows|triggers)/(?P<s>[A-Za-z0-9_/-]{8,})",
+        groups=("s",),
+    ),
+    _rule(
+        "slack-token",
+        _START + rb"(?:xox[abeoprs]|xapp)-[A-Za-z0-9-]{10,250}(?![A-Za-z0-9-])",
+        rb"xox",
+        rb"xapp-",
+    ),
+    _rule("anthropic-key", _START + rb"sk-ant-[A-Za-z0-9_-]{32,}", rb"sk-ant-"),
+    _rule(
+        "openai-key",
+        _START
+        + rb"sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{32,}|[A-Za-z0-9]{32,}(?![A-Za-z0-9_-]))",
+        rb"sk-",
+    ),
+    _rule(
+        "stripe-key",
+        _START + rb"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}(?![A-Za-z0-9])",
+        rb"k_live_",
+        rb"k_test_",
+    ),
+    _rule("npm-token", _START + rb"npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])", rb"npm_"),
+    _rule("huggingface-token", _START + rb"hf_[A-Za-z0-9]{30,}(?![A-Za-z0-9_])", rb"hf_"),
+    _rule("google-api-key", _START + rb"AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])", rb"aiza"),
+    _rule("pypi-token", _START + rb"pypi-AgE[A-Za-z0-9_-]{50,}", rb"pypi-age"),
+    _rule("jwt", _START + rb"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*", rb"eyj"),
+    _rule(
+        "url-password",
+        rb"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s/?#@:\"'<>]*:"
+        rb"(?!\[REDACTED:|\$|\*+@|<)(?P<s>[^\s/?#@\"'<>]+)@",
+        rb"://",
+        boundary=_ALNUM + b"+.-",
+        groups=("s",),
+    ),
+    _rule(
+        "authorization",
+        rb"(?<![A-Za-z0-9_])(?i:authorization)[\"']?[ \t]*[:=][ \t]*[\"']?"
+        rb"(?:(?i:bearer|basic|token|bot|apikey|digest)[ \t]+(?!\[REDACTED:|\$|\*|<|\{)"
+        rb"(?P<s>[A-Za-z0-9._~+/:=-]{8,})"
+        rb"|(?!\[REDACTED:)(?P<s2>[A-Za-z0-9._~+/=-]{20,}))",
+        rb"authorization",
+        boundary=_ALNUM + b"_",
+        groups=("s", "s2"),
+    ),
+    _rule(
+        "authorization",
+        rb"(?<![A-Za-z0-9_-])(?i:bearer)[ \t]+(?!\[REDACTED:)"
+        rb"(?P<s>[A-Za-z0-9._~+/-]{20,}=*)",
+        rb"bearer",
+        groups=("s",),
+    ),
+    _rule(
+        "assignment",
+        _KEY + _SEP + _VALUE,
+        *_KEY_TRIGGERS,
+        boundary=_ALNUM + b"_.$" + b"{-",
+        groups=_VALUE_GROUPS,
+        accept=_plausible_value,
+    ),
+)
+
+
+def _starts(buf: bytes, lower: bytes, rule: _Rule, hits: dict[bytes, list[int]]) -> list[int]:
+    """Where ``rule`` can match in ``buf``, in order. ``hits`` caches trigger hits
+    (rules share some triggers)."""
+    starts: set[int] = set()
+    for trigger in rule.triggers:
+        if trigger.pattern not in hits:
+            hits[trigger.pattern] = [m.start() for m in trigger.finditer(lower)]
+        for pos in hits[trigger.pattern]:
+            # No match runs more than _REACH bytes from its start to its hit; a
+            # window keeps adversarial lines (sk-sk-sk-...) linear.
+            lo = max(0, pos - _REACH)
+            lo = buf.rfind(b"\n", lo, pos) + 1 or lo
+            starts.add(lo + len(buf[lo:pos].rstrip(rule.boundary)))
+    return sorted(starts)
+
+
+BUILTIN_KINDS: tuple[str, ...] = tuple(dict.fromkeys(rule.kind for rule in _BUILTIN))
 """Every kind the built-in patterns report (``[REDACTED:<kind>]``)."""
 
-_PEM_HEADER_AT_END = re.compile(_PEM_BEGIN + rb"[ \t\r]*\Z")
+_PEM_HEADER_AT_END = re.compile(_PEM_BEGIN + rb"(?P<trail>[ \t\r]*)\Z")
 _PEM_FOOTER = re.compile(rb"[ \t]*" + _PEM_END)
 _PEM_BODY = re.compile(rb"=?[A-Za-z0-9+/]+={0,2}")
-_PEM_FIELD = re.compile(rb"[A-Za-z][A-Za-z0-9-]*: ?[^\r]*")
+_PEM_FIELD = re.compile(rb"(?:Proc-Type|DEK-Info|Version|Comment|Hash|Charset|MessageID): .*")
 
 
 def _compile_user(pattern: str) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
@@ -251,7 +310,7 @@ class Redactor:
     """Built-in secret patterns plus the user's own; immutable and shareable."""
 
     def __init__(self, user_patterns: Iterable[str] = (), *, builtin: bool = True) -> None:
-        self._rules: tuple[Rule, ...] = _BUILTIN if builtin else ()
+        self._rules: tuple[_Rule, ...] = _BUILTIN if builtin else ()
         users = [(p, *_compile_user(p)) for p in user_patterns]
         self._user = tuple((line, probe) for _, line, probe in users)
         self.user_patterns: tuple[str, ...] = tuple(p for p, _, _ in users)
@@ -282,18 +341,21 @@ class Redactor:
         return StreamRedactor(self, max_line=max_line, max_pem_body=max_pem_body)
 
     def _find(self, buf: bytes) -> list[tuple[int, int, int, str]]:
-        """Secret spans in ``buf`` (whole lines) as ``(start, -end, priority, kind)``."""
+        """Secret spans in ``buf`` (whole lines) as ``(start, priority, end, kind)``."""
         spans: list[tuple[int, int, int, str]] = []
-        for prio, (kind, regex, groups, accept) in enumerate(self._rules):
-            # Built-in patterns never match a line break nor look at line edges
-            # differently from a string edge, so one pass over many lines equals
-            # one pass per line.
-            for m in regex.finditer(buf):
-                if accept is not None and not accept(m):
+        lower = buf.lower()  # ASCII only: same length, same offsets
+        hits: dict[bytes, list[int]] = {}
+        for prio, rule in enumerate(self._rules):
+            if rule.triggers:
+                found = (rule.regex.match(buf, pos) for pos in _starts(buf, lower, rule, hits))
+            else:
+                found = rule.regex.finditer(buf)
+            for m in found:
+                if m is None or (rule.accept is not None and not rule.accept(m)):
                     continue
-                s, e = _group_span(m, groups)
+                s, e = _group_span(m, rule.groups)
                 if e > s:
-                    spans.append((s, -e, prio, kind))
+                    spans.append((s, prio, e, rule.kind))
         prio = len(self._rules)
         for line_re, probe in self._user:
             if probe.search(buf) is None:
@@ -305,7 +367,7 @@ class Redactor:
                         _group_span(m, ("secret",)) if "secret" in line_re.groupindex else m.span()
                     )
                     if e > s:
-                        spans.append((offset + s, -(offset + e), prio, CUSTOM_KIND))
+                        spans.append((offset + s, prio, offset + e, CUSTOM_KIND))
                 offset += len(line) + 1
         return spans
 
@@ -313,13 +375,15 @@ class Redactor:
         spans = self._find(buf)
         if not spans:
             return buf
+        # At one start the most specific kind wins; overlaps merge into one span
+        # (never leaving a tail of a secret behind).
         spans.sort()
         merged: list[list] = []
-        for s, neg_e, _, kind in spans:
-            if merged and s < merged[-1][1]:  # overlap: widen, never leak a tail
-                merged[-1][1] = max(merged[-1][1], -neg_e)
+        for s, _, e, kind in spans:
+            if merged and s < merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], e)
             else:
-                merged.append([s, -neg_e, kind])
+                merged.append([s, e, kind])
         parts, pos = [], 0
         for s, e, kind in merged:
             parts += (buf[pos:s], b"[REDACTED:", kind.encode(), b"]")
@@ -443,7 +507,8 @@ class StreamRedactor:
             out += (self._r._redact(line, self._counts), term)
             return
         lead = line[: m.start()]
-        out += (self._r._redact(lead, self._counts), b"[REDACTED:private-key]", term)
+        redacted = (self._r._redact(lead, self._counts), b"[REDACTED:private-key]")
+        out += (*redacted, m.group("trail"), term)  # the trail keeps a CR of CRLF
         self._counts["private-key"] += 1
         self._pem = _PemBlock(lead)
 
@@ -456,8 +521,8 @@ class StreamRedactor:
         if footer is not None:
             self._pem = None
             after = rest[footer.end() :]
-            if after.strip():  # e.g. the closing quote of a string literal
-                out += (after, term)
+            if after.strip():  # a closing quote, more text, even the next header
+                self._line(after, term, out)
             return True
         content = rest.strip()
         block.body_bytes += len(line) + len(term)
