@@ -101,7 +101,14 @@ class DetailScreen(SessionScreen):
         self._fill_fields(session)
         await self._refresh(session)
         self.query_one("#detail").focus()
+        self.set_interval(1.0, self._tick)
         self.ready = True
+
+    def _tick(self) -> None:
+        """The duration of a running session ticks even when it prints nothing."""
+        session = self.state.row(self.session_id)
+        if session is not None and session.live:
+            self.query_one("#facts", Static).update(self._facts(session))
 
     def on_screen_resume(self) -> None:
         self.state.set_place("detail", self.session_id)
