@@ -111,6 +111,7 @@ async def purge_sessions(
 
     # Without this, a SQLite built with SECURE_DELETE (Debian's is) writes zeros over
     # every freed page, doubling the I/O; the pages are given back right after anyway.
+    was = (await store.db.execute_fetchall("PRAGMA secure_delete"))[0][0]
     await store.db.execute_fetchall("PRAGMA secure_delete=FAST")
     purged: list[int] = []
     try:
@@ -120,7 +121,7 @@ async def purge_sessions(
             purged = await _purge_each(store, ids, sizes, details, report)
     finally:
         with contextlib.suppress(sqlite3.Error, ValueError):
-            await store.db.execute_fetchall("PRAGMA secure_delete=ON")
+            await store.db.execute_fetchall(f"PRAGMA secure_delete={int(was)}")
     removed = sum(sizes[i] for i in purged)
     if reclaim:
         report("reclaim", len(purged), removed, purge_bytes)

@@ -146,7 +146,7 @@ async def main():
             batch = b"".join(b"w%d line %d tok%dx\n" % (k, n + i, k) for i in range(200))
             await store.output.append(s.id, "stdout", batch)
             n += 200
-            if n % 2000 == 0:
+            if n % 1000 == 0:
                 print(n, flush=True)
 asyncio.run(main())
 """
@@ -198,7 +198,7 @@ async def test_backup_while_five_sessions_write_restores_consistent(db_path, tmp
     con.close()
     assert_output_index_exact(backup.path)
     counts = [session_is_consistent(backup.path, sid, k) for k, sid in enumerate(sids)]
-    assert all(c >= 6000 for c in counts)
+    assert all(c >= 3000 for c in counts)
     # Restore it into another database and find the same, consistent, state.
     other = tmp_path / "other.db"
     async with open_store(other) as store:
