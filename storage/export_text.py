@@ -15,7 +15,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .export import Redaction, Sink, dumps, output_chunks
+from .export import Sink, dumps
+from .export_redaction import Redaction, output_chunks
 from .models import OutputChunk, Run, Session
 from .text import plain
 
