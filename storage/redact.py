@@ -50,13 +50,14 @@ _PEM_END = rb"-----END " + _PEM_LABEL
 # Values that are references or masks, not secrets.
 _NOT_A_VALUE = rb"(?!\[REDACTED:|\$|\{\{|<|%[s(])"
 
-_SEP = rb"""["']?[ \t]*(?P<sep>:=|=>|=(?!=)|:(?!:))[ \t]*"""
+_SEP = rb"""\\?["']?[ \t]*(?P<sep>:=|=>|=(?!=)|:(?!:))[ \t]*"""
 _VALUE = (
-    rb'(?:"' + _NOT_A_VALUE + rb'(?P<dq>(?:[^"\\\r\n]|\\.)+)"?'
+    rb'(?:\\"' + _NOT_A_VALUE + rb'(?P<eq>[^"\\\r\n]+)'  # JSON inside a JSON string
+    rb'|"' + _NOT_A_VALUE + rb'(?P<dq>(?:[^"\\\r\n]|\\.)+)"?'
     rb"|'" + _NOT_A_VALUE + rb"(?P<sq>[^'\r\n]+)'?"
     rb"|" + _NOT_A_VALUE + rb"(?P<uq>[^\s\"'`,;&<>()\[\]{}\x00-\x1f\x7f]+))"
 )
-_VALUE_GROUPS = ("dq", "sq", "uq")
+_VALUE_GROUPS = ("eq", "dq", "sq", "uq")
 
 # Key names that hold secrets. Case-insensitive names may follow a prefix that ends
 # in a separator or a camelCase hump (``db.password``, ``myApiKey``); upper-case env
@@ -86,6 +87,7 @@ _NON_VALUES = frozenset(
 _HAS_WORD_CHAR = re.compile(rb"[A-Za-z0-9\x80-\xff]")
 _MASK = re.compile(rb"\[[A-Za-z _:-]*\]")  # [FILTERED], [REDACTED:jwt]
 _COUNT_WITH_UNIT = re.compile(rb"[ \t]+[A-Za-z]")  # kubectl: "password:  24 bytes"
+_ANNOTATION_TAIL = re.compile(rb"[ \t]*(?:\||=(?!=))")  # password: str | None = None
 
 
 def _group_span(m: re.Match[bytes], groups: tuple[str, ...]) -> tuple[int, int]:
@@ -112,9 +114,12 @@ def _plausible_value(m: re.Match[bytes]) -> bool:
             return False
         if _DOTTED_NAME.fullmatch(value):  # token=self.token
             return False
-        if value.isdigit() and _COUNT_WITH_UNIT.match(m.string, end):
+        if value.isdigit() and (len(value) < 4 or _COUNT_WITH_UNIT.match(m.string, end)):
             return False
-        if m.group("sep") == b":" and start == m.end("sep"):  # user:pass@, host:port
+        if m.group("sep") == b":" and (
+            start == m.end("sep")  # user:pass@, host:port
+            or _ANNOTATION_TAIL.match(m.string, end)  # a type annotation
+        ):
             return False
     return True
 
@@ -159,7 +164,7 @@ _REACH = 256
 """Most bytes from a match start to its trigger hit (key names are capped at 200)."""
 
 _KEY_TRIGGERS = tuple(
-    word + rb"""["']?[ \t]*[:=]"""
+    word + rb"""\\?["']?[ \t]*[:=]"""
     for word in (rb"key", rb"token", rb"secret", rb"password", rb"passwd")
 )
 
@@ -225,7 +230,7 @@ _BUILTIN: tuple[_Rule, ...] = (
     _rule("jwt", _START + rb"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*", rb"eyj"),
     _rule(
         "url-password",
-        rb"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s/?#@:\"'<>]*:"
+        rb"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s/?#@:\"'<>\[\]]*:"
         rb"(?!\[REDACTED:|\$|\*+@|<)(?P<s>[^\s/?#@\"'<>]+)@",
         rb"://",
         boundary=_ALNUM + b"+.-",

@@ -167,6 +167,7 @@ SAMPLES: list[tuple[str, str, str]] = [
     ("assignment", "hex32", "STRIPE_WEBHOOK_SECRET={s}"),
     ("assignment", "password", "mysql_root_passwd => {s}"),
     ("assignment", "hex32", "{{'auth_token': '{s}'}}"),
+    ("assignment", "hex32", 'msg="request body: {{\\"api_key\\": \\"{s}\\", \\"n\\": 1}}"'),
 ]
 
 
@@ -409,6 +410,9 @@ def test_clean_log_has_no_redactions(path: Path) -> None:
         "the bearer of bad news",
         "passwordless=true password_min_length=12",
         "if password == expected:",
+        "def login(username: str | None, password: HiddenText | None = None) -> None:",
+        "SCANNING_KEY = 4",
+        'help="Specify a proxy in the form scheme://[user:passwd@]proxy.server:port."',
     ],
 )
 def test_ordinary_lines_are_left_alone(line: str) -> None:
@@ -507,47 +511,15 @@ PEMS = [fake_pem("RSA PRIVATE KEY", 5).encode(), fake_pem("OPENSSH PRIVATE KEY",
 
 # Fragments of secrets and of their contexts, to glue into near misses.
 FRAGMENTS = [
-    b"sk-",
-    b"sk-ant-",
-    b"sk-proj-",
-    b"ghp_",
-    b"github_pat_",
-    b"glpat-",
-    b"xoxb-",
-    b"AKIA",
-    b"ASIA",
-    b"eyJ",
-    b"hf_",
-    b"npm_",
-    b"AIza",
-    b"pypi-AgE",
-    b"sk_live_",
-    b"://",
-    b"@",
-    b":",
-    b"=",
-    b'"',
-    b"'",
+    *(
+        b"sk- sk-ant- sk-proj- ghp_ github_pat_ glpat- xoxb- AKIA ASIA eyJ hf_ npm_ AIza pypi-AgE"
+        b' sk_live_ :// @ : = " \' _ - . / $ { \\ \\" API_KEY password Token secret Authorization'
+        b" bearer Basic aws_secret_access_key https user a1B2c3D4e5F6g7H8i9J0 ABCDEFGHIJ0123456789"
+    ).split(),
     b" ",
-    b"_",
-    b"-",
-    b".",
-    b"/",
-    b"$",
-    b"{",
-    b"API_KEY",
-    b"password",
-    b"Token",
-    b"secret",
-    b"Authorization",
-    b"bearer ",
-    b"Basic ",
-    b"aws_secret_access_key",
-    b"https",
-    b"user",
-    b"a1B2c3D4e5F6g7H8i9J0",
-    b"ABCDEFGHIJ0123456789",
+    b"\t",
     b"\n",
+    b"\r",
     b"\xff",
 ]
 soup = st.lists(st.sampled_from(FRAGMENTS), max_size=30).map(b"".join)
