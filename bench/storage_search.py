@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import shutil
 import statistics
@@ -114,14 +115,22 @@ def prefix_re(prefix: str) -> re.Pattern[str]:
 # -- timing --------------------------------------------------------------------------------
 
 
-async def timed(fn, runs: int) -> tuple[float, int]:
-    """Median milliseconds of ``runs`` calls after a warm-up, and the hit count."""
+CPU: dict[tuple[str, str], float] = {}  # (path, query) -> median CPU ms
+
+
+async def timed(fn, runs: int, key: tuple[str, str] | None = None) -> tuple[float, int]:
+    """Median wall milliseconds of ``runs`` calls after a warm-up, and the hit count.
+    The median CPU milliseconds (all threads) go to ``CPU[key]``: on a busy machine
+    they show what the search itself costs."""
     hits = await fn()
-    times = []
+    times, cpus = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         hits = await fn()
         times.append((time.perf_counter() - start) * 1000)
+        cpus.append((time.process_time() - cpu) * 1000)
+    if key:
+        CPU[key] = statistics.median(cpus)
     return statistics.median(times), len(hits)
 
 
@@ -162,7 +171,7 @@ async def main_async(args: argparse.Namespace) -> None:
             t_mine = n_mine = None
             if kind in ("rare", "common"):
                 mine = lambda q=q: _with_snippets(store.search(q, limit=50))  # noqa: E731
-                t_mine, n_mine = await timed(mine, args.runs)
+                t_mine, n_mine = await timed(mine, args.runs, ("store", q))
             t_eng = n_eng = None
             if engine_search is None:  # fall back to raw MATCH strings
                 if kind == "phrase":
@@ -171,7 +180,9 @@ async def main_async(args: argparse.Namespace) -> None:
                     make = lambda q=q: fts_lines(store, q + "*", prefix_re(q), 50)  # noqa: E731
                 else:
                     make = lambda q=q: store.search(q, limit=50)  # noqa: E731
-                t_eng, n_eng = await timed(lambda make=make: _with_snippets(make()), args.runs)
+                t_eng, n_eng = await timed(
+                    lambda make=make: _with_snippets(make()), args.runs, ("engine", q)
+                )
             else:
                 text_q = f'"{q}"' if kind == "phrase" else (q + "*" if kind == "prefix" else q)
                 parsed = parse(text_q)
@@ -180,7 +191,7 @@ async def main_async(args: argparse.Namespace) -> None:
                     res = await engine_search(store, parsed, limit=50, counts=False)
                     return [h.snippet(100) for h in res.hits]
 
-                t_eng, n_eng = await timed(eng, args.runs)
+                t_eng, n_eng = await timed(eng, args.runs, ("engine", q))
             t_grep, n_grep = timed_tool(
                 ["grep", "-c", "-F", "-i", "--", q, str(text)], args.tool_runs
             )
@@ -233,6 +244,15 @@ async def main_async(args: argparse.Namespace) -> None:
         common.table(
             ["p50 / p95 ms", "store.search", "query engine", "grep -c -F", "rg -c -F"], summary
         )
+    )
+    cpu_store = [v for (path, _), v in CPU.items() if path == "store"]
+    cpu_engine = [v for (path, _), v in CPU.items() if path == "engine"]
+    print()
+    print(
+        f"CPU ms (all threads) p50 / p95: store.search {common.percentile(cpu_store, 50):.1f} / "
+        f"{common.percentile(cpu_store, 95):.1f}; query engine "
+        f"{common.percentile(cpu_engine, 50):.1f} / {common.percentile(cpu_engine, 95):.1f}; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
     words = [t[0] for t in everything if t[0] is not None]
     eng = [t[1] for t in everything]

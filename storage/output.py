@@ -190,6 +190,7 @@ async def append_in_tx(
     counts: dict[int, int] = {}
     next_id = None
     now = time.time()
+    idx = int(index)
     for session_id, stream, data, at in records:
         if stream not in STREAMS:
             raise ValueError(f"unknown stream {stream!r}; expected one of {', '.join(STREAMS)}")
@@ -224,32 +225,42 @@ async def append_in_tx(
                 if cur.first_line is None:
                     cur.first_line = cur.next_line - 1
                 await _extend_chunk(db, cur, data[:offset], at, batch)
-        for whole in iter_split(data, start=offset, first=first_room):
+        if offset or first_room is not None or len(data) > CHUNK_BYTES:
+            wholes: Iterable[bytes] = iter_split(data, start=offset, first=first_room)
+        else:
+            wholes = (data,)  # the common case: the record is one piece
+        # The loop below runs once per chunk made; it keeps to locals for speed.
+        run, next_line, made, piece, lines, open_end = cur.run, cur.next_line, 0, b"", 0, False
+        for whole in wholes:
             if prefix:
                 whole, prefix = prefix + whole, b""
-            parts = [whole]
-            if len(whole) > TAIL_SPLIT and not whole.endswith(b"\n"):
+            parts: tuple[bytes, ...] = (whole,)
+            if len(whole) > TAIL_SPLIT and whole[-1] != 10:
                 nl = whole.rfind(b"\n")
                 if nl >= 0:  # (only the last piece of a record can hold one here)
-                    parts = [whole[: nl + 1], whole[nl + 1 :]]
+                    parts = (whole[: nl + 1], whole[nl + 1 :])
             for piece in parts:
-                lines = count_lines(piece)
-                open_end = not piece.endswith(b"\n")
-                row = [next_id, session_id, cur.run, stream, cur.next_line, lines]
-                row += [int(open_end), first_at, at, int(index), piece]
-                batch.add(row, index_text(piece) if index else None)
+                open_end = piece[-1] != 10
+                lines = piece.count(b"\n") + open_end
+                batch.add(
+                    [next_id, session_id, run, stream, next_line, lines, int(open_end)]
+                    + [first_at, at, idx, piece],
+                    index_text(piece) if index else None,
+                )
                 first_at = at
                 if cur.first_line is None:
-                    cur.first_line = cur.next_line
-                cur.last_id, cur.last_stream, cur.last_run = next_id, stream, cur.run
-                cur.last_open, cur.last_len = int(open_end), len(piece)
-                cur.last_indexed, cur.last_lines = int(index), lines
-                cur.last_data, cur.last_first_at = piece, at
-                cur.next_line += lines
-                counts[session_id] = counts.get(session_id, 0) + 1
+                    cur.first_line = next_line
+                next_line += lines
                 next_id += 1
+                made += 1
             if batch.size >= FLUSH_BYTES:
                 await batch.flush()
+        if made:
+            cur.last_id, cur.last_stream, cur.last_run = next_id - 1, stream, run
+            cur.last_open, cur.last_len, cur.last_lines = int(open_end), len(piece), lines
+            cur.last_indexed, cur.last_data, cur.last_first_at = idx, piece, at
+            cur.next_line = next_line
+            counts[session_id] = counts.get(session_id, 0) + made
     await batch.flush()
     results = {}
     for sid, cur in cursors.items():
