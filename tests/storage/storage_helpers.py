@@ -114,7 +114,9 @@ def _python_for_other_users() -> str:
     for candidate in (f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
         if os.path.exists(candidate) and _world_executable(candidate):
             return candidate
-    raise RuntimeError(f"no {version} that other users can run")
+    import pytest
+
+    pytest.skip(f"running as root, and no {version} that another user can run")
 
 
 def _world_executable(path: str) -> bool:
