@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -92,7 +93,9 @@ def pct(values: list[float], q: float) -> float:
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
-async def time_tether(db: Path, sets: dict, *, rank: bool) -> dict[str, list[float]]:
+async def time_tether(
+    db: Path, sets: dict, *, rank: bool, counts: bool = True
+) -> dict[str, list[float]]:
     from storage import open_store
     from storage.query import parse
     from storage.search_engine import search
@@ -106,7 +109,7 @@ async def time_tether(db: Path, sets: dict, *, rank: bool) -> dict[str, list[flo
             for q, _ in queries:
                 query = parse(q)
                 t = time.perf_counter()
-                await search(store, query, limit=50, rank=rank)
+                await search(store, query, limit=50, rank=rank, counts=counts)
                 times.append((time.perf_counter() - t) * 1000)
             out[kind] = times
     return out
@@ -156,6 +159,7 @@ def main() -> int:
 
     results = {
         "newest": asyncio.run(time_tether(db, sets, rank=False)),
+        "newest_nocount": asyncio.run(time_tether(db, sets, rank=False, counts=False)),
         "ranked": asyncio.run(time_tether(db, sets, rank=True)),
     }
     tools = {"grep": ["grep", "-F", "-c", "-r"], "rg": ["rg", "-F", "-c"]}
@@ -164,7 +168,9 @@ def main() -> int:
             continue
         results[name] = time_tool(argv, files, sets)
 
-    print(f"\n{args.queries} queries of each kind; milliseconds, p50 / p95")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\n{args.queries} queries of each kind; milliseconds, p50 / p95; load average {load}")
+    print("newest/ranked: first page of 50 hits with per-session counts; newest_nocount: without")
     cols = list(results)
     print(f"{'kind':<10}" + "".join(f"{c:>20}" for c in cols))
     for kind in sets:
@@ -175,12 +181,14 @@ def main() -> int:
         print(f"{kind:<10}" + "".join(f"{cell:>20}" for cell in cells))
 
     newest_p95 = max(pct(results["newest"][k], 0.95) for k in sets)
+    page_p95 = max(pct(results["newest_nocount"][k], 0.95) for k in sets)
     ranked_p95 = max(pct(results["ranked"][k], 0.95) for k in sets)
     verdict = {
         "newest first page p95 ms (worst kind)": (
             newest_p95,
             newest_p95 <= TARGETS["newest_p95_ms"],
         ),
+        "  the same without counts": (page_p95, page_p95 <= TARGETS["newest_p95_ms"]),
         "ranked p95 ms (worst kind)": (ranked_p95, ranked_p95 <= TARGETS["ranked_p95_ms"]),
     }
     if "grep" in results:
@@ -205,6 +213,7 @@ def main() -> int:
         "queries": {k: [q for q, _ in v] for k, v in sets.items()},
         "ms": results,
         "summary": {k: {"value": v, "met": ok} for k, (v, ok) in verdict.items()},
+        "load_average": os.getloadavg(),
     }
     (out / f"search-{args.mb}mb.json").write_text(json.dumps(report, indent=1))
     return 0

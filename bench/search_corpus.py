@@ -113,7 +113,7 @@ class Writer:
                     line = f"{stamp} {red}ERROR{end} [http] upstream {c}: connection refused"
                 else:
                     line = f"{stamp} ERROR [http] deadline exceeded calling {a} {b}"
-                if rng.random() < 0.0002:
+                if rng.random() < 0.0002 and f"req={rid}" in line:
                     self.sampled_ids.append(rid)
             elif kind == "tests":
                 if r < 0.85:

@@ -17,6 +17,11 @@ from rows joined to live chunks and sessions, so a purged session leaves no ghos
 Counts per session are lines matched; counting reads every candidate chunk of the
 sessions on the page, up to ``COUNT_BYTES`` per page. Past that a count is a lower
 bound (``exact`` is False).
+
+Ranking: FTS5 scores (bm25) every candidate chunk before it can sort, which for a
+word in every chunk of 1 GB takes about a second. So at most ``RANK_CANDIDATES``
+matching chunks, the newest, are ranked (``rank_limited`` says when the cap applied).
+Chunks not indexed yet are not ranked.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import StoreError
 from .models import SearchHit, Session
-from .query import Not, Or, Phrase, Query, QueryError, Word
+from .query import And, Not, Or, Phrase, Query, QueryError, Term, Word
 from .query_match import Span, fts_match, line_matcher
 from .search_filters import chunk_where, session_where
 from .search_lines import ChunkScanner, LineMatch
@@ -37,9 +42,11 @@ if TYPE_CHECKING:
     from .store import Store
 
 UNINDEXED_SCAN_BYTES = 16 * 1024 * 1024
+RANK_CANDIDATES = 3000  # at most this many matching chunks (the newest) are ranked
 COUNT_BYTES = 4 * 1024 * 1024
 _META = "c.id, c.session_id, c.run, c.stream, c.first_line, c.open_end, c.first_at"
 _BATCHES = (4, 16, 64, 256)  # chunks per candidate query: the first page rarely needs more
+_RANK_WINDOW = 256  # ranked chunks read by the first query of a page
 _RANGE_SESSIONS = 4  # above this many sessions on a page, count them in one query
 
 
@@ -73,6 +80,7 @@ class SearchResults:
     sessions_only: bool  # the query had no text: the groups list matching sessions
     unindexed_bytes: int = 0  # output too new to be searched yet
     hits: tuple[SearchHit, ...] = ()  # every hit of the page, in order (not grouped)
+    rank_limited: bool = False  # ranked among the newest RANK_CANDIDATES matching chunks
 
 
 @dataclass
@@ -105,6 +113,9 @@ class _Search:
         self.scanned: dict[int, list[LineMatch]] = {}
         self.unindexed: list[_Chunk] = []
         self.unindexed_rest = 0
+        self.rank_floor = 0  # ranked: only chunks from this id on are ranked
+        self.rank_match = self.match  # what bm25 scores (phrases loosened into words)
+        self.rank_within: set[int] | None = None  # chunks holding the phrases, if any
 
     async def rows(self, sql: str, params: Any) -> list[Any]:
         try:
@@ -202,23 +213,32 @@ class _Search:
             yield extra
 
     async def ranked(self, offset: int):  # -> AsyncIterator[tuple[int, _Chunk]]
-        """Candidate chunks by bm25, best first, with their rank position."""
+        """Candidate chunks by bm25, best first, with their rank position.
+
+        FTS5 scores every matching chunk to sort them, whatever the LIMIT, so the order
+        is read in as few queries as possible: a window that covers a page, then all
+        the rest; the data is then read a few chunks at a time."""
         sql = (
             f"SELECT {_META} FROM output_fts f CROSS JOIN output_chunks c ON c.id = f.rowid "
-            f"WHERE output_fts MATCH ? AND {self.filters} ORDER BY f.rank LIMIT ? OFFSET ?"
+            f"WHERE output_fts MATCH ? AND f.rowid >= ? AND {self.filters} "
+            f"ORDER BY f.rank LIMIT ? OFFSET ?"
         )
-        step = 0
+        window = _RANK_WINDOW
         while True:
-            size = _BATCHES[min(step, len(_BATCHES) - 1)]
-            step += 1
-            rows = await self.rows(sql, [self.match, *self.params, size, offset])
+            params = [self.rank_match, self.rank_floor, *self.params, window, offset]
+            rows = await self.rows(sql, params)
             metas = [_chunk(r) for r in rows]
-            position = {c.id: offset + i for i, c in enumerate(metas)}
-            for c in await self.fill(metas):
-                yield position[c.id], c
-            if len(metas) < size:
+            for start in range(0, len(metas), _BATCHES[1]):
+                part = metas[start : start + _BATCHES[1]]
+                position = {c.id: offset + start + i for i, c in enumerate(part)}
+                if self.rank_within is not None:  # the words, but not the phrase
+                    part = [c for c in part if c.id in self.rank_within]
+                for c in await self.fill(part):
+                    yield position[c.id], c
+            if window < 0 or len(metas) < window:
                 return
-            offset += size
+            offset += window
+            window = -1  # everything that is left
 
     def hit(self, chunk: _Chunk, m: LineMatch) -> SearchHit:
         return SearchHit(
@@ -295,14 +315,32 @@ class _Search:
         return out
 
 
-def _parse_page(page: str | None, kind: str) -> tuple[int, int] | None:
+def _words_only(query: Query) -> str | None:
+    """The FTS5 MATCH of the query with each phrase loosened into its words (all of
+    them, anywhere in the chunk): the same chunks or more, and cheap to rank."""
+
+    def loosen(term: Term) -> Term:
+        if isinstance(term, Phrase):
+            toks = term.tokens
+            words = [Word(t, prefix=term.prefix and i == len(toks) - 1) for i, t in enumerate(toks)]
+            return words[0] if len(words) == 1 else And(tuple(words))
+        if isinstance(term, Not):
+            return term
+        if isinstance(term, Word):
+            return term
+        return type(term)(tuple(loosen(t) for t in term.terms))
+
+    return fts_match(replace(query, terms=tuple(loosen(t) for t in query.terms)), exclusions=False)
+
+
+def _parse_page(page: str | None, kind: str) -> tuple[int, ...] | None:
     if not page:
         return None
     try:
-        tag, a, b = page.split(":")
-        if tag != kind:
+        tag, *numbers = page.split(":")
+        if tag != kind or len(numbers) not in (2, 3):
             raise ValueError
-        return int(a), int(b)
+        return tuple(int(n) for n in numbers)
     except ValueError:
         raise ValueError(f"bad page cursor {page!r} (it comes from a previous search)") from None
 
@@ -335,7 +373,9 @@ async def search(
         else:
             hits, next_page = await _newest_hits(s, limit, _parse_page(page, "n"))
     meta: dict[int, tuple[MetaMatch, ...]] = {}
-    if query.scope != "output" and page is None:
+    # Metadata matches come on the first page. A query of only exclusions (-debug) would
+    # "match" nearly every session's metadata: only with in:meta is that asked for.
+    if page is None and (query.scope == "meta" or (query.scope == "all" and s.match)):
         meta = await _meta_matches(store, query, limit)
     order: list[int] = []
     for h in hits:
@@ -369,7 +409,14 @@ async def search(
             count, exact = counted.get(sid, (len(group_hits), False))
         groups.append(SessionHits(sessions[sid], group_hits, count, exact, meta.get(sid, ())))
     return SearchResults(
-        query, tuple(groups), next_page, ranked, False, s.unindexed_rest, tuple(hits)
+        query,
+        tuple(groups),
+        next_page,
+        ranked,
+        False,
+        s.unindexed_rest,
+        tuple(hits),
+        rank_limited=ranked and s.rank_floor > 0,
     )
 
 
@@ -405,16 +452,37 @@ async def _newest_hits(
 
 
 async def _ranked_hits(
-    s: _Search, limit: int, cursor: tuple[int, int] | None
+    s: _Search, limit: int, cursor: tuple[int, ...] | None
 ) -> tuple[list[SearchHit], str | None]:
-    offset, skip = cursor or (0, 0)
+    # bm25 of a phrase first counts the chunks holding it in the whole index (a slow
+    # positional scan when its words are common), so phrases are scored as their
+    # words, among the chunks that hold the phrases.
+    s.rank_match = _words_only(s.query) or s.match
+    if cursor is not None and len(cursor) == 3:
+        offset, skip, s.rank_floor = cursor
+    else:
+        offset, skip = cursor or (0, 0)
+        # Scoring is the costly part, done for every candidate: past RANK_CANDIDATES
+        # matching chunks, only the newest that many are ranked.
+        row = await s.rows(
+            "SELECT rowid FROM output_fts WHERE output_fts MATCH ? "
+            "ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+            [s.rank_match, RANK_CANDIDATES],
+        )
+        s.rank_floor = row[0][0] + 1 if row else 0
+    if s.rank_match != s.match:
+        rows = await s.rows(
+            "SELECT rowid FROM output_fts WHERE output_fts MATCH ? AND rowid >= ?",
+            [s.match, s.rank_floor],
+        )
+        s.rank_within = {r[0] for r in rows}
     hits: list[SearchHit] = []
     async for position, chunk in s.ranked(offset):
         found = sorted(await s.lines(chunk), key=lambda m: (-len(m.spans), -m.index))
         start = skip if position == offset else 0
         for taken, m in enumerate(found[start:], start + 1):
             if len(hits) == limit:
-                return hits, f"r:{position}:{taken - 1}"
+                return hits, f"r:{position}:{taken - 1}:{s.rank_floor}"
             hits.append(s.hit(chunk, m))
     return hits, None
 

@@ -216,6 +216,16 @@ async def test_default_scope_merges_metadata_and_output(seeded):
     assert group.meta[0].field == "name"
 
 
+async def test_only_exclusions_match_metadata_only_when_asked(seeded):
+    store, ids = seeded
+    assert [g.session.id for g in (await run(store, "in:meta -flaky")).groups] == [
+        ids["api"],
+        ids["train"],
+    ]
+    r = await run(store, "-flaky -zzz", limit=2)  # every line matches; no metadata groups
+    assert all(g.hits for g in r.groups) and len(r.hits) == 2
+
+
 async def test_filter_session_ids_for_the_list(seeded):
     store, ids = seeded
     assert await _ids(store, "train") == [ids["train"]]
@@ -246,6 +256,10 @@ async def test_ranked_puts_the_densest_chunk_first(seeded):
     assert r.ranked
     assert r.hits[0].text == "error error error in test_login"
     assert {h.text for h in r.hits} == {h.text for h in (await run(store, "error")).hits}
+    # a phrase is ranked by its words, among the chunks that hold the phrase itself
+    ranked = await run(store, '"connection refused" OR "test_login failed"', rank=True)
+    assert {h.text for h in ranked.hits} == {"upstream: connection refused", "test_login FAILED"}
+    assert (await run(store, '"refused connection"', rank=True)).hits == ()
 
 
 async def test_hits_carry_line_stream_time_and_highlights(seeded):
@@ -484,3 +498,30 @@ async def test_count_hits_separately_matches_the_counts_of_search(seeded):
     counted = await engine.count_hits(store, query, [g.session.id for g in quick.groups])
     assert counted == {g.session.id: (g.count, g.exact) for g in full.groups}
     assert counted[ids["tests"]] == (1, True)
+
+
+async def test_ranked_pages_past_the_first_window(store, monkeypatch):
+    monkeypatch.setattr(engine, "_RANK_WINDOW", 3)
+    s = await store.sessions.create(["x"], cwd="/")
+    for i in range(12):  # one chunk each; the later ones say the word more often
+        await store.output.append(s.id, "stdout", f"{'word ' * (1 + i % 4)}{i}\n".encode())
+    r = await run(store, "word", rank=True, limit=100)
+    assert len(r.hits) == 12 and r.next_page is None
+    assert r.hits[0].text.count("word") == 4
+
+
+async def test_ranking_is_limited_to_the_newest_candidates(store, monkeypatch):
+    monkeypatch.setattr(engine, "RANK_CANDIDATES", 3)
+    s = await store.sessions.create(["x"], cwd="/")
+    for i in range(8):
+        await store.output.append(s.id, "stdout", f"{'word ' * (4 if i < 4 else 1)}{i}\n".encode())
+    r = await run(store, "word", rank=True, limit=2)
+    assert r.rank_limited
+    paged, page = list(r.hits), r.next_page
+    while page:
+        more = await run(store, "word", rank=True, limit=2, page=page)
+        paged += more.hits
+        page = more.next_page
+    # only the three newest chunks were ranked (the old dense ones are out of reach)
+    assert sorted(int(h.text.split()[-1]) for h in paged) == [5, 6, 7]
+    assert not (await run(store, "word 7", rank=True)).rank_limited

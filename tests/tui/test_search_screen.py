@@ -216,3 +216,20 @@ async def test_moving_to_the_end_loads_more_hits(seeded, monkeypatch) -> None:
         assert [h.line for h in hits] == sorted((h.line for h in hits), reverse=True)
         (group,) = screen.results.groups
         assert group.session.id == ids["running"] and len(group.hits) == 30
+
+
+async def test_ctrl_r_orders_by_relevance(seeded) -> None:
+    paths, _ = seeded
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_idle()
+        await pilot.press("ctrl+f")
+        await _type(pilot, "epoch")
+        screen = app.screen
+        assert not screen.results.ranked
+        newest = [h.line for h in screen.results.hits]
+        await pilot.press("ctrl+r")
+        await app.wait_idle()
+        assert screen.results.ranked and screen.results.query.text == "epoch"
+        assert sorted(h.line for h in screen.results.hits) == sorted(newest)
+        assert "most relevant first" in str(screen.query_one("#search-status").render())

@@ -98,6 +98,7 @@ def to_json(results: SearchResults) -> dict[str, Any]:
         "ranked": results.ranked,
         "sessions_only": results.sessions_only,
         "next_page": results.next_page,
+        "rank_limited": results.rank_limited,
         "unindexed_bytes": results.unindexed_bytes,
         "sessions": [
             {
@@ -176,6 +177,13 @@ def cmd_search(ctx: Ctx) -> int:
         print("no matches", file=sys.stderr)
     for line in render(results, width=width, colour=colour):
         print(line)
+    if results.rank_limited:
+        from storage.search_engine import RANK_CANDIDATES
+
+        print(
+            f"note: ranked among the newest {RANK_CANDIDATES} chunks of output that match",
+            file=sys.stderr,
+        )
     if results.unindexed_bytes:
         mb = results.unindexed_bytes / 1e6
         print(f"note: {mb:.1f} MB of the newest output is not indexed yet", file=sys.stderr)

@@ -70,6 +70,7 @@ class SearchScreen(Screen):
         Binding("pagedown", "move(10)", "Page down", show=False),
         Binding("pageup", "move(-10)", "Page up", show=False),
         Binding("ctrl+f", "focus_query", "Search", show=False),
+        Binding("ctrl+r", "toggle_rank", "Newest/ranked", tooltip="Most relevant first, or newest"),
     ]
     DEFAULT_CSS = """
     SearchScreen {
@@ -108,6 +109,7 @@ class SearchScreen(Screen):
         self._answered = 0  # the newest of them that has finished
         self._remember_timer: Timer | None = None
         self._loading_more = False
+        self.ranked = False  # most relevant first instead of newest first
 
     # -- parts ------------------------------------------------------------------------
     @property
@@ -185,7 +187,9 @@ class SearchScreen(Screen):
                 return
             try:
                 query = parse(text, now=self._now())
-                results = await search(self.store, query, limit=PAGE, counts=False)
+                results = await search(
+                    self.store, query, limit=PAGE, counts=False, rank=self.ranked
+                )
             except QueryError as e:
                 self._show_error(e)
                 return
@@ -292,6 +296,8 @@ class SearchScreen(Screen):
             text = f"{hits}{more} hit{'s' * (hits != 1)} in {n} session{'s' * (n != 1)}"
             if hits:
                 text += " · enter opens"
+        if r.ranked:
+            text += " · most relevant first" + (" (of the newest)" if r.rank_limited else "")
         if r.unindexed_bytes:
             text += f" · {r.unindexed_bytes / 1e6:.1f} MB not indexed yet"
         status.update(text)
@@ -330,6 +336,10 @@ class SearchScreen(Screen):
 
     def action_focus_query(self) -> None:
         self.input.focus()
+
+    def action_toggle_rank(self) -> None:
+        self.ranked = not self.ranked
+        self._schedule(self.input.value, debounce=False)
 
     @on(Input.Submitted, "#search-input")
     def _submitted(self) -> None:
@@ -378,7 +388,9 @@ class SearchScreen(Screen):
             return
         self._loading_more = True
         try:
-            more = await search(self.store, query, limit=PAGE, page=r.next_page, counts=False)
+            more = await search(
+                self.store, query, limit=PAGE, page=r.next_page, counts=False, rank=r.ranked
+            )
             if self._results is not r:
                 return  # the query changed meanwhile
             groups = list(r.groups)
