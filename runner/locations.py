@@ -47,7 +47,13 @@ class RuntimePaths(Protocol):
 def private_dir(path: Path) -> Path:
     """Create ``path`` (and parents) 0700 if needed and check that it is ours and
     private: not a symlink, owned by this user, no group or other access."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    missing = []
+    for parent in (path, *path.parents):
+        if parent.exists():
+            break
+        missing.append(parent)
+    for parent in reversed(missing):  # parents too: mkdir(parents=True) would make them 0755
+        parent.mkdir(exist_ok=True, mode=0o700)
     st = os.lstat(path)
     if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
         raise UnsafeRuntimeDir(str(path), "it is not a plain directory")

@@ -26,7 +26,8 @@ STREAMS = ("stdout", "stderr", "system", "input")
 _V1 = [
     """
     CREATE TABLE sessions (
-        id             INTEGER PRIMARY KEY,
+        -- AUTOINCREMENT: a purged session's number (#42) is never given to another.
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
         uid            TEXT    NOT NULL UNIQUE,
         name           TEXT    NOT NULL DEFAULT '',
         argv           TEXT    NOT NULL,               -- JSON list of strings
