@@ -228,12 +228,38 @@ class SessionActions:
             if getattr(self.screen, "session_id", None) == session_id:  # type: ignore[attr-defined]
                 self.pop_screen()  # type: ignore[attr-defined]
 
+    @work(group="session-actions")
+    async def delete_sessions(self, session_ids: list[int]) -> None:
+        """Trash several (marked) sessions after one confirmation; one undo brings
+        them all back."""
+        if len(session_ids) == 1:
+            self.delete_session(session_ids[0])
+            return
+        labels = ", ".join(f"#{sid}" for sid in session_ids[:12])
+        more = len(session_ids) - 12
+        body = Text.assemble(
+            (labels + (f" and {more} more" if more > 0 else ""), "bold"),
+            "\n\nThey go to the trash: ",
+            ("u", "bold"),
+            " brings them all back.",
+        )
+        ok = await self.push_screen_wait(  # type: ignore[attr-defined]
+            ConfirmModal(
+                f"Delete {len(session_ids)} sessions?", body, confirm="Delete", danger=True
+            )
+        )
+        if ok:
+            moved = await self.state.trash_many(session_ids)
+            self.notify(f"{moved} sessions moved to the trash (u to undo)")  # type: ignore[attr-defined]
+
     async def undo_delete(self) -> None:
-        sid = await self.state.undo_trash()
-        if sid is None:
+        ids = await self.state.undo_trash()
+        if not ids:
             self.notify("Nothing to undo.")  # type: ignore[attr-defined]
+        elif len(ids) == 1:
+            self.notify(f"#{ids[0]} is back")  # type: ignore[attr-defined]
         else:
-            self.notify(f"#{sid} is back")  # type: ignore[attr-defined]
+            self.notify(f"{len(ids)} sessions are back")  # type: ignore[attr-defined]
 
     @work(group="session-actions")
     async def edit_tags(self, session_id: int) -> None:

@@ -93,6 +93,15 @@ _ALL = [
     Key("page_up", "pageup", "page_up", "Page up", "Previous page", show=False),
     Key("first", "home,g", "first", "First", "First session", show=False),
     Key("last", "end,G", "last", "Last", "Last session", show=False),
+    Key(
+        "mark",
+        "space",
+        "mark",
+        "Mark",
+        "Mark or unmark the session; d and e then act on every marked session",
+        show=False,
+        key_display="space",
+    ),
     # the detail screen
     Key("edit_name", "N", "edit_name", "Rename", "Edit the name", key_display="N"),
     Key("edit_notes", "E", "edit_notes", "Notes", "Edit the notes", key_display="E"),

@@ -104,7 +104,8 @@ class AppState:
         self._fetch_task: asyncio.Task[None] | None = None
         self._pending = _Pending()
         self._ui_dirty_since: float | None = None
-        self._trashed: list[int] = []
+        self._trashed: list[list[int]] = []  # batches, newest last: undo restores one
+        self.marked: set[int] = set()
         self._data_version = -1
         self._watermark = 0.0
         self._opened_at = 0.0
@@ -335,30 +336,52 @@ class AppState:
             "place": {"screen": self.place.screen, "session_id": self.place.session_id},
         }
 
-    # -- trash --------------------------------------------------------------------------
+    # -- marks and trash ------------------------------------------------------------------
+    def toggle_mark(self, session_id: int) -> bool:
+        """Mark or unmark a session for a batch action; True if it is now marked."""
+        if session_id in self.marked:
+            self.marked.discard(session_id)
+        else:
+            self.marked.add(session_id)
+        self.changed.publish(Change(rows=frozenset({session_id})))
+        return session_id in self.marked
+
+    def clear_marks(self) -> None:
+        gone, self.marked = frozenset(self.marked), set()
+        if gone:
+            self.changed.publish(Change(rows=gone))
+
     async def trash(self, session_id: int) -> bool:
         """Move a session to the trash now (undo with ``undo_trash``)."""
-        moved = await self.store.sessions.trash([session_id])
+        return await self.trash_many([session_id]) == 1
+
+    async def trash_many(self, session_ids: Iterable[int]) -> int:
+        """Move sessions to the trash as one undoable step; how many moved."""
+        ids = list(session_ids)
+        moved = await self.store.sessions.trash(ids)
         if moved:
-            self._trashed.append(session_id)
-            self._rows.pop(session_id, None)
+            self._trashed.append(ids)
+            for sid in ids:
+                self._rows.pop(sid, None)
+                self.marked.discard(sid)
             await self.reindex()
-        return bool(moved)
+        return moved
 
     @property
     def can_undo(self) -> bool:
         return bool(self._trashed)
 
-    async def undo_trash(self) -> int | None:
-        """Restore the last session this TUI moved to the trash; its id, or None."""
+    async def undo_trash(self) -> list[int]:
+        """Restore the last batch this TUI moved to the trash; the ids that came back."""
         while self._trashed:
-            sid = self._trashed.pop()
-            if await self.store.sessions.restore([sid]):
-                await self.session(sid)
+            batch = self._trashed.pop()
+            if await self.store.sessions.restore(batch):
+                for sid in batch:
+                    await self.session(sid)
                 await self.reindex()
-                self.select(sid)
-                return sid
-        return None
+                self.select(batch[0])
+                return batch
+        return []
 
     # -- changes from elsewhere ---------------------------------------------------------
     async def poll(self, *, force: bool = False) -> bool:

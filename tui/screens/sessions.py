@@ -51,8 +51,9 @@ class SessionsScreen(SessionScreen):
         "status_filter",
         "sort",
         "export",
+        "mark",
         "back",
-        back={"description": "Clear", "tooltip": "Clear the filter"},
+        back={"description": "Clear", "tooltip": "Clear the filter (and the marks)"},
     )
 
     def __init__(self, state, **kwargs) -> None:  # type: ignore[no-untyped-def]
@@ -185,6 +186,10 @@ class SessionsScreen(SessionScreen):
         if field.has_focus and field.value:
             table.focus()
             return
+        if self.state.marked:
+            self.state.clear_marks()
+            self.update_bindings()
+            return
         if field.value or self.state.view.filtered:
             field.value = ""
             field.display = False
@@ -197,11 +202,21 @@ class SessionsScreen(SessionScreen):
 
     def bindings_key(self) -> tuple[object, ...]:
         shown = self.query_one("#filter", Input).display
-        return (*super().bindings_key(), self.state.view.filtered, shown, bool(self.state.ids))
+        return (
+            *super().bindings_key(),
+            self.state.view.filtered,
+            shown,
+            bool(self.state.ids),
+            bool(self.state.marked),
+        )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back":
-            return self.state.view.filtered or self.query_one("#filter", Input).display
+            return (
+                self.state.view.filtered
+                or bool(self.state.marked)
+                or self.query_one("#filter", Input).display
+            )
         if action in ("filter", "status_filter", "sort"):
             return bool(self.state.ids) or self.state.view.filtered
         if action == "new_session":
@@ -209,6 +224,32 @@ class SessionsScreen(SessionScreen):
         return super().check_action(action, parameters)
 
     # -- the other keys ---------------------------------------------------------------
+    def action_mark(self) -> None:
+        sid = self.current_id
+        if sid is None:
+            return
+        self.state.toggle_mark(sid)
+        self.query_one(SessionTable).action_cursor_down()
+        self.update_bindings()
+
+    def _marked_in_list(self) -> list[int]:
+        """Marked sessions still in the list, in list order."""
+        return [sid for sid in self.state.ids if sid in self.state.marked]
+
+    def action_delete(self) -> None:
+        marked = self._marked_in_list()
+        if marked:
+            self.app.delete_sessions(marked)  # type: ignore[attr-defined]
+        else:
+            super().action_delete()
+
+    def action_export(self) -> None:
+        marked = self._marked_in_list()
+        if marked:
+            self.app.open_export(marked)  # type: ignore[attr-defined]
+        else:
+            super().action_export()
+
     def action_open(self) -> None:
         if self.current_id is not None:
             self.app.open_detail(self.current_id)  # type: ignore[attr-defined]

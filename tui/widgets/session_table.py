@@ -80,6 +80,7 @@ class SessionTable(ScrollView, can_focus=True):
         "session-table--dim",
         "session-table--id",
         "session-table--pin",
+        "session-table--marked",
         "session-table--tags",
         "session-table--failed-exit",
         *(f"session-table--{s}" for s in fmt.STATUS_ICON),
@@ -230,6 +231,8 @@ class SessionTable(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         sid = ids[index]
         row = self.state.row(sid)
+        if sid in self.state.marked:
+            base = base + self._style("marked")
         if index == self.cursor_index:
             base = base + self._style("cursor")
         if row is None:
@@ -261,6 +264,8 @@ class SessionTable(ScrollView, can_focus=True):
         if key == "id":
             return f"#{s.id}", self._style("id")
         if key == "pin":
+            if s.id in self.state.marked:
+                return "●", self._style("marked")
             return ("★" if s.pinned else ""), self._style("pin")
         if key == "name":
             return (s.name, plain) if s.name else ("—", self._style("dim"))
