@@ -51,6 +51,13 @@ class SessionActions:
             )
             return None
 
+    def capture_patterns(self) -> list[str] | None:
+        """``[redaction] on_capture``: the patterns the supervisor redacts while it
+        records, so secrets never reach the disk (None when off)."""
+        from storage.export import capture_patterns
+
+        return capture_patterns(self.config.section("redaction"))
+
     async def _fail(self, what: str, error: Exception) -> None:
         self.notify(f"{what}: {error}", severity="error", timeout=8)  # type: ignore[attr-defined]
 
@@ -106,6 +113,7 @@ class SessionActions:
                 tags=request.tags,
                 mode=request.mode,
                 grace=self.config.general.stop_grace,
+                redact=self.capture_patterns(),
             )
         except Exception as e:  # noqa: BLE001 - the user gets the reason, the TUI lives on
             await self._fail("Could not start the session", e)
@@ -175,8 +183,11 @@ class SessionActions:
             return
         grace = self.config.general.stop_grace
         try:
+            redact = self.capture_patterns()
             try:
-                await control.resume_run(self.store, self.paths, session_id, grace=grace)
+                await control.resume_run(
+                    self.store, self.paths, session_id, grace=grace, redact=redact
+                )
             except control.NeedsConfirmation as need:
                 command = need.command  # exactly what would run
                 ok = await self.push_screen_wait(  # type: ignore[attr-defined]
@@ -195,7 +206,7 @@ class SessionActions:
                 if not ok:
                     return
                 await control.resume_run(
-                    self.store, self.paths, session_id, grace=grace, confirmed=True
+                    self.store, self.paths, session_id, grace=grace, confirmed=True, redact=redact
                 )
         except Exception as e:  # noqa: BLE001
             await self._fail(f"Could not resume #{session_id}", e)

@@ -105,6 +105,8 @@ class TetherApp(SessionActions, App[int]):
             self.set_interval(POLL_INTERVAL, self._poll)
             self.set_interval(self.config.general.reconcile_interval, self._reconcile)
             self.call_later(self._reconcile)
+            if self.config.general.auto_cleanup:
+                self.run_worker(self._auto_cleanup(), group="auto-cleanup", exclusive=True)
         if self._key_error:
             self.notify(self._key_error, title="config.toml", severity="error", timeout=15)
         self._loaded.set()
@@ -188,6 +190,23 @@ class TetherApp(SessionActions, App[int]):
             self.log.error(f"reconcile failed: {e}")
         finally:
             self._reconciling = False
+
+    async def _auto_cleanup(self) -> None:
+        """``general.auto_cleanup``: apply the retention policy once, after start."""
+        from tui.cli.cleanup import auto_cleanup
+
+        try:
+            result = await auto_cleanup(self.store, self.config, self.paths)
+        except Exception as e:  # noqa: BLE001 - a bad policy must not stop the app
+            self.notify(f"Automatic cleanup failed: {e}", severity="error", timeout=10)
+            return
+        if result is not None and result.purged:
+            await self.state.poll(force=True)
+            self.notify(
+                f"Automatic cleanup removed {len(result.purged)} sessions "
+                f"({fmt.size(result.bytes)} of output)",
+                title="cleanup",
+            )
 
     def _session_ended(self, ended: Ended) -> None:
         s = ended.session

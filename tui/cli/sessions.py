@@ -134,10 +134,9 @@ def _command(ctx: Ctx) -> list[str]:
 
 
 def _capture_redaction(ctx: Ctx) -> list[str] | None:
-    section = ctx.config.section("redaction")
-    if not section.get("on_capture"):
-        return None
-    return [str(p) for p in section.get("patterns", [])]
+    from storage.export import capture_patterns
+
+    return capture_patterns(ctx.config.section("redaction"))
 
 
 @_runner_errors
