@@ -490,6 +490,14 @@ class Output:
             )
             if not rows:
                 return
+            if rows[-1][6]:
+                # An open last chunk may be the session's newest, which a writer can
+                # extend or split before the next query: read it again with the next
+                # page (or end with it), else the line it ends with comes out torn.
+                if len(rows) == 1:
+                    yield _chunk(rows[0])
+                    return
+                rows = rows[:-1]
             for row in rows:
                 yield _chunk(row)
             after = rows[-1][4]
