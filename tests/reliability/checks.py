@@ -1,0 +1,72 @@
+"""Checks shared by the reliability tests: numbered output, clean stderr, whole files."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+PRODUCER = Path(__file__).with_name("producer.py")
+
+
+def producer(*args: object) -> list[str]:
+    """argv of the numbered-line producer (see producer.py)."""
+    return [sys.executable, str(PRODUCER), *(str(a) for a in args)]
+
+
+def numbered(start: int, stop: int, tag: str = "") -> bytes:
+    prefix = (tag + " ").encode() if tag else b""
+    return b"".join(prefix + b"%d\n" % i for i in range(start, stop))
+
+
+def check_numbered(data: bytes, tag: str = "", *, crlf: bool = False) -> tuple[int, bytes]:
+    """``data`` must be lines 1..k of the producer, in order, each exactly once, then
+    maybe the start of line k+1 (cut by a kill). Returns (k, the partial tail).
+    Raises AssertionError naming the first place it differs."""
+    if crlf:
+        data = data.replace(b"\r\n", b"\n")
+    k = data.count(b"\n")
+    expected = numbered(1, k + 1, tag)
+    if data[: len(expected)] != expected:
+        at = next(i for i, (a, b) in enumerate(zip(data, expected, strict=False)) if a != b)
+        line = data[:at].count(b"\n")
+        raise AssertionError(
+            f"stored output differs from lines 1..{k} at byte {at} (line {line + 1}): "
+            f"got {data[max(0, at - 30) : at + 30]!r}, "
+            f"expected {expected[max(0, at - 30) : at + 30]!r}"
+        )
+    tail = data[len(expected) :]
+    whole_next = numbered(k + 1, k + 2, tag)
+    if crlf:
+        whole_next = whole_next[:-1] + b"\r\n"
+    if not whole_next.startswith(tail):
+        raise AssertionError(f"after line {k}: {tail[:60]!r} is not the start of line {k + 1}")
+    return k, tail
+
+
+BAD_WORDS = ("Traceback", "locked", "unexpected error")
+
+
+def clean_stderr(text: str, what: str) -> None:
+    """No traceback, no lock error, no 'unexpected error' in a process's stderr."""
+    for word in BAD_WORDS:
+        assert word not in text, f"{what}: {word!r} in stderr:\n{text[-2000:]}"
+
+
+def one_line_error(stderr: str, what: str) -> str:
+    """A clear message: exactly one line, starting with 'tether: ', no traceback."""
+    for word in ("Traceback", "unexpected error"):
+        assert word not in stderr, f"{what}: {word!r} in stderr:\n{stderr[-2000:]}"
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, f"{what}: expected one line on stderr, got {stderr!r}"
+    assert lines[0].startswith("tether: "), f"{what}: {lines[0]!r}"
+    return lines[0]
+
+
+def files_of(db: Path) -> dict[str, bytes]:
+    """The database and its -wal/-shm/-journal files, byte for byte (those present)."""
+    out = {}
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        p = Path(f"{db}{suffix}")
+        if p.exists():
+            out[suffix or "db"] = p.read_bytes()
+    return out

@@ -1,0 +1,171 @@
+"""Fixtures of the reliability suite, and its figures.
+
+Every test adds what it did to ``figures`` (trials run, output lines checked byte for
+byte, faults injected: kills, full disks, damaged files, fuzzed inputs). At the end of
+the session they go to ``.pytest_cache/d/reliability/figures.json`` (outside git) with
+the number of failed tests, and one summary line goes to the terminal, so the README
+can quote numbers that a real run produced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli.cli_helpers import Tether
+from tests.runner.runner_helpers import stop_leftover_supervisors
+from tui.paths import Paths, resolve_paths
+
+HERE = Path(__file__).parent
+FIELDS = ("trials", "lines", "faults")
+
+
+class Figures:
+    """Counts per area of the suite (``kill-supervisor``, ``fuzz-argv``...)."""
+
+    def __init__(self) -> None:
+        self.areas: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(FIELDS, 0))
+        self.failed: list[str] = []
+        self.passed = 0
+        self.started = time.time()
+
+    def add(self, area: str, *, trials: int = 0, lines: int = 0, faults: int = 0) -> None:
+        row = self.areas[area]
+        row["trials"] += trials
+        row["lines"] += lines
+        row["faults"] += faults
+
+    def totals(self) -> dict[str, int]:
+        return {f: sum(row[f] for row in self.areas.values()) for f in FIELDS}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+            "seconds": round(time.time() - self.started, 1),
+            "tests_passed": self.passed,
+            "tests_failed": len(self.failed),
+            "failed": self.failed,
+            "totals": self.totals(),
+            "areas": dict(sorted(self.areas.items())),
+        }
+
+
+_KEY = pytest.StashKey[Figures]()
+
+
+def _ours(nodeid: str) -> bool:
+    return nodeid.replace("\\", "/").split("::")[0].startswith("tests/reliability/")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_KEY] = Figures()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if not _ours(report.nodeid):
+        return
+    config_figures = _figures_of(report)
+    if config_figures is None:
+        return
+    if report.failed and report.nodeid not in config_figures.failed:
+        config_figures.failed.append(report.nodeid)
+    elif report.when == "call" and report.passed:
+        config_figures.passed += 1
+
+
+_CURRENT: list[Figures] = []  # the session's figures, for hooks that get no config
+
+
+def _figures_of(_report: Any) -> Figures | None:
+    return _CURRENT[0] if _CURRENT else None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _CURRENT[:] = [session.config.stash[_KEY]]
+
+
+def figures_path(config: pytest.Config) -> Path | None:
+    cache = getattr(config, "cache", None)
+    if cache is None:
+        return None
+    return Path(cache.mkdir("reliability")) / "figures.json"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    figs = session.config.stash.get(_KEY, None)
+    if figs is None or not (figs.areas or figs.passed or figs.failed):
+        return
+    path = figures_path(session.config)
+    if path is not None:
+        path.write_text(json.dumps(figs.to_json(), indent=2) + "\n")
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    figs = config.stash.get(_KEY, None)
+    if figs is None or not (figs.areas or figs.passed or figs.failed):
+        return
+    t = figs.totals()
+    path = figures_path(config)
+    terminalreporter.write_line(
+        f"reliability: {figs.passed + len(figs.failed)} tests, {t['trials']} trials, "
+        f"{t['lines']} lines checked, {t['faults']} faults injected, "
+        f"{len(figs.failed)} failed" + (f" (figures: {path})" if path else "")
+    )
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> Figures:
+    return request.config.stash[_KEY]
+
+
+# -- homes, stores, tether -------------------------------------------------------------
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private TETHER_HOME (also in this process's environment) with a short stop
+    grace and a fast autosave."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    (home / "config.toml").write_text(
+        "[general]\nstop_grace = 1.0\nautosave_interval = 0.5\nreconcile_interval = 1.0\n"
+    )
+    monkeypatch.setenv("TETHER_HOME", str(home))
+    monkeypatch.delenv("TETHER_DB", raising=False)
+    return home
+
+
+@pytest.fixture
+def tether(home: Path):
+    """``tether`` as a real subprocess on ``home`` (see tests/cli/cli_helpers.py)."""
+    t = Tether(home)
+    yield t
+    t.stop_leftovers()
+
+
+@pytest.fixture
+def paths(home: Path) -> Paths:
+    p = resolve_paths(env={"TETHER_HOME": str(home)})
+    p.ensure()
+    yield p
+    stop_leftover_supervisors(p.runtime)
+
+
+@pytest.fixture
+async def store(paths: Paths):
+    from storage import open_store
+
+    async with open_store(paths.db, actor="test") as s:
+        yield s
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
