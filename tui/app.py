@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
@@ -66,6 +67,7 @@ class TetherApp(SessionActions, App[int]):
         self._loaded = asyncio.Event()
         self._key_error: str | None = None
         self._reconciling = False
+        self.startup_error: str | None = None  # why the database could not be opened
         self._quit_unsaved = False
         self._save_error: str | None = None
         try:
@@ -81,7 +83,10 @@ class TetherApp(SessionActions, App[int]):
         try:
             self.store = await open_store(self.paths.db, backup_dir=self.paths.backups, actor="tui")
         except StoreError as e:
-            self.exit(1, message=f"tether: {e}")
+            # run_app prints it once the terminal is restored: one line (Rich would
+            # wrap it at the terminal's width), and the exit code says it failed.
+            self.startup_error = f"tether: {e}"
+            self.exit(return_code=1)
             return
         self.state = AppState(
             self.store,
@@ -277,4 +282,6 @@ def run_app(ctx: Ctx) -> int:
     """Open the TUI on ``ctx``'s database; the exit code."""
     app = TetherApp(ctx.paths, ctx.config)
     app.run()
+    if app.startup_error:
+        print(app.startup_error, file=sys.stderr)
     return app.return_code or 0
