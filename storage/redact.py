@@ -477,6 +477,17 @@ class StreamRedactor:
         self._pem = None
         return b"".join(out)
 
+    def release(self) -> bytes:
+        """Redact and return the held-back partial line now, keeping the stream
+        open: for live capture, where a prompt without a newline must not wait.
+        Only here the any-split guarantee is given up: a secret straddling this
+        point may be missed."""
+        out: list[bytes] = []
+        if self._tail:
+            self._line(self._tail, b"", out)
+        self._tail = b""
+        return b"".join(out)
+
     def _block(self, buf: bytes, end: int, out: list[bytes]) -> None:
         """Redact ``buf[:end]``, which is whole lines."""
         pos, limit = 0, self._max_line

@@ -659,3 +659,17 @@ def test_triggers_never_hide_a_match(data: bytes) -> None:
                     s, e = _group_span(m, rule.groups)
                     assert (offset + s, offset + e, rule.kind) in found
         offset += len(line) + 1
+
+
+def test_release_hands_out_a_partial_line_and_keeps_the_stream_open() -> None:
+    stream = REDACTOR.stream()
+    assert stream.feed(b"$ ./deploy\nPassword: ") == b"$ ./deploy\n"
+    assert stream.pending == len(b"Password: ")
+    assert stream.release() == b"Password: "
+    assert stream.pending == 0
+    head = stream.feed(b"ok\n-----BEGIN PRIVATE KEY-----\nQUFB")
+    assert head == b"ok\n[REDACTED:private-key]\n"
+    assert stream.release() == b""  # a body line inside the open block stays swallowed
+    assert stream.feed(b"QUFB\n-----END PRIVATE KEY-----\nAPI_KEY=abcdef123456") == b""
+    assert stream.release() == b"API_KEY=[REDACTED:assignment]"
+    assert stream.counts == {"private-key": 1, "assignment": 1}
