@@ -44,6 +44,7 @@ T = TypeVar("T")
 
 READ_SIZE = 256 * 1024
 FLUSH_MAX = 4 * 1024 * 1024  # bytes per write transaction at most
+QUIET_SPELL = 0.05  # no write for this long: new output is written at once
 INDEX_BATCH = 2 * 1024 * 1024  # bytes indexed per step while the command runs
 INDEX_EVERY = 1.0  # seconds between index steps while output keeps coming
 INDEX_BACKLOG_MAX = 1024 * 1024  # no indexing while more than this waits to be written
@@ -82,6 +83,7 @@ class Supervisor:
         self._exited = asyncio.Event()
         self._data = asyncio.Event()  # any output (or EOF) arrived
         self._big = asyncio.Event()  # a batch's worth arrived (or EOF)
+        self._last_flush = 0.0  # monotonic time of the last write transaction
         self._eof = asyncio.Event()  # every output fd is closed
         self._open: dict[int, str] = {}  # output fds not at EOF
         self._reading_paused = False
@@ -332,11 +334,17 @@ class Supervisor:
                 except TimeoutError:
                     await self._index_step()
                 continue
-            if self.buffer.pending < self.spec.flush_bytes and not self._eof.is_set():
+            # Leading edge: output after a quiet spell is written at once (a prompt or a
+            # log line shows up without delay); during a burst, at most one transaction
+            # per flush_interval unless flush_bytes arrive first.
+            since = time.monotonic() - self._last_flush
+            wait = 0.0 if since >= QUIET_SPELL else self.spec.flush_interval - since
+            if wait > 0 and self.buffer.pending < self.spec.flush_bytes and not self._eof.is_set():
                 self._big.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._big.wait(), self.spec.flush_interval)
+                    await asyncio.wait_for(self._big.wait(), wait)
             await self._flush_once()
+            self._last_flush = time.monotonic()
             if (
                 self._index_due
                 and time.monotonic() - self._last_index >= INDEX_EVERY
