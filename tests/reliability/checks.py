@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import re
+import select
+import signal
+import struct
+import subprocess
 import sys
+import termios
+import time
 from pathlib import Path
 
 PRODUCER = Path(__file__).with_name("producer.py")
@@ -70,3 +79,48 @@ def files_of(db: Path) -> dict[str, bytes]:
         if p.exists():
             out[suffix or "db"] = p.read_bytes()
     return out
+
+
+# -- a real terminal ---------------------------------------------------------------------
+ESCAPE = re.compile(rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
+
+
+def run_in_pty(
+    argv: list[str], env: dict[str, str], *, timeout: float = 60, size: tuple[int, int] = (120, 36)
+) -> tuple[int | None, bytes]:
+    """Run ``argv`` on a new terminal until it exits; (exit code, all it wrote). The
+    code is None when it was still running after ``timeout`` seconds (it is killed)."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
+    proc = subprocess.Popen(
+        argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+    )
+    os.close(slave)
+    out = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if not ready:
+                continue
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the terminal's other side is closed
+                break
+            if not data:
+                break
+            out += data
+    finally:
+        os.close(master)
+    try:
+        return proc.wait(10 if time.monotonic() < deadline else 0.1), bytes(out)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return None, bytes(out)
+
+
+def after_screen(out: bytes) -> str:
+    """What a program printed after leaving the alternate screen, escapes removed."""
+    tail = out.rsplit(b"\x1b[?1049l", 1)[-1]
+    return ESCAPE.sub(b"", tail).replace(b"\r\n", b"\n").decode("utf-8", "replace")
