@@ -86,10 +86,16 @@ ESCAPE = re.compile(rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z
 
 
 def run_in_pty(
-    argv: list[str], env: dict[str, str], *, timeout: float = 60, size: tuple[int, int] = (120, 36)
+    argv: list[str],
+    env: dict[str, str],
+    *,
+    timeout: float = 60,
+    size: tuple[int, int] = (120, 36),
+    until: bytes | None = None,
 ) -> tuple[int | None, bytes]:
     """Run ``argv`` on a new terminal until it exits; (exit code, all it wrote). The
-    code is None when it was still running after ``timeout`` seconds (it is killed)."""
+    code is None when it was still running after ``timeout`` seconds, or half a second
+    after it wrote ``until``: it is then killed."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
     proc = subprocess.Popen(
@@ -110,6 +116,9 @@ def run_in_pty(
             if not data:
                 break
             out += data
+            if until is not None and until in out:
+                deadline = min(deadline, time.monotonic() + 0.5)
+                until = None
     finally:
         os.close(master)
     try:
