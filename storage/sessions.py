@@ -356,42 +356,44 @@ class Sessions:
 
     async def add_tags(self, session_id: int, tags: Iterable[str]) -> Session:
         clean = _clean_tags(tags)
-        async with self._store.transaction() as db:
-            await self._exists(db, session_id)
-            await db.executemany(
-                "INSERT OR IGNORE INTO session_tags (session_id, tag) VALUES (?, ?)",
-                [(session_id, t) for t in clean],
-            )
-            await self._touch(db, session_id)
-            await _reindex_meta(db, session_id)
-            await _audit(db, self._store.actor, "tag", session_id, {"add": clean})
-        return await self.require(session_id)
+        return await self._change_tags(session_id, "tag", {"add": clean}, add=clean, replace=False)
 
     async def remove_tags(self, session_id: int, tags: Iterable[str]) -> Session:
-        tags = list(tags)
-        async with self._store.transaction() as db:
-            await self._exists(db, session_id)
-            await db.executemany(
-                "DELETE FROM session_tags WHERE session_id = ? AND tag = ?",
-                [(session_id, t) for t in tags],
-            )
-            await self._touch(db, session_id)
-            await _reindex_meta(db, session_id)
-            await _audit(db, self._store.actor, "untag", session_id, {"remove": tags})
-        return await self.require(session_id)
+        gone = list(tags)
+        return await self._change_tags(session_id, "untag", {"remove": gone}, remove=gone)
 
     async def set_tags(self, session_id: int, tags: Iterable[str]) -> Session:
         clean = _clean_tags(tags)
+        return await self._change_tags(session_id, "tags", {"tags": clean}, add=clean, replace=True)
+
+    async def _change_tags(
+        self,
+        session_id: int,
+        action: str,
+        detail: dict[str, list[str]],
+        *,
+        add: list[str] = (),  # type: ignore[assignment]
+        remove: list[str] = (),  # type: ignore[assignment]
+        replace: bool = False,
+    ) -> Session:
+        """One tag edit in one transaction: rows, metadata index, audit entry."""
         async with self._store.transaction() as db:
             await self._exists(db, session_id)
-            await db.execute("DELETE FROM session_tags WHERE session_id = ?", (session_id,))
-            await db.executemany(
-                "INSERT INTO session_tags (session_id, tag) VALUES (?, ?)",
-                [(session_id, t) for t in clean],
-            )
+            if replace:
+                await db.execute("DELETE FROM session_tags WHERE session_id = ?", (session_id,))
+            if remove:
+                await db.executemany(
+                    "DELETE FROM session_tags WHERE session_id = ? AND tag = ?",
+                    [(session_id, t) for t in remove],
+                )
+            if add:
+                await db.executemany(
+                    "INSERT OR IGNORE INTO session_tags (session_id, tag) VALUES (?, ?)",
+                    [(session_id, t) for t in add],
+                )
             await self._touch(db, session_id)
             await _reindex_meta(db, session_id)
-            await _audit(db, self._store.actor, "tags", session_id, {"tags": clean})
+            await _audit(db, self._store.actor, action, session_id, detail)
         return await self.require(session_id)
 
     async def trash(self, ids: Iterable[int]) -> int:
