@@ -20,17 +20,18 @@ from tui.widgets.preview import SessionPreview
 from tui.widgets.session_table import SessionTable
 from tui.widgets.status_bar import StatusBar
 
-EMPTY = """\
-[b]No sessions yet.[/b]
-
-A session is a command tether starts, supervises and records: a build, a test
-watcher, a dev server, a training run, an AI agent.
-
-Press [b reverse] n [/] to start one here, or from a shell:  [b]tether run -- make test[/b]
-
-To look around first, quit and run  [b]tether demo[/b]: a separate demo home
-with real sessions of every kind.
-"""
+# Paragraphs are single lines: the widget wraps them to the terminal's width.
+EMPTY = "\n\n".join(
+    [
+        "[b]No sessions yet.[/b]",
+        "A session is a command tether starts, supervises and records: a build, a test "
+        "watcher, a dev server, a training run, an AI agent.",
+        "Press [b reverse] n [/] to start one here, or from a shell:  "
+        "[b]tether run -- make test[/b]",
+        "To look around first, quit and run  [b]tether demo[/b]: a separate demo home "
+        "with real sessions of every kind.",
+    ]
+)
 
 
 class SessionsScreen(SessionScreen):

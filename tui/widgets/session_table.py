@@ -53,16 +53,18 @@ def layout(width: int, id_width: int = 4) -> list[Column]:
     elif free >= 40:
         shares = {"name": 0.4, "command": 0.6}
     else:
-        shares = {"name": 1.0}
+        # No room for both: the name, or the command when there is no name.
+        shares = {"label": 1.0}
     flexible = []
     used = 0
     for i, (key, share) in enumerate(shares.items()):
         w = free - used if i == len(shares) - 1 else int(free * share)
         used += w
         # A directory is told apart by its end: cut it on the left.
-        flexible.append(Column(key, key, max(4, w), "tail" if key == "cwd" else "left"))
+        title = "session" if key == "label" else key
+        flexible.append(Column(key, title, max(4, w), "tail" if key == "cwd" else "left"))
     by_key = {c.key: c for c in flexible}
-    middle = [by_key[k] for k in ("name", "command", "cwd") if k in by_key]
+    middle = [by_key[k] for k in ("label", "name", "command", "cwd") if k in by_key]
     end = [by_key["tags"]] if "tags" in by_key else []
     return cols + middle + tail + end
 
@@ -267,6 +269,8 @@ class SessionTable(ScrollView, can_focus=True):
             if s.id in self.state.marked:
                 return "●", self._style("marked")
             return ("★" if s.pinned else ""), self._style("pin")
+        if key == "label":
+            return (s.name, plain) if s.name else (s.command, self._style("dim"))
         if key == "name":
             return (s.name, plain) if s.name else ("—", self._style("dim"))
         if key == "command":
