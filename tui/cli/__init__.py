@@ -27,19 +27,20 @@ COMMAND_MODULES = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--db",
-        metavar="PATH",
-        help="database file (default: TETHER_DB, "
-        "else the user data dir; TETHER_HOME=DIR puts everything under DIR)",
+    db_help = (
+        "database file (default: TETHER_DB, else the user data dir; TETHER_HOME=DIR puts "
+        "everything under DIR)"
     )
     parser = argparse.ArgumentParser(
         prog="tether",
-        parents=[common],
         description="Run commands as durable sessions; watch, search, resume and clean "
         "them up. With no command, open the full-screen app.",
     )
+    parser.add_argument("--db", metavar="PATH", help=db_help)
+    # Subcommands accept --db too (`tether ls --db X`). SUPPRESS: a subcommand that is
+    # not given --db must not overwrite one given before it (`tether --db X ls`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS, help=db_help)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
