@@ -63,6 +63,9 @@ SHOTS: dict[str, Step] = {
     "help": _select("server", "question_mark"),
     "palette": _select("server", "ctrl+p", *"agent"),
     "search": _select("server", "ctrl+f", *"failed"),
+    "marked": _select("tests", "space", "space"),
+    "cleanup": _select("server", "c"),
+    "export": _select("build", "e"),
 }
 
 
