@@ -10,6 +10,10 @@ timed as tether runs it (``storage.search_engine.search``: the first page of 50 
 with the per-session counts), newest first and ranked, and the same text is given to
 ``grep -F -c -r`` and ``rg -F -c`` over the session texts as files, in the same run.
 
+Ranked queries score at most the newest ``RANK_CANDIDATES`` (3000) matching chunks
+(see ``storage/search_engine.py``). The machine's load average is printed: on a
+shared 2-core machine it moves every figure.
+
 grep and rg count lines holding the text as a case-sensitive substring; tether matches
 whole tokens, case-insensitively, and returns the hits themselves: close, not identical
 work. The files are in the page cache for both (each tool runs a warm-up pass first).

@@ -116,6 +116,13 @@ def test_limit_and_paging(seeded):
     assert lines == ["connection reset", "upstream connection refused"]
 
 
+def test_no_counts(seeded):
+    tether, _ = seeded
+    data = tether.json("search", "connection", "--no-counts", "--limit", "1")
+    (group,) = data["sessions"]
+    assert (group["count"], group["count_exact"]) == (1, False)  # only what the page holds
+
+
 def test_rank_orders_by_relevance(seeded):
     tether, _ = seeded
     data = tether.json("search", "connection", "--rank")

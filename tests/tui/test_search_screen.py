@@ -7,6 +7,9 @@ no background polling.
 
 from __future__ import annotations
 
+import os
+import time
+
 import pytest
 from app_support import (
     make_app,
@@ -26,8 +29,16 @@ SIZE = (120, 36)
 
 
 @pytest.fixture(autouse=True)
-def _pinned() -> None:
+def _pinned():  # type: ignore[no-untyped-def]
+    saved = {key: os.environ.get(key) for key in ("TZ", "HOME")}
     pin_environment()
+    yield
+    for key, value in saved.items():  # do not leak UTC and /home/ana into other tests
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    time.tzset()
 
 
 @pytest.fixture

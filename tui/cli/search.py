@@ -157,7 +157,12 @@ def cmd_search(ctx: Ctx) -> int:
             except ImportError:
                 pass
             return await search(
-                store, query, limit=args.limit or 50, page=args.page, rank=args.rank
+                store,
+                query,
+                limit=args.limit or 50,
+                page=args.page,
+                rank=args.rank,
+                counts=not args.no_counts,
             )
 
     try:
@@ -216,4 +221,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, metavar="N", help="at most N hits (default 50)")
     p.add_argument("--rank", action="store_true", help="most relevant first, not newest")
     p.add_argument("--page", metavar="CURSOR", help="the next page, as printed after 'more:'")
+    p.add_argument(
+        "--no-counts", action="store_true", help="skip counting each session's matching lines"
+    )
     p.set_defaults(func=cmd_search, _parser=p)
