@@ -37,6 +37,7 @@ from .query import And, Not, Or, Phrase, Query, QueryError, Term, Word
 from .query_match import Span, fts_match, line_matcher
 from .search_filters import chunk_where, session_where
 from .search_lines import ChunkScanner, LineMatch
+from .text import plain
 
 if TYPE_CHECKING:
     from .store import Store
@@ -509,7 +510,8 @@ async def _meta_matches(store: Store, query: Query, limit: int) -> dict[int, tup
     out: dict[int, tuple[MetaMatch, ...]] = {sid: () for sid in ids}
     for row in rows:
         found = []
-        for name, value in zip(fields, row[1:], strict=True):
+        for name, raw in zip(fields, row[1:], strict=True):
+            value = plain(raw) if raw else raw  # names may hold escapes: never show them
             if value and matcher is not None:
                 spans = [sp for sp in matcher(value) if sp != (0, 0)]
                 if spans:

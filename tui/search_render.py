@@ -23,6 +23,12 @@ _STREAM = {"stdout": "out", "stderr": "err", "system": "sys", "input": "in "}
 RECENT_MAX = 20
 
 
+def _safe(text: str) -> str:
+    from storage.text import terminal_safe
+
+    return terminal_safe(text, keep_colour=False).replace("\n", " ").replace("\t", " ")
+
+
 def _when(at: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(at))
 
@@ -99,7 +105,7 @@ def session_header(group: SessionHits, now: float, *, counting: bool = False) ->
     icon = fmt.STATUS_ICON.get(s.status, "?")
     out = Text(no_wrap=True, overflow="ellipsis")
     out.append(f"#{s.id} ", style="bold")
-    out.append(f"{s.label}  ", style="bold")
+    out.append(f"{_safe(s.label)}  ", style="bold")
     out.append(f"{icon} {fmt.status_text(s.status, s.exit_code, s.signal)}", style="dim")
     when = s.last_output_at or s.updated_at
     out.append(f"  · {fmt.relative(when, now)}", style="dim")

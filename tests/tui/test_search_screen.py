@@ -244,3 +244,25 @@ async def test_ctrl_r_orders_by_relevance(seeded) -> None:
         assert screen.results.ranked and screen.results.query.text == "epoch"
         assert sorted(h.line for h in screen.results.hits) == sorted(newest)
         assert "most relevant first" in str(screen.query_one("#search-status").render())
+
+
+async def test_hostile_names_and_notes_are_shown_inert(tmp_path) -> None:
+    paths = paths_for(tmp_path)
+    paths.ensure()
+    async with open_store(paths.db) as store:
+        s = await store.sessions.create(
+            ["sh"], "/tmp", name="evil\x1b]0;pwned\x07 build", created_at=1_780_000_000.0
+        )
+        await store.sessions.update(s.id, notes="beacon \x1b]52;c;ZXZpbA==\x07 note")
+        await store.output.append(s.id, "stdout", b"beacon \x1b[31mred\x1b[0m\n")
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_idle()
+        await pilot.press("ctrl+f")
+        await _type(pilot, "beacon")
+        screen = app.screen
+        (group,) = screen.results.groups
+        assert [m.text for m in group.meta] == ["beacon  note"]
+        texts = [str(o.prompt) for o in screen.options.options]
+        assert texts[0].startswith(f"#{s.id} evil build")
+        assert not any("\x1b" in t or "\x07" in t for t in texts)
