@@ -200,6 +200,10 @@ def main() -> int:
             results["newest"]["rare"]
         )
         verdict["rare: grep p50 / tether p50"] = (ratio, ratio >= TARGETS["rare_vs_grep"])
+        page = statistics.median(results["grep"]["rare"]) / statistics.median(
+            results["newest_nocount"]["rare"]
+        )
+        verdict["  the same, page without counts"] = (page, page >= TARGETS["rare_vs_grep"])
     if "rg" in results:
         ratio = statistics.median(results["rg"]["rare"]) / statistics.median(
             results["newest"]["rare"]
