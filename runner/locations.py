@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
+from storage.store import make_private_dir
+
 from .errors import UnsafeRuntimeDir
 
 SOCKET_PATH_MAX = 107  # sun_path is 108 bytes with the terminating NUL
@@ -47,13 +49,7 @@ class RuntimePaths(Protocol):
 def private_dir(path: Path) -> Path:
     """Create ``path`` (and parents) 0700 if needed and check that it is ours and
     private: not a symlink, owned by this user, no group or other access."""
-    missing = []
-    for parent in (path, *path.parents):
-        if parent.exists():
-            break
-        missing.append(parent)
-    for parent in reversed(missing):  # parents too: mkdir(parents=True) would make them 0755
-        parent.mkdir(exist_ok=True, mode=0o700)
+    make_private_dir(path)
     st = os.lstat(path)
     if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
         raise UnsafeRuntimeDir(str(path), "it is not a plain directory")

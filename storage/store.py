@@ -50,9 +50,10 @@ def translate(exc: BaseException, path: str) -> BaseException:
     return exc
 
 
-def _make_private_dir(path: Path) -> None:
+def make_private_dir(path: Path) -> None:
     """Create ``path`` and any missing parents, each 0700 (``mkdir(parents=True)``
-    would give the parents the umask's default mode)."""
+    would give the parents the umask's default mode). Directories that already exist
+    are left exactly as they are: they may be the user's (``--db /tmp/x.db``)."""
     missing = []
     while not path.exists():
         missing.append(path)
@@ -215,7 +216,7 @@ class Store:
         """A consistent copy through SQLite's online backup API (safe while others
         write). The copy is created 0600."""
         dest = Path(dest)
-        _make_private_dir(dest.parent)
+        make_private_dir(dest.parent)
         tmp = dest.with_name(dest.name + ".partial")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.close(fd)
@@ -351,7 +352,7 @@ async def _open(path: Path, create: bool, backup_dir: Any, actor: str) -> Store:
     elif not create:
         raise StoreCorrupt(str(path), "the file does not exist")
     else:
-        _make_private_dir(path.parent)
+        make_private_dir(path.parent)
         if not await _create(path, backup_dir):
             _check_header(path)  # another process created it first
 
@@ -442,7 +443,7 @@ async def _migrate(
         else:
             target_dir = Path(backup_dir) if backup_dir else path.parent
             backup = _default_backup_path(target_dir / path.name, version)
-            _make_private_dir(backup.parent)
+            make_private_dir(backup.parent)
             src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
             try:
                 src.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

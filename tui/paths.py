@@ -50,14 +50,13 @@ class Paths:
         return self.runtime / "supervisor.log"
 
     def ensure(self) -> None:
-        """Create the directories, private to the user (0700)."""
+        """Create the missing directories, private to the user (0700). Existing ones
+        are never changed: the database's directory may be the user's own (or /tmp);
+        ``tether doctor`` reports loose permissions on tether's directories."""
+        from storage.store import make_private_dir
+
         for d in (self.data_dir, self.db.parent, self.runtime_root, self.runtime):
-            d.mkdir(parents=True, exist_ok=True, mode=0o700)
-            try:
-                if d.stat().st_uid == os.getuid():
-                    os.chmod(d, 0o700)
-            except OSError:
-                pass
+            make_private_dir(d)
 
 
 def resolve_paths(

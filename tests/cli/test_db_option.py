@@ -37,3 +37,24 @@ def test_db_option_pointing_at_a_non_database_fails_clearly(tether) -> None:  # 
     assert out.returncode == 1
     assert "/etc/passwd is not a usable tether database" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_database_in_a_shared_directory_leaves_that_directory_alone(tether, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``--db /tmp/x.db`` must not make /tmp private: tether only sets the mode of
+    directories it creates."""
+    import os
+    import stat
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    out = tether("--db", str(shared / "x.db"), "ls")
+    assert out.returncode == 0, out.stderr
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    assert stat.S_IMODE((shared / "x.db").stat().st_mode) == 0o600
+    # A missing directory on the way is created private.
+    out = tether("--db", str(shared / "new" / "deeper" / "y.db"), "ls")
+    assert out.returncode == 0, out.stderr
+    for d in (shared / "new", shared / "new" / "deeper"):
+        assert stat.S_IMODE(d.stat().st_mode) == 0o700
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
