@@ -57,6 +57,7 @@ class Figures:
 
 
 _KEY = pytest.StashKey[Figures]()
+_RUN: list[Figures] = []  # this session's figures, for the hooks that get no config
 
 
 def _ours(nodeid: str) -> bool:
@@ -65,29 +66,17 @@ def _ours(nodeid: str) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_KEY] = Figures()
+    _RUN[:] = [config.stash[_KEY]]
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if not _ours(report.nodeid):
+    if not _RUN or not _ours(report.nodeid):
         return
-    config_figures = _figures_of(report)
-    if config_figures is None:
-        return
-    if report.failed and report.nodeid not in config_figures.failed:
-        config_figures.failed.append(report.nodeid)
+    figs = _RUN[0]
+    if report.failed and report.nodeid not in figs.failed:
+        figs.failed.append(report.nodeid)
     elif report.when == "call" and report.passed:
-        config_figures.passed += 1
-
-
-_CURRENT: list[Figures] = []  # the session's figures, for hooks that get no config
-
-
-def _figures_of(_report: Any) -> Figures | None:
-    return _CURRENT[0] if _CURRENT else None
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    _CURRENT[:] = [session.config.stash[_KEY]]
+        figs.passed += 1
 
 
 def figures_path(config: pytest.Config) -> Path | None:
