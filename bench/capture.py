@@ -24,6 +24,7 @@ import json
 import os
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +35,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TETHER = Path(sys.executable).with_name("tether")
+sys.path.insert(0, str(HERE))
+
+from figures import figure, write_figures  # noqa: E402
 
 PRODUCER = r"""
 import os, sys, time
@@ -165,6 +169,8 @@ def main() -> None:
     parser.add_argument("--mb", type=int, default=200, help="megabytes per producer run")
     parser.add_argument("--kinds", default="seq,log", help="comma-separated: seq, log")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (databases)")
+    parser.add_argument("--runs", type=int, default=1, help="runs of every mode; medians (1)")
+    parser.add_argument("--summary", type=Path, help="write the figures as JSON")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="tether-bench-"))
@@ -183,29 +189,39 @@ def main() -> None:
             timing.unlink(missing_ok=True)
             return f"{py} {producer_py} {data} {timing}"
 
-        null = run_producer(f"{prod()} > /dev/null", timing)
-        out = work / "out.txt"
-        tee = run_producer(f"{prod()} | tee {out} > /dev/null", timing)
-        out.unlink()
-        script = run_producer(
-            f"script -q -c {shlex.quote(prod())} {out} > /dev/null < /dev/null", timing
-        )
-        out.unlink()
-        results = {"/dev/null": null, "tee": tee, "script -q": script}
-        tether_figures = {}
-        for pty in (False, True):
-            home = work / f"home-{kind}-{'pty' if pty else 'pipe'}"
-            env = {**os.environ, "TETHER_HOME": str(home)}
-            env.pop("TETHER_DB", None)
-            prod()
-            figures = tether_run(
-                env, [sys.executable, str(producer_py), str(data), str(timing)], pty, marker, size
+        results: dict[str, list[float]] = {}
+        tether_figures: dict[str, list[dict[str, float]]] = {}
+        for n in range(args.runs):
+            # One round runs every mode once, so a busy spell hits them alike.
+            null = run_producer(f"{prod()} > /dev/null", timing)
+            out = work / "out.txt"
+            tee = run_producer(f"{prod()} | tee {out} > /dev/null", timing)
+            out.unlink()
+            script = run_producer(
+                f"script -q -c {shlex.quote(prod())} {out} > /dev/null < /dev/null", timing
             )
-            label = "tether --pty" if pty else "tether"
-            results[label] = figures["took"]
-            tether_figures[label] = figures
-            db = home / "tether.db"
-            figures["db_mb"] = db.stat().st_size / 1e6 if db.exists() else 0.0
+            out.unlink()
+            for label, took in (("/dev/null", null), ("tee", tee), ("script -q", script)):
+                results.setdefault(label, []).append(took)
+            for pty in (False, True):
+                home = work / f"home-{kind}-{'pty' if pty else 'pipe'}-{n}"
+                env = {**os.environ, "TETHER_HOME": str(home)}
+                env.pop("TETHER_DB", None)
+                prod()
+                figures = tether_run(
+                    env,
+                    [sys.executable, str(producer_py), str(data), str(timing)],
+                    pty,
+                    marker,
+                    size,
+                )
+                label = "tether --pty" if pty else "tether"
+                db = home / "tether.db"
+                figures["db_mb"] = db.stat().st_size / 1e6 if db.exists() else 0.0
+                results.setdefault(label, []).append(figures["took"])
+                tether_figures.setdefault(label, []).append(figures)
+                if not args.keep:
+                    shutil.rmtree(home, ignore_errors=True)
         rows.append((kind, size, results, tether_figures))
 
     print(f"\ncapture benchmark: {args.mb} MB per run, producer writes 64 KiB blocks")
@@ -215,7 +231,13 @@ def main() -> None:
     head += f" {'readable s':>10} {'searchable s':>12} {'dump s':>7} {'stored':>8} {'db MB':>7}"
     print(head)
     print("-" * len(head))
-    for kind, size, results, tf in rows:
+    for kind, size, all_runs, all_tf in rows:
+        # Medians over the runs (one run: the figures themselves).
+        results = {mode: statistics.median(v) for mode, v in all_runs.items()}
+        tf = {
+            mode: {k: statistics.median(f[k] for f in fs) for k in fs[0]}
+            for mode, fs in all_tf.items()
+        }
         for mode, took in results.items():
             line = (
                 f"{kind:<5} {mode:<13} {took:>10.2f} {took / results['tee']:>6.2f}x "
@@ -223,7 +245,8 @@ def main() -> None:
             )
             if mode in tf:
                 f = tf[mode]
-                complete = "all" if f["stored"] >= f["expected"] else f"{f['stored']}"
+                whole = all(x["stored"] >= x["expected"] for x in all_tf[mode])
+                complete = "all" if whole else f"{min(x['stored'] for x in all_tf[mode])}"
                 line += (
                     f" {f['readable']:>10.2f} {f['searchable']:>12.2f} {f['dump']:>7.2f}"
                     f" {complete:>8} {f['db_mb']:>7.0f}"
@@ -234,6 +257,46 @@ def main() -> None:
         "after the producer ends.\nreadable is measured with `tether logs --tail 2` "
         "(a whole CLI start each poll); pty runs store \\r\\n line ends, hence more bytes."
     )
+    if args.runs > 1:
+        print(f"(medians of {args.runs} runs of every mode)")
+    summary = []
+    for kind, _size, all_runs, all_tf in rows:
+        for label, ref in (("tether", "tee"), ("tether --pty", "script -q")):
+            pipe = label == "tether"
+            summary.append(
+                figure(
+                    3,
+                    f"capture {kind}: producer wall time, {label}",
+                    all_runs[label],
+                    "s",
+                    reference=(f"{ref} to a file", all_runs[ref]),
+                    target="<= 1.5x tee" if pipe else None,
+                    met=lambda v, ratio: ratio <= 1.5,
+                )
+            )
+            if not pipe:  # the pty run beside tee as well, the issue's reference
+                tee_ratio = [t / r for t, r in zip(all_runs[label], all_runs["tee"], strict=True)]
+                summary.append(
+                    figure(3, f"capture {kind}: tether --pty producer time / tee", tee_ratio, "x")
+                )
+            for key, limit, what in (
+                ("readable", 3, "readable through logs"),
+                ("searchable", 10, "searchable"),
+            ):
+                summary.append(
+                    figure(
+                        3,
+                        f"capture {kind}: {what} after the producer ends, {label}",
+                        [f[key] for f in all_tf[label]],
+                        "s",
+                        target=f"<= {limit} s",
+                        met=lambda v, ratio, limit=limit: v <= limit,
+                    )
+                )
+            incomplete = [f for f in all_tf[label] if f["stored"] < f["expected"]]
+            if incomplete:
+                print(f"WARNING: {kind} {label}: output not stored whole in {len(incomplete)} runs")
+    write_figures(args.summary, summary)
     if args.keep:
         print(f"kept {work}")
     else:

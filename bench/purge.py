@@ -22,12 +22,17 @@ import os
 import random
 import shutil
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import cache  # noqa: E402
+from figures import figure, write_figures  # noqa: E402
 
 from storage import open_store  # noqa: E402
 from storage.purge import db_size, purge_sessions  # noqa: E402
@@ -243,6 +248,8 @@ def main() -> int:
     ap.add_argument(
         "--reuse", action="store_true", help="with --dir: reuse the database built last time"
     )
+    ap.add_argument("--runs", type=int, default=1, help="purges of each kind; medians (1)")
+    ap.add_argument("--summary", type=Path, help="write the figures as JSON")
     args = ap.parse_args()
 
     work = Path(args.dir or tempfile.mkdtemp(prefix="tether-bench-purge-"))
@@ -250,7 +257,10 @@ def main() -> int:
     try:
         template = work / "template.db"
         flat = work / "flat"
-        if args.reuse and template.exists() and flat.exists():
+        stamp = cache.stamp(
+            build, make_pool, f"{args.mb} {args.sessions} {args.keep} {args.keep_mb}"
+        )
+        if args.reuse and cache.valid(work / "READY", template, stamp) and flat.exists():
             ids, purged = reuse(template, flat)
         else:
             for p in (template, flat):
@@ -265,22 +275,35 @@ def main() -> int:
             ids, purged = asyncio.run(build(template, flat, args))
             print(f"built in {time.perf_counter() - t:.1f} s", file=sys.stderr)
             flat_copy = work / "flat.orig"
-            if args.dir:  # keep the flat files whole for --reuse
+            if args.dir or args.runs > 1:  # keep the flat files whole for --reuse and runs
                 shutil.rmtree(flat_copy, ignore_errors=True)
                 shutil.copytree(flat, flat_copy)
+            if args.dir:
+                cache.mark(work / "READY", stamp)
 
-        rows = []
-        for strategy in args.strategies.split(","):
-            db = work / f"run-{strategy}.db"
-            copy_db(template, db)
-            print(f"purging ({strategy}) ...", file=sys.stderr)
-            rows.append(asyncio.run(run_db(db, ids, strategy)))
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(db) + suffix).unlink(missing_ok=True)
-        rows.append(run_flat(flat, ids))
+        runs: list[list[dict]] = []  # per method, every run
+        for n in range(args.runs):
+            # One round purges with every strategy and deletes the flat files once.
+            round_rows = []
+            for strategy in args.strategies.split(","):
+                db = work / f"run-{strategy}.db"
+                copy_db(template, db)
+                print(f"purging ({strategy}), run {n + 1} of {args.runs} ...", file=sys.stderr)
+                round_rows.append(asyncio.run(run_db(db, ids, strategy)))
+                for suffix in ("", "-wal", "-shm"):
+                    Path(str(db) + suffix).unlink(missing_ok=True)
+            if n:  # the flat files again, whole
+                shutil.rmtree(flat)
+                shutil.copytree(work / "flat.orig", flat)
+            round_rows.append(run_flat(flat, ids))
+            for i, row in enumerate(round_rows):
+                if n == 0:
+                    runs.append([])
+                runs[i].append(row)
     finally:
         if not args.dir:
             shutil.rmtree(work, ignore_errors=True)
+    rows = [median_row(r) for r in runs]
 
     print(
         f"\npurge {purged / MiB:.0f} MiB of output in {args.sessions} sessions "
@@ -310,7 +333,55 @@ def main() -> int:
         f"({first['total_s']:.1f} s); shrink >= 90% of purged: "
         f"{'met' if met_size else 'MISSED'}"
     )
+    if args.runs > 1:
+        print(f"(medians of {args.runs} runs of each)")
+
+    def shrink(r: dict) -> float:
+        return 100 * (r["before"] - r["after"]) / purged
+
+    flat_runs = runs[-1]
+    what = f"{purged / MiB:.0f} MiB in {args.sessions} sessions"
+    write_figures(
+        args.summary,
+        [
+            figure(
+                6,
+                f"purge {what}: wall time, purge + reclaim ({first['method']})",
+                [r["total_s"] for r in runs[0]],
+                "s",
+                reference=("flat files, unlink + sync", [r["total_s"] for r in flat_runs]),
+                target="<= 10 s",
+                met=lambda v, ratio: v <= 10,
+            ),
+            figure(
+                6,
+                f"purge {what}: file shrink, % of the purged output bytes",
+                [shrink(r) for r in runs[0]],
+                "%",
+                reference=("flat files, unlink", [shrink(r) for r in flat_runs]),
+                target=">= 90%",
+                met=lambda v, ratio: v >= 90,
+            ),
+            figure(
+                6,
+                f"purge {what}: database size after",
+                [r["after"] / 1e6 for r in runs[0]],
+                "MB",
+                reference=("database size before", [r["before"] / 1e6 for r in runs[0]]),
+            ),
+        ],
+    )
     return 0
+
+
+def median_row(rows: list[dict]) -> dict:
+    """One method's runs as one row: medians of the figures, every problem kept."""
+    out = dict(rows[0])
+    for key in ("purge_s", "reclaim_s", "total_s", "before", "after"):
+        out[key] = statistics.median(r[key] for r in rows)
+    out["ok"] = all(r["ok"] for r in rows)
+    out["problems"] = tuple(p for r in rows for p in r["problems"])
+    return out
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import common  # noqa: E402
+from figures import figure, write_figures  # noqa: E402
 
 from storage import SearchHit, open_store  # noqa: E402
 from storage.output import _CHUNK_COLUMNS, _chunk, chunk_lines  # noqa: E402
@@ -116,6 +117,7 @@ def prefix_re(prefix: str) -> re.Pattern[str]:
 
 
 CPU: dict[tuple[str, str], float] = {}  # (path, query) -> median CPU ms
+TIMES: dict[tuple[str, str], list[float]] = {}  # (path or tool, query) -> every run's ms
 
 
 async def timed(fn, runs: int, key: tuple[str, str] | None = None) -> tuple[float, int]:
@@ -131,17 +133,28 @@ async def timed(fn, runs: int, key: tuple[str, str] | None = None) -> tuple[floa
         cpus.append((time.process_time() - cpu) * 1000)
     if key:
         CPU[key] = statistics.median(cpus)
+        TIMES[key] = times
     return statistics.median(times), len(hits)
 
 
-def timed_tool(argv: list[str], runs: int) -> tuple[float, int]:
+def timed_tool(argv: list[str], runs: int, key: tuple[str, str] | None = None) -> tuple[float, int]:
     subprocess.run(argv, capture_output=True)  # warm-up (and the page cache)
     times, out = [], ""
     for _ in range(runs):
         start = time.perf_counter()
         out = subprocess.run(argv, capture_output=True, text=True).stdout
         times.append((time.perf_counter() - start) * 1000)
+    if key:
+        TIMES[key] = times
     return statistics.median(times), int(out.strip() or 0)
+
+
+def per_run(path: str, queries: list[str], q: float) -> list[float]:
+    """For each run, the ``q`` percentile over ``queries`` of that run's times."""
+    runs = min(len(TIMES[(path, query)]) for query in queries)
+    return [
+        common.percentile([TIMES[(path, query)][r] for query in queries], q) for r in range(runs)
+    ]
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -193,11 +206,13 @@ async def main_async(args: argparse.Namespace) -> None:
 
                 t_eng, n_eng = await timed(eng, args.runs, ("engine", q))
             t_grep, n_grep = timed_tool(
-                ["grep", "-c", "-F", "-i", "--", q, str(text)], args.tool_runs
+                ["grep", "-c", "-F", "-i", "--", q, str(text)], args.tool_runs, ("grep", q)
             )
             t_rg = n_rg = None
             if rg:
-                t_rg, n_rg = timed_tool([rg, "-c", "-F", "-i", "--", q, str(text)], args.tool_runs)
+                t_rg, n_rg = timed_tool(
+                    [rg, "-c", "-F", "-i", "--", q, str(text)], args.tool_runs, ("rg", q)
+                )
             by_kind.setdefault(kind, []).append((t_mine, t_eng, t_grep, t_rg))
             rows.append(
                 (
@@ -265,6 +280,52 @@ async def main_async(args: argparse.Namespace) -> None:
         f"({common.percentile(grep, 95) / common.percentile(eng, 95):.0f}x the engine's)"
     )
     print("(grep and rg count every matching line of the file; the store returns the newest 50)")
+    every = [q for _, q in queries]
+    words = [q for kind, q in queries if kind in ("rare", "common")]
+    p95s = per_run("engine", every, 95)
+    print(
+        f"query engine p95 of the 20 queries, per run: median {statistics.median(p95s):.1f} ms "
+        f"(min {min(p95s):.1f}, max {max(p95s):.1f}, {len(p95s)} runs)"
+    )
+    grep_ref = ("grep -c -F -i over the text", per_run("grep", every, 95))
+    rows = [
+        figure(
+            2,
+            "search p95, 20 queries, newest 50 hits + snippets (query engine)",
+            p95s,
+            "ms",
+            reference=grep_ref,
+            target="<= 50 ms",
+            met=lambda v, ratio: v <= 50,
+        ),
+        figure(
+            2,
+            "search p50, 20 queries (query engine)",
+            per_run("engine", every, 50),
+            "ms",
+            reference=("grep -c -F -i over the text", per_run("grep", every, 50)),
+        ),
+        figure(
+            2,
+            "search p95, 10 word queries (store.search)",
+            per_run("store", words, 95),
+            "ms",
+            reference=("grep -c -F -i over the text", per_run("grep", words, 95)),
+            target="<= 50 ms",
+            met=lambda v, ratio: v <= 50,
+        ),
+    ]
+    if ("rg", every[0]) in TIMES:
+        rows.append(
+            figure(
+                2,
+                "search p95, 20 queries (ripgrep, for comparison)",
+                per_run("rg", every, 95),
+                "ms",
+                reference=grep_ref,
+            )
+        )
+    write_figures(args.summary, rows)
 
 
 async def _with_snippets(hits_coro) -> list:
@@ -278,6 +339,7 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=DATA)
     ap.add_argument("--runs", type=int, default=5, help="timed runs per query (5)")
     ap.add_argument("--tool-runs", type=int, default=3, help="timed runs of grep/rg (3)")
+    ap.add_argument("--summary", type=Path, help="write the figures as JSON (bench/figures.py)")
     asyncio.run(main_async(ap.parse_args()))
 
 

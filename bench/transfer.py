@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,6 +23,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from figures import figure, write_figures  # noqa: E402
 
 BUILD = """
 import asyncio, sys
@@ -87,6 +91,8 @@ def _py(code: str, *args: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mb", type=int, default=200)
+    ap.add_argument("--runs", type=int, default=1, help="runs of every step; medians (1)")
+    ap.add_argument("--summary", type=Path, help="write the figures as JSON")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="tether-bench-") as d:
         tmp = Path(d)
@@ -94,24 +100,37 @@ def main() -> None:
         t = time.perf_counter()
         _py(BUILD, str(db), str(args.mb))
         print(f"built a {args.mb} MB session in {time.perf_counter() - t:.1f}s", file=sys.stderr)
-        base = _py(STEP, "raw", str(db), str(tmp / "raw.log"), "")
-        t = time.perf_counter()
-        with open(tmp / "cat.log", "wb") as sink:
-            subprocess.run(["cat", str(tmp / "raw.log")], stdout=sink, check=True)
-        cat = time.perf_counter() - t
-        rows = [("cat flat log (reference)", base["bytes"] / cat, None)]
-        rows.append(
-            ("sqlite3 read+write (reference)", base["bytes"] / base["seconds"], base["rss"])
+        # step -> every run's (MB/s, peak RSS); one round runs every step once.
+        per: dict[str, list[tuple[float, int | None]]] = {}
+        for _ in range(args.runs):
+            base = _py(STEP, "raw", str(db), str(tmp / "raw.log"), "")
+            t = time.perf_counter()
+            with open(tmp / "cat.log", "wb") as sink:
+                subprocess.run(["cat", str(tmp / "raw.log")], stdout=sink, check=True)
+            cat = time.perf_counter() - t
+            per.setdefault("cat flat log (reference)", []).append((base["bytes"] / cat, None))
+            per.setdefault("sqlite3 read+write (reference)", []).append(
+                (base["bytes"] / base["seconds"], base["rss"])
+            )
+            for fmt in ("json", "json:redact", "txt", "md", "jsonl"):
+                out = tmp / f"out.{fmt.split(':')[0]}"
+                r = _py(STEP, "export", str(db), str(out), fmt)
+                per.setdefault(f"export {fmt}", []).append((r["bytes"] / r["seconds"], r["rss"]))
+            _py(STEP, "export", str(db), str(tmp / "plain.json"), "json")
+            (tmp / "dst.db").unlink(missing_ok=True)
+            for suffix in ("-wal", "-shm"):
+                (tmp / f"dst.db{suffix}").unlink(missing_ok=True)
+            r = _py(STEP, "import", str(tmp / "dst.db"), str(tmp / "plain.json"), "")
+            per.setdefault("import json (check + write)", []).append(
+                (r["bytes"] / r["seconds"], r["rss"])
+            )
+        rows = []
+        for name, runs in per.items():
+            rss = [m for _, m in runs if m]
+            rows.append((name, statistics.median(x for x, _ in runs), max(rss) if rss else None))
+        base["seconds"] = base["bytes"] / statistics.median(
+            x for x, _ in per["sqlite3 read+write (reference)"]
         )
-        results = {}
-        for fmt in ("json", "json:redact", "txt", "md", "jsonl"):
-            out = tmp / f"out.{fmt.split(':')[0]}"
-            r = _py(STEP, "export", str(db), str(out), fmt)
-            results[fmt] = r
-            rows.append((f"export {fmt}", r["bytes"] / r["seconds"], r["rss"]))
-        _py(STEP, "export", str(db), str(tmp / "plain.json"), "json")
-        r = _py(STEP, "import", str(tmp / "dst.db"), str(tmp / "plain.json"), "")
-        rows.append(("import json (check + write)", r["bytes"] / r["seconds"], r["rss"]))
         floor = base["bytes"] / base["seconds"]
         print(f"\n{args.mb} MB session ({base['bytes'] / 1e6:.0f} MB of output)\n")
         print(f"{'step':34} {'MB/s':>8} {'vs sqlite3':>11} {'peak RSS':>10}")
@@ -120,6 +139,33 @@ def main() -> None:
             print(f"{name:34} {rate / 1e6:8.1f} {rate / floor:10.2f}x {peak:>10}")
         size = (tmp / "plain.json").stat().st_size
         print(f"\njson file: {size / 1e6:.0f} MB ({size / base['bytes']:.2f}x the output)")
+        if args.runs > 1:
+            print(f"(MB/s: medians of {args.runs} runs; peak RSS: the largest)")
+    ref = [x / 1e6 for x, _ in per["sqlite3 read+write (reference)"]]
+    ref_rss = [m / 1e6 for _, m in per["sqlite3 read+write (reference)"]]
+    summary = []
+    for name, runs in per.items():
+        if name.endswith("(reference)"):
+            continue
+        summary.append(
+            figure(
+                7,
+                f"{name}, a {args.mb} MB session: throughput",
+                [x / 1e6 for x, _ in runs],
+                "MB/s",
+                reference=("sqlite3 read + write to a file", ref),
+            )
+        )
+        summary.append(
+            figure(
+                7,
+                f"{name}, a {args.mb} MB session: peak RSS",
+                [m / 1e6 for _, m in runs],
+                "MB",
+                reference=("sqlite3 read + write to a file", ref_rss),
+            )
+        )
+    write_figures(args.summary, summary)
 
 
 if __name__ == "__main__":

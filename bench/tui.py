@@ -52,11 +52,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import cache  # noqa: E402  (bench/cache.py: this file is bench/tui.py, not tui/)
+from bench.figures import figure, write_figures  # noqa: E402
+
 DATA = ROOT / "bench" / "data"
 OUT = ROOT / "bench" / "out"
 TETHER = ROOT / ".venv" / "bin" / "tether"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 TOOLONG_VENV = OUT / "toolong-venv"
+TOOLONG = "toolong==1.5.0"  # the release measured; it pins textual 0.58
 SIZE = (120, 36)
 POLL = 0.005
 T0 = 1_714_500_000.0
@@ -238,23 +242,35 @@ async def build_small_session(home: Path) -> int:
         return s.id
 
 
-def ensure_toolong() -> Path:
+def ensure_toolong() -> Path | None:
+    """Toolong's ``tl`` in its own venv, created on first use (needs PyPI); None, with
+    the reason printed, when it cannot be installed: the rest of (b) still runs."""
     tl = TOOLONG_VENV / "bin" / "tl"
-    if not tl.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(TOOLONG_VENV)], check=True)
-        subprocess.run([str(TOOLONG_VENV / "bin" / "pip"), "install", "-q", "toolong"], check=True)
-    return tl
+    if tl.exists():
+        return tl
+    print(f"installing {TOOLONG} into {TOOLONG_VENV} ...", flush=True)
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(TOOLONG_VENV)], check=True)
+        subprocess.run(
+            [str(TOOLONG_VENV / "bin" / "python"), "-m", "pip", "install", "-q", TOOLONG],
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f"Toolong could not be installed ({e}); (b) runs without it", flush=True)
+        return None
+    return tl if tl.exists() else None
 
 
 # -- the measurements ---------------------------------------------------------------------
 def bench_first_paint(pane: Pane, runs: int, sessions: int) -> dict:
     home = DATA / f"tui-{sessions}-sessions"
-    if not (home / "ready").exists():
+    stamp = cache.stamp(build_many_sessions)
+    if not cache.valid(home / "ready", home / "tether.db", stamp):
         shutil.rmtree(home, ignore_errors=True)
         home.mkdir(parents=True)
         print(f"building {sessions} sessions in {home} ...", flush=True)
         asyncio.run(build_many_sessions(home, sessions))
-        (home / "ready").touch()
+        cache.mark(home / "ready", stamp)
     bare = OUT / "bare_datatable.py"
     bare.write_text(BARE_APP)
     env = {"TETHER_HOME": str(home)}
@@ -276,16 +292,17 @@ def bench_first_paint(pane: Pane, runs: int, sessions: int) -> dict:
 def bench_big_session(pane: Pane, runs: int, lines: int) -> dict:
     home = DATA / f"tui-{lines}-lines"
     log = home / "big.log"
-    if not (home / "ready").exists():
+    stamp = cache.stamp(build_big_session, build_small_session, line_text)
+    if not cache.valid(home / "ready", home / "tether.db", stamp) or not log.exists():
         shutil.rmtree(home, ignore_errors=True)
         home.mkdir(parents=True)
         print(f"building a {lines:,}-line session in {home} ...", flush=True)
         started = time.perf_counter()
         big = asyncio.run(build_big_session(home, log, lines))
         small = asyncio.run(build_small_session(home))
-        (home / "ready").write_text(f"{big} {small}")
+        cache.mark(home / "ready", stamp, f"{big} {small}")
         print(f"  built in {time.perf_counter() - started:.1f}s", flush=True)
-    big, small = map(int, (home / "ready").read_text().split())
+    big, small = map(int, cache.extra(home / "ready")[0].split())
     db = home / "tether.db"
     tl = ensure_toolong()
     env = {"TETHER_HOME": str(home)}
@@ -295,20 +312,39 @@ def bench_big_session(pane: Pane, runs: int, lines: int) -> dict:
     big_last = f"job {lines - 1} done"
     small_last = f"job {SMALL - 1} done"
 
-    def view(last: str) -> float:
+    results["tries"] = 0
+    results["failures"] = []  # the end never shown: what, round, and the pane then
+
+    def shown(what: str, run: int, found: Callable[[str], bool], timeout: float) -> float | None:
+        """When ``found`` became true; None (and a failure recorded) if it never did."""
+        results["tries"] += 1
+        try:
+            return pane.wait_for(found, timeout)
+        except TimeoutError:
+            screen = pane.text().strip().splitlines()
+            results["failures"].append({"what": what, "round": run, "pane": screen[:4]})
+            print(f"  {what}: the end not shown within {timeout:.0f} s; the pane shows:")
+            print("    " + "\n    ".join(screen[:4]), flush=True)
+            return None
+
+    def view(last: str) -> float | None:
         """Page around a bit, come back to the end; the peak RSS then."""
         pid = pane.pid()
         for presses in (["PageUp"] * 20, ["Home"], ["PageDown"] * 10, ["End"]):
             pane.keys(*presses)
             time.sleep(0.3)
-        pane.wait_for(lambda t: last in t)
+        try:
+            pane.wait_for(lambda t: last in t, 60)
+        except TimeoutError:
+            print("  the end not shown after End; no RSS figure this round", flush=True)
+            return None
         return peak_rss_mb(pid)[0]
 
     for run in range(runs + 1):
         # Cold: tether starts where the user left off, the big session's output.
         asyncio.run(set_place(db, big))
         start = pane.launch(str(TETHER), env)
-        seen = pane.wait_for(lambda t: big_last in t and f"{lines:,} lines" in t)
+        seen = shown("cold start", run, lambda t: big_last in t and f"{lines:,} lines" in t, 60)
         rss = view(big_last)
         pane.stop()
         # From the list: select the session, press o, wait for the output screen's end.
@@ -321,21 +357,32 @@ def bench_big_session(pane: Pane, runs: int, lines: int) -> dict:
             press = time.perf_counter()
             pane.keys("o")
             marker = f"{count:,} lines"
-            shown = pane.wait_for(lambda t, m=marker, last=last: m in t and last in t)
-            opened.append(shown - press)
+            at = shown(
+                f"o on the {count:,}-line session",
+                run,
+                lambda t, m=marker, last=last: m in t and last in t,
+                15,
+            )
+            opened.append(None if at is None else at - press)
             pane.stop()
         # Toolong on the same lines as a file.
-        start_tl = pane.launch(f"{tl} {log}")
-        seen_tl = pane.wait_for(lambda t: big_last in t)
-        rss_tl = view(big_last)
-        pane.stop()
-        if run:  # the first round only warms caches
-            results["cold_s"].append(seen - start)
-            results["rss"].append(rss)
-            results["open_big_s"].append(opened[0])
-            results["open_small_s"].append(opened[1])
-            results["tl_cold_s"].append(seen_tl - start_tl)
-            results["tl_rss"].append(rss_tl)
+        if tl is not None:
+            start_tl = pane.launch(f"{tl} {log}")
+            seen_tl = pane.wait_for(lambda t: big_last in t)
+            rss_tl = view(big_last)
+            pane.stop()
+        if run:  # the first round only warms caches (its failures count all the same)
+            if seen is not None:
+                results["cold_s"].append(seen - start)
+            if rss is not None:
+                results["rss"].append(rss)
+            if opened[0] is not None:
+                results["open_big_s"].append(opened[0])
+            if opened[1] is not None:
+                results["open_small_s"].append(opened[1])
+            if tl is not None:
+                results["tl_cold_s"].append(seen_tl - start_tl)
+                results["tl_rss"].append(rss_tl)
     return results
 
 
@@ -436,7 +483,20 @@ def report(results: dict) -> None:
         )
     if "b" in results:
         b = results["b"]
-        med = {k: statistics.median(v) for k, v in b.items() if isinstance(v, list)}
+        if b["failures"]:
+            print(
+                f"(b) the end was NOT shown in {len(b['failures'])} of {b['tries']} tries: "
+                + "; ".join(f"{f['what']} (round {f['round']})" for f in b["failures"])
+            )
+        med = {
+            k: statistics.median(v)
+            for k, v in b.items()
+            if isinstance(v, list) and v and k != "failures"
+        }
+        for k in ("open_big_s", "open_small_s", "cold_s", "rss"):
+            med.setdefault(k, float("nan"))
+        med.setdefault("tl_cold_s", float("nan"))
+        med.setdefault("tl_rss", float("nan"))
         rows.append(
             (
                 f"(b) o on a {b['lines']:,}-line session",
@@ -466,6 +526,8 @@ def report(results: dict) -> None:
         )
     if "c" in results:
         c = results["c"]
+        if len(c.get("runs", ())) > 1:
+            print(f"(c) pools the ticks of {len(c['runs'])} runs")
         for q, name in ((0.5, "p50"), (0.95, "p95"), (1.0, "max")):
             t, f = p(c["tether_ms"], q), p(c["tail_f_ms"], q)
             rows.append(
@@ -490,6 +552,8 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=10_000)
     parser.add_argument("--lines", type=int, default=10_000_000)
     parser.add_argument("--ticks", type=int, default=150)
+    parser.add_argument("--latency-runs", type=int, default=1, help="runs of (c), each --ticks")
+    parser.add_argument("--summary", type=Path, help="write the figures as JSON")
     args = parser.parse_args()
     parts = args.only or ["a", "b", "c"]
     if not shutil.which("tmux"):
@@ -503,11 +567,96 @@ def main() -> None:
         if "b" in parts:
             results["b"] = bench_big_session(pane, max(1, args.runs // 2), args.lines)
         if "c" in parts:
-            results["c"] = bench_latency(pane, args.ticks)
+            runs = [bench_latency(pane, args.ticks) for _ in range(args.latency_runs)]
+            results["c"] = {
+                "tether_ms": [t for r in runs for t in r["tether_ms"]],
+                "tail_f_ms": [t for r in runs for t in r["tail_f_ms"]],
+                "runs": runs,
+            }
     finally:
         pane.close()
     (OUT / "tui.json").write_text(json.dumps(results, indent=1))
     report(results)
+    write_figures(args.summary, summary(results))
+
+
+def summary(results: dict) -> list:
+    """The figures of ``report`` as rows for bench/run.py (medians over the runs)."""
+    rows = []
+    if "a" in results:
+        a = results["a"]
+        rows.append(
+            figure(
+                4,
+                f"TUI (a) first paint of the list, {a['sessions']:,} sessions",
+                [t * 1000 for t in a["tether_s"]],
+                "ms",
+                reference=(
+                    "bare Textual app, 10-row DataTable",
+                    [t * 1000 for t in a["bare_datatable_s"]],
+                ),
+                target="<= 2x the bare app",
+                met=lambda v, ratio: ratio <= 2,
+            )
+        )
+    if "b" in results:
+        b = results["b"]
+        ms = {k: [t * 1000 for t in v] for k, v in b.items() if k.endswith("_s")}
+        tl_cold = ("Toolong, the same lines as a file", ms["tl_cold_s"]) if b["tl_cold_s"] else None
+        tl_rss = ("Toolong, the same lines as a file", b["tl_rss"]) if b["tl_rss"] else None
+        ok = 100 * (1 - len(b["failures"]) / b["tries"])
+        rows.append(
+            figure(
+                4,
+                "TUI (b) tries in which the session's end was shown (cold start and o)",
+                [ok],
+                "%",
+                target="every try (100%)",
+                met=ok == 100,
+            )
+        )
+        rows += [
+            figure(
+                4,
+                f"TUI (b) o on a {b['lines']:,}-line session until its end is shown",
+                ms["open_big_s"],
+                "ms",
+                reference=("o on a 10-line session", ms["open_small_s"]),
+                target="<= 300 ms",
+                met=lambda v, ratio: v <= 300,
+            ),
+            figure(
+                4,
+                f"TUI (b) cold start into the {b['lines']:,}-line session, end shown",
+                ms["cold_s"],
+                "ms",
+                reference=tl_cold,
+            ),
+            figure(
+                4,
+                "TUI (b) peak RSS while viewing it",
+                b["rss"],
+                "MB",
+                reference=tl_rss,
+                target="<= 150 MB",
+                met=lambda v, ratio: v <= 150,
+            ),
+        ]
+    if "c" in results:
+        runs = results["c"]["runs"]
+        for q, name, target in ((0.95, "p95", "<= 250 ms"), (0.5, "p50", None)):
+            rows.append(
+                figure(
+                    4,
+                    f"TUI (c) line written to line on screen, {name}",
+                    [p(r["tether_ms"], q) for r in runs],
+                    "ms",
+                    reference=("tail -f of a file", [p(r["tail_f_ms"], q) for r in runs]),
+                    target=target,
+                    met=lambda v, ratio: v <= 250,
+                )
+            )
+    return rows
 
 
 if __name__ == "__main__":
