@@ -224,7 +224,7 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         above = 2 if self.wrap else height // 3
         self._jumping = True
         try:
-            self.scroll_to(y=max(0, number - above), animate=False)
+            self.scroll_to(y=max(0, number - above), animate=False, force=True)
         finally:
             self._jumping = False
         self._update_pending()
@@ -237,7 +237,7 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         self._scroll_to_end()
 
     def action_top(self) -> None:
-        self.scroll_to(y=0, animate=False)
+        self.scroll_to(y=0, animate=False, force=True)
 
     # Keyboard scrolling is instant: a log reader wants the page now, and an animation
     # would race with following (each frame of it would move the tail in and out).
@@ -479,8 +479,10 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         self.virtual_size = Size(width, height)
 
     def _scroll_to_end(self) -> None:
+        # force: right after the virtual size grows, Textual has not yet recomputed
+        # its scrollbars and would silently refuse a vertical scroll.
         if self._ready and self.scroll_y != self.max_scroll_y:
-            self.scroll_to(y=self.max_scroll_y, animate=False)
+            self.scroll_to(y=self.max_scroll_y, animate=False, force=True)
 
     def _at_end(self, y: float) -> bool:
         if self.wrap:
