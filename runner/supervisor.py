@@ -44,6 +44,7 @@ T = TypeVar("T")
 
 READ_SIZE = 256 * 1024
 FLUSH_MAX = 4 * 1024 * 1024  # bytes per write transaction at most
+DB_CHECK_EVERY = 2.0  # seconds between checks that the database file is still there
 QUIET_SPELL = 0.05  # no write for this long: new output is written at once
 INDEX_BATCH = 2 * 1024 * 1024  # bytes indexed per step while the command runs
 INDEX_EVERY = 1.0  # seconds between index steps while output keeps coming
@@ -93,6 +94,7 @@ class Supervisor:
         self._last_index = time.monotonic()
         self._stop_task: asyncio.Task[None] | None = None
         self._aborting = False
+        self._db_gone = False  # the database file was removed: nothing can be recorded
         self._redactors: dict[str, Any] | None = None
         self._server: ControlServer | None = None
         self._dropped_logged = 0
@@ -163,7 +165,9 @@ class Supervisor:
         self.report({"ok": True, "pid": child.pid, "run": run.number, "supervisor": os.getpid()})
 
         flusher = asyncio.create_task(self._flush_loop())
+        watchdog = asyncio.create_task(self._watch_database())
         await self._exited.wait()
+        watchdog.cancel()
         await self._drain_after_exit()
         await self._wait_flusher(flusher)
         self._close_input()
@@ -447,6 +451,34 @@ class Supervisor:
             self._exited.set()
             self._data.set()  # wake the flusher: it may be waiting for this
 
+    async def _watch_database(self) -> None:
+        """A deleted or replaced database file records nothing anyone can read: stop
+        the command instead of running on unseen and filling an unlinked file."""
+        try:
+            first = os.stat(self.spec.db)
+        except OSError:
+            return
+        while not self._exited.is_set():
+            await asyncio.sleep(DB_CHECK_EVERY)
+            try:
+                st = os.stat(self.spec.db)
+                same = (st.st_dev, st.st_ino) == (first.st_dev, first.st_ino)
+            except FileNotFoundError:
+                same = False
+            except OSError:
+                continue  # unreadable for a moment is not gone
+            if not same:
+                log.write_entry(
+                    self.log_path,
+                    f"the database {self.spec.db} was removed or replaced; stopping the command",
+                    session_id=self.sid,
+                    level="ERROR",
+                )
+                self._aborting = True
+                self._db_gone = True
+                self.request_stop("database removed", self.spec.grace)
+                return
+
     def _on_signal(self, sig: int) -> None:
         self.request_stop(signal_name(sig), self.spec.grace)
         if self.finished.is_set():
@@ -558,7 +590,7 @@ class Supervisor:
             try:
                 return await fn()
             except DB_ERRORS as e:
-                if time.monotonic() + delay > deadline:
+                if self._db_gone or time.monotonic() + delay > deadline:
                     raise
                 if not warned:
                     warned = True
@@ -573,7 +605,7 @@ class Supervisor:
 
     async def _flush_all(self) -> None:
         deadline = time.monotonic() + RETRY_FOR
-        while self.buffer and time.monotonic() < deadline:
+        while self.buffer and not self._db_gone and time.monotonic() < deadline:
             await self._flush_once()
 
     async def _record_start_failure(self, message: str) -> None:
