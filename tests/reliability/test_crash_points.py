@@ -461,13 +461,19 @@ def test_kill_9_of_the_tui_during_autosave_keeps_each_edit_whole(tmp_path, figur
 
     _integrity(db)
     after = _state(db)
-    saved = 0
-    for sid, (tags, pinned, name) in after.items():
-        old_tags, old_pinned, old_name = before[sid]
+    applied, pinned = [], []
+    for sid, (tags, pin, name) in after.items():
+        old_tags, old_pin, old_name = before[sid]
         assert tags == old_tags or tags in edits, f"#{sid}: tags {sorted(tags)} are half an edit"
         assert name == old_name
-        assert pinned in (old_pinned, not old_pinned)
-        saved += tags in edits
+        if tags in edits:
+            applied.append(tags)
+        if pin != old_pin:
+            pinned.append(sid)
+    saved = len(applied)
+    assert len(set(applied)) == saved, "one edit landed on two sessions"
+    # Only the fifth session was pinned, after the four tag edits.
+    assert len(pinned) <= 1 and not (pinned and after[pinned[0]][0] in edits), pinned
 
     async def index_agrees() -> None:
         async with open_store(db) as store:
