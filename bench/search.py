@@ -152,7 +152,11 @@ def main() -> int:
     if args.rebuild and home.exists():
         shutil.rmtree(home)
     stamp = cache.stamp(bench.search_corpus)
-    if not cache.valid(home / "READY", db, stamp):
+    # Sessions are dated relative to the build (the last 30 days), so filters such as
+    # since:7d mean less as the corpus ages: it is rebuilt after two days.
+    ready = home / "READY"
+    recent = ready.exists() and time.time() - ready.stat().st_mtime < 2 * 86400
+    if not recent or not cache.valid(ready, db, stamp):
         if home.exists():
             shutil.rmtree(home)
         home.mkdir(parents=True)
