@@ -151,6 +151,7 @@ class Supervisor:
         self._on_sigchld()  # it may have exited already
 
         self.store = await open_store(self.spec.db, create=False, actor="runner")
+        db_identity = os.stat(self.spec.db)  # before anyone hears we started
         await self.store.db.execute(f"PRAGMA busy_timeout={int(self.spec.busy_timeout * 1000)}")
         child = self.child
         run = await self._retry(
@@ -165,7 +166,7 @@ class Supervisor:
         self.report({"ok": True, "pid": child.pid, "run": run.number, "supervisor": os.getpid()})
 
         flusher = asyncio.create_task(self._flush_loop())
-        watchdog = asyncio.create_task(self._watch_database())
+        watchdog = asyncio.create_task(self._watch_database(db_identity))
         await self._exited.wait()
         watchdog.cancel()
         await self._drain_after_exit()
@@ -451,13 +452,9 @@ class Supervisor:
             self._exited.set()
             self._data.set()  # wake the flusher: it may be waiting for this
 
-    async def _watch_database(self) -> None:
+    async def _watch_database(self, first: os.stat_result) -> None:
         """A deleted or replaced database file records nothing anyone can read: stop
         the command instead of running on unseen and filling an unlinked file."""
-        try:
-            first = os.stat(self.spec.db)
-        except OSError:
-            return
         while not self._exited.is_set():
             await asyncio.sleep(DB_CHECK_EVERY)
             try:
