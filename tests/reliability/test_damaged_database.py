@@ -184,7 +184,9 @@ TUI_CASES = [
 def test_the_tui_refuses_clearly_and_changes_nothing(broken):
     case, tether, db = broken
     before = db.read_bytes()
-    code, out = run_in_pty(list(TETHER), {**tether.env, "TERM": "xterm-256color"}, timeout=30)
+    env = {**tether.env, "TERM": "xterm-256color"}
+    # (A session name on screen means the TUI opened the database: no need to wait.)
+    code, out = run_in_pty(list(TETHER), env, timeout=60, until=b"build-2")
     assert code is not None, f"the TUI opened a {case} database: {after_screen(out)[-300:]!r}"
     text = after_screen(out)
     assert code == 1, (code, text)
@@ -194,8 +196,8 @@ def test_the_tui_refuses_clearly_and_changes_nothing(broken):
 
 
 def test_damage_is_seen_with_a_healthy_control(tmp_path, good_db):
-    """The same commands work on the undamaged file (so the refusals above are about
-    the damage, not about the test's setup)."""
+    """The same commands and the TUI work on the undamaged file (so the refusals above
+    are about the damage, not about the test's setup)."""
     home = tmp_path / "home"
     home.mkdir(mode=0o700)
     (home / "tether.db").write_bytes(good_db)
@@ -203,6 +205,9 @@ def test_damage_is_seen_with_a_healthy_control(tmp_path, good_db):
     try:
         assert "build-2" in t.ok("ls")
         assert t.ok("run", "--", "true").strip().isdigit()
+        env = {**t.env, "TERM": "xterm-256color"}
+        code, out = run_in_pty(list(TETHER), env, timeout=60, until=b"build-2")
+        assert code is None and b"build-2" in out, "the TUI opens the healthy database"
     finally:
         t.stop_leftovers()
     shutil.rmtree(home, ignore_errors=True)
