@@ -130,3 +130,18 @@ def _keep_sgr(m: re.Match[str]) -> str:
 def plain(text: str) -> str:
     """Plain text of a line: no escapes, no control characters, CRs collapsed."""
     return _UNSAFE.sub("", collapse_cr(text))
+
+
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
+_INVISIBLE_ONE_LINE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x80-\x9f]")
+
+
+def visible(text: str, *, multiline: bool = False) -> str:
+    """Control characters shown as escapes (``\\x1b]52;...``) instead of acting on the
+    terminal or being hidden: for names, commands and notes, which may come from an
+    imported file or another program, and where the user must see what is really
+    there (the exact command an imported session would run)."""
+    pattern = _INVISIBLE if multiline else _INVISIBLE_ONE_LINE
+    if not pattern.search(text):
+        return text
+    return pattern.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)

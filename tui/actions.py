@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual import work
 
+from storage.text import visible
 from tui.screens.modals import ConfirmModal, NewSession, NewSessionModal, TagsModal
 
 if TYPE_CHECKING:
@@ -189,7 +190,7 @@ class SessionActions:
                     self.store, self.paths, session_id, grace=grace, redact=redact
                 )
             except control.NeedsConfirmation as need:
-                command = need.command  # exactly what would run
+                command = visible(need.command)  # exactly what would run, nothing hidden
                 ok = await self.push_screen_wait(  # type: ignore[attr-defined]
                     ConfirmModal(
                         f"Run imported session #{session.id}?",

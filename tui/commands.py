@@ -30,10 +30,11 @@ class SessionCommands(Provider):
         app.open_detail(session.id)  # type: ignore[attr-defined]
 
     def _title(self, s: Session) -> str:
-        return f"#{s.id} {s.label}"
+        return f"#{s.id} {fmt.shown(s).label}"
 
     def _help(self, s: Session) -> str:
         what = fmt.status_text(s.status, s.exit_code, s.signal)
+        s = fmt.shown(s)
         return f"{what} · {s.command} · {fmt.home(s.cwd)}"
 
     async def discover(self) -> Hits:

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from storage import Session
 
 STATUS_ICON = {
     "pending": "◌",
@@ -101,3 +105,26 @@ def ellipsize(text: str, width: int) -> str:
         return ""
     text = " ".join(text.split()) if "\n" in text or "\t" in text else text
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def shown(session: Session) -> Session:
+    """The session as the TUI may display it: every text field a user or an imported
+    file could fill has its control characters made visible (an OSC 52 clipboard write
+    in a name would otherwise reach the terminal)."""
+    from dataclasses import replace
+
+    from storage.text import visible
+
+    fields = {
+        "name": visible(session.name),
+        "cwd": visible(session.cwd),
+        "notes": visible(session.notes, multiline=True),
+        "argv": tuple(visible(a) for a in session.argv),
+        "tags": tuple(visible(t) for t in session.tags),
+    }
+    if session.resume_argv is not None:
+        fields["resume_argv"] = tuple(visible(a) for a in session.resume_argv)
+    if session.env:
+        fields["env"] = {visible(k): visible(v) for k, v in session.env.items()}
+    changed = {k: v for k, v in fields.items() if v != getattr(session, k)}
+    return replace(session, **changed) if changed else session

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from textual.signal import Signal
 
 from storage.errors import SessionNotFound
+from tui.format import shown
 from tui.list_view import ListView, view_ids
 
 if TYPE_CHECKING:
@@ -121,14 +122,15 @@ class AppState:
         return None if session_id is None else self._pos.get(session_id)
 
     def row(self, session_id: int) -> Session | None:
-        """The cached session with pending edits applied, or None if not fetched."""
+        """The cached session with pending edits applied, as the TUI may display it
+        (``format.shown``), or None if not fetched."""
         s = self._rows.get(session_id)
         if s is None:
             return None
         edits = self._pending.fields.get(session_id)
         if edits:
             s = replace(s, **edits)
-        return s
+        return shown(s)
 
     def want(self, ids: Iterable[int]) -> None:
         """Ask for these rows' details; a ``Change(rows=...)`` follows when they arrive."""

@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, ProgressBar, Static
 
+from tui import format as fmt
 from tui.keys import bindings
 
 if TYPE_CHECKING:
@@ -220,7 +221,7 @@ class CleanupScreen(Screen):
                 Text(format_age(found.now - session_time(s)), justify="right"),
                 Text(format_size(item.bytes), justify="right"),
                 item.reason,
-                s.label,
+                fmt.shown(s).label,
                 key=str(s.id),
             )
         n = len(found.items)

@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Input, Label, Static, TextArea
 
+from storage.text import visible
 from tui import format as fmt
 from tui.keys import bindings
 from tui.screens.base import SessionScreen
@@ -206,7 +207,7 @@ class DetailScreen(SessionScreen):
                 fmt.duration(r.duration(now)),
                 code,
                 Text(r.status or "running", _status_style(r.status or "running")),
-                shlex.join(r.argv),
+                visible(shlex.join(r.argv)),
             )
 
     def _context_view(self, s: Session) -> JSON | Text:

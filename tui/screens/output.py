@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Label
 
+from storage.text import visible
 from tui import format as fmt
 from tui.keys import bindings
 from tui.widgets.output_view import OutputView
@@ -173,7 +174,7 @@ class OutputScreen(Screen):
         if session is None:
             header.append("gone" if view.status == "gone" else "…", "dim")
         else:
-            header.append(session.label, "bold")
+            header.append(fmt.shown(session).label, "bold")
             header.append("  ")
             icon = fmt.STATUS_ICON.get(session.status, "?")
             header.append(
@@ -292,7 +293,10 @@ class OutputScreen(Screen):
 
                     ok = await self.app.push_screen_wait(
                         ConfirmModal(
-                            "Run an imported session?", need.command, confirm="Run", danger=True
+                            "Run an imported session?",
+                            visible(need.command),
+                            confirm="Run",
+                            danger=True,
                         )
                     )
                     if ok:
