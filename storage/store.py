@@ -181,6 +181,23 @@ class Store:
         return row[0] if row else None
 
     # -- whole-database operations ------------------------------------------------
+    async def check_writable(self) -> None:
+        """Raise ``StoreReadOnly`` (or ``StoreFull``...) now if nothing could be saved.
+        In WAL mode ``BEGIN IMMEDIATE`` succeeds even on a read-only file; only a page
+        write tells, so write a row and roll it back."""
+        async with self._lock:
+            try:
+                await self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    await self.db.execute(
+                        "INSERT OR REPLACE INTO settings (key, value, updated_at) "
+                        "VALUES ('tether.write-probe', 'null', 0)"
+                    )
+                finally:
+                    await self.db.execute("ROLLBACK")
+            except sqlite3.Error as e:
+                raise translate(e, str(self.path)) from e
+
     async def data_version(self) -> int:
         """Changes whenever another connection commits; cheap to poll."""
         return int(await self.scalar("PRAGMA data_version"))

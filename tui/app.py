@@ -88,6 +88,17 @@ class TetherApp(SessionActions, App[int]):
             self.startup_error = f"tether: {e}"
             self.exit(return_code=1)
             return
+        try:
+            # The app writes (autosave, reconcile, new sessions): find out now that it
+            # cannot, not at the first edit behind a "saved" indicator.
+            await self.store.check_writable()
+        except StoreError as e:
+            await self.store.close()
+            self.startup_error = (
+                f"tether: {e} The app needs to write; `tether ls` and `tether logs` can read it."
+            )
+            self.exit(return_code=1)
+            return
         self.state = AppState(
             self.store,
             self,

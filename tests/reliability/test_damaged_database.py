@@ -166,18 +166,7 @@ def test_ls_and_run_refuse_clearly_and_change_nothing(broken, tmp_path):
         assert _siblings(db) == files
 
 
-TUI_CASES = [
-    pytest.param(
-        case,
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="the TUI opens a read-only database and says so only when an edit fails",
-        ),
-    )
-    if case == "read-only-file"
-    else case
-    for case in CASES
-]
+TUI_CASES = list(CASES)
 
 
 @pytest.mark.parametrize("broken", TUI_CASES, indirect=True)
