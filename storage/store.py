@@ -36,6 +36,18 @@ RECLAIM_INCREMENTAL_MAX_PAGES = 50_000  # beyond this, incremental vacuum gets s
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
+_WRITE_REFUSED = {
+    getattr(sqlite3, name, -1)
+    for name in (
+        "SQLITE_IOERR_WRITE",
+        "SQLITE_IOERR_FSYNC",
+        "SQLITE_IOERR_TRUNCATE",
+        "SQLITE_IOERR_SHMSIZE",  # the -shm file could not grow (quota, size limit, full)
+        "SQLITE_IOERR_SHMOPEN",
+    )
+}
+
+
 def translate(exc: BaseException, path: str) -> BaseException:
     """Map a raw SQLite error to a typed one a user can act on."""
     if isinstance(exc, StoreError) or not isinstance(exc, sqlite3.Error):
@@ -43,6 +55,10 @@ def translate(exc: BaseException, path: str) -> BaseException:
     msg = str(exc).lower()
     if "disk is full" in msg or "database or disk is full" in msg:
         return StoreFull(path)
+    # A write the system refused (quota, file-size limit, a full disk seen as EIO) is
+    # "cannot be written", not damage: the file is as it was before the write.
+    if getattr(exc, "sqlite_errorcode", None) in _WRITE_REFUSED:
+        return StoreReadOnly(path, "a write was refused: disk full, quota or file-size limit")
     if "readonly" in msg or "read-only" in msg or "unable to open" in msg:
         return StoreReadOnly(path, str(exc))
     if "malformed" in msg or "not a database" in msg or "disk i/o" in msg or "corrupt" in msg:

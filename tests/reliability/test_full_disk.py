@@ -160,12 +160,6 @@ def _limit_file_size(limit: int):  # type: ignore[no-untyped-def]
     return preexec
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a write the OS refuses with EFBIG (or EDQUOT, a quota) reaches tether as SQLite's "
-    "'disk I/O error', which storage.store.translate calls StoreCorrupt: the user is told "
-    "the database is unusable and to restore a backup",
-)
 def test_a_file_size_limit_is_a_clear_error_not_damage(tether, home, tmp_path, figures):
     tether.ok("run", "--", "echo", "first")
     tether.wait_status("1", ("succeeded",))
