@@ -78,7 +78,7 @@ BENCHES = (
         "storage_ingest",
         2,
         "Storage ingest",
-        ("--mb", "200", "--runs", "3"),
+        ("--mb", "200", "--runs", "5"),
         ("--mb", "10", "--runs", "2"),
         "About 200 MiB (2 M lines) of generated logs (build, tests, access, service, traces, "
         "progress bars, ANSI colour; `bench/common.py`) in 6 sessions, cut into write "
@@ -111,7 +111,7 @@ BENCHES = (
         "capture",
         3,
         "Capture",
-        ("--mb", "200", "--runs", "3"),
+        ("--mb", "200", "--runs", "5"),
         ("--mb", "10", "--runs", "2"),
         "A Python producer writes 200 MB (seq-like numbers, then log-like lines) in 64 KiB "
         "writes from memory and times itself, first write to last. It runs (a) into "
@@ -129,7 +129,7 @@ BENCHES = (
         4,
         "TUI",
         (
-            *("--sessions", "10000", "--lines", "10000000", "--runs", "5"),
+            *("--sessions", "10000", "--lines", "10000000", "--runs", "6"),
             *("--ticks", "150", "--latency-runs", "3"),
         ),
         (
@@ -140,24 +140,24 @@ BENCHES = (
         "every 5 ms; a time is the midpoint of the poll that first showed the awaited text "
         "and the one before. (a) From launching `tether` (10 000 sessions in the database) "
         "to the first session rows on screen, beside a bare Textual app showing a 10-row "
-        "DataTable, alternated, 5 runs after one warm-up. (b) A 10 M-line session built "
+        "DataTable, alternated, `--runs` times after one warm-up. (b) A 10 M-line session built "
         "through the storage API: from pressing `o` on it in the list to its last line on "
         "screen, beside `o` on a 10-line session in the same database; a cold start that "
         "opens on that session (restored state) until its last line shows, beside Toolong "
         "(1.5.0, its own venv) opening the same lines as a file; peak RSS (VmHWM) after "
-        "paging around (PageUp x20, Home, PageDown x10, End), beside Toolong's. 2 rounds "
-        "after a warm-up round; a try in which the end is never shown (15 s for `o`, 60 s "
+        "paging around (PageUp x20, Home, PageDown x10, End), beside Toolong's. `--runs`/2 "
+        "rounds after a warm-up round; a try in which the end is never shown (15 s for `o`, 60 s "
         "cold) is counted as a failure, not timed. (c) A real session prints `tick N "
         "<time>` at random 30-150 ms intervals while tether shows its output; latency = "
         "when the tick is first seen minus the time in it; reference: the same printer "
         "into a file under `tail -f` in the same pane. 150 ticks per run; the figure is "
-        "the p95 of one run, median over 3 runs.",
+        "the p95 of one run, median over the runs.",
     ),
     Bench(
         "search",
         5,
         "Search",
-        ("--mb", "1024", "--sessions", "500", "--runs", "3"),
+        ("--mb", "1024", "--sessions", "500", "--runs", "5"),
         ("--mb", "20", "--sessions", "20", "--runs", "2"),
         "1 GiB of generated logs (Zipf vocabulary, six kinds of session; "
         "`bench/search_corpus.py`) in 500 sessions, stored through the storage API. "
@@ -166,17 +166,19 @@ BENCHES = (
         "it (`storage.search_engine.search`, first page of 50): newest first with "
         "per-session counts (what `tether search` prints), newest first without counts (what "
         "the search screen shows first; counts follow), and ranked. Figures: the p95 of "
-        "the worst kind in one pass, median over 3 passes. References, once per query: "
+        "the worst kind in one pass, median over the passes. References, once per query: "
         "`grep -F -c -r` and `rg -F -c` over the same ANSI-stripped text as one file per "
-        "session (page cache warm). grep and rg count lines holding a case-sensitive "
-        "substring; tether matches whole tokens case-insensitively and returns the hits.",
+        "session (page cache warm); for a query with filters they get its word alone. "
+        "grep and rg count lines holding a case-sensitive substring; tether matches whole "
+        "tokens case-insensitively and returns the hits. tether is timed in-process (a "
+        "library call), grep and rg as processes.",
     ),
     Bench(
         "purge",
         6,
         "Purge",
         (
-            *("--mb", "1024", "--sessions", "200", "--runs", "3"),
+            *("--mb", "1024", "--sessions", "200", "--runs", "5"),
             *("--dir", str(DATA / "purge-1024mb-200s"), "--reuse"),
         ),
         (
@@ -189,7 +191,7 @@ BENCHES = (
         "the space, on a fresh copy of the database each run. Reference: the same output "
         "as one flat file per session, deleted with `unlink`, then `sync`. Shrink = how "
         "much the database file (with its WAL) shrank, as a share of the purged output "
-        "bytes (it can exceed 100%: the index goes too). 3 runs; medians.",
+        "bytes (it can exceed 100%: the index goes too). Medians over the runs.",
     ),
     Bench(
         "transfer",
@@ -202,7 +204,7 @@ BENCHES = (
         "with and without redaction, txt, md, jsonl) and import of the json export into a "
         "fresh database. References: reading the same chunks with the `sqlite3` module and "
         "writing them to a file, and `cat` of a flat log of the same bytes. MB/s of session "
-        "output; 3 runs, medians. Issue 7 sets no target.",
+        "output, medians over the runs. Issue 7 sets no target.",
     ),
 )
 
@@ -385,7 +387,7 @@ def verdict(f: Figure) -> str:
 def ratio(f: Figure) -> str:
     if f.ratio is None:
         return "-"
-    if f.unit in ("ms", "s") and 0 < f.ratio < 1:  # a time: say how many times faster
+    if f.unit in ("ms", "s") and 0 < f.ratio < 0.9:  # a time: say how many times faster
         return f"{f.ratio:.2f}x ({1 / f.ratio:.1f}x faster)"
     return f"{f.ratio:.2f}x"
 
@@ -421,6 +423,7 @@ def write_report(
     load_before: tuple[float, float, float],
     settled: tuple[float, bool],
     quick: bool,
+    load_after: tuple[float, float, float],
 ) -> None:
     out: list[str] = ["# Benchmarks", ""]
     cmd = "bench/run.py" + (" --quick" if quick else "")
@@ -442,6 +445,7 @@ def write_report(
     out.append(
         f"- load average (1, 5, 15 min) before the run: {load_text(load_before)} {wait_note}"
     )
+    out.append(f"- load average after the run: {load_text(load_after)}")
     out.append(
         "- during the run: per benchmark below. The machine was shared: other work "
         "running at the same time slows wall-clock figures, tether's and the references' "
@@ -537,8 +541,11 @@ def main() -> int:
         print(f"\n[{n}/{len(benches)}] {time.perf_counter() - t0:.0f} s so far", flush=True)
         results.append(run_one(bench, args.quick))
     seconds = time.perf_counter() - t0
+    load_after = os.getloadavg()
     info = machine()
-    write_report(output, results, info, started, seconds, load_before, settled, args.quick)
+    write_report(
+        output, results, info, started, seconds, load_before, settled, args.quick, load_after
+    )
     targets = [f for r in results for f in r.figures if f.target is not None]
     print(f"\nall done in {seconds / 60:.1f} min; wrote {output}")
     for f in targets:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import re
@@ -604,17 +605,18 @@ def summary(results: dict) -> list:
         ms = {k: [t * 1000 for t in v] for k, v in b.items() if k.endswith("_s")}
         tl_cold = ("Toolong, the same lines as a file", ms["tl_cold_s"]) if b["tl_cold_s"] else None
         tl_rss = ("Toolong, the same lines as a file", b["tl_rss"]) if b["tl_rss"] else None
-        ok = 100 * (1 - len(b["failures"]) / b["tries"])
-        rows.append(
-            figure(
-                4,
-                "TUI (b) tries in which the session's end was shown (cold start and o)",
-                [ok],
-                "%",
-                target="every try (100%)",
-                met=ok == 100,
-            )
+        shown = b["tries"] - len(b["failures"])
+        ok = 100 * shown / b["tries"]
+        share = figure(
+            4,
+            f"TUI (b) the session's end shown on opening: {shown} of {b['tries']} tries "
+            "(cold start and o, warm-up rounds included)",
+            [ok],
+            "%",
+            target="every try (100%)",
+            met=ok == 100,
         )
+        rows.append(dataclasses.replace(share, runs=b["tries"]))  # one share of N tries
         rows += [
             figure(
                 4,
