@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py            # the issues' full sizes; writes BENCHMARKS.md
     .venv/bin/python bench/run.py --quick    # small sizes, a few minutes: checks the harness
     .venv/bin/python bench/run.py --only search --only purge   # some of them
+    .venv/bin/python bench/run.py --report-only  # the report again from bench/out/run.json
 
 (``./dev bench`` does the same after setting up ``.venv``.)
 
@@ -41,7 +42,9 @@ installed from PyPI into ``bench/out/toolong-venv`` on first use.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
+import json
 import os
 import platform
 import shutil
@@ -171,7 +174,11 @@ BENCHES = (
         "session (page cache warm); for a query with filters they get its word alone. "
         "grep and rg count lines holding a case-sensitive substring; tether matches whole "
         "tokens case-insensitively and returns the hits. tether is timed in-process (a "
-        "library call), grep and rg as processes.",
+        "library call), grep and rg as processes. Two limits of the engine shape these "
+        "figures (both documented in `storage/search_engine.py` and flagged in its "
+        "results): per-session counts read at most 4 MiB of chunks per page (past that a "
+        "count is a lower bound), and ranking scores at most the newest 3000 matching "
+        "chunks.",
     ),
     Bench(
         "purge",
@@ -425,6 +432,7 @@ def write_report(
     quick: bool,
     load_after: tuple[float, float, float],
 ) -> None:
+    info = dict(info)
     out: list[str] = ["# Benchmarks", ""]
     cmd = "bench/run.py" + (" --quick" if quick else "")
     out.append(
@@ -506,6 +514,52 @@ def _printed(r: Result) -> list[str]:
     ]
 
 
+def save_run(run: dict) -> dict:
+    """The run as JSON, so that ``--report-only`` can write the report again."""
+    out = dict(run)
+    out["started"] = run["started"].isoformat()
+    out["info"] = dict(run["info"])
+    out["results"] = [
+        {
+            "name": r.bench.name,
+            "argv": r.argv,
+            "seconds": r.seconds,
+            "code": r.code,
+            "load_before": r.load_before,
+            "load_after": r.load_after,
+            "stdout": r.stdout,
+            "stderr": r.stderr,
+            "figures": [dataclasses.asdict(f) for f in r.figures],
+        }
+        for r in run["results"]
+    ]
+    return out
+
+
+def load_run(saved: dict) -> dict:
+    by_name = {b.name: b for b in BENCHES}
+    run = dict(saved)
+    run["started"] = dt.datetime.fromisoformat(saved["started"])
+    run["settled"] = tuple(saved["settled"])
+    run["load_before"] = tuple(saved["load_before"])
+    run["load_after"] = tuple(saved["load_after"])
+    run["results"] = [
+        Result(
+            by_name[r["name"]],
+            r["argv"],
+            seconds=r["seconds"],
+            code=r["code"],
+            load_before=tuple(r["load_before"]),
+            load_after=tuple(r["load_after"]),
+            stdout=r["stdout"],
+            stderr=r["stderr"],
+            figures=[Figure(**f) for f in r["figures"]],
+        )
+        for r in saved["results"]
+    ]
+    return run
+
+
 # -- main ---------------------------------------------------------------------------------
 def main() -> int:
     ap = argparse.ArgumentParser(
@@ -518,8 +572,20 @@ def main() -> int:
     ap.add_argument("--max-load", type=float, default=1.5, help="wait for a load below (1.5)")
     ap.add_argument("--settle", type=float, default=1500, help="wait at most, seconds (1500)")
     ap.add_argument("--no-wait", action="store_true", help="do not wait for the load")
+    ap.add_argument(
+        "--report-only",
+        action="store_true",
+        help="write the report again from the last run's bench/out/run.json (no benchmarks)",
+    )
     args = ap.parse_args()
+    if args.report_only:
+        saved = json.loads((OUT / "run.json").read_text())
+        args.quick = saved["quick"]
     output = args.output or (OUT / "BENCHMARKS-quick.md" if args.quick else ROOT / "BENCHMARKS.md")
+    if args.report_only:
+        write_report(output, **load_run(saved))
+        print(f"wrote {output} from {OUT / 'run.json'}")
+        return 0
     if not PYTHON.exists():
         sys.exit(f"{PYTHON} is missing: run ./dev test (or ./dev bench) once to set up .venv")
     for tool in ("tmux", "rg", "script", "tee", "grep"):
@@ -543,9 +609,18 @@ def main() -> int:
     seconds = time.perf_counter() - t0
     load_after = os.getloadavg()
     info = machine()
-    write_report(
-        output, results, info, started, seconds, load_before, settled, args.quick, load_after
-    )
+    run = {
+        "results": results,
+        "info": info,
+        "started": started,
+        "seconds": seconds,
+        "load_before": load_before,
+        "settled": settled,
+        "quick": args.quick,
+        "load_after": load_after,
+    }
+    (OUT / "run.json").write_text(json.dumps(save_run(run), indent=1) + "\n")
+    write_report(output, **run)
     targets = [f for r in results for f in r.figures if f.target is not None]
     print(f"\nall done in {seconds / 60:.1f} min; wrote {output}")
     for f in targets:
