@@ -252,10 +252,10 @@ async def restore_file(
     stamp = time.strftime("%Y%m%d-%H%M%S")
 
     def run() -> Path | None:
-        from .store import _make_private_dir
+        from .store import make_private_dir
 
-        _make_private_dir(folder)
-        _make_private_dir(db.parent)
+        make_private_dir(folder)
+        make_private_dir(db.parent)
         tmp = db.with_name(f".{db.name}.restore")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.close(fd)
