@@ -64,7 +64,7 @@ SHOTS: dict[str, Step] = {
     "palette": _select("server", "ctrl+p", *"agent"),
     "search": _select("server", "ctrl+f", *"failed"),
     "marked": _select("tests", "space", "space"),
-    "cleanup": _select("server", "c"),
+    "cleanup": _select("server", "c", "tab", "3"),
     "export": _select("build", "e"),
 }
 

@@ -106,12 +106,13 @@ class CleanupScreen(Screen):
                 yield Input(", ".join(sorted(policy.protected_tags)), id="protected")
         yield Static("", id="policy-error")
         table: DataTable = DataTable(id="plan", cursor_type="row", zebra_stripes=True)
-        table.add_column("ID", key="id")
-        table.add_column("Status", key="status")
-        table.add_column("Age", key="age")
-        table.add_column("Size", key="size")
-        table.add_column("Reason", key="reason")
-        table.add_column("Session", key="name")
+        # Fixed widths: auto-width columns keep their header's width after clear().
+        table.add_column("ID", key="id", width=6)
+        table.add_column("Status", key="status", width=18)
+        table.add_column("Age", key="age", width=8)
+        table.add_column("Size", key="size", width=10)
+        table.add_column("Reason", key="reason", width=32)
+        table.add_column("Session", key="name", width=30)
         yield table
         yield Static("", id="summary")
         with Horizontal(id="progress-row"):
