@@ -455,7 +455,8 @@ def write_report(
     )
     out.append(f"- load average after the run: {load_text(load_after)}")
     out.append(
-        "- during the run: per benchmark below. The machine was shared: other work "
+        "- during the run: per benchmark below (a load average taken just after a "
+        "benchmark counts its own processes too). The machine was shared: other work "
         "running at the same time slows wall-clock figures, tether's and the references' "
         "alike (they are measured in the same rounds)."
     )
