@@ -424,17 +424,29 @@ def test_kill_9_of_the_tui_during_autosave_keeps_each_edit_whole(tmp_path, figur
 
             killer = threading.Thread(target=kill_later, daemon=True)
             killer.start()
-        edited = 0
-        while edited < 4 and alive():  # newest first: job-4, job-3, job-2, job-1
+        edited = attempts = 0
+        while edited < 4 and alive() and attempts < 12:  # newest first: job-4 ... job-1
+            attempts += 1
             tmux.keys("t")
             if not tmux.wait_for("Tags of", alive):
                 break
             typed = " ".join(sorted(edits[edited]))
+            seen = False
             for _ in range(3):  # keys typed before the field has focus are lost: retype
                 tmux.keys("C-u")  # the old tags go, the new ones come in one edit
                 tmux.run("send-keys", "-t", tmux.name, "-l", typed)
-                if not alive() or tmux.wait_for(typed, alive, timeout=3, fail=False):
+                if not alive():
                     break
+                if tmux.wait_for(typed, alive, timeout=5, fail=False):
+                    seen = True
+                    break
+            if not seen:
+                # Never submit a field the test did not manage to fill: that would save
+                # an edit ("no tags") the test never meant. Cancel and try again.
+                if alive():
+                    tmux.keys("Escape")
+                    tmux.wait_gone("Tags of", alive)
+                continue
             tmux.keys("Enter")
             if not tmux.wait_gone("Tags of", alive):
                 break
