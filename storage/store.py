@@ -335,8 +335,10 @@ class Store:
 
 
 def _default_backup_path(path: Path, version: int) -> Path:
+    # The pid: processes opening an old database at the same second must not write
+    # their backups into one file.
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return path.with_name(f"{path.stem}.v{version}-{stamp}.bak.db")
+    return path.with_name(f"{path.stem}.v{version}-{stamp}-{os.getpid()}.bak.db")
 
 
 class _Opener:
@@ -480,7 +482,7 @@ async def _migrate(
             src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
             try:
                 src.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-                fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 os.close(fd)
                 dst = sqlite3.connect(backup)
                 src.backup(dst)
