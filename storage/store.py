@@ -334,11 +334,20 @@ class Store:
         await self.close()
 
 
-def _default_backup_path(path: Path, version: int) -> Path:
-    # The pid: processes opening an old database at the same second must not write
-    # their backups into one file.
+def _new_backup_file(path: Path, version: int) -> Path:
+    """Create (exclusively, 0600) and return an empty file for a pre-migration backup.
+    The pid keeps processes opening an old database at the same second apart; the
+    counter keeps apart two attempts of one process (a failed upgrade, then another)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return path.with_name(f"{path.stem}.v{version}-{stamp}-{os.getpid()}.bak.db")
+    for n in range(1000):
+        extra = f".{n}" if n else ""
+        candidate = path.with_name(f"{path.stem}.v{version}-{stamp}-{os.getpid()}{extra}.bak.db")
+        try:
+            os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"no free backup file name beside {path}")
 
 
 class _Opener:
@@ -477,13 +486,11 @@ async def _migrate(
             await db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # only before any table
         else:
             target_dir = Path(backup_dir) if backup_dir else path.parent
-            backup = _default_backup_path(target_dir / path.name, version)
-            make_private_dir(backup.parent)
+            make_private_dir(target_dir)
             src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
             try:
                 src.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-                fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                os.close(fd)
+                backup = _new_backup_file(target_dir / path.name, version)
                 dst = sqlite3.connect(backup)
                 src.backup(dst)
                 dst.close()
