@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import StoreError
+from .index_merge import merge_for_write
 from .purge import _reindex_all, db_size
 from .retention import DAY, format_size
 from .sessions import _reindex_meta
@@ -388,6 +389,7 @@ async def _fix_output_index(store: Store) -> str:
             "INSERT INTO output_fts (rowid, text) VALUES (?, ?)",
             [(cid, index_text(data)) for cid, data in rows],
         )
+        await merge_for_write(db, sum(len(data) for _, data in rows))
         return f"indexed {len(rows)} chunks that were missing from the output index"
 
 

@@ -33,6 +33,7 @@ from .import_format import (
     SessionEnd,
     SessionRecord,
 )
+from .index_merge import merge_for_write
 from .models import ACTIVE
 from .output import append_in_tx
 from .sessions import _reindex_meta
@@ -257,6 +258,7 @@ class _Writer:
             await self.db.executemany(
                 "INSERT INTO output_fts (rowid, text) VALUES (?, ?)", self.texts
             )
+            await merge_for_write(self.db, self.size)
         self.rows, self.texts, self.size = [], [], 0
 
     async def finish(self, sid: int, end: SessionEnd, uid: str, exported_at: float) -> None:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .errors import SessionNotFound
+from .index_merge import SEGMENT_GUARD, STEP_PAGES, merge_for_write, merge_step, segment_count
 from .models import AppendResult, Line, OutputChunk
 from .schema import STREAMS
 from .text import index_text
@@ -142,6 +143,7 @@ class _Batch:
         self.where: dict[int, int] = {}  # chunk id -> position in rows
         self.fts: dict[int, str] = {}  # chunk id -> index text
         self.size = 0
+        self.indexed = 0  # bytes of text indexed so far
 
     def add(self, row: list[Any], text: str | None) -> None:
         self.where[row[0]] = len(self.rows)
@@ -166,6 +168,7 @@ class _Batch:
             await self.db.executemany(
                 "INSERT INTO output_fts (rowid, text) VALUES (?, ?)", self.fts.items()
             )
+            self.indexed += sum(map(len, self.fts.values()))
         self.rows, self.where, self.fts, self.size = [], {}, {}, 0
 
 
@@ -262,6 +265,8 @@ async def append_in_tx(
             cur.next_line = next_line
             counts[session_id] = counts.get(session_id, 0) + made
     await batch.flush()
+    if index:
+        await merge_for_write(db, batch.indexed)
     results = {}
     for sid, cur in cursors.items():
         await db.execute(
@@ -375,10 +380,18 @@ class Output:
         return await self.append(session_id, "system", text.rstrip("\n").encode() + b"\n", at)
 
     async def index_pending(
-        self, session_id: int | None = None, *, max_bytes: int = 8 * 1024 * 1024
+        self,
+        session_id: int | None = None,
+        *,
+        max_bytes: int = 8 * 1024 * 1024,
+        merge: bool = True,
     ) -> int:
         """Index chunks stored with ``index=False``, oldest first, up to about
-        ``max_bytes`` per call. Returns how many chunks were indexed (0 = caught up)."""
+        ``max_bytes`` per call. Returns how many chunks were indexed (0 = caught up).
+
+        ``merge=False`` leaves merging the index's segments for later (``tidy_index``):
+        a backlog becomes searchable about twice as fast. Past ``SEGMENT_GUARD``
+        segments it merges anyway (storage/index_merge.py)."""
         where = "indexed = 0" + (" AND session_id = ?" if session_id is not None else "")
         params: tuple[Any, ...] = (session_id,) if session_id is not None else ()
         async with self._store.transaction() as db:
@@ -387,7 +400,8 @@ class Output:
             )
             rows, size = [], 0
             while size < max_bytes:
-                batch = await cursor.fetchmany(64)
+                # Whole chunks are up to CHUNK_BYTES: fetch about what is still wanted.
+                batch = await cursor.fetchmany(min(64, (max_bytes - size) // CHUNK_BYTES + 1))
                 if not batch:
                     break
                 rows += batch
@@ -402,7 +416,20 @@ class Output:
             await db.executemany(
                 "UPDATE output_chunks SET indexed = 1 WHERE id = ?", [(cid,) for cid, _ in rows]
             )
+            if merge or await segment_count(db) > SEGMENT_GUARD:
+                await merge_for_write(db, size)
             return len(rows)
+
+    async def tidy_index(self, pages: int = STEP_PAGES) -> bool:
+        """One short transaction of merging the output index's segments (about
+        ``pages`` pages written). True while there is more to merge: call it again when
+        there is time. Searches find the same either way; merged, they are faster."""
+        async with self._store.transaction() as db:
+            return await merge_step(db, pages)
+
+    async def index_segments(self) -> int:
+        """How many segments the output index is in (merged down by ``tidy_index``)."""
+        return await segment_count(self._store.db)
 
     async def unindexed_bytes(self, session_id: int | None = None) -> int:
         where = "indexed = 0" + (" AND session_id = ?" if session_id is not None else "")

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .index_merge import merge_for_write
 from .sessions import _audit, purge_in_tx
 from .text import index_text
 
@@ -211,5 +212,7 @@ async def _reindex_all(db: aiosqlite.Connection, progress: Callable[[int], None]
             [(cid, index_text(data)) for cid, data in rows],
         )
         after = rows[-1][0]
-        indexed += sum(len(data) for _, data in rows)
+        size = sum(len(data) for _, data in rows)
+        await merge_for_write(db, size)
+        indexed += size
         progress(indexed)

@@ -18,7 +18,9 @@ migration that rebuilds the index.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+from . import index_merge
+
+SCHEMA_VERSION = 2
 
 STATUSES = ("pending", "running", "paused", "succeeded", "failed", "stopped", "lost")
 STREAMS = ("stdout", "stderr", "system", "input")
@@ -107,7 +109,8 @@ _V1 = [
     """,
     # Output is indexed in many small transactions (one per supervisor flush). Merging
     # segments less eagerly makes that about a third cheaper (bench/storage_ingest.py);
-    # queries barely notice the extra segments (bench/storage_search.py).
+    # queries barely notice the extra segments (bench/storage_search.py). (v2 replaces
+    # this: merging is decided by storage/index_merge.py.)
     "INSERT INTO output_fts (output_fts, rank) VALUES ('automerge', 16)",
     "INSERT INTO output_fts (output_fts, rank) VALUES ('crisismerge', 64)",
     """
@@ -136,5 +139,9 @@ _V1 = [
 ]
 
 # Each entry upgrades from version N-1 to N (index 0 is version 1).
-MIGRATIONS: list[list[str]] = [_V1]
+# v2: FTS5 no longer merges index segments inside every write; tether does, when it
+# suits (storage/index_merge.py). Settings only: no table changes.
+_V2 = list(index_merge.SETTINGS)
+
+MIGRATIONS: list[list[str]] = [_V1, _V2]
 assert len(MIGRATIONS) == SCHEMA_VERSION

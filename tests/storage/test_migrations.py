@@ -1,10 +1,11 @@
 """The migration mechanism: user_version, backup first, one transaction, rollback on
 failure with the original file byte-identical, refusal of newer databases.
 
-There is only schema v1 today, so the mechanism is exercised by adding a v2 step
-(``monkeypatch`` on ``storage.schema``) over real v1 files: one made by the store
-itself (WAL mode) and one made by hand with plain sqlite3 from
-``fixtures/v1_sample.sql`` (rollback-journal mode, as an older tool would leave it).
+The mechanism is exercised by adding a next step (``monkeypatch`` on
+``storage.schema``) over real files: one made by the store itself at the current
+version (WAL mode) and one made by hand at v1 with plain sqlite3 from
+``fixtures/v1_sample.sql`` (rollback-journal mode, as an older tool would leave it),
+which takes every real step too. The real steps' own effects are checked at the end.
 """
 
 from __future__ import annotations
@@ -27,19 +28,22 @@ from storage import (
 
 FIXTURE_SQL = Path(__file__).parent / "fixtures" / "v1_sample.sql"
 
-V2_OK = [
+NEXT_OK = [
     "ALTER TABLE sessions ADD COLUMN colour TEXT NOT NULL DEFAULT ''",
     "UPDATE sessions SET colour = 'red' WHERE status = 'failed'",
     "CREATE TABLE bookmarks (session_id INTEGER NOT NULL, line INTEGER NOT NULL)",
 ]
-V2_FAILS = [
+NEXT_FAILS = [
     "ALTER TABLE sessions ADD COLUMN colour TEXT NOT NULL DEFAULT ''",
     "CREATE TABLE half_done (x)",
     "INSERT INTO no_such_table VALUES (1)",  # fails after two steps did work
 ]
 
 
-def add_v2(monkeypatch: pytest.MonkeyPatch, step: list[str]) -> None:
+NEXT = SCHEMA_VERSION + 1
+
+
+def add_next_step(monkeypatch: pytest.MonkeyPatch, step: list[str]) -> None:
     monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, step])
     monkeypatch.setattr(schema, "SCHEMA_VERSION", len(schema.MIGRATIONS))
 
@@ -52,7 +56,7 @@ def make_hand_made_v1(path: Path) -> None:
     con.close()
 
 
-async def make_store_v1(path: Path) -> int:
+async def make_store_current(path: Path) -> int:
     async with open_store(path) as store:
         s = await store.sessions.create(["make"], cwd="/src", name="b", tags=["ci"])
         await store.runs.start(s.id)
@@ -112,11 +116,11 @@ def test_the_fixture_is_exactly_schema_v1(tmp_path):
 
 
 async def test_upgrade_backs_up_first_then_migrates(db_path, monkeypatch):
-    sid = await make_store_v1(db_path)
+    sid = await make_store_current(db_path)
     original = file_bytes(db_path)
-    add_v2(monkeypatch, V2_OK)
+    add_next_step(monkeypatch, NEXT_OK)
     async with open_store(db_path) as store:
-        assert await store.schema_version() == 2
+        assert await store.schema_version() == NEXT
         s = await store.sessions.get(sid)
         assert s.name == "b" and s.tags == ("ci",) and s.status == "failed"
         assert await store.output.line_count(sid) == 100
@@ -124,9 +128,9 @@ async def test_upgrade_backs_up_first_then_migrates(db_path, monkeypatch):
         assert (await store.scalar("SELECT colour FROM sessions WHERE id = ?", (sid,))) == "red"
         assert (await store.scalar("PRAGMA journal_mode")) == "wal"
     [backup] = backups(db_path.parent)
-    assert backup.name.startswith("tether.v1-")
+    assert backup.name.startswith(f"tether.v{SCHEMA_VERSION}-")
     assert mode_of(backup) == 0o600
-    assert user_version(backup) == 1
+    assert user_version(backup) == SCHEMA_VERSION
     assert rows(backup, "SELECT id, name, status FROM sessions") == [(sid, "b", "failed")]
     chunks = "SELECT count(*), sum(length(data)) FROM output_chunks"
     assert rows(backup, chunks) == rows(db_path, chunks)
@@ -140,8 +144,8 @@ async def test_upgrade_backs_up_first_then_migrates(db_path, monkeypatch):
 
 
 async def test_backup_dir_option(db_path, tmp_path, monkeypatch):
-    await make_store_v1(db_path)
-    add_v2(monkeypatch, V2_OK)
+    await make_store_current(db_path)
+    add_next_step(monkeypatch, NEXT_OK)
     async with open_store(db_path, backup_dir=tmp_path / "safe" / "place"):
         pass
     [backup] = backups(tmp_path / "safe" / "place")
@@ -152,11 +156,12 @@ async def test_backup_dir_option(db_path, tmp_path, monkeypatch):
 @pytest.mark.parametrize("made_by", ["store", "hand"])
 async def test_a_failed_upgrade_leaves_the_file_byte_identical(db_path, monkeypatch, made_by):
     if made_by == "store":
-        await make_store_v1(db_path)
+        await make_store_current(db_path)
     else:
         make_hand_made_v1(db_path)
+    old = user_version(db_path)
     original = file_bytes(db_path)
-    add_v2(monkeypatch, V2_FAILS)
+    add_next_step(monkeypatch, NEXT_FAILS)
     with pytest.raises(MigrationFailed) as info:
         await open_store(db_path)
     err = info.value
@@ -166,13 +171,13 @@ async def test_a_failed_upgrade_leaves_the_file_byte_identical(db_path, monkeypa
     assert err.backup == str(backup)
     assert file_bytes(db_path) == original
     assert not Path(f"{db_path}-wal").exists() and not Path(f"{db_path}-journal").exists()
-    assert user_version(db_path) == 1
-    # the backup is kept and is a whole v1 database
-    assert user_version(backup) == 1
+    assert user_version(db_path) == old
+    # the backup is kept and is a whole database of the old version
+    assert user_version(backup) == old
     assert rows(backup, "SELECT count(*) FROM sessions") == rows(
         db_path, "SELECT count(*) FROM sessions"
     )
-    # with the broken step gone, the same file opens with the v1 code
+    # with the broken step gone, the same file opens with the current code
     monkeypatch.undo()
     async with open_store(db_path) as store:
         assert await store.sessions.count(include_deleted=True) >= 1
@@ -187,9 +192,9 @@ async def test_the_hand_made_v1_fixture_is_read_back(db_path):
 
 async def test_the_hand_made_v1_fixture_migrates_and_reads_back(db_path, monkeypatch):
     make_hand_made_v1(db_path)
-    add_v2(monkeypatch, V2_OK)
+    add_next_step(monkeypatch, NEXT_OK)
     async with open_store(db_path) as store:
-        assert await store.schema_version() == 2
+        assert await store.schema_version() == NEXT
         await _check_fixture_contents(store)
         assert (await store.integrity_check()).ok
         assert (await store.scalar("SELECT colour FROM sessions WHERE id = 1")) == "red"
@@ -248,7 +253,7 @@ async def _check_fixture_contents(store) -> None:
 @pytest.mark.parametrize("made_by", ["store", "hand"])
 async def test_a_newer_database_is_refused_unchanged(db_path, made_by):
     if made_by == "store":
-        await make_store_v1(db_path)
+        await make_store_current(db_path)
     else:
         make_hand_made_v1(db_path)
     con = sqlite3.connect(db_path)
@@ -290,7 +295,7 @@ schema.MIGRATIONS.append([
     "CREATE TABLE once (x)",
     "INSERT INTO once VALUES (1)",
 ])
-schema.SCHEMA_VERSION = 2
+schema.SCHEMA_VERSION = len(schema.MIGRATIONS)
 from storage import open_store
 go = sys.argv[2]
 while not os.path.exists(go):
@@ -309,7 +314,7 @@ def test_processes_opening_an_old_database_at_once_migrate_it_once(db_path, tmp_
 
     from storage_helpers import ROOT
 
-    asyncio.run(make_store_v1(db_path))
+    asyncio.run(make_store_current(db_path))
     go = tmp_path / "go"
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
     procs = [
@@ -327,6 +332,37 @@ def test_processes_opening_an_old_database_at_once_migrate_it_once(db_path, tmp_
     results = [p.communicate(timeout=120) for p in procs]
     for (out, err), p in zip(results, procs, strict=True):
         assert p.returncode == 0, err
-        assert out.strip() == "2"
+        assert out.strip() == str(NEXT)
     assert rows(db_path, "SELECT count(*) FROM once") == [(1,)]
-    assert user_version(db_path) == 2
+    assert user_version(db_path) == NEXT
+
+
+# -- the real steps ------------------------------------------------------------------------
+
+
+def fts_settings(path: Path) -> dict[str, int]:
+    return dict(rows(path, "SELECT k, v FROM output_fts_config WHERE k != 'version'"))
+
+
+async def test_v2_hands_merging_of_the_output_index_to_tether(db_path):
+    """v1 let FTS5 merge segments inside every write; v2 turns that off and sets the
+    limits storage/index_merge.py works within. A v1 file gets exactly those settings,
+    keeps its index, and a new database is born with them."""
+    from storage import index_merge
+
+    make_hand_made_v1(db_path)
+    assert fts_settings(db_path) == {}  # (FTS5 defaults: automerge 4, crisismerge 16)
+    async with open_store(db_path) as store:
+        assert await store.schema_version() == 2
+        await _check_fixture_contents(store)
+    want = {
+        "automerge": 0,
+        "usermerge": index_merge.MERGE_AT,
+        "crisismerge": index_merge.CRISIS_AT,
+        "hashsize": index_merge.HASH_BYTES,
+    }
+    assert fts_settings(db_path) == want
+    fresh = db_path.with_name("fresh.db")
+    async with open_store(fresh):
+        pass
+    assert fts_settings(fresh) == want
