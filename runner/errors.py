@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
+import sqlite3
+
+from storage import StoreCorrupt, StoreFull, StoreReadOnly
+
+# What writing to the database can raise that a supervisor survives (it retries).
+DB_ERRORS = (StoreFull, StoreReadOnly, StoreCorrupt, sqlite3.DatabaseError)
+
+
+def short_reason(exc: BaseException) -> str:
+    """A database error in a few words, for a log line or a system line."""
+    if isinstance(exc, StoreFull):
+        return "the disk is full"
+    if isinstance(exc, StoreReadOnly):
+        return "it is read-only"
+    return str(exc) or type(exc).__name__
+
 
 class RunnerError(Exception):
     """Base class of every error the runner raises on purpose."""

@@ -33,6 +33,7 @@ class LaunchSpec:
     flush_interval: float = 0.1
     flush_bytes: int = 64 * 1024
     busy_timeout: float = 5.0  # seconds a flush waits for a locked database
+    defer_merge_above: int = 16 * 1024 * 1024  # unindexed bytes: index without merging
     lock_wait: float = 5.0  # seconds to wait for the session lock
     redact: list[str] | None = None  # capture-time redaction: user patterns (None = off)
 

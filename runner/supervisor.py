@@ -10,7 +10,8 @@ Life of a supervisor (``python -m runner``, detached, one per running session):
    batches (``flush_interval`` or ``flush_bytes``, whichever comes first) without
    indexing, and index its own session's new chunks in the background;
 5. when the command has exited and its output is drained: write the rest, end the
-   run with exit code or signal and a final system line, finish indexing, exit.
+   run with exit code or signal and a final system line, finish indexing, release
+   the lock, merge the index segments a burst left unmerged (runner/indexer.py), exit.
 
 Anything unexpected is logged with its traceback to the supervisors' log, and the
 session is marked failed rather than left ``running``.
@@ -23,18 +24,18 @@ import contextlib
 import errno
 import os
 import signal
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from storage import SessionNotFound, StoreCorrupt, StoreFull, StoreReadOnly, open_store
+from storage import SessionNotFound, open_store
 
 from . import log
 from .buffer import Gap, OutputBuffer, Piece, SpillFile
 from .child import Child, StartError, signal_name, spawn
-from .errors import ControlError
+from .errors import DB_ERRORS, ControlError, short_reason
+from .indexer import Indexer
 from .locations import SupervisorLock
 from .server import ControlServer
 from .spec import LaunchSpec
@@ -52,15 +53,6 @@ INDEX_BACKLOG_MAX = 1024 * 1024  # no indexing while more than this waits to be 
 IDLE_INDEX_AFTER = 0.3  # seconds without output before indexing
 DRAIN_IDLE = 1.0  # after exit: stop waiting for EOF once output has been quiet this long
 RETRY_FOR = 60.0  # seconds a final write keeps retrying before giving up
-DB_ERRORS = (StoreFull, StoreReadOnly, StoreCorrupt, sqlite3.DatabaseError)
-
-
-def short_reason(exc: BaseException) -> str:
-    if isinstance(exc, StoreFull):
-        return "the disk is full"
-    if isinstance(exc, StoreReadOnly):
-        return "it is read-only"
-    return str(exc) or type(exc).__name__
 
 
 class Supervisor:
@@ -90,8 +82,7 @@ class Supervisor:
         self._reading_paused = False
         self._last_output = time.monotonic()
         self._backoff = 0.1
-        self._index_due = False
-        self._last_index = time.monotonic()
+        self.indexer: Any = None  # made once the database is open
         self._stop_task: asyncio.Task[None] | None = None
         self._aborting = False
         self._db_gone = False  # the database file was removed: nothing can be recorded
@@ -153,6 +144,9 @@ class Supervisor:
         self.store = await open_store(self.spec.db, create=False, actor="runner")
         db_identity = os.stat(self.spec.db)  # before anyone hears we started
         await self.store.db.execute(f"PRAGMA busy_timeout={int(self.spec.busy_timeout * 1000)}")
+        self.indexer = Indexer(
+            self.store, self.sid, self.log_path, defer_above=self.spec.defer_merge_above
+        )
         child = self.child
         run = await self._retry(
             lambda: self.store.runs.start(
@@ -175,7 +169,10 @@ class Supervisor:
         await self._finish()
         await self._server.close()
         self.buffer.close()
-        await self._index_rest()
+        await self.indexer.rest(lambda: self._aborting, RETRY_FOR)
+        # The run is recorded and indexed: a resume need not wait for merging.
+        lock.release()
+        await self.indexer.tidy_rest(lambda: self._aborting)
         await self.store.close()
         return 0
 
@@ -333,11 +330,17 @@ class Supervisor:
                 if self._eof.is_set() and self._exited.is_set():
                     return
                 self._data.clear()
-                timeout = IDLE_INDEX_AFTER if self._index_due else None
+                ix = self.indexer
+                timeout = None
+                if ix.due or ix.tidy_due:
+                    if ix.busy:  # working through a backlog: on at once
+                        await self._background_step()
+                        continue
+                    timeout = IDLE_INDEX_AFTER
                 try:
                     await asyncio.wait_for(self._data.wait(), timeout)
                 except TimeoutError:
-                    await self._index_step()
+                    await self._background_step()
                 continue
             # Leading edge: output after a quiet spell is written at once (a prompt or a
             # log line shows up without delay); during a burst, at most one transaction
@@ -350,12 +353,13 @@ class Supervisor:
                     await asyncio.wait_for(self._big.wait(), wait)
             await self._flush_once()
             self._last_flush = time.monotonic()
+            ix = self.indexer
             if (
-                self._index_due
-                and time.monotonic() - self._last_index >= INDEX_EVERY
+                (ix.due or ix.tidy_due)
+                and time.monotonic() - ix.last >= INDEX_EVERY
                 and self.buffer.pending < INDEX_BACKLOG_MAX  # readable first, searchable next
             ):
-                await self._index_step()
+                await self._background_step()
 
     def _records(self, items: list[Piece | Gap]) -> list[tuple[int, str, bytes, float]]:
         out = []
@@ -399,7 +403,7 @@ class Supervisor:
             await asyncio.sleep(self._backoff)
             self._backoff = min(self._backoff * 2, 2.0)
             return False
-        self._index_due = True
+        self.indexer.wrote()
         if not self.healthy:
             self.healthy = True
             self._unhealthy_since = None
@@ -411,37 +415,12 @@ class Supervisor:
             self._resume_reading()
         return True
 
-    async def _index_step(self, max_bytes: int = INDEX_BATCH) -> int:
-        self._last_index = time.monotonic()
-        try:
-            n = await self.store.output.index_pending(self.sid, max_bytes=max_bytes)
-        except DB_ERRORS as e:
-            log.write_entry(
-                self.log_path,
-                f"indexing postponed: {short_reason(e)}",
-                session_id=self.sid,
-                level="WARN",
-            )
-            return -1
-        if n == 0:
-            self._index_due = False
-        return n
-
-    async def _index_rest(self) -> None:
-        """Index what is left (the lock is still held, so a resume waits for this).
-        Gives up only after ``RETRY_FOR`` seconds of failures in a row."""
-        failing_since: float | None = None
-        while not self._aborting:
-            n = await self._index_step(8 * 1024 * 1024)
-            if n == 0:
-                return
-            if n > 0:
-                failing_since = None
-                continue
-            failing_since = failing_since or time.monotonic()
-            if time.monotonic() - failing_since > RETRY_FOR:
-                return
-            await asyncio.sleep(0.5)
+    async def _background_step(self) -> None:
+        """Searchable next: one index step, or else one merge step (runner/indexer.py)."""
+        if self.indexer.due:
+            await self.indexer.step(INDEX_BATCH)
+        elif self.indexer.tidy_due:
+            await self.indexer.tidy()
 
     # -- the command's life -------------------------------------------------------------
     def _on_sigchld(self) -> None:

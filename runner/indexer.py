@@ -1,0 +1,98 @@
+"""A supervisor's indexing: its session's output is readable at once, searchable next.
+
+The supervisor writes output unindexed, then indexes its own session's new chunks in
+steps between writes. A small backlog is indexed with merging (as any indexed write
+is, storage/index_merge.py). A big one, a burst of megabytes, is indexed without
+merging the index's segments: merging is half of indexing's cost on such output, and
+deferring it makes the burst searchable about twice as soon. The segments that piled
+up are then merged in short steps (``tidy``) when the supervisor has nothing else
+to do, and after the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import log
+from .errors import DB_ERRORS, short_reason
+
+TIDY_AFTER_RUN_MAX = 300.0  # seconds a finished supervisor spends merging, at most
+
+
+class Indexer:
+    """Index and tidy steps for one session; the supervisor decides when."""
+
+    def __init__(self, store: Any, session_id: int, log_path: Path, *, defer_above: int) -> None:
+        self.store = store
+        self.defer_above = defer_above  # a backlog bigger than this: index without merging
+        self.sid = session_id
+        self.log_path = log_path
+        self.due = False  # output was written that may not be indexed yet
+        self.tidy_due = False  # segments were left unmerged
+        self.last = time.monotonic()  # when the last step started
+        self.busy = False  # the last step did work: more may follow at once
+
+    def wrote(self) -> None:
+        self.due = True
+
+    async def step(self, max_bytes: int) -> int:
+        """Index up to about ``max_bytes``. Returns chunks indexed (0: caught up, -1:
+        the database refused; logged, retried later)."""
+        self.last = time.monotonic()
+        try:
+            backlog = await self.store.output.unindexed_bytes(self.sid)
+            merge = backlog <= self.defer_above
+            n = await self.store.output.index_pending(self.sid, max_bytes=max_bytes, merge=merge)
+        except DB_ERRORS as e:
+            self._postponed("indexing", e)
+            self.busy = False
+            return -1
+        if n and not merge:
+            self.tidy_due = True
+        if n == 0:
+            self.due = False
+        self.busy = n > 0
+        return n
+
+    async def tidy(self) -> bool:
+        """One short merge step. True while there is more to merge."""
+        self.last = time.monotonic()
+        try:
+            more = await self.store.output.tidy_index()
+        except DB_ERRORS as e:
+            self._postponed("merging the index", e)
+            self.busy = False
+            return False  # tidy_due stays set: tried again later
+        self.tidy_due = self.busy = more
+        return more
+
+    async def rest(self, stop: Callable[[], bool], retry_for: float) -> None:
+        """After the run: index what is left. Gives up only after ``retry_for``
+        seconds of failures in a row, or when ``stop()`` says so."""
+        failing_since: float | None = None
+        while not stop():
+            n = await self.step(8 * 1024 * 1024)
+            if n == 0:
+                return
+            if n > 0:
+                failing_since = None
+                continue
+            failing_since = failing_since or time.monotonic()
+            if time.monotonic() - failing_since > retry_for:
+                return
+            await asyncio.sleep(0.5)
+
+    async def tidy_rest(self, stop: Callable[[], bool]) -> None:
+        """After the run: merge what this supervisor's backlogs left unmerged."""
+        deadline = time.monotonic() + TIDY_AFTER_RUN_MAX
+        while self.tidy_due and not stop() and time.monotonic() < deadline and await self.tidy():
+            pass
+
+    def _postponed(self, what: str, e: BaseException) -> None:
+        log.write_entry(
+            self.log_path, f"{what} postponed: {short_reason(e)}", session_id=self.sid, level="WARN"
+        )

@@ -1,0 +1,93 @@
+"""The supervisor's indexing (runner/indexer.py): a big backlog is indexed without
+merging, then merged in short steps; a small one is merged as it is indexed. First
+the policy on a real store in this process, then a real supervisor given a burst."""
+
+from __future__ import annotations
+
+from runner_helpers import eventually, process_state, wait_ended
+
+from runner import control
+from runner.indexer import Indexer
+from runner.locations import supervisor_pid
+from storage.index_merge import MERGE_AT
+
+LINE = 7  # bytes of "NNNNNN\n"
+
+
+async def _backlog(store, lines: int) -> int:
+    sid = (await store.sessions.create(["seq"], cwd="/")).id
+    data = "".join(f"{n}\n" for n in range(100_000, 100_000 + lines)).encode()
+    await store.output.append(sid, "stdout", data, index=False)
+    return sid
+
+
+async def test_a_big_backlog_is_indexed_unmerged_then_tidied(store, paths):
+    limit = 256 * 1024
+    sid = await _backlog(store, 1024 * 1024 // LINE)  # 1 MiB: four times the limit
+    ix = Indexer(store, sid, paths.runtime / "supervisor.log", defer_above=limit)
+    ix.wrote()
+    steps, deferred = 0, 0
+    while True:
+        backlog = await store.output.unindexed_bytes(sid)
+        segments = await store.output.index_segments()
+        n = await ix.step(1)  # one chunk a step
+        if n == 0:
+            break
+        steps += 1
+        if backlog > limit:
+            deferred += 1
+            assert await store.output.index_segments() > segments, "a deferred step merges nothing"
+    assert deferred >= 10 and steps > deferred
+    assert not ix.due and ix.tidy_due
+    assert await store.output.index_segments() >= deferred  # left for tidying
+    words = ["100000", str(100_000 + 1024 * 1024 // LINE - 1)]
+
+    async def found() -> list[list[int]]:
+        return [[h.line for h in await store.search(w, session_id=sid)] for w in words]
+
+    before = await found()
+    assert before == [[0], [1024 * 1024 // LINE - 1]]
+
+    await ix.tidy_rest(lambda: False)
+    assert not ix.tidy_due
+    assert await store.output.index_segments() < MERGE_AT
+    assert await found() == before
+    assert (await store.integrity_check()).ok
+
+
+async def test_a_small_backlog_is_merged_as_it_is_indexed(store, paths):
+    sid = await _backlog(store, 200_000 // LINE)  # under the limit
+    ix = Indexer(store, sid, paths.runtime / "supervisor.log", defer_above=256 * 1024)
+    ix.wrote()
+    while await ix.step(4096):
+        pass
+    assert not ix.tidy_due  # nothing was left unmerged
+    assert await store.output.index_segments() < 2 * MERGE_AT
+
+
+async def test_a_supervisor_tidies_the_index_after_a_burst(store, paths, tmp_path):
+    lines = 3_000_000  # about 21 MB, nearly all of it indexed without merging
+    s = await control.start_session(
+        store,
+        paths,
+        argv=["seq", "1", str(lines)],
+        cwd=tmp_path,
+        tuning={"defer_merge_above": 1024 * 1024},
+    )
+    pid = supervisor_pid(paths, s.id)
+    assert pid
+    s = await wait_ended(store, paths, s.id, timeout=120)
+    assert s.status == "succeeded" and s.output_lines == lines + 1  # and the exit line
+    assert await store.output.unindexed_bytes(s.id) == 0
+
+    async def exited() -> bool:
+        try:
+            return process_state(pid) == "Z"  # exited, not yet reaped
+        except FileNotFoundError:
+            return True
+
+    await eventually(exited, timeout=120, what="the supervisor to finish merging and exit")
+    assert await store.output.index_segments() < 2 * MERGE_AT
+    for n in (999_999, 1_500_000, lines):  # (a word is also a prefix: not 1)
+        assert [h.line for h in await store.search(str(n), session_id=s.id)] == [n - 1]
+    assert (await store.integrity_check()).ok
