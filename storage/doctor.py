@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import StoreError
-from .index_merge import merge_for_write
+from .index_merge import MERGE_AT, merge_for_write
 from .purge import _reindex_all, db_size
 from .retention import DAY, format_size
 from .sessions import _reindex_meta
@@ -64,6 +64,7 @@ async def diagnose(store: Store, *, trash_days: float | None = None) -> list[Fin
         ("orphans", lambda: _orphans(store)),
         ("counters", lambda: _counters(store)),
         ("backlog", lambda: _backlog(store)),
+        ("index-segments", lambda: _segments(store)),
         ("space", lambda: _space(store, trash_days)),
     ]
     for name, check in checks:
@@ -239,6 +240,24 @@ async def _backlog(store: Store) -> Finding:
     )
 
 
+async def _segments(store: Store) -> Finding:
+    n = await store.output.index_segments()
+    if n < 2 * MERGE_AT:
+        return Finding("index-segments", "ok", f"the output index is merged ({_segs(n)})")
+    return Finding(
+        "index-segments",
+        "info",
+        f"the output index is in {_segs(n)}: searches are slower until they are merged "
+        "(supervisors merge them after a burst of output, when they are idle)",
+        "merge them now",
+        n,
+    )
+
+
+def _segs(n: int) -> str:
+    return f"{n} segment" + ("" if n == 1 else "s")
+
+
 async def _space(store: Store, trash_days: float | None) -> list[Finding]:
     out = []
     page = int(await store.scalar("PRAGMA page_size"))
@@ -320,6 +339,12 @@ async def repair(
                 break
             n += step
         say(f"indexed {n} chunks of output that were waiting")
+    if "index-segments" in todo:
+        before = await store.output.index_segments()
+        while await store.output.tidy_index():
+            pass
+        after = await store.output.index_segments()
+        say(f"merged the output index from {_segs(before)} to {_segs(after)}")
     if "auto-vacuum" in todo:
         mode = int(await store.scalar("PRAGMA auto_vacuum"))
         async with store._lock:

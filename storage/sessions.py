@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .errors import IllegalTransition, SessionNotFound
+from .index_merge import merge_for_write
 from .models import ENDED, SESSION_COLUMNS, TRANSITIONS, Session, session_from_row
 from .schema import STATUSES
 from .text import index_text
@@ -492,6 +493,7 @@ async def purge_in_tx(db: aiosqlite.Connection, session_id: int, *, index: bool 
     cursor = await db.execute(
         "SELECT id, data FROM output_chunks WHERE session_id = ? AND indexed = 1", (session_id,)
     )
+    deleted = 0
     while index:
         batch = await cursor.fetchmany(256)
         if not batch:
@@ -500,7 +502,9 @@ async def purge_in_tx(db: aiosqlite.Connection, session_id: int, *, index: bool 
             "INSERT INTO output_fts (output_fts, rowid, text) VALUES ('delete', ?, ?)",
             [(cid, index_text(data)) for cid, data in batch],
         )
+        deleted += sum(len(data) for _, data in batch)
     await cursor.close()
+    await merge_for_write(db, deleted)  # deletions are index entries too, until merged
     await db.execute("DELETE FROM output_chunks WHERE session_id = ?", (session_id,))
     await db.execute("DELETE FROM runs WHERE session_id = ?", (session_id,))
     await db.execute("DELETE FROM session_tags WHERE session_id = ?", (session_id,))

@@ -196,3 +196,21 @@ async def test_auto_vacuum_mode_is_put_back(tmp_path, mode):
         await repair(store, [found["auto-vacuum"]])
         assert int(await store.scalar("PRAGMA auto_vacuum")) == 2
         assert "auto-vacuum" not in by_check(await diagnose(store))
+
+
+async def test_an_unmerged_output_index_is_reported_and_merged(db_path):
+    from storage.index_merge import MERGE_AT
+
+    async with open_store(db_path) as store:
+        for i in range(3 * MERGE_AT):  # one unmerged segment per session (a burst's way)
+            sid = (await store.sessions.create(["seq"], cwd="/")).id
+            await store.output.append(sid, "stdout", f"n{i} wombat\n".encode(), index=False)
+            await store.output.index_pending(sid, merge=False)
+        found = by_check(await diagnose(store))["index-segments"]
+        assert found.level == "info" and found.fix and found.count >= 3 * MERGE_AT
+        assert f"{found.count} segments" in found.message
+        done = await repair(store, [found])
+        assert done == [f"merged the output index from {found.count} segments to 1 segment"]
+        again = by_check(await diagnose(store))["index-segments"]
+        assert again.level == "ok" and "(1 segment)" in again.message
+        assert len(await store.search("wombat")) == 3 * MERGE_AT
