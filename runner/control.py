@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import log
 from .errors import ControlError, NeedsConfirmation, NotResumable, NotRunning, SupervisorGone
-from .locations import RuntimePaths, is_alive, socket_path, supervisor_pid, try_lock
+from .locations import RuntimePaths, is_alive, socket_path, supervisor_pid, sweep, try_lock
 from .spec import LaunchSpec
 
 if TYPE_CHECKING:
@@ -365,8 +365,10 @@ async def resume_run(
 async def reconcile(store: Store, paths: RuntimePaths) -> list[int]:
     """Mark every ``running``/``paused`` session whose supervisor is gone (its lock is
     free) as ``lost``, with a system line saying so; also a ``pending`` session whose
-    supervisor never started. Returns their ids. Cheap when nothing is wrong: one
-    indexed query and one lock probe per live session."""
+    supervisor never started. Returns their ids. Then sweeps the lock files and
+    sockets of sessions that cannot have a supervisor (``locations.sweep``). Cheap
+    when nothing is wrong: one indexed query, one lock probe per live session, and
+    one directory listing."""
     candidates = await store.sessions.list(
         status=("running", "paused", "pending"), include_deleted=True, order="id"
     )
@@ -407,6 +409,8 @@ async def reconcile(store: Store, paths: RuntimePaths) -> list[int]:
     for sid in lost:  # what its supervisor had stored but not yet indexed
         while await store.output.index_pending(sid):
             pass
+    # Lock files and sockets of sessions that cannot have a supervisor any more.
+    sweep(paths, {s.id for s in candidates} - set(lost))
     return lost
 
 

@@ -6,8 +6,11 @@ works (``tui.paths.Paths`` does).
 
 Liveness is the lock: a supervisor holds an exclusive ``flock`` on its session's lock
 file for its whole life, so a free lock means no supervisor, whatever pids say, and a
-reboot frees every lock. Lock files are never deleted (deleting one while another
-process opens it would give two processes "the" lock on two different files).
+reboot frees every lock. ``sweep`` deletes the lock files (and stale sockets) of
+sessions that are not running, holding each lock while it does. Deleting a lock file
+that another process has just opened would give two processes "the" lock on two
+different files, so whoever takes a lock checks afterwards that the file it locked is
+still the one at the path, and tries again if not.
 """
 
 from __future__ import annotations
@@ -84,6 +87,32 @@ def _open_lock(path: Path) -> int:
     return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
 
+def _still_there(fd: int, path: Path) -> bool:
+    """Is the file open as ``fd`` still the one at ``path`` (not swept meanwhile)?"""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _lock_now(path: Path) -> int | None:
+    """An fd holding ``path``'s exclusive lock, or None if another process holds it."""
+    while True:
+        fd = _open_lock(path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                return None
+            raise
+        if _still_there(fd, path):
+            return fd
+        os.close(fd)  # swept between open and flock: lock the new file instead
+
+
 def lock_is_held(lock_file: Path) -> bool:
     """True when some process holds the lock (a supervisor is alive)."""
     try:
@@ -124,19 +153,12 @@ def supervisor_pid(paths: RuntimePaths, session_id: int) -> int | None:
 def try_lock(lock_file: Path) -> Iterator[bool]:
     """Hold the lock for a moment if it is free (yields True), else yield False.
     Used by ``reconcile`` so that no supervisor can start while it decides."""
-    fd = _open_lock(lock_file)
+    fd = _lock_now(lock_file)
+    if fd is None:
+        yield False
+        return
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                yield False
-                return
-            raise
-        try:
-            yield True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        yield True
     finally:
         os.close(fd)
 
@@ -150,14 +172,9 @@ class SupervisorLock:
 
     def acquire(self) -> bool:
         """Try once; True when taken. The pid goes into the file for ``doctor``."""
-        fd = _open_lock(self.path)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            os.close(fd)
-            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                return False
-            raise
+        fd = _lock_now(self.path)
+        if fd is None:
+            return False
         self.fd = fd
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -167,3 +184,33 @@ class SupervisorLock:
         if self.fd is not None:
             os.close(self.fd)  # closing the last descriptor releases the flock
             self.fd = None
+
+
+def sweep(paths: RuntimePaths, keep: set[int]) -> int:
+    """Delete the lock files and stale sockets of sessions not in ``keep`` (those that
+    may have a supervisor: running, paused, pending), each while holding its lock, so
+    a live supervisor's files are never touched. Returns how many lock files went."""
+    removed = 0
+    try:
+        names = os.listdir(paths.runtime)
+    except FileNotFoundError:
+        return 0
+    for name in names:
+        stem, dot, ext = name.partition(".")
+        if ext != "lock" or not stem.isdigit() or int(stem) in keep:
+            continue
+        sid = int(stem)
+        lock = paths.lock_file(sid)
+        fd = _lock_now(lock)
+        if fd is None:
+            continue  # a supervisor still holds it (finishing its indexing)
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                socket_path(paths, sid).unlink()
+            lock.unlink()
+            removed += 1
+        finally:
+            os.close(fd)
+    # The (empty) short socket directory stays: removing it could pull it from under
+    # a supervisor that has just made it and is about to bind its socket there.
+    return removed

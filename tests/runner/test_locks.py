@@ -1,0 +1,90 @@
+"""Lock files and sockets are swept once their session cannot have a supervisor, and
+sweeping never lets two processes hold "the" lock of one session."""
+
+from __future__ import annotations
+
+import os
+
+from runner_helpers import wait_ended
+
+import runner.locations as locations
+from runner import control
+from runner.locations import SupervisorLock, lock_is_held, sweep, try_lock
+
+
+async def test_reconcile_sweeps_the_files_of_ended_sessions_only(store, paths, tmp_path):
+    done = await control.start_session(store, paths, argv=["true"], cwd=tmp_path)
+    live = await control.start_session(store, paths, argv=["sleep", "30"], cwd=tmp_path)
+    await wait_ended(store, paths, done.id)
+    assert paths.lock_file(done.id).exists()  # left by its supervisor
+    stale = locations.socket_path(paths, done.id)
+    stale.touch()  # as a supervisor killed with -9 leaves its socket
+
+    await control.reconcile(store, paths)
+    assert not paths.lock_file(done.id).exists() and not stale.exists()
+    assert paths.lock_file(live.id).exists() and control.is_alive(paths, live.id)
+    assert locations.socket_path(paths, live.id).exists()
+
+    await control.stop(store, paths, live.id)
+    await wait_ended(store, paths, live.id)
+    await control.reconcile(store, paths)
+    assert sorted(p.name for p in paths.runtime.glob("*.lock")) == []
+    # and a swept session can run again
+    again = await control.resume_run(store, paths, done.id)
+    assert (await wait_ended(store, paths, again.id)).run_count == 2
+
+
+def test_sweep_leaves_a_lock_that_is_held(paths):
+    holder = SupervisorLock(paths.lock_file(77))
+    assert holder.acquire()
+    try:
+        assert sweep(paths, keep=set()) == 0
+        assert paths.lock_file(77).exists() and lock_is_held(paths.lock_file(77))
+    finally:
+        holder.release()
+    assert sweep(paths, keep=set()) == 1
+    assert not paths.lock_file(77).exists()
+
+
+def _swept_after_open(monkeypatch, path):
+    """The first open of ``path`` is followed at once by a sweep deleting it: the
+    worst moment, between a locker's open and its flock."""
+    real = locations._open_lock
+    calls = []
+
+    def open_then_swept(p):
+        fd = real(p)
+        if not calls:
+            calls.append(p)
+            os.unlink(p)
+        return fd
+
+    monkeypatch.setattr(locations, "_open_lock", open_then_swept)
+    return calls
+
+
+def test_a_supervisor_never_holds_a_swept_lock_file(paths, monkeypatch):
+    path = paths.lock_file(5)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+    calls = _swept_after_open(monkeypatch, path)
+    lock = SupervisorLock(path)
+    assert lock.acquire()
+    try:
+        assert calls  # the sweep did happen
+        # What it holds is the file everyone else looks at: it is seen alive.
+        assert lock_is_held(path)
+        assert path.read_text().strip() == str(os.getpid())
+    finally:
+        lock.release()
+
+
+def test_reconcile_never_decides_on_a_swept_lock_file(paths, monkeypatch):
+    path = paths.lock_file(6)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+    _swept_after_open(monkeypatch, path)
+    with try_lock(path) as free:
+        assert free
+        # While reconcile decides, no supervisor can take the session's lock.
+        assert not SupervisorLock(path).acquire()
