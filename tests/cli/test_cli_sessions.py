@@ -76,6 +76,11 @@ def test_stop_pause_continue_send(tether):
     sid = tether.ok("run", "--", "sh", "-c", 'while read l; do echo "got $l"; done').strip()
     tether.ok("send", sid, "hello", "there")
     tether.wait_output(sid, "got hello there")
+    # what was sent is marked as input, except in --raw and --stream input
+    assert tether.ok("logs", sid).splitlines() == ["› hello there", "got hello there"]
+    assert tether.ok("logs", sid, "--tail", "2").splitlines()[0] == "› hello there"
+    assert tether.ok("logs", sid, "--raw") == "hello there\ngot hello there\n"
+    assert tether.ok("logs", sid, "--stream", "input") == "hello there\n"
     assert tether.ok("pause", sid).strip() == f"#{sid} paused"
     assert tether.json("show", sid)["status"] == "paused"
     assert tether.ok("continue", sid).strip() == f"#{sid} running"

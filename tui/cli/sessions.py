@@ -356,8 +356,20 @@ def _colour() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
+# Lines sent to the command (``send``, the TUI's ``i``) are marked as the TUI marks
+# them, unless --raw (the exact bytes) or --stream input (nothing else is shown).
+INPUT_MARK = "› ".encode()
+_LINE_STARTS = re.compile(rb"^(?=.)", re.MULTILINE)
+
+
+def _marked(stream: str, opts: _LogOptions) -> bool:
+    return stream == "input" and not opts.raw and opts.stream is None
+
+
 def _line_bytes(line: Line, opts: _LogOptions) -> bytes:
     data = _display(line.raw, opts.raw)
+    if _marked(line.stream, opts):
+        data = INPUT_MARK + data
     if opts.timestamps:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(line.at))
         data = f"{stamp}.{int(line.at % 1 * 1000):03d} ".encode() + data
@@ -378,7 +390,10 @@ async def _dump(store: Store, session_id: int, opts: _LogOptions, out: BinaryIO)
         )
         if prev is not None and prev.open_end and not continued and not opts.raw:
             out.write(b"\n")
-        out.write(_display(chunk.data, opts.raw))
+        data = _display(chunk.data, opts.raw)
+        if _marked(chunk.stream, opts) and not continued:
+            data = _LINE_STARTS.sub(INPUT_MARK, data)
+        out.write(data)
         prev = chunk
     if prev is not None and prev.open_end and not opts.raw:
         out.write(b"\n")
@@ -638,10 +653,16 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     session_id(p)
     p.add_argument("-f", "--follow", action="store_true", help="keep printing until it ends")
     p.add_argument("-n", "--tail", type=int, metavar="N", help="only the last N lines")
-    p.add_argument("--stream", choices=("stdout", "stderr", "system", "input"))
+    p.add_argument(
+        "--stream",
+        choices=("stdout", "stderr", "system", "input"),
+        help="only this stream (input: lines sent to the command, otherwise marked ›)",
+    )
     p.add_argument("-t", "--timestamps", action="store_true", help="prefix each line's time")
     p.add_argument(
-        "--raw", action="store_true", help="bytes as recorded (escape sequences included)"
+        "--raw",
+        action="store_true",
+        help="bytes as recorded (escape sequences included, input lines unmarked)",
     )
 
     p = add("stop", cmd_stop, "stop a session (SIGTERM, then SIGKILL after the grace period)")
