@@ -1,0 +1,117 @@
+"""What the session commands share (``sessions``, ``logs``, ``control``): the store
+reconciled first, the runner's errors as one line, usage errors, and how a session's
+fields are printed. Nothing here imports Textual."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
+
+from .context import EXIT_ERROR, EXIT_OK, Ctx, UsageError
+
+if TYPE_CHECKING:
+    from storage import Session, Store
+
+FOLLOW_POLL = 0.2  # seconds between looks at a followed session
+
+
+def _runner_errors(fn: Callable[[Ctx], int]) -> Callable[[Ctx], int]:
+    """Runner errors (supervisor gone, not running, ...) are a clear line, exit 1."""
+
+    @functools.wraps(fn)
+    def wrapper(ctx: Ctx) -> int:
+        from runner.errors import RunnerError
+
+        try:
+            return fn(ctx)
+        except RunnerError as e:
+            print(f"tether: {e}", file=sys.stderr)
+            return EXIT_ERROR
+
+    return wrapper
+
+
+@contextlib.asynccontextmanager
+async def _session_store(ctx: Ctx) -> AsyncIterator[Store]:
+    """The store, reconciled first (cheap when nothing is wrong)."""
+    from runner.control import reconcile
+
+    async with ctx.open_store(actor="cli") as store:
+        await reconcile(store, ctx.paths)
+        yield store
+
+
+def _usage(ctx: Ctx, message: str) -> UsageError:
+    """A usage error found after parsing: print the command's usage, exit 2."""
+    parser = getattr(ctx.args, "_parser", None)
+    if parser is not None:
+        parser.error(message)  # prints usage and the message, exits 2
+    return UsageError(message)
+
+
+def _grace(ctx: Ctx) -> float:
+    return float(ctx.config.general.stop_grace)
+
+
+def _safe(text: str) -> str:
+    from storage.text import terminal_safe
+
+    return terminal_safe(text, keep_colour=False).replace("\n", " ")
+
+
+def _when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
+
+
+def _took(session: Session) -> str:
+    from runner.timefmt import format_duration
+
+    d = session.duration(time.time())
+    return format_duration(d) if d is not None else "-"
+
+
+def _exit(session: Session) -> str:
+    if session.signal:
+        from runner.child import signal_name
+
+        return signal_name(session.signal)
+    return "-" if session.exit_code is None else str(session.exit_code)
+
+
+def _exit_status(session: Session) -> int:
+    """The exit status of `run --follow`: the command's own, as a shell reports it."""
+    if session.exit_code is not None:
+        return session.exit_code
+    if session.signal:
+        return 128 + session.signal
+    return EXIT_OK if session.status == "succeeded" else EXIT_ERROR
+
+
+def _short(text: str, width: int, *, left: bool = False) -> str:
+    if len(text) <= width:
+        return text
+    return "…" + text[-(width - 1) :] if left else text[: width - 1] + "…"
+
+
+def _home(path: str) -> str:
+    home = os.path.expanduser("~")
+    if home != "/" and (path == home or path.startswith(home + "/")):
+        return "~" + path[len(home) :]
+    return path
+
+
+async def _last_system_line(store: Store, session_id: int) -> str:
+    lines = await store.output.tail(session_id, 1, "system")
+    text = lines[-1].text if lines else "unknown reason"
+    return _safe(text.removeprefix("could not start: "))
+
+
+def _capture_redaction(ctx: Ctx) -> list[str] | None:
+    from storage.export import capture_patterns
+
+    return capture_patterns(ctx.config.section("redaction"))

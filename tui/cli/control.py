@@ -1,0 +1,182 @@
+"""Control of a session from the command line: stop pause continue send resume rm
+restore. Nothing here imports Textual."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .common import (
+    _capture_redaction,
+    _exit_status,
+    _grace,
+    _last_system_line,
+    _runner_errors,
+    _safe,
+    _session_store,
+)
+from .context import EXIT_ERROR, EXIT_OK, Ctx
+from .logs import _follow, _LogOptions
+
+if TYPE_CHECKING:
+    from storage import Session
+
+
+@_runner_errors
+def cmd_stop(ctx: Ctx) -> int:
+    args = ctx.args
+    grace = args.grace if args.grace is not None else _grace(ctx)
+
+    async def go() -> int:
+        from runner.control import stop
+
+        async with _session_store(ctx) as store:
+            s = await store.sessions.resolve(args.id)
+            s = await stop(store, ctx.paths, s.id, grace=grace)
+            line = await _last_system_line(store, s.id)
+        print(f"#{s.id} {s.status}: {line}")
+        return EXIT_OK
+
+    return ctx.run(go)
+
+
+def _simple(action: str) -> Callable[[Ctx], int]:
+    @_runner_errors
+    def command(ctx: Ctx) -> int:
+        async def go() -> int:
+            from runner import control
+
+            fn = {"pause": control.pause, "continue": control.continue_}[action]
+            async with _session_store(ctx) as store:
+                s = await store.sessions.resolve(ctx.args.id)
+                s = await fn(store, ctx.paths, s.id)
+            print(f"#{s.id} {s.status}")
+            return EXIT_OK
+
+        return ctx.run(go)
+
+    return command
+
+
+@_runner_errors
+def cmd_send(ctx: Ctx) -> int:
+    args = ctx.args
+    text = " ".join(args.text)
+
+    async def go() -> int:
+        from runner.control import send_input
+
+        async with _session_store(ctx) as store:
+            s = await store.sessions.resolve(args.id)
+            await send_input(store, ctx.paths, s.id, text, eol=not args.no_newline)
+        return EXIT_OK
+
+    return ctx.run(go)
+
+
+def _confirm(session: Session, command: str) -> bool:
+    if not sys.stdin.isatty():
+        return False
+    print(f"#{session.id} was imported. Resuming it runs:\n  {_safe(command)}\nin {session.cwd}")
+    try:
+        answer = input("Run it? [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+@_runner_errors
+def cmd_resume(ctx: Ctx) -> int:
+    args = ctx.args
+
+    async def go() -> int:
+        from runner.control import resume_run
+        from runner.errors import NeedsConfirmation
+
+        async with _session_store(ctx) as store:
+            s = await store.sessions.resolve(args.id)
+            runs_before = s.run_count
+            try:
+                s = await resume_run(
+                    store,
+                    ctx.paths,
+                    s.id,
+                    grace=_grace(ctx),
+                    confirmed=args.yes,
+                    redact=_capture_redaction(ctx),
+                )
+            except NeedsConfirmation as e:
+                if not _confirm(s, e.command):
+                    print(
+                        f"tether: #{s.id} was imported; not running `{_safe(e.command)}` "
+                        f"without confirmation (pass --yes to run it)",
+                        file=sys.stderr,
+                    )
+                    return EXIT_ERROR
+                s = await resume_run(store, ctx.paths, s.id, grace=_grace(ctx), confirmed=True)
+            if s.run_count == runs_before:  # no new run: the command could not start
+                why = await _last_system_line(store, s.id)
+                print(f"tether: #{s.id} failed to start: {why}", file=sys.stderr)
+                return EXIT_ERROR
+            print(s.id, flush=True)
+            if args.follow:
+                runs = await store.runs.list(s.id)
+                start = runs[-1].first_line if runs else 0
+                final = await _follow(store, s.id, _LogOptions(), sys.stdout.buffer, start)
+                return _exit_status(final)
+        return EXIT_OK
+
+    return ctx.run(go)
+
+
+# -- trash ------------------------------------------------------------------------------
+@_runner_errors
+def cmd_rm(ctx: Ctx) -> int:
+    args = ctx.args
+
+    async def go() -> int:
+        from runner.control import is_alive
+
+        code = EXIT_OK
+        async with _session_store(ctx) as store:
+            targets = []
+            for ref in args.ids:
+                s = await store.sessions.resolve(ref)
+                if s.live or (s.status == "pending" and is_alive(ctx.paths, s.id)):
+                    print(
+                        f"tether: #{s.id} is {s.status}; stop it first (tether stop {s.id})",
+                        file=sys.stderr,
+                    )
+                    code = EXIT_ERROR
+                    continue
+                targets.append(s.id)
+            if args.purge:
+                n = await store.sessions.purge(targets)
+                if n:
+                    await store.reclaim_space()
+                print(f"deleted {n} session{'s' * (n != 1)} for good")
+            else:
+                n = await store.sessions.trash(targets)
+                ids = " ".join(str(i) for i in targets)
+                print(f"moved {n} session{'s' * (n != 1)} to the trash (tether restore {ids})")
+        return code
+
+    return ctx.run(go)
+
+
+@_runner_errors
+def cmd_restore(ctx: Ctx) -> int:
+    args = ctx.args
+
+    async def go() -> int:
+        async with _session_store(ctx) as store:
+            ids = [(await store.sessions.resolve(ref)).id for ref in args.ids]
+            n = await store.sessions.restore(ids)
+        print(f"restored {n} session{'s' * (n != 1)} from the trash")
+        return EXIT_OK
+
+    return ctx.run(go)
+
+
+# -- registration -----------------------------------------------------------------------
