@@ -82,10 +82,11 @@ def run_python(
     ``user`` drops to that uid first (permission tests, when the suite runs as root)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
     exe = sys.executable
+    cwd = ROOT
     if user is not None:
         exe = _python_for_other_users()
-        site = [p for p in sys.path if p.endswith("site-packages")]
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *site])
+        cwd = _code_for_other_users()
+        env["PYTHONPATH"] = str(cwd)
 
     def demote() -> None:
         if user is not None:
@@ -100,7 +101,7 @@ def run_python(
         text=True,
         timeout=timeout,
         preexec_fn=demote if user is not None else None,
-        cwd=ROOT,
+        cwd=cwd,
     )
 
 
@@ -117,6 +118,31 @@ def _python_for_other_users() -> str:
     import pytest
 
     pytest.skip(f"running as root, and no {version} that another user can run")
+
+
+_SHARED_CODE: list[Path] = []
+
+
+def _code_for_other_users() -> Path:
+    """A copy of ``storage`` and ``aiosqlite`` that another user can read: the clone
+    (and its venv) may sit in a private directory, such as one made by ``mktemp -d``.
+    Made once per test run, removed at exit."""
+    if not _SHARED_CODE:
+        import atexit
+        import shutil
+        import tempfile
+
+        import aiosqlite
+
+        shared = Path(tempfile.mkdtemp(prefix="tether-code-"))
+        atexit.register(shutil.rmtree, shared, ignore_errors=True)
+        ignore = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(ROOT / "storage", shared / "storage", ignore=ignore)
+        shutil.copytree(Path(aiosqlite.__file__).parent, shared / "aiosqlite", ignore=ignore)
+        for path in [shared, *shared.rglob("*")]:
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        _SHARED_CODE.append(shared)
+    return _SHARED_CODE[0]
 
 
 def _world_executable(path: str) -> bool:
