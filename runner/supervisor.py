@@ -3,7 +3,9 @@
 Life of a supervisor (``python -m runner``, detached, one per running session):
 
 1. take the session's lock (liveness for everyone else) or give up;
-2. install signal handlers, then spawn the command (before any thread exists);
+2. install signal handlers, become a child subreaper (so what the command orphans
+   stays within reach of ``stop``: runner/descendants.py), then spawn the command
+   (before any thread exists);
 3. open the database, start the run (the session becomes ``running``), serve the
    control socket, and tell the launcher it is up;
 4. drain the command's output continuously into a bounded buffer, flushed in
@@ -31,7 +33,7 @@ from typing import Any, TypeVar
 
 from storage import SessionNotFound, open_store
 
-from . import log
+from . import descendants, log
 from .buffer import Gap, OutputBuffer, Piece, SpillFile
 from .child import Child, StartError, signal_name, spawn
 from .errors import DB_ERRORS, ControlError, short_reason
@@ -120,6 +122,14 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
         self._open_spill()
+        if descendants.LINUX and not descendants.become_subreaper():
+            log.write_entry(
+                self.log_path,
+                "cannot adopt orphans (prctl failed): processes that leave the command's "
+                "process group will not be stopped with it",
+                session_id=self.sid,
+                level="WARN",
+            )
         try:
             if self.spec.redact is not None:
                 from storage.redact import Redactor
@@ -167,6 +177,8 @@ class Supervisor:
         await self._wait_flusher(flusher)
         self._close_input()
         await self._finish()
+        if self._stop_task is not None:
+            await self._stop_task  # strays of a stopped command get their grace, then KILL
         await self._server.close()
         self.buffer.close()
         await self.indexer.rest(lambda: self._aborting, RETRY_FOR)
@@ -424,7 +436,10 @@ class Supervisor:
 
     # -- the command's life -------------------------------------------------------------
     def _on_sigchld(self) -> None:
-        if self.child is None or self._exited.is_set():
+        if self.child is None:
+            return
+        descendants.reap_orphans(keep=self.child.pid)  # adopted ones (we are a subreaper)
+        if self._exited.is_set():
             return
         if self.child.proc.poll() is not None:
             self.ended_at = time.time()
@@ -468,15 +483,25 @@ class Supervisor:
 
     async def _stop_command(self, grace: float) -> None:
         assert self.child is not None
+        deadline = time.monotonic() + grace
+        group = self.child.pid
         if self.child.mode == "pty":
             self.child.signal_group(signal.SIGHUP)  # what closing a terminal does
         self.child.signal_group(signal.SIGTERM)
         self.child.signal_group(signal.SIGCONT)  # a paused command must wake up to end
+        # and what it started that left its group (runner/descendants.py)
+        strays = descendants.signal_escaped(group, signal.SIGTERM)
+        descendants.signal_escaped(group, signal.SIGCONT)
         try:
             await asyncio.wait_for(self._exited.wait(), grace)
         except TimeoutError:
             self.killed = True
             self.child.signal_group(signal.SIGKILL)
+        if strays:
+            # No event tells when a process that is not our child ends: look in /proc.
+            while descendants.escaped(group) and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+            descendants.signal_escaped(group, signal.SIGKILL)
 
     async def set_paused(self, paused: bool) -> None:
         assert self.child is not None
