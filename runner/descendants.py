@@ -56,9 +56,15 @@ def escaped(group: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for pid, (ppid, _, _) in procs.items():
         children.setdefault(ppid, []).append(pid)
-    out, todo = [], list(children.get(os.getpid(), []))
+    # /proc is read one process at a time while pids are reused (they wrap at
+    # pid_max, 32768 by default), so the snapshot may hold a cycle: visit each once.
+    me = os.getpid()
+    out, seen, todo = [], {me}, list(children.get(me, []))
     while todo:
         pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
         todo += children.get(pid, [])
         _, pgrp, state = procs[pid]
         if pgrp != group and state not in ("Z", "X"):
