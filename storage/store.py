@@ -245,9 +245,15 @@ class Store:
             problems.append(f"{ghost} output index entries belong to no chunk")
         return IntegrityReport(ok=not problems, problems=tuple(problems))
 
-    async def backup_to(self, dest: str | os.PathLike[str], *, pages: int = 1024) -> Path:
+    async def backup_to(self, dest: str | os.PathLike[str], *, pages: int = -1) -> Path:
         """A consistent copy through SQLite's online backup API (safe while others
-        write). The copy is created 0600."""
+        write). The copy is created 0600.
+
+        By default in one step: in WAL mode the copy's read transaction blocks no
+        writer, while a backup in several steps starts over whenever another
+        connection writes between two of them. With a session writing all the time,
+        steps of 1 024 pages had not finished a 50 MB database after 30 s; one step
+        took 0.2 s."""
         dest = Path(dest)
         make_private_dir(dest.parent)
         tmp = dest.with_name(dest.name + ".partial")

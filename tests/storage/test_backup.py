@@ -142,12 +142,13 @@ async def main():
         s = await store.sessions.create(["writer", str(k)], cwd="/", name=f"w{k}")
         print(s.id, flush=True)
         n = 0
-        while True:
+        while n < 20_000:  # bounded: a slow test process must not face gigabytes
             batch = b"".join(b"w%d line %d tok%dx\n" % (k, n + i, k) for i in range(200))
             await store.output.append(s.id, "stdout", batch)
             n += 200
             if n % 1000 == 0:
                 print(n, flush=True)
+        await asyncio.sleep(3600)  # until killed
 asyncio.run(main())
 """
 
@@ -209,3 +210,43 @@ async def test_backup_while_five_sessions_write_restores_consistent(db_path, tmp
             assert hits and hits[0].session_id == sid
     assert [session_is_consistent(other, sid, k) for k, sid in enumerate(sids)] == counts
     assert_output_index_exact(other)
+
+
+_STEADY_WRITER = r"""
+import asyncio, sys
+from storage import open_store
+async def main():
+    async with open_store(sys.argv[1]) as store:
+        sid = int(sys.argv[2])
+        print("writing", flush=True)
+        n = 0
+        while n < 2_000_000:  # a chatty session, writing all the time (bounded)
+            await store.output.append(sid, "stdout", b"steady %d\n" % n)
+            n += 1
+asyncio.run(main())
+"""
+
+
+async def test_a_backup_finishes_while_a_session_keeps_writing(db_path, tmp_path):
+    """A backup in several steps starts over whenever another connection writes in
+    between; with a session that never pauses it never finished. One step does."""
+    import asyncio
+
+    async with open_store(db_path) as store:
+        sid = (await store.sessions.create(["chatty"], cwd="/")).id
+        block = b"".join(b"filler line %d\n" % i for i in range(20_000))
+        for _ in range(150):  # about 50 MB: many steps of 1 024 pages
+            await store.output.append(sid, "stdout", block, index=False)
+    writer = spawn_python(_STEADY_WRITER, str(db_path), str(sid))
+    try:
+        assert writer.stdout.readline().strip() == "writing", writer.stderr.read()
+        async with open_store(db_path) as store:
+            # Several steps of 1 024 pages never finished here (measured: not in 30 s).
+            backup = await asyncio.wait_for(create_backup(store, tmp_path / "b.db"), 30)
+    finally:
+        writer.kill()
+        writer.wait()
+        writer.stdout.close()
+        writer.stderr.close()
+    assert (await validate_backup(backup.path)).sessions == 1
+    assert rows(backup.path, "SELECT count(*) FROM output_chunks")[0][0] > 0
