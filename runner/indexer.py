@@ -44,7 +44,7 @@ class Indexer:
         the database refused; logged, retried later)."""
         self.last = time.monotonic()
         try:
-            backlog = await self.store.output.unindexed_bytes(self.sid, beyond=self.defer_above)
+            backlog = await self.store.output.unindexed_bytes(self.sid)
             merge = backlog <= self.defer_above
             n = await self.store.output.index_pending(self.sid, max_bytes=max_bytes, merge=merge)
         except DB_ERRORS as e:

@@ -431,21 +431,12 @@ class Output:
         """How many segments the output index is in (merged down by ``tidy_index``)."""
         return await segment_count(self._store.db)
 
-    async def unindexed_bytes(
-        self, session_id: int | None = None, *, beyond: int | None = None
-    ) -> int:
-        """Bytes of output stored but not indexed yet. With ``beyond``, only whether
-        there are more than that many matters: counting stops after enough whole
-        chunks to pass it (a cheap question even with gigabytes waiting)."""
+    async def unindexed_bytes(self, session_id: int | None = None) -> int:
         where = "indexed = 0" + (" AND session_id = ?" if session_id is not None else "")
-        params: tuple[Any, ...] = (session_id,) if session_id is not None else ()
-        rows = "output_chunks"
-        if beyond is not None:
-            rows = f"(SELECT data FROM output_chunks WHERE {where} LIMIT ?)"
-            where, params = "1", (*params, beyond // CHUNK_BYTES + 2)
+        params = (session_id,) if session_id is not None else ()
         return int(
             await self._store.scalar(
-                f"SELECT coalesce(sum(length(data)), 0) FROM {rows} WHERE {where}", params
+                f"SELECT coalesce(sum(length(data)), 0) FROM output_chunks WHERE {where}", params
             )
         )
 

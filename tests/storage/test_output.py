@@ -285,16 +285,3 @@ async def test_an_open_tail_is_kept_apart_so_continuing_it_is_cheap(store, sid, 
         len(body),
     )  # the big chunk was not rewritten
     assert_output_index_exact(db_path)
-
-
-async def test_unindexed_bytes_beyond_stops_counting_once_past_the_limit(store):
-    sid = (await store.sessions.create(["seq"], cwd="/")).id
-    data = b"".join(b"%07d\n" % n for n in range(200_000))  # 1.6 MB: about 25 chunks
-    await store.output.append(sid, "stdout", data, index=False)
-    assert await store.output.unindexed_bytes(sid) == len(data)
-    # a small backlog is counted exactly, a big one only far enough to pass the limit
-    assert await store.output.unindexed_bytes(sid, beyond=4 * len(data)) == len(data)
-    past = await store.output.unindexed_bytes(sid, beyond=256 * 1024)
-    assert 256 * 1024 < past < len(data)
-    await store.output.index_pending(sid)
-    assert await store.output.unindexed_bytes(sid, beyond=0) == 0
