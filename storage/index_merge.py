@@ -45,10 +45,14 @@ SETTINGS = [
 ]
 
 
+# How many segments the output index has (every segment has a row in ``_idx``; a few
+# milliseconds even for a 200 MB index).
+SEGMENTS_SQL = "SELECT count(DISTINCT segid) FROM output_fts_idx"
+
+
 async def segment_count(db: aiosqlite.Connection) -> int:
-    """How many segments the output index has (every segment has a row in ``_idx``;
-    a few milliseconds even for a 200 MB index)."""
-    rows = await db.execute_fetchall("SELECT count(DISTINCT segid) FROM output_fts_idx")
+    """``SEGMENTS_SQL`` inside the caller's transaction."""
+    rows = await db.execute_fetchall(SEGMENTS_SQL)
     return int(rows[0][0])
 
 

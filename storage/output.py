@@ -15,7 +15,14 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .errors import SessionNotFound
-from .index_merge import SEGMENT_GUARD, STEP_PAGES, merge_for_write, merge_step, segment_count
+from .index_merge import (
+    SEGMENT_GUARD,
+    SEGMENTS_SQL,
+    STEP_PAGES,
+    merge_for_write,
+    merge_step,
+    segment_count,
+)
 from .models import AppendResult, Line, OutputChunk
 from .schema import STREAMS
 from .text import index_text
@@ -429,7 +436,7 @@ class Output:
 
     async def index_segments(self) -> int:
         """How many segments the output index is in (merged down by ``tidy_index``)."""
-        return await segment_count(self._store.db)
+        return int(await self._store.scalar(SEGMENTS_SQL))
 
     async def unindexed_bytes(self, session_id: int | None = None) -> int:
         where = "indexed = 0" + (" AND session_id = ?" if session_id is not None else "")
