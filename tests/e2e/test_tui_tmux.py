@@ -12,45 +12,18 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from storage import open_store
+from tests.e2e.tmux_helpers import Tmux
 from tui.paths import resolve_paths
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
 LOOP = "sh -c 'i=0; while [ $i -lt 600 ]; do echo tick-$i; i=$((i+1)); sleep 0.2; done'"
-
-
-class Tmux:
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def run(self, *args: str) -> str:
-        return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
-
-    def screen(self) -> str:
-        return self.run("capture-pane", "-p", "-t", self.name)
-
-    def keys(self, *keys: str) -> None:
-        self.run("send-keys", "-t", self.name, *keys)
-
-    def type(self, text: str) -> None:
-        self.run("send-keys", "-t", self.name, "-l", text)
-
-    def wait_for(self, text: str, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            shown = self.screen()
-            if text in shown:
-                return shown
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{text!r} never appeared; the screen shows:\n{shown}")
-            time.sleep(0.1)
 
 
 def _tether_command() -> str:

@@ -31,6 +31,7 @@ import pytest
 from storage import open_store
 from storage.search import search_sessions
 from tests.cli.cli_helpers import TETHER, Tether
+from tests.e2e.tmux_helpers import Tmux
 from tests.reliability.checks import files_of
 from tests.storage.transfer_helpers import snapshot
 
@@ -292,20 +293,10 @@ TUI_TRIALS = [
 ]
 
 
-class Tmux:
-    def __init__(self, name: str) -> None:
-        self.name = name
+class TuiTmux(Tmux):
+    """Waits that give up as soon as the TUI under test has died."""
 
-    def run(self, *args: str) -> str:
-        return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
-
-    def screen(self) -> str:
-        return self.run("capture-pane", "-p", "-t", self.name)
-
-    def keys(self, *keys: str) -> None:
-        self.run("send-keys", "-t", self.name, *keys)
-
-    def wait_for(self, text: str, alive, timeout: float = 30.0, fail: bool = True) -> bool:  # type: ignore[no-untyped-def]
+    def wait_shown(self, text: str, alive, timeout: float = 30.0, fail: bool = True) -> bool:  # type: ignore[no-untyped-def]
         """True when ``text`` is on screen; False when the TUI died first (or, without
         ``fail``, when the time is up)."""
         deadline = time.monotonic() + timeout
@@ -380,7 +371,7 @@ def test_kill_9_of_the_tui_during_autosave_keeps_each_edit_whole(tmp_path, figur
     # Edit k gives its session the tags tTka tTkb tTkc (unique on screen, so the test
     # can see that they were typed into the field before pressing enter).
     edits = [frozenset(f"t{trial}{k}{c}" for c in "abc") for k in range(4)]
-    tmux = Tmux(f"tether-rel-{uuid.uuid4().hex[:8]}")
+    tmux = TuiTmux(f"tether-rel-{uuid.uuid4().hex[:8]}")
     env = f"TETHER_HOME={shlex.quote(str(t.home))} TERM=xterm-256color"
     command = " ".join(shlex.quote(a) for a in TETHER)
     tmux.run(
@@ -407,7 +398,7 @@ def test_kill_9_of_the_tui_during_autosave_keeps_each_edit_whole(tmp_path, figur
             if alive():
                 os.kill(pid, signal.SIGKILL)
 
-        assert tmux.wait_for("job-4", alive)
+        assert tmux.wait_shown("job-4", alive)
         if trial == 1:
             # Once the first edit is saved, wait a seeded moment while the next edits
             # are typed and autosaved one by one (every 0.5 s), then kill.
@@ -428,16 +419,16 @@ def test_kill_9_of_the_tui_during_autosave_keeps_each_edit_whole(tmp_path, figur
         while edited < 4 and alive() and attempts < 12:  # newest first: job-4 ... job-1
             attempts += 1
             tmux.keys("t")
-            if not tmux.wait_for("Tags of", alive):
+            if not tmux.wait_shown("Tags of", alive):
                 break
             typed = " ".join(sorted(edits[edited]))
             seen = False
             for _ in range(3):  # keys typed before the field has focus are lost: retype
                 tmux.keys("C-u")  # the old tags go, the new ones come in one edit
-                tmux.run("send-keys", "-t", tmux.name, "-l", typed)
+                tmux.type(typed)
                 if not alive():
                     break
-                if tmux.wait_for(typed, alive, timeout=5, fail=False):
+                if tmux.wait_shown(typed, alive, timeout=5, fail=False):
                     seen = True
                     break
             if not seen:
