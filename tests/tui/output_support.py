@@ -99,6 +99,15 @@ def view_of(app: App) -> OutputView:
     return app.screen.query_one(OutputView)
 
 
+def scrollbars_settled(view: OutputView) -> bool:
+    """Each shown scrollbar's thumb is drawn where the view is scrolled to."""
+    return (
+        not view.show_vertical_scrollbar or view.vertical_scrollbar.position == view.scroll_y
+    ) and (
+        not view.show_horizontal_scrollbar or view.horizontal_scrollbar.position == view.scroll_x
+    )
+
+
 async def settle(pilot: Pilot, until: Any = None, rounds: int = 500) -> OutputView:
     """Let the view load what is on screen (and ``until(view)`` hold, if given)."""
     view: OutputView | None = None
@@ -107,7 +116,7 @@ async def settle(pilot: Pilot, until: Any = None, rounds: int = 500) -> OutputVi
         if not isinstance(pilot.app.screen, OutputScreen):
             continue
         view = view_of(pilot.app)
-        if view.idle and (until is None or until(view)):
+        if view.idle and scrollbars_settled(view) and (until is None or until(view)):
             await pilot.pause()
             return view
     raise AssertionError(f"the output view did not settle (idle={view and view.idle})")

@@ -419,6 +419,17 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         self._update_pending()
         self._ensure_window()
 
+    # Textual moves a scrollbar's thumb only while the bar is shown. A forced scroll to
+    # the end right after the view grew happens before the bar appears, so the thumb
+    # would stay at the top until the next scroll: put it where the view is.
+    def watch_show_vertical_scrollbar(self, shown: bool) -> None:
+        if shown:
+            self.vertical_scrollbar.position = self.scroll_y
+
+    def watch_show_horizontal_scrollbar(self, shown: bool) -> None:
+        if shown:
+            self.horizontal_scrollbar.position = self.scroll_x
+
     def _watch_toggle(self) -> None:
         self._layout_epoch += 1
         self._update_virtual_size()
