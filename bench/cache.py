@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def stamp(*sources: object) -> str:
     """A hash of the storage format and of ``sources`` (functions, classes or
     modules whose source code made the data, or plain strings)."""
-    from storage.output import CHUNK_BYTES
-    from storage.schema import MIGRATIONS
+    from storage.engine.output import CHUNK_BYTES
+    from storage.engine.schema import MIGRATIONS
 
     h = hashlib.sha256()
     h.update(json.dumps(MIGRATIONS).encode())
@@ -42,7 +42,7 @@ def stamp(*sources: object) -> str:
 
 def schema_matches(db: Path) -> bool:
     """True if ``db`` has exactly the schema the current code creates."""
-    from storage.schema import MIGRATIONS
+    from storage.engine.schema import MIGRATIONS
 
     fresh = sqlite3.connect(":memory:")
     try:

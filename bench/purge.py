@@ -35,7 +35,7 @@ import cache  # noqa: E402
 from figures import figure, write_figures  # noqa: E402
 
 from storage import open_store  # noqa: E402
-from storage.purge import db_size, purge_sessions  # noqa: E402
+from storage.engine.purge import db_size, purge_sessions  # noqa: E402
 
 MiB = 1 << 20
 WORDS = [

@@ -104,8 +104,8 @@ async def time_tether(
     db: Path, sets: dict, *, rank: bool, counts: bool = True
 ) -> dict[str, list[float]]:
     from storage import open_store
+    from storage.engine.search.core import search
     from storage.query import parse
-    from storage.search_engine import search
 
     out: dict[str, list[float]] = {}
     async with open_store(db) as store:

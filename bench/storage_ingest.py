@@ -42,7 +42,7 @@ import common  # noqa: E402
 from figures import figure, write_figures  # noqa: E402
 
 from storage import open_store  # noqa: E402
-from storage.schema import MIGRATIONS  # noqa: E402
+from storage.engine.schema import MIGRATIONS  # noqa: E402
 from storage.text import index_text  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -39,7 +39,7 @@ import common  # noqa: E402
 from figures import figure, write_figures  # noqa: E402
 
 from storage import SearchHit, open_store  # noqa: E402
-from storage.output import _CHUNK_COLUMNS, _chunk, chunk_lines  # noqa: E402
+from storage.engine.output import _CHUNK_COLUMNS, _chunk, chunk_lines  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -163,8 +163,8 @@ async def main_async(args: argparse.Namespace) -> None:
     if not db.exists() or not text.exists():
         sys.exit(f"no data: run bench/storage_ingest.py --mb {args.mb:g} first ({db})")
     try:
+        from storage.engine.search.core import search as engine_search
         from storage.query import parse
-        from storage.search_engine import search as engine_search
     except ImportError:
         parse = engine_search = None  # type: ignore[assignment]
     rg = shutil.which("rg")

@@ -49,8 +49,8 @@ asyncio.run(go(sys.argv[1], int(sys.argv[2])))
 STEP = """
 import asyncio, json, resource, sys, time
 from storage import open_store
-from storage.export import export_sessions
-from storage.importer import import_file
+from storage.transfer.export import export_sessions
+from storage.transfer.importer import import_file
 from storage.redact import Redactor
 async def go(kind, db, path, arg):
     async with open_store(db) as s:

@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "open_store": "store",
-    "Store": "store",
+    "open_store": "engine.store",
+    "Store": "engine.store",
     "Session": "models",
     "Run": "models",
     "Line": "models",
@@ -38,15 +38,17 @@ _EXPORTS = {
     "StoreReadOnly": "errors",
     "MigrationFailed": "errors",
     "ImportRejected": "errors",
-    "SCHEMA_VERSION": "schema",
-    "STATUSES": "schema",
-    "STREAMS": "schema",
+    "SCHEMA_VERSION": "engine.schema",
+    "STATUSES": "models",
+    "STREAMS": "models",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from .errors import (  # noqa: F401
+    from storage.engine.schema import SCHEMA_VERSION  # noqa: F401
+    from storage.engine.store import Store, open_store  # noqa: F401
+    from storage.errors import (  # noqa: F401
         IllegalTransition,
         ImportRejected,
         MigrationFailed,
@@ -57,10 +59,12 @@ if TYPE_CHECKING:
         StoreFull,
         StoreReadOnly,
     )
-    from .models import (  # noqa: F401
+    from storage.models import (  # noqa: F401  # noqa: F401
         ACTIVE,
         ENDED,
         LIVE,
+        STATUSES,
+        STREAMS,
         AppendResult,
         AuditEntry,
         IntegrityReport,
@@ -70,8 +74,6 @@ if TYPE_CHECKING:
         SearchHit,
         Session,
     )
-    from .schema import SCHEMA_VERSION, STATUSES, STREAMS  # noqa: F401
-    from .store import Store, open_store  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

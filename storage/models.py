@@ -7,6 +7,9 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
+STATUSES = ("pending", "running", "paused", "succeeded", "failed", "stopped", "lost")
+STREAMS = ("stdout", "stderr", "system", "input")
+
 ACTIVE = frozenset({"pending", "running", "paused"})
 ENDED = frozenset({"succeeded", "failed", "stopped", "lost"})
 LIVE = frozenset({"running", "paused"})  # a supervisor should hold the lock
@@ -193,7 +196,7 @@ class Line:
     @property
     def plain(self) -> str:
         """Decoded text without escape sequences or control characters."""
-        from .text import plain
+        from storage.text import plain
 
         return plain(self.text)
 

@@ -27,12 +27,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import StoreError
-from .models import ACTIVE, ENDED, Session
-from .purge import ProgressFn, purge_sessions
+from storage.engine.purge import ProgressFn, purge_sessions
+from storage.errors import StoreError
+from storage.models import ACTIVE, ENDED, Session
 
 if TYPE_CHECKING:
-    from .store import Store
+    from storage.engine.store import Store
 
 DAY = 86_400.0
 BACKUP_OVER = 20  # back up before purging more sessions than this
@@ -411,8 +411,8 @@ async def apply(
     still holds it). Over ``backup_over`` sessions, a backup is made first (in
     ``backup_dir``, default ``backups/`` beside the database; ``keep_backups`` kept).
     Every purge and the cleanup itself go into the audit log."""
-    from .backup import create_backup
-    from .purge import db_size
+    from storage.engine.backup import create_backup
+    from storage.engine.purge import db_size
 
     started = time.perf_counter()
     todo: list[CleanupItem] = []

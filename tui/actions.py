@@ -55,7 +55,7 @@ class SessionActions:
     def capture_patterns(self) -> list[str] | None:
         """``[redaction] on_capture``: the patterns the supervisor redacts while it
         records, so secrets never reach the disk (None when off)."""
-        from storage.export import capture_patterns
+        from storage.transfer.export import capture_patterns
 
         return capture_patterns(self.config.section("redaction"))
 

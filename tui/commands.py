@@ -42,7 +42,7 @@ class SessionCommands(Provider):
             yield DiscoveryHit(self._title(s), partial(self._open, s), help=self._help(s))
 
     async def search(self, query: str) -> Hits:
-        from storage.search import search_sessions
+        from storage.engine.search.basic import search_sessions
 
         matcher = self.matcher(query)
         seen: set[int] = set()

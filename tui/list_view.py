@@ -44,7 +44,7 @@ class ListView:
 
     @classmethod
     def from_json(cls, data: object) -> ListView:
-        from storage.schema import STATUSES
+        from storage.models import STATUSES
 
         if not isinstance(data, dict):
             return cls()
@@ -84,8 +84,8 @@ async def matching_ids(store: Store, text: str) -> set[int] | None:
     prefix while typing), plus the id itself for ``42`` or ``#42``. None when ``text``
     constrains nothing. Raises ``storage.query.QueryError`` for a query that does not
     parse; its message and position say what to fix."""
+    from storage.engine.search.filters import filter_session_ids
     from storage.query import parse
-    from storage.search_filters import filter_session_ids
 
     text = text.strip()
     if not text:

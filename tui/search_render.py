@@ -14,9 +14,9 @@ from rich.text import Text
 from tui import format as fmt
 
 if TYPE_CHECKING:
+    from storage.engine.search.core import MetaMatch, SessionHits
     from storage.models import SearchHit
     from storage.query import Query, QueryError
-    from storage.search_engine import MetaMatch, SessionHits
 
 MATCH_STYLE = "bold reverse"
 _STREAM = {"stdout": "out", "stderr": "err", "system": "sys", "input": "in "}
@@ -37,7 +37,7 @@ def chips(query: Query) -> list[str]:
     """The query's filters, one short label each (the text terms are not chips)."""
     out: list[str] = []
     if query.statuses is not None:
-        from storage.schema import STATUSES
+        from storage.models import STATUSES
 
         missing = sorted(set(STATUSES) - query.statuses)
         if query.statuses and len(missing) < len(query.statuses):

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from storage import open_store
-from storage.search import search_sessions
+from storage.engine.search.basic import search_sessions
 from tests.cli.cli_helpers import TETHER, Tether
 from tests.e2e.tmux_helpers import Tmux
 from tests.reliability.checks import files_of

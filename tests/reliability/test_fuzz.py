@@ -28,9 +28,9 @@ from hypothesis import strategies as st
 
 from runner.control import start_session
 from storage import ImportRejected, open_store
-from storage.importer import import_file
+from storage.engine.search.core import count_hits, search
 from storage.query import Query, QueryError, parse
-from storage.search_engine import count_hits, search
+from storage.transfer.importer import import_file
 from tests.runner.runner_helpers import stop_leftover_supervisors
 from tests.storage.test_query import _QUERIES as QUERIES
 from tests.storage.transfer_helpers import db_files, export_doc, lines_of, with_checksum

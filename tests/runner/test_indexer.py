@@ -9,7 +9,7 @@ from runner_helpers import eventually, process_state, wait_ended
 from runner import control
 from runner.indexer import Indexer
 from runner.locations import supervisor_pid
-from storage.index_merge import MERGE_AT
+from storage.engine.index_merge import MERGE_AT
 
 LINE = 7  # bytes of "NNNNNN\n"
 

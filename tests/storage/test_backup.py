@@ -10,7 +10,7 @@ import pytest
 from storage_helpers import assert_output_index_exact, mode_of, rows, spawn_python
 
 from storage import open_store
-from storage.backup import (
+from storage.engine.backup import (
     BackupInvalid,
     create_backup,
     list_backups,
@@ -18,7 +18,7 @@ from storage.backup import (
     rotate,
     validate_backup,
 )
-from storage.schema import SCHEMA_VERSION
+from storage.engine.schema import SCHEMA_VERSION
 
 
 async def seed(store, names):

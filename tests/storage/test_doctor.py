@@ -12,7 +12,7 @@ import pytest
 from storage_helpers import assert_output_index_exact, rows
 
 from storage import open_store
-from storage.doctor import diagnose, repair
+from storage.engine.doctor import diagnose, repair
 from storage.text import index_text
 
 
@@ -199,7 +199,7 @@ async def test_auto_vacuum_mode_is_put_back(tmp_path, mode):
 
 
 async def test_an_unmerged_output_index_is_reported_and_merged(db_path):
-    from storage.index_merge import MERGE_AT
+    from storage.engine.index_merge import MERGE_AT
 
     async with open_store(db_path) as store:
         for i in range(3 * MERGE_AT):  # one unmerged segment per session (a burst's way)

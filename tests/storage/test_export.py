@@ -32,7 +32,10 @@ from transfer_helpers import (
 )
 
 from storage import SessionNotFound, open_store
-from storage.export import (
+from storage.engine.schema import SCHEMA_VERSION
+from storage.query import parse
+from storage.redact import RedactionPatternError, Redactor
+from storage.transfer.export import (
     FORMAT_ID,
     capture_patterns,
     capture_redactor,
@@ -40,10 +43,7 @@ from storage.export import (
     format_for_path,
     matching_sessions,
 )
-from storage.importer import import_file
-from storage.query import parse
-from storage.redact import RedactionPatternError, Redactor
-from storage.schema import SCHEMA_VERSION
+from storage.transfer.importer import import_file
 
 FORMATS = ("json", "md", "txt", "jsonl")
 
@@ -473,7 +473,7 @@ async def test_matching_sessions_uses_output_and_filters(store):
 async def test_export_to_file_is_private_and_all_or_nothing(store, tmp_path):
     import stat
 
-    from storage.export import export_to_file
+    from storage.transfer.export import export_to_file
 
     ids = await seed(store)
     out = tmp_path / "all.md"
@@ -494,7 +494,7 @@ async def test_export_to_file_writes_into_pipes_and_through_symlinks(store, tmp_
     import stat
     import threading
 
-    from storage.export import export_to_file
+    from storage.transfer.export import export_to_file
 
     ids = await seed(store)
     fifo = tmp_path / "pipe.txt"

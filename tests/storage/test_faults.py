@@ -16,7 +16,7 @@ import pytest
 from storage_helpers import ROOT, assert_output_index_exact, file_bytes, rows, run_python
 
 from storage import StoreCorrupt, StoreFull, open_store
-from storage.output import CHUNK_BYTES
+from storage.engine.output import CHUNK_BYTES
 
 # -- hostile bytes -----------------------------------------------------------------------
 

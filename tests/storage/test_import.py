@@ -30,8 +30,8 @@ from transfer_helpers import (
 )
 
 from storage import ImportRejected, open_store
-from storage.export import MAX_CHUNK_BYTES
-from storage.importer import check_file, import_file
+from storage.transfer.export import MAX_CHUNK_BYTES
+from storage.transfer.importer import check_file, import_file
 
 
 @pytest.fixture
@@ -159,7 +159,7 @@ async def test_progress_and_import_memory(tmp_path, target):
             await a.output.append(s.id, "stdout", block)
         await a.runs.finish(s.id, exit_code=0)
         path = tmp_path / "big.json"
-        from storage.export import export_sessions
+        from storage.transfer.export import export_sessions
 
         with open(path, "wb") as f:
             await export_sessions(a, [s.id], f)

@@ -8,8 +8,8 @@ tests count segments after many small transactions.
 
 from __future__ import annotations
 
-import storage.output as output_module
-from storage.index_merge import MERGE_AT, segment_count
+import storage.engine.output as output_module
+from storage.engine.index_merge import MERGE_AT, segment_count
 
 
 async def _sessions(store, count: int) -> list[int]:

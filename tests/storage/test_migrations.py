@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from storage_helpers import file_bytes, mode_of, rows
 
-import storage.schema as schema
+import storage.engine.schema as schema
 from storage import (
     SCHEMA_VERSION,
     MigrationFailed,
@@ -237,7 +237,7 @@ async def _check_fixture_contents(store) -> None:
     ]
     assert [h.line for h in await store.search("undefined symbol")] == [2]
     assert await store.output.unindexed_bytes() == 5
-    from storage.search import search_sessions
+    from storage.engine.search.basic import search_sessions
 
     assert await search_sessions(store, "linker") == [1]
     assert await store.settings.get("ui.sort") == "updated"
@@ -286,7 +286,7 @@ async def test_a_foreign_sqlite_database_is_refused_unchanged(db_path):
 
 _OPEN_V2 = """
 import asyncio, os, sys, time
-import storage.schema as schema
+import storage.engine.schema as schema
 schema.MIGRATIONS.append([
     # slow on purpose: the other processes read user_version 1 before this commits
     "CREATE TABLE filler (n INTEGER)",
@@ -348,7 +348,7 @@ async def test_v2_hands_merging_of_the_output_index_to_tether(db_path):
     """v1 let FTS5 merge segments inside every write; v2 turns that off and sets the
     limits storage/index_merge.py works within. A v1 file gets exactly those settings,
     keeps its index, and a new database is born with them."""
-    from storage import index_merge
+    from storage.engine import index_merge
 
     make_hand_made_v1(db_path)
     assert fts_settings(db_path) == {}  # (FTS5 defaults: automerge 4, crisismerge 16)

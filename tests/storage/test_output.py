@@ -6,7 +6,7 @@ import pytest
 from storage_helpers import assert_output_index_exact, rows
 
 from storage import AppendResult, Line, OutputChunk, SessionNotFound
-from storage.output import CHUNK_BYTES, count_lines, split_chunks
+from storage.engine.output import CHUNK_BYTES, count_lines, split_chunks
 
 
 @pytest.fixture

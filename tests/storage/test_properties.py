@@ -31,9 +31,9 @@ from storage_helpers import (
 )
 
 from storage import STREAMS, IllegalTransition, open_store
+from storage.engine.output import CHUNK_BYTES
+from storage.engine.search.basic import search_sessions
 from storage.models import TRANSITIONS
-from storage.output import CHUNK_BYTES
-from storage.search import search_sessions
 
 LIMIT = CHUNK_BYTES
 NO_HEALTH = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]

@@ -20,8 +20,8 @@ from storage.query import (
     Word,
     parse,
 )
-from storage.query_match import fts_match, line_matcher
-from storage.query_tokens import tokenize
+from storage.query.match import fts_match, line_matcher
+from storage.query.tokens import tokenize
 
 NOW = 1_800_000_000.0  # a fixed clock for relative times
 

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from storage_helpers import assert_output_index_exact, rows, spawn_python
 
 from storage import open_store
-from storage.models import ACTIVE, ENDED, Session
-from storage.purge import db_size, purge_sessions
+from storage.engine.purge import db_size, purge_sessions
+from storage.models import ACTIVE, ENDED, STATUSES, Session
 from storage.retention import (
     DAY,
     PolicyError,
@@ -35,7 +35,6 @@ from storage.retention import (
     plan_sessions,
     session_time,
 )
-from storage.schema import STATUSES
 
 NOW = 1_750_000_000.0
 
@@ -492,7 +491,7 @@ async def test_apply_backs_up_first_over_the_threshold(db_path, tmp_path):
 _PURGER = r"""
 import asyncio, sys
 from storage import open_store
-from storage.purge import purge_sessions
+from storage.engine.purge import purge_sessions
 path, strategy, ids = sys.argv[1], sys.argv[2], [int(x) for x in sys.argv[3].split(",")]
 async def main():
     async with open_store(path) as store:

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from storage_helpers import assert_output_index_exact, fts_postings, rows
 
 from storage import SearchHit
-from storage.search import search_sessions
+from storage.engine.search.basic import search_sessions
 
 
 async def _session(store, *chunks: tuple[str, bytes], **kw):
@@ -143,9 +143,9 @@ _LOGGY = st.lists(
 @settings(max_examples=300, deadline=None)
 @given(_LOGGY, st.booleans(), st.sampled_from([["error"], ["request"], ["error", "request"]]))
 def test_candidate_lines_never_miss_a_hit(data, open_end, words):
+    from storage.engine.output import chunk_lines
+    from storage.engine.search.basic import _candidate_lines, _line_spans
     from storage.models import OutputChunk
-    from storage.output import chunk_lines
-    from storage.search import _candidate_lines, _line_spans
 
     if not data:
         return

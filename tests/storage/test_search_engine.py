@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 from storage_helpers import ROOT
 
 from storage import open_store
-from storage import search_engine as engine
+from storage.engine.search import core as engine
+from storage.engine.search.core import search
+from storage.engine.search.filters import filter_session_ids, guarded
+from storage.engine.search.lines import ChunkScanner
 from storage.query import QueryError, parse
-from storage.query_match import line_matcher
-from storage.search_engine import search
-from storage.search_filters import filter_session_ids, guarded
-from storage.search_lines import ChunkScanner
+from storage.query.match import line_matcher
 from storage.text import plain
 
 NOW = 1_800_000_000.0

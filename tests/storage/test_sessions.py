@@ -17,8 +17,8 @@ from storage import (
     SessionNotFound,
     open_store,
 )
+from storage.engine.search.basic import search_sessions
 from storage.models import TRANSITIONS
-from storage.search import search_sessions
 
 # -- create and read ---------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from storage_helpers import mode_of, rows, run_python
 
 import storage
 from storage import SCHEMA_VERSION, IntegrityReport, Store, StoreCorrupt, open_store
-from storage.store import BUSY_TIMEOUT_MS
+from storage.engine.store import BUSY_TIMEOUT_MS
 
 
 async def test_open_store_is_a_context_manager_and_an_awaitable(db_path):
@@ -245,7 +245,7 @@ async def test_reclaim_space_shrinks_the_file_after_a_purge(db_path):
 
 async def test_sqlite_errors_are_translated(tmp_path):
     from storage import StoreFull, StoreReadOnly
-    from storage.store import translate
+    from storage.engine.store import translate
 
     p = str(tmp_path / "x.db")
     assert isinstance(translate(sqlite3.OperationalError("database or disk is full"), p), StoreFull)

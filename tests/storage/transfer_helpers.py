@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from storage import Store
-from storage.export import export_sessions
 from storage.redact import Redactor
+from storage.transfer.export import export_sessions
 
 T0 = 1_780_000_000.0
 

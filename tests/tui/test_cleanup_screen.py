@@ -15,7 +15,7 @@ import pytest
 from app_support import NOW, Clock, paths_for, pin_environment
 
 from storage import open_store
-from storage.purge import PurgeProgress
+from storage.engine.purge import PurgeProgress
 from tui.app import TetherApp
 from tui.config import Config, General
 

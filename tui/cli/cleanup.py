@@ -18,7 +18,7 @@ from .context import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Ctx, UsageError, print_jso
 
 if TYPE_CHECKING:
     from storage import Store
-    from storage.purge import PurgeProgress
+    from storage.engine.purge import PurgeProgress
     from storage.retention import CleanupPlan, CleanupResult, RetentionPolicy
     from tui.config import Config
     from tui.paths import Paths
@@ -241,7 +241,7 @@ def cmd_backup(ctx: Ctx) -> int:
     args = ctx.args
 
     async def go() -> int:
-        from storage.backup import backup_name, create_backup, list_backups
+        from storage.engine.backup import backup_name, create_backup, list_backups
         from storage.retention import format_age, format_size
 
         if args.list:
@@ -297,7 +297,7 @@ def cmd_restore_backup(ctx: Ctx) -> int:
     args = ctx.args
 
     async def go() -> int:
-        from storage.backup import restore_backup, restore_file, validate_backup
+        from storage.engine.backup import restore_backup, restore_file, validate_backup
         from storage.errors import SchemaTooNew, StoreCorrupt
         from storage.retention import format_size
 

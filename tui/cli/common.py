@@ -112,6 +112,6 @@ async def _last_system_line(store: Store, session_id: int) -> str:
 
 
 def _capture_redaction(ctx: Ctx) -> list[str] | None:
-    from storage.export import capture_patterns
+    from storage.transfer.export import capture_patterns
 
     return capture_patterns(ctx.config.section("redaction"))

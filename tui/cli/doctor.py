@@ -20,7 +20,7 @@ from .context import EXIT_ERROR, EXIT_OK, Ctx, print_json
 
 if TYPE_CHECKING:
     from storage import Store
-    from storage.doctor import Finding
+    from storage.engine.doctor import Finding
     from tui.paths import Paths
 
 _MARK = {"ok": "ok", "info": "info", "warning": "WARN", "problem": "PROBLEM"}
@@ -43,7 +43,7 @@ def _private_paths(paths: Paths) -> list[tuple[Path, int]]:
 
 def check_permissions(paths: Paths) -> tuple[Finding, list[tuple[Path, int]]]:
     """Files and directories others could read; returns the finding and what to fix."""
-    from storage.doctor import Finding
+    from storage.engine.doctor import Finding
 
     loose, foreign = [], []
     for path, want in _private_paths(paths):
@@ -79,7 +79,7 @@ def check_permissions(paths: Paths) -> tuple[Finding, list[tuple[Path, int]]]:
 
 async def check_supervisors(store: Store, paths: Paths) -> list[Finding]:
     from runner.control import PENDING_GRACE, is_alive, supervisor_errors
-    from storage.doctor import Finding
+    from storage.engine.doctor import Finding
 
     out = []
     now = time.time()
@@ -121,7 +121,7 @@ async def check_supervisors(store: Store, paths: Paths) -> list[Finding]:
 
 
 async def _diagnose(store: Store, ctx: Ctx) -> list[Finding]:
-    from storage.doctor import diagnose
+    from storage.engine.doctor import diagnose
 
     from .cleanup import retention_policy
 
@@ -148,7 +148,7 @@ def cmd_doctor(ctx: Ctx) -> int:
     async def go() -> int:
         from runner.control import reconcile
         from storage import open_store
-        from storage.doctor import Finding, repair
+        from storage.engine.doctor import Finding, repair
         from storage.errors import StoreError
 
         db = ctx.paths.db

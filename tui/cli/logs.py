@@ -73,7 +73,7 @@ def _line_bytes(line: Line, opts: _LogOptions) -> bytes:
 
 async def _dump(store: Store, session_id: int, opts: _LogOptions, out: BinaryIO) -> None:
     """All of a session's output, chunk by chunk (fast for big sessions)."""
-    from storage.output import CHUNK_BYTES
+    from storage.engine.output import CHUNK_BYTES
 
     prev = None
     async for chunk in store.output.iter_chunks(session_id, stream=opts.stream):

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from .context import EXIT_OK, EXIT_USAGE, Ctx, print_json
 
 if TYPE_CHECKING:
+    from storage.engine.search.core import SearchResults, SessionHits
     from storage.models import SearchHit
-    from storage.search_engine import SearchResults, SessionHits
 
 HIGHLIGHT, RESET = "\x1b[1;7m", "\x1b[0m"
 DIM = "\x1b[2m"
@@ -147,7 +147,7 @@ def cmd_search(ctx: Ctx) -> int:
         return EXIT_USAGE
 
     async def go() -> SearchResults:
-        from storage.search_engine import search
+        from storage.engine.search.core import search
 
         async with ctx.open_store(actor="cli") as store:
             try:
@@ -183,7 +183,7 @@ def cmd_search(ctx: Ctx) -> int:
     for line in render(results, width=width, colour=colour):
         print(line)
     if results.rank_limited:
-        from storage.search_engine import RANK_CANDIDATES
+        from storage.engine.search.core import RANK_CANDIDATES
 
         print(
             f"note: ranked among the newest {RANK_CANDIDATES} chunks of output that match",

@@ -27,8 +27,8 @@ from .context import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Ctx, print_json
 
 if TYPE_CHECKING:
     from storage import Store
-    from storage.export import ExportResult
-    from storage.importer import ImportResult
+    from storage.transfer.export import ExportResult
+    from storage.transfer.importer import ImportResult
 
 
 def _err(message: str) -> None:
@@ -78,8 +78,8 @@ async def _session_ids(ctx: Ctx, store: Store) -> list[int] | int:
     if args.all:
         return await store.sessions.ids(order="oldest")
     if args.query is not None:
-        from storage.export import matching_sessions
         from storage.query import QueryError, parse
+        from storage.transfer.export import matching_sessions
 
         try:
             return await matching_sessions(store, parse(args.query))
@@ -90,7 +90,7 @@ async def _session_ids(ctx: Ctx, store: Store) -> list[int] | int:
 
 
 def cmd_export(ctx: Ctx) -> int:
-    from storage.export import (
+    from storage.transfer.export import (
         FORMATS,
         export_redactor,
         export_sessions,
@@ -166,7 +166,7 @@ def cmd_import(ctx: Ctx) -> int:
     with _readable(args.file) as path:
         meter = _Meter("checking")
         try:
-            from storage.importer import check_file
+            from storage.transfer.importer import check_file
 
             checked = check_file(path, progress=meter)  # before the database is opened
         except ImportRejected as e:
@@ -177,7 +177,7 @@ def cmd_import(ctx: Ctx) -> int:
 
         async def go() -> ImportResult:
             from runner.control import reconcile
-            from storage.importer import import_file
+            from storage.transfer.importer import import_file
 
             async with ctx.open_store(actor="cli") as store:
                 await reconcile(store, ctx.paths)
@@ -278,7 +278,7 @@ def _import_json(result: ImportResult) -> dict[str, Any]:
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    from storage.export import FORMATS
+    from storage.transfer.export import FORMATS
 
     help_text = "write sessions to a file: json (re-importable), md, txt or jsonl"
     p = sub.add_parser(

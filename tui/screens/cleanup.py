@@ -23,7 +23,7 @@ from tui import format as fmt
 from tui.keys import bindings
 
 if TYPE_CHECKING:
-    from storage.purge import PurgeProgress
+    from storage.engine.purge import PurgeProgress
     from storage.retention import CleanupPlan, CleanupResult, RetentionPolicy
 
 REPLAN_DELAY = 0.3  # seconds after the last edit

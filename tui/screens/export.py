@@ -28,12 +28,12 @@ from textual.widgets import (
     Static,
 )
 
-from storage.export import EXTENSIONS, FORMATS
+from storage.transfer.export import EXTENSIONS, FORMATS
 from tui import format as fmt
 from tui.screens.modals import Modal
 
 if TYPE_CHECKING:
-    from storage.export import ExportResult
+    from storage.transfer.export import ExportResult
 
 PROGRESS_ABOVE = 4 * 1024 * 1024
 FORMAT_LABELS = {
@@ -171,7 +171,7 @@ class ExportModal(Modal):
             return
         redactor = None
         if self.query_one("#redact", Checkbox).value:
-            from storage.export import export_redactor
+            from storage.transfer.export import export_redactor
 
             config = getattr(self.app, "config", None)
             try:
@@ -196,7 +196,7 @@ class ExportModal(Modal):
         self.query_one("#export-progress", ProgressBar).update(total=total, progress=done)
 
     async def _export(self, path: Path, fmt_name: str, redactor: object) -> None:
-        from storage.export import export_to_file
+        from storage.transfer.export import export_to_file
 
         try:
             result: ExportResult = await export_to_file(

@@ -22,7 +22,7 @@ from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, SelectionList, Static
 
-from storage.schema import STATUSES
+from storage.models import STATUSES
 from tui import format as fmt
 
 _TAG_SPLIT = re.compile(r"[\s,]+")

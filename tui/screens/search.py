@@ -33,9 +33,9 @@ from tui.keys import bindings
 
 if TYPE_CHECKING:
     from storage import Store
+    from storage.engine.search.core import SearchResults, SessionHits
     from storage.models import SearchHit
     from storage.query import Query
-    from storage.search_engine import SearchResults, SessionHits
 
 RECENT_KEY = "search.recent"
 DEBOUNCE = 0.15  # seconds of quiet typing before a search starts
@@ -173,8 +173,8 @@ class SearchScreen(Screen):
 
     @work(exclusive=True, group="search")
     async def _search(self, text: str, delay: float, generation: int) -> None:
+        from storage.engine.search.core import count_hits, search
         from storage.query import QueryError, parse
-        from storage.search_engine import count_hits, search
 
         try:
             if delay:
@@ -381,7 +381,7 @@ class SearchScreen(Screen):
     async def _load_more(self) -> None:
         from dataclasses import replace
 
-        from storage.search_engine import search
+        from storage.engine.search.core import search
 
         r, query = self._results, self._query
         if r is None or query is None or not r.next_page or self._loading_more:

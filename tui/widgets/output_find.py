@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from storage.engine.output import chunk_lines
 from storage.models import OutputChunk
-from storage.output import chunk_lines
 
 if TYPE_CHECKING:
     from storage import Store

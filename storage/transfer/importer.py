@@ -25,7 +25,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .import_format import (
+from storage.engine.index_merge import merge_for_write
+from storage.engine.output import append_in_tx
+from storage.engine.sessions import _reindex_meta
+from storage.models import ACTIVE
+from storage.text import index_text
+from storage.transfer.format import (
     ChunkRecord,
     End,
     ExportReader,
@@ -33,17 +38,12 @@ from .import_format import (
     SessionEnd,
     SessionRecord,
 )
-from .index_merge import merge_for_write
-from .models import ACTIVE
-from .output import append_in_tx
-from .sessions import _reindex_meta
-from .text import index_text
-from .uid import uuid7
+from storage.uid import uuid7
 
 if TYPE_CHECKING:
     import aiosqlite
 
-    from .store import Store
+    from storage.engine.store import Store
 
 Progress = Callable[[int, int], Any]  # (file bytes done, file size)
 BATCH_BYTES = 2 * 1024 * 1024  # chunk rows held before they go to SQLite

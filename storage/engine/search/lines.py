@@ -21,9 +21,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .query import And, Not, Or, Phrase, Query, Term, Word
-from .query_match import Span, line_matcher
-from .text import plain
+from storage.query import And, Not, Or, Phrase, Query, Term, Word
+from storage.query.match import Span, line_matcher
+from storage.text import plain
 
 _PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\n"
 _HIGH = bytes(range(0x80, 0x100))

@@ -6,10 +6,10 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from .models import AuditEntry
+from storage.models import AuditEntry
 
 if TYPE_CHECKING:
-    from .store import Store
+    from storage.engine.store import Store
 
 _MISSING = object()
 

@@ -8,13 +8,13 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .errors import IllegalTransition, SessionNotFound
-from .models import ENDED, TRANSITIONS, Run
-from .output import append_in_tx
-from .sessions import _apply_status
+from storage.engine.output import append_in_tx
+from storage.engine.sessions import _apply_status
+from storage.errors import IllegalTransition, SessionNotFound
+from storage.models import ENDED, TRANSITIONS, Run
 
 if TYPE_CHECKING:
-    from .store import Store
+    from storage.engine.store import Store
 
 _COLUMNS = (
     "session_id, number, argv, pid, started_at, ended_at, exit_code, signal, status, first_line"

@@ -13,7 +13,7 @@ tokens are runs of letters and digits, compared case- and accent-insensitively, 
 ``foo-bar`` means the phrase "foo bar". ``parse`` never raises anything but
 ``QueryError``, which carries the position of the offending part of the query.
 
-``fts_match`` and ``line_matcher`` (in ``query_match``, importable from here too) turn
+``fts_match`` and ``line_matcher`` (in ``storage.query.match``) turn
 the text terms into an FTS5 MATCH expression and a per-line highlighter.
 """
 
@@ -26,11 +26,11 @@ import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal
 
-from .query_time import TimeValueError, parse_time
-from .query_tokens import tokenize
-from .schema import STATUSES, STREAMS
+from storage.models import STATUSES, STREAMS
+from storage.query.time import TimeValueError, parse_time
+from storage.query.tokens import tokenize
 
 Scope = Literal["all", "output", "meta"]
 
@@ -493,12 +493,3 @@ def _expand_home(path: str) -> str:
         return os.path.expanduser(path)
     except (ValueError, KeyError, OSError):  # e.g. a NUL byte in ~user
         return path
-
-
-def __getattr__(name: str) -> Any:
-    # The compilers live in query_match (which imports this module); re-export lazily.
-    if name in ("fts_match", "line_matcher"):
-        from . import query_match
-
-        return getattr(query_match, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

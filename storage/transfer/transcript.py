@@ -15,13 +15,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .export import Sink, dumps
-from .export_redaction import Redaction, output_chunks
-from .models import OutputChunk, Run, Session
-from .text import plain
+from storage.models import OutputChunk, Run, Session
+from storage.text import plain
+from storage.transfer.export import Sink, dumps
+from storage.transfer.redaction import Redaction, output_chunks
 
 if TYPE_CHECKING:
-    from .store import Store
+    from storage.engine.store import Store
 
 # Anything ``plain`` would change: C0 controls but tab and newline, DEL, C1, and ESC.
 _NEEDS_PLAIN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

@@ -1,6 +1,6 @@
 """Export sessions: a complete JSON document, or a transcript (md, txt, jsonl).
 
-    from storage.export import export_sessions
+    from storage.transfer.export import export_sessions
     from storage.redact import Redactor
 
     with open("out.json", "wb") as f:
@@ -43,13 +43,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .export_redaction import Redaction, output_chunks
-from .models import OutputChunk, Run, Session
-from .schema import SCHEMA_VERSION
+from storage.engine.schema import SCHEMA_VERSION
+from storage.models import OutputChunk, Run, Session
+from storage.transfer.redaction import Redaction, output_chunks
 
 if TYPE_CHECKING:
-    from .redact import Redactor, StreamRedactor
-    from .store import Store
+    from storage.engine.store import Store
+    from storage.redact import Redactor, StreamRedactor
 
 FORMAT_ID = "tether.export/1"
 FORMATS = ("json", "md", "txt", "jsonl")
@@ -101,7 +101,7 @@ def export_redactor(section: dict[str, Any]) -> Redactor:
     """The export redactor from the ``[redaction]`` config section: the built-in
     patterns plus ``patterns``. Raises ``ValueError`` (``RedactionPatternError``) for a
     pattern that is not a usable regular expression."""
-    from .redact import Redactor
+    from storage.redact import Redactor
 
     patterns = section.get("patterns", [])
     if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
@@ -126,7 +126,7 @@ def capture_redactor(section: dict[str, Any]) -> StreamRedactor | None:
     patterns = capture_patterns(section)
     if patterns is None:
         return None
-    from .redact import Redactor
+    from storage.redact import Redactor
 
     return Redactor(patterns).stream()
 
@@ -258,7 +258,7 @@ async def export_sessions(
     """Write the sessions (in the order given) to ``out`` in ``fmt``, redacting with
     ``redactor`` unless it is None. Raises ``SessionNotFound`` for an unknown id before
     anything is written. ``progress(done, total)`` is called per chunk, in bytes."""
-    from .errors import SessionNotFound
+    from storage.errors import SessionNotFound
 
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
@@ -303,7 +303,7 @@ async def export_sessions(
         sink.hashing = False
         sink.line('"checksum":' + dumps("sha256:" + sink.sha.hexdigest()) + "}")
     else:
-        from .export_text import write_transcript
+        from storage.transfer.transcript import write_transcript
 
         chunks = await write_transcript(store, sessions, sink, fmt, redaction, on_chunk)
     if progress is not None:
@@ -371,8 +371,8 @@ async def export_to_file(
 async def matching_sessions(store: Store, query: Any) -> list[int]:
     """Ids (oldest first) of the sessions a search query matches: its filters, and its
     words in their output or metadata. ``query`` is a parsed ``storage.query.Query``."""
-    from .search_engine import search
-    from .search_filters import filter_session_ids
+    from storage.engine.search.core import search
+    from storage.engine.search.filters import filter_session_ids
 
     if not query.has_text:
         return sorted(await filter_session_ids(store, query))

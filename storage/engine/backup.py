@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import StoreError
+from storage.errors import StoreError
 
 if TYPE_CHECKING:
-    from .store import Store
+    from storage.engine.store import Store
 
 SUFFIX = ".backup.db"
 REQUIRED_TABLES = ("sessions", "runs", "output_chunks", "output_fts", "sessions_fts", "audit_log")
@@ -137,8 +137,8 @@ async def create_backup(
 
 
 def _inspect(path: Path) -> BackupInfo:
-    from .schema import SCHEMA_VERSION
-    from .store import _check_header
+    from storage.engine.schema import SCHEMA_VERSION
+    from storage.engine.store import _check_header
 
     if not path.exists():
         raise BackupInvalid(path, "the file does not exist")
@@ -199,7 +199,7 @@ async def restore_backup(
     back the current database up (label ``pre-restore``), then copy the backup in
     through the online backup API. The caller must make sure no supervisor is
     writing (``tether restore-backup`` refuses while sessions run)."""
-    from .store import BUSY_TIMEOUT_MS, translate
+    from storage.engine.store import BUSY_TIMEOUT_MS, translate
 
     info = await validate_backup(source)
     if Path(source).resolve() == store.path.resolve():
@@ -252,7 +252,7 @@ async def restore_file(
     stamp = time.strftime("%Y%m%d-%H%M%S")
 
     def run() -> Path | None:
-        from .store import make_private_dir
+        from storage.engine.store import make_private_dir
 
         make_private_dir(folder)
         make_private_dir(db.parent)

@@ -10,17 +10,16 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .errors import IllegalTransition, SessionNotFound
-from .index_merge import merge_for_write
-from .models import ENDED, SESSION_COLUMNS, TRANSITIONS, Session, session_from_row
-from .schema import STATUSES
-from .text import index_text
-from .uid import uuid7
+from storage.engine.index_merge import merge_for_write
+from storage.errors import IllegalTransition, SessionNotFound
+from storage.models import ENDED, SESSION_COLUMNS, STATUSES, TRANSITIONS, Session, session_from_row
+from storage.text import index_text
+from storage.uid import uuid7
 
 if TYPE_CHECKING:
     import aiosqlite
 
-    from .store import Store
+    from storage.engine.store import Store
 
 ORDERS = {
     "newest": "s.created_at DESC, s.id DESC",
@@ -348,7 +347,7 @@ class Sessions:
                 raise IllegalTransition(session_id, old, status)
             await _apply_status(db, session_id, status, now, exit_code, signal, started)
             if reason:
-                from .output import append_in_tx
+                from storage.engine.output import append_in_tx
 
                 await append_in_tx(
                     db, [(session_id, "system", reason.encode() + b"\n", now)], index=True

@@ -14,8 +14,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .errors import SessionNotFound
-from .index_merge import (
+from storage.engine.index_merge import (
     SEGMENT_GUARD,
     SEGMENTS_SQL,
     STEP_PAGES,
@@ -23,14 +22,14 @@ from .index_merge import (
     merge_step,
     segment_count,
 )
-from .models import AppendResult, Line, OutputChunk
-from .schema import STREAMS
-from .text import index_text
+from storage.errors import SessionNotFound
+from storage.models import STREAMS, AppendResult, Line, OutputChunk
+from storage.text import index_text
 
 if TYPE_CHECKING:
     import aiosqlite
 
-    from .store import Store
+    from storage.engine.store import Store
 
 CHUNK_BYTES = 64 * 1024
 # New rows wait in memory until about this many bytes, then go to SQLite (still in the

@@ -20,8 +20,8 @@ from typing import Any
 
 import aiosqlite
 
-from . import schema
-from .errors import (
+from storage.engine import schema
+from storage.errors import (
     MigrationFailed,
     SchemaTooNew,
     StoreCorrupt,
@@ -29,7 +29,7 @@ from .errors import (
     StoreFull,
     StoreReadOnly,
 )
-from .models import IntegrityReport
+from storage.models import IntegrityReport
 
 BUSY_TIMEOUT_MS = 30_000
 RECLAIM_INCREMENTAL_MAX_PAGES = 50_000  # beyond this, incremental vacuum gets slow
@@ -129,10 +129,10 @@ class Store:
     """An open tether database. Use ``async with open_store(path) as store``."""
 
     def __init__(self, path: Path, db: aiosqlite.Connection, actor: str = "library") -> None:
-        from .audit import Audit, Settings
-        from .output import Output
-        from .runs import Runs
-        from .sessions import Sessions
+        from storage.engine.audit import Audit, Settings
+        from storage.engine.output import Output
+        from storage.engine.runs import Runs
+        from storage.engine.sessions import Sessions
 
         self.path = path
         self.db = db
@@ -324,7 +324,7 @@ class Store:
     async def search(self, text: str, **kwargs: Any) -> list:
         """Basic search: lines holding every word of ``text``, newest first. The full
         query language is ``storage.query`` with ``storage.search``."""
-        from .search import search_output
+        from storage.engine.search.basic import search_output
 
         return await search_output(self, text, **kwargs)
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from .models import Line, OutputChunk, SearchHit
-from .output import _CHUNK_COLUMNS, _chunk, chunk_lines
+from storage.engine.output import _CHUNK_COLUMNS, _chunk, chunk_lines
+from storage.models import Line, OutputChunk, SearchHit
 
 if TYPE_CHECKING:
-    from .store import Store
+    from storage.engine.store import Store
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 

@@ -19,14 +19,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import StoreError
-from .index_merge import MERGE_AT, merge_for_write
-from .purge import _reindex_all, db_size
-from .retention import DAY, format_size
-from .sessions import _reindex_meta
+from storage.engine.index_merge import MERGE_AT, merge_for_write
+from storage.engine.purge import _reindex_all, db_size
+from storage.engine.sessions import _reindex_meta
+from storage.errors import StoreError
+from storage.retention import DAY, format_size
 
 if TYPE_CHECKING:
-    from .store import Store
+    from storage.engine.store import Store
 
 LEVELS = ("ok", "info", "warning", "problem")
 
@@ -362,7 +362,7 @@ async def repair(
 
 
 async def _delete_orphans(store: Store) -> str:
-    from .text import index_text
+    from storage.text import index_text
 
     async with store.transaction() as db:
         rows = await db.execute_fetchall(
@@ -404,7 +404,7 @@ async def _fix_output_index(store: Store) -> str:
             await _reindex_all(db, lambda _: None)
             n = (await (await db.execute("SELECT count(*) FROM output_fts_docsize")).fetchone())[0]
             return f"rebuilt the output index ({n} chunks)"
-        from .text import index_text
+        from storage.text import index_text
 
         rows = await db.execute_fetchall(
             "SELECT c.id, c.data FROM output_chunks c WHERE c.indexed = 1 AND NOT EXISTS "

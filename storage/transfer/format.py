@@ -20,10 +20,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, NoReturn
 
-from .errors import ImportRejected
-from .export import FORMAT_ID, MAX_CHUNK_BYTES
-from .output import count_lines
-from .schema import SCHEMA_VERSION, STATUSES, STREAMS
+from storage.engine.output import count_lines
+from storage.engine.schema import SCHEMA_VERSION
+from storage.errors import ImportRejected
+from storage.models import STATUSES, STREAMS
+from storage.transfer.export import FORMAT_ID, MAX_CHUNK_BYTES
 
 MAX_LINE = 16 * 1024 * 1024  # a session's metadata, or one chunk (escaped or base64)
 MAX_HEADER = 64 * 1024

@@ -31,16 +31,16 @@ import sqlite3
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .errors import StoreError
-from .models import SearchHit, Session
-from .query import And, Not, Or, Phrase, Query, QueryError, Term, Word
-from .query_match import Span, fts_match, line_matcher
-from .search_filters import chunk_where, session_where
-from .search_lines import ChunkScanner, LineMatch
-from .text import plain
+from storage.engine.search.filters import chunk_where, session_where
+from storage.engine.search.lines import ChunkScanner, LineMatch
+from storage.errors import StoreError
+from storage.models import SearchHit, Session
+from storage.query import And, Not, Or, Phrase, Query, QueryError, Term, Word
+from storage.query.match import Span, fts_match, line_matcher
+from storage.text import plain
 
 if TYPE_CHECKING:
-    from .store import Store
+    from storage.engine.store import Store
 
 UNINDEXED_SCAN_BYTES = 16 * 1024 * 1024
 RANK_CANDIDATES = 3000  # at most this many matching chunks (the newest) are ranked
@@ -489,7 +489,7 @@ async def _ranked_hits(
 
 
 async def _meta_matches(store: Store, query: Query, limit: int) -> dict[int, tuple[MetaMatch, ...]]:
-    from .search_filters import filter_session_ids
+    from storage.engine.search.filters import filter_session_ids
 
     ids = (await filter_session_ids(store, query, order="active"))[:limit]
     if not ids:
@@ -533,7 +533,7 @@ def _positive_terms(terms) -> list:  # the words and phrases that are searched f
 
 
 async def _list_sessions(store: Store, query: Query, limit: int, page: str | None) -> SearchResults:
-    from .search_filters import filter_session_ids
+    from storage.engine.search.filters import filter_session_ids
 
     offset = _parse_page(page, "s")[0] if page else 0
     ids = await filter_session_ids(store, query, order="active")

@@ -21,12 +21,12 @@ import sqlite3
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .models import ENDED
-from .query import Not, Or, Query, QueryError, Word
-from .query_match import fts_match
+from storage.models import ENDED
+from storage.query import Not, Or, Query, QueryError, Word
+from storage.query.match import fts_match
 
 if TYPE_CHECKING:
-    from .store import Store
+    from storage.engine.store import Store
 
 ORDERS = {
     "newest": "s.created_at DESC, s.id DESC",
@@ -164,7 +164,7 @@ async def filter_session_ids(
 
 async def guarded(store: Store, query: Query, sql: str, params: Any) -> list[sqlite3.Row]:
     """Run a query that uses MATCH; an SQLite error about it becomes a ``QueryError``."""
-    from .errors import StoreError
+    from storage.errors import StoreError
 
     try:
         return await store.fetchall(sql, params)

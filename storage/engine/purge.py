@@ -21,14 +21,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .index_merge import merge_for_write
-from .sessions import _audit, purge_in_tx
-from .text import index_text
+from storage.engine.index_merge import merge_for_write
+from storage.engine.sessions import _audit, purge_in_tx
+from storage.text import index_text
 
 if TYPE_CHECKING:
     import aiosqlite
 
-    from .store import Store
+    from storage.engine.store import Store
 
 # Rebuild the output index when what stays is at most this many times what goes (one
 # chunk re-indexed costs about half of one chunk deleted from a contentless index) ...

@@ -18,12 +18,10 @@ migration that rebuilds the index.
 
 from __future__ import annotations
 
-from . import index_merge
+from storage.engine import index_merge
 
 SCHEMA_VERSION = 2
 
-STATUSES = ("pending", "running", "paused", "succeeded", "failed", "stopped", "lost")
-STREAMS = ("stdout", "stderr", "system", "input")
 
 _V1 = [
     """

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .query import And, Not, Or, Phrase, Query, Term, Word
-from .query_tokens import tokenize
+from storage.query import And, Not, Or, Phrase, Query, Term, Word
+from storage.query.tokens import tokenize
 
 Span = tuple[int, int]
 

@@ -11,12 +11,12 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .models import OutputChunk, Session
-from .output import count_lines
+from storage.engine.output import count_lines
+from storage.models import OutputChunk, Session
 
 if TYPE_CHECKING:
-    from .redact import Redactor, StreamRedactor
-    from .store import Store
+    from storage.engine.store import Store
+    from storage.redact import Redactor, StreamRedactor
 
 
 class Redaction:
@@ -49,7 +49,7 @@ class Redaction:
         """The redactor plus the learned values, as literal patterns."""
         if self.redactor is None or self.learned == self._active_for:
             return self._active
-        from .redact import Redactor
+        from storage.redact import Redactor
 
         literal = [re.escape(v) for v in sorted(self.learned)]
         self._active = Redactor([*self.redactor.user_patterns, *literal])

@@ -1,0 +1,5 @@
+"""The SQLite engine: connection, schema and migrations, the session, run, output and
+audit facets, the full-text search engine, index merging, backup, doctor and purge.
+
+All SQL of tether lives in this package.
+"""

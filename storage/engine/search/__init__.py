@@ -1,0 +1,1 @@
+"""The full-text search engine over output and session metadata."""
