@@ -143,8 +143,8 @@ def tether_run(
 
 async def _wait_searchable(env: dict[str, str], sid: int, marker: str) -> float:
     sys.path.insert(0, str(ROOT))
+    from home.paths import resolve_paths
     from storage import open_store
-    from tui.paths import resolve_paths
 
     paths = resolve_paths(env=env)
     async with open_store(paths.db) as store:
@@ -156,8 +156,8 @@ async def _wait_searchable(env: dict[str, str], sid: int, marker: str) -> float:
 
 
 async def _stored_bytes(env: dict[str, str], sid: int) -> int:
+    from home.paths import resolve_paths
     from storage import open_store
-    from tui.paths import resolve_paths
 
     async with open_store(resolve_paths(env=env).db) as store:
         s = await store.sessions.require(sid)

@@ -388,9 +388,9 @@ def bench_big_session(pane: Pane, runs: int, lines: int) -> dict:
 
 
 def bench_latency(pane: Pane, ticks: int) -> dict:
+    from home.paths import resolve_paths
     from runner import control
     from storage import open_store
-    from tui.paths import resolve_paths
 
     home = OUT / "tui-latency-home"
     shutil.rmtree(home, ignore_errors=True)

@@ -1,6 +1,6 @@
 """Starting and controlling sessions from any process: the CLI and the TUI use this.
 
-Every function takes an open ``Store`` and a ``paths`` object (``tui.paths.Paths`` or
+Every function takes an open ``Store`` and a ``paths`` object (``home.paths.Paths`` or
 anything with the same few members, see ``runner.locations.RuntimePaths``). The
 supervisor does the work and records it; these functions ask it over its control
 socket and return the session as the database then shows it.

@@ -2,7 +2,7 @@
 
 The runner takes a ``paths`` object rather than importing ``tui``: anything with
 ``db``, ``runtime``, ``lock_file(id)``, ``socket_file(id)`` and ``supervisor_log``
-works (``tui.paths.Paths`` does).
+works (``home.paths.Paths`` does).
 
 Liveness is the lock: a supervisor holds an exclusive ``flock`` on its session's lock
 file for its whole life, so a free lock means no supervisor, whatever pids say, and a

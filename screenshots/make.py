@@ -24,10 +24,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from cli.demo import build_demo, stop_live  # noqa: E402
+from home.config import Config  # noqa: E402
+from home.paths import Paths, resolve_paths  # noqa: E402
 from tui.app import TetherApp  # noqa: E402
-from tui.cli.demo import build_demo, stop_live  # noqa: E402
-from tui.config import Config  # noqa: E402
-from tui.paths import Paths, resolve_paths  # noqa: E402
 
 SIZE = (120, 36)
 Step = Callable[[TetherApp, object, dict[str, int]], Awaitable[None]]

@@ -149,7 +149,7 @@ class RetentionPolicy:
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> RetentionPolicy:
-        """The policy in a config ``[retention]`` table (see tui/config.py)."""
+        """The policy in a config ``[retention]`` table (see home/config.py)."""
         unknown = set(section) - set(CONFIG_KEYS)
         if unknown:
             raise PolicyError(

@@ -18,9 +18,9 @@ from storage.text import visible
 from tui.screens.modals import ConfirmModal, NewSession, NewSessionModal, TagsModal
 
 if TYPE_CHECKING:
+    from home.config import Config
+    from home.paths import Paths
     from storage import Session, Store
-    from tui.config import Config
-    from tui.paths import Paths
     from tui.state import AppState
 
 

@@ -27,10 +27,10 @@ from tui.list_view import ListView
 from tui.state import AppState, Ended
 
 if TYPE_CHECKING:
+    from cli.context import Ctx
+    from home.config import Config
+    from home.paths import Paths
     from storage import Store
-    from tui.cli.context import Ctx
-    from tui.config import Config
-    from tui.paths import Paths
 
 POLL_INTERVAL = 0.5
 AUTOSAVE_TICK = 0.25
@@ -209,7 +209,7 @@ class TetherApp(SessionActions, App[int]):
 
     async def _auto_cleanup(self) -> None:
         """``general.auto_cleanup``: apply the retention policy once, after start."""
-        from tui.cli.cleanup import auto_cleanup
+        from cli.cleanup import auto_cleanup
 
         try:
             result = await auto_cleanup(self.store, self.config, self.paths)

@@ -15,7 +15,7 @@ _SCRIPT = Path(sys.executable).with_name("tether")
 TETHER = (
     [str(_SCRIPT)]
     if _SCRIPT.exists()
-    else [sys.executable, "-c", "import sys; from tui.cli import main; sys.exit(main())"]
+    else [sys.executable, "-c", "import sys; from cli import main; sys.exit(main())"]
 )
 
 

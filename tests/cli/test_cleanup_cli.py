@@ -274,9 +274,9 @@ def test_doctor_without_a_database(tether, tether_home):
 
 # -- automatic cleanup on start (the function the TUI calls) ------------------------------
 def test_auto_cleanup_follows_the_config(tether_home):
-    from tui.cli.cleanup import auto_cleanup
-    from tui.config import load_config
-    from tui.paths import resolve_paths
+    from cli.cleanup import auto_cleanup
+    from home.config import load_config
+    from home.paths import resolve_paths
 
     old = seed(tether_home, 3, age_days=40)
     recent = seed(tether_home, 1, age_days=1)

@@ -9,8 +9,8 @@ import subprocess
 import sys
 import time
 
+from home.paths import resolve_paths
 from runner.locations import supervisor_pid
-from tui.paths import resolve_paths
 
 
 def test_run_then_logs_then_exit_code_and_duration(tether, tmp_path):
@@ -271,7 +271,7 @@ def test_commands_do_not_import_textual(tether):
     tether.ok("run", "--", "true")
     code = (
         "import sys\n"
-        "from tui.cli import main\n"
+        "from cli import main\n"
         "for args in (['ls'], ['config'], ['show', '1'], ['logs', '1'], ['run', '--', 'true'],\n"
         "             ['ls', '--json'], ['stop', '1']):\n"
         "    rc = main(args)\n"

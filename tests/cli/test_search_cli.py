@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from cli_helpers import TETHER
 
+from home.paths import resolve_paths
 from storage import open_store
-from tui.paths import resolve_paths
 
 T0 = 1_790_000_000.0
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from home.paths import resolve_paths
 from storage import open_store
-from tui.paths import resolve_paths
 
 AWS_KEY = "AKIAQYLPMN5HFIQR7XYZ"
 JWT = (
@@ -270,7 +270,7 @@ def test_export_and_import_do_not_load_textual(tether, tether_home, tmp_path):
     out = tmp_path / "x.json"
     code = (
         "import sys\n"
-        "from tui.cli import main\n"
+        "from cli import main\n"
         f"for args in (['export', '1', '-o', {str(out)!r}], ['import', {str(out)!r}],\n"
         f"             ['export', '--all', '-o', {str(out.with_suffix('.md'))!r}]):\n"
         "    assert main(args) == 0, args\n"

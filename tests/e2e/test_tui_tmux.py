@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from home.paths import resolve_paths
 from storage import open_store
 from tests.e2e.tmux_helpers import Tmux
-from tui.paths import resolve_paths
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
@@ -30,9 +30,7 @@ def _tether_command() -> str:
     script = Path(sys.executable).parent / "tether"
     if script.exists():
         return shlex.quote(str(script))
-    return (
-        f"{shlex.quote(sys.executable)} -c 'import sys; from tui.cli import main; sys.exit(main())'"
-    )
+    return f"{shlex.quote(sys.executable)} -c 'import sys; from cli import main; sys.exit(main())'"
 
 
 def test_start_watch_stop_and_quit_in_a_real_terminal(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from home.paths import Paths, resolve_paths
 from tests.cli.cli_helpers import Tether
 from tests.runner.runner_helpers import stop_leftover_supervisors
-from tui.paths import Paths, resolve_paths
 
 FIELDS = ("trials", "lines", "faults")
 

@@ -7,7 +7,7 @@
   dropped, repeated or swapped, always with a correct checksum, so the reader has to
   judge the content) is imported consistently or refused with the database
   byte-identical.
-- Command lines: random argv for ``tether`` (in process, ``tui.cli.main``) exit 0, 1
+- Command lines: random argv for ``tether`` (in process, ``cli.main``) exit 0, 1
   or 2 and never print a traceback or an "unexpected error".
 - Output bytes: any bytes a command writes to stdout and stderr come back from the
   database exactly, through a real supervisor.
@@ -26,6 +26,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from home.paths import resolve_paths
 from runner.control import start_session
 from storage import ImportRejected, open_store
 from storage.engine.search.core import count_hits, search
@@ -35,7 +36,6 @@ from tests.runner.runner_helpers import stop_leftover_supervisors
 from tests.storage.test_query import _QUERIES as QUERIES
 from tests.storage.transfer_helpers import db_files, export_doc, lines_of, with_checksum
 from tests.storage.transfer_helpers import seed as seed_transfer
-from tui.paths import resolve_paths
 
 NOW = 1_780_000_000.0
 SLOW = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
@@ -339,7 +339,7 @@ def test_random_command_lines_exit_0_1_or_2_without_a_traceback(
     paths.ensure()
     loop.run(_seed_cli(paths.db))
     pristine = paths.db.read_bytes()
-    from tui.cli import main
+    from cli import main
 
     codes: dict[int, int] = {}
 

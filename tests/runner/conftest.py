@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from runner_helpers import stop_leftover_supervisors
 
+from home.paths import Paths, resolve_paths
 from storage import open_store
-from tui.paths import Paths, resolve_paths
 
 
 @pytest.fixture

@@ -133,9 +133,9 @@ async def test_live_sessions_become_lost(tmp_path, target):
 
 
 async def test_imported_session_needs_confirmation_to_run(source, target, tmp_path):
+    from home.paths import resolve_paths
     from runner.control import resume_run
     from runner.errors import NeedsConfirmation
-    from tui.paths import resolve_paths
 
     _, doc = source
     result = await import_file(target, write(tmp_path / "x.json", doc))

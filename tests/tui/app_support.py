@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from home.config import Config, General
+from home.paths import Paths, resolve_paths
 from storage import Store, open_store
 from tui.app import TetherApp
-from tui.config import Config, General
-from tui.paths import Paths, resolve_paths
 
 NOW = 1_780_000_000.0  # 2026-05-28 20:26:40 UTC
 HOME = "/home/ana"

@@ -17,10 +17,10 @@ from typing import Any
 from textual.app import App
 from textual.pilot import Pilot
 
+from home.paths import Paths, resolve_paths
 from storage import open_store
 from tests.tui.app_support import make_app
 from tui.app import TetherApp
-from tui.paths import Paths, resolve_paths
 from tui.screens.output import OutputScreen
 from tui.widgets.output_view import OutputView
 

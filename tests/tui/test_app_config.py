@@ -10,9 +10,9 @@ import time
 import pytest
 from app_support import Clock, paths_for, pin_environment
 
+from home.config import Config, General
 from storage import open_store
 from tui.app import TetherApp
-from tui.config import Config, General
 from tui.screens.modals import NewSession
 
 SIZE = (120, 36)

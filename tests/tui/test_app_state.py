@@ -167,9 +167,9 @@ def test_the_cli_does_not_import_textual() -> None:
     code = textwrap.dedent(
         """
         import sys
-        from tui.cli import build_parser
+        from cli import build_parser
         build_parser().parse_args(["demo", "--no-tui"])
-        import tui.keys, tui.format, tui.list_view, tui.cli.demo
+        import tui.keys, tui.format, tui.list_view, cli.demo
         print(sorted(m for m in sys.modules if m.split(".")[0] in ("textual", "rich")))
         """
     )

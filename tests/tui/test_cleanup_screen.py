@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from app_support import NOW, Clock, paths_for, pin_environment
 
+from home.config import Config, General
 from storage import open_store
 from storage.engine.purge import PurgeProgress
 from tui.app import TetherApp
-from tui.config import Config, General
 
 SIZE = (120, 36)
 DAY = 86_400.0

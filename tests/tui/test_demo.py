@@ -6,14 +6,14 @@ import asyncio
 import subprocess
 import sys
 
+from cli.demo import stop_live
+from home.paths import resolve_paths
 from storage import open_store
-from tui.cli.demo import stop_live
-from tui.paths import resolve_paths
 
 
 def test_demo_builds_real_sessions_of_every_status(tmp_path) -> None:  # type: ignore[no-untyped-def]
     home = tmp_path / "demo"
-    code = "import sys; from tui.cli import main; sys.exit(main())"
+    code = "import sys; from cli import main; sys.exit(main())"
     out = subprocess.run(
         [sys.executable, "-c", code, "demo", "--no-tui", "--home", str(home)],
         capture_output=True,
@@ -51,7 +51,7 @@ def test_demo_refuses_a_home_that_has_a_database(tmp_path) -> None:  # type: ign
     paths = resolve_paths(env={"TETHER_HOME": str(home)})
     paths.ensure()
     paths.db.write_bytes(b"")
-    code = "import sys; from tui.cli import main; sys.exit(main())"
+    code = "import sys; from cli import main; sys.exit(main())"
     out = subprocess.run(
         [sys.executable, "-c", code, "demo", "--no-tui", "--home", str(home)],
         capture_output=True,

@@ -133,9 +133,9 @@ class CleanupScreen(Screen):
         self.replan()
 
     def _configured_policy(self) -> tuple[RetentionPolicy, str]:
+        from cli.cleanup import retention_policy
+        from home.config import ConfigError
         from storage.retention import RetentionPolicy
-        from tui.cli.cleanup import retention_policy
-        from tui.config import ConfigError
 
         try:
             return retention_policy(self.app.config), ""  # type: ignore[attr-defined]
@@ -308,10 +308,10 @@ class CleanupScreen(Screen):
     def _purge(self, found: CleanupPlan) -> None:
         """In a thread, on a connection of its own: the UI's connection and event loop
         stay free while SQLite deletes and reclaims."""
+        from cli.cleanup import keep_backups
         from runner.control import is_alive
         from storage import open_store
         from storage.retention import apply
-        from tui.cli.cleanup import keep_backups
 
         app = self.app
         paths, config = app.paths, app.config  # type: ignore[attr-defined]

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 from .context import EXIT_ERROR, EXIT_OK, Ctx, print_json
 
 if TYPE_CHECKING:
+    from home.paths import Paths
     from storage import Store
     from storage.engine.doctor import Finding
-    from tui.paths import Paths
 
 _MARK = {"ok": "ok", "info": "info", "warning": "WARN", "problem": "PROBLEM"}
 

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 from .context import Ctx
 
 if TYPE_CHECKING:
+    from home.paths import Paths
     from storage import Store
-    from tui.paths import Paths
 
 
 def _python() -> str:
@@ -171,8 +171,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_demo(ctx: Ctx) -> int:
-    from tui.config import load_config
-    from tui.paths import resolve_paths
+    from home.config import load_config
+    from home.paths import resolve_paths
 
     keep = ctx.args.home is not None
     home = Path(ctx.args.home or tempfile.mkdtemp(prefix="tether-demo-")).absolute()

@@ -1,6 +1,6 @@
 """``tether config``: the effective configuration and where everything lives.
 
-(``doctor`` lives in ``tui.cli.doctor``.)
+(``doctor`` lives in ``cli.doctor``.)
 """
 
 from __future__ import annotations

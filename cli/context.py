@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from tui.config import Config, ConfigError, load_config
-from tui.paths import Paths, resolve_paths
+from home.config import Config, ConfigError, load_config
+from home.paths import Paths, resolve_paths
 
 T = TypeVar("T")
 

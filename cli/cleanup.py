@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 from .context import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Ctx, UsageError, print_json
 
 if TYPE_CHECKING:
+    from home.config import Config
+    from home.paths import Paths
     from storage import Store
     from storage.engine.purge import PurgeProgress
     from storage.retention import CleanupPlan, CleanupResult, RetentionPolicy
-    from tui.config import Config
-    from tui.paths import Paths
 
 PROGRESS_OVER_SESSIONS = 20  # show progress for purges larger than this ...
 PROGRESS_OVER_BYTES = 64 << 20  # ... or than this
@@ -31,8 +31,8 @@ STATUSES = ("succeeded", "failed", "stopped", "lost")
 # -- policy and settings from the configuration -----------------------------------------
 def retention_policy(config: Config) -> RetentionPolicy:
     """The ``[retention]`` policy; a bad value is a ``ConfigError`` naming the file."""
+    from home.config import ConfigError
     from storage.retention import PolicyError, RetentionPolicy
-    from tui.config import ConfigError
 
     try:
         return RetentionPolicy.from_config(config.section("retention"))
@@ -42,7 +42,7 @@ def retention_policy(config: Config) -> RetentionPolicy:
 
 def keep_backups(config: Config) -> int:
     """``[backups] keep``: how many rotating backups to keep (default 5)."""
-    from tui.config import ConfigError
+    from home.config import ConfigError
 
     keep = config.section("backups").get("keep", 5)
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:

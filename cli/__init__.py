@@ -16,13 +16,13 @@ from collections.abc import Sequence
 from .context import Ctx, fail
 
 COMMAND_MODULES = [
-    "tui.cli.sessions",  # run ls show logs stop pause continue send resume rm restore
-    "tui.cli.system",  # config
-    "tui.cli.doctor",  # doctor
-    "tui.cli.search",  # search
-    "tui.cli.cleanup",  # cleanup backup restore-backup
-    "tui.cli.transfer",  # export import
-    "tui.cli.demo",  # demo
+    "cli.sessions",  # run ls show logs stop pause continue send resume rm restore
+    "cli.system",  # config
+    "cli.doctor",  # doctor
+    "cli.search",  # search
+    "cli.cleanup",  # cleanup backup restore-backup
+    "cli.transfer",  # export import
+    "cli.demo",  # demo
 ]
 
 
