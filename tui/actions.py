@@ -121,9 +121,9 @@ class SessionActions:
             return None
         await self.state.poll(force=True)
         if self.state.position(session.id) is None and self.state.view.filtered:
-            from tui.list_view import ListView
+            from tui.list_query import ListQuery
 
-            await self.state.set_view(ListView(sort=self.state.view.sort))
+            await self.state.set_view(ListQuery(sort=self.state.view.sort))
         self.state.select(session.id)
         self.notify(f"Started #{session.id}: {session.label}")  # type: ignore[attr-defined]
         return session

@@ -23,7 +23,7 @@ from tui import format as fmt
 from tui.actions import SessionActions
 from tui.commands import AppCommands, SessionCommands
 from tui.keys import KeyConfigError, bindings, keymap
-from tui.list_view import ListView
+from tui.list_query import ListQuery
 from tui.state import AppState, Ended
 
 if TYPE_CHECKING:
@@ -277,7 +277,7 @@ class TetherApp(SessionActions, App[int]):
 
     async def _filter_statuses(self, statuses: frozenset[str]) -> None:
         view = self.state.view
-        await self.state.set_view(ListView(text=view.text, statuses=statuses, sort=view.sort))
+        await self.state.set_view(ListQuery(text=view.text, statuses=statuses, sort=view.sort))
 
     async def action_palette_clear_filter(self) -> None:
         await self._filter_statuses(frozenset())

@@ -28,7 +28,7 @@ from textual.signal import Signal
 
 from storage.errors import SessionNotFound
 from tui.format import shown
-from tui.list_view import ListView, view_ids
+from tui.list_query import ListQuery, view_ids
 
 if TYPE_CHECKING:
     from textual.dom import DOMNode
@@ -92,7 +92,7 @@ class AppState:
         self.autosave_interval = autosave_interval
         self.changed: Signal[Change] = Signal(owner, "state-changed")
         self.ended: Signal[Ended] = Signal(owner, "session-ended")
-        self.view = ListView()
+        self.view = ListQuery()
         self.selected: int | None = None
         self.place = Place()
         self.loaded = False
@@ -181,7 +181,7 @@ class AppState:
         """Restore where the user left off, then fetch the index and the first rows."""
         saved = await self.store.settings.get(UI_KEY, {})
         saved = saved if isinstance(saved, dict) else {}
-        self.view = ListView.from_json(saved.get("view"))
+        self.view = ListQuery.from_json(saved.get("view"))
         place = saved.get("place") if isinstance(saved.get("place"), dict) else {}
         screen = place.get("screen") if place.get("screen") in ("detail", "output") else "list"
         sid = place.get("session_id")
@@ -227,7 +227,7 @@ class AppState:
             self.selected = self._ids[min(old_index, len(self._ids) - 1)] if self._ids else None
         self.changed.publish(Change(index=True, selection=True))
 
-    async def set_view(self, view: ListView) -> None:
+    async def set_view(self, view: ListQuery) -> None:
         if view == self.view:
             return
         self.view = view

@@ -13,7 +13,7 @@ from textual.widgets import Footer, Input, Static
 
 from tui import format as fmt
 from tui.keys import bindings
-from tui.list_view import SORT_LABELS, ListView, next_sort
+from tui.list_query import SORT_LABELS, ListQuery, next_sort
 from tui.screens.base import SessionScreen
 from tui.state import Change
 from tui.widgets.preview import SessionPreview
@@ -168,7 +168,7 @@ class SessionsScreen(SessionScreen):
     async def _apply_filter(self) -> None:
         text = self.query_one("#filter", Input).value
         view = self.state.view
-        await self.state.set_view(ListView(text=text, statuses=view.statuses, sort=view.sort))
+        await self.state.set_view(ListQuery(text=text, statuses=view.statuses, sort=view.sort))
 
     @on(Input.Submitted, "#filter")
     async def _filter_submitted(self) -> None:
@@ -196,7 +196,7 @@ class SessionsScreen(SessionScreen):
             field.display = False
             if self._filter_timer is not None:
                 self._filter_timer.stop()
-            await self.state.set_view(ListView(sort=self.state.view.sort))
+            await self.state.set_view(ListQuery(sort=self.state.view.sort))
         field.display = False
         table.focus()
         self.update_bindings()
@@ -265,7 +265,7 @@ class SessionsScreen(SessionScreen):
             if statuses is not None:
                 view = self.state.view
                 await self.state.set_view(
-                    ListView(text=view.text, statuses=statuses, sort=view.sort)
+                    ListQuery(text=view.text, statuses=statuses, sort=view.sort)
                 )
 
         self.app.push_screen(StatusFilterModal(self.state.view.statuses), picked)
@@ -273,5 +273,5 @@ class SessionsScreen(SessionScreen):
     async def action_sort(self) -> None:
         view = self.state.view
         sort = next_sort(view.sort)
-        await self.state.set_view(ListView(text=view.text, statuses=view.statuses, sort=sort))
+        await self.state.set_view(ListQuery(text=view.text, statuses=view.statuses, sort=sort))
         self.notify(f"Sorted: {SORT_LABELS[sort]}", timeout=2)

@@ -1,4 +1,5 @@
-"""What the session list shows: the filter, status filter and sort, and the ordered ids.
+"""What the session list is asked to show (``ListQuery``: filter text, statuses, sort),
+and the ordered ids that answer it.
 
 Only ids are fetched for the whole list (two cheap queries, whatever the number of
 sessions); row details are fetched by the state store for the rows on screen.
@@ -32,7 +33,7 @@ _ID = re.compile(r"#?(\d+)")
 
 
 @dataclass(frozen=True)
-class ListView:
+class ListQuery:
     """The user's choice of what the list shows. Empty ``statuses`` means all."""
 
     text: str = ""
@@ -43,7 +44,7 @@ class ListView:
         return {"text": self.text, "statuses": sorted(self.statuses), "sort": self.sort}
 
     @classmethod
-    def from_json(cls, data: object) -> ListView:
+    def from_json(cls, data: object) -> ListQuery:
         from storage.models import STATUSES
 
         if not isinstance(data, dict):
@@ -100,7 +101,7 @@ async def matching_ids(store: Store, text: str) -> set[int] | None:
 
 
 async def view_ids(
-    store: Store, view: ListView, pin_overrides: Mapping[int, bool] | None = None
+    store: Store, view: ListQuery, pin_overrides: Mapping[int, bool] | None = None
 ) -> list[int]:
     """The ids the list shows, in order: pinned first, then by ``view.sort``.
 
