@@ -13,9 +13,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from cli_helpers import TETHER
-
 from storage import open_store
+from tests.support.tether_cli import TETHER
 
 DAY = 86_400.0
 

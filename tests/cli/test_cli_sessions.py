@@ -256,7 +256,7 @@ def test_a_session_survives_the_shell_that_started_it(tether, tmp_path):
 
 
 def _tether_argv() -> list[str]:
-    from cli_helpers import TETHER
+    from tests.support.tether_cli import TETHER
 
     return TETHER
 

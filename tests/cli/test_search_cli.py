@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_helpers import TETHER
 
 from home.paths import resolve_paths
 from storage import open_store
+from tests.support.tether_cli import TETHER
 
 T0 = 1_790_000_000.0
 

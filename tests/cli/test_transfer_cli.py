@@ -153,7 +153,7 @@ def exported(tether, tether_home, tmp_path) -> Path:
 
 
 def test_import_into_another_home(exported, tmp_path):
-    from cli_helpers import Tether
+    from tests.support.tether_cli import Tether
 
     other = Tether(tmp_path / "other")
     (tmp_path / "other").mkdir(mode=0o700)
@@ -181,7 +181,7 @@ def test_import_into_another_home(exported, tmp_path):
 
 
 def test_imported_session_does_not_run_without_confirmation(exported, tmp_path):
-    from cli_helpers import Tether
+    from tests.support.tether_cli import Tether
 
     (tmp_path / "other").mkdir(mode=0o700)
     other = Tether(tmp_path / "other")
@@ -192,7 +192,7 @@ def test_imported_session_does_not_run_without_confirmation(exported, tmp_path):
 
 
 def test_import_from_stdin(exported, tmp_path):
-    from cli_helpers import Tether
+    from tests.support.tether_cli import Tether
 
     (tmp_path / "other").mkdir(mode=0o700)
     other = Tether(tmp_path / "other")

@@ -19,7 +19,7 @@ import pytest
 
 from home.paths import resolve_paths
 from storage import open_store
-from tests.e2e.tmux_helpers import Tmux
+from tests.support.tmux import Tmux
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 

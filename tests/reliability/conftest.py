@@ -17,9 +17,8 @@ from typing import Any
 
 import pytest
 
-from home.paths import Paths, resolve_paths
-from tests.cli.cli_helpers import Tether
-from tests.runner.runner_helpers import stop_leftover_supervisors
+from home.paths import Paths
+from tests.support.supervisors import supervised_paths
 
 FIELDS = ("trials", "lines", "faults")
 
@@ -116,40 +115,21 @@ def figures(request: pytest.FixtureRequest) -> Figures:
     return request.config.stash[_KEY]
 
 
-# -- homes, stores, tether -------------------------------------------------------------
+# -- homes and paths (``tether`` and ``store`` are the root conftest's) ------------------
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private TETHER_HOME (also in this process's environment) with a short stop
-    grace and a fast autosave."""
-    home = tmp_path / "home"
-    home.mkdir(mode=0o700)
-    (home / "config.toml").write_text(
-        "[general]\nstop_grace = 1.0\nautosave_interval = 0.5\nreconcile_interval = 1.0\n"
-    )
-    monkeypatch.setenv("TETHER_HOME", str(home))
-    monkeypatch.delenv("TETHER_DB", raising=False)
-    return home
+def tether_config() -> str:
+    """A short stop grace and a fast autosave and reconcile."""
+    return "[general]\nstop_grace = 1.0\nautosave_interval = 0.5\nreconcile_interval = 1.0\n"
 
 
 @pytest.fixture
-def tether(home: Path):
-    """``tether`` as a real subprocess on ``home`` (see tests/cli/cli_helpers.py)."""
-    t = Tether(home)
-    yield t
-    t.stop_leftovers()
+def home(tether_home: Path) -> Path:
+    """A private TETHER_HOME (also in this process's environment): ``tether_home`` with
+    this suite's ``tether_config``."""
+    return tether_home
 
 
 @pytest.fixture
 def paths(home: Path) -> Paths:
-    p = resolve_paths(env={"TETHER_HOME": str(home)})
-    p.ensure()
-    yield p
-    stop_leftover_supervisors(p.runtime)
-
-
-@pytest.fixture
-async def store(paths: Paths):
-    from storage import open_store
-
-    async with open_store(paths.db, actor="test") as s:
-        yield s
+    """The paths of ``home``; supervisors left running there are stopped afterwards."""
+    yield from supervised_paths(home)

@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from storage import open_store
-from tests.cli.cli_helpers import TETHER
-from tests.reliability.checks import clean_stderr, numbered, producer
+from tests.support.reliability import clean_stderr, numbered, producer
+from tests.support.tether_cli import TETHER
 
 SESSIONS = 30
 LINES = 100_000

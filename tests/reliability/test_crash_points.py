@@ -30,10 +30,10 @@ import pytest
 
 from storage import open_store
 from storage.engine.search.basic import search_sessions
-from tests.cli.cli_helpers import TETHER, Tether
-from tests.e2e.tmux_helpers import Tmux
-from tests.reliability.checks import files_of
-from tests.storage.transfer_helpers import snapshot
+from tests.support.reliability import files_of
+from tests.support.tether_cli import TETHER, Tether
+from tests.support.tmux import Tmux
+from tests.support.transfer import snapshot
 
 OLD = time.time() - 30 * 86400
 

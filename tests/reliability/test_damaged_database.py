@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from storage import SCHEMA_VERSION, open_store
-from tests.cli.cli_helpers import TETHER, Tether
-from tests.reliability.checks import after_screen, one_line_error, run_in_pty
+from tests.support.reliability import after_screen, one_line_error, run_in_pty
+from tests.support.tether_cli import TETHER, Tether
 
 CASES = (
     "truncated",

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from storage import open_store
-from tests.cli.cli_helpers import TETHER, Tether
-from tests.reliability.checks import check_numbered, files_of, one_line_error, producer
+from tests.support.reliability import check_numbered, files_of, one_line_error, producer
+from tests.support.tether_cli import TETHER, Tether
 
 LINES = 150_000
 RATE = 250_000  # bytes a second: the session runs for about 5 s

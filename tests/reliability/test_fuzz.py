@@ -32,10 +32,10 @@ from storage import ImportRejected, open_store
 from storage.engine.search.core import count_hits, search
 from storage.query import Query, QueryError, parse
 from storage.transfer.importer import import_file
-from tests.runner.runner_helpers import stop_leftover_supervisors
 from tests.storage.test_query import _QUERIES as QUERIES
-from tests.storage.transfer_helpers import db_files, export_doc, lines_of, with_checksum
-from tests.storage.transfer_helpers import seed as seed_transfer
+from tests.support.supervisors import stop_leftover_supervisors
+from tests.support.transfer import db_files, export_doc, lines_of, with_checksum
+from tests.support.transfer import seed as seed_transfer
 
 NOW = 1_780_000_000.0
 SLOW = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
@@ -409,7 +409,7 @@ def test_any_output_bytes_come_back_exactly(loop, supervised, tmp_path, figures)
             path.write_bytes(data)
 
         async def go() -> None:
-            from tests.runner.runner_helpers import wait_ended
+            from tests.support.supervisors import wait_ended
 
             s = await start_session(
                 store,

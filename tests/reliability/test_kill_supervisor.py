@@ -21,8 +21,8 @@ import time
 
 from runner.control import reconcile, start_session
 from runner.locations import is_alive, supervisor_pid
-from tests.reliability.checks import check_numbered, producer
-from tests.runner.runner_helpers import kill_group
+from tests.support.reliability import check_numbered, producer
+from tests.support.supervisors import kill_group
 
 TRIALS = 20
 SEED = 8_20_9

@@ -14,8 +14,8 @@ import asyncio
 import subprocess
 
 from runner.control import start_session, stop
-from tests.cli.cli_helpers import TETHER
-from tests.reliability.checks import check_numbered, producer
+from tests.support.reliability import check_numbered, producer
+from tests.support.tether_cli import TETHER
 
 READS = 20
 

@@ -24,9 +24,9 @@ from pathlib import Path
 from textual.geometry import Region
 
 from storage import open_store
-from tests.cli.cli_helpers import TETHER
-from tests.reliability.checks import run_in_pty
-from tests.tui.output_support import open_output, output_app, paths_of, seed
+from tests.support.output_screen import open_output, output_app, paths_of, seed
+from tests.support.reliability import run_in_pty
+from tests.support.tether_cli import TETHER
 from tui.screens.detail import DetailScreen
 from tui.screens.search import SearchScreen
 

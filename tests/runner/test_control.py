@@ -9,12 +9,12 @@ import sqlite3
 import time
 
 import pytest
-from runner_helpers import eventually, system_lines, wait_ended
 
 from home.paths import resolve_paths
 from runner import control, log
 from runner.errors import NeedsConfirmation, NotResumable
 from runner.locations import SOCKET_PATH_MAX, is_alive, socket_path
+from tests.support.supervisors import eventually, system_lines, wait_ended
 
 
 async def test_resume_starts_a_second_run_after_a_separator(store, paths, tmp_path):

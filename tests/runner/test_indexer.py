@@ -4,12 +4,11 @@ the policy on a real store in this process, then a real supervisor given a burst
 
 from __future__ import annotations
 
-from runner_helpers import eventually, process_state, wait_ended
-
 from runner import control
 from runner.indexer import Indexer
 from runner.locations import supervisor_pid
 from storage.engine.index_merge import MERGE_AT
+from tests.support.supervisors import eventually, process_state, wait_ended
 
 LINE = 7  # bytes of "NNNNNN\n"
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import os
 
-from runner_helpers import wait_ended
-
 import runner.locations as locations
 from runner import control
 from runner.locations import SupervisorLock, lock_is_held, sweep, try_lock
+from tests.support.supervisors import wait_ended
 
 
 async def test_reconcile_sweeps_the_files_of_ended_sessions_only(store, paths, tmp_path):

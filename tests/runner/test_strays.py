@@ -9,9 +9,9 @@ import signal
 import sys
 
 import pytest
-from runner_helpers import eventually, wait_ended, wait_output
 
 from runner import control
+from tests.support.supervisors import eventually, wait_ended, wait_output
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
 

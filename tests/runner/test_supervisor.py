@@ -7,7 +7,11 @@ import signal
 import stat
 
 import pytest
-from runner_helpers import (
+
+from runner import control
+from runner.errors import NotRunning, SupervisorGone
+from runner.locations import is_alive, supervisor_pid
+from tests.support.supervisors import (
     eventually,
     kill_group,
     process_state,
@@ -15,10 +19,6 @@ from runner_helpers import (
     wait_ended,
     wait_output,
 )
-
-from runner import control
-from runner.errors import NotRunning, SupervisorGone
-from runner.locations import is_alive, supervisor_pid
 
 
 async def test_run_records_output_exit_code_and_duration(store, paths, tmp_path):

@@ -1,5 +1,6 @@
-"""Fixtures for the storage tests: real SQLite files in ``tmp_path``. Helpers that
-look inside the database or run subprocesses are in ``storage_helpers.py``."""
+"""Fixtures for the storage tests: real SQLite files in ``tmp_path`` (``store`` here is
+a bare store on ``db_path``, not the root conftest's store in a tether home). Helpers
+that look inside the database or run subprocesses are in ``tests/support/database.py``."""
 
 from __future__ import annotations
 
@@ -10,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.register_assert_rewrite("storage_helpers")
-
-from storage import open_store  # noqa: E402
+from storage import open_store
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from storage_helpers import assert_output_index_exact, mode_of, rows, spawn_python
 
 from storage import open_store
 from storage.engine.backup import (
@@ -19,6 +18,7 @@ from storage.engine.backup import (
     validate_backup,
 )
 from storage.engine.schema import SCHEMA_VERSION
+from tests.support.database import assert_output_index_exact, mode_of, rows, spawn_python
 
 
 async def seed(store, names):

@@ -7,15 +7,14 @@ import asyncio
 import json
 import time
 
-from storage_helpers import (
+from storage import open_store
+from tests.support.database import (
     assert_output_index_exact,
     check_unique_ids,
     create_concurrently,
     rows,
     spawn_python,
 )
-
-from storage import open_store
 
 _WRITER = r"""
 import asyncio, json, random, sys

@@ -9,11 +9,11 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from storage_helpers import assert_output_index_exact, rows
 
 from storage import open_store
 from storage.engine.doctor import diagnose, repair
 from storage.text import index_text
+from tests.support.database import assert_output_index_exact, rows
 
 
 async def seed(store, n=3):

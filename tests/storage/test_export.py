@@ -16,20 +16,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from storage_helpers import assert_output_index_exact
-from transfer_helpers import (
-    AWS_KEY,
-    GITHUB_TOKEN,
-    JWT,
-    PEM,
-    SECRETS,
-    T0,
-    export_doc,
-    lines_of,
-    seed,
-    snapshot,
-    write,
-)
 
 from storage import SessionNotFound, open_store
 from storage.engine.schema import SCHEMA_VERSION
@@ -44,6 +30,20 @@ from storage.transfer.export import (
     matching_sessions,
 )
 from storage.transfer.importer import import_file
+from tests.support.database import assert_output_index_exact
+from tests.support.transfer import (
+    AWS_KEY,
+    GITHUB_TOKEN,
+    JWT,
+    PEM,
+    SECRETS,
+    T0,
+    export_doc,
+    lines_of,
+    seed,
+    snapshot,
+    write,
+)
 
 FORMATS = ("json", "md", "txt", "jsonl")
 

@@ -13,10 +13,10 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from storage_helpers import ROOT, assert_output_index_exact, file_bytes, rows, run_python
 
 from storage import StoreCorrupt, StoreFull, open_store
 from storage.engine.output import CHUNK_BYTES
+from tests.support.database import ROOT, assert_output_index_exact, file_bytes, rows, run_python
 
 # -- hostile bytes -----------------------------------------------------------------------
 

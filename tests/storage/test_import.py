@@ -16,8 +16,12 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from storage_helpers import assert_output_index_exact
-from transfer_helpers import (
+
+from storage import ImportRejected, open_store
+from storage.transfer.export import MAX_CHUNK_BYTES
+from storage.transfer.importer import check_file, import_file
+from tests.support.database import assert_output_index_exact
+from tests.support.transfer import (
     T0,
     db_files,
     edit_json_line,
@@ -28,10 +32,6 @@ from transfer_helpers import (
     with_checksum,
     write,
 )
-
-from storage import ImportRejected, open_store
-from storage.transfer.export import MAX_CHUNK_BYTES
-from storage.transfer.importer import check_file, import_file
 
 
 @pytest.fixture

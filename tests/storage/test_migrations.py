@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-from storage_helpers import file_bytes, mode_of, rows
 
 import storage.engine.schema as schema
 from storage import (
@@ -25,6 +24,7 @@ from storage import (
     StoreCorrupt,
     open_store,
 )
+from tests.support.database import file_bytes, mode_of, rows
 
 FIXTURE_SQL = Path(__file__).parent / "fixtures" / "v1_sample.sql"
 
@@ -312,7 +312,7 @@ def test_processes_opening_an_old_database_at_once_migrate_it_once(db_path, tmp_
     import subprocess
     import sys
 
-    from storage_helpers import ROOT
+    from tests.support.database import ROOT
 
     asyncio.run(make_store_current(db_path))
     go = tmp_path / "go"

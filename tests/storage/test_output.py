@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from storage_helpers import assert_output_index_exact, rows
 
 from storage import AppendResult, Line, OutputChunk, SessionNotFound
 from storage.engine.output import CHUNK_BYTES, count_lines, split_chunks
+from tests.support.database import assert_output_index_exact, rows
 
 
 @pytest.fixture

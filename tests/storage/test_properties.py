@@ -21,7 +21,12 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from storage_helpers import (
+
+from storage import STREAMS, IllegalTransition, open_store
+from storage.engine.output import CHUNK_BYTES
+from storage.engine.search.basic import search_sessions
+from storage.models import TRANSITIONS
+from tests.support.database import (
     assert_output_index_exact,
     check_unique_ids,
     create_concurrently,
@@ -29,11 +34,6 @@ from storage_helpers import (
     fts_postings,
     rows,
 )
-
-from storage import STREAMS, IllegalTransition, open_store
-from storage.engine.output import CHUNK_BYTES
-from storage.engine.search.basic import search_sessions
-from storage.models import TRANSITIONS
 
 LIMIT = CHUNK_BYTES
 NO_HEALTH = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from storage_helpers import assert_output_index_exact, rows, spawn_python
 
 from storage import open_store
 from storage.engine.purge import db_size, purge_sessions
@@ -35,6 +34,7 @@ from storage.retention import (
     plan_sessions,
     session_time,
 )
+from tests.support.database import assert_output_index_exact, rows, spawn_python
 
 NOW = 1_750_000_000.0
 

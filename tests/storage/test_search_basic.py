@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from storage_helpers import assert_output_index_exact, fts_postings, rows
 
 from storage import SearchHit
 from storage.engine.search.basic import search_sessions
+from tests.support.database import assert_output_index_exact, fts_postings, rows
 
 
 async def _session(store, *chunks: tuple[str, bytes], **kw):

@@ -10,7 +10,6 @@ import sys
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from storage_helpers import ROOT
 
 from storage import open_store
 from storage.engine.search import core as engine
@@ -20,6 +19,7 @@ from storage.engine.search.lines import ChunkScanner
 from storage.query import QueryError, parse
 from storage.query.match import line_matcher
 from storage.text import plain
+from tests.support.database import ROOT
 
 NOW = 1_800_000_000.0
 HOUR = 3600.0

@@ -6,7 +6,6 @@ import json
 import time
 
 import pytest
-from storage_helpers import assert_output_index_exact, rows
 
 from storage import (
     ACTIVE,
@@ -19,6 +18,7 @@ from storage import (
 )
 from storage.engine.search.basic import search_sessions
 from storage.models import TRANSITIONS
+from tests.support.database import assert_output_index_exact, rows
 
 # -- create and read ---------------------------------------------------------------------
 

@@ -7,11 +7,11 @@ import os
 import sqlite3
 
 import pytest
-from storage_helpers import mode_of, rows, run_python
 
 import storage
 from storage import SCHEMA_VERSION, IntegrityReport, Store, StoreCorrupt, open_store
 from storage.engine.store import BUSY_TIMEOUT_MS
+from tests.support.database import mode_of, rows, run_python
 
 
 async def test_open_store_is_a_context_manager_and_an_awaitable(db_path):

@@ -8,10 +8,10 @@ import sys
 import time
 
 import pytest
-from app_support import Clock, paths_for, pin_environment
 
 from home.config import Config, General
 from storage import open_store
+from tests.support.tui_app import Clock, paths_for, pin_environment
 from tui.app import TetherApp
 from tui.screens.modals import NewSession
 

@@ -4,7 +4,9 @@ edits and deletions, on the database (read back through a second connection)."""
 from __future__ import annotations
 
 import pytest
-from app_support import (
+from tui.list_view import ListView
+
+from tests.support.tui_app import (
     NOW,
     Clock,
     make_app,
@@ -13,8 +15,6 @@ from app_support import (
     read_session,
     seed_every_status,
 )
-
-from tui.list_view import ListView
 from tui.screens.detail import DetailScreen
 from tui.screens.modals import ConfirmModal, NewSessionModal, StatusFilterModal, TagsModal
 from tui.screens.sessions import SessionsScreen

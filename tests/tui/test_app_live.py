@@ -10,11 +10,11 @@ import signal
 import sys
 
 import pytest
-from app_support import make_app, paths_for, pin_environment, read_session
 
 from runner import control
 from runner.locations import supervisor_pid
 from storage import open_store
+from tests.support.tui_app import make_app, paths_for, pin_environment, read_session
 from tui.screens.modals import ConfirmModal
 
 SIZE = (120, 36)

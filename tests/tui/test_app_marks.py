@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from app_support import make_app, paths_for, pin_environment, read_session, seed_every_status
 
+from tests.support.tui_app import (
+    make_app,
+    paths_for,
+    pin_environment,
+    read_session,
+    seed_every_status,
+)
 from tui.screens.modals import ConfirmModal
 
 SIZE = (120, 36)

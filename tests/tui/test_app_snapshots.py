@@ -8,7 +8,8 @@ clock, UTC, HOME=/home/ana, no cursor blink, no background polling.
 from __future__ import annotations
 
 import pytest
-from app_support import make_app, paths_for, pin_environment, seed, seed_every_status
+
+from tests.support.tui_app import make_app, paths_for, pin_environment, seed, seed_every_status
 
 SIZE = (120, 36)
 

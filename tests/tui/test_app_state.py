@@ -8,7 +8,10 @@ import sys
 import textwrap
 
 import pytest
-from app_support import (
+from tui.list_view import ListView, matching_ids, pinned_first, view_ids
+
+from storage import open_store
+from tests.support.tui_app import (
     HOME,
     NOW,
     make_app,
@@ -17,11 +20,8 @@ from app_support import (
     read_setting,
     seed_every_status,
 )
-
-from storage import open_store
 from tui import format as fmt
 from tui.keys import KEYS, KeyConfigError, keymap
-from tui.list_view import ListView, matching_ids, pinned_first, view_ids
 from tui.screens.detail import DetailScreen
 from tui.screens.help import HelpModal
 from tui.screens.modals import NewSessionModal, complete_directory, parse_tags

@@ -12,11 +12,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from app_support import NOW, Clock, paths_for, pin_environment
 
 from home.config import Config, General
 from storage import open_store
 from storage.engine.purge import PurgeProgress
+from tests.support.tui_app import NOW, Clock, paths_for, pin_environment
 from tui.app import TetherApp
 
 SIZE = (120, 36)

@@ -8,9 +8,9 @@ import json
 import stat
 
 import pytest
-from app_support import make_app, paths_for, pin_environment, seed, seed_every_status
 
 from storage import open_store
+from tests.support.tui_app import make_app, paths_for, pin_environment, seed, seed_every_status
 from tui.screens.export import ExportModal, default_file_name
 
 SIZE = (120, 36)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from runner import control
 from storage import open_store
-from tests.tui.output_support import open_output, output_app, paths_of, settle
+from tests.support.output_screen import open_output, output_app, paths_of, settle
 from tui.widgets.output_view import OutputView
 
 SIZE = (120, 36)

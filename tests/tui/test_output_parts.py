@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from storage import open_store
 from storage.models import Line
-from tests.tui.output_support import T0
+from tests.support.output_screen import T0
 from tui.widgets.output_find import Finder, find_line
 from tui.widgets.output_lines import PAGE_LINES, LinePages
 from tui.widgets.output_rows import end_top, wrap_rows

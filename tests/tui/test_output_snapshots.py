@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from tests.tui.output_support import append, open_output, output_app, seed, settle
+from tests.support.output_screen import append, open_output, output_app, seed, settle
 
 SIZE = (120, 36)
 

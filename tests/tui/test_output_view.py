@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.tui.output_support import append, open_output, output_app, seed, seed_lines, settle
+from tests.support.output_screen import append, open_output, output_app, seed, seed_lines, settle
 from tui.widgets.output_view import PAGE_LINES, OutputView
 
 SIZE = (120, 36)

@@ -11,7 +11,9 @@ import os
 import time
 
 import pytest
-from app_support import (
+
+from storage import open_store
+from tests.support.tui_app import (
     make_app,
     paths_for,
     pin_environment,
@@ -19,8 +21,6 @@ from app_support import (
     seed,
     seed_every_status,
 )
-
-from storage import open_store
 from tui.screens import search as search_screen
 from tui.screens.output import OutputScreen
 from tui.screens.search import RECENT_KEY, SearchScreen

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from app_support import make_app, paths_for, pin_environment
 
 from storage import open_store
+from tests.support.tui_app import make_app, paths_for, pin_environment
 from tui.widgets.session_table import SessionTable, layout
 
 

@@ -19,7 +19,7 @@ from textual.pilot import Pilot
 
 from home.paths import Paths, resolve_paths
 from storage import open_store
-from tests.tui.app_support import make_app
+from tests.support.tui_app import make_app
 from tui.app import TetherApp
 from tui.screens.output import OutputScreen
 from tui.widgets.output_view import OutputView

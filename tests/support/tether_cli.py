@@ -1,15 +1,16 @@
-"""``tether`` as a real subprocess with a given TETHER_HOME (used by ``conftest.py``)."""
+"""``tether`` as a real subprocess with a given TETHER_HOME (the ``tether`` fixture)."""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from tests.support.supervisors import stop_leftover_supervisors
 
 _SCRIPT = Path(sys.executable).with_name("tether")
 TETHER = (
@@ -78,21 +79,5 @@ class Tether:
             time.sleep(0.1)
 
     def stop_leftovers(self) -> None:
-        runtime = self.home / "run"
-        from runner.locations import lock_is_held
-
-        locks = [p for p in runtime.glob("*/*.lock") if lock_is_held(p)]
-        pids = []
-        for lock in locks:
-            try:
-                pids.append(int(lock.read_text().strip()))
-            except (OSError, ValueError):
-                continue
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + 8
-        while time.monotonic() < deadline and any(lock_is_held(p) for p in locks):
-            time.sleep(0.05)
+        """Stop the supervisors of every session still running in this home."""
+        stop_leftover_supervisors(self.home / "run", "*/*.lock")

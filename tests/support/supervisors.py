@@ -1,4 +1,5 @@
-"""Helpers for the runner tests (waiting on real processes, looking into /proc)."""
+"""Real supervisors in tests: a home whose leftovers are stopped, waiting for a session's
+state or output, looking into /proc."""
 
 from __future__ import annotations
 
@@ -6,19 +7,30 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from home.paths import Paths, resolve_paths
 from runner.locations import lock_is_held
 
 T = TypeVar("T")
 
 
-def stop_leftover_supervisors(runtime: Path) -> None:
+def supervised_paths(home: Path) -> Iterator[Paths]:
+    """The paths of ``home`` (made), for a fixture to yield; afterwards every supervisor
+    a test left running there is stopped."""
+    p = resolve_paths(env={"TETHER_HOME": str(home)})
+    p.ensure()
+    yield p
+    stop_leftover_supervisors(p.runtime)
+
+
+def stop_leftover_supervisors(runtime: Path, pattern: str = "*.lock") -> None:
     """SIGTERM every supervisor still holding a lock under ``runtime`` (it then stops
-    its command), SIGKILL those that do not go within a few seconds."""
-    held = [p for p in runtime.glob("*.lock") if lock_is_held(p)]
+    its command), SIGKILL those that do not go within a few seconds. ``pattern``
+    finds the lock files (``*/*.lock`` for a home's runtime root)."""
+    held = [p for p in runtime.glob(pattern) if lock_is_held(p)]
     pids = []
     for lock in held:
         try:

@@ -1,4 +1,5 @@
-"""Checks shared by the reliability tests: numbered output, clean stderr, whole files."""
+"""Checks of the reliability suite: numbered output, clean stderr, whole files, a real
+terminal."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import termios
 import time
 from pathlib import Path
 
-PRODUCER = Path(__file__).with_name("producer.py")
+PRODUCER = Path(__file__).resolve().parents[1] / "reliability" / "producer.py"
 
 
 def producer(*args: object) -> list[str]:
