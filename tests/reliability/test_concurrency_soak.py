@@ -6,18 +6,23 @@ a few seconds. Two ``tether logs -f`` follow two of them from the start, and a
 ``tether cleanup --yes`` purges twenty old sessions while all this goes on. Then:
 every line of every session is stored exactly once and in order; both readers saw
 exactly their session's lines; the cleanup purged the old sessions and nothing
-else; the database passes its integrity checks; and no lock error, traceback or
-"unexpected error" shows up in the stderr of any of the 33 processes or in the
-supervisors' log.
+else; all output was indexed; the database passes its integrity checks; no lock
+error, traceback or "unexpected error" shows up in the stderr of any of the 33
+processes; and the supervisors' log has no error or traceback. Under load a
+supervisor may find the database locked for a moment: it logs a WARN and retries.
+Such a retry is no failure when it worked, and the checks above are what show that
+it did (nothing lost, every run recorded, everything indexed).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import time
 from pathlib import Path
 
+from runner.locations import lock_is_held
 from storage import open_store
 from tests.support.reliability import clean_stderr, numbered, producer
 from tests.support.tether_cli import TETHER
@@ -53,6 +58,44 @@ async def _wait_all_ended(db: Path, ids: list[int], timeout: float = 600) -> Non
                 return
             assert time.monotonic() < deadline, f"still running: {live}"
             await asyncio.sleep(0.5)
+
+
+def _wait_supervisors_gone(home: Path, timeout: float = 600) -> None:
+    """Every supervisor has let go of its lock: it indexes what is left after its run
+    ends. (A deadline for a broken build, not a timing assertion.)"""
+    deadline = time.monotonic() + timeout
+    while held := [p for p in (home / "run").glob("*/*.lock") if lock_is_held(p)]:
+        assert time.monotonic() < deadline, f"supervisors still running: {held}"
+        time.sleep(0.2)
+
+
+# What a supervisor logs when the database is locked for a moment and it tries again
+# (runner/writer.py, runner/indexer.py); the writer also says when it could write again.
+LOCK_RETRY = re.compile(
+    r"^\S+ WARN #(\d+) pid \d+: (?:"
+    r"could not .+ yet \(database (?:table )?is locked\); retrying"
+    r"|(?:indexing|merging the index) postponed: database (?:table )?is locked"
+    r"|cannot write output to the database \(database (?:table )?is locked\); buffering .+"
+    r")$"
+)
+WRITER_WAITING = re.compile(r"^\S+ WARN #(\d+) pid \d+: cannot write output to the database")
+WRITER_BACK = re.compile(r"^\S+ INFO #(\d+) pid \d+: the database is writable again$")
+
+
+def _lock_trouble(log_text: str) -> list[str]:
+    """Entries of the supervisors' log that mention a lock and are not a retry, and
+    writers that waited for the database without writing again afterwards."""
+    bad, waiting = [], set()
+    for line in log_text.splitlines():
+        if line.startswith(" "):  # continuation of an entry (tracebacks fail anyway)
+            continue
+        if m := WRITER_WAITING.match(line):
+            waiting.add(m[1])
+        elif m := WRITER_BACK.match(line):
+            waiting.discard(m[1])
+        if "locked" in line and not LOCK_RETRY.match(line):
+            bad.append(line)
+    return bad + [f"#{sid}: the writer never wrote again" for sid in sorted(waiting)]
 
 
 def test_30_sessions_of_100k_lines_with_followers_and_a_cleanup(tether, home, tmp_path, figures):
@@ -101,10 +144,15 @@ def test_30_sessions_of_100k_lines_with_followers_and_a_cleanup(tether, home, tm
     # Every process's stderr, and the supervisors' own log.
     for proc, _, err in [*runs, *followers.values(), cleanup]:
         clean_stderr(err.read_text(), " ".join(proc.args[-3:]))
+    # The log, once every supervisor is done (indexing too). A lock met under load and
+    # retried is logged at WARN and is fine: what it must not cost (a byte, a run's
+    # record, the index) is checked below. An error, a traceback, or a lock that was
+    # not retried or never got over is a failure.
+    _wait_supervisors_gone(home)
     runtime_logs = list((home / "run").glob("*/supervisor.log"))
     log_text = "".join(p.read_text() for p in runtime_logs)
     assert " ERROR " not in log_text and "Traceback" not in log_text, log_text[-3000:]
-    assert "locked" not in log_text, log_text[-3000:]
+    assert not _lock_trouble(log_text), (_lock_trouble(log_text), log_text[-3000:])
 
     async def check() -> int:
         checked = 0
@@ -117,6 +165,8 @@ def test_30_sessions_of_100k_lines_with_followers_and_a_cleanup(tether, home, tm
                 data = await store.output.read_bytes(sid, "stdout")
                 assert data == numbered(1, LINES + 1, tag), f"{tag}: the stored lines differ"
                 assert s.output_lines == LINES + 1  # and the final system line
+                # Postponed indexing was made good before the supervisor let go.
+                assert await store.output.unindexed_bytes(sid) == 0, f"{tag}: not all indexed"
                 checked += LINES
             names = {s.name for s in await store.sessions.list(include_deleted=True)}
             assert names == set(tags), f"the cleanup purged {set(tags) - names} / kept extra"
