@@ -1,9 +1,10 @@
-"""Starting the command: pipes (stdout and stderr apart) or a terminal (pty).
+"""The command as a process: starting it on pipes or on a terminal, signalling its group.
 
 Either way the command runs in a new session and process group of its own, so that
 signals for stop, pause and continue reach it and everything it started, and
-nothing else. In pty mode the terminal becomes its controlling terminal, with a
-window size and ``TERM`` set, so interactive programs and colours work.
+nothing else. On a terminal (pty) it becomes the controlling terminal, with a window
+size, so interactive programs and colours work. Which of the two a session gets,
+and with what environment, is its kind's choice (runner/kinds.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import struct
 import subprocess
 import termios
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .spec import LaunchSpec
@@ -32,7 +34,6 @@ class StartError(Exception):
 @dataclass
 class Child:
     proc: subprocess.Popen[bytes]
-    mode: str
     outputs: dict[int, str]  # readable fd -> stream name
     input_fd: int | None  # where `send` writes: the stdin pipe or the pty master
     started_at: float = field(default_factory=time.time)
@@ -50,12 +51,6 @@ class Child:
         except (ProcessLookupError, PermissionError):
             return False
 
-    def set_window_size(self, cols: int, rows: int) -> bool:
-        if self.mode != "pty" or self.input_fd is None:
-            return False
-        set_window_size(self.input_fd, cols, rows)
-        return True
-
 
 def set_window_size(fd: int, cols: int, rows: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
@@ -65,11 +60,12 @@ def _become_terminal_owner() -> None:  # runs in the child between fork and exec
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
-def command_env(spec: LaunchSpec) -> dict[str, str]:
-    """The user's environment plus the session's overrides (only those are stored)."""
+def command_env(spec: LaunchSpec, defaults: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The user's environment, then the kind's ``defaults`` (``TERM`` for a terminal),
+    then the session's overrides (only those are stored)."""
     env = dict(os.environ)
-    if spec.mode == "pty":
-        env["TERM"] = DEFAULT_TERM
+    if defaults:
+        env.update(defaults)
     env.update(spec.env)
     env["TETHER_SESSION"] = str(spec.session_id)
     return env
@@ -90,21 +86,17 @@ def describe_start_error(argv: list[str], cwd: str, exc: OSError) -> str:
     return f"could not start {prog}: {exc.strerror or exc}"
 
 
-def spawn(spec: LaunchSpec) -> Child:
-    """Start the command. Raises ``StartError`` with a precise message when it cannot
-    start (command not found, not executable, working directory missing)."""
-    cwd = spec.cwd
+def check_cwd(cwd: str) -> None:
+    """Raise ``StartError`` when the working directory cannot be entered."""
     if not os.path.exists(cwd):
         raise StartError(f"could not start: the working directory {cwd} does not exist")
     if not os.path.isdir(cwd):
         raise StartError(f"could not start: the working directory {cwd} is not a directory")
-    env = command_env(spec)
-    if spec.mode == "pty":
-        return _spawn_pty(spec, env)
-    return _spawn_pipes(spec, env)
 
 
-def _spawn_pipes(spec: LaunchSpec, env: dict[str, str]) -> Child:
+def spawn_pipes(spec: LaunchSpec, env: dict[str, str]) -> Child:
+    """Start the command with stdin, stdout and stderr on pipes of their own; raises
+    ``StartError`` with a precise message when it cannot start."""
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -130,10 +122,12 @@ def _spawn_pipes(spec: LaunchSpec, env: dict[str, str]) -> Child:
         os.close(fd)
     for fd in (in_w, out_r, err_r):
         os.set_blocking(fd, False)
-    return Child(proc, "pipe", {out_r: "stdout", err_r: "stderr"}, in_w)
+    return Child(proc, {out_r: "stdout", err_r: "stderr"}, in_w)
 
 
-def _spawn_pty(spec: LaunchSpec, env: dict[str, str]) -> Child:
+def spawn_pty(spec: LaunchSpec, env: dict[str, str]) -> Child:
+    """Start the command on a new terminal of ``spec.cols`` x ``spec.rows``; its one
+    fd is both the output (as ``stdout``) and the input."""
     master, slave = os.openpty()
     set_window_size(master, spec.cols, spec.rows)
     try:
@@ -155,7 +149,7 @@ def _spawn_pty(spec: LaunchSpec, env: dict[str, str]) -> Child:
         raise StartError(describe_start_error(spec.argv, spec.cwd, e)) from e
     os.close(slave)
     os.set_blocking(master, False)
-    return Child(proc, "pty", {master: "stdout"}, master)
+    return Child(proc, {master: "stdout"}, master)
 
 
 def signal_name(sig: int) -> str:

@@ -10,7 +10,9 @@ Requests (``op`` plus arguments) and replies (``ok`` plus data, or ``error``):
 - ``{"op": "pause"}`` / ``{"op": "continue"}`` -> SIGSTOP / SIGCONT to the group
 - ``{"op": "resize", "cols": 120, "rows": 40}`` -> the terminal's size (pty mode)
 
-The socket is created 0600 inside a 0700 directory.
+The server knows nothing of the supervisor but ``Controllable``, the few things a
+client may ask of it; new requests (attach, say) grow that protocol. The client side
+is runner/client.py. The socket is created 0600 inside a 0700 directory.
 """
 
 from __future__ import annotations
@@ -20,22 +22,53 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from . import log
 from .errors import ControlError
 from .locations import prepare_socket_dir
 
-if TYPE_CHECKING:
-    from .supervisor import Supervisor
-
 REQUEST_LIMIT = 1024 * 1024
 
 
+class Controllable(Protocol):
+    """What the control server may ask of the process it serves (the supervisor)."""
+
+    def status(self) -> dict[str, Any]:
+        """The status reply's fields (without ``ok``)."""
+        ...
+
+    def send_input(self, text: str, *, eol: bool) -> None:
+        """Send ``text`` (and with ``eol`` a line end) to the command; raises
+        ``ControlError`` when it takes no more input."""
+        ...
+
+    def request_stop(self, why: str, grace: float) -> None:
+        """Begin ending the command; SIGKILL after ``grace`` seconds."""
+        ...
+
+    async def wait_finished(self) -> str | None:
+        """Wait until the end of the run is recorded; its final status."""
+        ...
+
+    async def set_paused(self, paused: bool) -> bool:
+        """Pause or continue the command; raises ``ControlError`` when it is ending."""
+        ...
+
+    def resize(self, cols: int, rows: int) -> bool:
+        """Set the terminal's size; False where that means nothing."""
+        ...
+
+
 class ControlServer:
-    def __init__(self, supervisor: Supervisor, path: Path) -> None:
-        self.sup = supervisor
+    def __init__(
+        self, target: Controllable, path: Path, *, log_path: Path, session_id: int, grace: float
+    ) -> None:
+        self.target = target
         self.path = path
+        self.log_path = log_path
+        self.sid = session_id
+        self.grace = grace  # for a stop request that names none
         self._server: asyncio.AbstractServer | None = None
         self._handlers: set[asyncio.Task[Any]] = set()
         self._ops = asyncio.Lock()  # pause/continue/stop one at a time
@@ -79,10 +112,7 @@ class ControlServer:
                 reply = {"ok": False, "error": str(e)}
             except Exception as e:  # noqa: BLE001 - a request must never kill the supervisor
                 log.write_entry(
-                    self.sup.log_path,
-                    f"control request failed: {e!r}",
-                    session_id=self.sup.sid,
-                    exc=e,
+                    self.log_path, f"control request failed: {e!r}", session_id=self.sid, exc=e
                 )
                 reply = {"ok": False, "error": f"the supervisor could not do that: {e}"}
             writer.write(json.dumps(reply).encode() + b"\n")
@@ -95,52 +125,27 @@ class ControlServer:
 
     async def _dispatch(self, req: dict[str, Any]) -> dict[str, Any]:
         op = req.get("op")
-        sup = self.sup
+        target = self.target
         if op == "status":
-            return {"ok": True, **self.status()}
+            return {"ok": True, **target.status()}
         if op == "input":
             text = req.get("text", "")
             if not isinstance(text, str):
                 raise ControlError("input text must be a string")
-            data = text.encode()
-            if req.get("eol", True):
-                data += b"\r" if sup.spec.mode == "pty" else b"\n"
-            sup.send_input(data)
+            target.send_input(text, eol=bool(req.get("eol", True)))
             return {"ok": True}
         if op == "stop":
-            grace = float(req.get("grace", sup.spec.grace))
+            grace = float(req.get("grace", self.grace))
             async with self._ops:
-                sup.request_stop("user", max(0.0, grace))
-            await sup.finished.wait()
-            return {"ok": True, "status": sup.final_status}
+                target.request_stop("user", max(0.0, grace))
+            return {"ok": True, "status": await target.wait_finished()}
         if op in ("pause", "continue"):
             async with self._ops:
-                if sup.finished.is_set() or sup.stop_reason is not None:
-                    raise ControlError("the command is ending")
-                if sup.ended_at is not None:
-                    raise ControlError("the command has already exited")
-                await sup.set_paused(op == "pause")
-            return {"ok": True, "paused": sup.paused}
+                paused = await target.set_paused(op == "pause")
+            return {"ok": True, "paused": paused}
         if op == "resize":
             cols, rows = int(req["cols"]), int(req["rows"])
             if not (0 < cols < 10000 and 0 < rows < 10000):
                 raise ControlError(f"a terminal cannot be {cols}x{rows}")
-            done = sup.child is not None and sup.child.set_window_size(cols, rows)
-            return {"ok": True, "resized": bool(done)}
+            return {"ok": True, "resized": bool(target.resize(cols, rows))}
         raise ControlError(f"unknown request {op!r}")
-
-    def status(self) -> dict[str, Any]:
-        sup = self.sup
-        child = sup.child
-        return {
-            "supervisor_pid": os.getpid(),
-            "pid": child.pid if child else None,
-            "mode": sup.spec.mode,
-            "paused": sup.paused,
-            "exited": sup.ended_at is not None,
-            "buffered_bytes": sup.buffer.pending,
-            "spilled_bytes": sup.buffer.spill.data_bytes if sup.buffer.spill else 0,
-            "dropped_bytes": sup.buffer.dropped,
-            "database_ok": sup.healthy,
-            "database_error": sup.last_db_error or None,
-        }

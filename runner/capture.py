@@ -1,0 +1,232 @@
+"""Capture: reading the command's output as fast as it comes, into the bounded buffer.
+
+The command's output fds are read from the event loop, a big read at a time, so the
+command is never slowed by the database. Each read is redacted (capture-time
+redaction, when the session asked for it), shown to the session kind's ``on_output``
+hook, and kept in the ``OutputBuffer`` (runner/buffer.py), where the writer
+(runner/writer.py) takes it from. When the buffer is full and the database is
+healthy, reading pauses (the pipe holds the command back; nothing is lost); while
+the database is failing, reading goes on and what does not fit is dropped, counted.
+
+The read loop is hot: per read it costs one call to the kind's hook and one to the
+buffer, nothing per byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import log
+from .buffer import OutputBuffer, SpillFile
+from .child import StartError
+from .input import CommandInput
+
+READ_SIZE = 256 * 1024
+DRAIN_IDLE = 1.0  # after exit: stop waiting for EOF once output has been quiet this long
+
+
+def _ignore(stream: str, data: bytes) -> None:
+    pass
+
+
+class Capture:
+    """One session's output on its way from the command's fds to the buffer."""
+
+    def __init__(
+        self, *, session_id: int, log_path: Path, buffer_limit: int, flush_bytes: int
+    ) -> None:
+        self.sid = session_id
+        self.log_path = log_path
+        self.buffer = OutputBuffer(buffer_limit)  # the spill is added by open_spill
+        self.flush_bytes = flush_bytes  # this much waiting: a batch's worth
+        self.data = asyncio.Event()  # any output (or EOF) arrived
+        self.big = asyncio.Event()  # a batch's worth arrived (or EOF)
+        self.eof = asyncio.Event()  # every output fd is closed
+        self.last_output = time.monotonic()
+        self.reading_paused = False
+        self.may_drop = False  # the database is failing: drop what does not fit
+        self._drop_reason = ""
+        self._dropped_logged = 0
+        self._open: dict[int, str] = {}  # output fds not at EOF
+        self._redactors: dict[str, Any] | None = None
+        self._on_output: Callable[[str, bytes], None] = _ignore
+        self._input: CommandInput | None = None
+
+    # -- before the command starts ------------------------------------------------------
+    def redact(self, patterns: list[str]) -> None:
+        """Redact stdout and stderr as they are read. Raises ``StartError`` for a
+        pattern that cannot be used."""
+        from storage.redact import Redactor
+
+        try:
+            redactor = Redactor(patterns)
+        except ValueError as e:
+            msg = f"could not start: a redaction pattern is unusable: {e}"
+            raise StartError(msg) from e
+        self._redactors = {s: redactor.stream() for s in ("stdout", "stderr")}
+
+    def open_spill(self, directory: str | None, limit: int) -> None:
+        """Let bursts beyond memory go to a spill file in ``directory`` (at most
+        ``limit`` bytes, and a quarter of the free space)."""
+        if not directory or limit <= 0:
+            return
+        try:
+            st = os.statvfs(directory)
+            limit = min(limit, st.f_bavail * st.f_frsize // 4)
+            if limit > self.flush_bytes:
+                self.buffer.spill = SpillFile(directory, limit)
+        except OSError as e:
+            log.write_entry(
+                self.log_path,
+                f"no spill file in {directory} ({e}); output waits in memory only",
+                session_id=self.sid,
+                level="WARN",
+            )
+
+    def start(
+        self,
+        outputs: dict[int, str],
+        on_output: Callable[[str, bytes], None],
+        command_input: CommandInput | None,
+    ) -> None:
+        """Read ``outputs`` (fd -> stream name) from now on, showing each read to
+        ``on_output``. ``command_input`` is closed when its fd is an output that ends."""
+        self._on_output = on_output
+        self._input = command_input
+        loop = asyncio.get_running_loop()
+        for fd, stream in outputs.items():
+            self._open[fd] = stream
+            loop.add_reader(fd, self._on_readable, fd, stream)
+
+    # -- reading ------------------------------------------------------------------------
+    def _on_readable(self, fd: int, stream: str) -> None:
+        # A pty hands out a few KiB per read: take all that is there in one go.
+        parts: list[bytes] = []
+        size = 0
+        eof = False
+        while size < READ_SIZE:
+            try:
+                part = os.read(fd, READ_SIZE - size)
+            except BlockingIOError:
+                break
+            except OSError as e:
+                if e.errno != errno.EIO:  # EIO: a pty whose other side is all closed
+                    log.write_entry(
+                        self.log_path, f"reading {stream} failed: {e}", session_id=self.sid
+                    )
+                eof = True
+                break
+            if not part:
+                eof = True
+                break
+            parts.append(part)
+            size += len(part)
+            if len(part) >= 65536:  # a pipe: one big read is the usual case
+                break
+        if parts:
+            self._take_output(stream, parts[0] if len(parts) == 1 else b"".join(parts))
+        if eof:
+            self.close_output(fd)
+
+    def _take_output(self, stream: str, data: bytes) -> None:
+        self.last_output = time.monotonic()
+        if self._redactors is not None and stream in self._redactors:
+            data = self._redactors[stream].feed(data)
+        self._on_output(stream, data)
+        self.keep(stream, data)
+
+    def keep(self, stream: str, data: bytes) -> None:
+        """Put ``data`` in the buffer (pausing reading when it is full and nothing may
+        be dropped)."""
+        if not data:
+            return
+        buffer = self.buffer
+        dropped = buffer.add(stream, data, time.time(), may_drop=self.may_drop)
+        if dropped and buffer.dropped - self._dropped_logged >= 1024 * 1024:
+            self._dropped_logged = buffer.dropped
+            log.write_entry(
+                self.log_path,
+                f"dropping output: {buffer.dropped} bytes so far ({self._drop_reason})",
+                session_id=self.sid,
+                level="WARN",
+            )
+        self.data.set()
+        if buffer.pending >= self.flush_bytes:
+            self.big.set()
+        if not self.may_drop and buffer.full:
+            self._pause_reading()
+
+    def close_output(self, fd: int) -> None:
+        """Stop reading ``fd`` (at EOF, or given up on) and close it."""
+        stream = self._open.pop(fd, None)
+        if stream is None:
+            return
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(fd)
+        if self._input is not None and fd == self._input.fd:
+            self._input.close()  # a pty: input and output are one fd
+        os.close(fd)
+        if self._redactors is not None and stream in self._redactors:
+            rest = self._redactors[stream].flush()
+            if rest:
+                self._on_output(stream, rest)
+            self.keep(stream, rest)
+        if not self._open:
+            self.eof.set()
+            self.data.set()
+            self.big.set()
+
+    def _pause_reading(self) -> None:
+        if not self.reading_paused:
+            self.reading_paused = True
+            loop = asyncio.get_running_loop()
+            for fd in self._open:
+                loop.remove_reader(fd)
+
+    def resume_reading(self) -> None:
+        if self.reading_paused:
+            self.reading_paused = False
+            loop = asyncio.get_running_loop()
+            for fd, stream in self._open.items():
+                loop.add_reader(fd, self._on_readable, fd, stream)
+
+    # -- what the writer tells us -------------------------------------------------------
+    def database_failing(self, reason: str) -> None:
+        """Writes fail: keep reading (never stall the command), drop what does not fit."""
+        self.may_drop = True
+        self._drop_reason = reason
+        self.resume_reading()
+
+    def database_writable(self) -> None:
+        """A write worked: hold the command back again rather than drop; read again
+        once the buffer has room."""
+        self.may_drop = False
+        if self.reading_paused and self.buffer.drained_enough:
+            self.resume_reading()
+
+    # -- the end ------------------------------------------------------------------------
+    async def drain_after_exit(self) -> None:
+        """The command has exited; read what it left in the pipes. Something it started
+        may keep them open: stop waiting once output has been quiet for a while."""
+        while not self.eof.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.eof.wait(), 0.2)
+            if self.reading_paused:
+                continue
+            if time.monotonic() - self.last_output >= DRAIN_IDLE:
+                for fd in list(self._open):
+                    self.close_output(fd)
+
+    @property
+    def spilled_bytes(self) -> int:
+        return self.buffer.spill.data_bytes if self.buffer.spill else 0
+
+    def close(self) -> None:
+        self.buffer.close()

@@ -1,0 +1,128 @@
+"""Session kinds: everything that differs between a pipe session and a terminal one.
+
+A session's ``mode`` names its kind. The supervisor picks the kind once
+(``kind_for(spec)``) and from then on asks it, never the mode string: how the command
+is started (pipes, or a pty with a window size and ``TERM``), which fds are read and
+as which stream (in ``Child.outputs``), what ends an input line, whether resizing
+applies, how stopping begins, how the input is closed, and what ``status`` reports.
+Clients that only know the stored mode ask ``kind_named(mode)`` (a class: nothing is
+started).
+
+A new kind plugs in here: subclass ``SessionKind`` (or ``PipeKind``/``PtyKind``),
+override what differs, and register it in ``KINDS`` under its mode name. A kind is
+one object per supervisor, so it may keep state: ``on_output`` sees every piece of
+output as it is recorded (after capture-time redaction), which is where a pty kind
+feeds its screen emulator, or an agent kind watches for its session id.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any, ClassVar
+
+from .child import (
+    DEFAULT_TERM,
+    Child,
+    check_cwd,
+    command_env,
+    set_window_size,
+    spawn_pipes,
+    spawn_pty,
+)
+from .spec import LaunchSpec
+
+__all__ = ["KINDS", "PipeKind", "PtyKind", "SessionKind", "kind_for", "kind_named"]
+
+
+class SessionKind:
+    """What one kind of session does differently. Class attributes describe it; the
+    methods act for one supervisor's command."""
+
+    name: ClassVar[str]
+    input_eol: ClassVar[bytes]  # what ends an input line (pressing Enter)
+    records_input: ClassVar[bool]  # input sent is recorded (as stream ``input``)
+    resizable: ClassVar[bool]  # ``resize`` means something
+    stop_signals: ClassVar[tuple[int, ...]]  # what starts a stop (SIGKILL comes later)
+
+    def __init__(self, spec: LaunchSpec) -> None:
+        self.spec = spec
+
+    def env(self) -> dict[str, str]:
+        """Variables set before the session's own overrides."""
+        return {}
+
+    def spawn(self) -> Child:
+        """Start the command. Raises ``StartError`` saying exactly why it cannot."""
+        check_cwd(self.spec.cwd)
+        return self._start(command_env(self.spec, self.env()))
+
+    def _start(self, env: dict[str, str]) -> Child:
+        raise NotImplementedError
+
+    def on_output(self, stream: str, data: bytes) -> None:
+        """Output was captured (called once per read, so keep it cheap). Nothing by
+        default."""
+
+    def resize(self, child: Child, cols: int, rows: int) -> bool:
+        """Set the command's window size; False where that means nothing."""
+        return False
+
+    def close_input(self, fd: int) -> None:
+        """The command gets no more input: close what it reads from."""
+        os.close(fd)
+
+    def status(self) -> dict[str, Any]:
+        """What this kind adds to the supervisor's status reply."""
+        return {"mode": self.name}
+
+
+class PipeKind(SessionKind):
+    """stdin, stdout and stderr on pipes: the two output streams are kept apart."""
+
+    name = "pipe"
+    input_eol = b"\n"
+    records_input = True  # nothing echoes it: record it ourselves
+    resizable = False
+    stop_signals = (signal.SIGTERM,)
+
+    def _start(self, env: dict[str, str]) -> Child:
+        return spawn_pipes(self.spec, env)
+
+
+class PtyKind(SessionKind):
+    """A terminal: colours and interactive programs; one output stream."""
+
+    name = "pty"
+    input_eol = b"\r"  # what the Enter key sends
+    records_input = False  # the terminal echoes input by itself
+    resizable = True
+    stop_signals = (signal.SIGHUP, signal.SIGTERM)  # SIGHUP: what closing a terminal does
+
+    def env(self) -> dict[str, str]:
+        return {"TERM": DEFAULT_TERM}
+
+    def _start(self, env: dict[str, str]) -> Child:
+        return spawn_pty(self.spec, env)
+
+    def resize(self, child: Child, cols: int, rows: int) -> bool:
+        if child.input_fd is None:
+            return False
+        set_window_size(child.input_fd, cols, rows)
+        return True
+
+    def close_input(self, fd: int) -> None:
+        pass  # the terminal's one fd is also the output: closed when that ends
+
+
+KINDS: dict[str, type[SessionKind]] = {"pipe": PipeKind, "pty": PtyKind}
+
+
+def kind_named(mode: str) -> type[SessionKind]:
+    """The kind a session's ``mode`` names (pipe for anything unknown)."""
+    return KINDS.get(mode, PipeKind)
+
+
+def kind_for(spec: LaunchSpec) -> SessionKind:
+    """The kind of session ``spec`` describes, ready to start its command."""
+    return kind_named(spec.mode)(spec)

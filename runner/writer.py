@@ -1,0 +1,252 @@
+"""The writer: the captured output goes to SQLite in short batched transactions.
+
+Output is written unindexed, readable at once; indexing follows in steps between
+writes (runner/indexer.py), so it is searchable next. Batching: after a quiet spell
+new output is written at once (a prompt or a log line shows up without delay);
+during a burst, at most one transaction per ``flush_interval`` unless
+``flush_bytes`` arrive first, and at most ``FLUSH_MAX`` bytes per transaction.
+
+Health: a failed write puts the items back and is retried with backoff; meanwhile
+capture keeps reading and drops what does not fit (runner/capture.py), and the
+writer says so once in the supervisors' log, and again when the database is writable
+again. ``retry`` does the same for the supervisor's single writes (start, end,
+pause). A session deleted while running, or a database file removed or replaced,
+leaves nothing to record into: the writer asks the supervisor to give up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from storage import SessionNotFound
+
+from . import log
+from .buffer import Gap, Piece
+from .capture import Capture
+from .errors import DB_ERRORS, short_reason
+from .indexer import Indexer
+
+T = TypeVar("T")
+
+FLUSH_MAX = 4 * 1024 * 1024  # bytes per write transaction at most
+DB_CHECK_EVERY = 2.0  # seconds between checks that the database file is still there
+QUIET_SPELL = 0.05  # no write for this long: new output is written at once
+INDEX_BATCH = 2 * 1024 * 1024  # bytes indexed per step while the command runs
+INDEX_EVERY = 1.0  # seconds between index steps while output keeps coming
+INDEX_BACKLOG_MAX = 1024 * 1024  # no indexing while more than this waits to be written
+IDLE_INDEX_AFTER = 0.3  # seconds without output before indexing
+RETRY_FOR = 60.0  # seconds a final write keeps retrying before giving up
+
+
+class Writer:
+    """Writes one session's captured output and schedules its indexing."""
+
+    def __init__(
+        self,
+        capture: Capture,
+        *,
+        session_id: int,
+        log_path: Path,
+        flush_interval: float,
+        flush_bytes: int,
+        exited: asyncio.Event,
+        give_up: Callable[[str], None],
+    ) -> None:
+        self.capture = capture
+        self.buffer = capture.buffer
+        self.sid = session_id
+        self.log_path = log_path
+        self.flush_interval = flush_interval
+        self.flush_bytes = flush_bytes
+        self.store: Any = None  # set by attach, once the database is open
+        self.indexer: Indexer | None = None
+        self.healthy = True  # the last write to the database worked
+        self.last_error = ""
+        self.db_gone = False  # the database file was removed: nothing can be recorded
+        self._exited = exited  # the command has exited
+        self._give_up = give_up  # stop the command: there is nowhere to record it
+        self._last_flush = 0.0  # monotonic time of the last write transaction
+        self._backoff = 0.1
+        self._unhealthy_since: float | None = None
+
+    def attach(self, store: Any, indexer: Indexer | None) -> None:
+        self.store = store
+        self.indexer = indexer
+
+    def wake(self) -> None:
+        """Look again whether the work is done (the command has exited)."""
+        self.capture.data.set()
+
+    # -- the flush loop -----------------------------------------------------------------
+    async def run(self) -> None:
+        """Write (and index) until the command has exited and all output is written."""
+        capture = self.capture
+        assert self.indexer is not None
+        ix = self.indexer
+        while True:
+            if not self.buffer:
+                if capture.eof.is_set() and self._exited.is_set():
+                    return
+                capture.data.clear()
+                timeout = None
+                if ix.due or ix.tidy_due:
+                    if ix.busy:  # working through a backlog: on at once
+                        await self._background_step()
+                        continue
+                    timeout = IDLE_INDEX_AFTER
+                try:
+                    await asyncio.wait_for(capture.data.wait(), timeout)
+                except TimeoutError:
+                    await self._background_step()
+                continue
+            # Leading edge: output after a quiet spell is written at once (a prompt or a
+            # log line shows up without delay); during a burst, at most one transaction
+            # per flush_interval unless flush_bytes arrive first.
+            since = time.monotonic() - self._last_flush
+            wait = 0.0 if since >= QUIET_SPELL else self.flush_interval - since
+            if wait > 0 and self.buffer.pending < self.flush_bytes and not capture.eof.is_set():
+                capture.big.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(capture.big.wait(), wait)
+            await self._flush_once()
+            self._last_flush = time.monotonic()
+            if (
+                (ix.due or ix.tidy_due)
+                and time.monotonic() - ix.last >= INDEX_EVERY
+                and self.buffer.pending < INDEX_BACKLOG_MAX  # readable first, searchable next
+            ):
+                await self._background_step()
+
+    async def wait(self, flusher: asyncio.Task[None]) -> None:
+        """Let ``flusher`` (running ``run``) write everything; give up only after the
+        database has been unwritable for ``RETRY_FOR`` seconds since the command exited."""
+        while not flusher.done():
+            await asyncio.wait({flusher}, timeout=0.5)
+            since = self._unhealthy_since
+            if since is not None and time.monotonic() - since > RETRY_FOR:
+                flusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await flusher
+                return
+        flusher.result()
+
+    async def flush_all(self) -> None:
+        """Write whatever is buffered, retrying for up to ``RETRY_FOR`` seconds."""
+        deadline = time.monotonic() + RETRY_FOR
+        while self.buffer and not self.db_gone and time.monotonic() < deadline:
+            await self._flush_once()
+
+    def _records(self, items: list[Piece | Gap]) -> list[tuple[int, str, bytes, float]]:
+        out = []
+        for item in items:
+            if isinstance(item, Piece):
+                out.append((self.sid, item.stream, bytes(item.data), item.at))
+            else:
+                text = item.describe(self.last_error or "unknown error")
+                log.write_entry(self.log_path, text, session_id=self.sid)
+                out.append((self.sid, "system", text.encode() + b"\n", item.last_at))
+        return out
+
+    async def _flush_once(self) -> bool:
+        items = self.buffer.take(FLUSH_MAX)
+        if not items:
+            return True
+        try:
+            await self.store.output.append_many(self._records(items), index=False)
+        except SessionNotFound:
+            # The session was deleted while running: nothing left to record into.
+            log.write_entry(
+                self.log_path, "the session was deleted; stopping its command", session_id=self.sid
+            )
+            self._give_up("deleted")
+            return True
+        except DB_ERRORS as e:
+            self.buffer.give_back(items)
+            self.last_error = short_reason(e)
+            if self.healthy:
+                self.healthy = False
+                self._unhealthy_since = time.monotonic()
+                log.write_entry(
+                    self.log_path,
+                    f"cannot write output to the database ({self.last_error}); buffering up "
+                    f"to {self.buffer.limit} bytes and retrying",
+                    session_id=self.sid,
+                    level="WARN",
+                )
+            self.capture.database_failing(self.last_error)
+            await asyncio.sleep(self._backoff)
+            self._backoff = min(self._backoff * 2, 2.0)
+            return False
+        if self.indexer is not None:  # None only when writing what is left after a crash
+            self.indexer.wrote()
+        if not self.healthy:
+            self.healthy = True
+            self._unhealthy_since = None
+            self._backoff = 0.1
+            log.write_entry(
+                self.log_path, "the database is writable again", session_id=self.sid, level="INFO"
+            )
+        self.capture.database_writable()
+        return True
+
+    async def _background_step(self) -> None:
+        """Searchable next: one index step, or else one merge step (runner/indexer.py)."""
+        assert self.indexer is not None
+        if self.indexer.due:
+            await self.indexer.step(INDEX_BATCH)
+        elif self.indexer.tidy_due:
+            await self.indexer.tidy()
+
+    # -- single writes ------------------------------------------------------------------
+    async def retry(self, fn: Callable[[], Awaitable[T]], what: str, seconds: float) -> T:
+        """``await fn()``, retried with backoff while the database refuses, for up to
+        ``seconds`` (not at all once the database file is gone)."""
+        deadline = time.monotonic() + seconds
+        delay, warned = 0.1, False
+        while True:
+            try:
+                return await fn()
+            except DB_ERRORS as e:
+                if self.db_gone or time.monotonic() + delay > deadline:
+                    raise
+                if not warned:
+                    warned = True
+                    log.write_entry(
+                        self.log_path,
+                        f"could not {what} yet ({short_reason(e)}); retrying",
+                        session_id=self.sid,
+                        level="WARN",
+                    )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    # -- the database file --------------------------------------------------------------
+    async def watch_database(self, path: str, first: os.stat_result) -> None:
+        """A deleted or replaced database file records nothing anyone can read: give
+        up (the command is stopped) instead of running on unseen and filling an
+        unlinked file. Runs until the command has exited."""
+        while not self._exited.is_set():
+            await asyncio.sleep(DB_CHECK_EVERY)
+            try:
+                st = os.stat(path)
+                same = (st.st_dev, st.st_ino) == (first.st_dev, first.st_ino)
+            except FileNotFoundError:
+                same = False
+            except OSError:
+                continue  # unreadable for a moment is not gone
+            if not same:
+                log.write_entry(
+                    self.log_path,
+                    f"the database {path} was removed or replaced; stopping the command",
+                    session_id=self.sid,
+                    level="ERROR",
+                )
+                self.db_gone = True
+                self._give_up("database removed")
+                return
