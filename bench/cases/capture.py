@@ -12,8 +12,8 @@ left unindexed (searchable), and how long a full ``tether logs --raw`` takes.
 Figures only, no asserts. Targets (issue 3): tether's producer time <= 1.5x tee's;
 readable within 3 s of the producer ending; searchable within 10 s.
 
-    .venv/bin/python bench/capture.py            # 200 MB each
-    .venv/bin/python bench/capture.py --mb 20    # a quick run
+    .venv/bin/python bench/cases/capture.py            # 200 MB each
+    .venv/bin/python bench/cases/capture.py --mb 20    # a quick run
 """
 
 from __future__ import annotations
@@ -32,12 +32,11 @@ import time
 import uuid
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 TETHER = Path(sys.executable).with_name("tether")
-sys.path.insert(0, str(HERE))
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
 
-from figures import figure, write_figures  # noqa: E402
+from bench.harness.figures import figure, write_figures  # noqa: E402
 
 PRODUCER = r"""
 import os, sys, time
@@ -142,7 +141,6 @@ def tether_run(
 
 
 async def _wait_searchable(env: dict[str, str], sid: int, marker: str) -> float:
-    sys.path.insert(0, str(ROOT))
     from home.paths import resolve_paths
     from storage import open_store
 

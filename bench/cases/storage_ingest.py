@@ -1,9 +1,9 @@
 """Ingest benchmark: realistic log output through ``store.output``, beside the floor.
 
-    .venv/bin/python bench/storage_ingest.py            # about 200 MB, 2 M lines
-    .venv/bin/python bench/storage_ingest.py --mb 20    # a quick run
+    .venv/bin/python bench/cases/storage_ingest.py            # about 200 MB, 2 M lines
+    .venv/bin/python bench/cases/storage_ingest.py --mb 20    # a quick run
 
-The corpus (``bench/common.py``: build logs, test runs, access logs, service logs,
+The corpus (``bench/cases/logs.py``: build logs, test runs, access logs, service logs,
 stack traces, progress bars, ANSI colour) is one session per kind, grouped into write
 transactions the way a supervisor flushes them (about 64 KiB, cut inside lines).
 Measured in the same run, each on a fresh database file:
@@ -19,7 +19,7 @@ Measured in the same run, each on a fresh database file:
 
 Targets (issue 2): (a) >= 70% of the floor; (b) >= 30 MB/s. No asserts: read the table.
 The (b) database and the raw text are kept in ``bench/data/`` for
-``bench/storage_search.py``.
+``bench/cases/storage_search.py``.
 """
 
 from __future__ import annotations
@@ -34,18 +34,17 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import cache as bench_cache  # noqa: E402
-import common  # noqa: E402
-from figures import figure, write_figures  # noqa: E402
-
+from bench.cases import logs  # noqa: E402
+from bench.harness import cache as bench_cache  # noqa: E402
+from bench.harness import tables  # noqa: E402
+from bench.harness.figures import figure, write_figures  # noqa: E402
 from storage import open_store  # noqa: E402
 from storage.engine.schema import MIGRATIONS  # noqa: E402
 from storage.text import index_text  # noqa: E402
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 MB = 1024 * 1024
 
 Batch = list[tuple[str, bytes]]
@@ -54,7 +53,7 @@ Batch = list[tuple[str, bytes]]
 def load_corpus(mb: float, seed: int) -> dict[str, list[Batch]]:
     """kind -> the session's write batches; generated once, then cached (the file name
     carries a hash of the generator, so a changed generator makes a new corpus)."""
-    cache = DATA / f"storage-corpus-{mb:g}mb-s{seed}-{bench_cache.stamp(common)}.pickle"
+    cache = DATA / f"storage-corpus-{mb:g}mb-s{seed}-{bench_cache.stamp(logs)}.pickle"
     for stale in DATA.glob(f"storage-corpus-{mb:g}mb-s{seed}*.pickle"):
         if stale != cache:
             stale.unlink()
@@ -62,8 +61,8 @@ def load_corpus(mb: float, seed: int) -> dict[str, list[Batch]]:
         with open(cache, "rb") as f:
             return pickle.load(f)
     t = time.perf_counter()
-    sessions = common.sessions(int(mb * MB), seed)
-    corpus = {k: list(common.supervisor_batches(lines)) for k, lines in sessions.items()}
+    sessions = logs.sessions(int(mb * MB), seed)
+    corpus = {k: list(logs.supervisor_batches(lines)) for k, lines in sessions.items()}
     DATA.mkdir(parents=True, exist_ok=True)
     with open(cache, "wb") as f:
         pickle.dump(corpus, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -207,7 +206,9 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=DATA, help="where the databases go")
     ap.add_argument("--big-kb", type=int, default=1024, help="the larger transaction size")
     ap.add_argument("--runs", type=int, default=1, help="rounds of every variant; medians (1)")
-    ap.add_argument("--summary", type=Path, help="write the figures as JSON (bench/figures.py)")
+    ap.add_argument(
+        "--summary", type=Path, help="write the figures as JSON (bench/harness/figures.py)"
+    )
     args = ap.parse_args()
 
     corpus = load_corpus(args.mb, args.seed)
@@ -297,7 +298,7 @@ def main() -> None:
         )
     print()
     headers = ["variant", "wall s", "MiB/s", "vs floor", "cpu s", "MiB/cpu-s", "vs floor"]
-    print(common.table([*headers, "chunks", "db MiB"], rows))
+    print(tables.table([*headers, "chunks", "db MiB"], rows))
     print()
     load = os.getloadavg()[0]
     print(f"load average {load:.1f} on {os.cpu_count()} CPUs: wall figures suffer when others run;")
@@ -347,7 +348,7 @@ def main() -> None:
     write_figures(args.summary, rows)
     for p in ("floor", "floor-fts", "store-a", "store-b", "store-d"):
         fresh(args.dir / f"{p}-{tag}.db").unlink(missing_ok=True)
-    print(f"kept for bench/storage_search.py: {args.dir / f'storage-{tag}.db'} and .txt")
+    print(f"kept for bench/cases/storage_search.py: {args.dir / f'storage-{tag}.db'} and .txt")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Search benchmark: tether's search over generated logs, beside grep and ripgrep.
 
-    python bench/search.py             # 1 GB in 500 sessions (built once, then reused)
-    python bench/search.py --mb 50     # a quick run
+    python bench/cases/search.py             # 1 GB in 500 sessions (built once, then reused)
+    python bench/cases/search.py --mb 50     # a quick run
 
-The corpus (``bench/search_corpus.py``) is built once into ``bench/data/`` (git-ignored)
+The corpus (``bench/cases/search_corpus.py``) is built once into ``bench/data/`` (git-ignored)
 and reused. Five kinds of query, 30 of each: rare words (a few dozen occurrences, or a
 single request id), common words, phrases, prefixes, and words with filters. Each is
 timed as tether runs it (``storage.search_engine.search``: the first page of 50 hits
@@ -32,13 +32,13 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-import bench.search_corpus  # noqa: E402
-from bench import cache  # noqa: E402
-from bench.figures import figure, write_figures  # noqa: E402
-from bench.search_corpus import PHRASES, build_corpus, load_manifest  # noqa: E402
+import bench.cases.search_corpus  # noqa: E402
+from bench.cases.search_corpus import PHRASES, build_corpus, load_manifest  # noqa: E402
+from bench.harness import cache  # noqa: E402
+from bench.harness.figures import figure, write_figures  # noqa: E402
 
 TARGETS = {"newest_p95_ms": 50.0, "ranked_p95_ms": 500.0, "rare_vs_grep": 20.0}
 TEMPLATE_WORDS = [
@@ -151,7 +151,7 @@ def main() -> int:
     db, files = home / "search.db", home / "files"
     if args.rebuild and home.exists():
         shutil.rmtree(home)
-    stamp = cache.stamp(bench.search_corpus)
+    stamp = cache.stamp(bench.cases.search_corpus)
     # Sessions are dated relative to the build (the last 30 days), so filters such as
     # since:7d mean less as the corpus ages: it is rebuilt after two days.
     ready = home / "READY"

@@ -1,8 +1,8 @@
 """TUI benchmark: first paint, a 10-million-line session, live latency; beside references.
 
-    python bench/tui.py                 # everything (builds its data once, then reuses it)
-    python bench/tui.py --only b        # one part: a, b or c
-    python bench/tui.py --lines 1000000 --runs 3
+    python bench/cases/tui.py                 # everything (builds its data once, then reuses it)
+    python bench/cases/tui.py --only b        # one part: a, b or c
+    python bench/cases/tui.py --lines 1000000 --runs 3
 
 Everything is measured the way a user sees it: the program runs in a real terminal
 (a tmux pane, 120x36, its own tmux server) and the benchmark polls ``tmux capture-pane``
@@ -50,11 +50,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench import cache  # noqa: E402  (bench/cache.py: this file is bench/tui.py, not tui/)
-from bench.figures import figure, write_figures  # noqa: E402
+from bench.harness import cache  # noqa: E402
+from bench.harness.figures import figure, write_figures  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
 OUT = ROOT / "bench" / "out"

@@ -11,13 +11,14 @@ the templates never produce them otherwise, so a search benchmark knows the answ
 The same ``total_bytes`` and ``seed`` always give the same bytes.
 
 Also here: ``supervisor_batches`` (group output into write transactions the way the
-supervisor does, cut at arbitrary bytes), ``percentile`` and ``table`` for results.
+supervisor does, cut at arbitrary bytes). Percentiles and tables of results are the
+harness's (``bench/harness/tables.py``).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 
 # token -> how many lines hold it, whatever the corpus size (each at most once a line).
 RARE: dict[str, int] = {
@@ -325,36 +326,3 @@ def supervisor_batches(
 
 def count_lines_with(lines: Iterable[bytes], token: bytes) -> int:
     return sum(1 for line in lines if token in line)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0..100) by linear interpolation."""
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    k = (len(s) - 1) * q / 100
-    lo = int(k)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A plain text table, columns right-aligned except the first."""
-    cells = [[str(h) for h in headers]] + [[_fmt(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    out = []
-    for n, row in enumerate(cells):
-        out.append(
-            "  ".join(
-                c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(row)
-            )
-        )
-        if n == 0:
-            out.append("  ".join("-" * w for w in widths))
-    return "\n".join(out)
-
-
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.2f}"
-    return str(value)

@@ -8,7 +8,7 @@ seed give the same corpus. The text of every session is also written to a file (
 ANSI-stripped text the index sees) so grep and ripgrep search exactly the same text.
 
 A manifest (``corpus.json``) records the words, ids and phrases sampled while
-generating, from which ``bench/search.py`` builds its query sets.
+generating, from which ``bench/cases/search.py`` builds its query sets.
 """
 
 from __future__ import annotations

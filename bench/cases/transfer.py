@@ -1,7 +1,7 @@
 """Export and import benchmark: one large session, every format, beside plain copies.
 
-    python bench/transfer.py            # a 200 MB session
-    python bench/transfer.py --mb 20    # a quick run
+    python bench/cases/transfer.py            # a 200 MB session
+    python bench/cases/transfer.py --mb 20    # a quick run
 
 Each step runs in its own Python process so that its peak memory (max RSS) is its
 own. The reference is what a log-file tool does with the same output: ``cat`` of a
@@ -22,10 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
 
-from figures import figure, write_figures  # noqa: E402
+from bench.harness.figures import figure, write_figures  # noqa: E402
 
 BUILD = """
 import asyncio, sys

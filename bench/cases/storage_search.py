@@ -1,19 +1,22 @@
 """Search benchmark on the ingest benchmark's data: newest 50 hits with snippets.
 
-    .venv/bin/python bench/storage_ingest.py --mb 200    # makes the data (once)
-    .venv/bin/python bench/storage_search.py --mb 200
+    .venv/bin/python bench/cases/storage_ingest.py --mb 200    # makes the data (once)
+    .venv/bin/python bench/cases/storage_search.py --mb 200
 
 20 queries, five of each kind: rare terms (planted with known counts, see
-``bench/common.py``), common terms, phrases, prefixes. Each is timed (median of
+``bench/cases/logs.py``), common terms, phrases, prefixes. Each is timed (median of
 ``--runs`` runs, after one warm-up), each returning the newest 50 matching lines with
 a 100-character snippet:
 
 - ``store.search``, the storage layer's basic search (plain words: the rare and
   common terms);
-- the query engine, ``storage.search_engine.search(parse(q), limit=50,
+- the query engine, ``storage.engine.search.core.search(parse(q), limit=50,
   counts=False)``: the query language of the TUI and ``tether search`` (all 20;
-  phrases are ``"a b"``, prefixes ``abc*``). If it cannot be imported, phrases and
-  prefixes go through a raw FTS5 MATCH helper here instead.
+  phrases are ``"a b"``, prefixes ``abc*``).
+
+Both are the product's own code, called through its API: nothing here reimplements a
+search (an older version kept a raw FTS5 MATCH copy of the basic search for phrases
+and prefixes, from before the engine took them).
 
 Beside them, ``grep -c -F`` (and ``rg -c -F`` when installed) over the same output as
 one text file, timed the same way. Target (issue 2): p95 <= 50 ms. No asserts.
@@ -24,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -32,18 +34,18 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import common  # noqa: E402
-from figures import figure, write_figures  # noqa: E402
+from bench.cases import logs  # noqa: E402
+from bench.harness import tables  # noqa: E402
+from bench.harness.figures import figure, write_figures  # noqa: E402
+from storage import open_store  # noqa: E402
+from storage.engine.search.core import search as engine_search  # noqa: E402
+from storage.query import parse  # noqa: E402
 
-from storage import SearchHit, open_store  # noqa: E402
-from storage.engine.output import _CHUNK_COLUMNS, _chunk, chunk_lines  # noqa: E402
+DATA = Path(__file__).resolve().parents[1] / "data"
 
-DATA = Path(__file__).resolve().parent / "data"
-
-RARE = list(common.RARE)  # 1, 3, 10, 30 and 100 lines
+RARE = list(logs.RARE)  # 1, 3, 10, 30 and 100 lines
 COMMON = ["error", "request", "test", "info", "build"]
 PHRASES = [
     "connection refused",
@@ -53,64 +55,6 @@ PHRASES = [
     "job scheduled",
 ]
 PREFIXES = ["retry", "compil", "schedul", "deadlin", "assertionerr"]
-
-
-# -- the storage path for phrases and prefixes ---------------------------------------------
-
-
-async def fts_lines(store, match: str, line_re: re.Pattern[str], limit: int) -> list[SearchHit]:
-    """Newest lines whose chunk matches the raw FTS5 ``match`` and whose plain text
-    matches ``line_re``: what ``store.search`` does, for MATCH syntax it cannot take."""
-    hits: list[SearchHit] = []
-    before = 2**62
-    while len(hits) < limit:
-        ids = [
-            r[0]
-            for r in await store.fetchall(
-                "SELECT rowid FROM output_fts WHERE output_fts MATCH ? AND rowid < ? "
-                "ORDER BY rowid DESC LIMIT 64",
-                (match, before),
-            )
-        ]
-        if not ids:
-            break
-        before = ids[-1]
-        cols = ", ".join("c." + c.strip() for c in _CHUNK_COLUMNS.split(","))
-        rows = await store.fetchall(
-            f"SELECT {cols} FROM output_chunks c JOIN sessions s ON s.id = c.session_id "
-            f"WHERE c.id IN ({','.join('?' * len(ids))}) AND s.deleted_at IS NULL "
-            f"ORDER BY c.id DESC",
-            ids,
-        )
-        for row in rows:
-            chunk = _chunk(row)
-            for line in reversed(chunk_lines(chunk)):
-                text = line.plain
-                spans = tuple(m.span() for m in line_re.finditer(text))
-                if spans:
-                    hits.append(
-                        SearchHit(
-                            chunk.session_id,
-                            line.number,
-                            line.stream,
-                            line.at,
-                            text,
-                            spans,
-                            chunk.id,
-                        )
-                    )
-                    if len(hits) == limit:
-                        return hits
-    return hits
-
-
-def phrase_re(phrase: str) -> re.Pattern[str]:
-    words = [re.escape(w) for w in phrase.split()]
-    return re.compile(r"(?i)\b" + r"\W+".join(words) + r"\b")
-
-
-def prefix_re(prefix: str) -> re.Pattern[str]:
-    return re.compile(r"(?i)\b" + re.escape(prefix) + r"\w*")
 
 
 # -- timing --------------------------------------------------------------------------------
@@ -153,7 +97,7 @@ def per_run(path: str, queries: list[str], q: float) -> list[float]:
     """For each run, the ``q`` percentile over ``queries`` of that run's times."""
     runs = min(len(TIMES[(path, query)]) for query in queries)
     return [
-        common.percentile([TIMES[(path, query)][r] for query in queries], q) for r in range(runs)
+        tables.percentile([TIMES[(path, query)][r] for query in queries], q) for r in range(runs)
     ]
 
 
@@ -161,12 +105,7 @@ async def main_async(args: argparse.Namespace) -> None:
     tag = f"{args.mb:g}mb"
     db, text = args.dir / f"storage-{tag}.db", args.dir / f"storage-{tag}.txt"
     if not db.exists() or not text.exists():
-        sys.exit(f"no data: run bench/storage_ingest.py --mb {args.mb:g} first ({db})")
-    try:
-        from storage.engine.search.core import search as engine_search
-        from storage.query import parse
-    except ImportError:
-        parse = engine_search = None  # type: ignore[assignment]
+        sys.exit(f"no data: run bench/cases/storage_ingest.py --mb {args.mb:g} first ({db})")
     rg = shutil.which("rg")
 
     queries: list[tuple[str, str]] = (
@@ -185,26 +124,14 @@ async def main_async(args: argparse.Namespace) -> None:
             if kind in ("rare", "common"):
                 mine = lambda q=q: _with_snippets(store.search(q, limit=50))  # noqa: E731
                 t_mine, n_mine = await timed(mine, args.runs, ("store", q))
-            t_eng = n_eng = None
-            if engine_search is None:  # fall back to raw MATCH strings
-                if kind == "phrase":
-                    make = lambda q=q: fts_lines(store, f'"{q}"', phrase_re(q), 50)  # noqa: E731
-                elif kind == "prefix":
-                    make = lambda q=q: fts_lines(store, q + "*", prefix_re(q), 50)  # noqa: E731
-                else:
-                    make = lambda q=q: store.search(q, limit=50)  # noqa: E731
-                t_eng, n_eng = await timed(
-                    lambda make=make: _with_snippets(make()), args.runs, ("engine", q)
-                )
-            else:
-                text_q = f'"{q}"' if kind == "phrase" else (q + "*" if kind == "prefix" else q)
-                parsed = parse(text_q)
+            text_q = f'"{q}"' if kind == "phrase" else (q + "*" if kind == "prefix" else q)
+            parsed = parse(text_q)
 
-                async def eng(parsed=parsed):
-                    res = await engine_search(store, parsed, limit=50, counts=False)
-                    return [h.snippet(100) for h in res.hits]
+            async def eng(parsed=parsed):
+                res = await engine_search(store, parsed, limit=50, counts=False)
+                return [h.snippet(100) for h in res.hits]
 
-                t_eng, n_eng = await timed(eng, args.runs, ("engine", q))
+            t_eng, n_eng = await timed(eng, args.runs, ("engine", q))
             t_grep, n_grep = timed_tool(
                 ["grep", "-c", "-F", "-i", "--", q, str(text)], args.tool_runs, ("grep", q)
             )
@@ -228,7 +155,7 @@ async def main_async(args: argparse.Namespace) -> None:
             )
     print()
     print(
-        common.table(
+        tables.table(
             [
                 "query",
                 "store.search ms",
@@ -250,13 +177,13 @@ async def main_async(args: argparse.Namespace) -> None:
         for col in zip(*ts, strict=True):
             got = [t for t in col if t is not None]
             cells.append(
-                f"{common.percentile(got, 50):.1f} / {common.percentile(got, 95):.1f}"
+                f"{tables.percentile(got, 50):.1f} / {tables.percentile(got, 95):.1f}"
                 if got
                 else "-"
             )
         summary.append((kind, *cells))
     print(
-        common.table(
+        tables.table(
             ["p50 / p95 ms", "store.search", "query engine", "grep -c -F", "rg -c -F"], summary
         )
     )
@@ -264,9 +191,9 @@ async def main_async(args: argparse.Namespace) -> None:
     cpu_engine = [v for (path, _), v in CPU.items() if path == "engine"]
     print()
     print(
-        f"CPU ms (all threads) p50 / p95: store.search {common.percentile(cpu_store, 50):.1f} / "
-        f"{common.percentile(cpu_store, 95):.1f}; query engine "
-        f"{common.percentile(cpu_engine, 50):.1f} / {common.percentile(cpu_engine, 95):.1f}; "
+        f"CPU ms (all threads) p50 / p95: store.search {tables.percentile(cpu_store, 50):.1f} / "
+        f"{tables.percentile(cpu_store, 95):.1f}; query engine "
+        f"{tables.percentile(cpu_engine, 50):.1f} / {tables.percentile(cpu_engine, 95):.1f}; "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
     words = [t[0] for t in everything if t[0] is not None]
@@ -275,9 +202,9 @@ async def main_async(args: argparse.Namespace) -> None:
     print()
     print(
         f"target p95 <= 50 ms: store.search (10 word queries) "
-        f"{common.percentile(words, 95):.1f} ms; query engine (all 20) "
-        f"{common.percentile(eng, 95):.1f} ms; grep -c -F p95 {common.percentile(grep, 95):.0f} ms "
-        f"({common.percentile(grep, 95) / common.percentile(eng, 95):.0f}x the engine's)"
+        f"{tables.percentile(words, 95):.1f} ms; query engine (all 20) "
+        f"{tables.percentile(eng, 95):.1f} ms; grep -c -F p95 {tables.percentile(grep, 95):.0f} ms "
+        f"({tables.percentile(grep, 95) / tables.percentile(eng, 95):.0f}x the engine's)"
     )
     print("(grep and rg count every matching line of the file; the store returns the newest 50)")
     every = [q for _, q in queries]
@@ -339,7 +266,9 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=DATA)
     ap.add_argument("--runs", type=int, default=5, help="timed runs per query (5)")
     ap.add_argument("--tool-runs", type=int, default=3, help="timed runs of grep/rg (3)")
-    ap.add_argument("--summary", type=Path, help="write the figures as JSON (bench/figures.py)")
+    ap.add_argument(
+        "--summary", type=Path, help="write the figures as JSON (bench/harness/figures.py)"
+    )
     asyncio.run(main_async(ap.parse_args()))
 
 

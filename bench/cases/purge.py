@@ -6,9 +6,9 @@ that stay, then purges the 200 with ``storage.purge.purge_sessions`` (which pick
 its strategy) and reclaims space. Beside it, in the same run: the same output
 stored as one flat file per session and deleted with ``unlink``.
 
-    .venv/bin/python bench/purge.py                    # 1 GiB over 200 sessions
-    .venv/bin/python bench/purge.py --mb 100           # quicker
-    .venv/bin/python bench/purge.py --strategies auto,per-chunk,sessions.purge
+    .venv/bin/python bench/cases/purge.py                    # 1 GiB over 200 sessions
+    .venv/bin/python bench/cases/purge.py --mb 100           # quicker
+    .venv/bin/python bench/cases/purge.py --strategies auto,per-chunk,sessions.purge
 
 Targets (issue 6): the purge and reclaim take <= 10 s and the file shrinks by >= 90%
 of the purged output bytes.
@@ -28,12 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import cache  # noqa: E402
-from figures import figure, write_figures  # noqa: E402
-
+from bench.harness import cache  # noqa: E402
+from bench.harness.figures import figure, write_figures  # noqa: E402
 from storage import open_store  # noqa: E402
 from storage.engine.purge import db_size, purge_sessions  # noqa: E402
 

@@ -1,0 +1,148 @@
+"""The benchmark cases, each a script that also runs on its own (see its docstring),
+and what ``bench/run.py`` gives each: issue, title, arguments of a full and of a quick
+run, and how it measures (for the report). ``logs`` and ``search_corpus`` generate the
+data they measure on."""
+
+from __future__ import annotations
+
+from bench.harness.paths import DATA
+from bench.harness.running import Bench
+
+BENCHES = (
+    Bench(
+        "storage_ingest",
+        2,
+        "Storage ingest",
+        ("--mb", "200", "--runs", "5"),
+        ("--mb", "10", "--runs", "2"),
+        "About 200 MiB (2 M lines) of generated logs (build, tests, access, service, traces, "
+        "progress bars, ANSI colour; `bench/cases/logs.py`) in 6 sessions, cut into write "
+        "transactions the way a supervisor flushes them (about 64 KiB, cut inside lines), "
+        "appended through the public API (`store.output.append_many`) on a fresh database "
+        "file each time. Timed: the appends (and for the deferred variant the indexing "
+        "after them). Reference: the same bytes as rows of an `output_chunks`-shaped table "
+        "inserted with plain `sqlite3` `executemany` in one transaction (WAL, "
+        "synchronous=NORMAL), and the same plus an FTS5 insert. Each round runs every "
+        "variant once; figures are medians over the rounds. MB/s are decimal megabytes of "
+        "output per wall-clock second.",
+    ),
+    Bench(
+        "storage_search",
+        2,
+        "Storage search",
+        ("--mb", "200", "--runs", "5", "--tool-runs", "3"),
+        ("--mb", "10", "--runs", "3", "--tool-runs", "2"),
+        "On the ingest benchmark's (b) database: 20 queries (5 rare terms with known counts, "
+        "5 common terms, 5 phrases, 5 prefixes), each returning the newest 50 matching lines "
+        "with 100-character snippets through the query engine "
+        "(`storage.search_engine.search`, counts off), and the 10 word queries through "
+        "`store.search`. Each query is run once to warm up, then timed `--runs` times; the "
+        "figure is the p95 over the 20 queries of one run, median over the runs. Reference: "
+        "`grep -c -F -i` over the same output as one text file (page cache warm), timed the "
+        "same way. grep counts every matching line of the file; tether returns the newest "
+        "50 with snippets: related work, not identical.",
+    ),
+    Bench(
+        "capture",
+        3,
+        "Capture",
+        ("--mb", "200", "--runs", "5"),
+        ("--mb", "10", "--runs", "2"),
+        "A Python producer writes 200 MB (seq-like numbers, then log-like lines) in 64 KiB "
+        "writes from memory and times itself, first write to last. It runs (a) into "
+        "/dev/null, (b) through `tee` to a file, (c) under `script -q` to a file (a "
+        "terminal), (d) as a tether session, pipe mode and pty mode (`tether run`). For "
+        "tether, from the producer's last write: readable = until `tether logs --tail 2` "
+        "(a whole CLI process per poll, about every 20 ms) shows the last line; searchable = "
+        "until a search finds the last line and nothing of the session is left unindexed. "
+        "Each round runs every mode once; figures are medians over the rounds. The issue's "
+        "1.5x target is for the pipe session beside tee; the pty session is shown beside "
+        "`script -q`, the terminal equivalent.",
+    ),
+    Bench(
+        "tui",
+        4,
+        "TUI",
+        (
+            *("--sessions", "10000", "--lines", "10000000", "--runs", "6"),
+            *("--ticks", "150", "--latency-runs", "3"),
+        ),
+        (
+            *("--sessions", "300", "--lines", "200000", "--runs", "2"),
+            *("--ticks", "20", "--latency-runs", "2"),
+        ),
+        "Everything in a real terminal: a 120x36 tmux pane polled with `capture-pane` about "
+        "every 5 ms; a time is the midpoint of the poll that first showed the awaited text "
+        "and the one before. (a) From launching `tether` (10 000 sessions in the database) "
+        "to the first session rows on screen, beside a bare Textual app showing a 10-row "
+        "DataTable, alternated, `--runs` times after one warm-up. (b) A 10 M-line session built "
+        "through the storage API: from pressing `o` on it in the list to its last line on "
+        "screen, beside `o` on a 10-line session in the same database; a cold start that "
+        "opens on that session (restored state) until its last line shows, beside Toolong "
+        "(1.5.0, its own venv) opening the same lines as a file; peak RSS (VmHWM) after "
+        "paging around (PageUp x20, Home, PageDown x10, End), beside Toolong's. `--runs`/2 "
+        "rounds after a warm-up round; a try in which the end is never shown (15 s for `o`, 60 s "
+        "cold) is counted as a failure, not timed. (c) A real session prints `tick N "
+        "<time>` at random 30-150 ms intervals while tether shows its output; latency = "
+        "when the tick is first seen minus the time in it; reference: the same printer "
+        "into a file under `tail -f` in the same pane. 150 ticks per run; the figure is "
+        "the p95 of one run, median over the runs.",
+    ),
+    Bench(
+        "search",
+        5,
+        "Search",
+        ("--mb", "1024", "--sessions", "500", "--runs", "5"),
+        ("--mb", "20", "--sessions", "20", "--runs", "2"),
+        "1 GiB of generated logs (Zipf vocabulary, six kinds of session; "
+        "`bench/cases/search_corpus.py`) in 500 sessions, stored through the storage API. "
+        "30 queries of each of five kinds (rare words and request ids, common words, "
+        "phrases, prefixes, words with filters), each timed once per pass as tether runs "
+        "it (`storage.search_engine.search`, first page of 50): newest first with "
+        "per-session counts (what `tether search` prints), newest first without counts (what "
+        "the search screen shows first; counts follow), and ranked. Figures: the p95 of "
+        "the worst kind in one pass, median over the passes. References, once per query: "
+        "`grep -F -c -r` and `rg -F -c` over the same ANSI-stripped text as one file per "
+        "session (page cache warm); for a query with filters they get its word alone. "
+        "grep and rg count lines holding a case-sensitive substring; tether matches whole "
+        "tokens case-insensitively and returns the hits. tether is timed in-process (a "
+        "library call), grep and rg as processes. Two limits of the engine shape these "
+        "figures (both documented in `storage/search_engine.py` and flagged in its "
+        "results): per-session counts read at most 4 MiB of chunks per page (past that a "
+        "count is a lower bound), and ranking scores at most the newest 3000 matching "
+        "chunks.",
+    ),
+    Bench(
+        "purge",
+        6,
+        "Purge",
+        (
+            *("--mb", "1024", "--sessions", "200", "--runs", "5"),
+            *("--dir", str(DATA / "purge-1024mb-200s"), "--reuse"),
+        ),
+        (
+            *("--mb", "40", "--sessions", "20", "--keep", "4", "--keep-mb", "5", "--runs", "2"),
+            *("--dir", str(DATA / "purge-40mb-20s"), "--reuse"),
+        ),
+        "A database built through the storage API with 1 GiB of indexed output in 200 "
+        "sessions plus 50 MiB in 20 sessions that stay. Timed: "
+        "`storage.purge.purge_sessions` of the 200 (it picks its strategy) plus reclaiming "
+        "the space, on a fresh copy of the database each run. Reference: the same output "
+        "as one flat file per session, deleted with `unlink`, then `sync`. Shrink = how "
+        "much the database file (with its WAL) shrank, as a share of the purged output "
+        "bytes (it can exceed 100%: the index goes too). Medians over the runs.",
+    ),
+    Bench(
+        "transfer",
+        7,
+        "Export and import",
+        ("--mb", "200", "--runs", "3"),
+        ("--mb", "10", "--runs", "2"),
+        "One 200 MB session (indexed, one secret in every 1 MB block). Each step runs in "
+        "its own Python process so its peak RSS is its own: export in each format (json "
+        "with and without redaction, txt, md, jsonl) and import of the json export into a "
+        "fresh database. References: reading the same chunks with the `sqlite3` module and "
+        "writing them to a file, and `cat` of a flat log of the same bytes. MB/s of session "
+        "output, medians over the runs. Issue 7 sets no target.",
+    ),
+)

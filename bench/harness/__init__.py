@@ -1,0 +1,4 @@
+"""The benchmark harness: running the cases one at a time (``running``), the machine
+they ran on (``machine``), their figures (``figures``), the report (``report``),
+percentiles and tables (``tables``), and when generated data may be reused
+(``cache``). The cases themselves are in ``bench/cases/``; ``bench/run.py`` runs them."""
