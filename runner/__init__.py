@@ -1,9 +1,33 @@
 """tether's runner: per-session supervisors and the API to start and control them.
 
-``python -m runner`` is one session's supervisor (see ``runner.supervisor``);
-``runner.control`` is what the CLI and the TUI call: ``start_session``, ``launch``,
-``stop``, ``pause``, ``continue_``, ``resume_run``, ``send_input``, ``resize``,
-``reconcile``, ``is_alive``, ``supervisor_errors``. Errors are in ``runner.errors``.
+What callers use (the CLI and the TUI):
+
+- ``control``     the public API, gathered from the three below: ``start_session``,
+                  ``launch``, ``stop``, ``pause``, ``continue_``, ``resume_run``,
+                  ``send_input``, ``resize``, ``status``, ``reconcile``, ``is_alive``,
+                  ``supervisor_errors``
+- ``launch``      starting a session's supervisor (first run, or a resumed one)
+- ``client``      talking to a running supervisor over its control socket
+- ``reconcile``   marking sessions whose supervisor is gone ``lost``; its log for doctor
+- ``errors``      the runner's typed errors, each with a message a user can act on
+- ``locations``   lock files (liveness), sockets and private runtime directories
+- ``log``         the supervisors' own log (entries with tracebacks)
+
+The supervisor (``python -m runner``, one detached process per running session):
+
+- ``__main__``    detaching, the one-line report to the launcher, the crash net
+- ``spec``        ``LaunchSpec``: what the launcher tells the supervisor (JSON)
+- ``supervisor``  its life: lock, spawn, stop, pause, the run's start and end
+- ``kinds``       session kinds (pipe, pty): everything that differs between them,
+                  and the seam where screen emulation and agent kinds plug in
+- ``child``       the command as a process: spawned on pipes or a pty, its group signalled
+- ``descendants`` what the command started that left its process group (subreaper)
+- ``capture``     reading the command's output into the buffer (redaction on capture)
+- ``buffer``      the bounded output buffer: memory, then a spill file, then counted gaps
+- ``input``       input queued for the command's stdin or terminal
+- ``writer``      batched writes to SQLite, database health and retries, index scheduling
+- ``indexer``     index and merge steps for the session's own output
+- ``server``      the control socket, serving a ``Controllable`` (the supervisor)
 
 Nothing is imported eagerly: ``import runner`` costs almost nothing.
 """

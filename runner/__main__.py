@@ -1,6 +1,6 @@
 """``python -m runner``: a session's supervisor.
 
-Started by ``runner.control.launch``, which writes a ``LaunchSpec`` (JSON) to our
+Started by ``runner.launch.launch``, which writes a ``LaunchSpec`` (JSON) to our
 stdin and reads one JSON line back from our stdout: ``{"ok": true, ...}`` once the
 lock is held and the run has started, or ``{"ok": false, "error": ...}``. We detach
 first (fork, new session), so the launcher never has to reap us and the terminal it

@@ -7,7 +7,7 @@ slowed to the database's pace; once the spill has been written to SQLite it is
 emptied and memory is used again. Order is kept: while the spill holds anything, new
 output goes behind it.
 
-When everything is full: while the database is healthy, the supervisor stops reading
+When everything is full: while the database is healthy, capture stops reading
 (the pipe then holds the command back; nothing is lost). While the database cannot be
 written, reading goes on so the command is never stalled, and bytes beyond the bound
 are dropped: the exact count, stream and time span of each such gap is kept in its

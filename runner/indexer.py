@@ -1,8 +1,8 @@
 """A supervisor's indexing: its session's output is readable at once, searchable next.
 
-The supervisor writes output unindexed, then indexes its own session's new chunks in
-steps between writes. A small backlog is indexed with merging (as any indexed write
-is, storage/index_merge.py). A big one, a burst of megabytes, is indexed without
+The writer (runner/writer.py) writes output unindexed, then indexes its session's new
+chunks in steps between writes. A small backlog is indexed with merging (as any indexed write
+is, storage/engine/index_merge.py). A big one, a burst of megabytes, is indexed without
 merging the index's segments: merging is half of indexing's cost on such output, and
 deferring it makes the burst searchable about twice as soon. The segments that piled
 up are then merged in short steps (``tidy``) when the supervisor has nothing else
@@ -24,7 +24,7 @@ TIDY_AFTER_RUN_MAX = 300.0  # seconds a finished supervisor spends merging, at m
 
 
 class Indexer:
-    """Index and tidy steps for one session; the supervisor decides when."""
+    """Index and tidy steps for one session; the writer decides when."""
 
     def __init__(self, store: Any, session_id: int, log_path: Path, *, defer_above: int) -> None:
         self.store = store

@@ -1,0 +1,137 @@
+"""Talking to a running session's supervisor over its control socket.
+
+One JSON line out, one back (the requests are listed in runner/server.py). Each call
+checks the session's status first and turns an unreachable supervisor into the right
+typed error: ``NotRunning`` when the session ended meanwhile, ``SupervisorGone``
+(after ``reconcile`` marked it lost) when its lock is free, ``ControlError`` when it
+is alive but does not answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING, Any
+
+from .errors import ControlError, NotRunning, SupervisorGone
+from .kinds import kind_named
+from .locations import RuntimePaths, is_alive, socket_path
+from .reconcile import LIVE, reconcile
+
+if TYPE_CHECKING:
+    from storage import Session, Store
+
+CONNECT_TIMEOUT = 5.0
+REPLY_TIMEOUT = 30.0
+
+
+class _Unreachable(Exception):
+    pass
+
+
+async def _request(
+    paths: RuntimePaths, session_id: int, payload: dict[str, Any], timeout: float
+) -> dict[str, Any]:
+    path = socket_path(paths, session_id)
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_unix_connection(str(path)), CONNECT_TIMEOUT
+        )
+    except (OSError, TimeoutError) as e:
+        raise _Unreachable(f"its control socket {path} does not answer: {e}") from None
+    try:
+        writer.write(json.dumps(payload).encode() + b"\n")
+        await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), timeout)
+    except (OSError, TimeoutError) as e:
+        raise _Unreachable(f"no answer on {path}: {e!r}") from None
+    finally:
+        writer.close()
+    if not line:
+        raise _Unreachable("it closed the connection without answering")
+    reply = json.loads(line)
+    if not reply.get("ok"):
+        raise ControlError(f"session #{session_id}: {reply.get('error', 'request refused')}")
+    return reply
+
+
+async def _control(
+    store: Store,
+    paths: RuntimePaths,
+    session_id: int,
+    action: str,
+    payload: dict[str, Any],
+    *,
+    timeout: float = REPLY_TIMEOUT,
+    allowed: tuple[str, ...] = LIVE,
+) -> dict[str, Any]:
+    session = await store.sessions.require(session_id)
+    sid = session.id
+    if session.status not in allowed:
+        raise NotRunning(sid, session.status, action)
+    if not is_alive(paths, sid):
+        await reconcile(store, paths)
+        raise SupervisorGone(sid)
+    try:
+        return await _request(paths, sid, payload, timeout)
+    except _Unreachable as e:
+        session = await store.sessions.require(sid)
+        if session.ended:  # it ended between our look and our request
+            raise NotRunning(sid, session.status, action) from None
+        if not is_alive(paths, sid):
+            await reconcile(store, paths)
+            raise SupervisorGone(sid, str(e)) from None
+        raise ControlError(
+            f"cannot reach session #{sid}'s supervisor ({e}); it is alive but does not "
+            f"answer. `tether doctor` shows its errors."
+        ) from None
+
+
+async def stop(
+    store: Store, paths: RuntimePaths, session_id: int, *, grace: float = 5.0
+) -> Session:
+    """SIGTERM to the command's process group, SIGKILL after ``grace`` seconds. Returns
+    once the end is recorded (status ``stopped``, unless it ended by itself first)."""
+    await _control(
+        store, paths, session_id, "stop", {"op": "stop", "grace": grace}, timeout=grace + 90
+    )
+    return await store.sessions.require(session_id)
+
+
+async def pause(store: Store, paths: RuntimePaths, session_id: int) -> Session:
+    """SIGSTOP to the command's process group; the session becomes ``paused``."""
+    await _control(store, paths, session_id, "pause", {"op": "pause"})
+    return await store.sessions.require(session_id)
+
+
+async def continue_(store: Store, paths: RuntimePaths, session_id: int) -> Session:
+    """SIGCONT to the command's process group; the session is ``running`` again."""
+    await _control(store, paths, session_id, "continue", {"op": "continue"})
+    return await store.sessions.require(session_id)
+
+
+async def send_input(
+    store: Store, paths: RuntimePaths, session_id: int, text: str, *, eol: bool = True
+) -> None:
+    """Send a line to the command's stdin (pipe mode) or terminal (pty mode, where the
+    line ends with Enter, ``\\r``)."""
+    await _control(
+        store, paths, session_id, "send input to", {"op": "input", "text": text, "eol": eol}
+    )
+
+
+async def resize(store: Store, paths: RuntimePaths, session_id: int, cols: int, rows: int) -> None:
+    """Set a pty session's terminal size (the command gets SIGWINCH). A no-op for
+    pipe sessions."""
+    session = await store.sessions.require(session_id)
+    if not kind_named(session.mode).resizable:
+        return
+    await _control(store, paths, session_id, "resize", {"op": "resize", "cols": cols, "rows": rows})
+
+
+async def status(store: Store, paths: RuntimePaths, session_id: int) -> dict[str, Any]:
+    """What the supervisor says about itself: pids, paused, buffered and dropped bytes,
+    whether the database is writable."""
+    reply = await _control(store, paths, session_id, "ask about", {"op": "status"})
+    reply.pop("ok", None)
+    return reply

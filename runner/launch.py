@@ -1,0 +1,228 @@
+"""Launching: a session's supervisor started, for its first run or a resumed one.
+
+``start_session`` creates the session and launches it; ``resume_run`` starts a new run
+of an ended session. ``launch`` writes a ``LaunchSpec`` to a detached ``python -m
+runner`` (runner/__main__.py) and waits for its one-line report: started (the lock is
+held and the run recorded), or why not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import NeedsConfirmation, NotResumable
+from .locations import RuntimePaths, is_alive, socket_path, supervisor_pid
+from .reconcile import LIVE, reconcile
+from .spec import LaunchSpec
+
+if TYPE_CHECKING:
+    from storage import Session, Store
+
+READY_TIMEOUT = 60.0  # seconds to wait for a new supervisor's report
+FINISHING_WAIT = 30.0  # an ended session's supervisor may still be indexing: wait this long
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+async def start_session(
+    store: Store,
+    paths: RuntimePaths,
+    *,
+    argv: Iterable[str],
+    cwd: str | os.PathLike[str],
+    name: str | None = None,
+    tags: Iterable[str] = (),
+    mode: str = "pipe",
+    env: Mapping[str, str] | None = None,
+    grace: float = 5.0,
+    resume_argv: Iterable[str] | None = None,
+    context: Any = None,
+    size: tuple[int, int] | None = None,
+    redact: Iterable[str] | None = None,
+    tuning: Mapping[str, Any] | None = None,
+) -> Session:
+    """Create a session and start it. Returns once its supervisor holds the lock and
+    the run has started, or once it is clear that the command could not start (the
+    returned session is then ``failed``, with a system line saying why).
+
+    ``size`` is the terminal's (cols, rows) for pty mode; ``redact`` turns on
+    capture-time redaction with these user patterns (plus the built-in ones);
+    ``tuning`` overrides capture settings of ``LaunchSpec`` (tests, benchmarks)."""
+    session = await store.sessions.create(
+        list(argv),
+        os.fspath(cwd),
+        name=name,
+        tags=tags,
+        mode=mode,
+        env=dict(env) if env else None,
+        resume_argv=list(resume_argv) if resume_argv else None,
+        context=context,
+    )
+    return await launch(
+        store, paths, session.id, grace=grace, size=size, redact=redact, tuning=tuning
+    )
+
+
+async def launch(
+    store: Store,
+    paths: RuntimePaths,
+    session_id: int,
+    *,
+    grace: float = 5.0,
+    resume: bool = False,
+    size: tuple[int, int] | None = None,
+    redact: Iterable[str] | None = None,
+    tuning: Mapping[str, Any] | None = None,
+) -> Session:
+    """Start a supervisor for a ``pending`` session, or (``resume=True``) a new run of
+    an ended one. Use ``resume_run`` for resuming: it also checks imported sessions."""
+    session = await store.sessions.require(session_id)
+    sid = session.id
+    if is_alive(paths, sid) and session.ended:
+        # Its supervisor is still indexing the output: cut that short (the new
+        # supervisor indexes whatever of this session is left), then go.
+        pid = supervisor_pid(paths, sid)
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        await _wait_released(paths, sid, FINISHING_WAIT)
+    if is_alive(paths, sid):
+        raise NotResumable(sid, f"session #{sid} is {session.status}; it is already running")
+    if session.status in LIVE:
+        await reconcile(store, paths)
+        session = await store.sessions.require(sid)
+    if resume:
+        if not session.ended:
+            raise NotResumable(sid, f"session #{sid} is {session.status}; it cannot be resumed")
+        argv = list(session.resume_argv or session.argv)
+        await store.sessions.set_status(sid, "pending")
+    else:
+        if session.status != "pending":
+            raise NotResumable(
+                sid, f"session #{sid} has already run ({session.status}); resume it instead"
+            )
+        argv = list(session.argv)
+    cols, rows = size or _terminal_size()
+    db = Path(store.path).absolute()
+    spec = LaunchSpec(
+        db=str(db),
+        spill_dir=str(db.parent),
+        session_id=sid,
+        lock=str(paths.lock_file(sid)),
+        socket=str(socket_path(paths, sid)),
+        log=str(paths.supervisor_log),
+        argv=argv,
+        cwd=session.cwd,
+        env=dict(session.env or {}),
+        mode=session.mode,
+        cols=cols,
+        rows=rows,
+        grace=grace,
+        redact=list(redact) if redact is not None else None,
+        **dict(tuning or {}),
+    )
+    report = await asyncio.to_thread(_spawn_supervisor, spec)
+    session = await store.sessions.require(sid)
+    if not report.get("ok") and session.status == "pending":
+        session = await store.sessions.set_status(
+            sid, "failed", reason=f"could not start: {report.get('error')}"
+        )
+    return session
+
+
+def _terminal_size() -> tuple[int, int]:
+    try:
+        size = os.get_terminal_size(sys.__stdout__.fileno() if sys.__stdout__ else 1)
+        return size.columns, size.lines
+    except (OSError, ValueError):
+        return 80, 24
+
+
+def _spawn_supervisor(spec: LaunchSpec) -> dict[str, Any]:
+    """Run ``python -m runner`` detached, hand it the spec, wait for its one-line
+    report. (Blocking: called in a thread.)"""
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "runner"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+            cwd=_PACKAGE_ROOT,  # so `-m runner` finds this very package
+        )
+    except OSError as e:
+        return {"ok": False, "error": f"tether's supervisor could not be started: {e}"}
+    try:
+        out, _ = proc.communicate(spec.to_json().encode(), timeout=READY_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return {
+            "ok": False,
+            "error": f"tether's supervisor did not report within {READY_TIMEOUT:g}s; "
+            f"see {spec.log}",
+        }
+    line = out.split(b"\n", 1)[0].strip()
+    if not line:
+        return {
+            "ok": False,
+            "error": f"tether's supervisor exited without a word (exit status "
+            f"{proc.returncode}); see {spec.log}",
+        }
+    try:
+        report = json.loads(line)
+    except ValueError:
+        return {"ok": False, "error": f"tether's supervisor said something odd: {line[:200]!r}"}
+    return report if isinstance(report, dict) else {"ok": False, "error": repr(report)}
+
+
+async def _wait_released(paths: RuntimePaths, session_id: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while is_alive(paths, session_id):
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
+async def resume_run(
+    store: Store,
+    paths: RuntimePaths,
+    session_id: int,
+    *,
+    grace: float = 5.0,
+    confirmed: bool = False,
+    size: tuple[int, int] | None = None,
+    redact: Iterable[str] | None = None,
+    tuning: Mapping[str, Any] | None = None,
+) -> Session:
+    """Start a new run of an ended session (its ``resume_argv`` when set, else its
+    ``argv``) in its ``cwd``; the output continues after a separator line.
+
+    Raises ``NotResumable`` for a session that is running, paused or pending, and
+    ``NeedsConfirmation`` (carrying the exact command) for an imported session unless
+    ``confirmed``."""
+    session = await store.sessions.require(session_id)
+    sid = session.id
+    if session.status in LIVE and not is_alive(paths, sid):
+        await reconcile(store, paths)
+        session = await store.sessions.require(sid)
+    if not session.ended:
+        hint = f"stop it first (`tether stop {sid}`)" if session.live else "wait for it to start"
+        raise NotResumable(sid, f"session #{sid} is {session.status}; {hint}")
+    if session.origin == "imported" and not confirmed:
+        raise NeedsConfirmation(sid, shlex.join(session.resume_argv or session.argv))
+    return await launch(
+        store, paths, sid, grace=grace, resume=True, size=size, redact=redact, tuning=tuning
+    )
