@@ -1,15 +1,25 @@
-"""``config.toml``: typed general settings, plus raw sections each feature validates.
+"""``config.toml``: its schema, loading it, and reading its sections into the plain
+settings the storage library and the runner take.
 
-A missing file means defaults. A bad file gives ``ConfigError`` naming the file, the
-key and what was expected; nothing runs on a half-understood configuration.
+``load_config`` checks the file and ``[general]``; the other sections are read when a
+feature needs them, into typed values: ``retention_policy`` (a ``RetentionPolicy``),
+``keep_backups``, ``export_redactor`` / ``capture_patterns`` / ``capture_redactor``
+(``[redaction]``). A missing file means defaults. A bad file or value gives
+``ConfigError`` naming the file, the key and what was expected; nothing runs on a
+half-understood configuration.
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from storage.redact import Redactor, StreamRedactor
+    from storage.retention import RetentionPolicy
 
 DEFAULT_TEXT = """\
 # tether configuration. Every key is optional; these are the defaults.
@@ -115,3 +125,111 @@ def _general(path: Path, raw: dict[str, Any]) -> General:
             value = float(value)
         values[key] = value
     return General(**values)
+
+
+# -- [retention] --------------------------------------------------------------------------
+RETENTION_KEYS = (
+    "max_age",
+    "max_age_days",
+    "keep",
+    "max_size",
+    "statuses",
+    "protected_tags",
+    "trash_days",
+)
+
+
+def retention_policy(config: Config) -> RetentionPolicy:
+    """The ``[retention]`` policy; a bad value is a ``ConfigError`` naming the file."""
+    from storage.retention import PolicyError
+
+    try:
+        return retention_from_section(config.section("retention"))
+    except PolicyError as e:
+        raise ConfigError(config.path, str(e)) from None
+
+
+def retention_from_section(section: Mapping[str, Any]) -> RetentionPolicy:
+    """The policy in a ``[retention]`` table; ``PolicyError`` names a bad key."""
+    from storage.retention import PolicyError, RetentionPolicy, parse_age, parse_size
+
+    unknown = set(section) - set(RETENTION_KEYS)
+    if unknown:
+        raise PolicyError(
+            f"unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(RETENTION_KEYS)}"
+        )
+    values: dict[str, Any] = {}
+    if "max_age" in section and "max_age_days" in section:
+        raise PolicyError("give max_age or max_age_days, not both", "max_age")
+    if "max_age" in section:
+        values["max_age"] = parse_age(section["max_age"], "max_age")
+    if "max_age_days" in section:
+        days = section["max_age_days"]
+        if isinstance(days, bool) or not isinstance(days, int | float):
+            raise PolicyError(f"expected a number of days, not {days!r}", "max_age_days")
+        values["max_age"] = parse_age(days, "max_age_days")
+    if "keep" in section:
+        keep = section["keep"]
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
+            raise PolicyError(f"expected a whole number of sessions, not {keep!r}", "keep")
+        values["keep_newest"] = keep
+    if "max_size" in section:
+        values["max_total_bytes"] = parse_size(section["max_size"], "max_size")
+    for key in ("statuses", "protected_tags"):
+        if key in section:
+            items = section[key]
+            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                raise PolicyError("expected a list of strings", key)
+            values[key] = frozenset(items)
+    if "trash_days" in section:
+        days = section["trash_days"]
+        if isinstance(days, bool) or not isinstance(days, int | float) or days < 0:
+            raise PolicyError(f"expected a number of days, not {days!r}", "trash_days")
+        values["trash_days"] = float(days)
+    return RetentionPolicy(**values)
+
+
+# -- [backups] ----------------------------------------------------------------------------
+def keep_backups(config: Config) -> int:
+    """``[backups] keep``: how many rotating backups to keep (default 5)."""
+    keep = config.section("backups").get("keep", 5)
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        raise ConfigError(
+            config.path, f"backups.keep must be a whole number of at least 1, not {keep!r}"
+        )
+    return keep
+
+
+# -- [redaction] --------------------------------------------------------------------------
+def export_redactor(section: Mapping[str, Any]) -> Redactor:
+    """The export redactor from the ``[redaction]`` section: the built-in patterns plus
+    ``patterns``. Raises ``ValueError`` (``RedactionPatternError``) for a pattern that
+    is not a usable regular expression."""
+    from storage.redact import Redactor
+
+    patterns = section.get("patterns", [])
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise ValueError("[redaction] patterns must be a list of strings (regular expressions)")
+    return Redactor(patterns)
+
+
+def capture_patterns(section: Mapping[str, Any]) -> list[str] | None:
+    """The user patterns for capture-time redaction from the ``[redaction]`` section, or
+    None when ``on_capture`` is off (the runner's ``redact=`` argument)."""
+    if not section.get("on_capture"):
+        return None
+    patterns = section.get("patterns", [])
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise ValueError("[redaction] patterns must be a list of strings")
+    return list(patterns)
+
+
+def capture_redactor(section: Mapping[str, Any]) -> StreamRedactor | None:
+    """A ``StreamRedactor`` for one output stream when ``[redaction] on_capture`` is on
+    (built-in patterns plus ``patterns``), else None."""
+    patterns = capture_patterns(section)
+    if patterns is None:
+        return None
+    from storage.redact import Redactor
+
+    return Redactor(patterns).stream()

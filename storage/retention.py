@@ -1,9 +1,9 @@
-"""Retention: which sessions a cleanup purges, and why; then doing it safely.
+"""Retention: which sessions a cleanup would purge, and why. Pure: no database.
 
-A ``RetentionPolicy`` (config ``[retention]``, overridable per cleanup) first yields a
-``CleanupPlan``: the sessions it would purge, the reason for each and the bytes. Only
-``apply`` changes anything, and it checks every session again first: one pinned,
-resumed, tagged or edited since the plan was made is skipped.
+A ``RetentionPolicy`` (plain settings; ``home.config`` reads it from ``[retention]`` in
+config.toml, and a cleanup may override it) turns a list of sessions into a
+``CleanupPlan``: the sessions it would purge, the reason for each and the bytes.
+``storage.engine.cleanup`` makes the plan from a store and applies it.
 
 Never eligible, whatever the policy: pinned sessions; pending, running and paused
 ones; sessions with a protected tag. Rules (each one that is set adds sessions):
@@ -14,41 +14,21 @@ ones; sessions with a protected tag. Rules (each one that is set adds sessions):
   goes first (longest there first), then eligible sessions, oldest first;
 - ``trash_days``: sessions in the trash longer than this.
 
-Limits are strict: a session exactly ``max_age`` old is kept.
+Limits are strict: a session exactly ``max_age`` old is kept. Sizes and ages are read
+and written by ``storage.units``.
 """
 
 from __future__ import annotations
 
 import math
-import re
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from storage.engine.purge import ProgressFn, purge_sessions
+from storage import units
 from storage.errors import StoreError
 from storage.models import ACTIVE, ENDED, Session
-
-if TYPE_CHECKING:
-    from storage.engine.store import Store
-
-DAY = 86_400.0
-BACKUP_OVER = 20  # back up before purging more sessions than this
-_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*", re.IGNORECASE)
-_AGE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w|y)?\s*", re.IGNORECASE)
-_AGE_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": DAY, "w": 7 * DAY, "y": 365 * DAY}
-_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-CONFIG_KEYS = (
-    "max_age",
-    "max_age_days",
-    "keep",
-    "max_size",
-    "statuses",
-    "protected_tags",
-    "trash_days",
-)
+from storage.units import DAY, format_age
 
 
 class PolicyError(StoreError, ValueError):
@@ -59,57 +39,29 @@ class PolicyError(StoreError, ValueError):
         super().__init__(f"retention.{key}: {message}" if key else message)
 
 
-# -- parsing ---------------------------------------------------------------------------
+# -- sizes and ages, errors naming the setting ---------------------------------------------
 def parse_size(value: str | int, key: str = "max_size") -> int:
-    """``5G``, ``500M``, ``1.5GiB``, ``2048`` (bytes) -> bytes. Units are powers of 1024."""
-    if isinstance(value, bool):
-        raise PolicyError(f"expected a size like 5G or 500M, not {value!r}", key)
-    if isinstance(value, int):
-        if value < 0:
-            raise PolicyError("a size cannot be negative", key)
-        return value
-    m = _SIZE.fullmatch(str(value))
-    if not m:
-        raise PolicyError(f"expected a size like 5G or 500M, not {value!r}", key)
-    number, unit, _ = m.groups()
-    return int(float(number) * _SIZE_UNITS[unit.lower()])
+    """``5G``, ``500M``, ``1.5GiB``, ``2048`` (bytes) -> bytes (``storage.units``); a
+    ``PolicyError`` naming ``key`` when it cannot be read."""
+    try:
+        return units.parse_size(value)
+    except units.UnitError as e:
+        raise PolicyError(str(e), key) from None
 
 
 def parse_age(value: str | int | float, key: str = "max_age") -> float:
-    """``30d``, ``12h``, ``90m``, ``2w``, ``45s`` -> seconds. A bare number means days."""
-    if isinstance(value, bool):
-        raise PolicyError(f"expected an age like 30d or 12h, not {value!r}", key)
-    if isinstance(value, int | float):
-        if value < 0 or not math.isfinite(value):
-            raise PolicyError("an age must be a positive number of days", key)
-        return float(value) * DAY
-    m = _AGE.fullmatch(str(value))
-    if not m:
-        raise PolicyError(f"expected an age like 30d, 12h or 2w, not {value!r}", key)
-    number, unit = m.groups()
-    return float(number) * _AGE_UNITS[(unit or "d").lower()]
+    """``30d``, ``12h``, ``90m``, ``2w``, ``45s`` -> seconds; a bare number means days
+    (``storage.units``). A ``PolicyError`` naming ``key`` when it cannot be read."""
+    try:
+        return units.parse_age(value)
+    except units.UnitError as e:
+        raise PolicyError(str(e), key) from None
 
 
 def format_size(n: int) -> str:
-    """Bytes for people: ``512 B``, ``3.4 KiB``, ``1.0 GiB``."""
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(size) < 1024 or unit == "GiB":
-            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"  # pragma: no cover
-
-
-def format_age(seconds: float) -> str:
-    """A duration in its largest whole unit: ``45s``, ``12m``, ``5h``, ``3d``."""
-    seconds = max(0.0, seconds)
-    for unit, size in (("d", DAY), ("h", 3600.0), ("m", 60.0)):
-        if seconds >= size:
-            value = seconds / size
-            return (
-                f"{value:.0f}{unit}" if value >= 10 or value == int(value) else f"{value:.1f}{unit}"
-            )
-    return f"{seconds:.0f}s"
+    """Bytes for people: ``512 B``, ``3.4 KiB``, ``1.0 GiB`` (never TiB: cleanup and
+    backup listings have always said ``2048.0 GiB``)."""
+    return units.format_size(n, largest="GiB")
 
 
 # -- the policy ------------------------------------------------------------------------
@@ -146,44 +98,6 @@ class RetentionPolicy:
             value = getattr(self, name)
             if value is not None and (value < 0 or not math.isfinite(value)):
                 raise PolicyError(f"must be zero or more, not {value}", name)
-
-    @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> RetentionPolicy:
-        """The policy in a config ``[retention]`` table (see home/config.py)."""
-        unknown = set(section) - set(CONFIG_KEYS)
-        if unknown:
-            raise PolicyError(
-                f"unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(CONFIG_KEYS)}"
-            )
-        values: dict[str, Any] = {}
-        if "max_age" in section and "max_age_days" in section:
-            raise PolicyError("give max_age or max_age_days, not both", "max_age")
-        if "max_age" in section:
-            values["max_age"] = parse_age(section["max_age"], "max_age")
-        if "max_age_days" in section:
-            days = section["max_age_days"]
-            if isinstance(days, bool) or not isinstance(days, int | float):
-                raise PolicyError(f"expected a number of days, not {days!r}", "max_age_days")
-            values["max_age"] = parse_age(days, "max_age_days")
-        if "keep" in section:
-            keep = section["keep"]
-            if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
-                raise PolicyError(f"expected a whole number of sessions, not {keep!r}", "keep")
-            values["keep_newest"] = keep
-        if "max_size" in section:
-            values["max_total_bytes"] = parse_size(section["max_size"], "max_size")
-        for key in ("statuses", "protected_tags"):
-            if key in section:
-                items = section[key]
-                if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-                    raise PolicyError("expected a list of strings", key)
-                values[key] = frozenset(items)
-        if "trash_days" in section:
-            days = section["trash_days"]
-            if isinstance(days, bool) or not isinstance(days, int | float) or days < 0:
-                raise PolicyError(f"expected a number of days, not {days!r}", "trash_days")
-            values["trash_days"] = float(days)
-        return cls(**values)
 
     def override(self, **changes: Any) -> RetentionPolicy:
         """A copy with some rules changed (``None`` values are ignored)."""
@@ -345,122 +259,3 @@ def plan_sessions(sessions: Iterable[Session], policy: RetentionPolicy, now: flo
         if s.id in chosen
     )
     return CleanupPlan(policy, now, items, total, len(every), tuple(warnings))
-
-
-async def plan(store: Store, policy: RetentionPolicy, now: float | None = None) -> CleanupPlan:
-    """What ``apply`` would purge now under ``policy``. Changes nothing."""
-    sessions = await store.sessions.list(include_deleted=True, order="newest")
-    return plan_sessions(sessions, policy, time.time() if now is None else now)
-
-
-# -- applying --------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class CleanupResult:
-    purged: tuple[int, ...]
-    bytes: int
-    skipped: tuple[tuple[int, str], ...]  # (session id, why) for sessions left alone
-    backup: Path | None
-    size_before: int
-    size_after: int
-    seconds: float
-    strategy: str
-
-    @property
-    def reclaimed(self) -> int:
-        return max(0, self.size_before - self.size_after)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "purged": list(self.purged),
-            "bytes": self.bytes,
-            "skipped": [{"id": i, "why": why} for i, why in self.skipped],
-            "backup": str(self.backup) if self.backup else None,
-            "size_before": self.size_before,
-            "size_after": self.size_after,
-            "seconds": round(self.seconds, 3),
-        }
-
-
-def _changed(item: CleanupItem, fresh: Session | None, plan: CleanupPlan) -> str | None:
-    if fresh is None:
-        return "already gone"
-    why = plan.policy.protects(fresh)
-    if why:
-        return f"now {why}"
-    if fresh.status not in ENDED:
-        return f"now {fresh.status}"
-    if item.rule == "trash" and not fresh.trashed:
-        return "restored from the trash"
-    if fresh.updated_at > max(item.session.updated_at, plan.now):
-        return "changed since the plan was made"
-    return None
-
-
-async def apply(
-    store: Store,
-    plan: CleanupPlan,
-    *,
-    progress: ProgressFn | None = None,
-    backup_dir: str | Path | None = None,
-    keep_backups: int = 5,
-    backup_over: int = BACKUP_OVER,
-    is_alive: Callable[[int], bool] | None = None,
-) -> CleanupResult:
-    """Purge what ``plan`` lists, then shrink the file. Each session is checked again
-    first and skipped when it no longer qualifies (or ``is_alive`` says a supervisor
-    still holds it). Over ``backup_over`` sessions, a backup is made first (in
-    ``backup_dir``, default ``backups/`` beside the database; ``keep_backups`` kept).
-    Every purge and the cleanup itself go into the audit log."""
-    from storage.engine.backup import create_backup
-    from storage.engine.purge import db_size
-
-    started = time.perf_counter()
-    todo: list[CleanupItem] = []
-    skipped: list[tuple[int, str]] = []
-    for item in plan.items:
-        fresh = await store.sessions.get(item.session.id)
-        why = _changed(item, fresh, plan)
-        if why is None and is_alive is not None and is_alive(item.session.id):
-            why = "its supervisor is still running"
-        if why:
-            skipped.append((item.session.id, why))
-        else:
-            todo.append(item)
-    backup = None
-    if len(todo) > backup_over:
-        where = Path(backup_dir) if backup_dir else store.path.parent / "backups"
-        backup = (
-            await create_backup(store, backup_dir=where, keep=keep_backups, label="pre-cleanup")
-        ).path
-    if not todo:
-        size = db_size(store)
-        return CleanupResult((), 0, tuple(skipped), backup, size, size, 0.0, "none")
-    result = await purge_sessions(
-        store,
-        [i.session.id for i in todo],
-        details={i.session.id: {"rule": i.rule, "reason": i.reason} for i in todo},
-        progress=progress,
-    )
-    await store.audit.record(
-        "cleanup",
-        None,
-        {
-            "sessions": len(result.purged),
-            "bytes": result.bytes,
-            "skipped": len(skipped),
-            "backup": str(backup) if backup else None,
-            "size_before": result.size_before,
-            "size_after": result.size_after,
-            "policy": plan.policy.to_json(),
-        },
-    )
-    return CleanupResult(
-        result.purged,
-        result.bytes,
-        tuple(skipped),
-        backup,
-        result.size_before,
-        result.size_after,
-        time.perf_counter() - started,
-        result.strategy,
-    )

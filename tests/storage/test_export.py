@@ -1,6 +1,6 @@
 """Export: the JSON document (layout, checksum, round trip through import), the
 transcripts (md, txt, jsonl), redaction in every format, streaming memory, and the
-helpers the CLI uses (format from a file name, query matching, capture redaction)."""
+helpers the CLI uses (format from a file name, query matching)."""
 
 from __future__ import annotations
 
@@ -20,11 +20,9 @@ from hypothesis import strategies as st
 from storage import SessionNotFound, open_store
 from storage.engine.schema import SCHEMA_VERSION
 from storage.query import parse
-from storage.redact import RedactionPatternError, Redactor
+from storage.redact import Redactor
 from storage.transfer.export import (
     FORMAT_ID,
-    capture_patterns,
-    capture_redactor,
     export_sessions,
     format_for_path,
     matching_sessions,
@@ -444,21 +442,6 @@ def test_format_for_path():
     assert format_for_path("lines.ndjson") == "jsonl"
     assert format_for_path("noext") is None
     assert format_for_path("a.pdf") is None
-
-
-def test_capture_redactor_follows_config():
-    assert capture_redactor({}) is None
-    assert capture_redactor({"on_capture": False, "patterns": ["x+"]}) is None
-    assert capture_patterns({"on_capture": True}) == []
-    sr = capture_redactor({"on_capture": True, "patterns": [r"tok-\d+"]})
-    assert sr is not None
-    out = sr.feed(f"a {AWS_KEY} b tok-1234\npartial tok-9".encode()) + sr.flush()
-    assert out == b"a [REDACTED:aws-access-key-id] b [REDACTED:custom]\npartial [REDACTED:custom]"
-    assert sr.counts == {"aws-access-key-id": 1, "custom": 2}
-    with pytest.raises(RedactionPatternError):
-        capture_redactor({"on_capture": True, "patterns": ["("]})
-    with pytest.raises(ValueError, match="list of strings"):
-        capture_patterns({"on_capture": True, "patterns": "x"})
 
 
 async def test_matching_sessions_uses_output_and_filters(store):

@@ -19,18 +19,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from storage import open_store
+from storage.engine.cleanup import apply, plan
 from storage.engine.purge import db_size, purge_sessions
 from storage.models import ACTIVE, ENDED, STATUSES, Session
 from storage.retention import (
     DAY,
     PolicyError,
     RetentionPolicy,
-    apply,
     format_age,
     format_size,
     parse_age,
     parse_size,
-    plan,
     plan_sessions,
     session_time,
 )
@@ -125,48 +124,6 @@ def test_format_helpers():
     assert format_age(45) == "45s"
     assert format_age(3 * DAY) == "3d"
     assert format_age(36 * 3600) == "1.5d"
-
-
-def test_policy_from_config():
-    policy = RetentionPolicy.from_config(
-        {
-            "max_age_days": 30,
-            "keep": 200,
-            "max_size": "5G",
-            "statuses": ["failed", "lost"],
-            "protected_tags": ["keep", "prod"],
-            "trash_days": 3,
-        }
-    )
-    assert policy.max_age == 30 * DAY
-    assert policy.keep_newest == 200
-    assert policy.max_total_bytes == 5 << 30
-    assert policy.statuses == {"failed", "lost"}
-    assert policy.protected_tags == {"keep", "prod"}
-    assert policy.trash_days == 3.0
-    assert RetentionPolicy.from_config({"max_age": "12h"}).max_age == 12 * 3600
-    defaults = RetentionPolicy.from_config({})
-    assert defaults == RetentionPolicy()
-    assert defaults.statuses == ENDED and not defaults.limited
-
-
-@pytest.mark.parametrize(
-    ("section", "message"),
-    [
-        ({"max_agee": 3}, "unknown key"),
-        ({"keep": -1}, "retention.keep"),
-        ({"keep": "ten"}, "retention.keep"),
-        ({"max_size": "lots"}, "retention.max_size"),
-        ({"statuses": ["running"]}, "never cleaned up"),
-        ({"statuses": ["done"]}, "unknown status"),
-        ({"statuses": "failed"}, "list of strings"),
-        ({"trash_days": "a week"}, "retention.trash_days"),
-        ({"max_age": "1d", "max_age_days": 1}, "not both"),
-    ],
-)
-def test_policy_from_config_rejects(section, message):
-    with pytest.raises(PolicyError, match=message):
-        RetentionPolicy.from_config(section)
 
 
 def test_override_keeps_unset_values():

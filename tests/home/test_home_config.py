@@ -1,0 +1,107 @@
+"""config.toml's sections read into plain settings: ``[retention]`` into a
+``RetentionPolicy`` (each bad value named), ``[backups] keep``, and ``[redaction]`` into
+the export and capture-time redactors."""
+
+from __future__ import annotations
+
+import pytest
+
+from home.config import (
+    Config,
+    ConfigError,
+    capture_patterns,
+    capture_redactor,
+    export_redactor,
+    keep_backups,
+    load_config,
+    retention_from_section,
+    retention_policy,
+)
+from storage.models import ENDED
+from storage.redact import RedactionPatternError
+from storage.retention import DAY, PolicyError, RetentionPolicy
+from tests.support.transfer import AWS_KEY
+
+
+# -- [retention] --------------------------------------------------------------------------
+def test_policy_from_config():
+    policy = retention_from_section(
+        {
+            "max_age_days": 30,
+            "keep": 200,
+            "max_size": "5G",
+            "statuses": ["failed", "lost"],
+            "protected_tags": ["keep", "prod"],
+            "trash_days": 3,
+        }
+    )
+    assert policy.max_age == 30 * DAY
+    assert policy.keep_newest == 200
+    assert policy.max_total_bytes == 5 << 30
+    assert policy.statuses == {"failed", "lost"}
+    assert policy.protected_tags == {"keep", "prod"}
+    assert policy.trash_days == 3.0
+    assert retention_from_section({"max_age": "12h"}).max_age == 12 * 3600
+    defaults = retention_from_section({})
+    assert defaults == RetentionPolicy()
+    assert defaults.statuses == ENDED and not defaults.limited
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"max_agee": 3}, "unknown key"),
+        ({"keep": -1}, "retention.keep"),
+        ({"keep": "ten"}, "retention.keep"),
+        ({"max_size": "lots"}, "retention.max_size"),
+        ({"statuses": ["running"]}, "never cleaned up"),
+        ({"statuses": ["done"]}, "unknown status"),
+        ({"statuses": "failed"}, "list of strings"),
+        ({"trash_days": "a week"}, "retention.trash_days"),
+        ({"max_age": "1d", "max_age_days": 1}, "not both"),
+    ],
+)
+def test_policy_from_config_rejects(section, message):
+    with pytest.raises(PolicyError, match=message):
+        retention_from_section(section)
+
+
+def test_a_bad_retention_value_names_the_file(tmp_path):
+    config_file = tmp_path / "config.toml"
+    config_file.write_text("[retention]\nkeep = -1\n")
+    with pytest.raises(ConfigError) as caught:
+        retention_policy(load_config(config_file))
+    assert str(caught.value).startswith(f"{config_file}: retention.keep: ")
+    assert retention_policy(Config()) == RetentionPolicy()
+
+
+# -- [backups] ----------------------------------------------------------------------------
+def test_keep_backups():
+    assert keep_backups(Config()) == 5
+    assert keep_backups(Config(sections={"backups": {"keep": 2}})) == 2
+    for bad in (0, True, "3"):
+        with pytest.raises(ConfigError, match="backups.keep must be a whole number"):
+            keep_backups(Config(sections={"backups": {"keep": bad}}))
+
+
+# -- [redaction] --------------------------------------------------------------------------
+def test_capture_redactor_follows_config():
+    assert capture_redactor({}) is None
+    assert capture_redactor({"on_capture": False, "patterns": ["x+"]}) is None
+    assert capture_patterns({"on_capture": True}) == []
+    sr = capture_redactor({"on_capture": True, "patterns": [r"tok-\d+"]})
+    assert sr is not None
+    out = sr.feed(f"a {AWS_KEY} b tok-1234\npartial tok-9".encode()) + sr.flush()
+    assert out == b"a [REDACTED:aws-access-key-id] b [REDACTED:custom]\npartial [REDACTED:custom]"
+    assert sr.counts == {"aws-access-key-id": 1, "custom": 2}
+    with pytest.raises(RedactionPatternError):
+        capture_redactor({"on_capture": True, "patterns": ["("]})
+    with pytest.raises(ValueError, match="list of strings"):
+        capture_patterns({"on_capture": True, "patterns": "x"})
+
+
+def test_export_redactor_adds_the_configured_patterns():
+    redactor = export_redactor({"patterns": [r"INTERNAL-\d+"]})
+    assert redactor.redact_text("ticket INTERNAL-12345") == ("ticket [REDACTED:custom]", 1)
+    with pytest.raises(ValueError, match="list of strings"):
+        export_redactor({"patterns": "INTERNAL"})
