@@ -77,7 +77,7 @@ def open_tui(ctx: Ctx) -> int:
     ctx.paths.ensure()
     from tui.app import run_app
 
-    return run_app(ctx)
+    return run_app(ctx.paths, ctx.config)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
-"""``tether cleanup``, ``tether backup`` and ``tether restore-backup``; and
-``auto_cleanup``, which the TUI calls on start when ``general.auto_cleanup`` is on.
+"""``tether cleanup``, ``tether backup`` and ``tether restore-backup``.
 
-Nothing that deletes runs without a yes: on a terminal we ask, elsewhere ``--yes`` is
-required (exit 2 without it). Nothing here imports Textual.
+The policy comes from ``[retention]`` (``home.config``), overridden by the options; the
+purge itself is ``home.cleanup.apply_plan``, shared with the app. Nothing that deletes
+runs without a yes: on a terminal we ask, elsewhere ``--yes`` is required (exit 2
+without it). Nothing here imports Textual.
 """
 
 from __future__ import annotations
@@ -17,42 +18,18 @@ from typing import TYPE_CHECKING, Any
 from .context import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Ctx, UsageError, print_json
 
 if TYPE_CHECKING:
-    from home.config import Config
     from home.paths import Paths
-    from storage import Store
     from storage.engine.purge import PurgeProgress
-    from storage.retention import CleanupPlan, CleanupResult, RetentionPolicy
+    from storage.retention import CleanupPlan, RetentionPolicy
 
 PROGRESS_OVER_SESSIONS = 20  # show progress for purges larger than this ...
 PROGRESS_OVER_BYTES = 64 << 20  # ... or than this
 STATUSES = ("succeeded", "failed", "stopped", "lost")
 
 
-# -- policy and settings from the configuration -----------------------------------------
-def retention_policy(config: Config) -> RetentionPolicy:
-    """The ``[retention]`` policy; a bad value is a ``ConfigError`` naming the file."""
-    from home.config import ConfigError
-    from storage.retention import PolicyError, RetentionPolicy
-
-    try:
-        return RetentionPolicy.from_config(config.section("retention"))
-    except PolicyError as e:
-        raise ConfigError(config.path, str(e)) from None
-
-
-def keep_backups(config: Config) -> int:
-    """``[backups] keep``: how many rotating backups to keep (default 5)."""
-    from home.config import ConfigError
-
-    keep = config.section("backups").get("keep", 5)
-    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
-        raise ConfigError(
-            config.path, f"backups.keep must be a whole number of at least 1, not {keep!r}"
-        )
-    return keep
-
-
+# -- the policy: [retention] overridden by the options -------------------------------
 def _policy(ctx: Ctx) -> RetentionPolicy:
+    from home.config import retention_policy
     from storage.retention import PolicyError, parse_age, parse_size
 
     args = ctx.args
@@ -72,26 +49,6 @@ def _policy(ctx: Ctx) -> RetentionPolicy:
         )
     except PolicyError as e:
         raise UsageError(str(e).replace("retention.", "--")) from None
-
-
-async def auto_cleanup(store: Store, config: Config, paths: Paths) -> CleanupResult | None:
-    """Apply the configured retention policy when ``general.auto_cleanup`` is on.
-    Returns what was done, or None when it is off or there was nothing to do."""
-    if not config.general.auto_cleanup:
-        return None
-    from runner.control import is_alive
-    from storage.retention import apply, plan
-
-    found = await plan(store, retention_policy(config))
-    if not found.items:
-        return None
-    return await apply(
-        store,
-        found,
-        backup_dir=paths.backups,
-        keep_backups=keep_backups(config),
-        is_alive=lambda sid: is_alive(paths, sid),
-    )
 
 
 # -- output -------------------------------------------------------------------------------
@@ -177,8 +134,10 @@ def cmd_cleanup(ctx: Ctx) -> int:
     policy = _policy(ctx)
 
     async def go() -> int:
-        from runner.control import is_alive, reconcile
-        from storage.retention import apply, format_size, plan
+        from home.cleanup import apply_plan
+        from runner.control import reconcile
+        from storage.engine.cleanup import plan
+        from storage.retention import format_size
 
         async with ctx.open_store(actor="cli") as store:
             await reconcile(store, ctx.paths)
@@ -208,14 +167,7 @@ def cmd_cleanup(ctx: Ctx) -> int:
                     return EXIT_ERROR
             big = len(found.items) > PROGRESS_OVER_SESSIONS or found.bytes > PROGRESS_OVER_BYTES
             show = _progress_printer() if big else None
-            result = await apply(
-                store,
-                found,
-                progress=show,
-                backup_dir=ctx.paths.backups,
-                keep_backups=keep_backups(ctx.config),
-                is_alive=lambda sid: is_alive(ctx.paths, sid),
-            )
+            result = await apply_plan(store, found, ctx.config, ctx.paths, progress=show)
             if show is not None and sys.stderr.isatty():
                 sys.stderr.write("\r\x1b[2K")
         if args.json:
@@ -241,6 +193,7 @@ def cmd_backup(ctx: Ctx) -> int:
     args = ctx.args
 
     async def go() -> int:
+        from home.config import keep_backups
         from storage.engine.backup import backup_name, create_backup, list_backups
         from storage.retention import format_age, format_size
 

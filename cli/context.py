@@ -32,10 +32,9 @@ class Ctx:
 
     def open_store(self, *, actor: str = "cli"):  # type: ignore[no-untyped-def]
         """``async with ctx.open_store() as store``: creates dirs (0700) as needed."""
-        from storage import open_store
+        from home.store import open_store
 
-        self.paths.ensure()
-        return open_store(self.paths.db, backup_dir=self.paths.backups, actor=actor)
+        return open_store(self.paths, actor=actor)
 
     def run(self, fn: Callable[[], Awaitable[T]]) -> T:
         return asyncio.run(fn())  # type: ignore[arg-type]

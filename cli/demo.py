@@ -192,7 +192,7 @@ def cmd_demo(ctx: Ctx) -> int:
             return 0
         from tui.app import run_app
 
-        return run_app(Ctx(ctx.args, paths, load_config(paths.config_file)))
+        return run_app(paths, load_config(paths.config_file))
     finally:
         if not handed_over:  # after the TUI, or interrupted while building
             asyncio.run(stop_live(paths))

@@ -121,9 +121,8 @@ async def check_supervisors(store: Store, paths: Paths) -> list[Finding]:
 
 
 async def _diagnose(store: Store, ctx: Ctx) -> list[Finding]:
+    from home.config import retention_policy
     from storage.engine.doctor import diagnose
-
-    from .cleanup import retention_policy
 
     found = [check_permissions(ctx.paths)[0]]
     found += await check_supervisors(store, ctx.paths)

@@ -269,28 +269,3 @@ def test_doctor_without_a_database(tether, tether_home):
     out = tether.ok("doctor")
     assert "no database" in out
     assert not (tether_home / "tether.db").exists()
-
-
-# -- automatic cleanup on start (the function the TUI calls) ------------------------------
-def test_auto_cleanup_follows_the_config(tether_home):
-    from cli.cleanup import auto_cleanup
-    from home.config import load_config
-    from home.paths import resolve_paths
-
-    old = seed(tether_home, 3, age_days=40)
-    recent = seed(tether_home, 1, age_days=1)
-    paths = resolve_paths(env={"TETHER_HOME": str(tether_home)})
-    config_file = tether_home / "config.toml"
-
-    async def run():
-        async with open_store(paths.db) as store:
-            return await auto_cleanup(store, load_config(config_file), paths)
-
-    config_file.write_text("[retention]\nmax_age_days = 30\n")  # auto_cleanup off
-    assert asyncio.run(run()) is None
-    assert ids_in(tether_home) == set(old) | set(recent)
-    config_file.write_text("[general]\nauto_cleanup = true\n[retention]\nmax_age_days = 30\n")
-    result = asyncio.run(run())
-    assert result is not None and sorted(result.purged) == old
-    assert ids_in(tether_home) == set(recent)
-    assert asyncio.run(run()) is None  # nothing left to do
