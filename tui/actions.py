@@ -1,109 +1,94 @@
-"""What the keys do to a session, shared by every screen (list, detail, output).
+"""What the keys do to a session (which of them apply when: ``tui.action_statuses``).
 
-``SessionActions`` is mixed into the app: a screen's ``action_stop`` calls
-``self.app.stop_session(id)``. Each action that needs an answer from the user runs
-as a worker so it can wait for its modal; each one refreshes the state store
-afterwards so every screen shows the result at once.
+``SessionActions`` does them, for every screen (list, detail, output): the app owns
+one (``app.actions``) and a screen calls ``self.tether.actions.stop(session_id)``.
+An action that needs an answer from the user runs as a worker so it can wait for its
+modal; each one refreshes the state store afterwards so every screen shows the result
+at once. Sessions are started and controlled through ``runner.control``, imported
+when first used (it is not needed to draw the list).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import work
 
 from storage.text import visible
+from tui.action_statuses import applies
 from tui.screens.modals import ConfirmModal, NewSession, NewSessionModal, TagsModal
 
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
+    from typing import Any
+
+    from textual.worker import Worker
+
     from home.config import Config
     from home.paths import Paths
     from storage import Session, Store
+    from tui.app import TetherApp
     from tui.state import AppState
 
 
 class SessionActions:
-    """Mixin for ``TetherApp``: needs ``store``, ``state``, ``paths``, ``config``."""
+    """The session actions of ``TetherApp``: start, stop, pause, resume, delete, tag, pin.
 
-    store: Store
-    state: AppState
-    paths: Paths
-    config: Config
+    Methods that ask the user first return the ``Worker`` doing it (await
+    ``worker.wait()`` to know it is done)."""
+
+    GROUP = "session-actions"
+
+    def __init__(self, app: TetherApp) -> None:
+        self.app = app
+
+    @property
+    def store(self) -> Store:
+        return self.app.store
+
+    @property
+    def state(self) -> AppState:
+        return self.app.state
+
+    @property
+    def paths(self) -> Paths:
+        return self.app.paths
+
+    @property
+    def config(self) -> Config:
+        return self.app.config
 
     # -- helpers --------------------------------------------------------------------
-    def control(self) -> Any:
-        """``runner.control``, or None with a notification when it is not available."""
-        try:
-            return importlib.import_module("runner.control")
-        except ModuleNotFoundError as e:
-            self.notify(f"Cannot control sessions: {e}", severity="error")  # type: ignore[attr-defined]
-            return None
-
-    def lazy_screen(self, module: str, name: str) -> Any:
-        """A screen class from a module that may not be built yet."""
-        try:
-            return getattr(importlib.import_module(module), name)
-        except (ModuleNotFoundError, AttributeError):
-            self.notify(  # type: ignore[attr-defined]
-                f"{module.rsplit('.', 1)[-1].capitalize()} is not available in this build.",
-                severity="warning",
-            )
-            return None
+    def _worker(self, name: str, work: Coroutine[Any, Any, Any]) -> Worker[Any]:
+        return self.app.run_worker(work, name=name, group=self.GROUP)
 
     def capture_patterns(self) -> list[str] | None:
         """``[redaction] on_capture``: the patterns the supervisor redacts while it
         records, so secrets never reach the disk (None when off)."""
-        from storage.transfer.export import capture_patterns
+        from home.config import capture_patterns
 
         return capture_patterns(self.config.section("redaction"))
 
-    async def _fail(self, what: str, error: Exception) -> None:
-        self.notify(f"{what}: {error}", severity="error", timeout=8)  # type: ignore[attr-defined]
-
-    # -- screens ----------------------------------------------------------------------
-    def open_detail(self, session_id: int) -> None:
-        from tui.screens.detail import DetailScreen
-
-        self.push_screen(DetailScreen(self.state, session_id))  # type: ignore[attr-defined]
-
-    def open_output(
-        self, session_id: int, *, line: int | None = None, highlight: str | None = None
-    ) -> None:
-        screen = self.lazy_screen("tui.screens.output", "OutputScreen")
-        if screen is not None:
-            self.push_screen(screen(session_id, line=line, highlight=highlight))  # type: ignore[attr-defined]
-
-    def open_search(self) -> None:
-        screen = self.lazy_screen("tui.screens.search", "SearchScreen")
-        if screen is not None:
-            self.push_screen(screen())  # type: ignore[attr-defined]
-
-    def open_cleanup(self) -> None:
-        screen = self.lazy_screen("tui.screens.cleanup", "CleanupScreen")
-        if screen is not None and not isinstance(self.screen, screen):  # type: ignore[attr-defined]
-            self.push_screen(screen())  # type: ignore[attr-defined]
-
-    def open_export(self, session_ids: list[int]) -> None:
-        screen = self.lazy_screen("tui.screens.export", "ExportModal")
-        if screen is not None:
-            self.push_screen(screen(session_ids))  # type: ignore[attr-defined]
+    def _fail(self, what: str, error: Exception) -> None:
+        self.app.notify(f"{what}: {error}", severity="error", timeout=8)
 
     # -- running ------------------------------------------------------------------------
-    @work(group="session-actions")
-    async def new_session(self) -> Session | None:
+    def new_session(self) -> Worker[Any]:
         """Ask for a command, start it, select it."""
-        modal = NewSessionModal(self.start_cwd)  # type: ignore[attr-defined]
-        request: NewSession | None = await self.push_screen_wait(modal)  # type: ignore[attr-defined]
+        return self._worker("new_session", self._new_session())
+
+    async def _new_session(self) -> Session | None:
+        modal = NewSessionModal(self.app.start_cwd)
+        request = await self.app.push_screen_wait(modal)
         if request is None:
             return None
         return await self.start_session(request)
 
     async def start_session(self, request: NewSession) -> Session | None:
-        control = self.control()
-        if control is None:
-            return None
+        """Start ``request`` as a new session and select it (the filter is cleared
+        when it would hide it)."""
+        from runner import control
+
         try:
             session = await control.start_session(
                 self.store,
@@ -117,7 +102,7 @@ class SessionActions:
                 redact=self.capture_patterns(),
             )
         except Exception as e:  # noqa: BLE001 - the user gets the reason, the TUI lives on
-            await self._fail("Could not start the session", e)
+            self._fail("Could not start the session", e)
             return None
         await self.state.poll(force=True)
         if self.state.position(session.id) is None and self.state.view.filtered:
@@ -125,15 +110,18 @@ class SessionActions:
 
             await self.state.set_view(ListQuery(sort=self.state.view.sort))
         self.state.select(session.id)
-        self.notify(f"Started #{session.id}: {session.label}")  # type: ignore[attr-defined]
+        self.app.notify(f"Started #{session.id}: {session.label}")
         return session
 
-    @work(group="session-actions")
-    async def stop_session(self, session_id: int) -> None:
+    def stop(self, session_id: int) -> Worker[Any]:
+        """Stop a session once the user confirms."""
+        return self._worker("stop", self._stop(session_id))
+
+    async def _stop(self, session_id: int) -> None:
         session = await self.state.session(session_id)
-        if session is None or not (session.live or session.status == "pending"):
+        if session is None or not applies("stop", session.status):
             return
-        ok = await self.push_screen_wait(  # type: ignore[attr-defined]
+        ok = await self.app.push_screen_wait(
             ConfirmModal(
                 f"Stop #{session.id}?",
                 Text.assemble(
@@ -147,40 +135,47 @@ class SessionActions:
         )
         if not ok:
             return
-        control = self.control()
-        if control is None:
-            return
+        from runner import control
+
         try:
             await control.stop(
                 self.store, self.paths, session_id, grace=self.config.general.stop_grace
             )
         except Exception as e:  # noqa: BLE001
-            await self._fail(f"Could not stop #{session_id}", e)
+            self._fail(f"Could not stop #{session_id}", e)
         await self.state.poll(force=True)
 
-    @work(group="session-actions")
-    async def toggle_pause(self, session_id: int) -> None:
+    def toggle_pause(self, session_id: int) -> Worker[Any]:
+        """Pause a running session, continue a paused one."""
+        return self._worker("toggle_pause", self._toggle_pause(session_id))
+
+    async def _toggle_pause(self, session_id: int) -> None:
+        from runner import control
+
         session = await self.state.session(session_id)
-        control = self.control()
-        if session is None or control is None or not session.live:
+        if session is None or not applies("pause", session.status):
             return
         try:
             if session.status == "paused":
                 await control.continue_(self.store, self.paths, session_id)
-                self.notify(f"#{session_id} continues")  # type: ignore[attr-defined]
+                self.app.notify(f"#{session_id} continues")
             else:
                 await control.pause(self.store, self.paths, session_id)
-                self.notify(f"#{session_id} paused")  # type: ignore[attr-defined]
+                self.app.notify(f"#{session_id} paused")
         except Exception as e:  # noqa: BLE001
-            await self._fail(f"Could not pause or continue #{session_id}", e)
+            self._fail(f"Could not pause or continue #{session_id}", e)
         await self.state.poll(force=True)
 
-    @work(group="session-actions")
-    async def resume_session(self, session_id: int) -> None:
+    def resume(self, session_id: int) -> Worker[Any]:
         """Run the session again. An imported session first shows its exact command."""
+        return self._worker("resume", self._resume(session_id))
+
+    async def _resume(self, session_id: int) -> None:
+        from runner import control
+        from runner.errors import NeedsConfirmation
+
         session = await self.state.session(session_id)
-        control = self.control()
-        if session is None or control is None:
+        if session is None:
             return
         grace = self.config.general.stop_grace
         try:
@@ -189,9 +184,9 @@ class SessionActions:
                 await control.resume_run(
                     self.store, self.paths, session_id, grace=grace, redact=redact
                 )
-            except control.NeedsConfirmation as need:
+            except NeedsConfirmation as need:
                 command = visible(need.command)  # exactly what would run, nothing hidden
-                ok = await self.push_screen_wait(  # type: ignore[attr-defined]
+                ok = await self.app.push_screen_wait(
                     ConfirmModal(
                         f"Run imported session #{session.id}?",
                         Text.assemble(
@@ -210,14 +205,29 @@ class SessionActions:
                     self.store, self.paths, session_id, grace=grace, confirmed=True, redact=redact
                 )
         except Exception as e:  # noqa: BLE001
-            await self._fail(f"Could not resume #{session_id}", e)
+            self._fail(f"Could not resume #{session_id}", e)
             return
         await self.state.poll(force=True)
-        self.notify(f"Resumed #{session_id}")  # type: ignore[attr-defined]
+        self.app.notify(f"Resumed #{session_id}")
+
+    async def send_input(self, session_id: int, text: str) -> bool:
+        """Send a line to a live session's input; whether it went (the user is told
+        why not)."""
+        from runner import control
+
+        try:
+            await control.send_input(self.store, self.paths, session_id, text)
+        except Exception as error:  # noqa: BLE001 - say why; the screen stays
+            self.app.notify(str(error), title="Input not sent", severity="error")
+            return False
+        return True
 
     # -- editing ------------------------------------------------------------------------
-    @work(group="session-actions")
-    async def delete_session(self, session_id: int) -> None:
+    def delete(self, session_id: int) -> Worker[Any]:
+        """Move a session to the trash once the user confirms."""
+        return self._worker("delete", self._delete(session_id))
+
+    async def _delete(self, session_id: int) -> None:
         session = await self.state.session(session_id)
         if session is None or session.trashed:
             return
@@ -231,22 +241,26 @@ class SessionActions:
         )
         if session.live:
             body.append("\nIt keeps running until stopped.", style="yellow")
-        ok = await self.push_screen_wait(  # type: ignore[attr-defined]
+        ok = await self.app.push_screen_wait(
             ConfirmModal(f"Delete #{session.id}?", body, confirm="Delete", danger=True)
         )
         if ok and await self.state.trash(session_id):
-            self.notify(f"#{session_id} moved to the trash (u to undo)")  # type: ignore[attr-defined]
+            self.app.notify(f"#{session_id} moved to the trash (u to undo)")
             # Deleted from its own detail or output screen: back to the list.
-            if getattr(self.screen, "session_id", None) == session_id:  # type: ignore[attr-defined]
-                self.pop_screen()  # type: ignore[attr-defined]
+            from tui.screens.base import TetherScreen
 
-    @work(group="session-actions")
-    async def delete_sessions(self, session_ids: list[int]) -> None:
+            screen = self.app.screen
+            if isinstance(screen, TetherScreen) and screen.shown_session == session_id:
+                self.app.pop_screen()
+
+    def delete_many(self, session_ids: list[int]) -> Worker[Any]:
         """Trash several (marked) sessions after one confirmation; one undo brings
         them all back."""
         if len(session_ids) == 1:
-            self.delete_session(session_ids[0])
-            return
+            return self.delete(session_ids[0])
+        return self._worker("delete_many", self._delete_many(session_ids))
+
+    async def _delete_many(self, session_ids: list[int]) -> None:
         labels = ", ".join(f"#{sid}" for sid in session_ids[:12])
         more = len(session_ids) - 12
         body = Text.assemble(
@@ -255,35 +269,40 @@ class SessionActions:
             ("u", "bold"),
             " brings them all back.",
         )
-        ok = await self.push_screen_wait(  # type: ignore[attr-defined]
+        ok = await self.app.push_screen_wait(
             ConfirmModal(
                 f"Delete {len(session_ids)} sessions?", body, confirm="Delete", danger=True
             )
         )
         if ok:
             moved = await self.state.trash_many(session_ids)
-            self.notify(f"{moved} sessions moved to the trash (u to undo)")  # type: ignore[attr-defined]
+            self.app.notify(f"{moved} sessions moved to the trash (u to undo)")
 
     async def undo_delete(self) -> None:
+        """Bring back what the last delete moved to the trash."""
         ids = await self.state.undo_trash()
         if not ids:
-            self.notify("Nothing to undo.")  # type: ignore[attr-defined]
+            self.app.notify("Nothing to undo.")
         elif len(ids) == 1:
-            self.notify(f"#{ids[0]} is back")  # type: ignore[attr-defined]
+            self.app.notify(f"#{ids[0]} is back")
         else:
-            self.notify(f"{len(ids)} sessions are back")  # type: ignore[attr-defined]
+            self.app.notify(f"{len(ids)} sessions are back")
 
-    @work(group="session-actions")
-    async def edit_tags(self, session_id: int) -> None:
+    def edit_tags(self, session_id: int) -> Worker[Any]:
+        """Edit a session's tags in a modal."""
+        return self._worker("edit_tags", self._edit_tags(session_id))
+
+    async def _edit_tags(self, session_id: int) -> None:
         session = await self.state.session(session_id)
         if session is None:
             return
         known = await self.store.sessions.all_tags()
-        tags = await self.push_screen_wait(TagsModal(f"#{session.id}", session.tags, known))  # type: ignore[attr-defined]
+        tags = await self.app.push_screen_wait(TagsModal(f"#{session.id}", session.tags, known))
         if tags is not None:
             self.state.edit(session_id, tags=tags)
 
     async def toggle_pin(self, session_id: int) -> None:
+        """Pin or unpin: pinned sessions stay on top."""
         session = self.state.row(session_id) or await self.state.session(session_id)
         if session is None:
             return

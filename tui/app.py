@@ -14,11 +14,12 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App
 
+from storage.models import ACTIVE
 from tui import format as fmt
 from tui.actions import SessionActions
 from tui.commands import AppCommands, SessionCommands
@@ -27,7 +28,6 @@ from tui.list_query import ListQuery
 from tui.state import AppState, Ended
 
 if TYPE_CHECKING:
-    from cli.context import Ctx
     from home.config import Config
     from home.paths import Paths
     from storage import Store
@@ -36,8 +36,13 @@ POLL_INTERVAL = 0.5
 AUTOSAVE_TICK = 0.25
 
 
-class TetherApp(SessionActions, App[int]):
-    """tether's TUI. ``background=False`` turns off polling and reconcile (snapshots)."""
+class TetherApp(App[int]):
+    """tether's TUI. ``background=False`` turns off polling and reconcile (snapshots).
+
+    Screens reach it typed, as ``screen.tether`` (``tui.screens.base``): its ``store``,
+    ``state``, ``paths`` and ``config``, the ``open_*`` navigation below, and
+    ``actions``, what the keys do to a session (``tui.actions.SessionActions``).
+    """
 
     CSS_PATH = "app.tcss"
     TITLE = "tether"
@@ -64,6 +69,7 @@ class TetherApp(SessionActions, App[int]):
         self.cursor_blink = cursor_blink
         self.store: Store = None  # type: ignore[assignment]  # opened on mount
         self.state: AppState = None  # type: ignore[assignment]
+        self.actions = SessionActions(self)
         self._loaded = asyncio.Event()
         self._key_error: str | None = None
         self._reconciling = False
@@ -77,11 +83,11 @@ class TetherApp(SessionActions, App[int]):
 
     # -- start and stop -----------------------------------------------------------------
     async def on_mount(self) -> None:
-        from storage import open_store
+        from home.store import open_store
         from storage.errors import StoreError
 
         try:
-            self.store = await open_store(self.paths.db, backup_dir=self.paths.backups, actor="tui")
+            self.store = await open_store(self.paths, actor="tui")
         except StoreError as e:
             # run_app prints it once the terminal is restored: one line (Rich would
             # wrap it at the terminal's width), and the exit code says it failed.
@@ -209,7 +215,7 @@ class TetherApp(SessionActions, App[int]):
 
     async def _auto_cleanup(self) -> None:
         """``general.auto_cleanup``: apply the retention policy once, after start."""
-        from cli.cleanup import auto_cleanup
+        from home.cleanup import auto_cleanup
 
         try:
             result = await auto_cleanup(self.store, self.config, self.paths)
@@ -241,6 +247,39 @@ class TetherApp(SessionActions, App[int]):
         if self.config.general.bell:
             self.bell()
 
+    # -- navigation -----------------------------------------------------------------------
+    def open_detail(self, session_id: int) -> None:
+        from tui.screens.detail import DetailScreen
+
+        self.push_screen(DetailScreen(self.state, session_id))
+
+    def open_output(
+        self,
+        session_id: int,
+        *,
+        line: int | None = None,
+        highlight: str | Sequence[str] | None = None,
+    ) -> None:
+        from tui.screens.output import OutputScreen
+
+        self.push_screen(OutputScreen(session_id, line=line, highlight=highlight))
+
+    def open_search(self) -> None:
+        from tui.screens.search import SearchScreen
+
+        self.push_screen(SearchScreen())
+
+    def open_cleanup(self) -> None:
+        from tui.screens.cleanup import CleanupScreen
+
+        if not isinstance(self.screen, CleanupScreen):
+            self.push_screen(CleanupScreen())
+
+    def open_export(self, session_ids: list[int]) -> None:
+        from tui.screens.export import ExportModal
+
+        self.push_screen(ExportModal(session_ids))
+
     # -- app-wide keys ------------------------------------------------------------------
     def action_help(self) -> None:
         from textual.screen import ModalScreen
@@ -264,7 +303,7 @@ class TetherApp(SessionActions, App[int]):
 
     # -- palette commands ---------------------------------------------------------------
     def action_palette_new_session(self) -> None:
-        self.new_session()
+        self.actions.new_session()
 
     def action_palette_search(self) -> None:
         self.open_search()
@@ -283,15 +322,15 @@ class TetherApp(SessionActions, App[int]):
         await self._filter_statuses(frozenset())
 
     async def action_palette_filter_running(self) -> None:
-        await self._filter_statuses(frozenset({"running", "paused", "pending"}))
+        await self._filter_statuses(ACTIVE)
 
     async def action_palette_filter_problems(self) -> None:
         await self._filter_statuses(frozenset({"failed", "lost"}))
 
 
-def run_app(ctx: Ctx) -> int:
-    """Open the TUI on ``ctx``'s database; the exit code."""
-    app = TetherApp(ctx.paths, ctx.config)
+def run_app(paths: Paths, config: Config) -> int:
+    """Open the TUI on the database of ``paths``; the exit code."""
+    app = TetherApp(paths, config)
     app.run()
     if app.startup_error:
         print(app.startup_error, file=sys.stderr)

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from tui import format as fmt
+from tui.screens.base import tether_app
 
 if TYPE_CHECKING:
     from storage import Session
+    from tui.app import TetherApp
 
 RECENT = 300  # sessions fuzzy-matched by name and command, newest first
 FOUND = 100  # sessions found by the metadata index for words typed
@@ -20,14 +22,16 @@ FOUND = 100  # sessions found by the metadata index for words typed
 class SessionCommands(Provider):
     """Sessions as palette entries: ``#42``, a name, or words of the command."""
 
+    @property
+    def tether(self) -> TetherApp:
+        return tether_app(self.app)
+
     async def startup(self) -> None:
-        app = self.app
-        self._recent: list[Session] = await app.store.sessions.list(limit=RECENT)  # type: ignore[attr-defined]
+        self._recent: list[Session] = await self.tether.store.sessions.list(limit=RECENT)
 
     def _open(self, session: Session) -> None:
-        app = self.app
-        app.state.select(session.id)  # type: ignore[attr-defined]
-        app.open_detail(session.id)  # type: ignore[attr-defined]
+        self.tether.state.select(session.id)
+        self.tether.open_detail(session.id)
 
     def _title(self, s: Session) -> str:
         return f"#{s.id} {fmt.shown(s).label}"
@@ -42,23 +46,24 @@ class SessionCommands(Provider):
             yield DiscoveryHit(self._title(s), partial(self._open, s), help=self._help(s))
 
     async def search(self, query: str) -> Hits:
-        from storage.engine.search.basic import search_sessions
+        from storage.engine.search import search_sessions
 
         matcher = self.matcher(query)
+        store = self.tether.store
         seen: set[int] = set()
         candidates = list(self._recent)
         digits = query.strip().lstrip("#")
         if digits.isdigit():
-            exact = await self.app.store.sessions.get(int(digits))  # type: ignore[attr-defined]
+            exact = await store.sessions.get(int(digits))
             if exact is not None and not exact.trashed:
                 seen.add(exact.id)
                 yield Hit(
                     1.0, self._title(exact), partial(self._open, exact), help=self._help(exact)
                 )
-        found = await search_sessions(self.app.store, query, limit=FOUND)  # type: ignore[attr-defined]
+        found = await search_sessions(store, query, limit=FOUND)
         extra = [i for i in found if i not in {s.id for s in candidates}]
         if extra:
-            candidates += await self.app.store.sessions.list(ids=extra)  # type: ignore[attr-defined]
+            candidates += await store.sessions.list(ids=extra)
         for s in candidates:
             if s.id in seen:
                 continue

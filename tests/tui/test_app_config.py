@@ -56,7 +56,7 @@ async def test_sessions_started_from_the_tui_honour_capture_redaction(paths, on_
     argv = [sys.executable, "-c", f"print('token={SECRET}')"]
     async with app.run_test(size=SIZE):
         await app.wait_idle()
-        session = await app.start_session(
+        session = await app.actions.start_session(
             NewSession(argv=tuple(argv), cwd=str(paths.data_dir), name="", tags=(), mode="pipe")
         )
         assert session is not None

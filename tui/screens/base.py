@@ -1,32 +1,61 @@
-"""What every screen that shows one current session has in common: the keys that act
-on it, and which of them make sense right now (the footer hides the others)."""
+"""How screens reach the app, and what every screen with a current session shares.
+
+``TetherScreen`` and ``TetherModal`` give a screen typed access to tether's app
+(``self.tether``: its store, state, paths, config, navigation and ``actions``).
+``SessionScreen`` adds the keys that act on the current session, and hides those
+that make no sense in its status (``tui.action_statuses``; the footer follows).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Input
+
+from tui.action_statuses import applies
 
 if TYPE_CHECKING:
+    from textual.app import App
+
     from storage import Session
+    from tui.app import TetherApp
     from tui.state import AppState
 
-# Keys that act on the current session, and the statuses where they mean something.
-_LIVE = ("pending", "running", "paused")
-_WHEN: dict[str, tuple[str, ...] | None] = {
-    "stop": _LIVE,
-    "pause": ("running", "paused"),
-    "resume": ("succeeded", "failed", "stopped", "lost"),
-    "open": None,
-    "output": None,
-    "delete": None,
-    "tags": None,
-    "pin": None,
-    "export": None,
-}
+ResultType = TypeVar("ResultType")
 
 
-class SessionScreen(Screen):
+def tether_app(app: App[Any]) -> TetherApp:
+    """``app`` as tether's own app (screens of this package run only there)."""
+    from tui.app import TetherApp
+
+    if not isinstance(app, TetherApp):
+        raise TypeError(f"tether's screens need TetherApp, not {type(app).__name__}")
+    return app
+
+
+class TetherScreen(Screen[ResultType]):
+    """A screen of tether's app."""
+
+    @property
+    def tether(self) -> TetherApp:
+        return tether_app(self.app)
+
+    @property
+    def shown_session(self) -> int | None:
+        """The session this screen is about, if it is about one (detail, output)."""
+        return None
+
+
+class TetherModal(ModalScreen[ResultType]):
+    """A modal of tether's app."""
+
+    @property
+    def tether(self) -> TetherApp:
+        return tether_app(self.app)
+
+
+class SessionScreen(TetherScreen[None]):
     """A screen with a current session (``current_id``) the common keys act on."""
 
     def __init__(self, state: AppState, **kwargs: Any) -> None:
@@ -45,13 +74,8 @@ class SessionScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "undo_delete":
             return self.state.can_undo
-        if action not in _WHEN:
-            return True
         session = self.current
-        if session is None:
-            return False
-        statuses = _WHEN[action]
-        return statuses is None or session.status in statuses
+        return applies(action, session.status if session is not None else None)
 
     def update_bindings(self) -> None:
         """Refresh the footer only when what the keys can do has changed (the footer
@@ -66,45 +90,45 @@ class SessionScreen(Screen):
         return (session.status if session else None, self.state.can_undo)
 
     def on_mount(self) -> None:
-        blink = getattr(self.app, "cursor_blink", True)
-        for widget in self.query("Input, TextArea"):
-            widget.cursor_blink = blink  # type: ignore[attr-defined]
+        blink = self.tether.cursor_blink
+        for widget in self.query(Input):
+            widget.cursor_blink = blink
 
     # -- the common keys ----------------------------------------------------------------
     def action_output(self) -> None:
         if self.current_id is not None:
-            self.app.open_output(self.current_id)  # type: ignore[attr-defined]
+            self.tether.open_output(self.current_id)
 
     def action_stop(self) -> None:
         if self.current_id is not None:
-            self.app.stop_session(self.current_id)  # type: ignore[attr-defined]
+            self.tether.actions.stop(self.current_id)
 
     def action_pause(self) -> None:
         if self.current_id is not None:
-            self.app.toggle_pause(self.current_id)  # type: ignore[attr-defined]
+            self.tether.actions.toggle_pause(self.current_id)
 
     def action_resume(self) -> None:
         if self.current_id is not None:
-            self.app.resume_session(self.current_id)  # type: ignore[attr-defined]
+            self.tether.actions.resume(self.current_id)
 
     def action_delete(self) -> None:
         if self.current_id is not None:
-            self.app.delete_session(self.current_id)  # type: ignore[attr-defined]
+            self.tether.actions.delete(self.current_id)
 
     async def action_undo_delete(self) -> None:
-        await self.app.undo_delete()  # type: ignore[attr-defined]
+        await self.tether.actions.undo_delete()
 
     def action_tags(self) -> None:
         if self.current_id is not None:
-            self.app.edit_tags(self.current_id)  # type: ignore[attr-defined]
+            self.tether.actions.edit_tags(self.current_id)
 
     async def action_pin(self) -> None:
         if self.current_id is not None:
-            await self.app.toggle_pin(self.current_id)  # type: ignore[attr-defined]
+            await self.tether.actions.toggle_pin(self.current_id)
 
     def action_export(self) -> None:
         if self.current_id is not None:
-            self.app.open_export([self.current_id])  # type: ignore[attr-defined]
+            self.tether.open_export([self.current_id])
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -16,22 +16,24 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, ProgressBar, Static
 
+from storage.units import format_age_setting, format_size_setting
 from tui import format as fmt
 from tui.keys import bindings
+from tui.screens.base import TetherScreen
 
 if TYPE_CHECKING:
+    from storage.engine.cleanup import CleanupResult
     from storage.engine.purge import PurgeProgress
-    from storage.retention import CleanupPlan, CleanupResult, RetentionPolicy
+    from storage.retention import CleanupPlan, RetentionPolicy
 
 REPLAN_DELAY = 0.3  # seconds after the last edit
 STATUS_CHOICES = ("succeeded", "failed", "stopped", "lost")
 _PHASES = {"purge": "Deleting", "index": "Re-indexing what stays", "reclaim": "Reclaiming space"}
 
 
-class CleanupScreen(Screen):
+class CleanupScreen(TetherScreen[None]):
     """Edit the policy, look at the plan, confirm."""
 
     HELP_TITLE = "cleanup"
@@ -83,7 +85,7 @@ class CleanupScreen(Screen):
         with Vertical(id="policy"):
             with Horizontal(classes="policy-row"):
                 yield Label("Ended over")
-                yield Input(_age(policy.max_age), placeholder="off", id="older-than")
+                yield Input(format_age_setting(policy.max_age), placeholder="off", id="older-than")
                 yield Label("Keep newest")
                 yield Input(
                     "" if policy.keep_newest is None else str(policy.keep_newest),
@@ -91,10 +93,14 @@ class CleanupScreen(Screen):
                     id="keep",
                 )
                 yield Label("Max total")
-                yield Input(_size(policy.max_total_bytes), placeholder="off", id="max-size")
+                yield Input(
+                    format_size_setting(policy.max_total_bytes), placeholder="off", id="max-size"
+                )
                 yield Label("Trash after")
                 yield Input(
-                    _age(policy.trash_days * 86400 if policy.trash_days is not None else None),
+                    format_age_setting(
+                        None if policy.trash_days is None else policy.trash_days * 86400
+                    ),
                     placeholder="never",
                     id="trash-days",
                 )
@@ -124,7 +130,7 @@ class CleanupScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        blink = getattr(self.app, "cursor_blink", True)
+        blink = self.tether.cursor_blink
         for widget in self.query(Input):
             widget.cursor_blink = blink
         if self._config_error:
@@ -133,12 +139,11 @@ class CleanupScreen(Screen):
         self.replan()
 
     def _configured_policy(self) -> tuple[RetentionPolicy, str]:
-        from cli.cleanup import retention_policy
-        from home.config import ConfigError
+        from home.config import ConfigError, retention_policy
         from storage.retention import RetentionPolicy
 
         try:
-            return retention_policy(self.app.config), ""  # type: ignore[attr-defined]
+            return retention_policy(self.tether.config), ""
         except ConfigError as e:
             return RetentionPolicy(), f"config.toml: {e} (using the defaults)"
 
@@ -193,7 +198,8 @@ class CleanupScreen(Screen):
 
     @work(exclusive=True, group="cleanup-plan")
     async def replan(self) -> None:
-        from storage.retention import PolicyError, plan
+        from storage.engine.cleanup import plan
+        from storage.retention import PolicyError
 
         if self.busy:
             return
@@ -205,7 +211,7 @@ class CleanupScreen(Screen):
             self.query_one("#confirm", Button).disabled = True
             return
         error.update(self._config_error or "")
-        found = await plan(self.app.store, policy, now=self.app.clock())  # type: ignore[attr-defined]
+        found = await plan(self.tether.store, policy, now=self.tether.clock())
         self.show_plan(found)
 
     def show_plan(self, found: CleanupPlan) -> None:
@@ -308,27 +314,18 @@ class CleanupScreen(Screen):
     def _purge(self, found: CleanupPlan) -> None:
         """In a thread, on a connection of its own: the UI's connection and event loop
         stay free while SQLite deletes and reclaims."""
-        from cli.cleanup import keep_backups
-        from runner.control import is_alive
-        from storage import open_store
-        from storage.retention import apply
+        from home.cleanup import apply_plan
+        from home.store import open_store
 
-        app = self.app
-        paths, config = app.paths, app.config  # type: ignore[attr-defined]
+        app = self.tether
+        paths, config = app.paths, app.config
 
         def progress(p: PurgeProgress) -> None:
             app.call_from_thread(self.show_progress, p)
 
         async def run() -> CleanupResult:
-            async with open_store(paths.db, backup_dir=paths.backups, actor="tui") as store:
-                return await apply(
-                    store,
-                    found,
-                    progress=progress,
-                    backup_dir=paths.backups,
-                    keep_backups=keep_backups(config),
-                    is_alive=lambda sid: is_alive(paths, sid),
-                )
+            async with open_store(paths, actor="tui") as store:
+                return await apply_plan(store, found, config, paths, progress=progress)
 
         try:
             result = asyncio.run(run())
@@ -353,30 +350,10 @@ class CleanupScreen(Screen):
             message += f" Backup: {result.backup.name}"
         self.last_message = message
         self.notify(message, title="Cleanup", timeout=10)
-        state = getattr(self.app, "state", None)
-        if state is not None:
-            await state.poll(force=True)
+        await self.tether.state.poll(force=True)
         self.replan()
 
     def _failed(self, error: Exception) -> None:
         self.set_busy(False)
         self.notify(f"Cleanup failed: {error}", title="Cleanup", severity="error", timeout=12)
         self.replan()
-
-
-def _age(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
-
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return ""
-    for unit, size in (("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
-        if n >= size and n % size == 0:
-            return f"{n // size}{unit}"
-    return str(n)

@@ -57,6 +57,10 @@ class DetailScreen(SessionScreen):
     def current_id(self) -> int | None:
         return self.session_id
 
+    @property
+    def shown_session(self) -> int | None:
+        return self.session_id
+
     def compose(self) -> ComposeResult:
         yield Static("", id="topbar")
         with VerticalScroll(id="detail"):
@@ -95,6 +99,7 @@ class DetailScreen(SessionScreen):
 
     async def on_mount(self) -> None:
         super().on_mount()
+        self.query_one("#notes", TextArea).cursor_blink = self.tether.cursor_blink
         runs = self.query_one("#runs", DataTable)
         runs.add_columns("run", "started", "ended", "took", "exit", "status", "command")
         self.state.changed.subscribe(self, self._on_change)

@@ -33,6 +33,7 @@ from tui import format as fmt
 from tui.screens.modals import Modal
 
 if TYPE_CHECKING:
+    from storage.redact import Redactor
     from storage.transfer.export import ExportResult
 
 PROGRESS_ABOVE = 4 * 1024 * 1024
@@ -50,7 +51,7 @@ def default_file_name(session_ids: list[int], fmt_name: str = "json") -> str:
     return f"tether-{len(session_ids)}-sessions.{fmt_name}"
 
 
-class ExportModal(Modal):
+class ExportModal(Modal["ExportResult | None"]):
     """Export ``session_ids`` to a file."""
 
     # The app's stylesheet wins over DEFAULT_CSS, so the format row (four lines high)
@@ -78,8 +79,7 @@ class ExportModal(Modal):
     def compose(self) -> ComposeResult:
         ids = self.session_ids
         title = f"Export session #{ids[0]}" if len(ids) == 1 else f"Export {len(ids)} sessions"
-        start = getattr(self.app, "start_cwd", None) or os.getcwd()
-        path = os.path.join(fmt.home(start), default_file_name(ids))
+        path = os.path.join(fmt.home(self.tether.start_cwd), default_file_name(ids))
         with Vertical(classes="dialog", id="export-dialog"):
             yield Label(title, classes="dialog-title", id="export-title")
             with Horizontal(id="format-row"):
@@ -114,10 +114,9 @@ class ExportModal(Modal):
         self.run_worker(self._measure(), group="export-size")
 
     async def _measure(self) -> None:
-        store = getattr(self.app, "store", None)
-        if store is not None:
-            sessions = await store.sessions.list(ids=self.session_ids, include_deleted=True)
-            self._total = sum(s.output_bytes for s in sessions)
+        store = self.tether.store
+        sessions = await store.sessions.list(ids=self.session_ids, include_deleted=True)
+        self._total = sum(s.output_bytes for s in sessions)
 
     # -- the form ---------------------------------------------------------------------
     @property
@@ -171,11 +170,10 @@ class ExportModal(Modal):
             return
         redactor = None
         if self.query_one("#redact", Checkbox).value:
-            from storage.transfer.export import export_redactor
+            from home.config import export_redactor
 
-            config = getattr(self.app, "config", None)
             try:
-                redactor = export_redactor(config.section("redaction") if config else {})
+                redactor = export_redactor(self.tether.config.section("redaction"))
             except ValueError as e:  # a bad pattern in config.toml
                 self._error(f"Redaction patterns in config.toml: {e}")
                 return
@@ -195,16 +193,16 @@ class ExportModal(Modal):
     def _progress(self, done: int, total: int) -> None:
         self.query_one("#export-progress", ProgressBar).update(total=total, progress=done)
 
-    async def _export(self, path: Path, fmt_name: str, redactor: object) -> None:
+    async def _export(self, path: Path, fmt_name: str, redactor: Redactor | None) -> None:
         from storage.transfer.export import export_to_file
 
         try:
             result: ExportResult = await export_to_file(
-                self.app.store,  # type: ignore[attr-defined]
+                self.tether.store,
                 self.session_ids,
                 path,
                 fmt=fmt_name,
-                redactor=redactor,  # type: ignore[arg-type]
+                redactor=redactor,
                 progress=self._progress,
             )
         except Exception as e:  # noqa: BLE001 - shown in the dialog, which stays open

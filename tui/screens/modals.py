@@ -18,12 +18,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, SelectionList, Static
 
 from storage.models import STATUSES
 from tui import format as fmt
+from tui.screens.base import ResultType, TetherModal
 
 _TAG_SPLIT = re.compile(r"[\s,]+")
 
@@ -37,14 +37,14 @@ def parse_tags(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-class Modal(ModalScreen):
+class Modal(TetherModal[ResultType]):
     """A modal that closes with escape and keeps input cursors still when asked."""
 
     BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel", id="modal_cancel")]
 
     def on_mount(self) -> None:
-        blink = getattr(self.app, "cursor_blink", True)
-        for widget in self.query("Input"):
+        blink = self.tether.cursor_blink
+        for widget in self.query(Input):
             widget.cursor_blink = blink
 
     def action_cancel(self) -> None:
@@ -54,7 +54,7 @@ class Modal(ModalScreen):
 # -- confirm -----------------------------------------------------------------------------
 
 
-class ConfirmModal(Modal):
+class ConfirmModal(Modal[bool | None]):
     """Yes or no. ``body`` may show the exact command about to run."""
 
     BINDINGS: ClassVar = [
@@ -143,7 +143,7 @@ def complete_directory(value: str) -> str | None:
     return None
 
 
-class NewSessionModal(Modal):
+class NewSessionModal(Modal["NewSession | None"]):
     """Command, directory (with completion), name, tags, pipe or pty."""
 
     BINDINGS: ClassVar = [
@@ -261,7 +261,7 @@ class TagSuggester(Suggester):
         return None
 
 
-class TagsModal(Modal):
+class TagsModal(Modal[tuple[str, ...] | None]):
     """Edit a session's tags: words separated by spaces."""
 
     def __init__(self, label: str, tags: tuple[str, ...], known: list[tuple[str, int]]) -> None:
@@ -301,7 +301,7 @@ class TagsModal(Modal):
 # -- status filter -----------------------------------------------------------------------
 
 
-class StatusFilterModal(Modal):
+class StatusFilterModal(Modal[frozenset[str] | None]):
     """Pick the statuses the list shows (none picked: all)."""
 
     BINDINGS: ClassVar = [

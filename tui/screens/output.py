@@ -3,14 +3,14 @@
 A header (session, status, line count, following or not), the ``OutputView``, a find
 bar (``/``; ``n``/``N`` step through matches across the whole session) and an input
 line (``i``) that sends a line to the session's stdin. ``s`` stops, ``p`` pauses or
-continues, ``r`` resumes; all through ``runner.control``, which talks to the
-session's supervisor. ``escape`` closes the bar that is open, else goes back.
+continues, ``r`` resumes: the app's session actions (``tui.actions``), which talk to
+the session's supervisor. ``escape`` closes the bar that is open, else goes back.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -18,27 +18,19 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Label
 
-from storage.text import visible
 from tui import format as fmt
+from tui.action_statuses import applies
 from tui.keys import bindings
+from tui.screens.base import TetherScreen
 from tui.widgets.output_view import OutputView
 
 if TYPE_CHECKING:
-    from storage import Session, Store
+    from textual.worker import Worker
 
-DEFAULT_GRACE = 5.0
-_LIVE = ("pending", "running", "paused")
-# Actions that make sense only in some statuses (the footer hides them otherwise).
-_WHEN: dict[str, tuple[str, ...]] = {
-    "stop": _LIVE,
-    "pause": ("running", "paused"),
-    "resume": ("succeeded", "failed", "stopped", "lost"),
-    "send_input": ("running", "paused"),
-}
+    from storage import Session
 
 
 class OutputHeader(Widget):
@@ -51,7 +43,7 @@ class OutputHeader(Widget):
         return self.content
 
 
-class OutputScreen(Screen):
+class OutputScreen(TetherScreen[None]):
     """Watch a session's output live; find in it; send it input; stop, pause, resume."""
 
     BINDINGS: ClassVar = bindings("back", "find", "send_input", "stop", "pause", "resume")
@@ -92,7 +84,6 @@ class OutputScreen(Screen):
         line: int | None = None,
         highlight: str | Sequence[str] | None = None,
         follow: bool = True,
-        store: Store | None = None,
         name: str | None = None,
         id: str | None = None,
     ) -> None:
@@ -100,13 +91,12 @@ class OutputScreen(Screen):
         self.session_id = session_id
         self._follow = follow
         self._status: str | None = None  # as last seen; decides which keys apply
-        self._store = store
         self._line = line
         self._highlight = highlight
 
     @property
-    def store(self) -> Store:
-        return self._store or self.app.store  # type: ignore[attr-defined]
+    def shown_session(self) -> int | None:
+        return self.session_id
 
     @property
     def view(self) -> OutputView:
@@ -115,8 +105,7 @@ class OutputScreen(Screen):
     def compose(self) -> ComposeResult:
         # The app may already know the session: then the footer is right from the start
         # instead of being rebuilt when the view's first read comes back.
-        state = getattr(self.app, "state", None)
-        known = state.row(self.session_id) if state is not None else None
+        known = self.tether.state.row(self.session_id)
         if known is not None:
             self._status = known.status
         yield OutputHeader(id="output-header")
@@ -125,7 +114,6 @@ class OutputScreen(Screen):
             line=self._line,
             highlight=self._highlight,
             follow=self._follow,
-            store=self._store,
             id="output-view",
         )
         with Horizontal(id="find-bar"):
@@ -136,7 +124,7 @@ class OutputScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        blink = getattr(self.app, "cursor_blink", True)
+        blink = self.tether.cursor_blink
         for widget in self.query(Input):
             widget.cursor_blink = blink
         view = self.view
@@ -162,9 +150,7 @@ class OutputScreen(Screen):
             self.refresh_bindings()
 
     def on_screen_resume(self) -> None:
-        state = getattr(self.app, "state", None)
-        if state is not None:
-            state.set_place("output", self.session_id)
+        self.tether.state.set_place("output", self.session_id)
 
     def _update_header(self, *_: object) -> None:
         view = self.view
@@ -215,14 +201,7 @@ class OutputScreen(Screen):
 
     @work(group="output-control", exit_on_error=False)
     async def _send_input(self, text: str) -> None:
-        control = self._control()
-        if control is None:
-            return
-        try:
-            await control.send_input(self.store, self._paths(), self.session_id, text)
-        except Exception as error:
-            self.notify(str(error), title="Input not sent", severity="error")
-        else:
+        if await self.tether.actions.send_input(self.session_id, text):
             self.view.refresh_session()
 
     # -- back -----------------------------------------------------------------------------
@@ -243,81 +222,25 @@ class OutputScreen(Screen):
             self.app.pop_screen()
 
     # -- controls -------------------------------------------------------------------------
-    # In tether's app, stop, pause and resume are the app's own actions (the same
-    # confirmations as on the list and the detail screen). Hosted elsewhere, the screen
-    # calls ``runner.control`` itself.
+    # Stop, pause and resume are the app's session actions: the same confirmations as on
+    # the list and the detail screen.
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        statuses = _WHEN.get(action)
-        if statuses is None:
-            return True
-        return self._status is not None and self._status in statuses
+        return applies(action, self._status)
 
     def action_stop(self) -> None:
-        self._act("stop_session", "stop")
+        self._act(self.tether.actions.stop)
 
     def action_pause(self) -> None:
-        session = self.view.session
-        paused = session is not None and session.status == "paused"
-        self._act("toggle_pause", "continue_" if paused else "pause")
+        self._act(self.tether.actions.toggle_pause)
 
     def action_resume(self) -> None:
-        self._act("resume_session", "resume_run")
+        self._act(self.tether.actions.resume, follow=True)
 
     @work(group="output-control", exit_on_error=False)
-    async def _act(self, app_method: str, control_name: str) -> None:
+    async def _act(self, action: Callable[[int], Worker[Any]], *, follow: bool = False) -> None:
         view = self.view
-        delegate = getattr(self.app, app_method, None)
-        if delegate is not None:
-            worker = delegate(self.session_id)
-            with contextlib.suppress(Exception):  # the app reports its own failures
-                await worker.wait()
-        else:
-            await self._control_directly(control_name)
+        with contextlib.suppress(Exception):  # the app reports its own failures
+            await action(self.session_id).wait()
         view.refresh_session()
-        if control_name == "resume_run":
+        if follow:
             view.action_follow()
-
-    async def _control_directly(self, name: str) -> None:
-        control = self._control()
-        if control is None:
-            return
-        args = (self.store, self._paths(), self.session_id)
-        try:
-            if name == "stop":
-                await control.stop(*args, grace=self._grace())
-            elif name == "resume_run":
-                try:
-                    await control.resume_run(*args, grace=self._grace())
-                except control.NeedsConfirmation as need:
-                    from tui.screens.modals import ConfirmModal
-
-                    ok = await self.app.push_screen_wait(
-                        ConfirmModal(
-                            "Run an imported session?",
-                            visible(need.command),
-                            confirm="Run",
-                            danger=True,
-                        )
-                    )
-                    if ok:
-                        await control.resume_run(*args, grace=self._grace(), confirmed=True)
-            else:
-                await getattr(control, name)(*args)
-        except Exception as error:
-            self.notify(str(error), title="tether", severity="error")
-
-    def _control(self) -> Any:
-        try:
-            from runner import control
-        except ImportError:
-            self.notify("The runner is not available", severity="error")
-            return None
-        return control
-
-    def _paths(self) -> Any:
-        return getattr(self.app, "paths", None)
-
-    def _grace(self) -> float:
-        config = getattr(self.app, "config", None)
-        general = getattr(config, "general", None)
-        return float(getattr(general, "stop_grace", DEFAULT_GRACE))

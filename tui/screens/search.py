@@ -23,13 +23,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui import search_render as render
 from tui.keys import bindings
+from tui.screens.base import TetherScreen
 
 if TYPE_CHECKING:
     from storage import Store
@@ -59,7 +59,7 @@ class _Row:
     text: str = ""
 
 
-class SearchScreen(Screen):
+class SearchScreen(TetherScreen[None]):
     """Search as you type across every session."""
 
     HELP_TITLE = "search"
@@ -96,10 +96,9 @@ class SearchScreen(Screen):
     }
     """
 
-    def __init__(self, text: str = "", *, store: Store | None = None) -> None:
+    def __init__(self, text: str = "") -> None:
         super().__init__()
         self._initial = text
-        self._store = store
         self._rows: list[_Row] = []
         self._results: SearchResults | None = None
         self._query: Query | None = None
@@ -114,7 +113,7 @@ class SearchScreen(Screen):
     # -- parts ------------------------------------------------------------------------
     @property
     def store(self) -> Store:
-        return self._store or self.app.store  # type: ignore[attr-defined]
+        return self.tether.store
 
     @property
     def ready(self) -> bool:
@@ -134,10 +133,7 @@ class SearchScreen(Screen):
         return self.query_one("#search-results", OptionList)
 
     def _now(self) -> float:
-        clock = getattr(self.app, "clock", None)
-        import time
-
-        return clock() if clock is not None else time.time()
+        return self.tether.clock()
 
     def compose(self) -> ComposeResult:
         yield Input(self._initial, placeholder=PLACEHOLDER, id="search-input")
@@ -150,7 +146,7 @@ class SearchScreen(Screen):
         yield Footer(compact=True)
 
     async def on_mount(self) -> None:
-        self.input.cursor_blink = getattr(self.app, "cursor_blink", True)
+        self.input.cursor_blink = self.tether.cursor_blink
         self.options.can_focus = False  # the input keeps the focus; keys move the list
         self.input.focus()
         self._recent = await self._load_recent()
@@ -367,11 +363,9 @@ class SearchScreen(Screen):
         self._remember_current()
         if row.kind == "hit" and row.hit is not None and self._query is not None:
             words = render.highlight_words(self._query)
-            self.app.open_output(  # type: ignore[attr-defined]
-                row.hit.session_id, line=row.hit.line, highlight=words or None
-            )
+            self.tether.open_output(row.hit.session_id, line=row.hit.line, highlight=words or None)
         else:
-            self.app.open_detail(row.session_id)  # type: ignore[attr-defined]
+            self.tether.open_detail(row.session_id)
 
     def action_back(self) -> None:
         self._remember_current()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -19,6 +19,9 @@ from tui.state import Change
 from tui.widgets.preview import SessionPreview
 from tui.widgets.session_table import SessionTable
 from tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from tui.state import AppState
 
 # Paragraphs are single lines: the widget wraps them to the terminal's width.
 EMPTY = "\n\n".join(
@@ -57,7 +60,7 @@ class SessionsScreen(SessionScreen):
         back={"description": "Clear", "tooltip": "Clear the filter (and the marks)"},
     )
 
-    def __init__(self, state, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, state: AppState, **kwargs: Any) -> None:
         super().__init__(state, **kwargs)
         self._filter_timer: Timer | None = None
 
@@ -148,7 +151,7 @@ class SessionsScreen(SessionScreen):
     @on(SessionTable.Chosen)
     def _chosen(self, event: SessionTable.Chosen) -> None:
         self.state.select(event.session_id)
-        self.app.open_detail(event.session_id)  # type: ignore[attr-defined]
+        self.tether.open_detail(event.session_id)
 
     # -- the quick filter -------------------------------------------------------------
     def action_filter(self) -> None:
@@ -240,23 +243,23 @@ class SessionsScreen(SessionScreen):
     def action_delete(self) -> None:
         marked = self._marked_in_list()
         if marked:
-            self.app.delete_sessions(marked)  # type: ignore[attr-defined]
+            self.tether.actions.delete_many(marked)
         else:
             super().action_delete()
 
     def action_export(self) -> None:
         marked = self._marked_in_list()
         if marked:
-            self.app.open_export(marked)  # type: ignore[attr-defined]
+            self.tether.open_export(marked)
         else:
             super().action_export()
 
     def action_open(self) -> None:
         if self.current_id is not None:
-            self.app.open_detail(self.current_id)  # type: ignore[attr-defined]
+            self.tether.open_detail(self.current_id)
 
     def action_new_session(self) -> None:
-        self.app.new_session()  # type: ignore[attr-defined]
+        self.tether.actions.new_session()
 
     def action_status_filter(self) -> None:
         from tui.screens.modals import StatusFilterModal
