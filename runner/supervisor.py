@@ -138,7 +138,7 @@ class Supervisor:
 
         self.store = await open_store(self.spec.db, create=False, actor="runner")
         db_identity = os.stat(self.spec.db)  # before anyone hears we started
-        await self.store.db.execute(f"PRAGMA busy_timeout={int(self.spec.busy_timeout * 1000)}")
+        await self.store.tune(busy_timeout=self.spec.busy_timeout)
         indexer = self.indexer = Indexer(
             self.store, self.sid, self.log_path, defer_above=self.spec.defer_merge_above
         )
@@ -367,7 +367,7 @@ class Supervisor:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.writer.flush_all(), 5)
             session = await self.store.sessions.require(self.sid)
-            if session.status in ("running", "paused"):
+            if session.status in LIVE:
                 await self.store.runs.finish(self.sid, status="failed", reason=reason)
             elif session.status == "pending":
                 await self.store.sessions.set_status(self.sid, "failed", reason=reason)
