@@ -1,5 +1,9 @@
 """The full-screen app: opens the store, restores where the user was, keeps it current.
 
+Screens reach it typed through ``screen.tether``: the store, the state, paths and
+config, the ``open_*`` methods that move between screens, and ``actions``
+(``tui.actions.SessionActions``, what the keys do to a session).
+
 Background work, all on timers of the app:
 - every 0.5 s ``state.poll``: other processes' commits show within about a second;
 - every ``reconcile_interval`` s ``runner.control.reconcile``: a session whose
@@ -28,6 +32,8 @@ from tui.list_query import ListQuery
 from tui.state import AppState, Ended
 
 if TYPE_CHECKING:
+    from textual.notifications import SeverityLevel
+
     from home.config import Config
     from home.paths import Paths
     from storage import Store
@@ -233,6 +239,7 @@ class TetherApp(App[int]):
     def _session_ended(self, ended: Ended) -> None:
         s = ended.session
         took = fmt.duration(s.duration(s.ended_at or self.clock()))
+        severity: SeverityLevel
         if s.status == "succeeded":
             message, severity = f"✓ #{s.id} {s.label} succeeded ({took})", "information"
         elif s.status == "failed":
@@ -243,7 +250,7 @@ class TetherApp(App[int]):
             severity = "warning"
         else:
             message, severity = f"■ #{s.id} {s.label} stopped", "information"
-        self.notify(message, severity=severity, timeout=6)  # type: ignore[arg-type]
+        self.notify(message, severity=severity, timeout=6)
         if self.config.general.bell:
             self.bell()
 
