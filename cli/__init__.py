@@ -20,7 +20,8 @@ COMMAND_MODULES = [
     "cli.system",  # config
     "cli.doctor",  # doctor
     "cli.search",  # search
-    "cli.cleanup",  # cleanup backup restore-backup
+    "cli.cleanup",  # cleanup
+    "cli.backup",  # backup restore-backup
     "cli.transfer",  # export import
     "cli.demo",  # demo
 ]

@@ -1,4 +1,4 @@
-"""``tether cleanup``, ``tether backup`` and ``tether restore-backup``.
+"""``tether cleanup``: purge old sessions by the retention policy, plan first.
 
 The policy comes from ``[retention]`` (``home.config``), overridden by the options; the
 purge itself is ``home.cleanup.apply_plan``, shared with the app. Nothing that deletes
@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .context import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Ctx, UsageError, print_json
+from .context import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    Ctx,
+    UsageError,
+    confirm,
+    interactive,
+    print_json,
+)
 
 if TYPE_CHECKING:
-    from home.paths import Paths
     from storage.engine.purge import PurgeProgress
     from storage.retention import CleanupPlan, RetentionPolicy
 
@@ -116,18 +122,6 @@ def _progress_printer() -> Callable[[PurgeProgress], None]:
     return show
 
 
-def _ask(question: str) -> bool:
-    try:
-        answer = input(f"{question} [y/N] ")
-    except EOFError:
-        return False
-    return answer.strip().lower() in ("y", "yes")
-
-
-def _interactive() -> bool:
-    return sys.stdin.isatty() and sys.stdout.isatty()
-
-
 # -- cleanup ---------------------------------------------------------------------------
 def cmd_cleanup(ctx: Ctx) -> int:
     args = ctx.args
@@ -151,7 +145,7 @@ def cmd_cleanup(ctx: Ctx) -> int:
                     print("(dry run: nothing was changed)")
                 return EXIT_OK
             if not args.yes:
-                if not _interactive():
+                if not interactive():
                     print(
                         "tether: not purging without --yes when not run from a terminal "
                         "(--dry-run only shows the plan)",
@@ -159,7 +153,7 @@ def cmd_cleanup(ctx: Ctx) -> int:
                     )
                     return EXIT_USAGE
                 n = len(found.items)
-                if not _ask(
+                if not confirm(
                     f"Delete these {n} session{'s' * (n != 1)} ({format_size(found.bytes)}) "
                     "for good?"
                 ):
@@ -183,123 +177,6 @@ def cmd_cleanup(ctx: Ctx) -> int:
             print(f"A backup from just before is at {result.backup}")
         for sid, why in result.skipped:
             print(f"skipped #{sid}: {why}")
-        return EXIT_OK
-
-    return ctx.run(go)
-
-
-# -- backup ------------------------------------------------------------------------------
-def cmd_backup(ctx: Ctx) -> int:
-    args = ctx.args
-
-    async def go() -> int:
-        from home.config import keep_backups
-        from storage.engine.backup import backup_name, create_backup, list_backups
-        from storage.retention import format_age, format_size
-
-        if args.list:
-            found = list_backups(ctx.paths.backups, ctx.paths.db)
-            if args.json:
-                print_json([b.to_json() for b in found])
-                return EXIT_OK
-            if not found:
-                print(f"No backups in {ctx.paths.backups}")
-            now = time.time()
-            for b in found:
-                print(
-                    f"{format_age(now - b.created_at):>5} ago  {format_size(b.bytes):>10}  "
-                    f"{b.label or '-':<12} {b.path}"
-                )
-            return EXIT_OK
-        if not ctx.paths.db.exists():
-            print(f"tether: there is no database at {ctx.paths.db} yet", file=sys.stderr)
-            return EXIT_ERROR
-        async with ctx.open_store(actor="cli") as store:
-            if args.path is None:
-                info = await create_backup(
-                    store, backup_dir=ctx.paths.backups, keep=keep_backups(ctx.config)
-                )
-            else:
-                dest = Path(args.path).expanduser()
-                if dest.is_dir():
-                    dest = dest / backup_name(ctx.paths.db, "backup")
-                if dest.exists() and not args.force:
-                    print(f"tether: {dest} exists; pass --force to overwrite it", file=sys.stderr)
-                    return EXIT_ERROR
-                info = await create_backup(store, dest)
-            await store.audit.record("backup", None, {"path": str(info.path)})
-        if args.json:
-            print_json(info.to_json())
-        else:
-            print(f"Backed up to {info.path} ({format_size(info.bytes)})")
-        return EXIT_OK
-
-    return ctx.run(go)
-
-
-def _live_supervisors(paths: Paths) -> list[str]:
-    """Lock files some supervisor holds in this database's runtime directory."""
-    from runner.locations import lock_is_held
-
-    if not paths.runtime.is_dir():
-        return []
-    return sorted(p.stem for p in paths.runtime.glob("*.lock") if lock_is_held(p))
-
-
-def cmd_restore_backup(ctx: Ctx) -> int:
-    args = ctx.args
-
-    async def go() -> int:
-        from storage.engine.backup import restore_backup, restore_file, validate_backup
-        from storage.errors import SchemaTooNew, StoreCorrupt
-        from storage.retention import format_size
-
-        source = Path(args.path).expanduser()
-        info = await validate_backup(source)
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.created_at))
-        if not args.json:
-            print(
-                f"{source}: a tether database (schema {info.schema_version}) with "
-                f"{info.sessions} sessions, {format_size(info.bytes)}, from {when}"
-            )
-        live = _live_supervisors(ctx.paths)
-        if live:
-            ids = ", ".join(f"#{i}" for i in live)
-            print(
-                f"tether: sessions are running ({ids}); stop them before restoring "
-                "(their output would go into the restored database)",
-                file=sys.stderr,
-            )
-            return EXIT_ERROR
-        if not args.yes:
-            if not _interactive():
-                print(
-                    "tether: not replacing the database without --yes when not run from a terminal",
-                    file=sys.stderr,
-                )
-                return EXIT_USAGE
-            if not _ask(f"Replace the content of {ctx.paths.db} with this backup?"):
-                print("Nothing was changed.")
-                return EXIT_ERROR
-        try:
-            async with ctx.open_store(actor="cli") as store:
-                result = await restore_backup(store, source, backup_dir=ctx.paths.backups)
-                from runner.control import reconcile
-
-                await reconcile(store, ctx.paths)
-            previous = str(result.previous.path) if result.previous else None
-        except (StoreCorrupt, SchemaTooNew) as e:
-            # The database cannot even be opened: set it aside whole and put the backup
-            # in its place.
-            print(f"tether: the current database cannot be opened ({e.__class__.__name__})")
-            moved = await restore_file(ctx.paths.db, source, backup_dir=ctx.paths.backups)
-            previous = str(moved) if moved else None
-        if args.json:
-            print_json({"restored_from": info.to_json(), "previous": previous})
-        else:
-            print(f"Restored {ctx.paths.db} from {source}.")
-            if previous:
-                print(f"The database as it was is kept at {previous}")
         return EXIT_OK
 
     return ctx.run(go)
@@ -331,18 +208,3 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("-y", "--yes", action="store_true", help="do not ask")
     p.add_argument("--json", action="store_true", help="print the plan and result as JSON")
     p.set_defaults(func=cmd_cleanup)
-
-    help = "back the database up (online: safe while sessions run)"
-    p = sub.add_parser("backup", parents=[common], help=help, description=help)
-    p.add_argument("path", nargs="?", help="file or directory (default: the backups dir, rotated)")
-    p.add_argument("--list", action="store_true", help="list the backups instead")
-    p.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_backup)
-
-    help = "replace the database with a backup (the current one is backed up first)"
-    p = sub.add_parser("restore-backup", parents=[common], help=help, description=help)
-    p.add_argument("path", help="the backup file")
-    p.add_argument("-y", "--yes", action="store_true", help="do not ask")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_restore_backup)

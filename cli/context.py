@@ -1,5 +1,6 @@
-"""What every command gets: paths, configuration, a way to open the store, and the
-error policy (typed errors become one clear line on stderr and an exit code)."""
+"""What every command gets: paths, configuration (``home``), a way to open the store,
+asking the user for a yes, and the error policy (typed errors become one clear line on
+stderr and an exit code)."""
 
 from __future__ import annotations
 
@@ -64,6 +65,20 @@ def fail(error: BaseException) -> int:
         return EXIT_ERROR
     print(f"tether: unexpected error: {type(error).__name__}: {error}", file=sys.stderr)
     return EXIT_ERROR
+
+
+def confirm(question: str) -> bool:
+    """Ask a yes/no question on the terminal; anything but yes (or no input) is no."""
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def interactive() -> bool:
+    """Whether a person is at the terminal to answer ``confirm``."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 class UsageError(Exception):
