@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "open_store": "engine.store",
     "Store": "engine.store",
+    "ChangeWatcher": "engine.store",
+    "SESSION_EDITABLE": "engine.sessions",
     "Session": "models",
     "Run": "models",
     "Line": "models",
@@ -47,7 +49,8 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from storage.engine.schema import SCHEMA_VERSION  # noqa: F401
-    from storage.engine.store import Store, open_store  # noqa: F401
+    from storage.engine.sessions import SESSION_EDITABLE  # noqa: F401
+    from storage.engine.store import ChangeWatcher, Store, open_store  # noqa: F401
     from storage.errors import (  # noqa: F401
         IllegalTransition,
         ImportRejected,

@@ -217,6 +217,56 @@ class OutputChunk:
     data: bytes
 
 
+def chunk_lines(chunk: OutputChunk) -> list[Line]:
+    """The lines of a chunk, numbered."""
+    parts = chunk.data.split(b"\n")
+    if not chunk.open_end:
+        parts.pop()  # the empty tail after the final newline
+    last = len(parts) - 1
+    return [
+        Line(
+            chunk.session_id,
+            chunk.first_line + i,
+            chunk.stream,
+            chunk.first_at,
+            chunk.run,
+            raw,
+            not (chunk.open_end and i == last),
+        )
+        for i, raw in enumerate(parts)
+    ]
+
+
+CHUNK_FIELDS = (
+    "id",
+    "session_id",
+    "run",
+    "stream",
+    "first_line",
+    "line_count",
+    "open_end",
+    "first_at",
+    "last_at",
+    "data",
+)
+# The columns of ``output_chunks`` that make an ``OutputChunk``, in ``CHUNK_FIELDS`` order.
+CHUNK_COLUMNS = ", ".join(CHUNK_FIELDS)
+
+
+def chunk_columns(alias: str = "") -> str:
+    """``CHUNK_COLUMNS`` for a SELECT, each prefixed with ``alias.`` when given."""
+    return ", ".join(f"{alias}.{f}" for f in CHUNK_FIELDS) if alias else CHUNK_COLUMNS
+
+
+def chunk_from_row(row: sqlite3.Row | tuple) -> OutputChunk:
+    """The ``OutputChunk`` of a row selected with ``CHUNK_COLUMNS`` (the one place a
+    chunk row becomes a chunk): fields are matched to columns by name."""
+    fields = dict(zip(CHUNK_FIELDS, row, strict=True))
+    fields["open_end"] = bool(fields["open_end"])
+    fields["data"] = bytes(fields["data"])
+    return OutputChunk(**fields)
+
+
 @dataclass(frozen=True, slots=True)
 class AppendResult:
     first_line: int

@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from storage.engine.find import find_line
 from storage.engine.index_merge import (
     SEGMENT_GUARD,
     SEGMENTS_SQL,
@@ -23,7 +24,16 @@ from storage.engine.index_merge import (
     segment_count,
 )
 from storage.errors import SessionNotFound
-from storage.models import STREAMS, AppendResult, Line, OutputChunk
+from storage.models import (
+    CHUNK_COLUMNS,
+    STREAMS,
+    AppendResult,
+    Line,
+    OutputChunk,
+    chunk_from_row,
+    chunk_lines,
+)
+from storage.query.find import Finder
 from storage.text import index_text
 
 if TYPE_CHECKING:
@@ -37,8 +47,28 @@ CHUNK_BYTES = 64 * 1024
 FLUSH_BYTES = 2 * CHUNK_BYTES
 Record = tuple[int, str, bytes, "float | None"]  # session id, stream, data, at
 
-_CHUNK_COLUMNS = (
-    "id, session_id, run, stream, first_line, line_count, open_end, first_at, last_at, data"
+# A new chunk row waits in a ``_Batch`` as a list in this column order; its fields are
+# read and changed through the positions named below, never through bare numbers.
+_ROW_FIELDS = (
+    "id",
+    "session_id",
+    "run",
+    "stream",
+    "first_line",
+    "line_count",
+    "open_end",
+    "first_at",
+    "last_at",
+    "indexed",
+    "data",
+)
+_ID, _LINES, _OPEN, _FIRST_AT, _LAST_AT, _INDEXED, _DATA = (
+    _ROW_FIELDS.index(f)
+    for f in ("id", "line_count", "open_end", "first_at", "last_at", "indexed", "data")
+)
+_INSERT_SQL = (
+    f"INSERT INTO output_chunks ({', '.join(_ROW_FIELDS)}) "
+    f"VALUES ({','.join('?' * len(_ROW_FIELDS))})"
 )
 
 
@@ -73,33 +103,6 @@ def iter_split(
 
 def count_lines(piece: bytes) -> int:
     return piece.count(b"\n") + (0 if piece.endswith(b"\n") else 1)
-
-
-def chunk_lines(chunk: OutputChunk) -> list[Line]:
-    """The lines of a chunk, numbered."""
-    parts = chunk.data.split(b"\n")
-    if not chunk.open_end:
-        parts.pop()  # the empty tail after the final newline
-    last = len(parts) - 1
-    return [
-        Line(
-            chunk.session_id,
-            chunk.first_line + i,
-            chunk.stream,
-            chunk.first_at,
-            chunk.run,
-            raw,
-            not (chunk.open_end and i == last),
-        )
-        for i, raw in enumerate(parts)
-    ]
-
-
-def _chunk(row: Sequence[Any]) -> OutputChunk:
-    cid, sid, run, stream, first, count, open_end, first_at, last_at, data = row
-    return OutputChunk(
-        cid, sid, run, stream, first, count, bool(open_end), first_at, last_at, bytes(data)
-    )
 
 
 class _SessionCursor:
@@ -152,11 +155,11 @@ class _Batch:
         self.indexed = 0  # bytes of text indexed so far
 
     def add(self, row: list[Any], text: str | None) -> None:
-        self.where[row[0]] = len(self.rows)
+        self.where[row[_ID]] = len(self.rows)
         self.rows.append(row)
         if text is not None:
-            self.fts[row[0]] = text
-        self.size += len(row[10])
+            self.fts[row[_ID]] = text
+        self.size += len(row[_DATA])
 
     def pending(self, chunk_id: int) -> list[Any] | None:
         at = self.where.get(chunk_id)
@@ -164,12 +167,7 @@ class _Batch:
 
     async def flush(self) -> None:
         if self.rows:
-            await self.db.executemany(
-                "INSERT INTO output_chunks (id, session_id, run, stream, first_line, "
-                "line_count, open_end, first_at, last_at, indexed, data) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                self.rows,
-            )
+            await self.db.executemany(_INSERT_SQL, self.rows)
         if self.fts:
             await self.db.executemany(
                 "INSERT INTO output_fts (rowid, text) VALUES (?, ?)", self.fts.items()
@@ -303,11 +301,11 @@ async def _extend_chunk(
     row = batch.pending(cur.last_id)
     if row is not None:
         # The chunk is still in this batch: grow it in memory.
-        row[10] += head
-        row[6], row[8] = open_end, at
+        row[_DATA] += head
+        row[_OPEN], row[_LAST_AT] = open_end, at
         batch.size += len(head)
-        if row[9]:
-            batch.fts[row[0]] = index_text(row[10])
+        if row[_INDEXED]:
+            batch.fts[row[_ID]] = index_text(row[_DATA])
     else:
         # Concatenate in Python: SQLite's || would turn the blob into text.
         old = cur.last_data
@@ -317,7 +315,7 @@ async def _extend_chunk(
             "UPDATE output_chunks SET data = ?, open_end = ?, last_at = ? WHERE id = ?",
             (old + head, open_end, at, cur.last_id),
         )
-    cur.last_data = row[10] if row is not None else cur.last_data + head
+    cur.last_data = row[_DATA] if row is not None else cur.last_data + head
     cur.last_open = open_end
     cur.last_len += len(head)
 
@@ -329,17 +327,17 @@ async def _detach_open_line(
     lines before it). Returns its bytes and the chunk's first timestamp."""
     row = batch.pending(cur.last_id)
     if row is not None:
-        data, first_at = row[10], row[7]
+        data, first_at = row[_DATA], row[_FIRST_AT]
     else:
         data, first_at = cur.last_data, cur.last_first_at
     cut = data.rfind(b"\n") + 1
     keep, tail = data[:cut], data[cut:]
     if row is not None:
-        row[5] -= 1
-        row[6], row[10] = 0, keep
+        row[_LINES] -= 1
+        row[_OPEN], row[_DATA] = 0, keep
         batch.size -= len(tail)
-        if row[9]:
-            batch.fts[row[0]] = index_text(keep)
+        if row[_INDEXED]:
+            batch.fts[row[_ID]] = index_text(keep)
     else:
         if cur.last_indexed:
             await _replace_index(db, cur.last_id, data, keep)
@@ -397,7 +395,7 @@ class Output:
 
         ``merge=False`` leaves merging the index's segments for later (``tidy_index``):
         a backlog becomes searchable about twice as fast. Past ``SEGMENT_GUARD``
-        segments it merges anyway (storage/index_merge.py)."""
+        segments it merges anyway (storage/engine/index_merge.py)."""
         where = "indexed = 0" + (" AND session_id = ?" if session_id is not None else "")
         params: tuple[Any, ...] = (session_id,) if session_id is not None else ()
         async with self._store.transaction() as db:
@@ -465,12 +463,12 @@ class Output:
             extra = " AND stream = ?"
             params.append(stream)
         rows = await self._store.fetchall(
-            f"SELECT {_CHUNK_COLUMNS} FROM output_chunks WHERE session_id = ? AND first_line >= "
+            f"SELECT {CHUNK_COLUMNS} FROM output_chunks WHERE session_id = ? AND first_line >= "
             f"(SELECT coalesce(max(first_line), 0) FROM output_chunks WHERE session_id = ? "
             f"AND first_line <= ?) AND first_line < ?{extra} ORDER BY first_line",
             params,
         )
-        return [_chunk(r) for r in rows]
+        return [chunk_from_row(r) for r in rows]
 
     async def read_lines(
         self, session_id: int, start: int, stop: int, stream: str | None = None
@@ -517,23 +515,41 @@ class Output:
             if stream:
                 params.append(stream)
             rows = await self._store.fetchall(
-                f"SELECT {_CHUNK_COLUMNS} FROM output_chunks WHERE session_id = ? AND "
+                f"SELECT {CHUNK_COLUMNS} FROM output_chunks WHERE session_id = ? AND "
                 f"first_line > ?{extra} ORDER BY first_line LIMIT {batch}",
                 params,
             )
             if not rows:
                 return
-            if rows[-1][6]:
+            chunks = [chunk_from_row(r) for r in rows]
+            if chunks[-1].open_end:
                 # An open last chunk may be the session's newest, which a writer can
                 # extend or split before the next query: read it again with the next
                 # page (or end with it), else the line it ends with comes out torn.
-                if len(rows) == 1:
-                    yield _chunk(rows[0])
+                if len(chunks) == 1:
+                    yield chunks[0]
                     return
-                rows = rows[:-1]
-            for row in rows:
-                yield _chunk(row)
-            after = rows[-1][4]
+                chunks = chunks[:-1]
+            for chunk in chunks:
+                yield chunk
+            after = chunks[-1].first_line
+
+    async def find_line(
+        self,
+        session_id: int,
+        words: str | Sequence[str] | Finder,
+        start: int,
+        *,
+        forward: bool = True,
+    ) -> int | None:
+        """The number of the first line at or after ``start`` (``forward``), or at or
+        before it, whose plain text holds one of ``words`` (a string is one phrase; smart
+        case: any capital makes case count, see ``storage.query.find``). ``None`` when
+        no line does. Reaches every line of the session, not only recent ones."""
+        finder = words if isinstance(words, Finder) else Finder.of(words)
+        if finder is None:
+            return None
+        return await find_line(self._store, session_id, finder, start, forward=forward)
 
     async def iter_lines(
         self, session_id: int, *, stream: str | None = None

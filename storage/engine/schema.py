@@ -108,7 +108,7 @@ _V1 = [
     # Output is indexed in many small transactions (one per supervisor flush). Merging
     # segments less eagerly makes that about a third cheaper (bench/storage_ingest.py);
     # queries barely notice the extra segments (bench/storage_search.py). (v2 replaces
-    # this: merging is decided by storage/index_merge.py.)
+    # this: merging is decided by storage/engine/index_merge.py.)
     "INSERT INTO output_fts (output_fts, rank) VALUES ('automerge', 16)",
     "INSERT INTO output_fts (output_fts, rank) VALUES ('crisismerge', 64)",
     """
@@ -138,7 +138,7 @@ _V1 = [
 
 # Each entry upgrades from version N-1 to N (index 0 is version 1).
 # v2: FTS5 no longer merges index segments inside every write; tether does, when it
-# suits (storage/index_merge.py). Settings only: no table changes.
+# suits (storage/engine/index_merge.py). Settings only: no table changes.
 _V2 = list(index_merge.SETTINGS)
 
 MIGRATIONS: list[list[str]] = [_V1, _V2]

@@ -31,7 +31,10 @@ ORDERS = {
     "status": "s.status ASC, s.created_at DESC",
     "id": "s.id ASC",
 }
-EDITABLE = {"name", "notes", "context", "pinned", "resume_argv", "pid", "env", "cwd"}
+# The fields ``update`` changes (the tags have their own methods, and ``update(tags=)``).
+SESSION_EDITABLE = frozenset(
+    {"name", "notes", "context", "pinned", "resume_argv", "pid", "env", "cwd"}
+)
 _REF = re.compile(r"#?(\d+)")
 
 
@@ -275,16 +278,31 @@ class Sessions:
             await _audit(db, self._store.actor, "create", sid, {"argv": argv})
         return await self.require(sid)
 
-    async def update(self, session_id: int, **fields: Any) -> Session:
-        """Change editable fields: name, notes, context, pinned, resume_argv, pid, env, cwd."""
-        unknown = set(fields) - EDITABLE
+    async def update(
+        self, session_id: int, *, tags: Iterable[str] | None = None, **fields: Any
+    ) -> Session:
+        """Change editable fields: name, notes, context, pinned, resume_argv, pid, env, cwd.
+        With ``tags``, the session's tags become exactly those, in the same transaction:
+        either every change is saved or none is (an invalid tag saves nothing)."""
+        unknown = set(fields) - SESSION_EDITABLE
         if unknown:
             raise ValueError(
                 f"cannot update {', '.join(sorted(unknown))}; editable fields are "
-                f"{', '.join(sorted(EDITABLE))}"
+                f"{', '.join(sorted(SESSION_EDITABLE))}"
             )
-        if not fields:
+        clean = None if tags is None else _clean_tags(tags)
+        if not fields and clean is None:
             return await self.require(session_id)
+        async with self._store.transaction() as db:
+            if fields:
+                await self._update_in_tx(db, session_id, fields)
+            if clean is not None:
+                await self._tags_in_tx(
+                    db, session_id, "tags", {"tags": clean}, add=clean, replace=True
+                )
+        return await self.require(session_id)
+
+    async def _update_in_tx(self, db: Any, session_id: int, fields: dict[str, Any]) -> None:
         sets, params = [], []
         for key, value in fields.items():
             if key in ("context", "env"):
@@ -297,25 +315,22 @@ class Sessions:
                 value = value or ""
             sets.append(f"{key} = ?")
             params.append(value)
-        async with self._store.transaction() as db:
-            cur = await db.execute(
-                f"UPDATE sessions SET {', '.join(sets)}, updated_at = max(updated_at, ?) "
-                f"WHERE id = ?",
-                (*params, time.time(), session_id),
+        cur = await db.execute(
+            f"UPDATE sessions SET {', '.join(sets)}, updated_at = max(updated_at, ?) WHERE id = ?",
+            (*params, time.time(), session_id),
+        )
+        if cur.rowcount == 0:
+            raise SessionNotFound(session_id)
+        if {"name", "notes", "cwd"} & set(fields):
+            await _reindex_meta(db, session_id)
+        if set(fields) - {"pid"}:
+            await _audit(
+                db,
+                self._store.actor,
+                "update",
+                session_id,
+                {k: v for k, v in fields.items() if k != "context"},
             )
-            if cur.rowcount == 0:
-                raise SessionNotFound(session_id)
-            if {"name", "notes", "cwd"} & set(fields):
-                await _reindex_meta(db, session_id)
-            if set(fields) - {"pid"}:
-                await _audit(
-                    db,
-                    self._store.actor,
-                    "update",
-                    session_id,
-                    {k: v for k, v in fields.items() if k != "context"},
-                )
-        return await self.require(session_id)
 
     async def set_status(
         self,
@@ -378,23 +393,35 @@ class Sessions:
     ) -> Session:
         """One tag edit in one transaction: rows, metadata index, audit entry."""
         async with self._store.transaction() as db:
-            await self._exists(db, session_id)
-            if replace:
-                await db.execute("DELETE FROM session_tags WHERE session_id = ?", (session_id,))
-            if remove:
-                await db.executemany(
-                    "DELETE FROM session_tags WHERE session_id = ? AND tag = ?",
-                    [(session_id, t) for t in remove],
-                )
-            if add:
-                await db.executemany(
-                    "INSERT OR IGNORE INTO session_tags (session_id, tag) VALUES (?, ?)",
-                    [(session_id, t) for t in add],
-                )
-            await self._touch(db, session_id)
-            await _reindex_meta(db, session_id)
-            await _audit(db, self._store.actor, action, session_id, detail)
+            await self._tags_in_tx(db, session_id, action, detail, add, remove, replace)
         return await self.require(session_id)
+
+    async def _tags_in_tx(
+        self,
+        db: Any,
+        session_id: int,
+        action: str,
+        detail: dict[str, list[str]],
+        add: list[str] = (),  # type: ignore[assignment]
+        remove: list[str] = (),  # type: ignore[assignment]
+        replace: bool = False,
+    ) -> None:
+        await self._exists(db, session_id)
+        if replace:
+            await db.execute("DELETE FROM session_tags WHERE session_id = ?", (session_id,))
+        if remove:
+            await db.executemany(
+                "DELETE FROM session_tags WHERE session_id = ? AND tag = ?",
+                [(session_id, t) for t in remove],
+            )
+        if add:
+            await db.executemany(
+                "INSERT OR IGNORE INTO session_tags (session_id, tag) VALUES (?, ?)",
+                [(session_id, t) for t in add],
+            )
+        await self._touch(db, session_id)
+        await _reindex_meta(db, session_id)
+        await _audit(db, self._store.actor, action, session_id, detail)
 
     async def trash(self, ids: Iterable[int]) -> int:
         """Move sessions to the trash (hidden, restorable). Returns how many moved."""

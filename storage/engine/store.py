@@ -29,7 +29,7 @@ from storage.errors import (
     StoreFull,
     StoreReadOnly,
 )
-from storage.models import IntegrityReport
+from storage.models import IntegrityReport, SearchHit
 
 BUSY_TIMEOUT_MS = 30_000
 RECLAIM_INCREMENTAL_MAX_PAGES = 50_000  # beyond this, incremental vacuum gets slow
@@ -125,6 +125,22 @@ def _wal_in_use(path: Path) -> bool:
         return False
 
 
+class ChangeWatcher:
+    """Tells whether another connection committed since the last look (SQLite's
+    ``data_version``): ``changed()`` is True the first time, then only after a commit
+    by someone else. Writes through the watched store itself do not count."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._version: int | None = None
+
+    async def changed(self) -> bool:
+        version = await self._store.data_version()
+        moved = version != self._version
+        self._version = version
+        return moved
+
+
 class Store:
     """An open tether database. Use ``async with open_store(path) as store``."""
 
@@ -217,6 +233,24 @@ class Store:
     async def data_version(self) -> int:
         """Changes whenever another connection commits; cheap to poll."""
         return int(await self.scalar("PRAGMA data_version"))
+
+    def changes(self) -> ChangeWatcher:
+        """A watcher telling whether other processes committed since it last looked:
+        ``await watcher.changed()``. Cheap enough to call many times a second."""
+        return ChangeWatcher(self)
+
+    async def tune(self, *, busy_timeout: float | None = None) -> None:
+        """Adjust this connection for its user: ``busy_timeout`` is how many seconds a
+        write waits for another process's lock before failing (a supervisor that
+        must never drop output waits longer than the default)."""
+        if busy_timeout is not None:
+            if busy_timeout < 0:
+                raise ValueError("busy_timeout cannot be negative")
+            async with self._lock:
+                try:
+                    await self.db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+                except sqlite3.Error as e:
+                    raise translate(e, str(self.path)) from e
 
     async def schema_version(self) -> int:
         return int(await self.scalar("PRAGMA user_version"))
@@ -321,12 +355,22 @@ class Store:
             except sqlite3.Error as e:
                 raise translate(e, str(self.path)) from e
 
-    async def search(self, text: str, **kwargs: Any) -> list:
-        """Basic search: lines holding every word of ``text``, newest first. The full
-        query language is ``storage.query`` with ``storage.search``."""
-        from storage.engine.search.basic import search_output
+    async def search(
+        self,
+        text: str,
+        *,
+        limit: int = 50,
+        session_id: int | None = None,
+        include_deleted: bool = False,
+    ) -> list[SearchHit]:
+        """Lines of output holding every word of ``text``, newest first (plain words,
+        not the query language). The query language is ``storage.query.parse`` with
+        ``storage.engine.search.search``; both run on the same engine."""
+        from storage.engine.search.words import search_output
 
-        return await search_output(self, text, **kwargs)
+        return await search_output(
+            self, text, limit=limit, session_id=session_id, include_deleted=include_deleted
+        )
 
     async def close(self) -> None:
         with contextlib.suppress(sqlite3.Error, ValueError):

@@ -27,15 +27,13 @@ record per line, so that a reader can check and import it line by line::
 A chunk's bytes are in ``text`` when they are valid UTF-8, else in ``base64``. The
 checksum is the SHA-256 of every byte before the last line. Runs come after the
 chunks because redaction can drop lines (a PEM key block) and so renumber them; a
-chunk's numbering always matches its own data. ``storage.importer`` reads it.
+chunk's numbering always matches its own data. ``storage.transfer.importer`` reads it.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
-import json
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -46,10 +44,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from storage.engine.schema import SCHEMA_VERSION
 from storage.models import OutputChunk, Run, Session
 from storage.transfer.redaction import Redaction, output_chunks
+from storage.transfer.sink import Sink, dumps
+from storage.transfer.transcript import write_transcript
 
 if TYPE_CHECKING:
     from storage.engine.store import Store
-    from storage.redact import Redactor, StreamRedactor
+    from storage.redact import Redactor
 
 FORMAT_ID = "tether.export/1"
 FORMATS = ("json", "md", "txt", "jsonl")
@@ -95,70 +95,6 @@ class ExportResult:
             return "no secrets found to redact"
         kinds = ", ".join(f"{count} {kind}" for kind, count in self.redactions.items())
         return f"{n} secret{'s' * (n != 1)} redacted ({kinds})"
-
-
-def export_redactor(section: dict[str, Any]) -> Redactor:
-    """The export redactor from the ``[redaction]`` config section: the built-in
-    patterns plus ``patterns``. Raises ``ValueError`` (``RedactionPatternError``) for a
-    pattern that is not a usable regular expression."""
-    from storage.redact import Redactor
-
-    patterns = section.get("patterns", [])
-    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
-        raise ValueError("[redaction] patterns must be a list of strings (regular expressions)")
-    return Redactor(patterns)
-
-
-def capture_patterns(section: dict[str, Any]) -> list[str] | None:
-    """The user patterns for capture-time redaction from the ``[redaction]`` config
-    section, or None when ``on_capture`` is off (the runner's ``redact=`` argument)."""
-    if not section.get("on_capture"):
-        return None
-    patterns = section.get("patterns", [])
-    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
-        raise ValueError("[redaction] patterns must be a list of strings")
-    return list(patterns)
-
-
-def capture_redactor(section: dict[str, Any]) -> StreamRedactor | None:
-    """A ``StreamRedactor`` for one output stream when ``[redaction] on_capture`` is on
-    (built-in patterns plus ``patterns``), else None."""
-    patterns = capture_patterns(section)
-    if patterns is None:
-        return None
-    from storage.redact import Redactor
-
-    return Redactor(patterns).stream()
-
-
-# -- writing ----------------------------------------------------------------------------
-
-
-class Sink:
-    """Where an export goes: counts bytes, hashes them while ``hashing``."""
-
-    def __init__(self, out: BinaryIO) -> None:
-        self.out = out
-        self.written = 0
-        self.sha = hashlib.sha256()
-        self.hashing = True
-
-    def write(self, data: bytes) -> None:
-        if self.hashing:
-            self.sha.update(data)
-        self.out.write(data)
-        self.written += len(data)
-
-    def line(self, text: str) -> None:
-        self.write(text.encode("utf-8", "surrogatepass") + b"\n")
-
-
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON on one line: control characters and line breaks are escaped."""
-    return _ENCODER.encode(value)
 
 
 def session_record(session: Session, redaction: Redaction) -> dict[str, Any]:
@@ -303,8 +239,6 @@ async def export_sessions(
         sink.hashing = False
         sink.line('"checksum":' + dumps("sha256:" + sink.sha.hexdigest()) + "}")
     else:
-        from storage.transfer.transcript import write_transcript
-
         chunks = await write_transcript(store, sessions, sink, fmt, redaction, on_chunk)
     if progress is not None:
         progress(done, max(total, done))

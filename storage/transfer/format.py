@@ -1,4 +1,4 @@
-"""Reading a ``tether.export/1`` document (see ``storage.export``), line by line.
+"""Reading a ``tether.export/1`` document (see ``storage.transfer.export``), line by line.
 
 ``ExportReader.events()`` yields the header, each session's metadata, its chunks and
 its runs, checking everything as it goes: the layout, JSON types, sizes, uids,

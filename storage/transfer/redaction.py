@@ -1,7 +1,7 @@
 """Redaction for exports: ``Redaction`` applies a ``Redactor`` to a session's metadata
 (argv, env, notes, context...) and learns the values that are secrets only by their
 name; ``output_chunks`` streams a session's output chunks through per-stream
-redactors. Used by ``storage.export`` and ``storage.export_text``."""
+redactors. Used by ``storage.transfer.export`` and ``storage.transfer.transcript``."""
 
 from __future__ import annotations
 

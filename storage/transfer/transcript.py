@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from storage.models import OutputChunk, Run, Session
 from storage.text import plain
-from storage.transfer.export import Sink, dumps
 from storage.transfer.redaction import Redaction, output_chunks
+from storage.transfer.sink import Sink, dumps
+from storage.units import format_duration_spaced
 
 if TYPE_CHECKING:
     from storage.engine.store import Store
@@ -64,13 +65,6 @@ def _when(ts: float | None) -> str:
     if ts is None:
         return "-"
     return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}h {m:02d}m {s:02d}s" if h else (f"{m}m {s:02d}s" if m else f"{s}s")
 
 
 def md_code(text: str) -> str:
@@ -162,7 +156,7 @@ def _header(session: Session, redaction: Redaction) -> list[str]:
     out.append(f"- **Created:** {_when(session.created_at)}")
     if session.started_at is not None:
         end = session.ended_at if session.ended_at is not None else session.updated_at
-        took = f" ({_duration(end - session.started_at)})" if session.ended_at else ""
+        took = f" ({format_duration_spaced(end - session.started_at)})" if session.ended_at else ""
         out.append(f"- **Started:** {_when(session.started_at)}")
         out.append(f"- **Ended:** {_when(session.ended_at)}{took}")
     if session.tags:
@@ -191,7 +185,7 @@ def _run_heading(number: int, run: Run | None, redaction: Redaction) -> str:
     parts.append(md_code(shlex.join(redaction.argv(run.argv))))
     parts.append(_outcome(run.status or "running", run.exit_code, run.signal))
     if run.ended_at is not None:
-        parts.append(_duration(run.ended_at - run.started_at))
+        parts.append(format_duration_spaced(run.ended_at - run.started_at))
     return " · ".join(parts)
 
 

@@ -103,14 +103,26 @@ def _chunk(row: Any) -> _Chunk:
 
 
 class _Search:
-    def __init__(self, store: Store, query: Query) -> None:
+    def __init__(
+        self,
+        store: Store,
+        query: Query,
+        *,
+        session_id: int | None = None,
+        include_deleted: bool = False,
+        unindexed: bool = True,
+    ) -> None:
         self.store, self.query = store, query
+        self.scan_unindexed = unindexed
         self.match = fts_match(query, exclusions=False)
         self.scanner = ChunkScanner(query)
         cw, cp = chunk_where(query)
-        sw, sp = session_where(query)
+        sw, sp = session_where(query, include_deleted=include_deleted)
         self.filters = f"{cw} AND c.session_id IN (SELECT s.id FROM sessions s WHERE {sw})"
         self.params = cp + sp
+        if session_id is not None:
+            self.filters += " AND c.session_id = ?"
+            self.params.append(session_id)
         self.scanned: dict[int, list[LineMatch]] = {}
         self.unindexed: list[_Chunk] = []
         self.unindexed_rest = 0
@@ -138,8 +150,8 @@ class _Search:
         return found
 
     async def load_unindexed(self, before: int) -> None:
-        if self.match is None:
-            return  # every chunk is read directly anyway
+        if self.match is None or not self.scan_unindexed:
+            return  # every chunk is read directly anyway, or only the index is asked
         # No ORDER BY or id range here: those would steer SQLite away from the partial
         # index of unindexed chunks into a scan of the whole table.
         rows = await self.rows(
@@ -354,17 +366,24 @@ async def search(
     page: str | None = None,
     rank: bool = False,
     counts: bool = True,
+    session_id: int | None = None,
+    include_deleted: bool = False,
+    unindexed: bool = True,
 ) -> SearchResults:
     """Up to ``limit`` hits for ``query``, grouped by session (see the module doc).
 
     ``page`` is ``next_page`` of the previous results. ``rank`` orders by relevance
     (FTS5 bm25 over chunks, then lines with more matches first) instead of newest
-    first. Raises ``QueryError`` (never a raw SQLite error) when the index refuses the
-    query."""
+    first. ``session_id`` searches the output of that session only;
+    ``include_deleted`` searches sessions in the trash too (for output hits);
+    ``unindexed=False`` searches only what is indexed (no direct scan of new output).
+    Raises ``QueryError`` (never a raw SQLite error) when the index refuses the query."""
     limit = max(1, limit)
     if not query.has_text:
         return await _list_sessions(store, query, limit, page)
-    s = _Search(store, query)
+    s = _Search(
+        store, query, session_id=session_id, include_deleted=include_deleted, unindexed=unindexed
+    )
     ranked = rank and s.match is not None
     hits: list[SearchHit] = []
     next_page: str | None = None

@@ -38,12 +38,16 @@ def _like(value: str) -> str:
     return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def session_where(query: Query, *, meta_text: bool = False) -> tuple[str, list[Any]]:
+def session_where(
+    query: Query, *, meta_text: bool = False, include_deleted: bool = False
+) -> tuple[str, list[Any]]:
     """An SQL condition on ``sessions s`` for the query's session filters. With
-    ``meta_text``, the text terms must also match the session's metadata."""
+    ``meta_text``, the text terms must also match the session's metadata. With
+    ``include_deleted``, sessions in the trash and out of it both match."""
     where: list[str] = []
     params: list[Any] = []
-    where.append("s.deleted_at IS NOT NULL" if query.trashed else "s.deleted_at IS NULL")
+    if not include_deleted:
+        where.append("s.deleted_at IS NOT NULL" if query.trashed else "s.deleted_at IS NULL")
     if query.statuses is not None:
         if query.statuses:
             where.append(f"s.status IN ({','.join('?' * len(query.statuses))})")
@@ -103,7 +107,7 @@ def session_where(query: Query, *, meta_text: bool = False) -> tuple[str, list[A
         else:  # only exclusions: sessions whose metadata has none of them
             where.append("s.id NOT IN (SELECT rowid FROM sessions_fts WHERE sessions_fts MATCH ?)")
             params.append(_exclusions(query))
-    return " AND ".join(where), params
+    return " AND ".join(where) or "1", params
 
 
 def _exclusions(query: Query) -> str:
