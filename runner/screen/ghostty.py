@@ -1,0 +1,412 @@
+"""Screen backend over Ghostty's libghostty-vt, through pyghostty's raw cffi layer.
+
+We use pyghostty's layer 0 (`ffi`, `lib`: the whole C API) rather than its
+small convenience class, so this module controls the terminal's lifetime and
+can rebuild one from a snapshot.
+
+The rendered transcript: libghostty-vt keeps scrolled-off rows as history. We
+feed in slices no larger than the history cap (one byte scrolls at most one
+row), and after each slice, once the parser is between sequences, read the new
+history rows and erase them (`CSI 3 J`), so history never overflows its cap
+and memory stays flat however long the session runs.
+"""
+
+from __future__ import annotations
+
+from pyghostty import ffi, lib
+
+from .base import (
+    DEFAULT_STYLE,
+    MODE_NUMBERS,
+    CellStyle,
+    Colour,
+    Cursor,
+    SnapshotHeader,
+    StyledRun,
+)
+from .errors import ScreenError, SnapshotIncompatible
+
+SNAPSHOT_FORMAT = 1
+_HISTORY_CAP = 32768  # rows the library keeps between two drains
+# Drain at least every this many bytes: one byte scrolls at most one row (CSI n S
+# aside), so the history never reaches its cap before we read it.
+_DRAIN_EVERY = 16384
+_ERASE_HISTORY = b"\x1b[3J"
+_STYLE_FLAGS = ("bold", "faint", "italic", "blink", "inverse", "invisible")
+
+
+def _check(result: int, what: str) -> None:
+    if result:
+        raise ScreenError(f"libghostty-vt: {what} failed ({result})")
+
+
+def _sized(ctype: str):
+    """`ffi.new` a struct following libghostty's size-field convention (nested too)."""
+    p = ffi.new(ctype + "*")
+    _set_sizes(p)
+    return p
+
+
+def _set_sizes(p) -> None:
+    t = ffi.typeof(p).item
+    for name, f in t.fields:
+        if name == "size":
+            p.size = ffi.sizeof(t)
+        elif f.type.kind == "struct":
+            _set_sizes(ffi.addressof(p[0], name))
+
+
+def _colour(c) -> Colour:
+    if c.tag == lib.GHOSTTY_STYLE_COLOR_PALETTE:
+        return int(c.value.palette)
+    if c.tag == lib.GHOSTTY_STYLE_COLOR_RGB:
+        rgb = c.value.rgb
+        return f"#{rgb.r:02x}{rgb.g:02x}{rgb.b:02x}"
+    return None
+
+
+def _style(st) -> CellStyle:
+    return CellStyle(
+        fg=_colour(st.fg_color),
+        bg=_colour(st.bg_color),
+        underline=st.underline != 0,
+        strike=bool(st.strikethrough),
+        **{f: bool(getattr(st, f)) for f in _STYLE_FLAGS},
+    )
+
+
+class GhosttyScreen:
+    """A `Screen` backed by libghostty-vt (fast, complete: alternate screen, SGR forms, modes)."""
+
+    backend = "ghostty"
+
+    def __init__(self, cols: int = 80, rows: int = 24) -> None:
+        handle = ffi.new("GhosttyTerminal*")
+        _check(lib.ghostty_terminal_new(ffi.NULL, handle, cols, rows), "terminal_new")
+        self._adopt(handle)
+
+    def _adopt(self, handle) -> None:
+        self._handle = handle
+        self._t = handle[0]
+        cap = ffi.new("size_t*", _HISTORY_CAP)
+        _check(
+            lib.ghostty_terminal_set(self._t, lib.GHOSTTY_TERMINAL_OPT_SCROLLBACK_MAX_LINES, cap),
+            "set scrollback",
+        )
+        self._pending: list[str] = []
+        self._since_drain = 0
+        self._buf = ffi.new("uint8_t[]", 1 << 16)
+        self._render = None
+        self._out_u16 = ffi.new("uint16_t*")
+        self._out_size = ffi.new("size_t*")
+        self._out_bool = ffi.new("bool*")
+
+    def __del__(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Free the native terminal now (it is freed on garbage collection otherwise)."""
+        t = getattr(self, "_t", None)
+        if t is not None:
+            self._t = None
+            if self._render is not None:
+                lib.ghostty_render_state_free(self._render[0])
+                self._render = None
+            lib.ghostty_terminal_free(t)
+
+    # -- feeding -----------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        t = self._t
+        n = len(data)
+        pos = 0
+        while pos < n:
+            room = _DRAIN_EVERY - self._since_drain
+            piece = data[pos : pos + room] if pos or n > room else data
+            lib.ghostty_terminal_vt_write(t, piece, len(piece))
+            pos += len(piece)
+            self._since_drain += len(piece)
+            if self._since_drain < _DRAIN_EVERY:
+                continue
+            if pos < n and not self._get_bool(lib.GHOSTTY_TERMINAL_DATA_VT_GROUND):
+                # Finish the sequence in progress so the history can be drained safely.
+                rest = data[pos:]
+                done = ffi.new("size_t*")
+                res = lib.ghostty_terminal_vt_write_until_ground(t, rest, len(rest), done)
+                pos = n if res == lib.GHOSTTY_NO_VALUE else pos + done[0]
+            self._drain_history()
+
+    def resize(self, cols: int, rows: int) -> None:
+        self._drain_history()  # rows already scrolled off keep the width they had
+        _check(lib.ghostty_terminal_resize(self._t, cols, rows, 8, 16), "resize")
+
+    def _get_u16(self, key: int) -> int:
+        _check(lib.ghostty_terminal_get(self._t, key, self._out_u16), "terminal_get")
+        return self._out_u16[0]
+
+    def _get_bool(self, key: int) -> bool:
+        _check(lib.ghostty_terminal_get(self._t, key, self._out_bool), "terminal_get")
+        return bool(self._out_bool[0])
+
+    def _history_rows(self) -> int:
+        key = lib.GHOSTTY_TERMINAL_DATA_SCROLLBACK_ROWS
+        _check(lib.ghostty_terminal_get(self._t, key, self._out_size), "terminal_get")
+        return self._out_size[0]
+
+    def _drain_history(self) -> None:
+        """Move rows that scrolled off the main screen from the library to `_pending`."""
+        n = self._history_rows()
+        if not n:
+            self._since_drain = 0
+            return
+        if self.alt_screen or not self._get_bool(lib.GHOSTTY_TERMINAL_DATA_VT_GROUND):
+            return  # the main screen's history waits; the alternate screen adds none
+        self._since_drain = 0
+        cols = self.size[0]
+        self._pending.extend(self._format_rows("history", 0, n - 1, cols))
+        lib.ghostty_terminal_vt_write(self._t, _ERASE_HISTORY, len(_ERASE_HISTORY))
+
+    # -- reading -----------------------------------------------------------------
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (
+            self._get_u16(lib.GHOSTTY_TERMINAL_DATA_COLS),
+            self._get_u16(lib.GHOSTTY_TERMINAL_DATA_ROWS),
+        )
+
+    @property
+    def cursor(self) -> Cursor:
+        return Cursor(
+            self._get_u16(lib.GHOSTTY_TERMINAL_DATA_CURSOR_X),
+            self._get_u16(lib.GHOSTTY_TERMINAL_DATA_CURSOR_Y),
+            self._get_bool(lib.GHOSTTY_TERMINAL_DATA_CURSOR_VISIBLE),
+        )
+
+    @property
+    def alt_screen(self) -> bool:
+        out = ffi.new("GhosttyTerminalScreen*")
+        _check(
+            lib.ghostty_terminal_get(self._t, lib.GHOSTTY_TERMINAL_DATA_ACTIVE_SCREEN, out), "get"
+        )
+        return out[0] == lib.GHOSTTY_TERMINAL_SCREEN_ALTERNATE
+
+    def mode(self, number: int, ansi: bool = False) -> bool:
+        """Whether DEC private mode `number` (or ANSI mode, with `ansi`) is set."""
+        c = ffi.new("GhosttyTerminalModeConfig*")
+        # The packing of ghostty_mode_new, a static inline function cffi cannot call.
+        c.mode = (number & 0x7FFF) | (int(ansi) << 15)
+        _check(lib.ghostty_terminal_get(self._t, lib.GHOSTTY_TERMINAL_DATA_MODE, c), "mode")
+        return bool(c.value)
+
+    @property
+    def modes(self) -> dict[str, bool]:
+        return {name: self.mode(n) for name, n in MODE_NUMBERS.items()}
+
+    @property
+    def title(self) -> str:
+        s = ffi.new("GhosttyString*")
+        _check(lib.ghostty_terminal_get(self._t, lib.GHOSTTY_TERMINAL_DATA_TITLE, s), "title")
+        return ffi.buffer(s.ptr, s.len)[:].decode("utf-8", "replace") if s.len else ""
+
+    def _ref(self, tag: str, x: int, y: int):
+        fn = _grid_ref_fn()
+        pt = ffi.new("GhosttyPointS*")
+        pt.tag = getattr(lib, f"GHOSTTY_POINT_TAG_{tag.upper()}")
+        pt.value.x, pt.value.y = x, y
+        ref = _sized("GhosttyGridRef")
+        _check(fn(self._t, pt[0], ref), f"grid_ref {tag} {x},{y}")
+        return ref
+
+    def _format_rows(self, tag: str, y0: int, y1: int, cols: int) -> list[str]:
+        """Rows y0..y1 of area `tag` as plain text, one string per row."""
+        sel = _sized("GhosttySelection")
+        sel.start = self._ref(tag, 0, y0)[0]
+        sel.end = self._ref(tag, cols - 1, y1)[0]
+        opts = _sized("GhosttyTerminalSelectionFormatOptions")
+        opts.emit = lib.GHOSTTY_FORMATTER_FORMAT_PLAIN
+        opts.unwrap, opts.trim, opts.selection = False, True, sel
+        text = self._read(
+            lambda b, n, w: lib.ghostty_terminal_selection_format_buf(self._t, opts[0], b, n, w)
+        ).decode("utf-8", "replace")
+        rows = text.split("\n")
+        want = y1 - y0 + 1
+        # The formatter drops trailing blank rows; put them back.
+        return [r.rstrip(" ") for r in rows[:want]] + [""] * (want - len(rows))
+
+    def lines(self) -> list[str]:
+        cols, rows = self.size
+        return self._format_rows("active", 0, rows - 1, cols)
+
+    def _read(self, call) -> bytes:
+        """Like `_read_buf`, in one call while the text fits the screen's reusable buffer."""
+        written = self._out_size
+        res = call(self._buf, len(self._buf), written)
+        if res == lib.GHOSTTY_OUT_OF_SPACE:
+            self._buf = ffi.new("uint8_t[]", max(written[0], 2 * len(self._buf)))
+            res = call(self._buf, len(self._buf), written)
+        _check(res, "format")
+        return ffi.buffer(self._buf, written[0])[:]
+
+    def scrolled_off(self) -> list[str]:
+        self._drain_history()
+        out, self._pending = self._pending, []
+        return out
+
+    def styled_lines(self) -> list[list[StyledRun]]:
+        if self._render is None:
+            self._render = ffi.new("GhosttyRenderState*")
+            _check(lib.ghostty_render_state_new(ffi.NULL, self._render), "render_state_new")
+        rs = self._render[0]
+        _check(lib.ghostty_render_state_update(rs, self._t), "render_state_update")
+        rows_it = ffi.new("GhosttyRenderStateRowIterator*")
+        cells = ffi.new("GhosttyRenderStateRowCells*")
+        _check(lib.ghostty_render_state_row_iterator_new(ffi.NULL, rows_it), "row_iterator_new")
+        _check(lib.ghostty_render_state_row_cells_new(ffi.NULL, cells), "row_cells_new")
+        raw = ffi.new("GhosttyCell*")
+        style = _sized("GhosttyStyle")
+        glen = ffi.new("uint32_t*")
+        gbuf = ffi.new("uint32_t[16]")
+        out: list[list[StyledRun]] = []
+        try:
+            it, cl = rows_it[0], cells[0]
+            _check(
+                lib.ghostty_render_state_get(
+                    rs, lib.GHOSTTY_RENDER_STATE_DATA_ROW_ITERATOR, rows_it
+                ),
+                "row iterator",
+            )
+            while lib.ghostty_render_state_row_iterator_next(it):
+                _check(
+                    lib.ghostty_render_state_row_get(
+                        it, lib.GHOSTTY_RENDER_STATE_ROW_DATA_CELLS, cells
+                    ),
+                    "row cells",
+                )
+                out.append(self._row_runs(cl, raw, style, glen, gbuf))
+        finally:
+            lib.ghostty_render_state_row_cells_free(cells[0])
+            lib.ghostty_render_state_row_iterator_free(rows_it[0])
+        return out
+
+    def _row_runs(self, cl, raw, style, glen, gbuf) -> list[StyledRun]:
+        runs: list[StyledRun] = []
+        text: list[str] = []
+        current = DEFAULT_STYLE
+        get = lib.ghostty_render_state_row_cells_get
+        wide_key = lib.GHOSTTY_CELL_DATA_WIDE
+        cp_key = lib.GHOSTTY_CELL_DATA_CODEPOINT
+        wide = ffi.new("GhosttyCellWide*")
+        cp = ffi.new("uint32_t*")
+        while lib.ghostty_render_state_row_cells_next(cl):
+            _check(get(cl, lib.GHOSTTY_RENDER_STATE_ROW_CELLS_DATA_RAW, raw), "cell raw")
+            lib.ghostty_cell_get(raw[0], wide_key, wide)
+            if wide[0] in (lib.GHOSTTY_CELL_WIDE_SPACER_TAIL, lib.GHOSTTY_CELL_WIDE_SPACER_HEAD):
+                continue
+            _check(get(cl, lib.GHOSTTY_RENDER_STATE_ROW_CELLS_DATA_STYLE, style), "cell style")
+            cell_style = _style(style)
+            _check(get(cl, lib.GHOSTTY_RENDER_STATE_ROW_CELLS_DATA_GRAPHEMES_LEN, glen), "glen")
+            if glen[0] > 1:
+                buf = gbuf if glen[0] <= len(gbuf) else ffi.new("uint32_t[]", glen[0])
+                _check(get(cl, lib.GHOSTTY_RENDER_STATE_ROW_CELLS_DATA_GRAPHEMES_BUF, buf), "gbuf")
+                ch = "".join(chr(buf[i]) for i in range(glen[0]))
+            else:
+                lib.ghostty_cell_get(raw[0], cp_key, cp)
+                ch = chr(cp[0]) if cp[0] else " "
+            if cell_style != current and text:
+                runs.append(StyledRun("".join(text), current))
+                text = []
+            current = cell_style
+            text.append(ch)
+        if text:
+            runs.append(StyledRun("".join(text), current))
+        # Trailing blanks in the default style carry nothing to draw.
+        while runs and runs[-1].style == DEFAULT_STYLE:
+            stripped = runs[-1].text.rstrip(" ")
+            if stripped:
+                runs[-1] = StyledRun(stripped, DEFAULT_STYLE)
+                break
+            runs.pop()
+        return runs
+
+    # -- persisting --------------------------------------------------------------
+
+    def to_vt(self) -> bytes:
+        self._drain_history()  # draw the screen, not the history not yet handed out
+        opts = _sized("GhosttyFormatterTerminalOptions")
+        opts.emit = lib.GHOSTTY_FORMATTER_FORMAT_VT
+        opts.unwrap, opts.trim = False, False
+        extra = opts.extra
+        # The palette is left out: programs rarely change it and it costs 4 KB every time.
+        for name in ("modes", "scrolling_region", "tabstops", "pwd", "keyboard"):
+            setattr(extra, name, True)
+        for name in ("cursor", "style", "hyperlink", "protection", "kitty_keyboard", "charsets"):
+            setattr(extra.screen, name, True)
+        opts.selection = ffi.NULL
+        fmt = ffi.new("GhosttyFormatter*")
+        _check(lib.ghostty_formatter_terminal_new(ffi.NULL, fmt, self._t, opts[0]), "formatter")
+        try:
+            return _read_buf(lambda b, n, w: lib.ghostty_formatter_format_buf(fmt[0], b, n, w))
+        finally:
+            lib.ghostty_formatter_free(fmt[0])
+
+    def snapshot(self) -> bytes:
+        """Ghostty's own binary snapshot: both screens, modes, colours, cursor, history."""
+        self._drain_history()  # history already handed out must not come back on restore
+        cols, rows = self.size
+        payload = _read_buf(lambda b, n, w: lib.ghostty_snapshot_encode_buf(self._t, b, n, w))
+        return SnapshotHeader(self.backend, SNAPSHOT_FORMAT, cols, rows).pack(payload)
+
+    @classmethod
+    def restore(cls, blob: bytes) -> GhosttyScreen:
+        """Rebuild a screen from `snapshot()`; `SnapshotIncompatible` means replay the bytes."""
+        header, payload = SnapshotHeader.unpack(blob)
+        if header.backend != cls.backend or header.format != SNAPSHOT_FORMAT:
+            raise SnapshotIncompatible(
+                f"snapshot is {header.backend} format {header.format}, "
+                f"not {cls.backend} format {SNAPSHOT_FORMAT}"
+            )
+        decoder = ffi.new("GhosttySnapshotDecoder*")
+        _check(
+            lib.ghostty_snapshot_decoder_new_buf(ffi.NULL, decoder, payload, len(payload)),
+            "snapshot decoder",
+        )
+        handle = ffi.new("GhosttyTerminal*")
+        try:
+            res = lib.ghostty_snapshot_decoder_decode(decoder[0], handle)
+        finally:
+            lib.ghostty_snapshot_decoder_free(decoder[0])
+        if res:
+            raise SnapshotIncompatible(f"libghostty-vt could not decode this snapshot ({res})")
+        screen = cls.__new__(cls)
+        screen._adopt(handle)
+        return screen
+
+
+def _read_buf(call) -> bytes:
+    """The C API's size-query-then-fill dance over `call(buf, buf_len, out_written)`."""
+    n = ffi.new("size_t*")
+    call(ffi.NULL, 0, n)  # reports OUT_OF_SPACE with the size it needs
+    buf = ffi.new("uint8_t[]", max(n[0], 1))
+    _check(call(buf, len(buf), n), "format")
+    return ffi.buffer(buf, n[0])[:]
+
+
+_GRID_REF = None
+
+
+def _grid_ref_fn():
+    """ghostty_terminal_grid_ref with its by-value union parameter declared as a struct twin.
+
+    cffi's ABI mode cannot pass unions by value; pyghostty declares a
+    layout-identical struct (`GhosttyPointS`) for exactly this call.
+    """
+    global _GRID_REF
+    if _GRID_REF is None:
+        from pyghostty._ffi import union_fn
+
+        _GRID_REF = union_fn(
+            "ghostty_terminal_grid_ref",
+            "GhosttyResult(*)(GhosttyTerminal, GhosttyPointS, GhosttyGridRef*)",
+        )
+    return _GRID_REF
