@@ -69,7 +69,7 @@ def _when(ts: float | None) -> str:
 
 
 def _took(session: Session) -> str:
-    from runner.timefmt import format_duration
+    from storage.units import format_duration
 
     d = session.duration(time.time())
     return format_duration(d) if d is not None else "-"
@@ -112,6 +112,6 @@ async def _last_system_line(store: Store, session_id: int) -> str:
 
 
 def _capture_redaction(ctx: Ctx) -> list[str] | None:
-    from storage.transfer.export import capture_patterns
+    from home.config import capture_patterns
 
     return capture_patterns(ctx.config.section("redaction"))

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from storage.models import LIVE
+
 from .context import Ctx
 
 if TYPE_CHECKING:
@@ -296,7 +298,7 @@ async def stop_live(paths: Paths) -> None:
     if not paths.db.exists():
         return
     async with open_store(paths.db, actor="demo") as store:
-        live = await store.sessions.list(status=("running", "paused"), include_deleted=True)
+        live = await store.sessions.list(status=LIVE, include_deleted=True)
         await asyncio.gather(
             *(control.stop(store, paths, s.id, grace=1.0) for s in live),
             return_exceptions=True,

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from storage.models import ACTIVE
+
 from .context import EXIT_ERROR, EXIT_OK, Ctx, print_json
 
 if TYPE_CHECKING:
@@ -86,7 +88,7 @@ async def check_supervisors(store: Store, paths: Paths) -> list[Finding]:
     stale = [
         s.id
         for s in await store.sessions.list(
-            status=("running", "paused", "pending"), include_deleted=True, order="id"
+            status=ACTIVE, include_deleted=True, order="id"
         )
         if not is_alive(paths, s.id)
         and (s.status != "pending" or now - s.updated_at >= PENDING_GRACE)

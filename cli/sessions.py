@@ -196,7 +196,7 @@ def cmd_show(ctx: Ctx) -> int:
             data["supervisor_alive"] = alive
             print_json(data)
             return EXIT_OK
-        from runner.timefmt import format_duration
+        from storage.units import format_duration
 
         rows: list[tuple[str, str]] = [
             ("session", f"#{s.id}  {s.uid}"),

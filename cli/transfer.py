@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from storage.units import format_size_decimal
+
 from .context import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Ctx, print_json
 
 if TYPE_CHECKING:
@@ -33,14 +35,6 @@ if TYPE_CHECKING:
 
 def _err(message: str) -> None:
     print(f"tether: {message}", file=sys.stderr)
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000  # type: ignore[assignment]
-    return f"{n} B"  # pragma: no cover
 
 
 class _Meter:
@@ -90,9 +84,9 @@ async def _session_ids(ctx: Ctx, store: Store) -> list[int] | int:
 
 
 def cmd_export(ctx: Ctx) -> int:
+    from home.config import export_redactor
     from storage.transfer.export import (
         FORMATS,
-        export_redactor,
         export_sessions,
         export_to_file,
         format_for_path,
@@ -151,7 +145,8 @@ def cmd_export(ctx: Ctx) -> int:
     where = args.output or "stdout"
     noun = "session" if result.sessions == 1 else "sessions"
     print(
-        f"exported {result.sessions} {noun} ({_size(result.output_bytes)} of output) as "
+        f"exported {result.sessions} {noun} "
+        f"({format_size_decimal(result.output_bytes)} of output) as "
         f"{fmt} to {where}; {_redaction_text(result)}",
         file=sys.stderr,
     )
@@ -241,7 +236,7 @@ def _print_import(result: ImportResult) -> None:
             target = f" as #{s.id}" if s.id is not None else ""
             print(f"{would}import{target}  {label}  ({s.status}, uid {s.uid})")
     n = result.imported
-    size = _size(sum(s.bytes for s in result.sessions if s.action != "skip"))
+    size = format_size_decimal(sum(s.bytes for s in result.sessions if s.action != "skip"))
     verb = "would import" if result.dry_run else "imported"
     summary = f"{verb} {n} session{'s' * (n != 1)} ({size} of output)" if n else "nothing to import"
     if result.skipped:

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
+
+from storage.models import LIVE
 
 from .errors import ControlError, NotRunning, SupervisorGone
 from .kinds import kind_named
 from .locations import RuntimePaths, is_alive, socket_path
-from .reconcile import LIVE, reconcile
+from .reconcile import reconcile
 
 if TYPE_CHECKING:
     from storage import Session, Store
@@ -63,7 +66,7 @@ async def _control(
     payload: dict[str, Any],
     *,
     timeout: float = REPLY_TIMEOUT,
-    allowed: tuple[str, ...] = LIVE,
+    allowed: Collection[str] = LIVE,
 ) -> dict[str, Any]:
     session = await store.sessions.require(session_id)
     sid = session.id

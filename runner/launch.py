@@ -21,9 +21,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from storage.models import LIVE
+
 from .errors import NeedsConfirmation, NotResumable
 from .locations import RuntimePaths, is_alive, socket_path, supervisor_pid
-from .reconcile import LIVE, reconcile
+from .reconcile import reconcile
 from .spec import LaunchSpec
 
 if TYPE_CHECKING:

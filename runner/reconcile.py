@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from storage.models import ACTIVE
+
 from . import log
 from .locations import RuntimePaths, is_alive, socket_path, sweep, try_lock
 
@@ -18,7 +20,6 @@ if TYPE_CHECKING:
     from storage import Store
 
 PENDING_GRACE = 60.0  # a pending session with no supervisor after this long is lost
-LIVE = ("running", "paused")
 
 
 async def reconcile(store: Store, paths: RuntimePaths) -> list[int]:
@@ -28,9 +29,7 @@ async def reconcile(store: Store, paths: RuntimePaths) -> list[int]:
     sockets of sessions that cannot have a supervisor (``locations.sweep``). Cheap
     when nothing is wrong: one indexed query, one lock probe per live session, and
     one directory listing."""
-    candidates = await store.sessions.list(
-        status=("running", "paused", "pending"), include_deleted=True, order="id"
-    )
+    candidates = await store.sessions.list(status=ACTIVE, include_deleted=True, order="id")
     lost: list[int] = []
     now = time.time()
     for session in candidates:

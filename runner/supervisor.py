@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from storage import open_store
+from storage import LIVE, open_store
 from storage.units import format_duration
 
 from . import descendants, log

@@ -1,7 +1,8 @@
 """How sessions read on screen: status icons, relative times, durations, paths, sizes.
 
 Pure functions of their arguments (the time ``now`` is passed in), so screenshots
-taken with a fixed clock are identical on every run.
+taken with a fixed clock are identical on every run. Sizes and durations are
+``storage.units``'s, the one home of units.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import os
 import time
 from typing import TYPE_CHECKING
+
+from storage.units import format_duration, format_size
 
 if TYPE_CHECKING:
     from storage import Session
@@ -54,16 +57,7 @@ def duration(seconds: float | None) -> str:
     """``0.4s``, ``42s``, ``3m05s``, ``2h07m``, ``3d04h``."""
     if seconds is None:
         return "—"
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+    return format_duration(seconds)
 
 
 def timestamp(at: float | None) -> str:
@@ -82,12 +76,7 @@ def home(path: str, home_dir: str | None = None) -> str:
 
 def size(n: int) -> str:
     """Bytes in a human unit: ``812 B``, ``4.2 KiB``, ``1.3 GiB``."""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError  # unreachable
+    return format_size(n)
 
 
 def count(n: int) -> str:

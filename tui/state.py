@@ -8,7 +8,7 @@ Widgets read from here and subscribe to ``changed``; they never query each other
 - Edits (name, notes, tags, pin) are pending until the autosave writes them, after
   ``autosave_interval`` seconds, or on ``flush`` (quit, suspend). ``row`` shows a
   session with its pending edits applied, so the UI reflects them at once.
-- ``poll`` notices commits by other processes through ``PRAGMA data_version`` and
+- ``poll`` notices commits by other processes through the store's change watcher and
   fetches only the rows updated since the last look.
 - Where the user was (screen, selection, filter, sort) is saved in ``settings`` and
   restored by ``load``.
@@ -33,10 +33,13 @@ from tui.list_query import ListQuery, view_ids
 if TYPE_CHECKING:
     from textual.dom import DOMNode
 
-    from storage import Session, Store
+    from storage import ChangeWatcher, Session, Store
 
 UI_KEY = "tui.state"
-EDITABLE = ("name", "notes", "pinned", "tags")
+# The session fields a user edits in the app: a subset of storage's SESSION_EDITABLE,
+# plus the tags, which ``sessions.update(tags=...)`` saves in the same transaction
+# (tests/test_hygiene.py checks the subset).
+USER_EDITABLE = ("name", "notes", "pinned", "tags")
 CACHE_ROWS = 4000
 FETCH_BATCH = 400
 # Rows updated up to this many seconds before the newest one seen are read again:
@@ -107,7 +110,7 @@ class AppState:
         self._ui_dirty_since: float | None = None
         self._trashed: list[list[int]] = []  # batches, newest last: undo restores one
         self.marked: set[int] = set()
-        self._data_version = -1
+        self._changes: ChangeWatcher | None = None
         self._watermark = 0.0
         self._opened_at = 0.0
         self._announced: set[tuple[int, int, str]] = set()
@@ -188,7 +191,8 @@ class AppState:
         self.place = Place(screen, sid if isinstance(sid, int) else None)
         selected = saved.get("selected")
         self._opened_at = self.clock()
-        self._data_version = await self.store.data_version()
+        self._changes = self.store.changes()
+        await self._changes.changed()
         self._watermark = self._opened_at
         await self._reindex()
         if isinstance(selected, int) and selected in self._pos:
@@ -255,7 +259,7 @@ class AppState:
     # -- edits --------------------------------------------------------------------------
     def edit(self, session_id: int, **fields: Any) -> None:
         """Change name, notes, tags or pinned; saved by the autosave or ``flush``."""
-        unknown = set(fields) - set(EDITABLE)
+        unknown = set(fields) - set(USER_EDITABLE)
         if unknown:
             raise ValueError(f"cannot edit {', '.join(sorted(unknown))}")
         if "tags" in fields:
@@ -305,15 +309,9 @@ class AppState:
             written: list[int] = []
             for sid, fields in snapshot.items():
                 try:
-                    tags = fields.get("tags")
-                    simple = {k: v for k, v in fields.items() if k != "tags"}
-                    s = None
-                    if simple:
-                        s = await self.store.sessions.update(sid, **simple)
-                    if tags is not None:
-                        s = await self.store.sessions.set_tags(sid, tags)
-                    if s is not None:
-                        self._remember([s])
+                    # One transaction: the fields and the tags are saved together.
+                    s = await self.store.sessions.update(sid, **fields)
+                    self._remember([s])
                 except (SessionNotFound, ValueError):
                     # Purged elsewhere (nothing left to save to), or a value storage
                     # refuses (a tag it will never take): retrying would not help.
@@ -388,10 +386,10 @@ class AppState:
     # -- changes from elsewhere ---------------------------------------------------------
     async def poll(self, *, force: bool = False) -> bool:
         """Pick up commits of other processes (and ours with ``force``). True if any."""
-        version = await self.store.data_version()
-        if version == self._data_version and not force:
+        if self._changes is None:
+            self._changes = self.store.changes()
+        if not await self._changes.changed() and not force:
             return False
-        self._data_version = version
         changed = await self.store.sessions.list(
             updated_since=self._watermark - OVERLAP, include_deleted=True, order="updated"
         )

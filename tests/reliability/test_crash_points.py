@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from storage import open_store
-from storage.engine.search.basic import search_sessions
+from storage.engine.search import search_sessions
 from tests.support.reliability import files_of
 from tests.support.tether_cli import TETHER, Tether
 from tests.support.tmux import Tmux

@@ -237,7 +237,7 @@ async def _check_fixture_contents(store) -> None:
     ]
     assert [h.line for h in await store.search("undefined symbol")] == [2]
     assert await store.output.unindexed_bytes() == 5
-    from storage.engine.search.basic import search_sessions
+    from storage.engine.search import search_sessions
 
     assert await search_sessions(store, "linker") == [1]
     assert await store.settings.get("ui.sort") == "updated"

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from storage import STREAMS, IllegalTransition, open_store
 from storage.engine.output import CHUNK_BYTES
-from storage.engine.search.basic import search_sessions
+from storage.engine.search import search_sessions
 from storage.models import TRANSITIONS
 from tests.support.database import (
     assert_output_index_exact,

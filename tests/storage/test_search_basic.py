@@ -1,4 +1,5 @@
-"""``store.search`` (plain words) and the consistency of the two FTS5 indexes."""
+"""``store.search`` (plain words, run by the one search engine) and the consistency of the
+two FTS5 indexes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from storage import SearchHit
-from storage.engine.search.basic import search_sessions
+from storage.engine.search import search_sessions
 from tests.support.database import assert_output_index_exact, fts_postings, rows
 
 
@@ -113,7 +114,7 @@ async def test_output_index_stays_exact_through_appends_extensions_and_purges(st
     assert (await store.integrity_check()).ok
 
 
-# -- the byte-level shortcut of store.search ----------------------------------------------
+# -- the byte-level shortcut of store.search (the engine's ChunkScanner) -----------------
 
 _LOGGY = st.lists(
     st.sampled_from(
@@ -143,9 +144,11 @@ _LOGGY = st.lists(
 @settings(max_examples=300, deadline=None)
 @given(_LOGGY, st.booleans(), st.sampled_from([["error"], ["request"], ["error", "request"]]))
 def test_candidate_lines_never_miss_a_hit(data, open_end, words):
-    from storage.engine.output import chunk_lines
-    from storage.engine.search.basic import _candidate_lines, _line_spans
-    from storage.models import OutputChunk
+    # store.search runs on the one engine: its byte-level shortcut is the ChunkScanner.
+    from storage.engine.search import words_query
+    from storage.engine.search.lines import ChunkScanner
+    from storage.models import OutputChunk, chunk_lines
+    from storage.query.match import line_matcher
 
     if not data:
         return
@@ -156,8 +159,10 @@ def test_candidate_lines_never_miss_a_hit(data, open_end, words):
     count = data.count(b"\n") + (1 if open_end else 0)
     chunk = OutputChunk(1, 1, 1, "stdout", 10, count, open_end, 5.0, 6.0, data)
     every = chunk_lines(chunk)
-    hits = [ln for ln in every if _line_spans(ln.plain, words)]
-    candidates = _candidate_lines(chunk, words)
+    query = words_query(" ".join(words))
+    matcher = line_matcher(query)
+    hits = [ln for ln in every if matcher(ln.plain)]
+    candidates = [every[m.index] for m in ChunkScanner(query).scan(data, open_end)]
     assert all(c in every for c in candidates)  # the same Line objects as the full path
     assert [c.number for c in candidates] == sorted(c.number for c in candidates)
     assert set(h.number for h in hits) <= {c.number for c in candidates}

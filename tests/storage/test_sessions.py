@@ -16,7 +16,7 @@ from storage import (
     SessionNotFound,
     open_store,
 )
-from storage.engine.search.basic import search_sessions
+from storage.engine.search import search_sessions
 from storage.models import TRANSITIONS
 from tests.support.database import assert_output_index_exact, rows
 

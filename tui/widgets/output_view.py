@@ -9,7 +9,7 @@ cached by ``output_rows.RowPainter``.
 
 The line count comes from the session row, so a 10-million-line session opens and
 jumps to its end by reading one row and one page. While the session is live its row is
-read twenty times a second (while it is not, only when ``PRAGMA data_version`` moves,
+read twenty times a second (while it is not, only when the store's change watcher moves,
 and once a second); new lines are read in the same poll when the end is on screen.
 While following, the view stays at the end; when the user scrolls up it stays put and
 counts "+N new lines" instead.
@@ -43,7 +43,7 @@ from .output_render import GutterLayout, LineStyles
 from .output_rows import RowPainter, end_top, wrap_rows
 
 if TYPE_CHECKING:
-    from storage import Store
+    from storage import ChangeWatcher, Store
 
 POLL_INTERVAL = 0.05  # seconds; the write-to-screen target is p95 <= 250 ms
 IDLE_REFRESH_TICKS = 20  # an ended session rereads its row at least once a second
@@ -160,7 +160,7 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         self._layout_epoch = 0
         self._wrap_cache: tuple[tuple, list[tuple[int, int]]] | None = None
         self._end_top = 0  # wrap: first line shown when the screen is filled from the end
-        self._data_version: int | None = None
+        self._changes: ChangeWatcher | None = None
         self._ticks = 0
         self._poke = asyncio.Event()
 
@@ -318,7 +318,7 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
     @work(group="output-poll", exit_on_error=False)
     async def _poll_loop(self) -> None:
         """Reread the session row twenty times a second while it is live; while it
-        is not, only when ``PRAGMA data_version`` says another connection wrote (and
+        is not, only when the store's change watcher says another connection wrote (and
         once a second, for writes made through this very connection)."""
         while True:
             try:
@@ -336,9 +336,9 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
     async def _poll(self, force: bool) -> None:
         self._ticks += 1
         if not force and self.status not in LIVE and self.status != "pending":
-            version = await self.store.data_version()
-            changed = version != self._data_version
-            self._data_version = version
+            if self._changes is None:
+                self._changes = self.store.changes()
+            changed = await self._changes.changed()
             if not changed and self._ticks % IDLE_REFRESH_TICKS:
                 return
         session = await self.store.sessions.get(self.session_id)

@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from storage.models import LIVE
 from tui import format as fmt
 from tui.keys import bindings
 from tui.state import Change
@@ -145,7 +146,7 @@ class SessionTable(ScrollView, can_focus=True):
         """Durations of running sessions tick."""
         for sid in self._visible_ids():
             row = self.state.row(sid)
-            if row is not None and row.status in ("running", "paused"):
+            if row is not None and row.status in LIVE:
                 self.refresh()
                 return
 
