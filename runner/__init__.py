@@ -28,6 +28,8 @@ The supervisor (``python -m runner``, one detached process per running session):
 - ``writer``      batched writes to SQLite, database health and retries, index scheduling
 - ``indexer``     index and merge steps for the session's own output
 - ``server``      the control socket, serving a ``Controllable`` (the supervisor)
+- ``screen/``     terminal emulation for pty sessions: one ``Screen`` interface, backends
+                  loaded by name (a pty kind's ``on_output`` is where it is fed)
 
 Nothing is imported eagerly: ``import runner`` costs almost nothing.
 """
