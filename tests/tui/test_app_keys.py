@@ -4,7 +4,6 @@ edits and deletions, on the database (read back through a second connection)."""
 from __future__ import annotations
 
 import pytest
-from tui.list_view import ListView
 
 from tests.support.tui_app import (
     NOW,
@@ -15,6 +14,7 @@ from tests.support.tui_app import (
     read_session,
     seed_every_status,
 )
+from tui.list_query import ListQuery
 from tui.screens.detail import DetailScreen
 from tui.screens.modals import ConfirmModal, NewSessionModal, StatusFilterModal, TagsModal
 from tui.screens.sessions import SessionsScreen
@@ -264,7 +264,7 @@ async def test_slash_filters_as_you_type_and_escape_clears(seeded) -> None:  # t
         await _press(pilot, "slash", "ctrl+u", *"ci", "enter")
         assert set(app.state.ids) == {ids["build"], ids["tests"]}
         await _press(pilot, "escape")
-        assert app.state.view == ListView()
+        assert app.state.view == ListQuery()
         assert len(app.state.ids) == 9
 
 

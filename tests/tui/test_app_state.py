@@ -8,7 +8,6 @@ import sys
 import textwrap
 
 import pytest
-from tui.list_view import ListView, matching_ids, pinned_first, view_ids
 
 from storage import open_store
 from tests.support.tui_app import (
@@ -22,6 +21,7 @@ from tests.support.tui_app import (
 )
 from tui import format as fmt
 from tui.keys import KEYS, KeyConfigError, keymap
+from tui.list_query import ListQuery, matching_ids, pinned_first, view_ids
 from tui.screens.detail import DetailScreen
 from tui.screens.help import HelpModal
 from tui.screens.modals import NewSessionModal, complete_directory, parse_tags
@@ -64,7 +64,7 @@ async def test_restores_screen_selection_filter_and_sort(seeded) -> None:  # typ
     again = make_app(paths)
     async with again.run_test(size=SIZE) as pilot:
         await again.wait_idle()
-        assert again.state.view == ListView(
+        assert again.state.view == ListQuery(
             statuses=frozenset({"succeeded", "failed"}), sort="name"
         )
         assert again.state.selected == ids["tests"]
@@ -91,7 +91,7 @@ async def test_restore_survives_a_session_that_is_gone(seeded) -> None:  # type:
     async with app.run_test(size=SIZE):
         await app.wait_idle()
         assert isinstance(app.screen, SessionsScreen)
-        assert app.state.view == ListView()
+        assert app.state.view == ListQuery()
         assert app.state.selected == app.state.ids[0]
 
 
@@ -169,7 +169,7 @@ def test_the_cli_does_not_import_textual() -> None:
         import sys
         from cli import build_parser
         build_parser().parse_args(["demo", "--no-tui"])
-        import tui.keys, tui.format, tui.list_view, cli.demo
+        import tui.keys, tui.format, tui.list_query, cli.demo
         print(sorted(m for m in sys.modules if m.split(".")[0] in ("textual", "rich")))
         """
     )
@@ -183,14 +183,14 @@ def test_the_cli_does_not_import_textual() -> None:
 async def test_view_ids_filters_sorts_and_pins(seeded) -> None:  # type: ignore[no-untyped-def]
     paths, ids = seeded
     async with open_store(paths.db) as store:
-        assert (await view_ids(store, ListView()))[0] == ids["running"]
-        assert await view_ids(store, ListView(text="agent ref")) == [ids["lost"]]
-        assert await view_ids(store, ListView(text="#3")) == [ids["stopped"]]
-        assert await view_ids(store, ListView(text="zzz")) == []
-        only_failed = ListView(statuses=frozenset({"failed"}))
+        assert (await view_ids(store, ListQuery()))[0] == ids["running"]
+        assert await view_ids(store, ListQuery(text="agent ref")) == [ids["lost"]]
+        assert await view_ids(store, ListQuery(text="#3")) == [ids["stopped"]]
+        assert await view_ids(store, ListQuery(text="zzz")) == []
+        only_failed = ListQuery(statuses=frozenset({"failed"}))
         assert await view_ids(store, only_failed) == [ids["tests"]]
         pinned_build = await view_ids(
-            store, ListView(), {ids["build"]: True, ids["running"]: False}
+            store, ListQuery(), {ids["build"]: True, ids["running"]: False}
         )
         assert pinned_build[0] == ids["build"]
         assert await matching_ids(store, "   ") is None
@@ -200,13 +200,13 @@ def test_pinned_first_is_stable() -> None:
     assert pinned_first([5, 4, 3, 2, 1], {2, 4}) == [4, 2, 5, 3, 1]
 
 
-def test_list_view_json_round_trip_and_junk() -> None:
-    view = ListView(text="ci", statuses=frozenset({"failed"}), sort="name")
-    assert ListView.from_json(view.to_json()) == view
-    assert ListView.from_json({"statuses": ["nope", "lost"], "sort": 3}) == ListView(
+def test_list_query_json_round_trip_and_junk() -> None:
+    view = ListQuery(text="ci", statuses=frozenset({"failed"}), sort="name")
+    assert ListQuery.from_json(view.to_json()) == view
+    assert ListQuery.from_json({"statuses": ["nope", "lost"], "sort": 3}) == ListQuery(
         statuses=frozenset({"lost"})
     )
-    assert ListView.from_json("junk") == ListView()
+    assert ListQuery.from_json("junk") == ListQuery()
 
 
 def test_format_helpers() -> None:
