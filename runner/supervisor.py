@@ -5,9 +5,12 @@ Life of a supervisor (``python -m runner``, detached, one per running session):
 1. take the session's lock (liveness for everyone else) or give up;
 2. install signal handlers, become a child subreaper (so what the command orphans
    stays within reach of ``stop``: runner/descendants.py), then spawn the command as
-   its session kind says (runner/kinds.py), before any thread exists;
-3. open the database, start the run (the session becomes ``running``), serve the
-   control socket (runner/server.py), and tell the launcher it is up;
+   its session kind says (runner/kinds.py), before any thread exists, *held* before
+   its exec (runner/child.py);
+3. open the database, serve the control socket (runner/server.py), start the run
+   (the session becomes ``running``); only then release the command, and tell the
+   launcher it is up. If any of that fails, the held command exits without having
+   run and the session is ``failed`` saying so;
 4. meanwhile capture drains the command's output into a bounded buffer
    (runner/capture.py) and the writer writes it in batches and has it indexed
    (runner/writer.py, runner/indexer.py);
@@ -133,9 +136,8 @@ class Supervisor:
         child = self.child
         if child.input_fd is not None:
             self.input = CommandInput(child.input_fd, self.kind.close_input)
-        self.capture.start(child.outputs, self.kind.on_output, self.input)
-        self._on_sigchld()  # it may have exited already
-
+        # The command is held before exec (runner/child.py): everything that can fail
+        # comes first, so a failure here means the command never ran.
         self.store = await open_store(self.spec.db, create=False, actor="runner")
         db_identity = os.stat(self.spec.db)  # before anyone hears we started
         await self.store.tune(busy_timeout=self.spec.busy_timeout)
@@ -143,13 +145,6 @@ class Supervisor:
             self.store, self.sid, self.log_path, defer_above=self.spec.defer_merge_above
         )
         self.writer.attach(self.store, indexer)
-        run = await self.writer.retry(
-            lambda: self.store.runs.start(
-                self.sid, self.spec.argv, pid=child.pid, at=child.started_at
-            ),
-            "record the start",
-            RETRY_FOR / 2,
-        )
         server = ControlServer(
             self,
             Path(self.spec.socket),
@@ -158,6 +153,21 @@ class Supervisor:
             grace=self.spec.grace,
         )
         await server.start()
+        run = await self.writer.retry(
+            lambda: self.store.runs.start(self.sid, self.spec.argv, pid=child.pid),
+            "record the start",
+            RETRY_FOR / 2,
+        )
+        self.capture.start(child.outputs, self.kind.on_output, self.input)
+        try:
+            await child.release(self.spec.argv, self.spec.cwd)
+        except StartError as e:  # the exec itself failed (the program was there)
+            await self._exec_failed(str(e))
+            await server.close()
+            lock.release()
+            self.report({"ok": False, "error": str(e)})
+            return 0
+        self._on_sigchld()  # it may have exited already
         self.report({"ok": True, "pid": child.pid, "run": run.number, "supervisor": os.getpid()})
 
         flusher = asyncio.create_task(self.writer.run())
@@ -334,6 +344,21 @@ class Supervisor:
         self.finished.set()
 
     # -- failures -------------------------------------------------------------------------
+    async def _exec_failed(self, message: str) -> None:
+        """The run was recorded but the program could not be executed: end it failed."""
+        assert self.child is not None
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._exited.wait(), self.spec.grace)
+        for fd in list(self.child.outputs):
+            self.capture.close_output(fd)
+        await self.writer.flush_all()
+        await self.writer.retry(
+            lambda: self.store.runs.finish(self.sid, status="failed", reason=message),
+            "record the end",
+            RETRY_FOR,
+        )
+        self.finished.set()
+
     async def _record_start_failure(self, message: str) -> None:
         try:
             async with open_store(self.spec.db, create=False, actor="runner") as store:
@@ -351,12 +376,19 @@ class Supervisor:
 
     async def _crashed(self, exc: BaseException) -> None:
         """Last resort: end the command and mark the session failed, saying why."""
-        self.report({"ok": False, "error": f"tether's supervisor failed: {exc!r}"})
-        if self.child is not None and self.child.proc.returncode is None:
+        never_ran = self.child is not None and self.child.held
+        if never_ran:
+            assert self.child is not None
+            self.child.abandon()  # it exits without exec
+            what = "the command never ran"
+        else:
+            what = "the command was ended"
+        self.report({"ok": False, "error": f"tether's supervisor failed: {exc!r}; {what}"})
+        if self.child is not None and not never_ran and self.child.proc.returncode is None:
             self.child.signal_group(signal.SIGTERM)
             self.child.signal_group(signal.SIGCONT)
         reason = (
-            f"tether's supervisor failed ({type(exc).__name__}: {exc}); the command was ended. "
+            f"tether's supervisor failed ({type(exc).__name__}: {exc}); {what}. "
             f"Details are in {self.log_path} (`tether doctor`)."
         )
         try:

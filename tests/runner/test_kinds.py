@@ -52,6 +52,8 @@ def test_the_mode_picks_the_kind(tmp_path):
 def test_a_pipe_kind_keeps_stdout_and_stderr_apart(tmp_path):
     kind = kind_for(_spec(tmp_path, ["sh", "-c", "echo out; echo err >&2"]))
     child = kind.spawn()
+    assert child.held
+    asyncio.run(child.release(kind.spec.argv, kind.spec.cwd))
     streams = {stream: _read_all(fd) for fd, stream in child.outputs.items()}
     child.proc.wait()
     assert streams == {"stdout": b"out\n", "stderr": b"err\n"}
@@ -69,6 +71,7 @@ def test_a_pty_kind_gives_a_terminal_of_the_asked_size(tmp_path):
     assert list(child.outputs.values()) == ["stdout"]
     (fd,) = child.outputs
     assert fd == child.input_fd  # one fd: the terminal
+    asyncio.run(child.release(kind.spec.argv, kind.spec.cwd))
     out = _read_all(fd)
     child.proc.wait()
     assert out.split() == [b"30", b"100", b"xterm-256color"]

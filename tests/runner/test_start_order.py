@@ -1,0 +1,81 @@
+"""The command runs only once its supervisor can control and record it.
+
+Real supervisors: when something the supervisor needs fails at start (its control
+socket cannot be made, its database cannot be opened), the session is ``failed``
+with a reason that says the command never ran, and the command (``touch MARKER``)
+has indeed not run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from runner import control
+from runner.launch import _spawn_supervisor
+from runner.locations import is_alive, socket_path
+from runner.spec import LaunchSpec
+from tests.support.supervisors import eventually, system_lines
+
+
+async def _failed_without_running(store, paths, sid: int, marker) -> str:  # type: ignore[no-untyped-def]
+    s = await store.sessions.require(sid)
+    assert s.status == "failed", s.status
+    await eventually(lambda: _released(paths, sid), timeout=30, what="the supervisor to let go")
+    assert not marker.exists(), "the command ran although its supervisor could not control it"
+    (line,) = await system_lines(store, sid)
+    assert "never ran" in line, line
+    return line
+
+
+async def _released(paths, sid: int) -> bool:  # type: ignore[no-untyped-def]
+    return not is_alive(paths, sid)
+
+
+async def test_no_control_socket_means_the_command_never_runs(store, paths, tmp_path):
+    marker = tmp_path / "ran"
+    s = await store.sessions.create(["touch", str(marker)], str(tmp_path))
+    sock = socket_path(paths, s.id)
+    sock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    sock.mkdir()  # something that is not a socket, and cannot be replaced by one
+    (sock / "keep").write_text("x")
+    s = await control.launch(store, paths, s.id)
+    line = await _failed_without_running(store, paths, s.id, marker)
+    assert "tether's supervisor failed" in line, line
+    assert not list(await store.runs.list(s.id)), "a run was recorded for a command that never ran"
+
+
+async def test_a_database_that_cannot_be_opened_means_the_command_never_runs(
+    store, paths, tmp_path
+):
+    """The supervisor opens the database after the fork (before any thread): if that
+    fails the held command is abandoned."""
+    marker = tmp_path / "ran"
+    s = await store.sessions.create(["touch", str(marker)], str(tmp_path))
+    spec = LaunchSpec(
+        db=str(tmp_path / "missing" / "tether.db"),  # not there: open_store(create=False)
+        session_id=s.id,
+        lock=str(paths.lock_file(s.id)),
+        socket=str(socket_path(paths, s.id)),
+        log=str(paths.supervisor_log),
+        argv=["touch", str(marker)],
+        cwd=str(tmp_path),
+    )
+    report = await asyncio.to_thread(_spawn_supervisor, spec)
+    assert not report["ok"] and "never ran" in report["error"], report
+    await eventually(lambda: _released(paths, s.id), timeout=30, what="the supervisor to let go")
+    assert not marker.exists(), "the command ran although its supervisor had no database"
+
+
+async def test_an_exec_that_fails_after_the_run_started_ends_it_failed(store, paths, tmp_path):
+    """The program is there but cannot be executed (its #! interpreter is missing):
+    the recorded run ends ``failed`` with the reason, and the supervisor lets go."""
+    script = tmp_path / "script"
+    script.write_text("#!/no/such/interpreter\necho hi\n")
+    script.chmod(0o755)
+    s = await control.start_session(store, paths, argv=[str(script)], cwd=tmp_path)
+    assert s.status == "failed", s.status
+    await eventually(lambda: _released(paths, s.id), timeout=30, what="the supervisor to let go")
+    lines = await system_lines(store, s.id)
+    assert lines[-1] == f"could not start {script}: its interpreter (the #! line) was not found"
+    (run,) = await store.runs.list(s.id)
+    assert run.status == "failed"
