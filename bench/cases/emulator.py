@@ -10,7 +10,7 @@ Memory: RSS of a fresh process holding a 200x60 screen that has produced
 it writes them). Target: <= 40 MB. Measured in a subprocess per backend so
 one backend's allocations do not count against the other.
 
-Standalone: `python bench/emulator.py [--mb 50] [--backends ghostty,pyte]`.
+Standalone: `python bench/cases/emulator.py [--mb 50] [--backends ghostty,pyte]`.
 pyte runs on a smaller stream by default (it is ~100x slower); its MB/s is a rate.
 """
 
@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "terminal"
 STREAM_FIXTURES = (
     "claude_first",
@@ -128,7 +128,7 @@ def _in_subprocess(kind: str, backend: str, megabytes: float) -> dict:
         "raw_library": repr(megabytes),
     }[kind]
     code = (
-        f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); import bench.emulator as b; "
+        f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); import bench.cases.emulator as b; "
         f"print(json.dumps(b.{kind}({args})))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
