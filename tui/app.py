@@ -27,6 +27,7 @@ from storage.models import ACTIVE
 from tui import format as fmt
 from tui.actions import SessionActions
 from tui.commands import AppCommands, SessionCommands
+from tui.host import TetherHost
 from tui.keys import KeyConfigError, bindings, keymap
 from tui.list_query import ListQuery
 from tui.state import AppState, Ended
@@ -42,7 +43,7 @@ POLL_INTERVAL = 0.5
 AUTOSAVE_TICK = 0.25
 
 
-class TetherApp(App[int]):
+class TetherApp(TetherHost):
     """tether's TUI. ``background=False`` turns off polling and reconcile (snapshots).
 
     Screens reach it typed, as ``screen.tether`` (``tui.screens.base``): its ``store``,

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from tui import format as fmt
-from tui.screens.base import tether_app
+from tui.host import tether_app
 
 if TYPE_CHECKING:
     from storage import Session
-    from tui.app import TetherApp
+    from tui.host import TetherHost
 
 RECENT = 300  # sessions fuzzy-matched by name and command, newest first
 FOUND = 100  # sessions found by the metadata index for words typed
@@ -23,7 +23,7 @@ class SessionCommands(Provider):
     """Sessions as palette entries: ``#42``, a name, or words of the command."""
 
     @property
-    def tether(self) -> TetherApp:
+    def tether(self) -> TetherHost:
         return tether_app(self.app)
 
     async def startup(self) -> None:

@@ -14,31 +14,20 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Input
 
 from tui.action_statuses import applies
+from tui.host import TetherHost, tether_app
 
 if TYPE_CHECKING:
-    from textual.app import App
-
     from storage import Session
-    from tui.app import TetherApp
     from tui.state import AppState
 
 ResultType = TypeVar("ResultType")
-
-
-def tether_app(app: App[Any]) -> TetherApp:
-    """``app`` as tether's own app (screens of this package run only there)."""
-    from tui.app import TetherApp
-
-    if not isinstance(app, TetherApp):
-        raise TypeError(f"tether's screens need TetherApp, not {type(app).__name__}")
-    return app
 
 
 class TetherScreen(Screen[ResultType]):
     """A screen of tether's app."""
 
     @property
-    def tether(self) -> TetherApp:
+    def tether(self) -> TetherHost:
         return tether_app(self.app)
 
     @property
@@ -51,7 +40,7 @@ class TetherModal(ModalScreen[ResultType]):
     """A modal of tether's app."""
 
     @property
-    def tether(self) -> TetherApp:
+    def tether(self) -> TetherHost:
         return tether_app(self.app)
 
 
