@@ -5,7 +5,8 @@
 Writes ``[T ]1\\n``, ``[T ]2\\n``... (forever without ``--count``) with writes of
 random sizes (seeded), so lines are often cut between two writes and a kill can land
 in the middle of one. ``--rate`` paces the output (about that many bytes a second);
-``--tail-sleep S`` sleeps after the last line before exiting.
+``--tail-sleep S`` sleeps after the last line before exiting; ``--hold PATH`` waits
+after the last line until PATH exists (so a test decides when the session ends).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def main() -> int:
     p.add_argument("--rate", type=float, default=0.0, help="bytes a second (0: flat out)")
     p.add_argument("--stderr", action="store_true")
     p.add_argument("--tail-sleep", type=float, default=0.0)
+    p.add_argument("--hold", default="", help="after the last line, wait for this file")
     args = p.parse_args()
     rng = random.Random(args.seed)
     fd = 2 if args.stderr else 1
@@ -57,6 +59,8 @@ def main() -> int:
                 time.sleep(ahead)
     if args.tail_sleep:
         time.sleep(args.tail_sleep)
+    while args.hold and not os.path.exists(args.hold):
+        time.sleep(0.05)
     return 0
 
 

@@ -117,6 +117,9 @@ def test_30_sessions_of_100k_lines_with_followers_and_a_cleanup(tether, home, tm
         return proc, out, err
 
     tags = [f"p{i:02d}" for i in range(SESSIONS)]
+    # The sessions end only once the cleanup is done, so they are live while it runs
+    # however slow the machine is (they write their lines first, at RATE).
+    release = tmp_path / "release"
     runs = [
         spawn(
             f"run-{tag}",
@@ -124,7 +127,9 @@ def test_30_sessions_of_100k_lines_with_followers_and_a_cleanup(tether, home, tm
             "-n",
             tag,
             "--",
-            *producer("--seed", i, "--tag", tag, "--count", LINES, "--rate", RATE),
+            *producer(
+                "--seed", i, "--tag", tag, "--count", LINES, "--rate", RATE, "--hold", release
+            ),
         )
         for i, tag in enumerate(tags)
     ]
@@ -137,6 +142,7 @@ def test_30_sessions_of_100k_lines_with_followers_and_a_cleanup(tether, home, tm
 
     assert cleanup[0].wait(300) == 0, cleanup[2].read_text()
     overlapped = asyncio.run(_live(db, [ids[t] for t in tags]))
+    release.touch()
     asyncio.run(_wait_all_ended(db, list(ids.values())))
     for tag, (proc, _, err) in followers.items():
         assert proc.wait(120) == 0, (tag, err.read_text())
