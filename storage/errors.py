@@ -23,6 +23,18 @@ class IllegalTransition(StoreError, ValueError):
         super().__init__(f"session #{session_id} is {old}; it cannot become {new}")
 
 
+class RunSuperseded(StoreError):
+    """A run's end (or lease renewal) came from a supervisor whose run is no longer the
+    session's current live one (it was judged lost, or resumed meanwhile)."""
+
+    def __init__(self, session_id: int, run: int, current: int, status: str) -> None:
+        self.session_id, self.run, self.current, self.status = session_id, run, current, status
+        super().__init__(
+            f"session #{session_id}'s run {run} is over (the session is {status}, at run "
+            f"{current}); nothing was recorded for it"
+        )
+
+
 class SchemaTooNew(StoreError):
     def __init__(self, path: str, found: int, supported: int) -> None:
         self.path, self.found, self.supported = path, found, supported

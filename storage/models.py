@@ -171,9 +171,35 @@ class Run:
     signal: int | None
     status: str | None
     first_line: int
+    # Who supervises the run (schema v3), so that others can tell whether it still
+    # lives without a path someone could delete: ``supervisor`` is "tether" or an
+    # embedding program's name (None: nobody said, so nobody judges it).
+    supervisor: str | None = None
+    host: str | None = None
+    boot: str | None = None  # "<boot id> <pid namespace>": where the pids below mean something
+    supervisor_pid: int | None = None
+    supervisor_start: int | None = None  # clock ticks after boot (/proc/PID/stat field 22)
+    command_start: int | None = None  # the same for the command (``pid``)
+    lease: float | None = None  # seconds an embedder's renewal is good for
+    lease_until: float | None = None  # after this, without a renewal, the run is lost
+    socket: str | None = None  # the supervisor's control socket
 
     def duration(self, now: float) -> float:
         return max(0.0, (self.ended_at if self.ended_at is not None else now) - self.started_at)
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessIdentity:
+    """Where a run's processes are, told safely: a pid means something only with the
+    host and boot it belongs to, and only together with the process's start time
+    (a pid alone may have been given to another process since)."""
+
+    host: str
+    boot: str
+    supervisor_pid: int
+    supervisor_start: int
+    command_start: int | None = None
+    socket: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

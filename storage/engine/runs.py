@@ -10,20 +10,22 @@ from typing import TYPE_CHECKING
 
 from storage.engine.output import append_in_tx
 from storage.engine.sessions import _apply_status
-from storage.errors import IllegalTransition, SessionNotFound
-from storage.models import ENDED, TRANSITIONS, Run
+from storage.errors import IllegalTransition, RunSuperseded, SessionNotFound
+from storage.models import ENDED, LIVE, TRANSITIONS, ProcessIdentity, Run
 
 if TYPE_CHECKING:
     from storage.engine.store import Store
 
 _COLUMNS = (
-    "session_id, number, argv, pid, started_at, ended_at, exit_code, signal, status, first_line"
+    "session_id, number, argv, pid, started_at, ended_at, exit_code, signal, status, first_line, "
+    "supervisor, host, boot, supervisor_pid, supervisor_start, command_start, lease, lease_until, "
+    "socket"
 )
 
 
 def _run(row) -> Run:  # type: ignore[no-untyped-def]
-    sid, number, argv, pid, started, ended, code, sig, status, first = row
-    return Run(sid, number, tuple(json.loads(argv)), pid, started, ended, code, sig, status, first)
+    sid, number, argv, *rest = row
+    return Run(sid, number, tuple(json.loads(argv)), *rest)
 
 
 class Runs:
@@ -37,10 +39,22 @@ class Runs:
         *,
         pid: int | None = None,
         at: float | None = None,
+        supervisor: str | None = None,
+        lease: float | None = None,
+        identity: ProcessIdentity | None = None,
     ) -> Run:
         """Begin a new run: the session becomes ``running``. From the second run on a
         separator system line goes into the output first, so resumed output is easy
-        to tell apart."""
+        to tell apart.
+
+        ``supervisor`` names who looks after the run ("tether" for its own supervisor,
+        or your program's name). Tether's ``reconcile`` marks a run ``lost`` only when
+        it can tell that its supervisor is gone: with ``lease`` (seconds), when the
+        lease was not renewed (``renew``) in time; with ``identity`` (host, boot,
+        supervisor pid and start time), when that process is gone. A run with neither
+        is never judged: ending it is up to whoever started it."""
+        if lease is not None and not lease > 0:
+            raise ValueError(f"a lease is a number of seconds above 0, not {lease!r}")
         now = time.time() if at is None else at
         async with self._store.transaction() as db:
             row = await (
@@ -69,11 +83,24 @@ class Runs:
                         )
                     ).fetchone()
                 )[0]
+            who = identity
             await db.execute(
-                "INSERT INTO runs (session_id, number, argv, pid, started_at, first_line) "
-                "VALUES (?,?,?,?,?,?)",
-                (session_id, number, json.dumps(run_argv), pid, now, lines),
-            )
+                "INSERT INTO runs (session_id, number, argv, pid, started_at, first_line, "
+                "supervisor, host, boot, supervisor_pid, supervisor_start, command_start, "
+                "lease, lease_until, socket) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    session_id, number, json.dumps(run_argv), pid, now, lines,
+                    supervisor,
+                    who.host if who else None,
+                    who.boot if who else None,
+                    who.supervisor_pid if who else None,
+                    who.supervisor_start if who else None,
+                    who.command_start if who else None,
+                    lease,
+                    time.time() + lease if lease is not None else None,
+                    who.socket if who else None,
+                ),
+            )  # fmt: skip
             await _apply_status(db, session_id, "running", now, None, None, started)
             await db.execute(
                 "UPDATE sessions SET run_count = ?, pid = ?, started_at = CASE WHEN ? = 1 THEN ? "
@@ -92,6 +119,35 @@ class Runs:
                 (pid, session_id, session_id),
             )
 
+    async def renew(self, session_id: int, lease: float | None = None) -> Run:
+        """Renew the lease of the session's current run (``start(..., lease=)``) for
+        ``lease`` seconds from now (default: the lease it was started with). Raises
+        ``RunSuperseded`` when the run is over: it was judged lost because the lease
+        had expired, or it ended, or the session was resumed elsewhere."""
+        async with self._store.transaction() as db:
+            row = await (
+                await db.execute(
+                    "SELECT s.status, s.run_count, r.lease FROM sessions s LEFT JOIN runs r "
+                    "ON r.session_id = s.id AND r.number = s.run_count WHERE s.id = ?",
+                    (session_id,),
+                )
+            ).fetchone()
+            if row is None:
+                raise SessionNotFound(session_id)
+            status, number, held = row
+            if status not in LIVE:
+                raise RunSuperseded(session_id, number, number, status)
+            seconds = lease if lease is not None else held
+            if seconds is None or not seconds > 0:
+                raise ValueError(
+                    f"session #{session_id}'s run {number} has no lease: start it with lease="
+                )
+            await db.execute(
+                "UPDATE runs SET lease = ?, lease_until = ? WHERE session_id = ? AND number = ?",
+                (seconds, time.time() + seconds, session_id, number),
+            )
+        return await self.get(session_id, number)  # type: ignore[return-value]
+
     async def finish(
         self,
         session_id: int,
@@ -101,9 +157,15 @@ class Runs:
         status: str | None = None,
         reason: str | None = None,
         at: float | None = None,
+        run: int | None = None,
     ) -> Run:
         """End the current run. The status is ``succeeded`` for exit 0, ``failed``
-        otherwise, unless given (``stopped`` when the user stopped it, ``lost``)."""
+        otherwise, unless given (``stopped`` when the user stopped it, ``lost``).
+
+        With ``run`` (its number), only that run is ended, and only while it is live:
+        otherwise ``RunSuperseded`` is raised and nothing is written. A supervisor
+        passes its own run, so that it never writes its end into a run that is no
+        longer its own (judged lost, then resumed)."""
         if status is None:
             status = "succeeded" if exit_code == 0 and signal is None else "failed"
         if status not in ENDED:
@@ -119,6 +181,8 @@ class Runs:
             if row is None:
                 raise SessionNotFound(session_id)
             old, number, started, created = row
+            if run is not None and (run != number or old not in LIVE):
+                raise RunSuperseded(session_id, run, number, old)
             now = max(now, created)
             if old != status and status not in TRANSITIONS[old]:
                 raise IllegalTransition(session_id, old, status)

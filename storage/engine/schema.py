@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from storage.engine import index_merge
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 _V1 = [
@@ -141,5 +141,27 @@ _V1 = [
 # suits (storage/engine/index_merge.py). Settings only: no table changes.
 _V2 = list(index_merge.SETTINGS)
 
-MIGRATIONS: list[list[str]] = [_V1, _V2]
+# v3: each run records who supervises it, so that liveness never hangs on a path
+# someone else can delete and nobody judges a run it cannot see (runner/reconcile.py):
+# the supervisor's name ("tether" or an embedding program), the host and boot (boot id
+# and pid namespace) its pids belong to, the supervisor's and the command's pid with
+# their start times (/proc/PID/stat field 22: a pid alone may have been reused), an
+# embedder's lease and when it expires, and the control socket. Runs recorded before
+# v3 were all tether's: they keep being judged by their lock file alone.
+_V3 = [
+    "ALTER TABLE runs ADD COLUMN supervisor TEXT",
+    "ALTER TABLE runs ADD COLUMN host TEXT",
+    "ALTER TABLE runs ADD COLUMN boot TEXT",
+    "ALTER TABLE runs ADD COLUMN supervisor_pid INTEGER",
+    "ALTER TABLE runs ADD COLUMN supervisor_start INTEGER",
+    "ALTER TABLE runs ADD COLUMN command_start INTEGER",
+    "ALTER TABLE runs ADD COLUMN lease REAL",
+    "ALTER TABLE runs ADD COLUMN lease_until REAL",
+    "ALTER TABLE runs ADD COLUMN socket TEXT",
+    "UPDATE runs SET supervisor = 'tether'",
+    # reconcile looks up the live runs with a lease
+    "CREATE INDEX runs_lease ON runs (lease_until) WHERE lease_until IS NOT NULL",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
 assert len(MIGRATIONS) == SCHEMA_VERSION

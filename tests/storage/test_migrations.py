@@ -353,7 +353,7 @@ async def test_v2_hands_merging_of_the_output_index_to_tether(db_path):
     make_hand_made_v1(db_path)
     assert fts_settings(db_path) == {}  # (FTS5 defaults: automerge 4, crisismerge 16)
     async with open_store(db_path) as store:
-        assert await store.schema_version() == 2
+        assert await store.schema_version() == SCHEMA_VERSION
         await _check_fixture_contents(store)
     want = {
         "automerge": 0,
@@ -366,3 +366,81 @@ async def test_v2_hands_merging_of_the_output_index_to_tether(db_path):
     async with open_store(fresh):
         pass
     assert fts_settings(fresh) == want
+
+
+def make_hand_made_v2(path: Path) -> None:
+    """The v1 fixture taken to v2 by hand (plain sqlite3, as tether v2 left it), with a
+    session still running (in the trash, to leave the v1 contents as they were): v2
+    recorded nothing of who supervised a run."""
+    make_hand_made_v1(path)
+    con = sqlite3.connect(path)
+    for statement in schema.MIGRATIONS[1]:
+        con.execute(statement)
+    con.execute(
+        "INSERT INTO sessions (uid, argv, cwd, status, created_at, updated_at, started_at, "
+        "run_count, pid, deleted_at) VALUES ('018f3a2b-0000-7000-8000-000000000003', "
+        "'[\"sleep\", \"300\"]', '/tmp', 'running', 1700000100.0, 1700000100.0, "
+        "1700000100.0, 1, 4300, 1700000200.0)"
+    )
+    con.execute(
+        "INSERT INTO runs (session_id, number, argv, pid, started_at, first_line) "
+        'VALUES (3, 1, \'["sleep", "300"]\', 4300, 1700000100.0, 0)'
+    )
+    con.execute("PRAGMA user_version = 2")
+    con.commit()
+    con.close()
+
+
+async def test_v3_records_who_supervises_a_run(db_path):
+    """A v2 file (made by hand) is backed up and upgraded: its data is kept, every old
+    run is marked as tether's (judged by its lock, as before), and new runs record their
+    supervisor, its process identity and a lease."""
+    from storage import ProcessIdentity
+
+    make_hand_made_v2(db_path)
+    async with open_store(db_path) as store:
+        assert await store.schema_version() == 3
+        await _check_fixture_contents(store)
+        old = await store.runs.latest(3)
+        assert (old.number, old.pid, old.status, old.supervisor) == (1, 4300, None, "tether")
+        assert (old.host, old.supervisor_pid, old.lease_until, old.socket) == (None,) * 4
+        assert [r.supervisor for r in await store.runs.list(1)] == ["tether", "tether"]
+        assert (await store.integrity_check()).ok
+        # new runs: an embedder with a lease, and a supervisor with its identity
+        s = await store.sessions.create(["agent"], cwd="/src")
+        before = time.time()
+        run = await store.runs.start(s.id, supervisor="bot", lease=30)
+        assert run.supervisor == "bot" and run.lease == 30
+        assert before + 30 <= run.lease_until <= time.time() + 30
+        who = ProcessIdentity("h", "b n", 10, 20, command_start=30, socket="/x.sock")
+        t = await store.sessions.create(["make"], cwd="/src")
+        run = await store.runs.start(t.id, pid=11, supervisor="tether", identity=who)
+        assert (run.host, run.boot, run.supervisor_pid, run.supervisor_start) == (
+            "h",
+            "b n",
+            10,
+            20,
+        )
+        assert (run.pid, run.command_start, run.socket, run.lease_until) == (
+            11,
+            30,
+            "/x.sock",
+            None,
+        )
+    [backup] = backups(db_path.parent)
+    assert user_version(backup) == 2
+    assert rows(backup, "SELECT count(*) FROM runs") == [(3,)]
+    cols = [r[0] for r in rows(backup, "SELECT name FROM pragma_table_info('runs')")]
+    assert "supervisor" not in cols
+
+
+async def test_a_v3_database_is_refused_by_a_v2_tether(db_path, monkeypatch):
+    async with open_store(db_path):
+        pass
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:2])
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
+    original = file_bytes(db_path)
+    with pytest.raises(SchemaTooNew) as info:
+        await open_store(db_path)
+    assert (info.value.found, info.value.supported) == (3, 2)
+    assert file_bytes(db_path) == original
