@@ -10,6 +10,13 @@ the database is failing, reading goes on and what does not fit is dropped, count
 
 The read loop is hot: per read it costs one call to the kind's hook and one to the
 buffer, nothing per byte.
+
+When the command exits, processes it started in the background may still hold its
+output open (``cmd &`` in a shell). Closing our end would kill them with SIGPIPE (or
+EIO on a terminal), so capture never does: ``settle_after_exit`` only waits for what
+the command itself left, the supervisor then records the end and goes on recording
+those writers (``lingering``) until they close the output, or it lets go and hands
+the output over to a drain process (``hand_over``) that reads it to /dev/null.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import asyncio
 import contextlib
 import errno
 import os
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +37,8 @@ from .child import StartError
 from .input import CommandInput
 
 READ_SIZE = 256 * 1024
-DRAIN_IDLE = 1.0  # after exit: stop waiting for EOF once output has been quiet this long
+DRAIN_IDLE = 0.2  # after exit: what the command left is in once output is this quiet
+DRAIN_MAX = 1.0  # after exit: or after this long (background writers may never be quiet)
 
 
 def _ignore(stream: str, data: bytes) -> None:
@@ -49,6 +58,7 @@ class Capture:
         self.data = asyncio.Event()  # any output (or EOF) arrived
         self.big = asyncio.Event()  # a batch's worth arrived (or EOF)
         self.eof = asyncio.Event()  # every output fd is closed
+        self.settled = asyncio.Event()  # EOF, or the command exited and its output is in
         self.last_output = time.monotonic()
         self.reading_paused = False
         self.may_drop = False  # the database is failing: drop what does not fit
@@ -58,6 +68,7 @@ class Capture:
         self._redactors: dict[str, Any] | None = None
         self._on_output: Callable[[str, bytes], None] = _ignore
         self._input: CommandInput | None = None
+        self._drains: list[subprocess.Popen[bytes]] = []  # see hand_over
 
     # -- before the command starts ------------------------------------------------------
     def redact(self, patterns: list[str]) -> None:
@@ -180,6 +191,7 @@ class Capture:
             self.keep(stream, rest)
         if not self._open:
             self.eof.set()
+            self.settled.set()
             self.data.set()
             self.big.set()
 
@@ -212,17 +224,58 @@ class Capture:
             self.resume_reading()
 
     # -- the end ------------------------------------------------------------------------
-    async def drain_after_exit(self) -> None:
-        """The command has exited; read what it left in the pipes. Something it started
-        may keep them open: stop waiting once output has been quiet for a while."""
+    async def settle_after_exit(self) -> bool:
+        """The command has exited: wait for what it left in the pipes. Returns True at
+        EOF; False when something it started still holds them open (then output has
+        been quiet for a moment, or ``DRAIN_MAX`` passed). The fds stay open either
+        way: closing them would break those writers."""
+        deadline = time.monotonic() + DRAIN_MAX
         while not self.eof.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.eof.wait(), 0.2)
+                await asyncio.wait_for(self.eof.wait(), 0.1)
             if self.reading_paused:
-                continue
-            if time.monotonic() - self.last_output >= DRAIN_IDLE:
-                for fd in list(self._open):
-                    self.close_output(fd)
+                continue  # what it left is still in the pipe
+            now = time.monotonic()
+            if now - self.last_output >= DRAIN_IDLE or now > deadline:
+                break
+        self.settled.set()
+        self.data.set()
+        return self.eof.is_set()
+
+    @property
+    def lingering(self) -> bool:
+        """Some output fd is still open (held by what the command started)."""
+        return bool(self._open)
+
+    def hand_over(self) -> int:
+        """Stop reading the fds still open without breaking their writers: each goes
+        to a drain process that reads it to /dev/null until they close it. Returns
+        how many were handed over."""
+        handed = 0
+        for fd in list(self._open):
+            try:
+                os.set_blocking(fd, True)  # the drain's reads must wait, not fail
+                self._drains.append(
+                    subprocess.Popen(
+                        ["cat"],
+                        stdin=fd,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                        start_new_session=True,
+                        close_fds=True,
+                    )
+                )
+                handed += 1
+            except OSError as e:
+                log.write_entry(
+                    self.log_path,
+                    f"could not hand the command's output over to a drain ({e}); "
+                    "its remaining writers may get SIGPIPE",
+                    session_id=self.sid,
+                    level="WARN",
+                )
+            self.close_output(fd)
+        return handed
 
     @property
     def spilled_bytes(self) -> int:

@@ -35,6 +35,9 @@ class LaunchSpec:
     busy_timeout: float = 5.0  # seconds a flush waits for a locked database
     defer_merge_above: int = 16 * 1024 * 1024  # unindexed bytes: index without merging
     lock_wait: float = 5.0  # seconds to wait for the session lock
+    # After the command's exit, background writers of its output are recorded until
+    # they write nothing for this long (then it goes to /dev/null).
+    linger_quiet: float = 600.0
     redact: list[str] | None = None  # capture-time redaction: user patterns (None = off)
 
     def to_json(self) -> str:

@@ -89,6 +89,7 @@ class Supervisor:
         self.finished = asyncio.Event()  # the run's end is recorded
         self._stop_task: asyncio.Task[None] | None = None
         self._aborting = False  # no more indexing or merging: leave it for later
+        self._let_go: str | None = None  # why recording background writers stopped
 
     # -- the whole life ---------------------------------------------------------------
     async def main(self) -> int:
@@ -174,13 +175,15 @@ class Supervisor:
         watchdog = asyncio.create_task(self.writer.watch_database(self.spec.db, db_identity))
         await self._exited.wait()
         watchdog.cancel()
-        await self.capture.drain_after_exit()
+        await self.capture.settle_after_exit()
         await self.writer.wait(flusher)
         self._close_input()
         await self._finish()
         if self._stop_task is not None:
             await self._stop_task  # strays of a stopped command get their grace, then KILL
         await server.close()
+        if self.capture.lingering:
+            await self._linger()
         self.capture.close()
         await indexer.rest(lambda: self._aborting, RETRY_FOR)
         # The run is recorded and indexed: a resume need not wait for merging.
@@ -270,6 +273,52 @@ class Supervisor:
         self.request_stop(signal_name(sig), self.spec.grace)
         if self.finished.is_set():
             self._aborting = True  # only indexing is left: leave it for later
+            self._let_go = f"tether's supervisor received {signal_name(sig)}"
+
+    async def _linger(self) -> None:
+        """The run has ended, but what the command started still holds its output:
+        record what it writes until it closes the output. Let go (hand the output
+        over to a drain, runner/capture.py) when asked to (a signal: resume, stop of
+        the supervisor, shutdown), when nothing was written for ``linger_quiet``
+        seconds, or when there is nowhere to record it."""
+        capture = self.capture
+        if self._aborting:
+            capture.hand_over()
+            return
+        capture.keep(
+            "system",
+            b"tether: the command has exited, but processes it started still hold its "
+            b"output open; what they write is recorded below until they close it\n",
+        )
+        capture.settled.clear()
+        quiet = self.spec.linger_quiet
+        flusher = asyncio.create_task(self.writer.run())
+        while not flusher.done() and not self._aborting:
+            await asyncio.wait({flusher}, timeout=0.5)
+            if time.monotonic() - capture.last_output > quiet:
+                self._let_go = f"they wrote nothing for {format_duration(quiet)}"
+                break
+            if self.writer.unhealthy_for > RETRY_FOR:
+                self._let_go = f"the database cannot be written: {self.writer.last_error}"
+                break
+        if flusher.done():
+            flusher.result()
+            return
+        why = self._let_go or "there is nowhere to record it any more"
+        capture.keep(
+            "system",
+            f"tether: stopped recording ({why}); what the processes the command started "
+            f"write from now on goes to /dev/null\n".encode(),
+        )
+        capture.hand_over()
+        if self._aborting or not self.writer.healthy:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.writer.flush_all(), 5)
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+        else:
+            await self.writer.wait(flusher)
 
     def _give_up(self, why: str) -> None:
         """Nothing can be recorded any more (the session or the database is gone)."""

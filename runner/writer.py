@@ -75,6 +75,12 @@ class Writer:
         self._backoff = 0.1
         self._unhealthy_since: float | None = None
 
+    @property
+    def unhealthy_for(self) -> float:
+        """Seconds since writes began to fail (0 while they work)."""
+        since = self._unhealthy_since
+        return 0.0 if since is None else time.monotonic() - since
+
     def attach(self, store: Any, indexer: Indexer | None) -> None:
         self.store = store
         self.indexer = indexer
@@ -85,13 +91,14 @@ class Writer:
 
     # -- the flush loop -----------------------------------------------------------------
     async def run(self) -> None:
-        """Write (and index) until the command has exited and all output is written."""
+        """Write (and index) until the command has exited, its output has settled
+        (runner/capture.py) and all of it is written."""
         capture = self.capture
         assert self.indexer is not None
         ix = self.indexer
         while True:
             if not self.buffer:
-                if capture.eof.is_set() and self._exited.is_set():
+                if capture.settled.is_set() and self._exited.is_set():
                     return
                 capture.data.clear()
                 timeout = None
@@ -110,7 +117,7 @@ class Writer:
             # per flush_interval unless flush_bytes arrive first.
             since = time.monotonic() - self._last_flush
             wait = 0.0 if since >= QUIET_SPELL else self.flush_interval - since
-            if wait > 0 and self.buffer.pending < self.flush_bytes and not capture.eof.is_set():
+            if wait > 0 and self.buffer.pending < self.flush_bytes and not capture.settled.is_set():
                 capture.big.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(capture.big.wait(), wait)
