@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]  # the repository
 def stamp(*sources: object) -> str:
     """A hash of the storage format and of ``sources`` (functions, classes or
     modules whose source code made the data, or plain strings)."""
-    from storage.engine.output import CHUNK_BYTES
+    from storage.engine.chunks import CHUNK_BYTES
     from storage.engine.schema import MIGRATIONS
 
     h = hashlib.sha256()

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, NoReturn
 
-from storage.engine.output import count_lines
+from storage.engine.chunks import count_lines
 from storage.engine.schema import SCHEMA_VERSION
 from storage.errors import ImportRejected
 from storage.models import STATUSES, STREAMS

@@ -25,8 +25,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from storage.engine.chunks import append_in_tx
 from storage.engine.index_merge import merge_for_write
-from storage.engine.output import append_in_tx
 from storage.engine.sessions import _reindex_meta
 from storage.models import ACTIVE
 from storage.text import index_text

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from storage.engine.output import count_lines
+from storage.engine.chunks import count_lines
 from storage.models import OutputChunk, Session
 
 if TYPE_CHECKING:

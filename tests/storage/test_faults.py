@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from storage import StoreCorrupt, StoreFull, open_store
-from storage.engine.output import CHUNK_BYTES
+from storage.engine.chunks import CHUNK_BYTES
 from tests.support.database import ROOT, assert_output_index_exact, file_bytes, rows, run_python
 
 # -- hostile bytes -----------------------------------------------------------------------

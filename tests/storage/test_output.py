@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from storage import AppendResult, Line, OutputChunk, SessionNotFound
-from storage.engine.output import CHUNK_BYTES, count_lines, split_chunks
+from storage.engine.chunks import CHUNK_BYTES, count_lines, split_chunks
 from tests.support.database import assert_output_index_exact, rows
 
 

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from storage import STREAMS, IllegalTransition, open_store
-from storage.engine.output import CHUNK_BYTES
+from storage.engine.chunks import CHUNK_BYTES
 from storage.engine.search import search_sessions
 from storage.models import TRANSITIONS
 from tests.support.database import (
