@@ -73,3 +73,35 @@ def test_start_watch_stop_and_quit_in_a_real_terminal(tmp_path) -> None:  # type
             assert b"tick-0\ntick-1\ntick-2\ntick-3\n" in out
 
     asyncio.run(check())
+
+
+def test_keys_sent_at_once_each_move_the_cursor_in_a_real_terminal(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Five Downs in one tmux send-keys (one write to the terminal: what a held key
+    on a busy machine delivers) move the cursor five rows; then five Ups move it back."""
+    home = tmp_path / "home"
+    paths = resolve_paths(env={"TETHER_HOME": str(home)})
+    paths.ensure()
+
+    async def seed() -> None:
+        async with open_store(paths.db) as store:
+            for i in range(12):
+                s = await store.sessions.create(["echo", f"job-{i}"], str(tmp_path), name=f"j{i}")
+                await store.runs.start(s.id)
+                await store.runs.finish(s.id, exit_code=0)
+
+    asyncio.run(seed())
+    tmux = Tmux(f"tether-e2e-{uuid.uuid4().hex[:8]}")
+    env = f"TETHER_HOME={shlex.quote(str(home))} TERM=xterm-256color"
+    shell = f"env {env} {_tether_command()}; echo EXITED-$?; sleep 60"
+    tmux.run("new-session", "-d", "-s", tmux.name, "-x", "120", "-y", "36", shell)
+    tmux.run("resize-window", "-t", tmux.name, "-x", "120", "-y", "36")
+    try:
+        tmux.wait_for("1/12 ")
+        tmux.keys("Down", "Down", "Down", "Down", "Down")
+        tmux.wait_for("6/12 ")
+        tmux.keys("Up", "Up", "Up", "Up", "Down", "Down", "Down", "Down", "Down", "Down")
+        tmux.wait_for("8/12 ")
+        tmux.keys("q")
+        tmux.wait_for("EXITED-0")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", tmux.name], capture_output=True)

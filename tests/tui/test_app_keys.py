@@ -4,6 +4,7 @@ edits and deletions, on the database (read back through a second connection)."""
 from __future__ import annotations
 
 import pytest
+from textual import events
 
 from tests.support.tui_app import (
     NOW,
@@ -66,6 +67,29 @@ async def test_cursor_keys_move_the_selection(seeded) -> None:  # type: ignore[n
         assert app.state.selected == order[0]
         await _press(pilot, "pagedown")
         assert app.state.selected == order[-1]  # fewer rows than a page
+
+
+async def test_keys_that_arrive_together_each_move_the_cursor(seeded) -> None:  # type: ignore[no-untyped-def]
+    """Five downs in one burst (a held key, tmux send-keys) move five rows: each key is
+    queued before the first is handled, as a terminal delivers them on a busy machine."""
+    paths, _ = seeded
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_idle()
+        order = app.state.ids
+        await pilot.press("down", "down", "down", "down", "down")
+        assert app.state.selected == order[5]
+        for _ in range(4):
+            app.post_message(events.Key("up", None))
+        await pilot.pause()
+        await app.wait_idle()
+        assert app.state.selected == order[1]
+        for key in ("j", "j", "j", "k", "j", "j"):
+            app.post_message(events.Key(key, key))
+        await pilot.pause()
+        await app.wait_idle()
+        assert app.state.selected == order[5]
+        assert app.screen.query_one("#preview").border_title.startswith(f"#{order[5]} ")
 
 
 async def test_enter_opens_detail_and_escape_goes_back(seeded) -> None:  # type: ignore[no-untyped-def]

@@ -2,8 +2,9 @@
 
 It holds no data of its own: ids and rows come from the state store (``AppState``),
 which fetches details for the rows the table asks for. With 10 000 sessions a
-repaint touches about 35 rows. Cursor moves are reported upward with
-``SessionTable.Highlighted``; the screen decides what they mean.
+repaint touches about 35 rows. A cursor move selects in the state store at once (so
+keys that arrive together each count) and is reported upward with
+``SessionTable.Highlighted``.
 """
 
 from __future__ import annotations
@@ -180,6 +181,10 @@ class SessionTable(ScrollView, can_focus=True):
             return
         index = max(0, min(index, len(ids) - 1))
         if ids[index] != self.state.selected:
+            # Select now, not when the message is handled: keys that arrive together
+            # (a held key, a burst from the terminal) each move from where the last
+            # one left the cursor.
+            self.state.select(ids[index])
             self.post_message(self.Highlighted(self, ids[index]))
 
     def _step(self, delta: int) -> None:
