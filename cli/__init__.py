@@ -17,6 +17,7 @@ from .context import Ctx, fail
 
 COMMAND_MODULES = [
     "cli.sessions",  # run ls show logs stop pause continue send resume rm restore
+    "cli.screen",  # screen
     "cli.system",  # config
     "cli.doctor",  # doctor
     "cli.search",  # search
@@ -38,11 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
         "them up. With no command, open the full-screen app.",
     )
     parser.add_argument("--db", metavar="PATH", help=db_help)
+    parser.add_argument("--version", action=_Version, help="print tether's version and exit")
     # Subcommands accept --db too (`tether ls --db X`). SUPPRESS: a subcommand that is
     # not given --db must not overwrite one given before it (`tether --db X ls`).
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS, help=db_help)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.set_defaults(_commands=sub.choices)  # for `parse`: each command's own parser
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
@@ -54,9 +57,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Version(argparse.Action):
+    """``--version``: read from the installed package's metadata only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kw: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kw)  # type: ignore[arg-type]
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("tether")
+        except PackageNotFoundError:
+            found = "unknown (not installed)"
+        print(f"tether {found}")
+        parser.exit()
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; arguments a subcommand does not know are reported with that
+    subcommand's usage (``tether ls --bogus``), not the top-level one."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        own = args._commands.get(args.command) or parser
+        own.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     try:
         ctx = Ctx.from_args(args)
         if args.command is None:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from storage.models import Session
+
 
 class StoreError(Exception):
     """Base class of every error the storage layer raises on purpose."""
@@ -14,6 +20,30 @@ class SessionNotFound(StoreError, LookupError):
             f"no session #{session_id}"
             if isinstance(session_id, int)
             else f"no session matches {session_id!r}"
+        )
+
+
+class AmbiguousSession(SessionNotFound):
+    """A uid prefix that matches several sessions; ``candidates`` are (some of) them,
+    oldest first, and ``more`` says whether others match too."""
+
+    def __init__(self, prefix: str, candidates: Sequence[Session], more: bool = False) -> None:
+        from storage.text import terminal_safe
+
+        self.prefix, self.candidates, self.more = prefix, tuple(candidates), more
+        self.session_id = prefix
+        listed = "".join(
+            f"\n  #{s.id}  {s.uid}  "
+            + terminal_safe(f"{s.name}  {s.command}" if s.name else s.command, keep_colour=False)
+            .replace("\n", " ")
+            .strip()
+            for s in self.candidates
+        )
+        many = f"more than {len(self.candidates)}" if more else str(len(self.candidates))
+        # Not SessionNotFound.__init__: its message would say nothing matched.
+        Exception.__init__(
+            self,
+            f"{prefix!r} matches {many} sessions; give more of the uid, or the #id:{listed}",
         )
 
 

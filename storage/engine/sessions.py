@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from storage.engine.index_merge import merge_for_write
-from storage.errors import IllegalTransition, SessionNotFound
+from storage.errors import AmbiguousSession, IllegalTransition, SessionNotFound
 from storage.models import ENDED, SESSION_COLUMNS, STATUSES, TRANSITIONS, Session, session_from_row
 from storage.text import index_text
 from storage.uid import uuid7
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     import aiosqlite
 
     from storage.engine.store import Store
+
+AMBIGUOUS_SHOWN = 10  # candidates an ambiguous uid prefix lists
 
 ORDERS = {
     "newest": "s.created_at DESC, s.id DESC",
@@ -90,11 +92,14 @@ class Sessions:
             if found:
                 return found
         if len(ref) >= 4 and re.fullmatch(r"[0-9a-fA-F-]+", ref):
-            rows = await self._fetch("s.uid LIKE ? ESCAPE '\\'", [ref.lower() + "%"], limit=2)
+            shown = AMBIGUOUS_SHOWN
+            rows = await self._fetch(
+                "s.uid LIKE ? ESCAPE '\\'", [ref.lower() + "%"], limit=shown + 1
+            )
             if len(rows) == 1:
                 return rows[0]
             if len(rows) > 1:
-                raise SessionNotFound(f"{ref} (the prefix matches several sessions)")
+                raise AmbiguousSession(ref, rows[:shown], more=len(rows) > shown)
         raise SessionNotFound(int(m.group(1)) if m else ref)
 
     async def list(
