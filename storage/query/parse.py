@@ -13,161 +13,31 @@ tokens are runs of letters and digits, compared case- and accent-insensitively, 
 ``foo-bar`` means the phrase "foo bar". ``parse`` never raises anything but
 ``QueryError``, which carries the position of the offending part of the query.
 
+This module reads the text (lexing, then the grammar of terms, groups, ``OR`` and
+exclusions); what a parsed query is lives in ``storage.query.terms``, and the field
+filters (``status:``, ``since:``...) in ``storage.query.filters``.
+
 ``fts_match`` and ``line_matcher`` (in ``storage.query.match``) turn
 the text terms into an FTS5 MATCH expression and a per-line highlighter.
 """
 
 from __future__ import annotations
 
-import difflib
-import os
 import re
 import time
-import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Literal
 
-from storage.models import STATUSES, STREAMS
-from storage.query.time import TimeValueError, parse_time
-from storage.query.tokens import tokenize
-
-Scope = Literal["all", "output", "meta"]
-
-
-class QueryError(ValueError):
-    """A query that cannot be parsed. ``position``/``length`` locate the culprit in ``text``."""
-
-    def __init__(self, message: str, position: int, length: int = 1, text: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.position = max(0, min(position, len(text)))
-        self.length = max(0, min(length, len(text) - self.position))
-        self.text = text
-
-    def __str__(self) -> str:
-        # Control characters would break the caret line; show them as spaces.
-        shown = "".join(
-            " " if unicodedata.category(c)[0] == "C" or c in "\u2028\u2029" else c
-            for c in self.text
-        )
-        pad = _width(shown[: self.position])
-        carets = max(1, _width(shown[self.position : self.position + self.length]))
-        return f"{self.message}\n{shown}\n{' ' * pad}{'^' * carets}"
-
-
-def _width(text: str) -> int:
-    return sum(
-        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
-        for c in text
-    )
-
-
-# -- the text terms ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Word:
-    """One word, as typed (without the trailing ``*`` of a prefix)."""
-
-    text: str
-    prefix: bool = False
-
-    @property
-    def tokens(self) -> tuple[str, ...]:
-        return tuple(t for t, _, _ in tokenize(self.text))
-
-
-@dataclass(frozen=True)
-class Phrase:
-    """Consecutive words: a quoted phrase, or a word with punctuation inside (``foo-bar``)."""
-
-    text: str
-    prefix: bool = False
-
-    @property
-    def tokens(self) -> tuple[str, ...]:
-        return tuple(t for t, _, _ in tokenize(self.text))
-
-
-@dataclass(frozen=True)
-class Not:
-    term: Term
-
-
-@dataclass(frozen=True)
-class Or:
-    terms: tuple[Term, ...]
-
-
-@dataclass(frozen=True)
-class And:
-    """A parenthesised group; the top level of a query is an implicit AND (``Query.terms``)."""
-
-    terms: tuple[Term, ...]
-
-
-Term = Word | Phrase | Not | Or | And
-
-
-@dataclass(frozen=True)
-class Query:
-    """A parsed query. ``None`` for a filter means "not constrained".
-
-    ``statuses``/``streams``/``exit_codes``: any of these. ``tags``: every group must
-    match one of its tags (``tag:a,b tag:c`` is (a or b) and c). ``name``/``cmd``:
-    case-insensitive substrings; ``cwd``: a path prefix, ``~`` expanded. ``since``/``until``:
-    unix times. ``trashed``: search the trash instead of live sessions.
-    """
-
-    text: str = ""
-    terms: tuple[Term, ...] = ()
-    statuses: frozenset[str] | None = None
-    tags: tuple[frozenset[str], ...] = ()
-    exclude_tags: frozenset[str] = frozenset()
-    name: str | None = None
-    cmd: str | None = None
-    cwd: str | None = None
-    exit_codes: frozenset[int] | None = None
-    exit_not: frozenset[int] = frozenset()
-    streams: frozenset[str] | None = None
-    since: float | None = None
-    until: float | None = None
-    pinned: bool | None = None
-    trashed: bool = False
-    scope: Scope = "all"
-
-    @property
-    def has_text(self) -> bool:
-        return bool(self.terms)
-
+from storage.query.filters import apply_filters
+from storage.query.terms import And, Not, Or, Phrase, Query, QueryError, Term, Word
 
 # -- lexing ------------------------------------------------------------------------------
 
-FILTERS = ("status", "tag", "name", "cmd", "cwd", "exit", "stream", "since", "until", "is", "in")
-_NEGATABLE = ("status", "tag", "stream", "exit", "is")
-_SINGLE = ("name", "cmd", "cwd", "since", "until", "in")
-_IS_VALUES = ("pinned", "trashed", *STATUSES)
-_SCOPES = ("all", "output", "meta")
-_EXAMPLE = {
-    "status": "status:failed",
-    "tag": "tag:ml",
-    "name": 'name:"my build"',
-    "cmd": "cmd:pytest",
-    "cwd": "cwd:~/src",
-    "exit": "exit:1 or exit:!0",
-    "stream": "stream:stderr",
-    "since": "since:2h or since:2026-11-01",
-    "until": "until:1d or until:2026-11-01",
-    "is": "is:pinned or is:running",
-    "in": "in:output or in:meta",
-}
 _KEY = re.compile(r"([A-Za-z_]+):")
 _MAX_DEPTH = 16
 
 
 @dataclass(frozen=True)
-class _Tok:
+class Token:
     kind: str  # word phrase filter ( ) - OR AND NOT
     pos: int
     end: int
@@ -178,8 +48,8 @@ class _Tok:
     neg: bool = False
 
 
-def _lex(text: str) -> list[_Tok]:
-    toks: list[_Tok] = []
+def _lex(text: str) -> list[Token]:
+    toks: list[Token] = []
     i, n, depth = 0, len(text), 0
     while i < n:
         c = text[i]
@@ -187,19 +57,19 @@ def _lex(text: str) -> list[_Tok]:
             i += 1
         elif c in "()":
             depth = depth + 1 if c == "(" else max(0, depth - 1)
-            toks.append(_Tok(c, i, i + 1))
+            toks.append(Token(c, i, i + 1))
             i += 1
         elif c == "-" and (i + 1 == n or text[i + 1].isspace() or text[i + 1] == ")"):
             raise QueryError("'-' must be followed directly by what to exclude", i, 1, text)
         elif c == "-" and text[i + 1] != "-":  # `--flag` is a word, not a double negation
-            toks.append(_Tok("-", i, i + 1))
+            toks.append(Token("-", i, i + 1))
             i += 1
         elif c == '"':
             close = _closing_quote(text, i)
             end = close + 1
             while end < n and text[end] == "*":
                 end += 1
-            toks.append(_Tok("phrase", i, end, text[i + 1 : close], end > close + 1))
+            toks.append(Token("phrase", i, end, text[i + 1 : close], end > close + 1))
             i = end
         else:
             j = i
@@ -213,12 +83,12 @@ def _lex(text: str) -> list[_Tok]:
                     value, j, vpos = text[vpos + 1 : close], close + 1, vpos + 1
                 else:
                     value = text[vpos:j]
-                toks.append(_Tok("filter", i, j, value, key=key[1].lower(), vpos=vpos))
+                toks.append(Token("filter", i, j, value, key=key[1].lower(), vpos=vpos))
             elif text[i:j] in ("OR", "AND", "NOT"):
-                toks.append(_Tok(text[i:j], i, j))
+                toks.append(Token(text[i:j], i, j))
             else:
                 word = text[i:j].rstrip("*")
-                toks.append(_Tok("word", i, j, word, len(word) < j - i))
+                toks.append(Token("word", i, j, word, len(word) < j - i))
             i = j
     return toks
 
@@ -232,7 +102,7 @@ def _closing_quote(text: str, start: int) -> int:
 
 # -- parsing -----------------------------------------------------------------------------
 
-_Item = tuple["Term | _Tok", int, int]  # a term or a filter token, with its span
+_Item = tuple["Term | Token", int, int]  # a term or a filter token, with its span
 
 
 def parse(text: str, *, now: float | None = None) -> Query:
@@ -246,22 +116,22 @@ def parse(text: str, *, now: float | None = None) -> Query:
         stray = parser.peek()
         raise QueryError("')' has no matching '('", stray.pos, 1, text)
     terms: list[Term] = []
-    filters: list[_Tok] = []
+    filters: list[Token] = []
     for node, _, _ in items:
-        if isinstance(node, _Tok):
+        if isinstance(node, Token):
             filters.append(node)
         else:
             terms.extend(node.terms if isinstance(node, And) else (node,))
-    return _apply_filters(
+    return apply_filters(
         Query(text=text, terms=tuple(terms)), filters, time.time() if now is None else now
     )
 
 
 class _Parser:
-    def __init__(self, text: str, toks: list[_Tok]) -> None:
+    def __init__(self, text: str, toks: list[Token]) -> None:
         self.text, self.toks, self.i = text, toks, 0
 
-    def peek(self, ahead: int = 0) -> _Tok | None:
+    def peek(self, ahead: int = 0) -> Token | None:
         k = self.i + ahead
         return self.toks[k] if k < len(self.toks) else None
 
@@ -292,7 +162,7 @@ class _Parser:
             return alts[0]
         terms: list[Term] = []
         for node, pos, end in alts:
-            if isinstance(node, _Tok):
+            if isinstance(node, Token):
                 raise self.fail("a filter cannot be one side of OR", pos, end)
             if not _positive(node):
                 raise self.fail(
@@ -312,7 +182,7 @@ class _Parser:
         node, pos, end = self.atom(depth)
         if negations % 2 == 0:
             return node, (start if negations else pos), end
-        if isinstance(node, _Tok):
+        if isinstance(node, Token):
             return replace(node, neg=True), start, end
         if isinstance(node, Not):
             return node.term, start, end
@@ -353,7 +223,7 @@ class _Parser:
             raise self.fail("empty parentheses", t.pos, close.end)
         terms: list[Term] = []
         for node, pos, end in items:
-            if isinstance(node, _Tok):
+            if isinstance(node, Token):
                 raise self.fail("filters cannot go inside parentheses", pos, end)
             terms.extend(node.terms if isinstance(node, And) else (node,))
         return (terms[0] if len(terms) == 1 else And(tuple(terms))), t.pos, close.end
@@ -368,128 +238,3 @@ def _positive(term: Term) -> bool:
     if isinstance(term, And):
         return any(_positive(t) for t in term.terms)
     return True
-
-
-# -- filters -----------------------------------------------------------------------------
-
-
-def _apply_filters(query: Query, filters: list[_Tok], now: float) -> Query:
-    text = query.text
-    changes: dict[str, object] = {}
-    seen: set[str] = set()
-    wanted: dict[str, set[str]] = {"status": set(), "stream": set()}
-    unwanted: dict[str, set[str]] = {"status": set(), "stream": set()}
-    exit_codes: set[int] | None = None
-    exit_not: set[int] = set()
-    tags: list[frozenset[str]] = []
-    exclude_tags: set[str] = set()
-    times: dict[str, tuple[float, _Tok]] = {}
-
-    def fail(message: str, pos: int, length: int) -> QueryError:
-        return QueryError(message, pos, length, text)
-
-    for f in filters:
-        key = f.key
-        if key not in FILTERS:
-            near = difflib.get_close_matches(key, FILTERS, n=1, cutoff=0.6)
-            hint = f"did you mean '{near[0]}:'?" if near else "to search for it as text, quote it"
-            raise fail(f"unknown filter '{key}:' ({hint})", f.pos, len(key) + 1)
-        if not f.value.strip():
-            raise fail(f"'{key}:' needs a value, like {_EXAMPLE[key]}", f.pos, f.end - f.pos)
-        if f.neg and key not in _NEGATABLE:
-            raise fail(f"'{key}:' cannot be excluded with '-'", f.pos, len(key) + 1)
-        if key in _SINGLE:
-            if key in seen:
-                raise fail(f"'{key}:' is given twice; give it once", f.pos, f.end - f.pos)
-            seen.add(key)
-        value, vpos = f.value, f.vpos
-        if key in ("status", "stream"):
-            known = STATUSES if key == "status" else STREAMS
-            for item, ipos in _items(f, fail):
-                (unwanted if f.neg else wanted)[key].add(_choice(item, known, key, ipos, fail))
-        elif key == "is":
-            word = _choice(value, _IS_VALUES, "'is:' value", vpos, fail)
-            if word in STATUSES:
-                (unwanted if f.neg else wanted)["status"].add(word)
-            else:
-                changes[word] = not f.neg
-        elif key == "tag":
-            names = frozenset(item.strip() for item, _ in _items(f, fail))
-            if f.neg:
-                exclude_tags |= names
-            else:
-                tags.append(names)
-        elif key == "exit":
-            negated = f.neg != value.startswith("!")
-            if value.startswith("!"):
-                f = replace(f, value=value[1:], vpos=vpos + 1)
-            codes = {_exit_code(item, ipos, fail) for item, ipos in _items(f, fail)}
-            if negated:
-                exit_not |= codes
-            else:
-                exit_codes = codes if exit_codes is None else exit_codes | codes
-        elif key in ("since", "until"):
-            try:
-                times[key] = parse_time(value, now=now, end_of_day=key == "until"), f
-            except TimeValueError as exc:
-                raise fail(str(exc), vpos, len(value)) from None
-        elif key == "in":
-            changes["scope"] = _choice(value, _SCOPES, "'in:' value", vpos, fail)
-        elif key == "cwd":
-            changes["cwd"] = _expand_home(value)
-        else:  # name, cmd
-            changes[key] = value
-    for key, field_name, known in (
-        ("status", "statuses", STATUSES),
-        ("stream", "streams", STREAMS),
-    ):
-        if wanted[key] or unwanted[key]:
-            changes[field_name] = frozenset((wanted[key] or set(known)) - unwanted[key])
-    if exit_codes is not None:
-        changes["exit_codes"] = frozenset(exit_codes)
-    if "since" in times and "until" in times and times["since"][0] > times["until"][0]:
-        later = max(times["since"][1], times["until"][1], key=lambda t: t.pos)
-        raise fail("since: is after until:, so nothing can match", later.pos, later.end - later.pos)
-    changes.update((key, moment) for key, (moment, _) in times.items())
-    return replace(
-        query,
-        tags=tuple(tags),
-        exclude_tags=frozenset(exclude_tags),
-        exit_not=frozenset(exit_not),
-        **changes,  # type: ignore[arg-type]
-    )
-
-
-def _items(f: _Tok, fail: Callable[[str, int, int], QueryError]) -> list[tuple[str, int]]:
-    """Split a comma list, keeping where each item starts."""
-    out, pos = [], f.vpos
-    for item in f.value.split(","):
-        if not item.strip():
-            raise fail(f"empty item in the '{f.key}:' list", pos, max(1, len(item)))
-        out.append((item, pos))
-        pos += len(item) + 1
-    return out
-
-
-def _choice(
-    value: str, known: tuple[str, ...], what: str, pos: int, fail: Callable[..., QueryError]
-) -> str:
-    word = value.strip().lower()
-    if word in known:
-        return word
-    near = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
-    hint = f"did you mean '{near[0]}'?" if near else "one of " + ", ".join(known)
-    raise fail(f"unknown {what} {value!r} ({hint})", pos, len(value))
-
-
-def _exit_code(item: str, pos: int, fail: Callable[..., QueryError]) -> int:
-    if re.fullmatch(r"\s*[+-]?\d{1,10}\s*", item) and abs(int(item)) < 2**31:
-        return int(item)
-    raise fail(f"bad exit value {item!r}: use a number, like exit:1 or exit:!0", pos, len(item))
-
-
-def _expand_home(path: str) -> str:
-    try:
-        return os.path.expanduser(path)
-    except (ValueError, KeyError, OSError):  # e.g. a NUL byte in ~user
-        return path
