@@ -3,8 +3,17 @@
 A backup is a plain SQLite file made with SQLite's online backup API
 (``Store.backup_to``), so it is consistent even while supervisors write. Backups that
 tether makes on its own live in one directory and are named
-``<db>-<YYYYmmdd-HHMMSS>-<label>.backup.db``; ``rotate`` keeps the newest ``keep`` of
-them (migration backups, ``*.bak.db``, are never rotated away).
+``<db>-<YYYYmmdd-HHMMSS>.backup.db`` (``<db>-<YYYYmmdd-HHMMSS>-<label>.backup.db`` for
+the ones made before a cleanup or a restore; the older ``...-backup.backup.db`` names
+are still recognised); ``rotate`` keeps the newest ``keep`` of them (migration backups,
+``*.bak.db``, and copies of a damaged database, ``*.damaged.db``, are never rotated).
+
+Every backup is verified before it is published: the copy is made in a private
+directory (``storage.files``), must open as a whole tether database and pass
+``quick_check``, and only then takes its name and counts in the rotation. A copy of a
+damaged database is refused (``BackupDamaged``, naming the newest good backup) or, when
+the caller asks (the backup made just before a restore), kept as ``*.damaged.db``;
+either way no good backup is rotated away for it.
 
 Restoring copies the backup *into* the live database through the same API, under
 SQLite's locks, instead of replacing the file: another process that has the
@@ -29,6 +38,7 @@ if TYPE_CHECKING:
     from storage.engine.store import Store
 
 SUFFIX = ".backup.db"
+DAMAGED_SUFFIX = ".damaged.db"
 REQUIRED_TABLES = ("sessions", "runs", "output_chunks", "output_fts", "sessions_fts", "audit_log")
 
 
@@ -40,6 +50,26 @@ class BackupInvalid(StoreError, ValueError):
         super().__init__(
             f"{path} cannot be restored: {detail}. Nothing was changed; pick another backup "
             f"(`tether backup --list`)."
+        )
+
+
+class BackupDamaged(StoreError):
+    """The database failed verification while being backed up: no backup was made and
+    none was rotated away."""
+
+    def __init__(self, db: str | os.PathLike[str], detail: str, good: BackupInfo | None) -> None:
+        self.db, self.detail, self.good = str(db), detail, good
+        if good is not None:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(good.created_at))
+            advice = (
+                f"the newest good backup is {good.path} (from {when}): run `tether doctor`, "
+                f"then `tether restore-backup {good.path}`"
+            )
+        else:
+            advice = "there is no good backup to go back to: run `tether doctor`"
+        super().__init__(
+            f"the database {db} is damaged ({detail}); no backup was made and no backup was "
+            f"removed; {advice}"
         )
 
 
@@ -63,32 +93,42 @@ class BackupInfo:
         }
 
 
-def backup_name(db_path: Path, label: str, now: float | None = None, n: int = 1) -> str:
+def backup_name(
+    db_path: Path, label: str, now: float | None = None, n: int = 1, *, suffix: str = SUFFIX
+) -> str:
+    """``tether-20261203-101500.backup.db`` (label ``backup``), ``...-pre-cleanup.backup.db``
+    for other labels; ``.2``, ``.3`` after the time for more in the same second."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(time.time() if now is None else now))
-    return f"{db_path.stem}-{stamp}{f'.{n}' if n > 1 else ''}-{label}{SUFFIX}"
+    tail = "" if label == "backup" else f"-{label}"
+    return f"{db_path.stem}-{stamp}{f'.{n}' if n > 1 else ''}{tail}{suffix}"
 
 
 def _label(path: Path, stem: str) -> str:
     name = path.name
     if name.endswith(".bak.db"):
         return "migration"
+    if name.endswith(DAMAGED_SUFFIX):
+        return "damaged"
     if name.startswith(stem + "-") and name.endswith(SUFFIX):
-        return name[len(stem) + 1 : -len(SUFFIX)].split("-", 2)[-1]
+        # 20261203-101500[.n][-label]; older names always carried the label ("-backup").
+        parts = name[len(stem) + 1 : -len(SUFFIX)].split("-", 2)
+        return parts[2] if len(parts) == 3 else "backup"
     return ""
 
 
 def list_backups(
     backup_dir: str | os.PathLike[str], db_path: str | os.PathLike[str]
 ) -> list[BackupInfo]:
-    """Backups of ``db_path`` in ``backup_dir``, newest first (cheap: no file is opened)."""
+    """Backups of ``db_path`` in ``backup_dir``, newest first (cheap: no file is opened).
+    Copies of a damaged database are listed with the label ``damaged``."""
     folder, stem = Path(backup_dir), Path(db_path).stem
     if not folder.is_dir():
         return []
     found = []
     for p in folder.iterdir():
-        if not p.is_file() or not p.name.startswith(stem):
+        if not p.name.startswith((stem + "-", stem + ".")) or p.is_symlink() or not p.is_file():
             continue
-        if not (p.name.endswith(SUFFIX) or p.name.endswith(".bak.db")):
+        if not p.name.endswith((SUFFIX, ".bak.db", DAMAGED_SUFFIX)):
             continue
         st = p.stat()
         found.append(BackupInfo(p, st.st_size, st.st_mtime, _label(p, stem)))
@@ -99,14 +139,27 @@ def rotate(
     backup_dir: str | os.PathLike[str], db_path: str | os.PathLike[str], keep: int
 ) -> list[Path]:
     """Delete all but the newest ``keep`` rotating backups; returns what was deleted.
-    Migration backups are left alone."""
-    mine = [b for b in list_backups(backup_dir, db_path) if b.label != "migration"]
+    Migration backups and copies of a damaged database are left alone (and not counted)."""
+    mine = [b for b in list_backups(backup_dir, db_path) if b.label not in ("migration", "damaged")]
     removed = []
     for b in mine[max(0, keep) :]:
         with contextlib.suppress(FileNotFoundError):
             b.path.unlink()
             removed.append(b.path)
     return removed
+
+
+def newest_good(
+    backup_dir: str | os.PathLike[str], db_path: str | os.PathLike[str]
+) -> BackupInfo | None:
+    """The newest backup in ``backup_dir`` that passes ``validate_backup`` (opens every
+    candidate until one does: for error messages, not for listing)."""
+    for b in list_backups(backup_dir, db_path):
+        if b.label == "damaged":
+            continue
+        with contextlib.suppress(BackupInvalid):
+            return _inspect(b.path)
+    return None
 
 
 async def create_backup(
@@ -116,24 +169,68 @@ async def create_backup(
     backup_dir: str | os.PathLike[str] | None = None,
     keep: int | None = None,
     label: str = "backup",
+    replace: bool = True,
+    keep_damaged: bool = False,
 ) -> BackupInfo:
     """Back the database up to ``dest`` (a file), or into ``backup_dir`` under a
-    dated name and then rotate that directory down to ``keep`` backups. 0600."""
-    if dest is None:
-        folder = Path(backup_dir) if backup_dir else store.path.parent / "backups"
-        now = time.time()
-        target = folder / backup_name(store.path, label, now)
-        n = 1
-        while target.exists():  # two in the same second
-            n += 1
-            target = folder / backup_name(store.path, label, now, n)
-    else:
-        target = Path(dest)
-    await store.backup_to(target)
-    if dest is None and keep is not None:
-        rotate(target.parent, store.path, keep)
+    dated name and then rotate that directory down to ``keep`` backups. 0600.
+
+    The copy is verified (a whole tether database, ``quick_check``) before it takes
+    its name; only then is the directory rotated. A copy that fails raises
+    ``BackupDamaged`` (naming the newest good backup in ``backup_dir``) and nothing is
+    published or removed, unless ``keep_damaged``: then it is kept under a
+    ``*.damaged.db`` name, never rotated, and returned with the label ``damaged``.
+    ``replace=False`` raises ``FileExistsError`` instead of overwriting ``dest``."""
+    from storage.engine.store import make_private_dir
+    from storage.files import publish, staging_dir
+
+    folder = Path(backup_dir) if backup_dir else store.path.parent / "backups"
+    where = folder if dest is None else Path(dest).parent
+    make_private_dir(where)
+    with staging_dir(where) as stage:
+        staged = await store.backup_to(stage / "copy.db")
+        try:
+            info = await asyncio.to_thread(_inspect, staged)
+        except BackupInvalid as e:
+            if not keep_damaged:
+                good = await asyncio.to_thread(newest_good, folder, store.path)
+                raise BackupDamaged(store.path, e.detail, good) from None
+            info, label = None, "damaged"
+        if dest is not None:
+            target = Path(dest)
+            publish(staged, target, replace=replace)
+        else:
+            target = _publish_dated(staged, folder, store.path, label)
+    if dest is None and keep is not None and info is not None:
+        rotate(folder, store.path, keep)
     st = target.stat()
-    return BackupInfo(target, st.st_size, st.st_mtime, label)
+    return BackupInfo(
+        target,
+        st.st_size,
+        st.st_mtime,
+        label,
+        info.schema_version if info else None,
+        info.sessions if info else None,
+    )
+
+
+def _publish_dated(staged: Path, folder: Path, db_path: Path, label: str) -> Path:
+    """Give ``staged`` the first free dated name in ``folder`` (never overwriting: two
+    backups in the same second, or from two processes, both keep theirs)."""
+    from storage.files import publish
+
+    now = time.time()
+    for n in range(1, 1000):
+        if label == "damaged":
+            name = backup_name(db_path, "backup", now, n, suffix=DAMAGED_SUFFIX)
+        else:
+            name = backup_name(db_path, label, now, n)
+        try:
+            publish(staged, folder / name, replace=False)
+        except FileExistsError:
+            continue
+        return folder / name
+    raise FileExistsError(f"no free backup name in {folder}")
 
 
 def _inspect(path: Path) -> BackupInfo:
@@ -204,7 +301,10 @@ async def restore_backup(
     info = await validate_backup(source)
     if Path(source).resolve() == store.path.resolve():
         raise BackupInvalid(source, "it is the database itself")
-    previous = await create_backup(store, backup_dir=backup_dir, keep=keep, label="pre-restore")
+    # A damaged database is what one restores over: keep its copy (never rotated).
+    previous = await create_backup(
+        store, backup_dir=backup_dir, keep=keep, label="pre-restore", keep_damaged=True
+    )
     src_path = Path(source).expanduser()
 
     def copy() -> None:
@@ -253,27 +353,39 @@ async def restore_file(
 
     def run() -> Path | None:
         from storage.engine.store import make_private_dir
+        from storage.files import staging_dir
 
         make_private_dir(folder)
         make_private_dir(db.parent)
-        tmp = db.with_name(f".{db.name}.restore")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.close(fd)
-        s = sqlite3.connect(f"file:{src}?mode=ro&immutable=1", uri=True)
-        d = sqlite3.connect(tmp)
-        try:
-            s.backup(d)
-        finally:
-            d.close()
-            s.close()
-        moved = None
-        for suffix in ("", "-wal", "-shm"):
-            old = db.with_name(db.name + suffix)
-            if old.exists():
-                target = folder / f"{db.stem}-{stamp}.damaged.db{suffix}"
-                os.replace(old, target)
-                moved = moved or target
-        os.replace(tmp, db)
+        # Copied in a private directory beside the database (which may be a shared
+        # one, `--db /tmp/x.db`), then renamed into place.
+        with staging_dir(db.parent) as stage:
+            tmp = stage / db.name
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+            s = sqlite3.connect(f"file:{src}?mode=ro&immutable=1", uri=True)
+            d = sqlite3.connect(tmp)
+            try:
+                s.backup(d)
+                d.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                d.close()
+                s.close()
+
+            def aside(n: int, suffix: str) -> Path:
+                return (
+                    folder / f"{db.stem}-{stamp}{f'.{n}' if n > 1 else ''}{DAMAGED_SUFFIX}{suffix}"
+                )
+
+            n = 1  # never over an earlier damaged copy
+            while any(aside(n, x).exists() for x in ("", "-wal", "-shm")):
+                n += 1
+            moved = None
+            for suffix in ("", "-wal", "-shm"):
+                old = db.with_name(db.name + suffix)
+                if old.exists():
+                    os.replace(old, aside(n, suffix))
+                    moved = moved or aside(n, suffix)
+            os.replace(tmp, db)
         return moved
 
     return await asyncio.to_thread(run)

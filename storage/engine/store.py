@@ -279,7 +279,9 @@ class Store:
             problems.append(f"{ghost} output index entries belong to no chunk")
         return IntegrityReport(ok=not problems, problems=tuple(problems))
 
-    async def backup_to(self, dest: str | os.PathLike[str], *, pages: int = -1) -> Path:
+    async def backup_to(
+        self, dest: str | os.PathLike[str], *, pages: int = -1, replace: bool = True
+    ) -> Path:
         """A consistent copy through SQLite's online backup API (safe while others
         write). The copy is created 0600.
 
@@ -287,13 +289,24 @@ class Store:
         writer, while a backup in several steps starts over whenever another
         connection writes between two of them. With a session writing all the time,
         steps of 1 024 pages had not finished a 50 MB database after 30 s; one step
-        took 0.2 s."""
+        took 0.2 s.
+
+        The copy is made in a private directory beside ``dest`` and renamed into place
+        once whole (``storage.files``): nobody else can read it or plant a file or link
+        where it is written. ``replace=False`` raises ``FileExistsError`` rather than
+        overwrite an existing ``dest``; a symlink at ``dest`` is replaced, not followed."""
+        from storage.files import publish, staging_dir
+
         dest = Path(dest)
         make_private_dir(dest.parent)
-        tmp = dest.with_name(dest.name + ".partial")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.close(fd)
+        with staging_dir(dest.parent) as stage:
+            tmp = stage / dest.name
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+            await self._copy_to(tmp, pages, dest)
+            publish(tmp, dest, replace=replace)
+        return dest
 
+    async def _copy_to(self, tmp: Path, pages: int, dest: Path) -> None:
         def copy(src: sqlite3.Connection) -> None:
             target = sqlite3.connect(tmp)
             try:
@@ -314,12 +327,8 @@ class Store:
                     src.close()
 
             await asyncio.to_thread(run)
-            os.replace(tmp, dest)
         except sqlite3.Error as e:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
             raise translate(e, str(dest)) from e
-        return dest
 
     async def reclaim_space(self) -> None:
         """Give freed pages back to the file system (after purges).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from pathlib import Path
 
@@ -10,15 +11,24 @@ import pytest
 
 from storage import open_store
 from storage.engine.backup import (
+    BackupDamaged,
     BackupInvalid,
     create_backup,
     list_backups,
     restore_backup,
+    restore_file,
     rotate,
     validate_backup,
 )
 from storage.engine.schema import SCHEMA_VERSION
-from tests.support.database import assert_output_index_exact, mode_of, rows, spawn_python
+from tests.support.database import (
+    assert_output_index_exact,
+    damage,
+    mode_of,
+    rows,
+    run_python,
+    spawn_python,
+)
 
 
 async def seed(store, names):
@@ -35,7 +45,8 @@ async def test_backup_is_private_named_and_rotated(store, tmp_path):
     folder = tmp_path / "backups"
     made = [await create_backup(store, backup_dir=folder, keep=3) for _ in range(5)]
     names = [b.path.name for b in made]
-    assert all(n.startswith("tether-") and n.endswith("-backup.backup.db") for n in names)
+    # tether-20261203-101500.backup.db, then .2, .3 ... within the same second
+    assert all(re.fullmatch(r"tether-\d{8}-\d{6}(\.\d+)?\.backup\.db", n) for n in names), names
     left = list_backups(folder, store.path)
     assert len(left) == 3 and left[0].path == made[-1].path  # newest first
     assert {b.label for b in left} == {"backup"}
@@ -250,3 +261,150 @@ async def test_a_backup_finishes_while_a_session_keeps_writing(db_path, tmp_path
         writer.stderr.close()
     assert (await validate_backup(backup.path)).sessions == 1
     assert rows(backup.path, "SELECT count(*) FROM output_chunks")[0][0] > 0
+
+
+# -- a damaged database: never rotate good backups away for it -------------------------
+async def test_a_damaged_database_is_not_backed_up_and_no_good_backup_is_rotated(db_path, tmp_path):
+    folder = tmp_path / "backups"
+    async with open_store(db_path) as store:
+        await seed(store, ["a"] * 40)
+        good = [await create_backup(store, backup_dir=folder, keep=5) for _ in range(5)]
+    damage(db_path)
+    before = sorted(p.name for p in folder.iterdir())
+    async with open_store(db_path) as store:
+        with pytest.raises(BackupDamaged) as caught:
+            await create_backup(store, backup_dir=folder, keep=5)
+        # All five good backups are still there, nothing was added (no temp left either).
+        assert sorted(p.name for p in folder.iterdir()) == before
+        assert caught.value.good is not None and caught.value.good.path == good[-1].path
+        message = str(caught.value)
+        assert str(good[-1].path) in message and "tether doctor" in message
+        assert "restore-backup" in message
+        # An explicit destination: refused the same way, nothing written there.
+        with pytest.raises(BackupDamaged):
+            await create_backup(store, tmp_path / "copy.db", backup_dir=folder)
+        assert not (tmp_path / "copy.db").exists()
+        # Kept when asked (before a restore), beside the good ones and never rotated.
+        kept = await create_backup(store, backup_dir=folder, keep=5, keep_damaged=True)
+        assert kept.label == "damaged" and kept.path.name.endswith(".damaged.db")
+        assert rotate(folder, store.path, 1) == [b.path for b in good[-2::-1]]
+        labels = sorted(b.label for b in list_backups(folder, store.path))
+        assert labels == ["backup", "damaged"]
+
+
+async def test_old_backup_names_are_still_recognised_and_rotated(store, tmp_path):
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    first = await create_backup(store, backup_dir=folder)
+    old = {
+        "tether-20240101-000000-backup.backup.db": "backup",
+        "tether-20240101-000001.2-pre-cleanup.backup.db": "pre-cleanup",
+        "tether-20240101-000002-pre-restore.backup.db": "pre-restore",
+    }
+    for i, name in enumerate(old):
+        (folder / name).write_bytes(first.path.read_bytes())
+        os.utime(folder / name, (1000 + i, 1000 + i))
+    labels = {b.path.name: b.label for b in list_backups(folder, store.path)}
+    assert labels == {**old, first.path.name: "backup"}
+    removed = rotate(folder, store.path, 2)
+    assert sorted(p.name for p in removed) == sorted(list(old)[:2])
+
+
+# -- files in a directory others can write to ------------------------------------------
+_PLANT = r"""
+import os, sys
+folder, victim = sys.argv[1], sys.argv[2]
+for name in sys.argv[3:]:
+    kind, _, name = name.partition(":")
+    path = os.path.join(folder, name)
+    if kind == "file":  # a file the attacker can read, waiting to be written into
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        os.close(fd)
+        os.chmod(path, 0o666)
+    else:  # a link to a file of the victim's
+        os.symlink(victim, path)
+print("planted")
+"""
+
+
+def _as_other_user() -> int | None:
+    return 65534 if os.geteuid() == 0 else None
+
+
+@pytest.fixture
+def sticky_dir(shared_tmp):
+    """A directory anyone can create files in, like /tmp (sticky)."""
+    d = shared_tmp / "shared"
+    d.mkdir()
+    os.chmod(d, 0o1777)
+    return d
+
+
+def _plant(folder: Path, victim: Path, *names: str) -> None:
+    out = run_python(_PLANT, str(folder), str(victim), *names, user=_as_other_user())
+    assert out.stdout.strip() == "planted", out.stderr
+
+
+async def test_backup_to_a_shared_directory_gives_nothing_to_another_user(
+    store, sticky_dir, tmp_path
+):
+    await seed(store, ["secret"])
+    victim = tmp_path / "victim.txt"
+    victim.write_text("the victim's own file\n")
+    dest = sticky_dir / "tether.db"
+    # What the old code wrote to (DEST.partial, O_TRUNC): a file the other user made
+    # and can read; and a second destination whose .partial is a link to the victim.
+    _plant(sticky_dir, victim, "file:tether.db.partial", "link:other.db.partial")
+    info = await create_backup(store, dest)
+    other = await store.backup_to(sticky_dir / "other.db")  # the library's own call
+    assert (await validate_backup(info.path)).sessions == 1
+    assert (await validate_backup(other)).sessions == 1
+    assert (sticky_dir / "tether.db.partial").read_bytes() == b""  # received nothing
+    assert victim.read_bytes() == b"the victim's own file\n"
+    assert mode_of(dest) == 0o600 and os.stat(dest).st_uid == os.geteuid()
+    leftovers = {p.name for p in sticky_dir.iterdir()}
+    assert leftovers == {"tether.db", "other.db", "tether.db.partial", "other.db.partial"}
+    if _as_other_user() is not None:
+        read = run_python(
+            "import sys; open(sys.argv[1], 'rb').read()", str(dest), user=_as_other_user()
+        )
+        assert "Permission denied" in read.stderr
+
+
+async def test_backup_refuses_or_replaces_a_planted_destination_never_writes_through(
+    store, sticky_dir, tmp_path
+):
+    await seed(store, ["a"])
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    _plant(sticky_dir, victim, "link:linked.db", "file:theirs.db")
+    with pytest.raises(FileExistsError):
+        await create_backup(store, sticky_dir / "linked.db", replace=False)
+    with pytest.raises(FileExistsError):
+        await create_backup(store, sticky_dir / "theirs.db", replace=False)
+    assert victim.read_bytes() == b"keep me\n"
+    assert (sticky_dir / "theirs.db").read_bytes() == b""
+    # Overwriting (--force) replaces the link itself, not the file it points to.
+    info = await create_backup(store, sticky_dir / "linked.db", replace=True)
+    assert not info.path.is_symlink() and victim.read_bytes() == b"keep me\n"
+    assert {p.name for p in sticky_dir.iterdir()} == {"linked.db", "theirs.db"}
+
+
+async def test_restore_file_in_a_shared_directory_does_not_write_through_a_planted_link(
+    db_path, sticky_dir, tmp_path
+):
+    async with open_store(db_path) as store:
+        await seed(store, ["a", "b"])
+        saved = await create_backup(store, tmp_path / "saved.db")
+    db = sticky_dir / "tether.db"
+    db.write_bytes(b"not a database at all" * 10)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    # The old fixed temporary name, `.tether.db.restore`, as a link to the victim.
+    _plant(sticky_dir, victim, "link:.tether.db.restore")
+    moved = await restore_file(db, saved.path, backup_dir=tmp_path / "backups")
+    assert victim.read_bytes() == b"keep me\n"
+    assert moved is not None and moved.read_bytes() == b"not a database at all" * 10
+    assert (await validate_backup(db)).sessions == 2
+    assert mode_of(db) == 0o600
+    assert {p.name for p in sticky_dir.iterdir()} == {"tether.db", ".tether.db.restore"}

@@ -205,3 +205,13 @@ def check_unique_ids(db_path, results: list[list[list]]) -> None:
         assert [s[1] for s in proc] == sorted(s[1] for s in proc)
     stored = set(rows(db_path, "SELECT id, uid, created_at FROM sessions"))
     assert set(made) <= stored
+
+
+def damage(path: str | os.PathLike[str], table: str = "output_chunks") -> None:
+    """Overwrite the root page of ``table`` with garbage: the file still opens (its
+    header and schema are whole) but ``quick_check`` fails. Checkpoint first."""
+    ((root,),) = rows(path, "SELECT rootpage FROM sqlite_master WHERE name=?", [table])
+    ((page_size,),) = rows(path, "PRAGMA page_size")
+    with open(path, "r+b") as f:
+        f.seek((root - 1) * page_size)
+        f.write(b"\x0d" + b"\xff" * 60)
