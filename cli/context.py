@@ -28,8 +28,10 @@ class Ctx:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Ctx:
+        from tui.keys import KEYS  # no Textual: just the binding ids, to check [keys]
+
         paths = resolve_paths(getattr(args, "db", None))
-        return cls(args, paths, load_config(paths.config_file))
+        return cls(args, paths, load_config(paths.config_file, key_ids=KEYS))
 
     def open_store(self, *, actor: str = "cli"):  # type: ignore[no-untyped-def]
         """``async with ctx.open_store() as store``: creates dirs (0700) as needed."""
@@ -50,10 +52,10 @@ def fail(error: BaseException) -> int:
     """Print a typed error as one line; anything unexpected still gets a clear line."""
     from storage.errors import SessionNotFound, StoreError
 
-    if isinstance(error, SessionNotFound | StoreError | ConfigError):
+    if isinstance(error, SessionNotFound | StoreError):
         print(f"tether: {error}", file=sys.stderr)
         return EXIT_ERROR
-    if isinstance(error, UsageError):
+    if isinstance(error, UsageError | ConfigError):  # config.toml is input too
         print(f"tether: {error}", file=sys.stderr)
         return EXIT_USAGE
     if isinstance(error, OSError):

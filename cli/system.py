@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
+import os
 from typing import Any
 
 from .context import EXIT_OK, Ctx, print_json
@@ -29,22 +29,66 @@ def _paths(ctx: Ctx) -> dict[str, str]:
     }
 
 
+def _paths_from(ctx: Ctx) -> dict[str, str]:
+    """Where each path came from: --db, an environment variable, or the default."""
+    home = "TETHER_HOME" if os.environ.get("TETHER_HOME") else "default"
+    if getattr(ctx.args, "db", None):
+        db = "--db"
+    elif os.environ.get("TETHER_DB"):
+        db = "TETHER_DB"
+    else:
+        db = home
+    runtime = home
+    if home == "default" and str(ctx.paths.runtime_root).startswith(
+        os.environ.get("XDG_RUNTIME_DIR") or "\0"
+    ):
+        runtime = "XDG_RUNTIME_DIR"
+    return {
+        "database": db,
+        "data_dir": home,
+        "backups": home,
+        "config_file": home,
+        "runtime_dir": runtime,
+        "sockets": runtime,
+        "supervisor_log": runtime,
+    }
+
+
 def cmd_config(ctx: Ctx) -> int:
+    from home.config import effective_settings
+    from tui.keys import KEYS  # no Textual: the binding ids and their default keys
+
     config = ctx.config
     exists = config.path is not None and config.path.exists()
-    sections: dict[str, Any] = {"general": asdict(config.general)}
-    sections.update({k: dict(v) for k, v in config.sections.items()})
+    settings = effective_settings(config, {k.id: k.key for k in KEYS.values()})
     if ctx.args.json:
-        print_json({"paths": _paths(ctx), "config_file_exists": exists, "config": sections})
+        values: dict[str, dict[str, Any]] = {}
+        sources: dict[str, dict[str, str]] = {}
+        for s in settings:
+            values.setdefault(s.section, {})[s.key] = s.value
+            sources.setdefault(s.section, {})[s.key] = s.source
+        print_json(
+            {
+                "paths": _paths(ctx),
+                "paths_from": _paths_from(ctx),
+                "config_file_exists": exists,
+                "config": values,
+                "sources": sources,
+            }
+        )
         return EXIT_OK
+    origin = _paths_from(ctx)
     for key, value in _paths(ctx).items():
-        print(f"{key.replace('_', ' '):<15} {value}")
-    note = "" if exists else "  (no file: these are the defaults)"
-    print(f"\n# effective configuration{note}")
-    for name, values in sections.items():
-        print(f"\n[{name}]")
-        for key, value in values.items():
-            print(f"{key} = {_toml(value)}")
+        print(f"{key.replace('_', ' '):<15} {value}  ({origin[key]})")
+    note = "" if exists else "; there is no such file: every setting is a default"
+    print(f"\n# in effect (after each: `default`, or the file that set it{note})")
+    section = None
+    for s in settings:
+        if s.section != section:
+            section = s.section
+            print(f"\n[{section}]")
+        line = f"{s.key} = {_toml(s.value)}" if s.value is not None else f"# {s.key}: not set (no limit)"
+        print(f"{line:<40}  # {s.source}")
     return EXIT_OK
 
 

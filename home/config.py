@@ -1,18 +1,20 @@
 """``config.toml``: its schema, loading it, and reading its sections into the plain
 settings the storage library and the runner take.
 
-``load_config`` checks the file and ``[general]``; the other sections are read when a
-feature needs them, into typed values: ``retention_policy`` (a ``RetentionPolicy``),
+``load_config`` checks the whole file when it is loaded: every section, key and value
+(``[keys]`` against the binding ids it is given). The sections are read into typed
+values when a feature needs them: ``retention_policy`` (a ``RetentionPolicy``),
 ``keep_backups``, ``export_redactor`` / ``capture_patterns`` / ``capture_redactor``
 (``[redaction]``). A missing file means defaults. A bad file or value gives
-``ConfigError`` naming the file, the key and what was expected; nothing runs on a
-half-understood configuration.
+``ConfigError`` naming the file, the key and what was expected (the valid ones for an
+unknown name); nothing runs on a half-understood configuration.
+``effective_settings`` lists every setting in effect and where it came from.
 """
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,6 +73,7 @@ class Config:
     general: General = field(default_factory=General)
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = None
+    general_set: frozenset[str] = frozenset()  # the [general] keys the file sets
 
     def section(self, name: str) -> dict[str, Any]:
         """A raw section (``retention``, ``backups``, ``redaction``, ``keys``...)."""
@@ -81,10 +84,16 @@ class Config:
         return {str(k): str(v) for k, v in self.section("keys").items()}
 
 
-KNOWN_SECTIONS = {"general", "retention", "backups", "redaction", "keys", "search", "ui"}
+KNOWN_SECTIONS = ("general", "retention", "backups", "redaction", "keys")
+REDACTION_KEYS = ("patterns", "on_capture")
+BACKUPS_KEYS = ("keep",)
 
 
-def load_config(path: Path | None) -> Config:
+def load_config(path: Path | None, *, key_ids: Collection[str] | None = None) -> Config:
+    """Read and check the whole of ``config.toml``: every section, key and value (an
+    unknown one is a ``ConfigError`` listing the valid ones). ``key_ids`` are the
+    binding ids ``[keys]`` may name (the TUI's; ``home`` does not import it); None
+    checks only that each is a key name."""
     if path is None or not path.exists():
         return Config(path=path)
     try:
@@ -93,20 +102,75 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(path, f"not valid TOML: {e}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(path, f"cannot be read: {e}") from None
-    unknown = set(data) - KNOWN_SECTIONS
+    unknown = set(data) - set(KNOWN_SECTIONS)
     if unknown:
         raise ConfigError(
             path,
-            f"unknown section(s) {', '.join(sorted(unknown))}; known: "
-            f"{', '.join(sorted(KNOWN_SECTIONS))}",
+            f"unknown section(s) {', '.join(f'[{u}]' for u in sorted(unknown))}; known: "
+            f"{', '.join(f'[{k}]' for k in KNOWN_SECTIONS)}",
         )
     for name, value in data.items():
         if not isinstance(value, dict):
             raise ConfigError(path, f"[{name}] must be a table")
     general = _general(path, data.get("general", {}))
-    return Config(
-        general=general, sections={k: v for k, v in data.items() if k != "general"}, path=path
+    config = Config(
+        general=general,
+        sections={k: v for k, v in data.items() if k != "general"},
+        path=path,
+        general_set=frozenset(data.get("general", {})),
     )
+    retention_policy(config)
+    _known_keys(path, "backups", config.section("backups"), BACKUPS_KEYS)
+    keep_backups(config)
+    _check_redaction(path, config.section("redaction"))
+    _check_keys(path, config.section("keys"), key_ids)
+    return config
+
+
+def _known_keys(path: Path, section: str, raw: Mapping[str, Any], known: Sequence[str]) -> None:
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ConfigError(
+            path,
+            f"unknown key(s) {', '.join(f'{section}.{k}' for k in unknown)}; known: "
+            f"{', '.join(known)}",
+        )
+
+
+def _check_redaction(path: Path, raw: Mapping[str, Any]) -> None:
+    _known_keys(path, "redaction", raw, REDACTION_KEYS)
+    if not isinstance(raw.get("on_capture", False), bool):
+        raise ConfigError(path, "redaction.on_capture must be true or false")
+    patterns = raw.get("patterns", [])
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise ConfigError(
+            path, "redaction.patterns must be a list of strings (regular expressions)"
+        )
+    if patterns:
+        from storage.redact import Redactor
+
+        try:
+            Redactor(patterns)
+        except ValueError as e:  # RedactionPatternError: names the pattern and the problem
+            raise ConfigError(path, f"redaction.patterns: {e}") from None
+
+
+def _check_keys(path: Path, raw: Mapping[str, Any], key_ids: Collection[str] | None) -> None:
+    if key_ids is not None:
+        unknown = sorted(set(raw) - set(key_ids))
+        if unknown:
+            raise ConfigError(
+                path,
+                f"unknown key binding id(s) {', '.join(unknown)} in [keys]; known: "
+                f"{', '.join(sorted(key_ids))}",
+            )
+    for binding_id, keys in raw.items():
+        if not isinstance(keys, str) or not keys.replace(",", "").strip():
+            raise ConfigError(
+                path,
+                f"keys.{binding_id} must be a key name (or several, comma-separated), "
+                f'such as "a" or "x,ctrl+x"; not {keys!r}',
+            )
 
 
 def _general(path: Path, raw: dict[str, Any]) -> General:
@@ -125,6 +189,52 @@ def _general(path: Path, raw: dict[str, Any]) -> General:
             value = float(value)
         values[key] = value
     return General(**values)
+
+
+# -- what is in effect ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Setting:
+    """One setting in effect: ``value`` is None for a limit that is off."""
+
+    section: str
+    key: str
+    value: Any
+    source: str  # "default", or the path of the config file that set it
+
+
+def effective_settings(config: Config, key_defaults: Mapping[str, str]) -> list[Setting]:
+    """Every setting in effect, section by section, with where it came from.
+    ``key_defaults`` are the TUI's binding ids and their default keys."""
+    from storage.retention import RetentionPolicy
+
+    policy = RetentionPolicy()
+    retention = config.section("retention")
+    age_key = "max_age_days" if "max_age_days" in retention else "max_age"
+    defaults: dict[str, dict[str, Any]] = {
+        "general": {f.name: getattr(General(), f.name) for f in fields(General)},
+        "retention": {
+            age_key: policy.max_age,
+            "keep": policy.keep_newest,
+            "max_size": policy.max_total_bytes,
+            "statuses": sorted(policy.statuses),
+            "protected_tags": sorted(policy.protected_tags),
+            "trash_days": policy.trash_days,
+        },
+        "backups": {"keep": 5},
+        "redaction": {"patterns": [], "on_capture": False},
+        "keys": dict(key_defaults),
+    }
+    general = {k: getattr(config.general, k) for k in config.general_set}
+    given = {"general": general, **config.sections}
+    out = []
+    for section, values in defaults.items():
+        mine = given.get(section, {})
+        for key, default in {**values, **mine}.items():
+            if key in mine:
+                out.append(Setting(section, key, mine[key], str(config.path)))
+            else:
+                out.append(Setting(section, key, default, "default"))
+    return out
 
 
 # -- [retention] --------------------------------------------------------------------------

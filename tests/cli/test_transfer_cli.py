@@ -115,7 +115,7 @@ def test_config_patterns_are_redacted(tether, tether_home):
     assert "1 secret redacted (1 custom)" in done.stderr
     config.write_text('[redaction]\npatterns = ["(unclosed"]\n')
     bad = tether("export", "2")
-    assert bad.returncode == 1 and "invalid redaction pattern '(unclosed'" in bad.stderr
+    assert bad.returncode == 2 and "invalid redaction pattern '(unclosed'" in bad.stderr
     assert bad.stdout == ""
 
 

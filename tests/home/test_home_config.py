@@ -11,6 +11,7 @@ from home.config import (
     ConfigError,
     capture_patterns,
     capture_redactor,
+    effective_settings,
     export_redactor,
     keep_backups,
     load_config,
@@ -105,3 +106,33 @@ def test_export_redactor_adds_the_configured_patterns():
     assert redactor.redact_text("ticket INTERNAL-12345") == ("ticket [REDACTED:custom]", 1)
     with pytest.raises(ValueError, match="list of strings"):
         export_redactor({"patterns": "INTERNAL"})
+
+
+# -- the whole file is checked when it is loaded --------------------------------------------
+def test_load_config_checks_every_section(tmp_path):
+    config_file = tmp_path / "config.toml"
+    config_file.write_text('[keys]\nstop = "x"\nstopp = "y"\n')
+    assert load_config(config_file).keys == {"stop": "x", "stopp": "y"}  # ids not given
+    with pytest.raises(ConfigError, match=r"unknown key binding id\(s\) stopp in \[keys\]"):
+        load_config(config_file, key_ids={"stop", "quit"})
+    config_file.write_text("[retention]\nkeep = -1\n")
+    with pytest.raises(ConfigError, match="retention.keep"):
+        load_config(config_file)  # not only when a cleanup asks for the policy
+    config_file.write_text("[search]\n")
+    with pytest.raises(ConfigError, match=r"unknown section\(s\) \[search\]"):
+        load_config(config_file)
+
+
+def test_effective_settings_say_where_each_came_from(tmp_path):
+    config_file = tmp_path / "config.toml"
+    config_file.write_text("[general]\nbell = true\n[backups]\nkeep = 2\n")
+    config = load_config(config_file)
+    found = {
+        (s.section, s.key): (s.value, s.source) for s in effective_settings(config, {"quit": "q"})
+    }
+    assert found[("general", "bell")] == (True, str(config_file))
+    assert found[("general", "stop_grace")] == (5.0, "default")
+    assert found[("backups", "keep")] == (2, str(config_file))
+    assert found[("retention", "trash_days")] == (7.0, "default")
+    assert found[("redaction", "on_capture")] == (False, "default")
+    assert found[("keys", "quit")] == ("q", "default")
