@@ -87,7 +87,11 @@ def cmd_config(ctx: Ctx) -> int:
         if s.section != section:
             section = s.section
             print(f"\n[{section}]")
-        line = f"{s.key} = {_toml(s.value)}" if s.value is not None else f"# {s.key}: not set (no limit)"
+        line = (
+            f"{s.key} = {_toml(s.value)}"
+            if s.value is not None
+            else f"# {s.key}: not set (no limit)"
+        )
         print(f"{line:<40}  # {s.source}")
     return EXIT_OK
 
