@@ -183,7 +183,7 @@ def cmd_search(ctx: Ctx) -> int:
     for line in render(results, width=width, colour=colour):
         print(line)
     if results.rank_limited:
-        from storage.engine.search.core import RANK_CANDIDATES
+        from storage.engine.search.hits import RANK_CANDIDATES
 
         print(
             f"note: ranked among the newest {RANK_CANDIDATES} chunks of output that match",

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from storage import open_store
 from storage.engine.search import core as engine
+from storage.engine.search import hits
 from storage.engine.search.core import search
 from storage.engine.search.filters import filter_session_ids, guarded
 from storage.engine.search.lines import ChunkScanner
@@ -376,7 +377,7 @@ async def test_output_not_indexed_yet_is_still_found(store, monkeypatch):
     await store.output.append(s.id, "stdout", b"fresh marker line\n", index=False)
     (hit,) = (await run(store, "marker")).hits
     assert hit.text == "fresh marker line"
-    monkeypatch.setattr(engine, "UNINDEXED_SCAN_BYTES", 0)
+    monkeypatch.setattr(hits, "UNINDEXED_SCAN_BYTES", 0)
     r = await run(store, "marker")
     assert r.hits == () and r.unindexed_bytes == len(b"fresh marker line\n")
 
@@ -501,7 +502,7 @@ async def test_count_hits_separately_matches_the_counts_of_search(seeded):
 
 
 async def test_ranked_pages_past_the_first_window(store, monkeypatch):
-    monkeypatch.setattr(engine, "_RANK_WINDOW", 3)
+    monkeypatch.setattr(hits, "_RANK_WINDOW", 3)
     s = await store.sessions.create(["x"], cwd="/")
     for i in range(12):  # one chunk each; the later ones say the word more often
         await store.output.append(s.id, "stdout", f"{'word ' * (1 + i % 4)}{i}\n".encode())
@@ -511,7 +512,7 @@ async def test_ranked_pages_past_the_first_window(store, monkeypatch):
 
 
 async def test_ranking_is_limited_to_the_newest_candidates(store, monkeypatch):
-    monkeypatch.setattr(engine, "RANK_CANDIDATES", 3)
+    monkeypatch.setattr(hits, "RANK_CANDIDATES", 3)
     s = await store.sessions.create(["x"], cwd="/")
     for i in range(8):
         await store.output.append(s.id, "stdout", f"{'word ' * (4 if i < 4 else 1)}{i}\n".encode())

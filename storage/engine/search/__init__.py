@@ -8,8 +8,10 @@ in.
   (the command palette's metadata search) turn the words into a ``Query`` for the same
   engine.
 
-Modules: ``core`` (candidate chunks, paging, ranking, counts), ``filters`` (a query's
-filters as SQL), ``lines`` (the matching lines inside a chunk), ``words`` (plain words).
+Modules: ``core`` (the results page: hits grouped by session, metadata matches),
+``hits`` (the output's candidate chunks and their hits: paging, ranking, counts),
+``filters`` (a query's filters as SQL), ``lines`` (the matching lines inside a chunk),
+``words`` (plain words).
 Names are loaded lazily (PEP 562), so importing this package runs no engine code.
 """
 
@@ -23,7 +25,7 @@ _EXPORTS = {
     "SearchResults": "core",
     "SessionHits": "core",
     "MetaMatch": "core",
-    "RANK_CANDIDATES": "core",
+    "RANK_CANDIDATES": "hits",
     "filter_session_ids": "filters",
     "as_typing": "filters",
     "search_output": "words",
@@ -35,7 +37,6 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from storage.engine.search.core import (  # noqa: F401
-        RANK_CANDIDATES,
         MetaMatch,
         SearchResults,
         SessionHits,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
         search,
     )
     from storage.engine.search.filters import as_typing, filter_session_ids  # noqa: F401
+    from storage.engine.search.hits import RANK_CANDIDATES  # noqa: F401
     from storage.engine.search.words import (  # noqa: F401
         search_output,
         search_sessions,
