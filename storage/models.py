@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,9 @@ class Session:
     output_lines: int
     last_output_at: float | None
     tags: tuple[str, ...] = ()
+    # When the latest run started (``started_at`` is the first run's): durations are
+    # per run, so a session resumed a week later does not read as a week long.
+    run_started_at: float | None = None
 
     @property
     def label(self) -> str:
@@ -79,9 +83,12 @@ class Session:
         return self.deleted_at is not None
 
     def duration(self, now: float) -> float | None:
-        if self.started_at is None:
+        """How long the latest run took, or has been running at ``now`` (None: never
+        started). The total over every run is ``total_duration`` of ``store.runs.list``."""
+        start = self.run_started_at if self.run_started_at is not None else self.started_at
+        if start is None:
             return None
-        return max(0.0, (self.ended_at if self.ended_at is not None else now) - self.started_at)
+        return max(0.0, (self.ended_at if self.ended_at is not None else now) - start)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (for `--json` output)."""
@@ -101,7 +108,11 @@ SESSION_COLUMNS = (
 )
 
 
-def session_from_row(row: sqlite3.Row | tuple, tags: tuple[str, ...] = ()) -> Session:
+def session_from_row(
+    row: sqlite3.Row | tuple,
+    tags: tuple[str, ...] = (),
+    run_started_at: float | None = None,
+) -> Session:
     (
         sid,
         uid,
@@ -156,6 +167,7 @@ def session_from_row(row: sqlite3.Row | tuple, tags: tuple[str, ...] = ()) -> Se
         output_lines=out_lines,
         last_output_at=last_out,
         tags=tags,
+        run_started_at=run_started_at,
     )
 
 
@@ -186,6 +198,11 @@ class Run:
 
     def duration(self, now: float) -> float:
         return max(0.0, (self.ended_at if self.ended_at is not None else now) - self.started_at)
+
+
+def total_duration(runs: Iterable[Run], now: float) -> float:
+    """The time spent running over all ``runs`` (a live one counts up to ``now``)."""
+    return sum(r.duration(now) for r in runs)
 
 
 @dataclass(frozen=True, slots=True)

@@ -215,7 +215,9 @@ class Sessions:
         sql = (
             f"SELECT {', '.join('s.' + c.strip() for c in SESSION_COLUMNS.split(','))}, "
             f"(SELECT group_concat(tag, ' ') FROM (SELECT tag FROM session_tags t "
-            f"WHERE t.session_id = s.id ORDER BY tag)) FROM sessions s WHERE {where} "
+            f"WHERE t.session_id = s.id ORDER BY tag)), "
+            f"(SELECT r.started_at FROM runs r WHERE r.session_id = s.id "
+            f"AND r.number = s.run_count) FROM sessions s WHERE {where} "
             f"ORDER BY {order}"
         )
         params = list(params)
@@ -223,7 +225,7 @@ class Sessions:
             sql += " LIMIT ? OFFSET ?"
             params += [limit, offset]
         rows = await self._store.fetchall(sql, params)
-        return [session_from_row(r, tuple(r[25].split(" ")) if r[25] else ()) for r in rows]
+        return [session_from_row(r, tuple(r[25].split(" ")) if r[25] else (), r[26]) for r in rows]
 
     # -- writing ----------------------------------------------------------------------
     async def create(

@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Input, Label, Static, TextArea
 
+from storage.models import total_duration
 from storage.text import visible
 from tui import format as fmt
 from tui.keys import bindings
@@ -178,7 +179,7 @@ class DetailScreen(SessionScreen):
             ("status", status, "mode", s.mode),
             ("command", Text(s.command, style="bold"), "pid", str(s.pid or "—")),
             ("directory", fmt.home(s.cwd), "origin", s.origin),
-            ("created", fmt.timestamp(s.created_at), "runs", str(s.run_count)),
+            ("created", fmt.timestamp(s.created_at), "runs", self._runs_text(s, now)),
             ("started", fmt.timestamp(s.started_at), "exit", _exit(s)),
             ("ended", fmt.timestamp(s.ended_at), "took", fmt.duration(s.duration(now))),
             (
@@ -198,6 +199,12 @@ class DetailScreen(SessionScreen):
         for row in rows:
             grid.add_row(*row)
         return grid
+
+    def _runs_text(self, s: Session, now: float) -> str:
+        """``3 · 12m05s in all``: "took" is the latest run's, this is every run's."""
+        if len(self._runs) < 2:
+            return str(s.run_count)
+        return f"{s.run_count} · {fmt.duration(total_duration(self._runs, now))} in all"
 
     def _fill_runs(self, runs: list[Run]) -> None:
         table = self.query_one("#runs", DataTable)
