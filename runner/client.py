@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 CONNECT_TIMEOUT = 5.0
 REPLY_TIMEOUT = 30.0
+REPLY_LIMIT = 64 * 1024 * 1024  # a reply is one line: a screen's styled rows can be long
 
 
 class _Unreachable(Exception):
@@ -38,7 +39,7 @@ async def _request(
     path = socket_path(paths, session_id)
     try:
         reader, writer = await asyncio.wait_for(
-            asyncio.open_unix_connection(str(path)), CONNECT_TIMEOUT
+            asyncio.open_unix_connection(str(path), limit=REPLY_LIMIT), CONNECT_TIMEOUT
         )
     except (OSError, TimeoutError) as e:
         raise _Unreachable(f"its control socket {path} does not answer: {e}") from None
@@ -130,6 +131,22 @@ async def resize(store: Store, paths: RuntimePaths, session_id: int, cols: int, 
     if not kind_named(session.mode).resizable:
         return
     await _control(store, paths, session_id, "resize", {"op": "resize", "cols": cols, "rows": rows})
+
+
+async def screen(
+    store: Store,
+    paths: RuntimePaths,
+    session_id: int,
+    *,
+    styled: bool = False,
+    vt: bool = False,
+) -> dict[str, Any]:
+    """A running pty session's screen as its supervisor emulates it (fields in
+    runner/server.py); ``ControlError`` for a pipe session."""
+    payload = {"op": "screen", "styled": styled, "vt": vt}
+    reply = await _control(store, paths, session_id, "read the screen of", payload)
+    reply.pop("ok", None)
+    return reply
 
 
 async def status(store: Store, paths: RuntimePaths, session_id: int) -> dict[str, Any]:

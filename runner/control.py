@@ -10,7 +10,7 @@ and reconciling sessions whose supervisor is gone (runner/reconcile.py).
 
 from __future__ import annotations
 
-from .client import continue_, pause, resize, send_input, status, stop
+from .client import continue_, pause, resize, screen, send_input, status, stop
 from .errors import ControlError, NeedsConfirmation, NotResumable, NotRunning, SupervisorGone
 from .launch import launch, resume_run, start_session
 from .locations import is_alive
@@ -25,6 +25,7 @@ __all__ = [
     "resume_run",
     "send_input",
     "resize",
+    "screen",
     "status",
     "reconcile",
     "is_alive",

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import os
 import signal
-from typing import Any, ClassVar
+import threading
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .child import (
     DEFAULT_TERM,
@@ -30,7 +31,16 @@ from .child import (
     spawn_pipes,
     spawn_pty,
 )
+from .errors import ControlError
 from .spec import LaunchSpec
+
+if TYPE_CHECKING:
+    from .screen import Screen
+
+# Rows that scrolled off the emulated screen are taken from it every this many bytes
+# and let go (the supervisor keeps no transcript: it is rebuilt from the stored
+# output), so its memory stays flat however long the session runs.
+SCROLLED_OFF_EVERY = 256 * 1024
 
 __all__ = ["KINDS", "PipeKind", "PtyKind", "SessionKind", "kind_for", "kind_named"]
 
@@ -68,6 +78,15 @@ class SessionKind:
         """Set the command's window size; False where that means nothing."""
         return False
 
+    def size_line(self, cols: int, rows: int, *, resized: bool = False) -> bytes | None:
+        """A system line recording the terminal's size (None: no terminal)."""
+        return None
+
+    def screen_state(self, *, styled: bool = False, vt: bool = False) -> dict[str, Any]:
+        """The emulated screen (``runner.screen.state.screen_state``); ``ControlError``
+        where there is none."""
+        raise ControlError(f"a {self.name} session has no terminal, so no screen")
+
     def close_input(self, fd: int) -> None:
         """The command gets no more input: close what it reads from."""
         os.close(fd)
@@ -99,20 +118,87 @@ class PtyKind(SessionKind):
     resizable = True
     stop_signals = (signal.SIGHUP, signal.SIGTERM)  # SIGHUP: what closing a terminal does
 
+    def __init__(self, spec: LaunchSpec) -> None:
+        super().__init__(spec)
+        self.size = (spec.cols, spec.rows)
+        self.screen: Screen | None = None  # made at the first output
+        self.screen_error: str | None = None  # why there is none (the emulator failed)
+        self._since_taken = 0
+
     def env(self) -> dict[str, str]:
         return {"TERM": DEFAULT_TERM}
 
     def _start(self, env: dict[str, str]) -> Child:
-        return spawn_pty(self.spec, env)
+        child = spawn_pty(self.spec, env)
+        # Loading the emulator takes a few hundred ms (its C declarations are parsed):
+        # do it beside the database opening rather than before the command may start.
+        # The command is forked already, so a thread is safe now.
+        threading.Thread(target=_load_emulator, name="load-emulator", daemon=True).start()
+        return child
+
+    def on_output(self, stream: str, data: bytes) -> None:
+        screen = self.screen
+        if screen is None:
+            if self.screen_error is not None:
+                return
+            screen = self._open_screen()
+            if screen is None:
+                return
+        try:
+            screen.feed(data)
+            self._since_taken += len(data)
+            if self._since_taken >= SCROLLED_OFF_EVERY:
+                self._since_taken = 0
+                screen.scrolled_off()
+        except Exception as e:  # noqa: BLE001 - the emulator must never stop the capture
+            self.screen, self.screen_error = None, f"the terminal emulator failed: {e!r}"
+
+    def _open_screen(self) -> Screen | None:
+        from .screen import open_screen
+
+        try:
+            self.screen = open_screen(*self.size)
+        except Exception as e:  # noqa: BLE001 - no screen, but the output is still recorded
+            self.screen_error = f"no terminal emulator: {e}"
+        return self.screen
 
     def resize(self, child: Child, cols: int, rows: int) -> bool:
         if child.input_fd is None:
             return False
         set_window_size(child.input_fd, cols, rows)
+        self.size = (cols, rows)
+        if self.screen is not None:
+            self.screen.resize(cols, rows)
         return True
+
+    def size_line(self, cols: int, rows: int, *, resized: bool = False) -> bytes | None:
+        from .screen.state import size_line
+
+        if resized and (cols, rows) == self.size:
+            return None  # no change: nothing to record
+        return size_line(cols, rows, resized=resized)
+
+    def screen_state(self, *, styled: bool = False, vt: bool = False) -> dict[str, Any]:
+        from .screen.state import screen_state
+
+        screen = self.screen
+        if screen is None and self.screen_error is None:
+            screen = self._open_screen()  # no output yet: an empty screen of our size
+        if screen is None:
+            raise ControlError(self.screen_error or "no screen")
+        return screen_state(screen, styled=styled, vt=vt)
 
     def close_input(self, fd: int) -> None:
         pass  # the terminal's one fd is also the output: closed when that ends
+
+
+def _load_emulator() -> None:
+    from .screen import BackendUnavailable, screen_class
+
+    try:
+        screen_class()
+    except BackendUnavailable:
+        pass  # said when a screen is opened
 
 
 KINDS: dict[str, type[SessionKind]] = {"pipe": PipeKind, "pty": PtyKind}

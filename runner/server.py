@@ -9,6 +9,9 @@ Requests (``op`` plus arguments) and replies (``ok`` plus data, or ``error``):
   ``grace`` seconds; the reply comes once the end of the run is recorded
 - ``{"op": "pause"}`` / ``{"op": "continue"}`` -> SIGSTOP / SIGCONT to the group
 - ``{"op": "resize", "cols": 120, "rows": 40}`` -> the terminal's size (pty mode)
+- ``{"op": "screen", "styled": false, "vt": false}`` -> the emulated screen of a pty
+  session: ``cols``, ``rows``, ``cursor``, ``alt_screen``, ``modes``, ``title``,
+  ``lines``; ``styled`` adds styled runs, ``vt`` the bytes that redraw it (base64)
 
 The server knows nothing of the supervisor but ``Controllable``, the few things a
 client may ask of it; new requests (attach, say) grow that protocol. The client side
@@ -57,6 +60,11 @@ class Controllable(Protocol):
 
     def resize(self, cols: int, rows: int) -> bool:
         """Set the terminal's size; False where that means nothing."""
+        ...
+
+    def screen(self, *, styled: bool, vt: bool) -> dict[str, Any]:
+        """The emulated screen (``runner.screen.state.screen_state``); raises
+        ``ControlError`` where there is none (a pipe session)."""
         ...
 
 
@@ -148,4 +156,7 @@ class ControlServer:
             if not (0 < cols < 10000 and 0 < rows < 10000):
                 raise ControlError(f"a terminal cannot be {cols}x{rows}")
             return {"ok": True, "resized": bool(target.resize(cols, rows))}
+        if op == "screen":
+            state = target.screen(styled=bool(req.get("styled")), vt=bool(req.get("vt")))
+            return {"ok": True, **state}
         raise ControlError(f"unknown request {op!r}")

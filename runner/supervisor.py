@@ -159,6 +159,9 @@ class Supervisor:
             "record the start",
             RETRY_FOR / 2,
         )
+        size = self.kind.size_line(self.spec.cols, self.spec.rows)
+        if size is not None:  # before any output: a replay of the screen starts at it
+            self.capture.keep("system", size)
         self.capture.start(child.outputs, self.kind.on_output, self.input)
         try:
             await child.release(self.spec.argv, self.spec.cwd)
@@ -224,7 +227,17 @@ class Supervisor:
             self.capture.keep("input", data)
 
     def resize(self, cols: int, rows: int) -> bool:
-        return self.child is not None and self.kind.resize(self.child, cols, rows)
+        if self.child is None:
+            return False
+        size = self.kind.size_line(cols, rows, resized=True)
+        if not self.kind.resize(self.child, cols, rows):
+            return False
+        if size is not None:  # in order with the output: a replay resizes at the same point
+            self.capture.keep("system", size)
+        return True
+
+    def screen(self, *, styled: bool, vt: bool) -> dict[str, Any]:
+        return self.kind.screen_state(styled=styled, vt=vt)
 
     def request_stop(self, why: str, grace: float) -> None:
         """End the command: the kind's stop signals, SIGKILL after ``grace`` seconds."""
