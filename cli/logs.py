@@ -133,6 +133,10 @@ def cmd_logs(ctx: Ctx) -> int:
     async def go() -> int:
         async with _session_store(ctx) as store:
             session = await store.sessions.resolve(args.id)
+            if getattr(args, "rendered", False):  # a pty session as seen: cli/screen.py
+                from .screen import print_rendered
+
+                return await print_rendered(ctx, store, session)
             start = 0
             if opts.tail is not None:
                 lines = await store.output.tail(session.id, opts.tail, opts.stream)

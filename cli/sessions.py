@@ -286,6 +286,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="bytes as recorded (escape sequences included, input lines unmarked)",
     )
+    p.add_argument(
+        "--rendered",
+        action="store_true",
+        help="a terminal (pty) session as seen: what scrolled off its screen, then the screen",
+    )
 
     p = add("stop", cmd_stop, "stop a session (SIGTERM, then SIGKILL after the grace period)")
     session_id(p)
