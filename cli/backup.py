@@ -54,10 +54,15 @@ def cmd_backup(ctx: Ctx) -> int:
                 dest = Path(args.path).expanduser()
                 if dest.is_dir():
                     dest = dest / backup_name(ctx.paths.db, "backup")
-                if dest.exists() and not args.force:
+                try:
+                    # Never over an existing file without --force; a link there is
+                    # replaced, not followed (storage/files.py).
+                    info = await create_backup(
+                        store, dest, backup_dir=ctx.paths.backups, replace=args.force
+                    )
+                except FileExistsError:
                     print(f"tether: {dest} exists; pass --force to overwrite it", file=sys.stderr)
                     return EXIT_ERROR
-                info = await create_backup(store, dest)
             await store.audit.record("backup", None, {"path": str(info.path)})
         if args.json:
             print_json(info.to_json())
@@ -143,6 +148,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("path", nargs="?", help="file or directory (default: the backups dir, rotated)")
     p.add_argument("--list", action="store_true", help="list the backups instead")
     p.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    p.epilog = (
+        "Each backup is checked (quick_check) before it is kept. A damaged database is "
+        "not backed up: the command exits 1 naming the newest good backup, and no backup "
+        "is rotated away."
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_backup)
 

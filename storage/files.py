@@ -41,6 +41,9 @@ def create_exclusive(
             fd = os.open(path, _FLAGS, 0o600)
         except FileExistsError:
             continue
+        except (FileNotFoundError, PermissionError, NotADirectoryError) as e:
+            # Name the directory the user chose, not our temporary name in it.
+            raise type(e)(e.errno, e.strerror, os.fspath(folder)) from None
         os.fchmod(fd, 0o600)  # whatever the umask
         return fd, path
     raise FileExistsError(f"no free file name in {folder}")
@@ -66,7 +69,10 @@ def publish(tmp: str | os.PathLike[str], target: str | os.PathLike[str], *, repl
     followed). ``replace=False`` raises ``FileExistsError`` if anything is there: the
     file is hard-linked, which never overwrites, then its temporary name removed."""
     if replace:
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as e:  # name the user's path, not our temporary one
+            raise type(e)(e.errno, e.strerror, os.fspath(target)) from None
         return
     try:
         os.link(tmp, target, follow_symlinks=False)

@@ -59,6 +59,13 @@ class BackupDamaged(StoreError):
 
     def __init__(self, db: str | os.PathLike[str], detail: str, good: BackupInfo | None) -> None:
         self.db, self.detail, self.good = str(db), detail, good
+        # quick_check reports one problem a line: say the first, count the others.
+        found = [
+            line.strip()
+            for line in detail.removeprefix("it is damaged: ").replace("; ", "\n").splitlines()
+            if line.strip() and not line.lstrip().startswith("***")
+        ] or [detail]
+        more = f", and {len(found) - 1} more" if len(found) > 1 else ""
         if good is not None:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(good.created_at))
             advice = (
@@ -68,8 +75,8 @@ class BackupDamaged(StoreError):
         else:
             advice = "there is no good backup to go back to: run `tether doctor`"
         super().__init__(
-            f"the database {db} is damaged ({detail}); no backup was made and no backup was "
-            f"removed; {advice}"
+            f"the database {db} is damaged ({found[0]}{more}); no backup was made and "
+            f"none was removed; {advice}"
         )
 
 

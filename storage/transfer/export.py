@@ -33,7 +33,7 @@ chunk's numbering always matches its own data. ``storage.transfer.importer`` rea
 from __future__ import annotations
 
 import base64
-import contextlib
+import errno
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -263,10 +263,12 @@ async def export_to_file(
 ) -> ExportResult:
     """``export_sessions`` into ``path``: created 0600, written to a temporary file
     beside it and renamed over it only once complete (a failed export leaves no
-    half-written file). A path that is not a regular file (``/dev/stdout``, a pipe)
-    is written into directly. ``fmt`` defaults to the one the file name asks for."""
+    half-written file; see ``storage.files``). A symlink at ``path`` is replaced, never
+    written through. A path that is an existing device or pipe (``/dev/stdout``) is
+    written into directly. ``fmt`` defaults to the one the file name asks for."""
     import stat
-    import tempfile
+
+    from storage.files import atomic_write
 
     target = Path(path).expanduser()
     fmt = fmt or format_for_path(str(target))
@@ -279,27 +281,22 @@ async def export_to_file(
         mode = target.stat().st_mode
     except FileNotFoundError:
         mode = None
-    if mode is not None and not stat.S_ISREG(mode):
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
         # /dev/stdout, a pipe, a terminal: write into it (renaming over it would
-        # replace the device itself).
-        with open(target, "wb") as f:
+        # replace the device itself). Never created nor truncated, and refused if it
+        # turned into a regular file meanwhile (a link swapped in).
+        fd = os.open(target, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise FileExistsError(errno.EEXIST, "it changed into a regular file", str(target))
+        with os.fdopen(fd, "wb") as f:
             return await export_sessions(
                 store, session_ids, f, fmt=fmt, redactor=redactor, progress=progress
             )
-    target = target.resolve()  # through a symlink: replace the file, keep the link
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb", buffering=1024 * 1024) as f:
-            result = await export_sessions(
-                store, session_ids, f, fmt=fmt, redactor=redactor, progress=progress
-            )
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return result
+    with atomic_write(target) as f:
+        return await export_sessions(
+            store, session_ids, f, fmt=fmt, redactor=redactor, progress=progress
+        )
 
 
 async def matching_sessions(store: Store, query: Any) -> list[int]:
