@@ -1,9 +1,9 @@
 """Secret redaction for exports (and, optionally, capture).
 
-A ``Redactor`` holds the built-in patterns plus the user's own (regex strings from
-config). It replaces each secret with ``[REDACTED:<kind>]``, keeping the context a
-reader needs: the key of an assignment (``API_KEY=[REDACTED:assignment]``), the
-scheme, user and host of a URL (``https://user:[REDACTED:url-password]@host``).
+A ``Redactor`` holds the built-in patterns (``storage.secret_patterns``) plus the
+user's own (regex strings from config). It replaces each secret with
+``[REDACTED:<kind>]``, keeping the context a reader needs: the key of an assignment
+(``API_KEY=[REDACTED:assignment]``), the scheme, user and host of a URL (``https://user:[REDACTED:url-password]@host``).
 
 Everything works on raw bytes, so anything that is not a secret (invalid UTF-8,
 NUL, ANSI escapes) comes out byte for byte. Matching is line based: a match never
@@ -22,10 +22,11 @@ named ``secret`` only that group is replaced, otherwise the whole match.
 from __future__ import annotations
 
 import re
-import string
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from storage.secret_patterns import BUILTIN, PEM_BEGIN, PEM_END, Rule, group_span, rule_starts
 
 MAX_LINE = 64 * 1024
 """Longest line matched whole; longer lines are cut (see ``_cut_point``)."""
@@ -41,250 +42,8 @@ class RedactionPatternError(ValueError):
     """A user redaction pattern is not a usable regular expression."""
 
 
-# -- building blocks ---------------------------------------------------------------
-
-_START = rb"(?<![A-Za-z0-9_-])"  # a token starts here, not inside a word
-_PEM_LABEL = rb"(?:[A-Z0-9]+ ){0,4}PRIVATE KEY(?: BLOCK)?-----"
-_PEM_BEGIN = rb"-----BEGIN " + _PEM_LABEL
-_PEM_END = rb"-----END " + _PEM_LABEL
-# Values that are references or masks, not secrets.
-_NOT_A_VALUE = rb"(?!\[REDACTED:|\$|\{\{|<|%[s(])"
-
-_SEP = rb"""\\?["']?[ \t]*(?P<sep>:=|=>|=(?!=)|:(?!:))[ \t]*"""
-_VALUE = (
-    rb'(?:\\"' + _NOT_A_VALUE + rb'(?P<eq>[^"\\\r\n]+)'  # JSON inside a JSON string
-    rb'|"' + _NOT_A_VALUE + rb'(?P<dq>(?:[^"\\\r\n]|\\.)+)"?'
-    rb"|'" + _NOT_A_VALUE + rb"(?P<sq>[^'\r\n]+)'?"
-    rb"|" + _NOT_A_VALUE + rb"(?P<uq>[^\s\"'`,;&<>()\[\]{}\x00-\x1f\x7f]+))"
-)
-_VALUE_GROUPS = ("eq", "dq", "sq", "uq")
-
-# Key names that hold secrets. Case-insensitive names may follow a prefix that ends
-# in a separator or a camelCase hump (``db.password``, ``myApiKey``); upper-case env
-# style ``*_KEY`` / ``*_TOKEN`` / ``*_SECRET`` is taken whatever the prefix.
-_SECRET_NAMES = (
-    rb"pass(?:word|wd)"
-    rb"|api[_-]?(?:key|token|secret)"
-    rb"|(?:secret|private|access|signing|encryption|master|client)[_-]?key"
-    rb"|(?:access|auth|refresh|session|bearer|oauth|id|bot|webhook|private"
-    rb"|personal[_-]?access)[_-]?token"
-    rb"|(?:client|app|jwt|webhook|signing|shared)[_-]?secret"
-)
-_KEY = (
-    rb"(?<![A-Za-z0-9_.$\{-])(?P<key>"
-    rb"(?:[A-Za-z0-9_.-]{0,200}[_.-]|[A-Za-z0-9_.-]{0,200}[a-z0-9](?=[A-Z]))?"
-    rb"(?i:" + _SECRET_NAMES + rb")|[A-Z0-9_]{0,200}_(?:KEY|TOKEN|SECRET)|SECRET|APIKEY)"
-)
-_DOTTED_NAME = re.compile(rb"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
-# Placeholders, type names, and words that follow ``password:`` / ``api_key:`` in messages
-# about a secret rather than before the secret itself.
-_NON_VALUES = frozenset(
-    b"none null nil true false undefined redacted missing required invalid expired empty"
-    b" unset unknown present hidden masked provided configured ok yes no not is was must"
-    b" should will from for incorrect wrong rejected accepted changed updated set default"
-    b" string str int number boolean bool bytes any object optional".split()  # type names
-)
-_HAS_WORD_CHAR = re.compile(rb"[A-Za-z0-9\x80-\xff]")
-_MASK = re.compile(rb"\[[A-Za-z _:-]*\]")  # [FILTERED], [REDACTED:jwt]
-_COUNT_WITH_UNIT = re.compile(rb"[ \t]+[A-Za-z]")  # kubectl: "password:  24 bytes"
-_ANNOTATION_TAIL = re.compile(rb"[ \t]*(?:\||=(?!=))")  # password: str | None = None
-
-
-def _group_span(m: re.Match[bytes], groups: tuple[str, ...]) -> tuple[int, int]:
-    for g in groups:
-        if m.group(g) is not None:
-            return m.span(g)
-    return m.span()
-
-
-def _plausible_value(m: re.Match[bytes]) -> bool:
-    """Reject assignment values that are code, placeholders or masks."""
-    start, end = _group_span(m, _VALUE_GROUPS)
-    value = m.string[start:end]
-    low = value.lower()
-    if low in _NON_VALUES or not _HAS_WORD_CHAR.search(value):
-        return False
-    if not value.strip(b"*xX.#-_ ") or _MASK.fullmatch(value):  # ****, [FILTERED]
-        return False
-    if m.group("uq") is not None:
-        key = m.group("key") or b""
-        if value.lower() == key.lower().rsplit(b".", 1)[-1]:  # api_key=api_key
-            return False
-        if m.string[end : end + 1] in (b"(", b"[", b"<"):  # getpass(), Option<String>
-            return False
-        if _DOTTED_NAME.fullmatch(value):  # token=self.token
-            return False
-        if value.isdigit() and (len(value) < 4 or _COUNT_WITH_UNIT.match(m.string, end)):
-            return False
-        if m.group("sep") == b":" and (
-            start == m.end("sep")  # user:pass@, host:port
-            or _ANNOTATION_TAIL.match(m.string, end)  # a type annotation
-        ):
-            return False
-    return True
-
-
-@dataclass(frozen=True)
-class _Rule:
-    """One built-in pattern. ``regex`` never matches a line break, so running it
-    over many lines equals running it per line.
-
-    Searches led by a lookbehind are about a hundred times slower in ``re`` than
-    ones led by a literal, so a rule with ``triggers`` (literal-led regexes over the
-    lowercased text, one hit inside every match) is only tried where a match can
-    start: ``regex`` begins with a lookbehind refusing the bytes in ``boundary``, so
-    a match holding a hit starts exactly where the run of ``boundary`` bytes before
-    the hit starts."""
-
-    kind: str
-    regex: re.Pattern[bytes]
-    triggers: tuple[re.Pattern[bytes], ...] = ()
-    boundary: bytes = b""
-    groups: tuple[str, ...] = ()
-    accept: Callable[[re.Match[bytes]], bool] | None = None
-
-
-_ALNUM = (string.ascii_letters + string.digits).encode()
-_TOKEN_CHARS = _ALNUM + b"_-"  # what _START refuses
-
-
-def _rule(
-    kind: str,
-    pattern: bytes,
-    *triggers: bytes,
-    boundary: bytes = _TOKEN_CHARS,
-    groups: tuple[str, ...] = (),
-    accept: Callable[[re.Match[bytes]], bool] | None = None,
-) -> _Rule:
-    compiled = tuple(re.compile(t) for t in triggers)
-    return _Rule(kind, re.compile(pattern), compiled, boundary, groups, accept)
-
-
-_REACH = 256
-"""Most bytes from a match start to its trigger hit (key names are capped at 200)."""
-
-_KEY_TRIGGERS = tuple(
-    word + rb"""\\?["']?[ \t]*[:=]"""
-    for word in (rb"key", rb"token", rb"secret", rb"password", rb"passwd")
-)
-
-_BUILTIN: tuple[_Rule, ...] = (
-    _rule("private-key", _PEM_BEGIN + rb"(?:(?!-----END)[^\n]){0,32768}" + _PEM_END),
-    _rule(
-        "aws-access-key-id",
-        rb"(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])",
-        rb"akia",
-        rb"asia",
-        boundary=_ALNUM,
-    ),
-    _rule(
-        "aws-secret-key",
-        rb"(?<![A-Za-z0-9])(?i:aws[_-]?secret(?:[_-]?access)?[_-]?key)"
-        + _SEP
-        + rb"""["']?(?P<s>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])""",
-        rb"aws[_-]?secret",
-        boundary=_ALNUM,
-        groups=("s",),
-    ),
-    _rule(
-        "github-token",
-        _START
-        + rb"(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{40,251})(?![A-Za-z0-9_])",
-        rb"gh[pousr]_",
-        rb"github_pat_",
-    ),
-    _rule(
-        "gitlab-token",
-        _START
-        + rb"gl(?:pat|dt|rt|ptt|oas|soat|cbt|ft|imt)-[A-Za-z0-9_-]{20,}(?:\.[A-Za-z0-9_-]+)*",
-        rb"gl[a-z]{2,4}-",
-    ),
-    _rule(
-        "slack-webhook",
-        rb"https://hooks\.slack\.com/(?:services|workflows|triggers)/(?P<s>[A-Za-z0-9_/-]{8,})",
-        groups=("s",),
-    ),
-    _rule(
-        "slack-token",
-        _START + rb"(?:xox[abeoprs]|xapp)-[A-Za-z0-9-]{10,250}(?![A-Za-z0-9-])",
-        rb"xox",
-        rb"xapp-",
-    ),
-    _rule("anthropic-key", _START + rb"sk-ant-[A-Za-z0-9_-]{32,}", rb"sk-ant-"),
-    _rule(
-        "openai-key",
-        _START
-        + rb"sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{32,}|[A-Za-z0-9]{32,}(?![A-Za-z0-9_-]))",
-        rb"sk-",
-    ),
-    _rule(
-        "stripe-key",
-        _START + rb"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}(?![A-Za-z0-9])",
-        rb"k_live_",
-        rb"k_test_",
-    ),
-    _rule("npm-token", _START + rb"npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])", rb"npm_"),
-    _rule("huggingface-token", _START + rb"hf_[A-Za-z0-9]{30,}(?![A-Za-z0-9_])", rb"hf_"),
-    _rule("google-api-key", _START + rb"AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])", rb"aiza"),
-    _rule("pypi-token", _START + rb"pypi-AgE[A-Za-z0-9_-]{50,}", rb"pypi-age"),
-    _rule("jwt", _START + rb"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*", rb"eyj"),
-    _rule(
-        "url-password",
-        rb"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s/?#@:\"'<>\[\]]*:"
-        rb"(?!\[REDACTED:|\$|\*+@|<)(?P<s>[^\s/?#@\"'<>]+)@",
-        rb"://",
-        boundary=_ALNUM + b"+.-",
-        groups=("s",),
-    ),
-    _rule(
-        "authorization",
-        rb"(?<![A-Za-z0-9_])(?i:authorization)[\"']?[ \t]*[:=][ \t]*[\"']?"
-        rb"(?:(?i:bearer|basic|token|bot|apikey|digest)[ \t]+(?!\[REDACTED:|\$|\*|<|\{)"
-        rb"(?P<s>[A-Za-z0-9._~+/:=-]{8,})"
-        rb"|(?!\[REDACTED:)(?P<s2>[A-Za-z0-9._~+/=-]{20,}))",
-        rb"authorization",
-        boundary=_ALNUM + b"_",
-        groups=("s", "s2"),
-    ),
-    _rule(
-        "authorization",
-        rb"(?<![A-Za-z0-9_-])(?i:bearer)[ \t]+(?!\[REDACTED:)"
-        rb"(?P<s>[A-Za-z0-9._~+/-]{20,}=*)",
-        rb"bearer",
-        groups=("s",),
-    ),
-    _rule(
-        "assignment",
-        _KEY + _SEP + _VALUE,
-        *_KEY_TRIGGERS,
-        boundary=_ALNUM + b"_.$" + b"{-",
-        groups=_VALUE_GROUPS,
-        accept=_plausible_value,
-    ),
-)
-
-
-def _starts(buf: bytes, lower: bytes, rule: _Rule, hits: dict[bytes, list[int]]) -> list[int]:
-    """Where ``rule`` can match in ``buf``, in order. ``hits`` caches trigger hits
-    (rules share some triggers)."""
-    starts: set[int] = set()
-    for trigger in rule.triggers:
-        if trigger.pattern not in hits:
-            hits[trigger.pattern] = [m.start() for m in trigger.finditer(lower)]
-        for pos in hits[trigger.pattern]:
-            # No match runs more than _REACH bytes from its start to its hit; a
-            # window keeps adversarial lines (sk-sk-sk-...) linear.
-            lo = max(0, pos - _REACH)
-            lo = buf.rfind(b"\n", lo, pos) + 1 or lo
-            starts.add(lo + len(buf[lo:pos].rstrip(rule.boundary)))
-    return sorted(starts)
-
-
-BUILTIN_KINDS: tuple[str, ...] = tuple(dict.fromkeys(rule.kind for rule in _BUILTIN))
-"""Every kind the built-in patterns report (``[REDACTED:<kind>]``)."""
-
-_PEM_HEADER_AT_END = re.compile(_PEM_BEGIN + rb"(?P<trail>[ \t\r]*)\Z")
-_PEM_FOOTER = re.compile(rb"[ \t]*" + _PEM_END)
+_PEM_HEADER_AT_END = re.compile(PEM_BEGIN + rb"(?P<trail>[ \t\r]*)\Z")
+_PEM_FOOTER = re.compile(rb"[ \t]*" + PEM_END)
 _PEM_BODY = re.compile(rb"=?[A-Za-z0-9+/]+={0,2}")
 _PEM_FIELD = re.compile(rb"(?:Proc-Type|DEK-Info|Version|Comment|Hash|Charset|MessageID): .*")
 
@@ -315,7 +74,7 @@ class Redactor:
     """Built-in secret patterns plus the user's own; immutable and shareable."""
 
     def __init__(self, user_patterns: Iterable[str] = (), *, builtin: bool = True) -> None:
-        self._rules: tuple[_Rule, ...] = _BUILTIN if builtin else ()
+        self._rules: tuple[Rule, ...] = BUILTIN if builtin else ()
         users = [(p, *_compile_user(p)) for p in user_patterns]
         self._user = tuple((line, probe) for _, line, probe in users)
         self.user_patterns: tuple[str, ...] = tuple(p for p, _, _ in users)
@@ -352,13 +111,13 @@ class Redactor:
         hits: dict[bytes, list[int]] = {}
         for prio, rule in enumerate(self._rules):
             if rule.triggers:
-                found = (rule.regex.match(buf, pos) for pos in _starts(buf, lower, rule, hits))
+                found = (rule.regex.match(buf, pos) for pos in rule_starts(buf, lower, rule, hits))
             else:
                 found = rule.regex.finditer(buf)
             for m in found:
                 if m is None or (rule.accept is not None and not rule.accept(m)):
                     continue
-                s, e = _group_span(m, rule.groups)
+                s, e = group_span(m, rule.groups)
                 if e > s:
                     spans.append((s, prio, e, rule.kind))
         prio = len(self._rules)
@@ -369,7 +128,7 @@ class Redactor:
             for line in buf.split(b"\n"):
                 for m in line_re.finditer(line):
                     s, e = (
-                        _group_span(m, ("secret",)) if "secret" in line_re.groupindex else m.span()
+                        group_span(m, ("secret",)) if "secret" in line_re.groupindex else m.span()
                     )
                     if e > s:
                         spans.append((offset + s, prio, offset + e, CUSTOM_KIND))

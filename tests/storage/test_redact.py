@@ -18,14 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from storage.redact import (
-    _BUILTIN,
-    BUILTIN_KINDS,
     MAX_LINE,
     RedactionPatternError,
     Redactor,
     StreamRedactor,
-    _group_span,
 )
+from storage.secret_patterns import BUILTIN as _BUILTIN
+from storage.secret_patterns import BUILTIN_KINDS
+from storage.secret_patterns import group_span as _group_span
 
 CLEAN_LOGS = Path(__file__).parent / "data" / "clean_logs"
 ALNUM = string.ascii_letters + string.digits
