@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .context import EXIT_ERROR, EXIT_OK, Ctx, UsageError
 
@@ -115,3 +115,28 @@ def _capture_redaction(ctx: Ctx) -> list[str] | None:
     from home.config import capture_patterns
 
     return capture_patterns(ctx.config.section("redaction"))
+
+
+async def _session_json(ctx: Ctx, store: Store, session: Session) -> dict[str, Any]:
+    """A session as ``show --json`` gives it: its fields, its runs, and whether its
+    supervisor is alive (what ``--json`` of the control commands prints)."""
+    from runner.control import is_alive
+
+    runs = await store.runs.list(session.id)
+    data = session.to_json()
+    data["runs"] = [
+        {
+            "number": r.number,
+            "argv": list(r.argv),
+            "pid": r.pid,
+            "started_at": r.started_at,
+            "ended_at": r.ended_at,
+            "exit_code": r.exit_code,
+            "signal": r.signal,
+            "status": r.status,
+            "first_line": r.first_line,
+        }
+        for r in runs
+    ]
+    data["supervisor_alive"] = is_alive(ctx.paths, session.id)
+    return data

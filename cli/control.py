@@ -14,13 +14,14 @@ from .common import (
     _last_system_line,
     _runner_errors,
     _safe,
+    _session_json,
     _session_store,
 )
-from .context import EXIT_ERROR, EXIT_OK, Ctx
+from .context import EXIT_ERROR, EXIT_OK, Ctx, print_json
 from .logs import _follow, _LogOptions
 
 if TYPE_CHECKING:
-    from storage import Session
+    from storage import Session, Store
 
 
 @_runner_errors
@@ -34,6 +35,9 @@ def cmd_stop(ctx: Ctx) -> int:
         async with _session_store(ctx) as store:
             s = await store.sessions.resolve(args.id)
             s = await stop(store, ctx.paths, s.id, grace=grace)
+            if args.json:
+                print_json(await _session_json(ctx, store, s))
+                return EXIT_OK
             line = await _last_system_line(store, s.id)
         print(f"#{s.id} {s.status}: {line}")
         return EXIT_OK
@@ -51,6 +55,9 @@ def _simple(action: str) -> Callable[[Ctx], int]:
             async with _session_store(ctx) as store:
                 s = await store.sessions.resolve(ctx.args.id)
                 s = await fn(store, ctx.paths, s.id)
+                if ctx.args.json:
+                    print_json(await _session_json(ctx, store, s))
+                    return EXIT_OK
             print(f"#{s.id} {s.status}")
             return EXIT_OK
 
@@ -70,6 +77,9 @@ def cmd_send(ctx: Ctx) -> int:
         async with _session_store(ctx) as store:
             s = await store.sessions.resolve(args.id)
             await send_input(store, ctx.paths, s.id, text, eol=not args.no_newline)
+            if args.json:
+                s = await store.sessions.require(s.id)
+                print_json(await _session_json(ctx, store, s))
         return EXIT_OK
 
     return ctx.run(go)
@@ -119,7 +129,11 @@ def cmd_resume(ctx: Ctx) -> int:
                 why = await _last_system_line(store, s.id)
                 print(f"tether: #{s.id} failed to start: {why}", file=sys.stderr)
                 return EXIT_ERROR
-            print(s.id, flush=True)
+            if args.json:
+                print_json(await _session_json(ctx, store, s))
+                sys.stdout.flush()
+            else:
+                print(s.id, flush=True)
             if args.follow:
                 runs = await store.runs.list(s.id)
                 start = runs[-1].first_line if runs else 0
@@ -143,6 +157,15 @@ def cmd_rm(ctx: Ctx) -> int:
             targets = []
             for ref in args.ids:
                 s = await store.sessions.resolve(ref)
+                if not args.purge:
+                    # As the TUI's delete: a live session goes to the trash and keeps
+                    # running until stopped; one already there is an error.
+                    if s.trashed:
+                        print(f"tether: #{s.id} is already in the trash", file=sys.stderr)
+                        code = EXIT_ERROR
+                    else:
+                        targets.append(s.id)
+                    continue
                 if s.live or (s.status == "pending" and is_alive(ctx.paths, s.id)):
                     print(
                         f"tether: #{s.id} is {s.status}; stop it first (tether stop {s.id})",
@@ -157,9 +180,7 @@ def cmd_rm(ctx: Ctx) -> int:
                     await store.reclaim_space()
                 print(f"deleted {n} session{'s' * (n != 1)} for good")
             else:
-                n = await store.sessions.trash(targets)
-                ids = " ".join(str(i) for i in targets)
-                print(f"moved {n} session{'s' * (n != 1)} to the trash (tether restore {ids})")
+                return await _trash(ctx, store, targets, code)
         return code
 
     return ctx.run(go)
@@ -170,13 +191,59 @@ def cmd_restore(ctx: Ctx) -> int:
     args = ctx.args
 
     async def go() -> int:
+        code = EXIT_OK
         async with _session_store(ctx) as store:
-            ids = [(await store.sessions.resolve(ref)).id for ref in args.ids]
-            n = await store.sessions.restore(ids)
-        print(f"restored {n} session{'s' * (n != 1)} from the trash")
-        return EXIT_OK
+            back = []
+            for ref in args.ids:
+                s = await store.sessions.resolve(ref)
+                # one at a time: each one that was not in the trash is named
+                if await store.sessions.restore([s.id]):
+                    back.append(s.id)
+                elif s.id not in back:
+                    print(f"tether: #{s.id} is not in the trash", file=sys.stderr)
+                    code = EXIT_ERROR
+            if args.json:
+                print_json([await _session_json(ctx, store, s) for s in await _all(store, back)])
+            elif back:
+                ids = " ".join(f"#{i}" for i in back)
+                print(f"restored {_sessions(len(back))} from the trash: {ids}")
+        return code
 
     return ctx.run(go)
+
+
+async def _trash(ctx: Ctx, store: Store, ids: list[int], code: int) -> int:
+    """Move ``ids`` to the trash, one by one (each one that was already there is
+    named), and say what moved and how to bring it back."""
+    moved = []
+    for sid in ids:
+        if await store.sessions.trash([sid]):
+            moved.append(sid)
+        elif sid not in moved:  # trashed meanwhile, or given twice
+            print(f"tether: #{sid} is already in the trash", file=sys.stderr)
+            code = EXIT_ERROR
+    sessions = await _all(store, moved)
+    for s in sessions:
+        if s.live:
+            print(
+                f"tether: #{s.id} is {s.status}: it keeps running until stopped "
+                f"(tether stop {s.id})",
+                file=sys.stderr,
+            )
+    if ctx.args.json:
+        print_json([await _session_json(ctx, store, s) for s in sessions])
+    elif moved:
+        ids = " ".join(str(i) for i in moved)
+        print(f"moved {_sessions(len(moved))} to the trash (tether restore {ids})")
+    return code
+
+
+async def _all(store: Store, ids: list[int]) -> list[Session]:
+    return [await store.sessions.require(i) for i in ids]
+
+
+def _sessions(n: int) -> str:
+    return f"{n} session{'s' * (n != 1)}"
 
 
 # -- registration -----------------------------------------------------------------------

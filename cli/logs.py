@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import os
 import re
 import sys
@@ -27,8 +28,10 @@ class _LogOptions:
         timestamps: bool = False,
         raw: bool = False,
         tail: int | None = None,
+        json: bool = False,
     ) -> None:
         self.stream, self.timestamps, self.raw, self.tail = stream, timestamps, raw, tail
+        self.json = json
 
 
 # Bytes that need a closer look before reaching a terminal: controls (bar tab and
@@ -62,6 +65,8 @@ def _marked(stream: str, opts: _LogOptions) -> bool:
 
 
 def _line_bytes(line: Line, opts: _LogOptions) -> bytes:
+    if opts.json:
+        return _json_line(line, opts)
     data = _display(line.raw, opts.raw)
     if _marked(line.stream, opts):
         data = INPUT_MARK + data
@@ -69,6 +74,17 @@ def _line_bytes(line: Line, opts: _LogOptions) -> bytes:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(line.at))
         data = f"{stamp}.{int(line.at % 1 * 1000):03d} ".encode() + data
     return data + b"\n"
+
+
+def _json_line(line: Line, opts: _LogOptions) -> bytes:
+    """``logs --json``: one object per line. ``line`` is 1-based as ``search --json``
+    gives it; ``text`` has no escape sequences unless ``--raw``."""
+    from storage.text import terminal_safe
+
+    text = line.text if opts.raw else terminal_safe(line.text, keep_colour=False)
+    record = {"line": line.number + 1, "run": line.run, "stream": line.stream, "at": line.at}
+    record["text"] = text
+    return json.dumps(record, ensure_ascii=False).encode() + b"\n"
 
 
 async def _dump(store: Store, session_id: int, opts: _LogOptions, out: BinaryIO) -> None:
@@ -127,7 +143,7 @@ def cmd_logs(ctx: Ctx) -> int:
     args = ctx.args
     if args.tail is not None and args.tail < 0:
         raise _usage(ctx, "--tail takes a number of lines (0 or more)")
-    opts = _LogOptions(args.stream, args.timestamps, args.raw, args.tail)
+    opts = _LogOptions(args.stream, args.timestamps, args.raw, args.tail, args.json)
     out = sys.stdout.buffer
 
     async def go() -> int:
@@ -147,7 +163,7 @@ def cmd_logs(ctx: Ctx) -> int:
                 out.flush()
                 start = lines[-1].number + 1 if lines else session.output_lines
             elif not args.follow:
-                if opts.timestamps:
+                if opts.timestamps or opts.json:
                     async for line in store.output.iter_lines(session.id, stream=opts.stream):
                         out.write(_line_bytes(line, opts))
                     out.flush()

@@ -250,6 +250,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     def session_id(p: argparse.ArgumentParser) -> None:
         p.add_argument("id", help="session id: 42, #42 or a uid prefix")
 
+    def session_json(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--json", action="store_true", help="print the session as show --json")
+
     p = add("run", cmd_run, "start a command as a new session and print its id")
     p.add_argument("-n", "--name", help="a name for the session")
     p.add_argument("-t", "--tag", action="append", help="a tag (repeatable)")
@@ -282,6 +285,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("-t", "--timestamps", action="store_true", help="prefix each line's time")
     p.add_argument(
+        "--json",
+        action="store_true",
+        help="JSON lines: one object per line (line, run, stream, at, text)",
+    )
+    p.add_argument(
         "--raw",
         action="store_true",
         help="bytes as recorded (escape sequences included, input lines unmarked)",
@@ -295,25 +303,33 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = add("stop", cmd_stop, "stop a session (SIGTERM, then SIGKILL after the grace period)")
     session_id(p)
     p.add_argument("--grace", type=float, metavar="S", help="seconds before SIGKILL")
+    session_json(p)
 
     p = add("pause", _simple("pause"), "pause a session (SIGSTOP)")
     session_id(p)
+    session_json(p)
     p = add("continue", _simple("continue"), "continue a paused session (SIGCONT)")
     session_id(p)
+    session_json(p)
 
     p = add("send", cmd_send, "send a line to a session's input")
     session_id(p)
     p.add_argument("text", nargs="+", help="the text (words are joined with spaces)")
     p.add_argument("--no-newline", action="store_true", help="do not end the line")
+    session_json(p)
 
     p = add("resume", cmd_resume, "start a new run of an ended session")
     session_id(p)
     p.add_argument("-y", "--yes", action="store_true", help="run an imported session's command")
     p.add_argument("-f", "--follow", action="store_true", help="then stream its output")
+    session_json(p)
 
     p = add("rm", cmd_rm, "move sessions to the trash (or delete them for good)")
     p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument("--json", action="store_true", help="print the trashed sessions as JSON")
     p.add_argument("--purge", action="store_true", help="delete for good, output and all")
+    p.add_argument("--force", action="store_true", help="with --purge: delete pinned sessions too")
 
     p = add("restore", cmd_restore, "bring sessions back from the trash")
     p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument("--json", action="store_true", help="print the restored sessions as JSON")
