@@ -138,6 +138,12 @@ def cmd_export(ctx: Ctx) -> int:
 
     try:
         result = ctx.run(go)
+    except OSError as e:
+        why = _write_error(args.output, e) if args.output else None
+        if why is None:
+            raise
+        _err(why)
+        return EXIT_ERROR
     finally:
         meter.clear()
     if isinstance(result, int):
@@ -151,6 +157,24 @@ def cmd_export(ctx: Ctx) -> int:
         file=sys.stderr,
     )
     return EXIT_OK
+
+
+def _write_error(output: str, error: OSError) -> str | None:
+    """Why ``-o OUTPUT`` could not be written, in the user's terms (their path, never
+    the temporary name beside it); None when ``error`` is not about that file."""
+    target = os.path.abspath(os.path.expanduser(output))
+    folder = os.path.dirname(target)
+    name = os.path.abspath(os.fsdecode(error.filename)) if error.filename else None
+    if name is not None and name not in (target, folder) and os.path.dirname(name) != folder:
+        return None
+    shown = os.path.dirname(output.rstrip("/")) or "."
+    if not os.path.lexists(folder):
+        reason = f"the directory {shown} does not exist"
+    elif not os.path.isdir(folder):
+        reason = f"{shown} is not a directory"
+    else:
+        reason = (error.strerror or str(error)).lower()
+    return f"cannot write {output}: {reason}"
 
 
 # -- import -----------------------------------------------------------------------------
@@ -195,9 +219,9 @@ def cmd_import(ctx: Ctx) -> int:
             _err(f"cannot import {args.file}: {e}. Nothing was imported.")
             return EXIT_ERROR
     if args.json:
-        print_json(_import_json(result))
+        print_json(_import_json(result, checked.redactions))
     else:
-        _print_import(result)
+        _print_import(result, checked.redactions)
     return EXIT_OK
 
 
@@ -218,7 +242,7 @@ def _readable(name: str):  # type: ignore[no-untyped-def]
             os.unlink(tmp)
 
 
-def _print_import(result: ImportResult) -> None:
+def _print_import(result: ImportResult, redactions: dict[str, int]) -> None:
     from storage.text import terminal_safe
 
     would = "would " if result.dry_run else ""
@@ -243,16 +267,21 @@ def _print_import(result: ImportResult) -> None:
         summary += f"; {result.skipped} already here"
     if result.dry_run:
         summary = "dry run: " + summary + "; nothing was written"
-    if result.redacted:
-        summary += " (the export was redacted: secrets show as [REDACTED:...])"
+    redacted = sum(redactions.values())
+    if result.redacted and redacted:  # redaction on, and it found something
+        summary += (
+            f" (the export was redacted: {redacted} secret{'s' * (redacted != 1)} "
+            f"show as [REDACTED:...])"
+        )
     print(summary, file=sys.stderr)
 
 
-def _import_json(result: ImportResult) -> dict[str, Any]:
+def _import_json(result: ImportResult, redactions: dict[str, int]) -> dict[str, Any]:
     return {
         "file": result.path,
         "dry_run": result.dry_run,
-        "redacted": result.redacted,
+        "redacted": result.redacted,  # redaction was on when it was exported
+        "redactions": dict(redactions),  # what it replaced, by kind
         "imported": result.imported,
         "skipped": result.skipped,
         "sessions": [

@@ -13,6 +13,7 @@ import pytest
 
 from home.paths import resolve_paths
 from storage import open_store
+from tests.support.tether_cli import Tether
 
 AWS_KEY = "AKIAQYLPMN5HFIQR7XYZ"
 JWT = (
@@ -153,8 +154,6 @@ def exported(tether, tether_home, tmp_path) -> Path:
 
 
 def test_import_into_another_home(exported, tmp_path):
-    from tests.support.tether_cli import Tether
-
     other = Tether(tmp_path / "other")
     (tmp_path / "other").mkdir(mode=0o700)
     dry = other("import", str(exported), "--dry-run")
@@ -181,8 +180,6 @@ def test_import_into_another_home(exported, tmp_path):
 
 
 def test_imported_session_does_not_run_without_confirmation(exported, tmp_path):
-    from tests.support.tether_cli import Tether
-
     (tmp_path / "other").mkdir(mode=0o700)
     other = Tether(tmp_path / "other")
     other.ok("import", str(exported))
@@ -192,8 +189,6 @@ def test_imported_session_does_not_run_without_confirmation(exported, tmp_path):
 
 
 def test_import_from_stdin(exported, tmp_path):
-    from tests.support.tether_cli import Tether
-
     (tmp_path / "other").mkdir(mode=0o700)
     other = Tether(tmp_path / "other")
     done = other("import", "-", input=exported.read_text())
@@ -283,3 +278,48 @@ def test_export_and_import_do_not_load_textual(tether, tether_home, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "NO-TEXTUAL" in done.stdout
+
+
+# -- what the messages say ------------------------------------------------------------------------
+def test_export_into_a_missing_directory_names_the_users_path(tether, tether_home, tmp_path):
+    _seed(tether_home)
+    target = tmp_path / "missing" / "x.md"
+    done = tether("export", "1", "-o", str(target))
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"tether: cannot write {target}: the directory {target.parent} does not exist\n"
+    )
+    assert done.stdout == ""
+    relative = tether("export", "1", "-o", "nowhere/x.md", cwd=tmp_path)
+    assert relative.stderr == (
+        "tether: cannot write nowhere/x.md: the directory nowhere does not exist\n"
+    )
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    done = tether("export", "1", "-o", str(blocker / "x.md"))
+    assert done.returncode == 1
+    assert done.stderr == f"tether: cannot write {blocker / 'x.md'}: {blocker} is not a directory\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "home"]
+
+
+def test_import_says_redacted_only_when_something_was(tether, tether_home, tmp_path):
+    _seed(tether_home)
+    secrets = tmp_path / "secrets.json"
+    clean = tmp_path / "clean.json"
+    tether.ok("export", "1", "-o", str(secrets))  # the AWS key and the JWT
+    tether.ok("export", "2", "-o", str(clean))  # redaction on, nothing to redact
+    assert json.loads(clean.read_text())["redacted"] is True
+    other = tether_home.parent / "other"
+    other.mkdir()
+    (other / "config.toml").write_text("")
+    there = Tether(other)
+    done = there("import", str(clean))
+    assert done.returncode == 0, done.stderr
+    assert "redacted" not in done.stderr, done.stderr
+    assert there.json("import", str(clean), "--dry-run")["redactions"] == {}
+    done = there("import", str(secrets))
+    assert done.returncode == 0, done.stderr
+    assert "(the export was redacted: 2 secrets show as [REDACTED:...])" in done.stderr
+    dry = there.json("import", str(secrets), "--dry-run")
+    assert dry["redacted"] is True
+    assert dry["redactions"] == {"aws-access-key-id": 1, "jwt": 1}
