@@ -61,6 +61,31 @@ def _quiet_stdio() -> int:
     return report_fd
 
 
+TITLE_MAX = 200  # characters of the command shown in ps
+
+
+def process_title(session_id: int, argv: list[str]) -> str:
+    """What ``ps`` and ``top`` show for a supervisor: ``tether: #42 make -j8``."""
+    import shlex
+
+    command = shlex.join(argv).replace("\n", " ")
+    if len(command) > TITLE_MAX:
+        command = command[: TITLE_MAX - 1] + "…"
+    return f"tether: #{session_id} {command}"
+
+
+def _name_process(session_id: int, argv: list[str]) -> None:
+    """Name this process after its session, so that a user can tell supervisors apart
+    (the command line in ``ps``, and ``comm`` in ``top``). Without ``setproctitle``
+    installed, they stay ``python3 -m runner``."""
+    try:
+        from setproctitle import setproctitle
+    except ImportError:
+        return
+    with contextlib.suppress(Exception):  # a cosmetic; never a reason to fail
+        setproctitle(process_title(session_id, argv))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runner", description=__doc__)
     parser.add_argument("--foreground", action="store_true", help="do not detach (for debugging)")
@@ -72,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = LaunchSpec.from_json(sys.stdin.buffer.read().decode())
     if not args.foreground:
         _detach()
+    _name_process(spec.session_id, spec.argv)
     report = Reporter(_quiet_stdio())
     os.chdir("/")  # never hold a directory (or a mount) busy
     # Inherited "ignore" dispositions would pass on to the command.
