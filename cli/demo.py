@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import os
 import shutil
 import signal
@@ -208,10 +209,19 @@ async def build_demo(paths: Paths, sessions: list[DemoSession] | None = None) ->
     from storage import open_store
 
     sessions = DEMO if sessions is None else sessions
+    from storage.engine.store import make_private_dir
+    from storage.files import atomic_write
+
     project = paths.data_dir / "project"
-    project.mkdir(parents=True, exist_ok=True)
+    make_private_dir(project)
+    if project.is_symlink() or project.stat().st_uid != os.geteuid():
+        raise PermissionError(
+            errno.EPERM, "not created by you; give --home a new directory", str(project)
+        )
     for d in sessions:
-        (project / d.script).write_text(d.code.lstrip(), "utf-8")
+        # --home may be a shared directory: never write through a planted file or link.
+        with atomic_write(project / d.script) as f:
+            f.write(d.code.lstrip().encode())
     python = _python()
     ids: dict[str, int] = {}
     async with open_store(paths.db, backup_dir=paths.backups, actor="demo") as store:

@@ -106,7 +106,7 @@ def session_record(session: Session, redaction: Redaction) -> dict[str, Any]:
         "name": redaction.text(session.name),
         "argv": redaction.argv(session.argv),
         "cwd": session.cwd,
-        "env": {k: redaction.pair(k, v) for k, v in env.items()} if env is not None else None,
+        "env": {k: redaction.env_value(k, v) for k, v in env.items()} if env is not None else None,
         "mode": session.mode,
         "status": session.status,
         "exit_code": session.exit_code,

@@ -60,7 +60,11 @@ class Redaction:
         """Learn the secret values of a session's env, argv and context."""
         if self.redactor is None:
             return
+        from storage.masking import secret_name
+
         for key, value in (session.env or {}).items():
+            if secret_name(key) and len(value) >= self.MIN_LEARNED and "\n" not in value:
+                self.learned.add(value)  # echoed in the output: redacted there too
             self._learn(key, value)
         for argv in (session.argv, session.resume_argv or ()):
             for key, value in _option_pairs(argv):
@@ -105,6 +109,19 @@ class Redaction:
             return self.text(value)
         self.counts.update(kinds)
         return text[len(key) + 1 :]
+
+    def env_value(self, key: str, value: str) -> str:
+        """An env override: masked whole when ``storage.masking`` calls it secret (as
+        ``tether show`` does), else redacted as ``key=value``."""
+        from storage.masking import MASK, secret_name
+
+        if self.redactor is None or not value:
+            return value
+        redacted = self.pair(key, value)
+        if redacted == value and secret_name(key):
+            self.counts["env"] += 1
+            return MASK
+        return redacted
 
     def argv(self, argv: Iterable[str]) -> list[str]:
         """Each argument, and each ``--option value`` pair (``--api-key abc``)."""

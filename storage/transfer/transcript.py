@@ -162,7 +162,7 @@ def _header(session: Session, redaction: Redaction) -> list[str]:
     if session.tags:
         out.append("- **Tags:** " + " ".join(md_code(t) for t in session.tags))
     if session.env:
-        pairs = [f"{k}={r.pair(k, v)}" for k, v in session.env.items()]
+        pairs = [f"{k}={r.env_value(k, v)}" for k, v in session.env.items()]
         out.append("- **Environment:** " + " ".join(md_code(p) for p in pairs))
     if session.resume_argv:
         out.append(f"- **Resume command:** {md_code(shlex.join(r.argv(session.resume_argv)))}")

@@ -472,7 +472,7 @@ async def test_export_to_file_is_private_and_all_or_nothing(store, tmp_path):
     assert not [p for p in tmp_path.iterdir() if "partial" in p.name or p.suffix == ".pdf"]
 
 
-async def test_export_to_file_writes_into_pipes_and_through_symlinks(store, tmp_path):
+async def test_export_to_file_writes_into_pipes_and_replaces_symlinks(store, tmp_path):
     import os
     import stat
     import threading
@@ -494,4 +494,7 @@ async def test_export_to_file_writes_into_pipes_and_through_symlinks(store, tmp_
     link = tmp_path / "link.txt"
     link.symlink_to(real)
     await export_to_file(store, ids[1:2], link)
-    assert link.is_symlink() and real.read_bytes().startswith(b"epoch 1\n")
+    # A link at the path is replaced, never written through (it may have been planted
+    # by another user in a shared directory: storage/files.py).
+    assert not link.is_symlink() and link.read_bytes().startswith(b"epoch 1\n")
+    assert real.read_bytes() == b"old"

@@ -192,7 +192,12 @@ class DetailScreen(SessionScreen):
         if s.resume_argv:
             rows.append(("resume with", shlex.join(s.resume_argv), "", ""))
         if s.env:
-            env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(s.env.items()))
+            from storage.masking import MASK, shown_env
+
+            shown = shown_env(s.env) or {}  # secrets masked: `tether show --reveal` has them
+            env = " ".join(
+                f"{k}={v if v == MASK else shlex.quote(v)}" for k, v in sorted(shown.items())
+            )
             rows.append(("environment", env, "", ""))
         if s.trashed:
             rows.append(("in trash since", fmt.timestamp(s.deleted_at), "", ""))
