@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import subprocess
 
-import pytest
-
 from home.paths import resolve_paths
 from runner.__main__ import process_title
 from runner.locations import supervisor_pid
-
-pytest.importorskip("setproctitle")
 
 
 def test_a_supervisor_shows_its_session_in_ps(tether, tether_home):
