@@ -173,6 +173,14 @@ def cmd_rm(ctx: Ctx) -> int:
                     )
                     code = EXIT_ERROR
                     continue
+                if s.pinned and not args.force:
+                    # Pinned means protected: deleting one for good takes --force.
+                    print(
+                        f"tether: #{s.id} is pinned; not deleted (unpin it, or add --force)",
+                        file=sys.stderr,
+                    )
+                    code = EXIT_ERROR
+                    continue
                 targets.append(s.id)
             if args.purge:
                 n = await store.sessions.purge(targets)

@@ -178,7 +178,7 @@ def cmd_show(ctx: Ctx) -> int:
             runs = await store.runs.list(s.id)
         alive = is_alive(ctx.paths, s.id)
         if args.json:
-            data = s.to_json()
+            data = s.to_json(reveal=args.reveal)
             data["runs"] = [
                 {
                     "number": r.number,
@@ -219,7 +219,12 @@ def cmd_show(ctx: Ctx) -> int:
 
             rows.append(("resume", _safe(shlex.join(s.resume_argv))))
         if s.env:
-            rows.append(("env", _safe(" ".join(f"{k}={v}" for k, v in s.env.items()))))
+            from storage.masking import MASK, shown_env
+
+            env = shown_env(s.env, reveal=args.reveal) or {}
+            text = " ".join(f"{k}={v}" for k, v in env.items())
+            hint = "  (secret values hidden: --reveal shows them)" if MASK in env.values() else ""
+            rows.append(("env", _safe(text) + hint))
         if s.pid:
             rows.append(("pid", str(s.pid)))
         if alive:
@@ -270,8 +275,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, help="at most this many")
     p.add_argument("--json", action="store_true", help="print JSON")
 
-    p = add("show", cmd_show, "show one session in full")
+    p = add(
+        "show",
+        cmd_show,
+        "show one session in full",
+        epilog="Values of -e variables whose names contain KEY, TOKEN, SECRET or PASSWORD "
+        "(or that look like secrets) show as [REDACTED:env]; --reveal shows them.",
+    )
     session_id(p)
+    p.add_argument("--reveal", action="store_true", help="show secret env values in clear")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = add("logs", cmd_logs, "print a session's output")
