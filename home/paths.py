@@ -53,7 +53,7 @@ class Paths:
         """Create the missing directories, private to the user (0700). Existing ones
         are never changed: the database's directory may be the user's own (or /tmp);
         ``tether doctor`` reports loose permissions on tether's directories."""
-        from storage.engine.store import make_private_dir
+        from storage.engine.opening import make_private_dir
 
         for d in (self.data_dir, self.db.parent, self.runtime_root, self.runtime):
             make_private_dir(d)

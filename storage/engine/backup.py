@@ -188,7 +188,7 @@ async def create_backup(
     published or removed, unless ``keep_damaged``: then it is kept under a
     ``*.damaged.db`` name, never rotated, and returned with the label ``damaged``.
     ``replace=False`` raises ``FileExistsError`` instead of overwriting ``dest``."""
-    from storage.engine.store import make_private_dir
+    from storage.engine.opening import make_private_dir
     from storage.files import publish, staging_dir
 
     folder = Path(backup_dir) if backup_dir else store.path.parent / "backups"
@@ -241,15 +241,15 @@ def _publish_dated(staged: Path, folder: Path, db_path: Path, label: str) -> Pat
 
 
 def _inspect(path: Path) -> BackupInfo:
+    from storage.engine.opening import check_header
     from storage.engine.schema import SCHEMA_VERSION
-    from storage.engine.store import _check_header
 
     if not path.exists():
         raise BackupInvalid(path, "the file does not exist")
     if not path.is_file():
         raise BackupInvalid(path, "it is not a file")
     try:
-        _check_header(path)
+        check_header(path)
     except StoreError as e:
         raise BackupInvalid(path, getattr(e, "detail", str(e))) from None
     try:
@@ -303,7 +303,8 @@ async def restore_backup(
     back the current database up (label ``pre-restore``), then copy the backup in
     through the online backup API. The caller must make sure no supervisor is
     writing (``tether restore-backup`` refuses while sessions run)."""
-    from storage.engine.store import BUSY_TIMEOUT_MS, translate
+    from storage.engine.opening import BUSY_TIMEOUT_MS
+    from storage.engine.sqlite_errors import translate
 
     info = await validate_backup(source)
     if Path(source).resolve() == store.path.resolve():
@@ -359,7 +360,7 @@ async def restore_file(
     stamp = time.strftime("%Y%m%d-%H%M%S")
 
     def run() -> Path | None:
-        from storage.engine.store import make_private_dir
+        from storage.engine.opening import make_private_dir
         from storage.files import staging_dir
 
         make_private_dir(folder)

@@ -10,7 +10,7 @@ import pytest
 
 import storage
 from storage import SCHEMA_VERSION, IntegrityReport, Store, StoreCorrupt, open_store
-from storage.engine.store import BUSY_TIMEOUT_MS
+from storage.engine.opening import BUSY_TIMEOUT_MS
 from tests.support.database import mode_of, rows, run_python
 
 
@@ -245,7 +245,7 @@ async def test_reclaim_space_shrinks_the_file_after_a_purge(db_path):
 
 async def test_sqlite_errors_are_translated(tmp_path):
     from storage import StoreFull, StoreReadOnly
-    from storage.engine.store import translate
+    from storage.engine.sqlite_errors import translate
 
     p = str(tmp_path / "x.db")
     assert isinstance(translate(sqlite3.OperationalError("database or disk is full"), p), StoreFull)
