@@ -57,8 +57,19 @@ def _command(ctx: Ctx) -> list[str]:
     argv = list(ctx.args.cmd)
     if argv and argv[0] == "--":
         argv = argv[1:]
+    line = ctx.args.shell
+    if line is not None:
+        if argv:
+            raise _usage(ctx, "give either -c LINE or -- COMMAND [ARGS...], not both")
+        if not line.strip():
+            raise _usage(ctx, "-c takes a line of shell, not an empty one")
+        from runner.shell import shell_argv
+
+        return shell_argv(line)  # $SHELL -c LINE, shown as the line
     if not argv:
-        raise _usage(ctx, "no command given: tether run [OPTIONS] -- COMMAND [ARGS...]")
+        raise _usage(
+            ctx, "no command given: tether run [OPTIONS] -- COMMAND [ARGS...] (or -c 'LINE')"
+        )
     return argv
 
 
@@ -266,6 +277,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("-e", "--env", action="append", metavar="KEY=VALUE", help="set a variable")
     p.add_argument("-f", "--follow", action="store_true", help="then stream its output")
     p.add_argument("--json", action="store_true", help="print the session as JSON")
+    p.add_argument(
+        "-c",
+        "--shell",
+        metavar="LINE",
+        help="run one line of shell with $SHELL -c (loops, pipes, $VARS), not an exact argv",
+    )
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARGS...]")
 
     p = add("ls", cmd_ls, "list sessions, newest first")

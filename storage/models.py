@@ -27,6 +27,17 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+# Shells whose ``-c LINE`` reads a line of shell: such an argv is shown as the line.
+SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "yash", "fish"})
+
+
+def shell_line(argv: tuple[str, ...] | list[str]) -> str | None:
+    """The line of ``[shell, "-c", line]`` (a known shell, by its file name), else None."""
+    if len(argv) == 3 and argv[1] == "-c" and argv[0].rsplit("/", 1)[-1] in SHELLS:
+        return argv[2]
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Session:
     id: int
@@ -66,6 +77,12 @@ class Session:
 
     @property
     def command(self) -> str:
+        """The command as the user wrote it: a shell line (``[shell, "-c", line]``, as
+        the TUI's new-session box and ``tether run -c`` start them) is the line itself,
+        any other argv is quoted for a shell."""
+        line = shell_line(self.argv)
+        if line is not None:
+            return line
         import shlex
 
         return shlex.join(self.argv)

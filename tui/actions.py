@@ -110,7 +110,8 @@ class SessionActions:
 
             await self.state.set_view(ListQuery(sort=self.state.view.sort))
         self.state.select(session.id)
-        self.app.notify(f"Started #{session.id}: {session.label}")
+        if session.status != "failed":  # a failed start has its own toast, saying why
+            self.app.notify(f"Started #{session.id}: {session.label}")
         return session
 
     def stop(self, session_id: int) -> Worker[Any]:

@@ -237,15 +237,21 @@ class TetherApp(TetherHost):
                 title="cleanup",
             )
 
-    def _session_ended(self, ended: Ended) -> None:
+    async def _session_ended(self, ended: Ended) -> None:
         s = ended.session
         took = fmt.duration(s.duration(s.ended_at or self.clock()))
         severity: SeverityLevel
         if s.status == "succeeded":
             message, severity = f"✓ #{s.id} {s.label} succeeded ({took})", "information"
         elif s.status == "failed":
-            why = f"signal {s.signal}" if s.signal is not None else f"exit code {s.exit_code}"
-            message, severity = f"✗ #{s.id} {s.label} failed with {why}", "error"
+            if s.signal is not None:
+                why = f"failed with signal {s.signal}"
+            elif s.exit_code is not None:
+                why = f"failed with exit code {s.exit_code}"
+            else:  # it never ran, or tether gave up on it: its last system line says why
+                reason = await self._failure_reason(s.id)
+                why = reason if reason.startswith("could not start") else f"failed: {reason}"
+            message, severity = f"✗ #{s.id} {s.label} {why}", "error"
         elif s.status == "lost":
             message = f"⊘ #{s.id} {s.label} was lost: its supervisor is gone"
             severity = "warning"
@@ -254,6 +260,19 @@ class TetherApp(TetherHost):
         self.notify(message, severity=severity, timeout=6)
         if self.config.general.bell:
             self.bell()
+
+    async def _failure_reason(self, session_id: int) -> str:
+        """Why a session failed without an exit code: its last system line
+        (``could not start: command not found: nosuchprog``)."""
+        from storage.text import visible
+
+        try:
+            lines = await self.store.output.tail(session_id, 1, "system")
+        except Exception:  # noqa: BLE001 - the toast still says that it failed
+            lines = []
+        if not lines:
+            return "no exit code was recorded"
+        return visible(lines[-1].text.strip())
 
     # -- navigation -----------------------------------------------------------------------
     def open_detail(self, session_id: int) -> None:

@@ -68,7 +68,9 @@ def test_start_watch_stop_and_quit_in_a_real_terminal(tmp_path) -> None:  # type
         async with open_store(paths.db) as store:
             s = await store.sessions.get(1)
             assert s is not None
-            assert (s.status, s.cwd, s.argv[0]) == ("stopped", str(work), "sh")
+            # run through the user's shell, shown as typed
+            assert (s.status, s.cwd, s.command) == ("stopped", str(work), LOOP)
+            assert s.argv[1:] == ("-c", LOOP)
             out = await store.output.read_bytes(1, "stdout")
             assert b"tick-0\ntick-1\ntick-2\ntick-3\n" in out
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -21,6 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.suggester import Suggester
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, SelectionList, Static
 
+from runner.shell import shell_argv
 from storage.models import STATUSES
 from tui import format as fmt
 from tui.screens.base import ResultType, TetherModal
@@ -144,7 +144,8 @@ def complete_directory(value: str) -> str | None:
 
 
 class NewSessionModal(Modal["NewSession | None"]):
-    """Command, directory (with completion), name, tags, pipe or pty."""
+    """Command (a line of shell, run by ``$SHELL -c``), directory (with completion),
+    name, tags, pipe or pty."""
 
     BINDINGS: ClassVar = [
         Binding("escape", "cancel", "Cancel", id="modal_cancel"),
@@ -162,7 +163,7 @@ class NewSessionModal(Modal["NewSession | None"]):
             with Horizontal(classes="form-row"):
                 yield Label("Command", classes="form-label")
                 yield Input(
-                    placeholder="e.g. make test  ·  python train.py --epochs 3",
+                    placeholder="a shell line, e.g. make test  ·  echo $HOME | tr a-z A-Z",
                     id="command",
                     compact=True,
                 )
@@ -216,14 +217,11 @@ class NewSessionModal(Modal["NewSession | None"]):
 
     def action_submit(self) -> None:
         command = self.query_one("#command", Input).value.strip()
-        try:
-            argv = tuple(shlex.split(command))
-        except ValueError as e:
-            self._error(f"The command cannot be read: {e}.", "command")
-            return
-        if not argv:
+        if not command:
             self._error("Type the command to run.", "command")
             return
+        # A line of shell, as typed: loops, pipes and $VARS work (runner.shell).
+        argv = tuple(shell_argv(command))
         cwd_text = self.query_one("#cwd", Input).value.strip() or self.default_cwd
         cwd = Path(os.path.expanduser(cwd_text))
         if not cwd.is_dir():
