@@ -114,6 +114,13 @@ _ALL = [
     Key("timestamps", "T", "toggle_timestamps", "Times", "Show when lines were written"),
     Key("line_numbers", "L", "toggle_line_numbers", "Numbers", "Show line numbers"),
     Key("wrap", "w", "toggle_wrap", "Wrap", "Wrap long lines"),
+    Key(
+        "view_mode",
+        "v",
+        "cycle_view",
+        "View",
+        "Terminal sessions: switch between the screen, the rendered transcript and the raw stream",
+    ),
 ]
 
 KEYS: dict[str, Key] = {k.id: k for k in _ALL}

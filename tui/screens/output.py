@@ -26,6 +26,7 @@ from tui.action_statuses import applies
 from tui.keys import bindings
 from tui.screens.base import TetherScreen
 from tui.widgets.output_view import OutputView
+from tui.widgets.screen_view import TerminalView
 
 if TYPE_CHECKING:
     from textual.worker import Worker
@@ -46,7 +47,9 @@ class OutputHeader(Widget):
 class OutputScreen(TetherScreen[None]):
     """Watch a session's output live; find in it; send it input; stop, pause, resume."""
 
-    BINDINGS: ClassVar = bindings("back", "find", "send_input", "stop", "pause", "resume")
+    BINDINGS: ClassVar = bindings(
+        "back", "find", "send_input", "stop", "pause", "resume", "view_mode"
+    )
 
     DEFAULT_CSS = """
     OutputScreen {
@@ -57,6 +60,11 @@ class OutputScreen(TetherScreen[None]):
             color: $foreground;
         }
         OutputView { height: 1fr; }
+        TerminalView { height: 1fr; display: none; }
+        &.-terminal {
+            OutputView { display: none; }
+            TerminalView { display: block; }
+        }
         #find-bar {
             height: 1;
             display: none;
@@ -93,6 +101,7 @@ class OutputScreen(TetherScreen[None]):
         self._status: str | None = None  # as last seen; decides which keys apply
         self._line = line
         self._highlight = highlight
+        self._mode: str | None = None  # what a pty session shows: screen, transcript, stream
 
     @property
     def shown_session(self) -> int | None:
@@ -108,6 +117,10 @@ class OutputScreen(TetherScreen[None]):
         known = self.tether.state.row(self.session_id)
         if known is not None:
             self._status = known.status
+            self._pick_mode(known.mode)
+        terminal = self._mode in ("screen", "transcript")
+        if terminal:
+            self.add_class("-terminal")
         yield OutputHeader(id="output-header")
         yield OutputView(
             self.session_id,
@@ -115,6 +128,11 @@ class OutputScreen(TetherScreen[None]):
             highlight=self._highlight,
             follow=self._follow,
             id="output-view",
+        )
+        yield TerminalView(
+            self.session_id,
+            mode="transcript" if self._mode == "transcript" else "screen",
+            id="terminal-view",
         )
         with Horizontal(id="find-bar"):
             yield Label("find", id="find-label")
@@ -138,11 +156,13 @@ class OutputScreen(TetherScreen[None]):
             text = words if isinstance(words, str) else " ".join(words)
             self.query_one("#find-input", Input).value = text
             self.query_one("#find-bar").add_class("-open")
-        view.focus()
+        self._shown_view().focus()
 
     # -- header ---------------------------------------------------------------------------
     @on(OutputView.SessionChanged)
     def _session_changed(self, event: OutputView.SessionChanged) -> None:
+        if self._mode is None and self._pick_mode(event.session.mode) != "stream":
+            self._show_mode(self._mode or "stream")
         self._update_header()
         if event.session.status != self._status:
             # Only then: the footer rebuilds itself on every refresh of the bindings.
@@ -167,7 +187,9 @@ class OutputScreen(TetherScreen[None]):
                 f"{icon} {fmt.status_text(session.status, session.exit_code, session.signal)}"
             )
             header.append(f"  {view.line_count:,} line{'s' if view.line_count != 1 else ''}")
-            if view.follow:
+            if self._mode in ("screen", "transcript"):
+                header.append(f"  {self._mode}", "dim")
+            elif view.follow:
                 header.append("  following", "dim")
             elif view.pending_lines:
                 header.append(f"  +{view.pending_lines:,} new", "bold")
@@ -181,6 +203,8 @@ class OutputScreen(TetherScreen[None]):
 
     @on(Input.Submitted, "#find-input")
     def _find_submitted(self, event: Input.Submitted) -> None:
+        if self._mode in ("screen", "transcript"):
+            self._show_mode("stream")  # find looks through the stream: show its matches
         self.view.find(event.value)
         self.view.focus()
 
@@ -216,10 +240,41 @@ class OutputScreen(TetherScreen[None]):
         if bar.has_class("-open"):
             bar.remove_class("-open")
             self.view.find(None)
-            self.view.focus()
+            self._shown_view().focus()
             return
         if len(self.app.screen_stack) > 1:
             self.app.pop_screen()
+
+    # -- screen, transcript or stream ------------------------------------------------------
+    def _pick_mode(self, session_mode: str) -> str:
+        """A pty session opens on its screen (unless opened at a line); others on the stream."""
+        if self._mode is None:
+            self._mode = "screen" if session_mode == "pty" and self._line is None else "stream"
+        return self._mode
+
+    def _shown_view(self) -> OutputView | TerminalView:
+        if self._mode in ("screen", "transcript"):
+            return self.query_one(TerminalView)
+        return self.view
+
+    def _show_mode(self, mode: str) -> None:
+        self._mode = mode
+        terminal = mode in ("screen", "transcript")
+        self.set_class(terminal, "-terminal")
+        if terminal:
+            self.query_one(TerminalView).mode = mode
+        self._shown_view().focus()
+        self._update_header()
+
+    def action_cycle_view(self) -> None:
+        """Screen, then rendered transcript, then raw stream (terminal sessions only)."""
+        session = self.view.session
+        if session is None or session.mode != "pty":
+            self.notify("Only a terminal (pty) session has a screen; this one has its stream.")
+            return
+        order = ("screen", "transcript", "stream")
+        current = self._mode if self._mode in order else "stream"
+        self._show_mode(order[(order.index(current) + 1) % len(order)])
 
     # -- controls -------------------------------------------------------------------------
     # Stop, pause and resume are the app's session actions: the same confirmations as on

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "OutputView": "output_view",
     "Finder": "output_find",
+    "TerminalView": "screen_view",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -14,6 +15,7 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:
     from .output_find import Finder  # noqa: F401
     from .output_view import OutputView  # noqa: F401
+    from .screen_view import TerminalView  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,5 @@
-"""The preview pane of the session list: the selected session's last lines, live.
+"""The preview pane of the session list: the selected session's last lines, live;
+for a terminal (pty) session, its screen (the rows up to the cursor or the last drawn).
 
 It follows the state store: when the selection changes, or the selected session's
 line count grows, it reads the tail again (only as many lines as fit). Colours are
@@ -7,6 +8,7 @@ kept; every other control sequence is neutralised (``storage.text.terminal_safe`
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -15,10 +17,15 @@ from textual.widgets import Static
 from storage.text import terminal_safe
 from tui import format as fmt
 from tui.state import Change
+from tui.widgets.screen_view import styled_text
 
 if TYPE_CHECKING:
+    from runner.screen.replay import ScreenReplay
     from storage import Session
     from tui.state import AppState
+
+
+SCREENS_KEPT = 4  # pty sessions whose replayed screen is kept, so returning is cheap
 
 
 class SessionPreview(Static):
@@ -33,6 +40,7 @@ class SessionPreview(Static):
         self.state = state
         self._shown: tuple[int | None, int, int, str] | None = None
         self._reading = 0
+        self._screens: OrderedDict[int, ScreenReplay] = OrderedDict()  # pty sessions seen
 
     def on_mount(self) -> None:
         self.state.changed.subscribe(self, self._on_change)
@@ -87,10 +95,37 @@ class SessionPreview(Static):
             return
         self.border_title = f"#{session.id} · {session.label}"
         self.border_subtitle = f"{fmt.count(session.output_lines)} lines"
+        if session.mode == "pty":
+            screen = await self._screen_text(session, height)
+            if self.state.selected == sid:
+                self.update(screen)
+            return
         lines = await self.state.store.output.tail(session.id, height)
         if self.state.selected != sid:
             return  # moved on while reading
         self.update(self._lines_text(session, lines))
+
+    async def _screen_text(self, session: Session, height: int) -> Text:
+        """The bottom of the session's screen that holds anything, ``height`` rows."""
+        from runner.screen.replay import ScreenReplay
+
+        replay = self._screens.pop(session.id, None) or ScreenReplay(session.id)
+        self._screens[session.id] = replay
+        while len(self._screens) > SCREENS_KEPT:
+            self._screens.popitem(last=False)
+        await replay.catch_up(self.state.store)
+        screen = replay.screen
+        rows = screen.styled_lines()
+        last = max([screen.cursor.y] + [y for y, runs in enumerate(rows) if runs])
+        if not replay.fed:
+            what = "No output yet." if session.status in ("pending", "running") else "No output."
+            return Text(what, style="dim")
+        out = Text(no_wrap=True, overflow="crop")
+        for i, runs in enumerate(rows[max(0, last + 1 - height) : last + 1]):
+            if i:
+                out.append("\n")
+            out.append_text(styled_text(runs))
+        return out
 
     def _lines_text(self, session: Session, lines: list) -> Text:
         if not lines:
