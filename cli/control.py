@@ -137,7 +137,9 @@ def cmd_resume(ctx: Ctx) -> int:
             if args.follow:
                 runs = await store.runs.list(s.id)
                 start = runs[-1].first_line if runs else 0
-                final = await _follow(store, s.id, _LogOptions(), sys.stdout.buffer, start)
+                final = await _follow(
+                    store, s.id, _LogOptions(), sys.stdout.buffer, start, ctx.paths
+                )
                 return _exit_status(final)
         return EXIT_OK
 

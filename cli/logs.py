@@ -14,11 +14,14 @@ import sys
 import time
 from typing import TYPE_CHECKING, BinaryIO
 
-from .common import FOLLOW_POLL, _runner_errors, _session_store, _usage
+from .common import FOLLOW_POLL, _exit_status, _runner_errors, _session_store, _usage
 from .context import EXIT_OK, Ctx
 
 if TYPE_CHECKING:
+    from runner.locations import RuntimePaths
     from storage import Line, Session, Store
+
+LIVENESS_EVERY = 1.0  # seconds between looks at a followed session's supervisor
 
 
 class _LogOptions:
@@ -112,12 +115,26 @@ async def _dump(store: Store, session_id: int, opts: _LogOptions, out: BinaryIO)
 
 
 async def _follow(
-    store: Store, session_id: int, opts: _LogOptions, out: BinaryIO, start: int = 0
+    store: Store,
+    session_id: int,
+    opts: _LogOptions,
+    out: BinaryIO,
+    start: int = 0,
+    paths: RuntimePaths | None = None,
 ) -> Session:
     """Print lines from ``start`` on as they come, until the session has ended (its
-    end is recorded only after all of its output)."""
+    end is recorded only after all of its output). With ``paths``, a session whose
+    supervisor dies meanwhile (kill -9) is noticed within about ``LIVENESS_EVERY``
+    seconds: ``reconcile`` marks it lost, and its last line says so."""
     next_line = start
+    checked = time.monotonic()
     while True:
+        if paths is not None and time.monotonic() - checked >= LIVENESS_EVERY:
+            from runner.reconcile import reconcile
+
+            checked = time.monotonic()
+            if (await store.sessions.require(session_id)).live:
+                await reconcile(store, paths, {session_id})
         session = await store.sessions.require(session_id)
         count = session.output_lines
         while next_line < count:
@@ -170,7 +187,8 @@ def cmd_logs(ctx: Ctx) -> int:
                 else:
                     await _dump(store, session.id, opts, out)
             if args.follow:
-                await _follow(store, session.id, opts, out, start)
+                final = await _follow(store, session.id, opts, out, start, ctx.paths)
+                return _exit_status(final)  # its command's, as `run -f`; lost: 1
         return EXIT_OK
 
     return ctx.run(go)

@@ -105,7 +105,9 @@ def cmd_run(ctx: Ctx) -> int:
                 print(f"tether: #{session.id} failed to start: {why}", file=sys.stderr)
                 return EXIT_ERROR
             if args.follow:
-                final = await _follow(store, session.id, _LogOptions(), sys.stdout.buffer)
+                final = await _follow(
+                    store, session.id, _LogOptions(), sys.stdout.buffer, paths=ctx.paths
+                )
                 return _exit_status(final)
             return EXIT_OK
 

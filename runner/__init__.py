@@ -8,7 +8,10 @@ What callers use (the CLI and the TUI):
                   ``supervisor_errors``
 - ``launch``      starting a session's supervisor (first run, or a resumed one)
 - ``client``      talking to a running supervisor over its control socket
-- ``reconcile``   marking sessions whose supervisor is gone ``lost``; its log for doctor
+- ``reconcile``   marking sessions whose supervisor is gone ``lost`` (judging only what it
+                  can see: its lock, a lease, a supervisor's pid and start time); what a
+                  lost run left running (``stop`` ends it); its log for doctor
+- ``identity``    processes told apart safely: boot id, pid namespace, start times
 - ``errors``      the runner's typed errors, each with a message a user can act on
 - ``locations``   lock files (liveness), sockets and private runtime directories
 - ``log``         the supervisors' own log (entries with tracebacks)
@@ -17,11 +20,14 @@ The supervisor (``python -m runner``, one detached process per running session):
 
 - ``__main__``    detaching, the one-line report to the launcher, the crash net
 - ``spec``        ``LaunchSpec``: what the launcher tells the supervisor (JSON)
-- ``supervisor``  its life: lock, spawn, stop, pause, the run's start and end
+- ``supervisor``  its life: lock, spawn, stop, pause, the run's start and end, who it
+                  is (recorded in the run), its lock file and socket put back if removed
 - ``kinds``       session kinds (pipe, pty): everything that differs between them,
                   and the seam where screen emulation and agent kinds plug in
 - ``child``       the command as a process: spawned on pipes or a pty, its group signalled
 - ``descendants`` what the command started that left its process group (subreaper)
+- ``guardian``    the command dies with its supervisor: a tiny process that ends its
+                  group when the supervisor is gone (kill -9)
 - ``capture``     reading the command's output into the buffer (redaction on capture)
 - ``buffer``      the bounded output buffer: memory, then a spill file, then counted gaps
 - ``input``       input queued for the command's stdin or terminal

@@ -3,15 +3,22 @@
 One JSON line out, one back (the requests are listed in runner/server.py). Each call
 checks the session's status first and turns an unreachable supervisor into the right
 typed error: ``NotRunning`` when the session ended meanwhile, ``SupervisorGone``
-(after ``reconcile`` marked it lost) when its lock is free, ``ControlError`` when it
-is alive but does not answer.
+when ``reconcile`` judged it gone and marked it lost, ``ControlError`` when it is
+alive but does not answer. The socket is the one the run recorded (a supervisor of
+another ``TETHER_HOME`` on the same database is reached too); a socket someone
+removed is waited for a moment, as its supervisor puts it back.
+
+``stop`` of a ``lost`` session ends what its run left running (found by the pid and
+start time it recorded: runner/reconcile.py, ``find_leftovers``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Collection
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from storage.models import LIVE
@@ -19,7 +26,7 @@ from storage.models import LIVE
 from .errors import ControlError, NotRunning, SupervisorGone
 from .kinds import kind_named
 from .locations import RuntimePaths, is_alive, socket_path
-from .reconcile import reconcile
+from .reconcile import end_leftovers, find_leftovers, reconcile
 
 if TYPE_CHECKING:
     from storage import Session, Store
@@ -33,16 +40,32 @@ class _Unreachable(Exception):
     pass
 
 
-async def _request(
-    paths: RuntimePaths, session_id: int, payload: dict[str, Any], timeout: float
-) -> dict[str, Any]:
-    path = socket_path(paths, session_id)
-    try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_unix_connection(str(path), limit=REPLY_LIMIT), CONNECT_TIMEOUT
-        )
-    except (OSError, TimeoutError) as e:
-        raise _Unreachable(f"its control socket {path} does not answer: {e}") from None
+async def _connect(path: Path) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Connect, waiting up to ``CONNECT_TIMEOUT`` for a socket that is missing or not
+    listening (its supervisor re-creates a removed one within about a second)."""
+    deadline = time.monotonic() + CONNECT_TIMEOUT
+    while True:
+        try:
+            return await asyncio.wait_for(
+                asyncio.open_unix_connection(str(path), limit=REPLY_LIMIT), CONNECT_TIMEOUT
+            )
+        except (FileNotFoundError, ConnectionRefusedError) as e:
+            if time.monotonic() > deadline:
+                raise _Unreachable(f"its control socket {path} does not answer: {e}") from None
+            await asyncio.sleep(0.1)
+        except (OSError, TimeoutError) as e:
+            raise _Unreachable(f"its control socket {path} does not answer: {e}") from None
+
+
+async def _socket(store: Store, paths: RuntimePaths, session_id: int) -> Path:
+    run = await store.runs.latest(session_id)
+    if run is not None and run.socket:
+        return Path(run.socket)
+    return socket_path(paths, session_id)
+
+
+async def _request(path: Path, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
+    reader, writer = await _connect(path)
     try:
         writer.write(json.dumps(payload).encode() + b"\n")
         await writer.drain()
@@ -55,7 +78,7 @@ async def _request(
         raise _Unreachable("it closed the connection without answering")
     reply = json.loads(line)
     if not reply.get("ok"):
-        raise ControlError(f"session #{session_id}: {reply.get('error', 'request refused')}")
+        raise ControlError(reply.get("error", "request refused"))
     return reply
 
 
@@ -73,17 +96,17 @@ async def _control(
     sid = session.id
     if session.status not in allowed:
         raise NotRunning(sid, session.status, action)
-    if not is_alive(paths, sid):
-        await reconcile(store, paths)
+    if not is_alive(paths, sid) and sid in await reconcile(store, paths, {sid}):
         raise SupervisorGone(sid)
     try:
-        return await _request(paths, sid, payload, timeout)
+        return await _request(await _socket(store, paths, sid), payload, timeout)
+    except ControlError as e:
+        raise ControlError(f"session #{sid}: {e}") from None
     except _Unreachable as e:
         session = await store.sessions.require(sid)
         if session.ended:  # it ended between our look and our request
             raise NotRunning(sid, session.status, action) from None
-        if not is_alive(paths, sid):
-            await reconcile(store, paths)
+        if not is_alive(paths, sid) and sid in await reconcile(store, paths, {sid}):
             raise SupervisorGone(sid, str(e)) from None
         raise ControlError(
             f"cannot reach session #{sid}'s supervisor ({e}); it is alive but does not "
@@ -95,11 +118,33 @@ async def stop(
     store: Store, paths: RuntimePaths, session_id: int, *, grace: float = 5.0
 ) -> Session:
     """SIGTERM to the command's process group, SIGKILL after ``grace`` seconds. Returns
-    once the end is recorded (status ``stopped``, unless it ended by itself first)."""
+    once the end is recorded (status ``stopped``, unless it ended by itself first).
+
+    For a ``lost`` session, ends what its run left running (its command's group,
+    identified by pid and start time), with a system line saying so; ``NotRunning``
+    when nothing is left."""
+    session = await store.sessions.require(session_id)
+    if session.status == "lost":
+        return await _stop_leftovers(store, session, grace)
     await _control(
         store, paths, session_id, "stop", {"op": "stop", "grace": grace}, timeout=grace + 90
     )
     return await store.sessions.require(session_id)
+
+
+async def _stop_leftovers(store: Store, session: Session, grace: float) -> Session:
+    sid = session.id
+    left = find_leftovers(sid, await store.runs.latest(sid))
+    if left is None:
+        raise NotRunning(sid, session.status, "stop")
+    what = left.describe()
+    ended = await end_leftovers(left, grace)
+    line = (
+        f"stopped what run {left.run} left running after its supervisor was lost "
+        f"({len(ended)} process{'es' if len(ended) != 1 else ''}: {what})\n"
+    )
+    await store.output.append(sid, "system", line.encode())
+    return await store.sessions.require(sid)
 
 
 async def pause(store: Store, paths: RuntimePaths, session_id: int) -> Session:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Collection
 
 PR_SET_CHILD_SUBREAPER = 36
 LINUX = sys.platform.startswith("linux")
@@ -48,8 +49,9 @@ def _processes() -> dict[int, tuple[int, int, str]]:
     return found
 
 
-def escaped(group: int) -> list[int]:
-    """Live descendants of this process outside the process group ``group``."""
+def escaped(group: int, ignore: Collection[int] = ()) -> list[int]:
+    """Live descendants of this process outside the process group ``group``, but for
+    ``ignore`` (the supervisor's own helpers: its guardian, runner/guardian.py)."""
     if not LINUX:
         return []
     procs = _processes()
@@ -59,7 +61,7 @@ def escaped(group: int) -> list[int]:
     # /proc is read one process at a time while pids are reused (they wrap at
     # pid_max, 32768 by default), so the snapshot may hold a cycle: visit each once.
     me = os.getpid()
-    out, seen, todo = [], {me}, list(children.get(me, []))
+    out, seen, todo = [], {me, *ignore}, list(children.get(me, []))
     while todo:
         pid = todo.pop()
         if pid in seen:
@@ -72,9 +74,9 @@ def escaped(group: int) -> list[int]:
     return out
 
 
-def signal_escaped(group: int, sig: int) -> int:
+def signal_escaped(group: int, sig: int, ignore: Collection[int] = ()) -> int:
     """Send ``sig`` to every escaped descendant; returns how many there were."""
-    pids = escaped(group)
+    pids = escaped(group, ignore)
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, sig)

@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 from storage.models import LIVE
 
+from . import identity
 from .errors import NeedsConfirmation, NotResumable
-from .locations import RuntimePaths, is_alive, socket_path, supervisor_pid
-from .reconcile import reconcile
+from .locations import RuntimePaths, is_alive, mark_launching, socket_path, supervisor_pid
+from .reconcile import find_leftovers, reconcile
 from .spec import LaunchSpec
 
 if TYPE_CHECKING:
-    from storage import Session, Store
+    from storage import Run, Session, Store
 
 READY_TIMEOUT = 60.0  # seconds to wait for a new supervisor's report
 FINISHING_WAIT = 30.0  # an ended session's supervisor may still be indexing: wait this long
@@ -90,6 +91,9 @@ async def launch(
     an ended one. Use ``resume_run`` for resuming: it also checks imported sessions."""
     session = await store.sessions.require(session_id)
     sid = session.id
+    last = await store.runs.latest(sid)
+    if session.ended:
+        await _no_earlier_run_lives(session, last)
     if is_alive(paths, sid) and session.ended:
         # Its supervisor is still indexing the output: cut that short (the new
         # supervisor indexes whatever of this session is left), then go.
@@ -98,14 +102,24 @@ async def launch(
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
         await _wait_released(paths, sid, FINISHING_WAIT)
-    if is_alive(paths, sid):
+    if session.ended and _supervisor_lives(last):
+        # The same, seen by pid and start time (another home's, or its lock file was
+        # removed): it must be gone before a new run starts.
+        assert last is not None and last.supervisor_pid is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(last.supervisor_pid, signal.SIGTERM)
+        deadline = time.monotonic() + FINISHING_WAIT
+        while _supervisor_lives(last) and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    if is_alive(paths, sid) or (session.ended and _supervisor_lives(last)):
         raise NotResumable(sid, f"session #{sid} is {session.status}; it is already running")
     if session.status in LIVE:
-        await reconcile(store, paths)
+        await reconcile(store, paths, {sid})
         session = await store.sessions.require(sid)
     if resume:
         if not session.ended:
             raise NotResumable(sid, f"session #{sid} is {session.status}; it cannot be resumed")
+        await _no_earlier_run_lives(session, await store.runs.latest(sid))
         argv = list(session.resume_argv or session.argv)
         await store.sessions.set_status(sid, "pending")
     else:
@@ -133,6 +147,7 @@ async def launch(
         redact=list(redact) if redact is not None else None,
         **dict(tuning or {}),
     )
+    mark_launching(paths, sid)
     report = await asyncio.to_thread(_spawn_supervisor, spec)
     session = await store.sessions.require(sid)
     if not report.get("ok") and session.status == "pending":
@@ -189,6 +204,30 @@ def _spawn_supervisor(spec: LaunchSpec) -> dict[str, Any]:
     return report if isinstance(report, dict) else {"ok": False, "error": repr(report)}
 
 
+def _supervisor_lives(run: Run | None) -> bool:
+    """Does the supervisor that ``run`` recorded still live (pid and start time)?"""
+    return (
+        run is not None
+        and run.supervisor_pid is not None
+        and identity.same_boot(run.host, run.boot) is True
+        and identity.is_running(run.supervisor_pid, run.supervisor_start)
+    )
+
+
+async def _no_earlier_run_lives(session: Session, run: Run | None) -> None:
+    """Refuse a new run while the last one's command still runs (its supervisor was
+    lost: the command outlived it, see runner/guardian.py)."""
+    if session.status != "lost":
+        return
+    left = find_leftovers(session.id, run)
+    if left is not None:
+        raise NotResumable(
+            session.id,
+            f"session #{session.id} is lost, but its run {left.run} still runs "
+            f"({left.describe()}); `tether stop {session.id}` ends it, then resume",
+        )
+
+
 async def _wait_released(paths: RuntimePaths, session_id: int, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while is_alive(paths, session_id):
@@ -218,7 +257,7 @@ async def resume_run(
     session = await store.sessions.require(session_id)
     sid = session.id
     if session.status in LIVE and not is_alive(paths, sid):
-        await reconcile(store, paths)
+        await reconcile(store, paths, {sid})
         session = await store.sessions.require(sid)
     if not session.ended:
         hint = f"stop it first (`tether stop {sid}`)" if session.live else "wait for it to start"

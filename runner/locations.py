@@ -185,6 +185,33 @@ class SupervisorLock:
             os.close(self.fd)  # closing the last descriptor releases the flock
             self.fd = None
 
+    def still_there(self) -> bool:
+        """Is the file we hold still the one at the path? (Not when someone removed
+        it, or the whole runtime directory: logind at logout, a tmp cleaner.)"""
+        return self.fd is not None and _still_there(self.fd, self.path)
+
+    def repair(self) -> bool:
+        """Lock a new file at the path (re-creating the directory, private) after ours
+        was removed, so that others see us alive by the lock again; True when done.
+        Until then they judge us by the pid and start time our run recorded."""
+        fd = _lock_now(self.path)
+        if fd is None:
+            return False  # someone holds it for a moment (reconcile deciding): later
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        old, self.fd = self.fd, fd
+        if old is not None:
+            os.close(old)
+        return True
+
+
+def mark_launching(paths: RuntimePaths, session_id: int) -> None:
+    """Leave the session's lock file before starting its supervisor: a ``pending``
+    session with a lock file here (and nobody holding it for a while) was launched from
+    here and its supervisor never started; one without was not ours to launch (a
+    library's, or another home's), and ``reconcile`` leaves it alone."""
+    os.close(_open_lock(paths.lock_file(session_id)))
+
 
 def sweep(paths: RuntimePaths, keep: set[int]) -> int:
     """Delete the lock files and stale sockets of sessions not in ``keep`` (those that

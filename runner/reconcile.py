@@ -1,65 +1,117 @@
 """Reconcile: the truth about sessions whose supervisor is gone, and what it logged.
 
-A session's supervisor holds its lock for as long as it lives, so a ``running`` or
-``paused`` session whose lock is free has lost it (killed, crashed, a reboot):
-``reconcile`` marks it ``lost``, says so in a system line, and indexes what it had
-stored. The CLI runs it before every command, the TUI periodically.
+A ``running`` or ``paused`` session is marked ``lost`` only when reconcile can tell
+that its supervisor is gone. Each run records who supervises it (schema v3,
+``storage.models.Run``), and reconcile judges only what it can see:
+
+- a supervisor holding the session's lock in *our* runtime directory is alive;
+- a run with a lease (an embedding program, ``store.runs.start(..., lease=)``) is lost
+  once its lease has expired without a renewal;
+- a run whose supervisor recorded host, boot, pid and start time is alive while that
+  very process is (a lock file someone deleted, or a supervisor of another
+  ``TETHER_HOME`` on the same database, does not make it lost); on this host after a
+  restart it is lost; on another host or pid namespace it is not ours to judge;
+- a run recorded before v3 is judged by its lock alone, as then;
+- a run that names no way to judge it (a library's ``runs.start`` without a lease) is
+  left to whoever started it.
+
+A ``pending`` session is judged only when it was launched from this runtime directory
+(its launcher leaves the lock file first) and no supervisor took it within
+``PENDING_GRACE``. Marking lost adds a system line saying why (and what the run's
+command still runs, if anything: ``stop`` ends it, see ``leftovers``) and indexes
+what the supervisor had stored. The CLI runs reconcile before every command, the TUI
+periodically, followers (``logs -f``) while they wait.
 """
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from storage.errors import IllegalTransition, RunSuperseded
 from storage.models import ACTIVE
 
-from . import log
+from . import identity, log
 from .locations import RuntimePaths, is_alive, socket_path, sweep, try_lock
 
 if TYPE_CHECKING:
-    from storage import Store
+    from collections.abc import Collection
+
+    from storage import Run, Session, Store
 
 PENDING_GRACE = 60.0  # a pending session with no supervisor after this long is lost
+_GONE = (
+    "lost: tether's supervisor for this session is gone (killed, crashed, or the machine restarted)"
+)
 
 
-async def reconcile(store: Store, paths: RuntimePaths) -> list[int]:
-    """Mark every ``running``/``paused`` session whose supervisor is gone (its lock is
-    free) as ``lost``, with a system line saying so; also a ``pending`` session whose
-    supervisor never started. Returns their ids. Then sweeps the lock files and
+def judge(run: Run | None, supervised_here: bool) -> str | None:
+    """Why the live ``run`` is lost, or None when it is alive or not ours to judge.
+    ``supervised_here``: a supervisor holds the session's lock in our runtime dir."""
+    if supervised_here:
+        return None
+    if run is None:
+        return _GONE  # running without a run: only an old tether could leave that
+    if run.lease_until is not None:
+        if time.time() <= run.lease_until:
+            return None
+        who = run.supervisor or "its supervisor"
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.lease_until))
+        return f"lost: {who} stopped renewing its lease (it expired at {stamp})"
+    if run.supervisor_pid is not None:
+        here = identity.same_boot(run.host, run.boot)
+        if here is None:
+            return None  # another host or pid namespace: not ours to judge
+        if not here:
+            return f"lost: {run.host} has restarted since this run started"
+        if identity.is_running(run.supervisor_pid, run.supervisor_start):
+            return None
+        return _GONE
+    if run.supervisor == "tether" and run.host is None:
+        return _GONE  # recorded before v3: judged by the lock, as it was then
+    return None
+
+
+async def reconcile(
+    store: Store, paths: RuntimePaths, session_ids: Collection[int] | None = None
+) -> list[int]:
+    """Mark every ``running``/``paused`` session whose supervisor is known to be gone
+    as ``lost`` (see the module's docstring), with a system line saying so; also a
+    ``pending`` session launched from here whose supervisor never started. Returns
+    their ids. Then (unless limited to ``session_ids``) sweeps the lock files and
     sockets of sessions that cannot have a supervisor (``locations.sweep``). Cheap
-    when nothing is wrong: one indexed query, one lock probe per live session, and
-    one directory listing."""
+    when nothing is wrong: one query for the live sessions, and per live session a
+    lock probe and at most one look at /proc."""
     candidates = await store.sessions.list(status=ACTIVE, include_deleted=True, order="id")
+    if session_ids is not None:
+        candidates = [s for s in candidates if s.id in session_ids]
     lost: list[int] = []
     now = time.time()
     for session in candidates:
-        if session.status == "pending" and now - session.updated_at < PENDING_GRACE:
-            continue
-        if is_alive(paths, session.id):
-            continue
+        if session.status == "pending":
+            if now - session.updated_at < PENDING_GRACE:
+                continue
+            if not paths.lock_file(session.id).exists():
+                continue  # not launched from here: a library's, or another home's
+            run = None
+            reason: str | None = "lost: its supervisor never started"
+            if is_alive(paths, session.id):
+                continue
+        else:
+            run = await store.runs.latest(session.id)
+            reason = judge(run, is_alive(paths, session.id))
+            if reason is None:
+                continue
         # Hold the lock while deciding, so no supervisor can start in between.
         with try_lock(paths.lock_file(session.id)) as free:
             if not free:
                 continue
-            fresh = await store.sessions.get(session.id)
-            if fresh is None or fresh.status != session.status:
+            if not await _mark_lost(store, session, run, reason):
                 continue
-            if fresh.status == "pending":
-                await store.sessions.set_status(
-                    fresh.id, "lost", reason="lost: its supervisor never started"
-                )
-            else:
-                when = fresh.last_output_at or fresh.started_at
-                reason = (
-                    "lost: tether's supervisor for this session is gone (killed, crashed, or "
-                    "the machine restarted)"
-                )
-                if when:
-                    reason += "; last output at " + time.strftime(
-                        "%Y-%m-%d %H:%M:%S", time.localtime(when)
-                    )
-                await store.runs.finish(fresh.id, status="lost", reason=reason)
-            lost.append(fresh.id)
+            lost.append(session.id)
         try:
             socket_path(paths, session.id).unlink()
         except OSError:
@@ -67,9 +119,93 @@ async def reconcile(store: Store, paths: RuntimePaths) -> list[int]:
     for sid in lost:  # what its supervisor had stored but not yet indexed
         while await store.output.index_pending(sid):
             pass
-    # Lock files and sockets of sessions that cannot have a supervisor any more.
-    sweep(paths, {s.id for s in candidates} - set(lost))
+    if session_ids is None:
+        # Lock files and sockets of sessions that cannot have a supervisor any more.
+        sweep(paths, {s.id for s in candidates} - set(lost))
     return lost
+
+
+async def _mark_lost(store: Store, session: Session, run: Run | None, reason: str) -> bool:
+    fresh = await store.sessions.get(session.id)
+    if fresh is None or fresh.status != session.status:
+        return False
+    if fresh.status == "pending":
+        await store.sessions.set_status(fresh.id, "lost", reason=reason)
+        return True
+    when = fresh.last_output_at or fresh.started_at
+    if when:
+        reason += "; last output at " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
+    left = find_leftovers(fresh.id, run)
+    if left is not None:
+        reason += f". Its command still runs ({left.describe()}): `tether stop {fresh.id}` ends it"
+    try:
+        await store.runs.finish(
+            fresh.id, status="lost", reason=reason, run=run.number if run else None
+        )
+    except (RunSuperseded, IllegalTransition):
+        return False  # it ended, or started again, while we looked
+    return True
+
+
+@dataclass(frozen=True)
+class Leftovers:
+    """Processes of a run whose supervisor is gone: its command, and what else is still
+    in the command's process group."""
+
+    session_id: int
+    run: int
+    command_pid: int | None  # the command itself, if it still lives
+    pids: tuple[int, ...]  # everything found, the command first
+
+    def describe(self) -> str:
+        shown = []
+        for pid in self.pids[:3]:
+            cmd = identity.command_line(pid)
+            shown.append(f"pid {pid}" + (f": {cmd[:60]}" if cmd else ""))
+        more = len(self.pids) - len(shown)
+        return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def find_leftovers(session_id: int, run: Run | None) -> Leftovers | None:
+    """What ``run`` (ended without its supervisor) still has running on this machine,
+    identified safely: the command by its pid *and* start time, the rest of its process
+    group by group, start time and ``TETHER_SESSION``; never a recycled pid. None when
+    nothing is left, or it cannot be told from here."""
+    if run is None or run.pid is None or run.command_start is None:
+        return None
+    if identity.same_boot(run.host, run.boot) is not True:
+        return None
+    command = run.pid if identity.is_running(run.pid, run.command_start) else None
+    members = identity.group_members(run.pid, started_from=run.command_start, session_id=session_id)
+    pids = ([command] if command else []) + [p for p in members if p != command]
+    if not pids:
+        return None
+    return Leftovers(session_id, run.number, command, tuple(pids))
+
+
+async def end_leftovers(left: Leftovers, grace: float) -> list[int]:
+    """SIGTERM what a lost run left running (its command's whole group), SIGKILL what is
+    still there after ``grace`` seconds. Returns the pids that were ended."""
+    group = left.command_pid
+    targets = list(left.pids)
+    if group is not None:
+        identity.kill_group(group, signal.SIGTERM)
+        identity.kill_group(group, signal.SIGCONT)
+    identity.signal_all(targets, signal.SIGTERM)
+    identity.signal_all(targets, signal.SIGCONT)
+    deadline = time.monotonic() + grace
+    starts = {pid: identity.start_time(pid) for pid in targets}
+
+    def still() -> list[int]:
+        return [p for p in targets if starts[p] is not None and identity.start_time(p) == starts[p]]
+
+    while still() and time.monotonic() < deadline:  # noqa: ASYNC110 - not our children
+        await asyncio.sleep(0.05)
+    rest = still()
+    if group is not None and group in rest:  # the same process: its group is still the run's
+        identity.kill_group(group, signal.SIGKILL)
+    identity.signal_all(rest, signal.SIGKILL)
+    return targets
 
 
 def supervisor_errors(paths: RuntimePaths, limit: int = 20) -> list[str]:

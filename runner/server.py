@@ -80,6 +80,7 @@ class ControlServer:
         self._server: asyncio.AbstractServer | None = None
         self._handlers: set[asyncio.Task[Any]] = set()
         self._ops = asyncio.Lock()  # pause/continue/stop one at a time
+        self._bound: tuple[int, int] | None = None  # the socket file we made
 
     async def start(self) -> None:
         prepare_socket_dir(self.path)
@@ -94,6 +95,23 @@ class ControlServer:
         finally:
             os.umask(old)
         os.chmod(self.path, 0o600)
+        st = os.stat(self.path)
+        self._bound = (st.st_dev, st.st_ino)
+
+    def still_there(self) -> bool:
+        """Is our socket still the file at our path (not removed with the runtime dir)?"""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        return (st.st_dev, st.st_ino) == self._bound
+
+    async def rebind(self) -> None:
+        """Listen on a new socket at our path (its directory made again, private);
+        connections already open go on."""
+        if self._server is not None:
+            self._server.close()
+        await self.start()
 
     async def close(self) -> None:
         """Stop accepting; let requests waiting for the end (stop) get their reply."""

@@ -35,10 +35,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from storage import LIVE, open_store
+from storage import LIVE, ProcessIdentity, RunSuperseded, open_store
 from storage.units import format_duration
 
-from . import descendants, log
+from . import descendants, guardian, identity, log
 from .capture import Capture
 from .child import Child, StartError, signal_name
 from .errors import ControlError
@@ -49,6 +49,8 @@ from .locations import SupervisorLock
 from .server import ControlServer
 from .spec import LaunchSpec
 from .writer import RETRY_FOR, Writer
+
+FILE_CHECK_EVERY = 1.0  # seconds between looks at our lock file and socket
 
 
 class Supervisor:
@@ -90,6 +92,9 @@ class Supervisor:
         self._stop_task: asyncio.Task[None] | None = None
         self._aborting = False  # no more indexing or merging: leave it for later
         self._let_go: str | None = None  # why recording background writers stopped
+        self.guardian: guardian.Guardian | None = None  # ends the command if we die
+        self._helpers: set[int] = set()  # our own processes: never the command's strays
+        self.run_number: int | None = None  # our run: we write into no other
 
     # -- the whole life ---------------------------------------------------------------
     async def main(self) -> int:
@@ -135,6 +140,9 @@ class Supervisor:
             self.report({"ok": False, "error": str(e)})
             return 0
         child = self.child
+        # Still no threads: fork the guardian that ends the command if we die (kill -9).
+        self.guardian = guardian.start(child.pid, self.spec.grace, self.kind.stop_signals)
+        self._helpers.add(self.guardian.pid)
         if child.input_fd is not None:
             self.input = CommandInput(child.input_fd, self.kind.close_input)
         # The command is held before exec (runner/child.py): everything that can fail
@@ -155,7 +163,13 @@ class Supervisor:
         )
         await server.start()
         run = await self.writer.retry(
-            lambda: self.store.runs.start(self.sid, self.spec.argv, pid=child.pid),
+            lambda: self.store.runs.start(
+                self.sid,
+                self.spec.argv,
+                pid=child.pid,
+                supervisor="tether",
+                identity=self._identity(child.pid),
+            ),
             "record the start",
             RETRY_FOR / 2,
         )
@@ -171,12 +185,16 @@ class Supervisor:
             lock.release()
             self.report({"ok": False, "error": str(e)})
             return 0
+        self.run_number = run.number
         self._on_sigchld()  # it may have exited already
         self.report({"ok": True, "pid": child.pid, "run": run.number, "supervisor": os.getpid()})
+        keeper = asyncio.create_task(self._keep_files(lock, server))
 
         flusher = asyncio.create_task(self.writer.run())
         watchdog = asyncio.create_task(self.writer.watch_database(self.spec.db, db_identity))
         await self._exited.wait()
+        if self.guardian is not None:
+            self.guardian.stand_down()  # it ended by itself: what it left running stays
         watchdog.cancel()
         await self.capture.settle_after_exit()
         await self.writer.wait(flusher)
@@ -184,6 +202,7 @@ class Supervisor:
         await self._finish()
         if self._stop_task is not None:
             await self._stop_task  # strays of a stopped command get their grace, then KILL
+        keeper.cancel()
         await server.close()
         if self.capture.lingering:
             await self._linger()
@@ -201,6 +220,7 @@ class Supervisor:
         buffer = self.capture.buffer
         return {
             "supervisor_pid": os.getpid(),
+            "guardian_pid": self.guardian.pid if self.guardian else None,
             "pid": child.pid if child else None,
             **self.kind.status(),
             "paused": self.paused,
@@ -346,8 +366,8 @@ class Supervisor:
             self.child.signal_group(sig)
         self.child.signal_group(signal.SIGCONT)  # a paused command must wake up to end
         # and what it started that left its group (runner/descendants.py)
-        strays = descendants.signal_escaped(group, signal.SIGTERM)
-        descendants.signal_escaped(group, signal.SIGCONT)
+        strays = descendants.signal_escaped(group, signal.SIGTERM, self._helpers)
+        descendants.signal_escaped(group, signal.SIGCONT, self._helpers)
         try:
             await asyncio.wait_for(self._exited.wait(), grace)
         except TimeoutError:
@@ -355,9 +375,9 @@ class Supervisor:
             self.child.signal_group(signal.SIGKILL)
         if strays:
             # No event tells when a process that is not our child ends: look in /proc.
-            while descendants.escaped(group) and time.monotonic() < deadline:  # noqa: ASYNC110
+            while descendants.escaped(group, self._helpers) and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
-            descendants.signal_escaped(group, signal.SIGKILL)
+            descendants.signal_escaped(group, signal.SIGKILL, self._helpers)
 
     def _close_input(self) -> None:
         if self.input is not None:
@@ -395,15 +415,92 @@ class Supervisor:
                 self.log_path, f"{unsaved} bytes of output could not be saved", session_id=self.sid
             )
             reason += f" ({unsaved} bytes of output could not be saved)"
-        run = await self.writer.retry(
-            lambda: self.store.runs.finish(
-                self.sid, exit_code=code, signal=sig, status=status, reason=reason, at=end
-            ),
-            "record the end",
-            RETRY_FOR,
-        )
-        self.final_status = run.status
+        try:
+            run = await self.writer.retry(
+                lambda: self.store.runs.finish(
+                    self.sid,
+                    exit_code=code,
+                    signal=sig,
+                    status=status,
+                    reason=reason,
+                    at=end,
+                    run=self.run_number,
+                ),
+                "record the end",
+                RETRY_FOR,
+            )
+        except RunSuperseded as e:  # judged lost (and maybe resumed) meanwhile: not ours
+            log.write_entry(
+                self.log_path, f"the end was not recorded: {e}", session_id=self.sid, level="WARN"
+            )
+        else:
+            self.final_status = run.status
         self.finished.set()
+
+    # -- who we are, and our files -------------------------------------------------------
+    def _identity(self, command_pid: int) -> ProcessIdentity | None:
+        """What the run records so that others can tell we are alive without our lock
+        file (runner/reconcile.py), and find what we leave if we die (``stop``)."""
+        boot = identity.boot()
+        me = identity.start_time(os.getpid())
+        if boot is None or me is None:
+            return None
+        return ProcessIdentity(
+            host=identity.host(),
+            boot=boot,
+            supervisor_pid=os.getpid(),
+            supervisor_start=me,
+            command_start=identity.start_time(command_pid),
+            socket=str(Path(self.spec.socket).absolute()),
+        )
+
+    async def _keep_files(self, lock: SupervisorLock, server: ControlServer) -> None:
+        """Put back our lock file and control socket when someone removes them (logind
+        empties the runtime directory at logout, tmp cleaners), so that others find us
+        by them again. Runs until the end of the run."""
+        while True:
+            await asyncio.sleep(FILE_CHECK_EVERY)
+            try:
+                if not lock.still_there() and lock.repair():
+                    log.write_entry(
+                        self.log_path,
+                        f"the lock file {lock.path} was removed; made it again",
+                        session_id=self.sid,
+                        level="WARN",
+                    )
+                if not server.still_there():
+                    await server.rebind()
+                    log.write_entry(
+                        self.log_path,
+                        f"the control socket {server.path} was removed; made it again",
+                        session_id=self.sid,
+                        level="WARN",
+                    )
+            except Exception as e:  # noqa: BLE001 - try again next time
+                log.write_entry(
+                    self.log_path,
+                    f"could not restore the lock file or socket: {e!r}",
+                    session_id=self.sid,
+                    level="WARN",
+                )
+
+    def _lost_output(self) -> str:
+        """What output was lost over the run, for its end line ("" when none). Output
+        still waiting now will never be written: it is counted, and the spill file
+        is closed so its disk space comes back for the end line."""
+        buffer = self.capture.buffer
+        unsaved = buffer.discard_all() if buffer else 0
+        if unsaved:
+            self.capture.release_reserve()  # room for the end line on a full disk
+            self._aborting = True  # indexing is left for later: the disk is full
+        if not buffer.dropped:
+            return ""
+        why = self.writer.last_error or buffer.spill_error or "the database could not be written"
+        text = f"{buffer.dropped} bytes of output could not be stored ({why})"
+        if unsaved:
+            text += f", {unsaved} of them still waiting when tether gave up"
+        log.write_entry(self.log_path, text, session_id=self.sid, level="ERROR")
+        return text
 
     # -- failures -------------------------------------------------------------------------
     async def _exec_failed(self, message: str) -> None:

@@ -13,7 +13,7 @@ import pytest
 from home.paths import resolve_paths
 from runner import control, log
 from runner.errors import NeedsConfirmation, NotResumable
-from runner.locations import SOCKET_PATH_MAX, is_alive, socket_path
+from runner.locations import SOCKET_PATH_MAX, is_alive, mark_launching, socket_path
 from tests.support.supervisors import eventually, system_lines, wait_ended
 
 
@@ -90,9 +90,14 @@ async def test_reconcile_marks_a_pending_session_that_never_started(store, paths
     old = time.time() - control.PENDING_GRACE - 5
     stale = await store.sessions.create(["true"], cwd=str(tmp_path), created_at=old)
     fresh = await store.sessions.create(["true"], cwd=str(tmp_path))
+    # A library's pending session: nobody launched it from here, so it is not ours.
+    theirs = await store.sessions.create(["true"], cwd=str(tmp_path), created_at=old)
+    for s in (stale, fresh):  # as the launcher does before starting a supervisor
+        mark_launching(paths, s.id)
     assert await control.reconcile(store, paths) == [stale.id]
     assert (await store.sessions.require(stale.id)).status == "lost"
     assert (await store.sessions.require(fresh.id)).status == "pending"
+    assert (await store.sessions.require(theirs.id)).status == "pending"
     assert await system_lines(store, stale.id) == ["lost: its supervisor never started"]
 
 
