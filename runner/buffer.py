@@ -12,6 +12,11 @@ When everything is full: while the database is healthy, capture stops reading
 written, reading goes on so the command is never stalled, and bytes beyond the bound
 are dropped: the exact count, stream and time span of each such gap is kept in its
 place and becomes a system line once the database works again.
+
+The spill file may itself hit a full disk. It then takes nothing more ("broken"), but
+what it holds is still read back, and what could not go in becomes gaps placed right
+after it. ``dropped`` counts every byte ever lost, wherever it was lost, so the
+supervisor can report the total even when no gap line could be written.
 """
 
 from __future__ import annotations
@@ -72,6 +77,7 @@ class SpillFile:
         self.read_pos = 0
         self.data_bytes = 0  # output bytes (not headers) not yet read back
         self.last_gap_at: int | None = None  # file offset of a trailing gap frame
+        self.broken = False  # a write failed (the disk is full): append nothing more
 
     @property
     def active(self) -> bool:
@@ -144,9 +150,14 @@ class OutputBuffer:
         self.spill = spill
         self.spill_error: str | None = None
         self._items: deque[Item] = deque()
+        self._after_spill: list[Gap] = []  # lost while a broken spill is read back
 
     def __bool__(self) -> bool:
-        return bool(self._items) or (self.spill is not None and self.spill.active)
+        return (
+            bool(self._items)
+            or bool(self._after_spill)
+            or (self.spill is not None and self.spill.active)
+        )
 
     @property
     def pending(self) -> int:
@@ -156,14 +167,14 @@ class OutputBuffer:
     @property
     def full(self) -> bool:
         if self.spill is not None and self.spill.active:
-            return not self.spill.fits(0)
+            return self.spill.broken or not self.spill.fits(0)
         return self.size >= self.limit and (self.spill is None or not self.spill.fits(0))
 
     @property
     def drained_enough(self) -> bool:
         """Room again after being full: reading may resume."""
         if self.spill is not None and self.spill.active:
-            return self.spill.write_pos < self.spill.limit // 2
+            return not self.spill.broken and self.spill.write_pos < self.spill.limit // 2
         return self.size < self.limit // 2
 
     def add(self, stream: str, data: bytes, at: float, *, may_drop: bool) -> int:
@@ -171,15 +182,18 @@ class OutputBuffer:
         and record the gap. Returns the number of bytes dropped."""
         spill = self.spill
         if spill is not None and (spill.active or self.size + len(data) > self.limit):
+            if spill.broken:  # still being read back: what comes now goes after it
+                return self._lost_after_spill(stream, len(data), at)
             if spill.fits(len(data)) or not may_drop:
                 try:
                     spill.append(stream, data, at)
                     return 0
                 except OSError as e:  # the disk is full: stop spilling for good
                     self.spill_error = str(e)
-                    self.spill = None
+                    spill.broken = True
                     if spill.active:
-                        return self._drop_into_spill(spill, stream, len(data), at)
+                        return self._lost_after_spill(stream, len(data), at)
+                    self.spill = None
                     spill.close()
             else:
                 return self._drop_into_spill(spill, stream, len(data), at)
@@ -202,8 +216,34 @@ class OutputBuffer:
     def _drop_into_spill(self, spill: SpillFile, stream: str, n: int, at: float) -> int:
         try:
             spill.add_gap(stream, n, at)
-        except OSError:
-            pass  # the count is still in ``dropped`` and in the supervisor's log
+        except OSError as e:
+            self.spill_error = str(e)
+            spill.broken = True
+            return self._lost_after_spill(stream, n, at)
+        self.dropped += n
+        return n
+
+    def _lost_after_spill(self, stream: str, n: int, at: float) -> int:
+        last = self._after_spill[-1] if self._after_spill else None
+        if last is not None and last.stream == stream:
+            last.nbytes += n
+            last.last_at = at
+        else:
+            self._after_spill.append(Gap(stream, n, at, at))
+        self.dropped += n
+        return n
+
+    def discard_all(self) -> int:
+        """Give up on everything waiting (it will never be written): count it as
+        dropped, empty memory and close the spill (its disk space comes back).
+        Returns the bytes of output discarded."""
+        n = self.pending
+        self._items.clear()
+        self.size = 0
+        self._after_spill.clear()  # their bytes are already in ``dropped``
+        if self.spill is not None:
+            self.spill.close()
+            self.spill = None
         self.dropped += n
         return n
 
@@ -226,8 +266,17 @@ class OutputBuffer:
                 self.size -= len(item.data)
                 taken += len(item.data)
             out.append(item)
-        if not out and self.spill is not None and self.spill.active:
-            out = self.spill.read(max_bytes)
+        spill = self.spill
+        if not out and spill is not None and spill.active:
+            out = spill.read(max_bytes)
+        if spill is not None and spill.broken and not spill.active:
+            # Read back to the end: the gaps that came while it was broken follow.
+            spill.close()
+            self.spill = None
+            self._items.extend(self._after_spill)
+            self._after_spill = []
+            if not out:
+                return self.take(max_bytes)
         return out
 
     def give_back(self, items: list[Item]) -> None:

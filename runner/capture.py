@@ -38,6 +38,7 @@ from .input import CommandInput
 
 READ_SIZE = 256 * 1024
 DRAIN_IDLE = 0.2  # after exit: what the command left is in once output is this quiet
+RESERVE = 1024 * 1024  # disk space held back so the end of a run fits on a full disk
 DRAIN_MAX = 1.0  # after exit: or after this long (background writers may never be quiet)
 
 
@@ -69,6 +70,7 @@ class Capture:
         self._on_output: Callable[[str, bytes], None] = _ignore
         self._input: CommandInput | None = None
         self._drains: list[subprocess.Popen[bytes]] = []  # see hand_over
+        self._reserve: int | None = None  # see open_spill
 
     # -- before the command starts ------------------------------------------------------
     def redact(self, patterns: list[str]) -> None:
@@ -86,7 +88,10 @@ class Capture:
     def open_spill(self, directory: str | None, limit: int) -> None:
         """Let bursts beyond memory go to a spill file in ``directory`` (at most
         ``limit`` bytes, and a quarter of the free space)."""
-        if not directory or limit <= 0:
+        if not directory:
+            return
+        self._reserve = _hold_space(directory, RESERVE)
+        if limit <= 0:
             return
         try:
             st = os.statvfs(directory)
@@ -277,9 +282,32 @@ class Capture:
             self.close_output(fd)
         return handed
 
+    def release_reserve(self) -> None:
+        """Give back the disk space held since the start (for the end of the run)."""
+        if self._reserve is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._reserve)
+            self._reserve = None
+
     @property
     def spilled_bytes(self) -> int:
         return self.buffer.spill.data_bytes if self.buffer.spill else 0
 
     def close(self) -> None:
         self.buffer.close()
+        self.release_reserve()
+
+
+def _hold_space(directory: str, size: int) -> int | None:
+    """An anonymous file of ``size`` bytes really allocated in ``directory`` (None if
+    that cannot be had): closing it frees that much space on a full disk."""
+    try:
+        fd = os.open(directory, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    except (OSError, AttributeError):
+        return None
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd

@@ -38,6 +38,9 @@ class LaunchSpec:
     # After the command's exit, background writers of its output are recorded until
     # they write nothing for this long (then it goes to /dev/null).
     linger_quiet: float = 600.0
+    # After the command's exit: seconds of refused writes (a full disk) before the
+    # supervisor gives up on the output it holds and records the end with the loss.
+    give_up_after: float = 20.0
     redact: list[str] | None = None  # capture-time redaction: user patterns (None = off)
 
     def to_json(self) -> str:

@@ -48,7 +48,7 @@ from .kinds import kind_for
 from .locations import SupervisorLock
 from .server import ControlServer
 from .spec import LaunchSpec
-from .writer import RETRY_FOR, Writer
+from .writer import END_RETRY, RETRY_FOR, Writer
 
 FILE_CHECK_EVERY = 1.0  # seconds between looks at our lock file and socket
 
@@ -77,6 +77,7 @@ class Supervisor:
             flush_bytes=spec.flush_bytes,
             exited=self._exited,
             give_up=self._give_up,
+            give_up_after=spec.give_up_after,
         )
         self.store: Any = None
         self.indexer: Indexer | None = None  # made once the database is open
@@ -343,15 +344,8 @@ class Supervisor:
             f"tether: stopped recording ({why}); what the processes the command started "
             f"write from now on goes to /dev/null\n".encode(),
         )
-        capture.hand_over()
-        if self._aborting or not self.writer.healthy:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.writer.flush_all(), 5)
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
-        else:
-            await self.writer.wait(flusher)
+        capture.hand_over()  # EOF for the flusher: it ends once that line is written
+        await self.writer.wait(flusher)
 
     def _give_up(self, why: str) -> None:
         """Nothing can be recorded any more (the session or the database is gone)."""
@@ -408,13 +402,12 @@ class Supervisor:
             reason = f"killed by {signal_name(sig)} after {took}"
         else:
             reason = f"exited with code {code} after {took}"
-        buffer = self.capture.buffer
-        if buffer:
-            unsaved = buffer.pending
-            log.write_entry(
-                self.log_path, f"{unsaved} bytes of output could not be saved", session_id=self.sid
-            )
-            reason += f" ({unsaved} bytes of output could not be saved)"
+        gave_up = bool(self.capture.buffer)  # the writer gave up on what is left
+        lost = self._lost_output()
+        if lost:
+            reason += f"; {lost}"
+            if gave_up and status is None:
+                status = "failed"  # its output is incomplete, and not marked in place
         try:
             run = await self.writer.retry(
                 lambda: self.store.runs.finish(
@@ -427,7 +420,7 @@ class Supervisor:
                     run=self.run_number,
                 ),
                 "record the end",
-                RETRY_FOR,
+                END_RETRY if gave_up else RETRY_FOR,
             )
         except RunSuperseded as e:  # judged lost (and maybe resumed) meanwhile: not ours
             log.write_entry(
@@ -483,6 +476,24 @@ class Supervisor:
                     session_id=self.sid,
                     level="WARN",
                 )
+
+    def _lost_output(self) -> str:
+        """What output was lost over the run, for its end line ("" when none). Output
+        still waiting now will never be written: it is counted, and the spill file
+        is closed so its disk space comes back for the end line."""
+        buffer = self.capture.buffer
+        unsaved = buffer.discard_all() if buffer else 0
+        if unsaved:
+            self.capture.release_reserve()  # room for the end line on a full disk
+            self._aborting = True  # indexing is left for later: the disk is full
+        if not buffer.dropped:
+            return ""
+        why = self.writer.last_error or buffer.spill_error or "the database could not be written"
+        text = f"{buffer.dropped} bytes of output could not be stored ({why})"
+        if unsaved:
+            text += f", {unsaved} of them still waiting when tether gave up"
+        log.write_entry(self.log_path, text, session_id=self.sid, level="ERROR")
+        return text
 
     def _lost_output(self) -> str:
         """What output was lost over the run, for its end line ("" when none). Output

@@ -42,6 +42,8 @@ INDEX_EVERY = 1.0  # seconds between index steps while output keeps coming
 INDEX_BACKLOG_MAX = 1024 * 1024  # no indexing while more than this waits to be written
 IDLE_INDEX_AFTER = 0.3  # seconds without output before indexing
 RETRY_FOR = 60.0  # seconds a final write keeps retrying before giving up
+GIVE_UP_AFTER = 20.0  # after the command's exit: seconds of failed writes before giving up
+END_RETRY = 15.0  # then: seconds the end of the run keeps retrying
 
 
 class Writer:
@@ -57,6 +59,7 @@ class Writer:
         flush_bytes: int,
         exited: asyncio.Event,
         give_up: Callable[[str], None],
+        give_up_after: float = GIVE_UP_AFTER,
     ) -> None:
         self.capture = capture
         self.buffer = capture.buffer
@@ -71,6 +74,7 @@ class Writer:
         self.db_gone = False  # the database file was removed: nothing can be recorded
         self._exited = exited  # the command has exited
         self._give_up = give_up  # stop the command: there is nowhere to record it
+        self.give_up_after = give_up_after
         self._last_flush = 0.0  # monotonic time of the last write transaction
         self._backoff = 0.1
         self._unhealthy_since: float | None = None
@@ -131,12 +135,21 @@ class Writer:
                 await self._background_step()
 
     async def wait(self, flusher: asyncio.Task[None]) -> None:
-        """Let ``flusher`` (running ``run``) write everything; give up only after the
-        database has been unwritable for ``RETRY_FOR`` seconds since the command exited."""
+        """Let ``flusher`` (running ``run``) write everything; give up once writes have
+        failed for ``give_up_after`` seconds since this call (the command has exited).
+        What is left is then still in the buffer: the supervisor counts it as lost."""
+        entered = time.monotonic()
         while not flusher.done():
             await asyncio.wait({flusher}, timeout=0.5)
             since = self._unhealthy_since
-            if since is not None and time.monotonic() - since > RETRY_FOR:
+            if since is not None and time.monotonic() - max(since, entered) > self.give_up_after:
+                log.write_entry(
+                    self.log_path,
+                    f"giving up: the database has refused writes for {self.give_up_after:g}s "
+                    f"since the command ended ({self.last_error})",
+                    session_id=self.sid,
+                    level="ERROR",
+                )
                 flusher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await flusher

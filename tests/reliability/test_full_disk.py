@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -24,7 +25,13 @@ from pathlib import Path
 import pytest
 
 from storage import open_store
-from tests.support.reliability import check_numbered, files_of, one_line_error, producer
+from tests.support.reliability import (
+    check_numbered,
+    files_of,
+    numbered,
+    one_line_error,
+    producer,
+)
 from tests.support.tether_cli import TETHER, Tether
 
 LINES = 150_000
@@ -34,12 +41,22 @@ RATE = 250_000  # bytes a second: the session runs for about 5 s
 @pytest.fixture
 def small_disk(tmp_path: Path):
     """An 8 MB tmpfs at ``tmp_path/disk``, unmounted afterwards."""
+    yield from _tmpfs(tmp_path, "8m")
+
+
+@pytest.fixture
+def disk_20m(tmp_path: Path):
+    """A 20 MB tmpfs at ``tmp_path/disk``, unmounted afterwards."""
+    yield from _tmpfs(tmp_path, "20m")
+
+
+def _tmpfs(tmp_path: Path, size: str):  # type: ignore[no-untyped-def]
     if os.geteuid() != 0:
         pytest.skip("mounting a small filesystem needs root")
     disk = tmp_path / "disk"
     disk.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs", str(disk)],
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(disk)],
         capture_output=True,
         text=True,
     )
@@ -150,6 +167,62 @@ def test_a_full_disk_is_a_clear_error_and_the_session_catches_up(small_disk, tmp
     finally:
         t.stop_leftovers()
     figures.add("full disk", trials=1, lines=LINES, faults=3)
+
+
+NEVER_FITS = 4_000_000  # lines: about 31 MB of output for a 20 MB disk
+LOST = re.compile(r"; (\d+) bytes of output could not be stored \(")
+
+
+@pytest.mark.parametrize("trial", range(2))
+def test_output_that_never_fits_is_counted_to_the_byte_and_the_run_ends(disk_20m, figures, trial):
+    """A producer that writes more than the disk holds, flat out. The session ends
+    (the supervisor gives up on what it cannot store after a bounded time instead of
+    retrying forever), and its end line counts every byte that is not stored: exactly
+    the bytes written minus the bytes kept. Never ``succeeded`` as if nothing was lost:
+    when output was still waiting at the end the run is ``failed``."""
+    t = Tether(disk_20m / "home")
+    t.home.mkdir(mode=0o700)
+    (t.home / "config.toml").write_text("[general]\nstop_grace = 1.0\n")
+    db = t.home / "tether.db"
+    written = len(numbered(1, NEVER_FITS + 1, "B"))
+    try:
+        sid = int(t.ok("run", "--", *producer("--tag", "B", "--count", NEVER_FITS)).strip())
+        final = _wait(db, sid, lambda s: s.ended, timeout=240)
+        _wait_released(t, sid)
+
+        async def output() -> tuple[bytes, list[str]]:
+            async with open_store(db) as store:
+                out = await store.output.read_bytes(sid, "stdout")
+                system = (await store.output.read_bytes(sid, "system")).decode()
+                return out, system.splitlines()
+
+        out, system = asyncio.run(output())
+        end = system[-1]
+        found = LOST.search(end)
+        assert found, f"the end line does not count the loss: {end!r}"
+        lost = int(found.group(1))
+        assert lost > 0 and lost == written - len(out), (lost, written, len(out), end)
+        notes = [ln for ln in system if "were lost here" in ln]
+        in_notes = sum(int(ln.split("tether: ")[1].split(" bytes")[0]) for ln in notes)
+        assert in_notes <= lost
+        gave_up = "when tether gave up" in end
+        assert final.status == ("failed" if gave_up else "succeeded"), (final.status, end)
+        assert out.startswith(numbered(1, 1000, "B"))  # kept from the start, in order
+        print(f"trial {trial}: {final.status}: {end}")
+    finally:
+        t.stop_leftovers()
+    figures.add("full disk: output that never fits", trials=1, faults=1)
+
+
+def _wait_released(t: Tether, sid: int, timeout: float = 120) -> None:
+    """The supervisor let go of the session (a deadline for a broken build)."""
+    from runner.locations import lock_is_held
+
+    deadline = time.monotonic() + timeout
+    locks = list((t.home).rglob(f"{sid}.lock"))
+    while any(lock_is_held(p) for p in locks):
+        assert time.monotonic() < deadline, f"#{sid}'s supervisor is still there"
+        time.sleep(0.2)
 
 
 def _limit_file_size(limit: int):  # type: ignore[no-untyped-def]

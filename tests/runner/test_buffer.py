@@ -1,7 +1,13 @@
 """The output buffer's laws: order is kept across memory, spill and retries; nothing
-is dropped unless allowed, and every dropped byte is accounted for in a gap."""
+is dropped unless allowed (or the spill's disk refused it), and every dropped byte is
+accounted for in a gap.
+
+A spill "breaks" as on a full disk: its file is swapped for a read-only opening of
+the same file (/proc/self/fd), so writes fail for real and reads still work."""
 
 from __future__ import annotations
+
+import os
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,9 +23,17 @@ ops = st.lists(
             st.booleans(),
         ),
         st.tuples(st.just("take"), st.integers(min_value=1, max_value=5000), st.booleans()),
+        st.tuples(st.just("break")),
     ),
     max_size=60,
 )
+
+
+def _break(spill: SpillFile) -> None:
+    """Writes to the spill fail from now on (EBADF), as they would on a full disk."""
+    ro = os.open(f"/proc/self/fd/{spill.fd}", os.O_RDONLY)
+    os.dup2(ro, spill.fd)
+    os.close(ro)
 
 
 @settings(max_examples=150, deadline=None)
@@ -34,6 +48,7 @@ def test_order_is_kept_and_drops_are_accounted_for(tmp_path_factory, ops, spill_
     code = {"stdout": 1, "stderr": 2}
     dropped = {"stdout": 0, "stderr": 0}
     counter = 0
+    broken = False
 
     def consume(items):
         for item in items:
@@ -52,10 +67,14 @@ def test_order_is_kept_and_drops_are_accounted_for(tmp_path_factory, ops, spill_
             data = bytes((counter + i) % 251 + 1 for i in range(n))  # never NUL
             counter += n
             lost = buf.add(stream, data, 0.0, may_drop=may_drop)
-            assert lost == 0 or may_drop
+            assert lost == 0 or may_drop or broken
             # what reaches the reader: the kept head, then NULs for the lost tail
             sent.extend(data[: n - lost] + b"\0" * lost)
             sent_streams.extend([code[stream]] * n)
+        elif op[0] == "break":
+            if buf.spill is not None and not broken:
+                _break(buf.spill)
+                broken = True
         else:
             _, n, fail = op
             items = buf.take(n)
