@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from storage.masking import argv_redacted
 from storage.models import LIVE
 
 from . import identity
@@ -60,19 +61,40 @@ async def start_session(
 
     ``size`` is the terminal's (cols, rows) for pty mode; ``redact`` turns on
     capture-time redaction with these user patterns (plus the built-in ones);
-    ``tuning`` overrides capture settings of ``LaunchSpec`` (tests, benchmarks)."""
+    ``tuning`` overrides capture settings of ``LaunchSpec`` (tests, benchmarks).
+
+    With ``redact``, the command line is stored redacted too (sessions, runs, audit
+    log, search): only this first run gets the real argv, through the supervisor's
+    stdin. A session whose stored argv lost a secret so cannot be resumed as it is
+    (``resume_run`` refuses, saying to start it again)."""
+    real = list(argv)
+    stored, stored_resume = real, list(resume_argv) if resume_argv else None
+    if redact is not None:
+        from storage.masking import redacted_argv
+
+        patterns = list(redact)
+        stored = redacted_argv(real, patterns)
+        if stored_resume:
+            stored_resume = redacted_argv(stored_resume, patterns)
     session = await store.sessions.create(
-        list(argv),
+        stored,
         os.fspath(cwd),
         name=name,
         tags=tags,
         mode=mode,
         env=dict(env) if env else None,
-        resume_argv=list(resume_argv) if resume_argv else None,
+        resume_argv=stored_resume,
         context=context,
     )
     return await launch(
-        store, paths, session.id, grace=grace, size=size, redact=redact, tuning=tuning
+        store,
+        paths,
+        session.id,
+        grace=grace,
+        size=size,
+        redact=redact,
+        tuning=tuning,
+        run_argv=real if stored != real else None,
     )
 
 
@@ -86,9 +108,11 @@ async def launch(
     size: tuple[int, int] | None = None,
     redact: Iterable[str] | None = None,
     tuning: Mapping[str, Any] | None = None,
+    run_argv: list[str] | None = None,
 ) -> Session:
     """Start a supervisor for a ``pending`` session, or (``resume=True``) a new run of
-    an ended one. Use ``resume_run`` for resuming: it also checks imported sessions."""
+    an ended one. Use ``resume_run`` for resuming: it also checks imported sessions.
+    ``run_argv``: what a first run executes when the stored argv is redacted."""
     session = await store.sessions.require(session_id)
     sid = session.id
     last = await store.runs.latest(sid)
@@ -127,7 +151,7 @@ async def launch(
             raise NotResumable(
                 sid, f"session #{sid} has already run ({session.status}); resume it instead"
             )
-        argv = list(session.argv)
+        argv = list(run_argv) if run_argv is not None else list(session.argv)
     cols, rows = size or _terminal_size()
     db = Path(store.path).absolute()
     spec = LaunchSpec(
@@ -145,6 +169,7 @@ async def launch(
         rows=rows,
         grace=grace,
         redact=list(redact) if redact is not None else None,
+        shown_argv=list(session.argv) if run_argv is not None and not resume else None,
         **dict(tuning or {}),
     )
     mark_launching(paths, sid)
@@ -264,6 +289,15 @@ async def resume_run(
         raise NotResumable(sid, f"session #{sid} is {session.status}; {hint}")
     if session.origin == "imported" and not confirmed:
         raise NeedsConfirmation(sid, shlex.join(session.resume_argv or session.argv))
+    if argv_redacted(session.resume_argv or session.argv):
+        # Stored with its secrets taken out ([redaction] on_capture): running it would
+        # not be the same command, and the real one is kept nowhere.
+        raise NotResumable(
+            sid,
+            f"session #{sid}'s command was stored with its secrets redacted ([redaction] "
+            f"on_capture), so it cannot be re-run as it was; start it again with the "
+            f"secrets filled in: tether run -- {shlex.join(session.resume_argv or session.argv)}",
+        )
     return await launch(
         store, paths, sid, grace=grace, resume=True, size=size, redact=redact, tuning=tuning
     )

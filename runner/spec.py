@@ -42,6 +42,9 @@ class LaunchSpec:
     # supervisor gives up on the output it holds and records the end with the loss.
     give_up_after: float = 20.0
     redact: list[str] | None = None  # capture-time redaction: user patterns (None = off)
+    # The argv recorded for the run when it differs from ``argv`` (what runs): the
+    # session's stored, redacted command line when redaction on capture is on.
+    shown_argv: list[str] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -166,7 +166,7 @@ class Supervisor:
         run = await self.writer.retry(
             lambda: self.store.runs.start(
                 self.sid,
-                self.spec.argv,
+                self.spec.shown_argv or self.spec.argv,
                 pid=child.pid,
                 supervisor="tether",
                 identity=self._identity(child.pid),
