@@ -290,6 +290,9 @@ class ExportReader:
             "header",
         )
         version = self._int(head["schema_version"], "schema_version", 1, MAX_INT)
+        # Any older version is read: the layout is the format's (tether.export/1), and a
+        # schema step that changes what an export holds must change the format too (v3
+        # added who supervises a run: local, never exported).
         if version > SCHEMA_VERSION:
             self.reject(
                 f"exported from a newer database (schema version {version}); this tether "

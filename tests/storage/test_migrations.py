@@ -444,3 +444,26 @@ async def test_a_v3_database_is_refused_by_a_v2_tether(db_path, monkeypatch):
         await open_store(db_path)
     assert (info.value.found, info.value.supported) == (3, 2)
     assert file_bytes(db_path) == original
+
+
+async def test_an_export_made_at_v2_imports_into_v3(db_path, tmp_path):
+    """v3 added only local columns (who supervises a run), not to the export layout:
+    an export whose header says schema version 2 is imported whole."""
+    from storage.transfer.importer import import_file
+    from tests.support.transfer import export_doc, lines_of, seed, with_checksum
+
+    async with open_store(tmp_path / "source.db") as source:
+        ids = await seed(source)
+        doc = await export_doc(source, ids)
+        want = [await source.output.read_bytes(i) for i in ids]
+    lines = lines_of(doc)
+    current = f'"schema_version":{SCHEMA_VERSION},'.encode()
+    assert current in lines[0]
+    lines[0] = lines[0].replace(current, b'"schema_version":2,')
+    path = tmp_path / "v2-export.json"
+    path.write_bytes(with_checksum(lines))
+    async with open_store(db_path) as store:
+        result = await import_file(store, path)
+        assert result.imported == len(ids)
+        got = sorted(s.id for s in await store.sessions.list(include_deleted=True))
+        assert [await store.output.read_bytes(i) for i in got] == want
