@@ -495,24 +495,6 @@ class Supervisor:
         log.write_entry(self.log_path, text, session_id=self.sid, level="ERROR")
         return text
 
-    def _lost_output(self) -> str:
-        """What output was lost over the run, for its end line ("" when none). Output
-        still waiting now will never be written: it is counted, and the spill file
-        is closed so its disk space comes back for the end line."""
-        buffer = self.capture.buffer
-        unsaved = buffer.discard_all() if buffer else 0
-        if unsaved:
-            self.capture.release_reserve()  # room for the end line on a full disk
-            self._aborting = True  # indexing is left for later: the disk is full
-        if not buffer.dropped:
-            return ""
-        why = self.writer.last_error or buffer.spill_error or "the database could not be written"
-        text = f"{buffer.dropped} bytes of output could not be stored ({why})"
-        if unsaved:
-            text += f", {unsaved} of them still waiting when tether gave up"
-        log.write_entry(self.log_path, text, session_id=self.sid, level="ERROR")
-        return text
-
     # -- failures -------------------------------------------------------------------------
     async def _exec_failed(self, message: str) -> None:
         """The run was recorded but the program could not be executed: end it failed."""
