@@ -136,3 +136,41 @@ async def test_run_times_never_before_the_session_was_created(store):
     assert done.ended_at == 1000.0
     got = await store.sessions.get(s.id)
     assert got.created_at <= got.started_at <= got.ended_at
+
+
+async def test_a_lease_is_renewed_until_the_run_is_over(store):
+    from storage import RunSuperseded
+
+    s = await store.sessions.create(["agent"], cwd="/")
+    with pytest.raises(ValueError, match="above 0"):
+        await store.runs.start(s.id, supervisor="bot", lease=0)
+    run = await store.runs.start(s.id, supervisor="bot", lease=30)
+    first = run.lease_until
+    renewed = await store.runs.renew(s.id, lease=60)
+    assert renewed.lease == 60 and renewed.lease_until > first
+    await store.runs.finish(s.id, status="lost", reason="lost: lease expired")
+    with pytest.raises(RunSuperseded, match="run 1 is over"):
+        await store.runs.renew(s.id)
+    t = await store.sessions.create(["agent"], cwd="/")
+    await store.runs.start(t.id, supervisor="bot")
+    with pytest.raises(ValueError, match="has no lease"):
+        await store.runs.renew(t.id)
+
+
+async def test_finish_of_a_run_that_is_not_current_writes_nothing(store):
+    from storage import RunSuperseded
+
+    s = await store.sessions.create(["make"], cwd="/")
+    await store.runs.start(s.id)
+    await store.runs.finish(s.id, status="lost", reason="lost")
+    await store.runs.start(s.id)  # resumed: run 2
+    lines = await store.output.line_count(s.id)
+    for number in (1, 3):
+        with pytest.raises(RunSuperseded):
+            await store.runs.finish(s.id, exit_code=0, reason="done", run=number)
+    assert await store.output.line_count(s.id) == lines
+    assert (await store.sessions.require(s.id)).status == "running"
+    run = await store.runs.finish(s.id, exit_code=0, run=2)
+    assert (run.number, run.status) == (2, "succeeded")
+    with pytest.raises(RunSuperseded, match="is succeeded"):
+        await store.runs.finish(s.id, exit_code=0, run=2)
