@@ -111,6 +111,59 @@ async def test_bad_directory_keeps_the_dialog_open(seeded, tmp_path) -> None:  #
     assert not (tmp_path / "missing").exists()
 
 
+async def test_the_extension_decides_the_format(seeded, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A path ending in .md with the default format writes Markdown, as ``tether export
+    -o x.md`` does (storage.transfer.export.format_for_path); the choice follows."""
+    paths, ids = seeded
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        modal = await _open(pilot, ids["tests"])
+        assert modal.chosen_format == "json"
+        modal.query_one("#path").value = str(tmp_path / "notes.md")
+        await pilot.pause()
+        assert modal.chosen_format == "md"
+        await pilot.press("ctrl+s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert not isinstance(app.screen, ExportModal)
+    text = (tmp_path / "notes.md").read_text()
+    assert text.startswith(f"# #{ids['tests']} unit tests\n"), text[:80]
+
+
+async def test_space_in_the_path_field_keeps_the_path(seeded) -> None:  # type: ignore[no-untyped-def]
+    """The field opens with the cursor at the end, nothing selected: a space typed
+    there (the hint says space toggles the choices) does not wipe the path."""
+    paths, ids = seeded
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        modal = await _open(pilot, ids["build"])
+        field = modal.query_one("#path")
+        default = field.value
+        assert field.has_focus and field.selection.is_empty
+        await pilot.press("space")
+        assert field.value.startswith(default)
+        await pilot.press("tab", "space")  # the redact checkbox: space toggles it
+        assert modal.query_one("#redact").value is False
+        assert field.value.strip() == default
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [("   ", "Type the file to write"), ("/proc/tether-export.json", "Could not export")],
+)
+async def test_every_failure_shows_an_error(seeded, path, says) -> None:  # type: ignore[no-untyped-def]
+    paths, ids = seeded
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        modal = await _open(pilot, ids["build"])
+        modal.query_one("#path").value = path
+        await pilot.press("ctrl+s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.screen is modal
+        assert says in str(modal.query_one("#export-error").render())
+
+
 def test_export_modal_snapshot(snap_compare, seeded) -> None:  # type: ignore[no-untyped-def]
     paths, ids = seeded
 

@@ -28,7 +28,7 @@ from textual.widgets import (
     Static,
 )
 
-from storage.transfer.export import EXTENSIONS, FORMATS
+from storage.transfer.export import EXTENSIONS, FORMATS, format_for_path
 from tui import format as fmt
 from tui.screens.modals import Modal
 
@@ -75,6 +75,7 @@ class ExportModal(Modal["ExportResult | None"]):
         self.session_ids = list(dict.fromkeys(session_ids))
         self.running = False
         self._total = 0
+        self._path_format: str | None = "json"  # the format the path's extension names
 
     def compose(self) -> ComposeResult:
         ids = self.session_ids
@@ -89,7 +90,8 @@ class ExportModal(Modal["ExportResult | None"]):
                         yield RadioButton(FORMAT_LABELS[name], value=i == 0, id=f"fmt-{name}")
             with Horizontal(classes="form-row"):
                 yield Label("File", classes="form-label")
-                yield Input(path, id="path", compact=True)
+                # Not selected on focus: a space typed there must not wipe the path.
+                yield Input(path, id="path", compact=True, select_on_focus=False)
             with Horizontal(classes="form-row"):
                 yield Label("Secrets", classes="form-label")
                 yield Checkbox(
@@ -101,7 +103,7 @@ class ExportModal(Modal["ExportResult | None"]):
             yield ProgressBar(id="export-progress", show_eta=False)
             yield Static("", id="export-error", classes="dialog-error")
             yield Static(
-                Text("ctrl+s exports · tab next field · space toggles · escape", "dim"),
+                Text("ctrl+s exports · tab next field · space toggles a choice · escape", "dim"),
                 classes="dialog-hint",
             )
             with Horizontal(classes="dialog-buttons"):
@@ -110,7 +112,9 @@ class ExportModal(Modal["ExportResult | None"]):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.query_one("#path", Input).focus()
+        field = self.query_one("#path", Input)
+        field.focus()
+        field.cursor_position = len(field.value)
         self.run_worker(self._measure(), group="export-size")
 
     async def _measure(self) -> None:
@@ -131,8 +135,21 @@ class ExportModal(Modal["ExportResult | None"]):
         """Keep the file's extension in step with the format."""
         field = self.query_one("#path", Input)
         root, ext = os.path.splitext(field.value)
-        if ext.lower() in EXTENSIONS or not ext:
+        if (ext.lower() in EXTENSIONS or not ext) and format_for_path(field.value) != (
+            self.chosen_format
+        ):
             field.value = f"{root}.{self.chosen_format}"
+
+    @on(Input.Changed, "#path")
+    def _path_changed(self, event: Input.Changed) -> None:
+        """And the format in step with the extension typed (``out.md`` is Markdown), as
+        ``tether export -o`` decides it (``format_for_path``)."""
+        wanted = format_for_path(event.value.strip())
+        if wanted == self._path_format:
+            return  # the extension did not change (the choice may have, to change it)
+        self._path_format = wanted
+        if wanted is not None and wanted != self.chosen_format:
+            self.query_one(f"#fmt-{wanted}", RadioButton).value = True
 
     @on(Input.Submitted, "#path")
     def _submitted(self) -> None:
@@ -152,7 +169,10 @@ class ExportModal(Modal["ExportResult | None"]):
         self.dismiss(None)
 
     def _error(self, message: str) -> None:
+        """Say what went wrong in the dialog, and with a bell: nothing fails silently."""
         self.query_one("#export-error", Static).update(message)
+        if message:
+            self.app.bell()
 
     def action_submit(self) -> None:
         if self.running:
@@ -161,7 +181,8 @@ class ExportModal(Modal["ExportResult | None"]):
         if not text:
             self._error("Type the file to write.")
             return
-        path = Path(os.path.expanduser(text))
+        # A relative path is in the directory the dialog started in (shown in the field).
+        path = Path(self.tether.start_cwd, os.path.expanduser(text))
         if not path.parent.is_dir():
             self._error(f"{fmt.home(str(path.parent))} is not a directory.")
             return
@@ -179,9 +200,9 @@ class ExportModal(Modal["ExportResult | None"]):
                 return
         self._error("")
         self._set_running(True)
-        self.run_worker(
-            self._export(path, self.chosen_format, redactor), group="export", exclusive=True
-        )
+        # The extension decides, as on the command line; the choice is for other names.
+        fmt_name = format_for_path(path.name) or self.chosen_format
+        self.run_worker(self._export(path, fmt_name, redactor), group="export", exclusive=True)
 
     def _set_running(self, running: bool) -> None:
         self.running = running
