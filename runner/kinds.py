@@ -37,10 +37,6 @@ from .spec import LaunchSpec
 if TYPE_CHECKING:
     from .screen import Screen
 
-# Rows that scrolled off the emulated screen are taken from it every this many bytes
-# and let go (the supervisor keeps no transcript: it is rebuilt from the stored
-# output), so its memory stays flat however long the session runs.
-SCROLLED_OFF_EVERY = 256 * 1024
 
 __all__ = ["KINDS", "PipeKind", "PtyKind", "SessionKind", "kind_for", "kind_named"]
 
@@ -123,7 +119,6 @@ class PtyKind(SessionKind):
         self.size = (spec.cols, spec.rows)
         self.screen: Screen | None = None  # made at the first output
         self.screen_error: str | None = None  # why there is none (the emulator failed)
-        self._since_taken = 0
 
     def env(self) -> dict[str, str]:
         return {"TERM": DEFAULT_TERM}
@@ -146,10 +141,6 @@ class PtyKind(SessionKind):
                 return
         try:
             screen.feed(data)
-            self._since_taken += len(data)
-            if self._since_taken >= SCROLLED_OFF_EVERY:
-                self._since_taken = 0
-                screen.scrolled_off()
         except Exception as e:  # noqa: BLE001 - the emulator must never stop the capture
             self.screen, self.screen_error = None, f"the terminal emulator failed: {e!r}"
 
@@ -158,6 +149,9 @@ class PtyKind(SessionKind):
 
         try:
             self.screen = open_screen(*self.size)
+            # No transcript here (it is rebuilt from the stored output): rows that
+            # scroll off cost nothing and memory stays flat however long it runs.
+            self.screen.keep_transcript = False
         except Exception as e:  # noqa: BLE001 - no screen, but the output is still recorded
             self.screen_error = f"no terminal emulator: {e}"
         return self.screen

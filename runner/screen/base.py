@@ -74,6 +74,7 @@ class Screen(Protocol):
     """A terminal emulator holding one session's screen."""
 
     backend: str
+    keep_transcript: bool  # False: rows scrolling off are dropped unread (cheaper)
 
     def feed(self, data: bytes) -> None:
         """Process bytes the program wrote (any split: sequences may span calls)."""

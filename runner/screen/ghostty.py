@@ -79,6 +79,9 @@ class GhosttyScreen:
     """A `Screen` backed by libghostty-vt (fast, complete: alternate screen, SGR forms, modes)."""
 
     backend = "ghostty"
+    # False: rows that scroll off are dropped unread (formatting them is most of the
+    # cost of a scrolling stream); for a holder that rebuilds the transcript elsewhere.
+    keep_transcript = True
 
     def __init__(self, cols: int = 80, rows: int = 24) -> None:
         handle = ffi.new("GhosttyTerminal*")
@@ -162,8 +165,9 @@ class GhosttyScreen:
         if self.alt_screen or not self._get_bool(lib.GHOSTTY_TERMINAL_DATA_VT_GROUND):
             return  # the main screen's history waits; the alternate screen adds none
         self._since_drain = 0
-        cols = self.size[0]
-        self._pending.extend(self._format_rows("history", 0, n - 1, cols))
+        if self.keep_transcript:
+            cols = self.size[0]
+            self._pending.extend(self._format_rows("history", 0, n - 1, cols))
         lib.ghostty_terminal_vt_write(self._t, _ERASE_HISTORY, len(_ERASE_HISTORY))
 
     # -- reading -----------------------------------------------------------------

@@ -85,6 +85,7 @@ class _PyteScreen(pyte.Screen):
 
     def __init__(self, columns: int, lines: int) -> None:
         self.alt = False
+        self.keep = True  # PyteScreen.keep_transcript
         self.scrolled: list[str] = []
         self.title = ""
         self._saved_main = None
@@ -96,7 +97,7 @@ class _PyteScreen(pyte.Screen):
 
     def index(self) -> None:
         top, bottom = self.margins or pyte.screens.Margins(0, self.lines - 1)
-        if not self.alt and top == 0 and self.cursor.y == bottom:
+        if self.keep and not self.alt and top == 0 and self.cursor.y == bottom:
             self.scrolled.append(self.row_text(0))
         super().index()
 
@@ -137,6 +138,15 @@ class PyteScreen:
     """A `Screen` backed by pyte (pure Python, about 1 MB/s)."""
 
     backend = "pyte"
+
+    @property
+    def keep_transcript(self) -> bool:
+        """False: rows that scroll off are dropped (see GhosttyScreen.keep_transcript)."""
+        return self._screen.keep
+
+    @keep_transcript.setter
+    def keep_transcript(self, keep: bool) -> None:
+        self._screen.keep = keep
 
     def __init__(self, cols: int = 80, rows: int = 24) -> None:
         self._screen = _PyteScreen(cols, rows)
