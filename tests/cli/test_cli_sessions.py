@@ -197,7 +197,7 @@ def test_rm_restore_and_purge(tether):
     tether.ok("rm", "--purge", sid)
     assert tether("show", sid).returncode == 1
     running = tether.ok("run", "--", "sleep", "30").strip()
-    refused = tether("rm", running)
+    refused = tether("rm", "--purge", running)  # trashing it is fine (test_trash_cli.py)
     assert refused.returncode == 1 and "stop it first" in refused.stderr
 
 
