@@ -87,9 +87,7 @@ async def check_supervisors(store: Store, paths: Paths) -> list[Finding]:
     now = time.time()
     stale = [
         s.id
-        for s in await store.sessions.list(
-            status=ACTIVE, include_deleted=True, order="id"
-        )
+        for s in await store.sessions.list(status=ACTIVE, include_deleted=True, order="id")
         if not is_alive(paths, s.id)
         and (s.status != "pending" or now - s.updated_at >= PENDING_GRACE)
     ]
