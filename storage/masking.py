@@ -68,24 +68,43 @@ def redacted_argv(
     (``--token X``, ``--password=X``) masked whatever it looks like. An unusable user
     pattern falls back to the built-in ones (the supervisor then refuses to start)."""
     from storage.redact import RedactionPatternError, Redactor
-    from storage.transfer.redaction import Redaction
 
     try:
         redactor = Redactor(list(patterns or ()))
     except RedactionPatternError:
         redactor = Redactor()
-    out = Redaction(redactor).argv(argv)
+
+    def text(value: str) -> str:
+        data, found = redactor.redact_bytes(value.encode("utf-8", "surrogatepass"))
+        return data.decode("utf-8", "replace") if found else value
+
+    def pair(key: str, value: str) -> str:  # `--api-key abc` judged as `api-key=abc`
+        data, found = redactor.redact_bytes(f"{key}={value}".encode("utf-8", "surrogatepass"))
+        whole = data.decode("utf-8", "replace")
+        if found and whole.startswith(f"{key}="):
+            return whole[len(key) + 1 :]
+        return text(value)
+
+    out: list[str] = []
     prev = ""
-    for i, arg in enumerate(argv):
-        if out[i] == arg:
-            if _secret_option(prev) and not arg.startswith("-"):
-                out[i] = _ARGUMENT_MASK
-            elif arg.startswith("-") and "=" in arg:
+    for arg in argv:
+        if _is_option(prev) and not arg.startswith("-"):
+            shown = pair(prev.lstrip("-"), arg)
+            if shown == arg and _secret_option(prev):
+                shown = _ARGUMENT_MASK
+        else:
+            shown = text(arg)
+            if shown == arg and arg.startswith("-") and "=" in arg:
                 key, _, value = arg.partition("=")
                 if value and _secret_option(key):
-                    out[i] = f"{key}={_ARGUMENT_MASK}"
+                    shown = f"{key}={_ARGUMENT_MASK}"
+        out.append(shown)
         prev = arg
     return out
+
+
+def _is_option(arg: str) -> bool:
+    return arg.startswith("-") and "=" not in arg and len(arg) > 1
 
 
 def _secret_option(arg: str) -> bool:
