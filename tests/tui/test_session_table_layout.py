@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from rich.cells import cell_len
 
 from storage import open_store
 from tests.support.tui_app import make_app, paths_for, pin_environment
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.session_table import SessionTable, layout
 
 
@@ -37,3 +43,78 @@ async def test_an_unnamed_session_shows_its_command_in_a_narrow_terminal(tmp_pat
         rows = ["".join(seg.text for seg in table.render_line(y)) for y in (1, 2)]
         assert "unit tests" in rows[0]
         assert "make -j8 build" in rows[1]
+
+
+# -- columns share the width by what they hold -------------------------------------------
+
+LONG = [
+    "python", "-m", "pipeline.run", "--input", "/data/warehouse/2026/05/events-*.parquet",
+    "--output", "/data/out/daily", "--workers", "16", "--verbose", "--retry", "3",
+]  # fmt: skip
+
+
+@given(
+    width=st.integers(min_value=60, max_value=400),
+    wants=st.fixed_dictionaries(
+        {k: st.integers(min_value=0, max_value=300) for k in ("name", "command", "cwd", "tags")}
+    ),
+)
+def test_content_layout_fills_the_width_and_keeps_titles(width: int, wants: dict) -> None:  # type: ignore[type-arg]
+    wants["label"] = max(wants["name"], wants["command"])
+    cols = layout(width, 4, wants)
+    assert sum(c.width for c in cols) == width - 1
+    for c in cols:
+        assert c.width - 1 >= len(c.title)  # a title is never cut
+
+
+def test_a_short_name_leaves_its_room_to_a_long_command() -> None:
+    wants = {"name": 10, "command": 130, "label": 130, "cwd": 12, "tags": 7}
+    cols = {c.key: c.width for c in layout(250, 4, wants)}
+    assert cols["name"] == 11  # its longest name and a space, not a quarter of the row
+    assert cols["command"] >= 131  # the whole command
+    assert cols["cwd"] == 13
+    # Too narrow for everything: the short columns keep their text, the long one shrinks.
+    cols = {c.key: c.width for c in layout(160, 4, wants)}
+    assert (cols["name"], cols["cwd"], cols["tags"]) == (11, 13, 8)
+    assert sum(cols.values()) == 159
+
+
+async def test_a_long_command_is_shown_whole_in_a_wide_terminal(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    paths = paths_for(tmp_path)
+    paths.ensure()
+    async with open_store(paths.db) as store:
+        await store.sessions.create(LONG, cwd="/src", name="etl")
+        await store.sessions.create(["make"], cwd="/src", name="build", tags=("ci",))
+    app = make_app(paths)
+    async with app.run_test(size=(250, 30)):
+        await app.wait_idle()
+        table = app.screen.query_one(SessionTable)
+        header = table.render_line(0).text
+        rows = [table.render_line(y).text for y in (1, 2)]
+        assert shlex.join(LONG) in rows[1]
+        # NAME is as wide as its longest name, plus the space between columns.
+        assert header.index("COMMAND") - header.index("NAME") == len("build") + 1
+
+
+@pytest.mark.parametrize("width", [80, 100, 120])
+async def test_the_footer_drops_whole_key_hints(tmp_path, width: int) -> None:  # type: ignore[no-untyped-def]
+    """At 80 columns the footer shows the hints that fit in full (help among them),
+    none cut mid-word; wider terminals show more."""
+    paths = paths_for(tmp_path)
+    paths.ensure()
+    async with open_store(paths.db) as store:
+        await store.sessions.create(["make"], cwd="/src", name="build")
+    app = make_app(paths)
+    async with app.run_test(size=(width, 24)) as pilot:
+        await app.wait_idle()
+        await pilot.pause()
+        footer = app.screen.query_one(KeyFooter)
+        keys = [k for k in footer.children if not k.has_class("-command-palette")]
+        palette = footer.query_one(".-command-palette")
+        shown = [k for k in keys if k.display]
+        if width == 80:
+            assert 0 < len(shown) < len(keys)  # some dropped, whole
+        assert any(k.action == "help" for k in shown)
+        for key in shown:  # each shown hint is whole and ends before the palette key
+            assert key.region.width == cell_len(key.render().plain)
+            assert key.region.right <= palette.region.x

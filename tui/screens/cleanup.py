@@ -16,12 +16,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, ProgressBar, Static
+from textual.widgets import Button, Checkbox, DataTable, Input, Label, ProgressBar, Static
 
 from storage.units import format_age_setting, format_size_setting
 from tui import format as fmt
 from tui.keys import bindings
 from tui.screens.base import TetherScreen
+from tui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
     from storage.engine.cleanup import CleanupResult
@@ -127,7 +128,7 @@ class CleanupScreen(TetherScreen[None]):
         with Horizontal(id="cleanup-buttons"):
             yield Button("Back", id="back")
             yield Button("Delete", id="confirm", variant="error", disabled=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         blink = self.tether.cursor_blink

@@ -12,7 +12,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import DataTable, Footer, Input, Label, Static, TextArea
+from textual.widgets import DataTable, Input, Label, Static, TextArea
 
 from storage.models import total_duration
 from storage.text import visible
@@ -21,6 +21,7 @@ from tui.keys import bindings
 from tui.screens.base import SessionScreen
 from tui.screens.modals import parse_tags
 from tui.state import Change
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ class DetailScreen(SessionScreen):
             yield Label("Context", classes="section-title")
             yield Static("", id="context")
         yield StatusBar(self.state)
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     async def on_mount(self) -> None:
         super().on_mount()

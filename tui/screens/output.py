@@ -19,12 +19,13 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Footer, Input, Label
+from textual.widgets import Input, Label
 
 from tui import format as fmt
 from tui.action_statuses import applies
 from tui.keys import bindings
 from tui.screens.base import TetherScreen
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.output_view import OutputView
 from tui.widgets.screen_view import TerminalView
 
@@ -139,7 +140,7 @@ class OutputScreen(TetherScreen[None]):
             yield Input(placeholder="words (a capital makes it match case)", id="find-input")
             yield Label("", id="find-status")
         yield Input(placeholder="a line for the session's input; enter sends", id="input-line")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         blink = self.tether.cursor_blink

@@ -24,12 +24,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Label, OptionList, Static
+from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui import search_render as render
 from tui.keys import bindings
 from tui.screens.base import TetherScreen
+from tui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
     from storage import Store
@@ -143,7 +144,7 @@ class SearchScreen(TetherScreen[None]):
         yield Static("", id="search-error", markup=False)
         yield OptionList(id="search-results")
         yield Static(HELP, id="search-help")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     async def on_mount(self) -> None:
         self.input.cursor_blink = self.tether.cursor_blink

@@ -9,13 +9,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from tui import format as fmt
 from tui.keys import bindings
 from tui.list_query import SORT_LABELS, ListQuery, next_sort
 from tui.screens.base import SessionScreen
 from tui.state import Change
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.preview import SessionPreview
 from tui.widgets.session_table import SessionTable
 from tui.widgets.status_bar import StatusBar
@@ -83,7 +84,7 @@ class SessionsScreen(SessionScreen):
             yield SessionPreview(self.state, id="preview")
         yield Static(EMPTY, id="empty")
         yield StatusBar(self.state)
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         super().on_mount()

@@ -9,10 +9,11 @@ keys that arrive together each count) and is reported upward with
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.cells import set_cell_size
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -39,9 +40,22 @@ class Column:
     align: str = "left"
 
 
-def layout(width: int, id_width: int = 4) -> list[Column]:
+# Flexible columns: their share of the width when nothing is known of their content,
+# and the least they get (their title fits).
+_SHARES = {"name": 0.26, "command": 0.36, "cwd": 0.22, "tags": 0.16}
+_NARROW_SHARES = {"name": 0.4, "command": 0.6}
+_LEAST = {"label": 8, "name": 5, "command": 8, "cwd": 5, "tags": 5}
+# Where room left over goes once every column shows all of its content: the last
+# column (tags), else the command, so the fixed columns stay next to the text.
+_SPARE_TO = ("tags", "command", "label")
+
+
+def layout(width: int, id_width: int = 4, wants: Mapping[str, int] | None = None) -> list[Column]:
     """Columns for a table ``width`` cells wide; narrow tables drop cwd and tags first.
-    ``id_width`` fits the longest ``#id``."""
+    ``id_width`` fits the longest ``#id``. ``wants`` is the longest text (in cells) of
+    each flexible column among the rows at hand: columns share the width by what
+    they hold (a short name leaves its room to a long command); without it, by fixed
+    proportions."""
     cols = [Column("icon", "", 2), Column("id", "#", id_width + 1), Column("pin", "", 2)]
     tail = [
         Column("started", "started", 9, "right"),
@@ -51,17 +65,15 @@ def layout(width: int, id_width: int = 4) -> list[Column]:
     ]
     free = width - sum(c.width for c in cols + tail) - 1
     if free >= 70:
-        shares = {"name": 0.26, "command": 0.36, "cwd": 0.22, "tags": 0.16}
+        shares = _SHARES
     elif free >= 40:
-        shares = {"name": 0.4, "command": 0.6}
+        shares = _NARROW_SHARES
     else:
         # No room for both: the name, or the command when there is no name.
         shares = {"label": 1.0}
+    widths = _by_share(shares, free) if wants is None else _by_content(list(shares), free, wants)
     flexible = []
-    used = 0
-    for i, (key, share) in enumerate(shares.items()):
-        w = free - used if i == len(shares) - 1 else int(free * share)
-        used += w
+    for key, w in widths.items():
         # A directory is told apart by its end: cut it on the left.
         title = "session" if key == "label" else key
         flexible.append(Column(key, title, max(4, w), "tail" if key == "cwd" else "left"))
@@ -69,6 +81,37 @@ def layout(width: int, id_width: int = 4) -> list[Column]:
     middle = [by_key[k] for k in ("label", "name", "command", "cwd") if k in by_key]
     end = [by_key["tags"]] if "tags" in by_key else []
     return cols + middle + tail + end
+
+
+def _by_share(shares: Mapping[str, float], free: int) -> dict[str, int]:
+    widths: dict[str, int] = {}
+    used = 0
+    for i, (key, share) in enumerate(shares.items()):
+        w = free - used if i == len(shares) - 1 else int(free * share)
+        widths[key] = w
+        used += w
+    return widths
+
+
+def _by_content(keys: list[str], free: int, wants: Mapping[str, int]) -> dict[str, int]:
+    """Each column wants its longest text plus the space after it. When all fit, each
+    gets that and the rest goes to ``_SPARE_TO``; otherwise the columns that want
+    less than an even share get it, and the others split what is left evenly."""
+    need = {k: max(_LEAST[k], wants.get(k, 0) + 1) for k in keys}
+    if sum(need.values()) <= free:
+        widths = dict(need)
+        spare = next(k for k in (*_SPARE_TO, keys[-1]) if k in widths)
+        widths[spare] += free - sum(need.values())
+        return widths
+    widths = {}
+    left, pending = free, sorted(keys, key=lambda k: need[k])
+    while pending:
+        share = left // len(pending)
+        key = pending.pop(0)
+        w = left if not pending else max(_LEAST[key], min(need[key], share))
+        widths[key] = w
+        left -= w
+    return {k: widths[k] for k in keys}
 
 
 class SessionTable(ScrollView, can_focus=True):
@@ -116,7 +159,10 @@ class SessionTable(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.state = state
         self._columns: list[Column] = []
-        self._layout: tuple[int, int] = (-1, -1)
+        self._layout: tuple[int, int, tuple[tuple[str, int], ...]] = (-1, -1, ())
+        # The longest text of each flexible column among the rows at hand: it only
+        # grows while the list stays the same, so scrolling does not move the columns.
+        self._wants: dict[str, int] = {}
         self._id_width = 3
         self._request_scheduled = False
 
@@ -128,15 +174,40 @@ class SessionTable(ScrollView, can_focus=True):
 
     def _on_change(self, change: Change) -> None:
         if change.index:
+            self._wants = {}
             self._sync_size()
+        if change.index or change.rows:
+            self._measure()
         if change.index or change.selection:
             self.scroll_to_cursor()
         if change.index or change.selection or change.rows & set(self._visible_ids()):
             self.refresh()
 
+    def _measure(self) -> None:
+        """How wide each flexible column's text is in the rows fetched around the
+        screen (a page above, two below): columns share the width by content."""
+        top, page = int(self.scroll_y), self.page_height
+        wants = dict(self._wants)
+        for sid in self.state.ids[max(0, top - page) : top + 3 * page]:
+            row = self.state.row(sid)
+            if row is None:
+                continue
+            for key, text in (
+                ("name", row.name or "—"),
+                ("command", row.command),
+                ("label", row.name or row.command),
+                ("cwd", fmt.home(row.cwd)),
+                ("tags", " ".join(row.tags)),
+            ):
+                wants[key] = max(wants.get(key, 0), cell_len(text))
+        if wants != self._wants:
+            self._wants = wants
+            self.refresh()
+
     def on_resize(self, event: events.Resize) -> None:
         self._sync_size()
         self.scroll_to_cursor()
+        self._measure()
 
     def _sync_size(self) -> None:
         self._id_width = max(3, len(str(max(self.state.ids, default=0))) + 1)
@@ -228,8 +299,10 @@ class SessionTable(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         id_width = self._id_width
-        if self._layout != (width, id_width):
-            self._columns, self._layout = layout(width, id_width), (width, id_width)
+        key = (width, id_width, tuple(sorted(self._wants.items())))
+        if self._layout != key:
+            wants = self._wants or None
+            self._columns, self._layout = layout(width, id_width, wants), key
         base = self.rich_style
         if y == 0:
             return self._header(width, base)
