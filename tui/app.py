@@ -41,6 +41,13 @@ if TYPE_CHECKING:
 
 POLL_INTERVAL = 0.5
 AUTOSAVE_TICK = 0.25
+# tether's own theme variables, and the theme colour each takes when a theme does not
+# set it (``Theme(variables={"stderr-mark": "#d08770"})``). stderr is marked in the
+# output's gutter, not painted as a failure: servers log ordinary requests there.
+THEME_VARIABLES = {
+    "stderr-mark": "text-secondary",  # the ▌ beside a stderr line
+    "stderr-foreground": "foreground",  # a stderr line's text
+}
 
 
 class TetherApp(TetherHost):
@@ -87,6 +94,15 @@ class TetherApp(TetherHost):
             self.set_keymap(keymap(config.keys))
         except KeyConfigError as e:
             self._key_error = str(e)
+
+    def get_css_variables(self) -> dict[str, str]:
+        """The theme's variables, plus tether's (``THEME_VARIABLES``), which a theme
+        may set and otherwise follow the theme's own colours."""
+        variables = super().get_css_variables()
+        for name, default in THEME_VARIABLES.items():
+            if name not in self.current_theme.variables:
+                variables[name] = variables[default]
+        return variables
 
     # -- start and stop -----------------------------------------------------------------
     async def on_mount(self) -> None:

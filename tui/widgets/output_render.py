@@ -38,11 +38,11 @@ class LineStyles:
     """Rich styles for each part of a line, resolved from the widget's CSS."""
 
     base: Style = Style()
-    stderr: Style = Style(color="red")
+    stderr: Style = Style()  # marked in the gutter, not painted as a failure
     system: Style = Style(dim=True, italic=True)
     input: Style = Style(bold=True)
     gutter: Style = Style(dim=True)
-    mark_stderr: Style = Style(color="red")
+    mark_stderr: Style = Style(color="magenta")
     mark_system: Style = Style(dim=True)
     mark_input: Style = Style(color="cyan")
     match: Style = Style(reverse=True)

@@ -82,11 +82,11 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         background: $surface;
         color: $foreground;
         scrollbar-gutter: stable;
-        & > .output-view--stderr { color: $text-error; }
+        & > .output-view--stderr { color: $foreground; }
         & > .output-view--system { color: $text-muted; text-style: italic; }
         & > .output-view--input { color: $text-accent; text-style: bold; }
         & > .output-view--gutter { color: $text-muted; }
-        & > .output-view--mark-stderr { color: $error; }
+        & > .output-view--mark-stderr { color: $text-secondary; }
         & > .output-view--mark-system { color: $text-muted; }
         & > .output-view--mark-input { color: $accent; }
         & > .output-view--match { background: $warning 40%; }

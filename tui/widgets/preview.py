@@ -9,7 +9,7 @@ kept; every other control sequence is neutralised (``storage.text.terminal_safe`
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.widgets import Static
@@ -31,8 +31,13 @@ SCREENS_KEPT = 4  # pty sessions whose replayed screen is kept, so returning is 
 class SessionPreview(Static):
     """Last lines of the selected session, refreshed as they arrive."""
 
+    # stderr is not painted as a failure (servers log requests there); a theme may
+    # style it (tui/app.tcss, $stderr-foreground).
+    COMPONENT_CLASSES: ClassVar = {"session-preview--stderr"}
+
     DEFAULT_CSS = """
     SessionPreview { height: 1fr; overflow: hidden; }
+    SessionPreview > .session-preview--stderr { color: $foreground; }
     """
 
     def __init__(self, state: AppState, *, id: str | None = None) -> None:
@@ -132,12 +137,13 @@ class SessionPreview(Static):
             what = "No output yet." if session.status in ("pending", "running") else "No output."
             return Text(what, style="dim")
         out = Text(no_wrap=True, overflow="ellipsis")
+        stderr = self.get_component_rich_style("session-preview--stderr", partial=True)
         for i, line in enumerate(lines):
             if i:
                 out.append("\n")
             text = Text.from_ansi(terminal_safe(line.text), no_wrap=True)
             if line.stream == "stderr":
-                text.stylize("red")
+                text.stylize_before(stderr)
             elif line.stream == "system":
                 text.stylize("dim italic")
             out.append_text(text)
