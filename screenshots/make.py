@@ -4,7 +4,8 @@
     .venv/bin/python screenshots/make.py --png      # and a PNG beside each (rsvg-convert)
 
 It builds the ``tether demo`` data in a temporary home (real commands, real
-supervisors), drives the app headless at 120x36 and saves each screen. Times are
+supervisors), drives the app headless at 120x36 and saves each screen once it shows the screen its
+name says (a shot that does not is an error). Times are
 real, so relative times differ from run to run; the snapshot tests are the pinned,
 compared screenshots.
 """
@@ -18,7 +19,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -30,51 +32,102 @@ from home.paths import Paths, resolve_paths  # noqa: E402
 from tui.app import TetherApp  # noqa: E402
 
 SIZE = (120, 36)
-Step = Callable[[TetherApp, object, dict[str, int]], Awaitable[None]]
+WAIT = 20.0  # seconds a screen may take to show or settle before the shot is refused
 
 
-async def _keys(app: TetherApp, pilot, *keys: str) -> None:  # type: ignore[no-untyped-def]
-    for key in keys:
-        await pilot.press(key)
-        await pilot.pause(0.15)
-    await app.wait_idle()
-    await pilot.pause(0.3)
+@dataclass(frozen=True)
+class Shot:
+    """One screenshot: select ``session``, press ``opens`` until ``screen`` (a class
+    name) is on top, type ``then`` there, and wait until ``settled(app)`` holds. A
+    shot whose screen is not the one named is an error, never a file."""
+
+    session: str
+    opens: tuple[str, ...]
+    screen: str
+    then: tuple[str, ...] = ()
+    settled: Callable[[TetherApp], bool] | None = None
 
 
-def _select(key: str, *keys: str) -> Step:
-    async def step(app: TetherApp, pilot, ids: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
-        app.state.select(ids[key])
-        await app.wait_idle()
-        await _keys(app, pilot, *keys)
-
-    return step
+def _output_idle(app: TetherApp) -> bool:
+    return all(view.idle for view in app.screen.query("OutputView"))
 
 
-SHOTS: dict[str, Step] = {
-    "list": _select("tests"),
-    "detail": _select("agent", "enter"),
-    "output": _select("server", "o"),
-    "output-find": _select("tests", "o", "slash", *"Error", "enter"),
-    "new-session": _select("server", "n", *"make test"),
-    "confirm-stop": _select("server", "s"),
-    "confirm-delete": _select("build", "d"),
-    "tags": _select("training", "t"),
-    "status-filter": _select("server", "f", "down", "down", "down", "down", "space"),
-    "help": _select("server", "question_mark"),
-    "palette": _select("server", "ctrl+p", *"agent"),
-    "search": _select("server", "ctrl+f", *"failed"),
-    "marked": _select("tests", "space", "space"),
-    "cleanup": _select("server", "c", "tab", "3"),
-    "export": _select("build", "e"),
+def _found(app: TetherApp) -> bool:
+    views = list(app.screen.query("OutputView"))
+    return bool(views) and views[0].idle and views[0].current_match is not None
+
+
+def _searched(app: TetherApp) -> bool:
+    screen = app.screen
+    return getattr(screen, "results", None) is not None and getattr(screen, "ready", False)
+
+
+def _marked(app: TetherApp) -> bool:
+    return len(app.state.marked) == 2
+
+
+def _palette_hits(app: TetherApp) -> bool:
+    from textual.widgets import OptionList
+
+    lists = app.screen.query(OptionList)
+    return any(found.option_count for found in lists)
+
+
+SHOTS: dict[str, Shot] = {
+    "list": Shot("tests", (), "SessionsScreen"),
+    "detail": Shot("agent", ("enter",), "DetailScreen"),
+    "output": Shot("server", ("o",), "OutputScreen", settled=_output_idle),
+    "output-find": Shot(
+        "tests", ("o",), "OutputScreen", ("slash", *"Error", "enter"), settled=_found
+    ),
+    "new-session": Shot("server", ("n",), "NewSessionModal", tuple("make test")),
+    "confirm-stop": Shot("server", ("s",), "ConfirmModal"),
+    "confirm-delete": Shot("build", ("d",), "ConfirmModal"),
+    "tags": Shot("training", ("t",), "TagsModal"),
+    "status-filter": Shot(
+        "server", ("f",), "StatusFilterModal", ("down", "down", "down", "down", "space")
+    ),
+    "help": Shot("server", ("question_mark",), "HelpModal"),
+    "palette": Shot("server", ("ctrl+p",), "CommandPalette", tuple("agent"), _palette_hits),
+    "search": Shot("server", ("ctrl+f",), "SearchScreen", tuple("failed"), settled=_searched),
+    "marked": Shot("tests", (), "SessionsScreen", ("space", "space"), settled=_marked),
+    "cleanup": Shot("server", ("c",), "CleanupScreen", ("tab", "3")),
+    "export": Shot("build", ("e",), "ExportModal"),
 }
 
 
-async def shoot(paths: Paths, ids: dict[str, int], name: str, step: Step, out: Path) -> Path:
+async def _until(pilot, what: str, condition: Callable[[], bool]) -> None:  # type: ignore[no-untyped-def]
+    """Let the app run until ``condition()`` holds; a shot that never gets there fails."""
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise SystemExit(f"screenshots: gave up waiting for {what}")
+        await pilot.pause(0.05)
+
+
+async def shoot(paths: Paths, ids: dict[str, int], name: str, shot: Shot, out: Path) -> Path:
     app = TetherApp(paths, Config(), cursor_blink=False, cwd=str(paths.data_dir / "project"))
     async with app.run_test(size=SIZE) as pilot:
         await app.wait_idle()
-        await step(app, pilot, ids)
-        await pilot.pause(0.5)  # screens of other parts (search, output) settle on their own
+        # The app reopens where the last one was left (the output screen of the shot
+        # before): every shot starts from the list.
+        while type(app.screen).__name__ != "SessionsScreen":
+            await app.pop_screen()
+        app.state.select(ids[shot.session])
+        await app.wait_idle()
+        # Keys typed before a screen shows would land on the one below it (a new-session
+        # box opened by a worker): open, wait for the screen, then type.
+        await pilot.press(*shot.opens)
+        showing = lambda: type(app.screen).__name__ == shot.screen  # noqa: E731
+        await _until(pilot, f"{shot.screen} for {name}", showing)
+        await app.wait_idle()
+        await pilot.press(*shot.then)
+        settled = shot.settled
+        await _until(pilot, f"{name} to settle", lambda: settled is None or settled(app))
+        await app.wait_idle()
+        await pilot.pause()
+        if not showing():
+            raise SystemExit(f"screenshots: {name} shows {type(app.screen).__name__}")
         target = out / f"{name}.svg"
         app.save_screenshot(filename=target.name, path=str(out))
         await pilot.press("escape")
@@ -88,10 +141,10 @@ async def main(out: Path, only: list[str], png: bool) -> None:
     os.environ["HOME"] = str(home)  # paths show as ~/project
     try:
         ids = await build_demo(paths)
-        for name, step in SHOTS.items():
+        for name, shot in SHOTS.items():
             if only and name not in only:
                 continue
-            target = await shoot(paths, ids, name, step, out)
+            target = await shoot(paths, ids, name, shot, out)
             print(target.relative_to(Path.cwd()) if target.is_relative_to(Path.cwd()) else target)
             if png and shutil.which("rsvg-convert"):
                 png_file = str(target.with_suffix(".png"))
