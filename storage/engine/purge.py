@@ -9,7 +9,9 @@ does that in one transaction, so a crash leaves either everything or nothing pur
 and the index always matches the chunks.
 
 Both ways keep the promise an interrupted purge must keep: every session is either
-whole (rows, chunks, index entries) or gone.
+whole (rows, chunks, index entries) or gone. In the same transaction the session's
+audit entries are scrubbed of what may hold secrets (``storage.engine.audit``), and its
+``purge`` entry records its uid, runs and output size.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from storage.engine.audit import scrub_in_tx
 from storage.engine.index_merge import merge_for_write
 from storage.engine.sessions import _audit, purge_in_tx
 from storage.text import index_text
@@ -124,6 +127,8 @@ async def purge_sessions(
         with contextlib.suppress(sqlite3.Error, ValueError):
             await store.db.execute_fetchall(f"PRAGMA secure_delete={int(was)}")
     removed = sum(sizes[i] for i in purged)
+    if purged:
+        await _forget_metadata_terms(store)
     if reclaim:
         report("reclaim", len(purged), removed, purge_bytes)
         await store.reclaim_space()
@@ -135,6 +140,14 @@ async def purge_sessions(
         db_size(store),
         time.perf_counter() - started,
     )
+
+
+async def _forget_metadata_terms(store: Store) -> None:
+    """A delete from an FTS5 index adds a tombstone; the purged session's name, command
+    and notes stay in older segments until those are merged. The metadata index is
+    small (one row per session), so merging it whole right away costs little."""
+    async with store.transaction() as db:
+        await db.execute("INSERT INTO sessions_fts (sessions_fts) VALUES ('optimize')")
 
 
 async def _sizes(store: Store, ids: list[int]) -> dict[int, int]:
@@ -162,8 +175,7 @@ async def _purge_each(
     total = sum(sizes.values())
     for n, sid in enumerate(ids, 1):
         async with store.transaction() as db:
-            if await purge_in_tx(db, sid):
-                await _audit(db, store.actor, "purge", sid, details.get(sid))
+            if await _purge_one(db, store.actor, sid, details.get(sid)):
                 purged.append(sid)
         done += sizes[sid]
         report("purge", n, done, total)
@@ -188,13 +200,25 @@ async def _purge_rebuild(
         await db.execute("INSERT INTO output_fts (output_fts) VALUES ('delete-all')")
         done = 0
         for n, sid in enumerate(ids, 1):
-            if await purge_in_tx(db, sid, index=False):
-                await _audit(db, store.actor, "purge", sid, details.get(sid))
+            if await _purge_one(db, store.actor, sid, details.get(sid), index=False):
                 purged.append(sid)
             done += sizes[sid] // 10
             report("purge", n, done, total)
         await _reindex_all(db, lambda b: report("index", len(ids), done + b, total))
     return purged
+
+
+async def _purge_one(
+    db: aiosqlite.Connection, actor: str, sid: int, detail: Any, *, index: bool = True
+) -> bool:
+    """Scrub session ``sid``'s audit entries, delete it, and record its ``purge`` entry
+    (``detail``, the cleanup's reason, beside its uid, runs and output size)."""
+    summary = await scrub_in_tx(db, sid)
+    if summary is None or not await purge_in_tx(db, sid, index=index):
+        return False
+    extra = detail if isinstance(detail, dict) else {} if detail is None else {"detail": detail}
+    await _audit(db, actor, "purge", sid, {**summary, **extra})
+    return True
 
 
 async def _reindex_all(db: aiosqlite.Connection, progress: Callable[[int], None]) -> None:
