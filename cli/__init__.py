@@ -1,8 +1,10 @@
 """The ``tether`` command. With no subcommand it opens the TUI.
 
 Each group of subcommands lives in its own module with a ``register(sub, common)``
-function; ``COMMAND_MODULES`` lists them. Handlers take a ``Ctx`` and return an exit
-code. Nothing here imports Textual: only opening the TUI does.
+function; ``COMMAND_MODULES`` lists them and ``COMMANDS`` says which module registers
+each command, so that a command imports only its own module (``tether ls`` need not
+load export, doctor or demo). Handlers take a ``Ctx`` and return an exit code. Nothing
+here imports Textual: only opening the TUI does.
 """
 
 from __future__ import annotations
@@ -25,10 +27,50 @@ COMMAND_MODULES = [
     "cli.backup",  # backup restore-backup
     "cli.transfer",  # export import
     "cli.demo",  # demo
+    "cli.audit",  # audit
 ]
+# Which module registers each command. A command missing here still works: its parser
+# is then built with every module, as for `tether --help` (tests/cli/test_cli_startup.py
+# checks that this table matches what the modules register).
+COMMANDS = {
+    **dict.fromkeys(
+        ("run", "ls", "show", "logs", "stop", "pause", "continue", "send", "resume", "rm"),
+        "cli.sessions",
+    ),
+    "restore": "cli.sessions",
+    "screen": "cli.screen",
+    "config": "cli.system",
+    "doctor": "cli.doctor",
+    "search": "cli.search",
+    "cleanup": "cli.cleanup",
+    "backup": "cli.backup",
+    "restore-backup": "cli.backup",
+    "export": "cli.transfer",
+    "import": "cli.transfer",
+    "demo": "cli.demo",
+    "audit": "cli.audit",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _modules_for(argv: Sequence[str]) -> list[str]:
+    """The command modules that parsing ``argv`` needs: the one registering its command;
+    none when it names no command (the app, ``--version``); all of them for the list
+    of commands in ``--help``, or for a command ``COMMANDS`` does not know."""
+    words = iter(argv)
+    for word in words:
+        if word == "--db":
+            next(words, None)  # its value, not a command
+        elif word == "-h" or (word.startswith("--h") and "--help".startswith(word)):
+            return COMMAND_MODULES
+        elif not word.startswith("-"):
+            module = COMMANDS.get(word)
+            return [module] if module in COMMAND_MODULES else COMMAND_MODULES
+    return []
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of ``tether``: with ``argv``, only what parsing it needs (see
+    ``_modules_for``); without, every command."""
     db_help = (
         "database file (default: TETHER_DB, else the user data dir; TETHER_HOME=DIR puts "
         "everything under DIR)"
@@ -46,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS, help=db_help)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     parser.set_defaults(_commands=sub.choices)  # for `parse`: each command's own parser
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if argv is None else _modules_for(argv):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as e:
@@ -85,7 +127,8 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parse(parser, argv)
     try:
         ctx = Ctx.from_args(args)
