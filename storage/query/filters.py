@@ -1,5 +1,6 @@
 """The field filters of a query (``status:failed``, ``tag:ml``, ``exit:!0``, ``since:2h``,
-``is:pinned``, ``in:meta``...): which there are, which can be excluded or given once,
+``is:pinned``, ``in:meta``, ``ctx.model:opus``, ``has:ctx.thread``...; context filters are
+read by ``storage.query.context``): which there are, which can be excluded or given once,
 which values they take, and how a query's filters set the fields of its ``Query``.
 Every mistake is a ``QueryError`` pointing at the filter, with a hint.
 """
@@ -14,14 +15,18 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from storage.models import STATUSES, STREAMS
-from storage.query.terms import Query, QueryError
+from storage.query.context import context_filter, has_filter
+from storage.query.terms import ContextFilter, Query, QueryError
 from storage.query.time import TimeValueError, parse_time
 
 if TYPE_CHECKING:
     from storage.query.parse import Token
 
-FILTERS = ("status", "tag", "name", "cmd", "cwd", "exit", "stream", "since", "until", "is", "in")
-_NEGATABLE = ("status", "tag", "stream", "exit", "is")
+FILTERS = (
+    *("status", "tag", "name", "cmd", "cwd", "exit", "stream", "since", "until", "is", "in"),
+    *("ctx", "has"),
+)
+_NEGATABLE = ("status", "tag", "stream", "exit", "is", "has")
 _SINGLE = ("name", "cmd", "cwd", "since", "until", "in")
 _IS_VALUES = ("pinned", "trashed", *STATUSES)
 _SCOPES = ("all", "output", "meta")
@@ -37,6 +42,8 @@ _EXAMPLE = {
     "until": "until:1d or until:2026-11-01",
     "is": "is:pinned or is:running",
     "in": "in:output or in:meta",
+    "ctx": "ctx.model:opus or ctx.tokens>100000",
+    "has": "has:ctx.model",
 }
 
 
@@ -51,12 +58,20 @@ def apply_filters(query: Query, filters: list[Token], now: float) -> Query:
     tags: list[frozenset[str]] = []
     exclude_tags: set[str] = set()
     times: dict[str, tuple[float, Token]] = {}
+    context: list[ContextFilter] = []
 
     def fail(message: str, pos: int, length: int) -> QueryError:
         return QueryError(message, pos, length, text)
 
     for f in filters:
         key = f.key
+        if key == "ctx" and f.op:  # ctx.KEY:VALUE, ctx.KEY>N (the lexer found the operator)
+            context.append(context_filter(f, fail))
+            continue
+        if key == "ctx":
+            raise fail(
+                f"'ctx:' needs a key: ctx.KEY:VALUE, like {_EXAMPLE['ctx']}", f.pos, len(key) + 1
+            )
         if key not in FILTERS:
             near = difflib.get_close_matches(key, FILTERS, n=1, cutoff=0.6)
             hint = f"did you mean '{near[0]}:'?" if near else "to search for it as text, quote it"
@@ -100,6 +115,8 @@ def apply_filters(query: Query, filters: list[Token], now: float) -> Query:
                 times[key] = parse_time(value, now=now, end_of_day=key == "until"), f
             except TimeValueError as exc:
                 raise fail(str(exc), vpos, len(value)) from None
+        elif key == "has":
+            context.append(has_filter(f, fail))
         elif key == "in":
             changes["scope"] = _choice(value, _SCOPES, "'in:' value", vpos, fail)
         elif key == "cwd":
@@ -123,6 +140,7 @@ def apply_filters(query: Query, filters: list[Token], now: float) -> Query:
         tags=tuple(tags),
         exclude_tags=frozenset(exclude_tags),
         exit_not=frozenset(exit_not),
+        context=tuple(context),
         **changes,  # type: ignore[arg-type]
     )
 

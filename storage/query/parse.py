@@ -7,6 +7,8 @@
     status:failed,lost  tag:ml  name:"my build"  cmd:pytest  cwd:~/src  exit:1  exit:!0
     stream:stderr  since:2h  since:2026-11-01  until:2026-11-01T10:00  is:pinned
     is:running  is:trashed  in:output  in:meta  -status:failed  -tag:x  -is:pinned
+    ctx.model:opus,sonnet  ctx.model:claude*  ctx.tokens>100000  ctx.usage.input_tokens<=5
+    has:ctx.thread  -ctx.model:opus  -has:ctx.thread     (the session's context JSON)
 
 Text is matched the way the FTS5 ``unicode61 remove_diacritics 2`` tokenizer sees it:
 tokens are runs of letters and digits, compared case- and accent-insensitively, so
@@ -33,6 +35,9 @@ from storage.query.terms import And, Not, Or, Phrase, Query, QueryError, Term, W
 # -- lexing ------------------------------------------------------------------------------
 
 _KEY = re.compile(r"([A-Za-z_]+):")
+# A context filter: ``ctx.`` then the key (checked later, for a clear error) up to the
+# first operator. Without an operator, ``ctx.model`` is text to search for.
+_CTX = re.compile(r"(?i:ctx)\.([^\s:=<>]*)(:|=|>=|<=|>|<)")
 _MAX_DEPTH = 16
 
 
@@ -46,6 +51,9 @@ class Token:
     key: str = ""
     vpos: int = 0  # where the filter value starts
     neg: bool = False
+    path: str = ""  # a context filter's key as typed (``usage.input_tokens``)
+    op: str = ""  # a context filter's operator: ``:`` ``=`` ``>`` ``>=`` ``<`` ``<=``
+    quoted: bool = False  # the value was in quotes (taken as it is)
 
 
 def _lex(text: str) -> list[Token]:
@@ -76,14 +84,24 @@ def _lex(text: str) -> list[Token]:
             while j < n and not text[j].isspace() and not (depth and text[j] == ")"):
                 j += 1
             key = _KEY.match(text, i, j)
-            if key:
-                vpos = key.end()
-                if vpos < n and text[vpos] == '"':
+            ctx = None if key else _CTX.match(text, i, j)
+            if key or ctx:
+                vpos = (key or ctx).end()
+                quoted = vpos < n and text[vpos] == '"'
+                if quoted:
                     close = _closing_quote(text, vpos)
                     value, j, vpos = text[vpos + 1 : close], close + 1, vpos + 1
                 else:
                     value = text[vpos:j]
-                toks.append(Token("filter", i, j, value, key=key[1].lower(), vpos=vpos))
+                if key:
+                    name, path, op = key[1].lower(), "", ""
+                else:
+                    name, path, op = "ctx", ctx[1], ctx[2]
+                toks.append(
+                    Token(
+                        "filter", i, j, value, key=name, vpos=vpos, path=path, op=op, quoted=quoted
+                    )
+                )
             elif text[i:j] in ("OR", "AND", "NOT"):
                 toks.append(Token(text[i:j], i, j))
             else:

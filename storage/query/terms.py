@@ -89,6 +89,55 @@ class And:
 Term = Word | Phrase | Not | Or | And
 
 
+# -- filters on the session's context -----------------------------------------------------
+
+ContextOp = Literal["is", "has", ">", ">=", "<", "<="]
+
+
+@dataclass(frozen=True)
+class ContextFilter:
+    """One condition on a key of a session's ``context`` JSON (``ctx.model:opus``,
+    ``ctx.usage.input_tokens>5``, ``has:ctx.thread``).
+
+    ``keys`` is the path of object members (``("usage", "input_tokens")``), each made of
+    letters, digits, ``_`` and ``-``. ``op``:
+
+    - ``is``: the value is one of ``values`` (a string equal to one of them ignoring ASCII
+      case, or starting with one of ``prefixes``; a number equal to one that is a number;
+      ``true``/``false``). ``null``, objects and arrays never match a value.
+    - ``has``: the key is there with a value other than ``null``.
+    - ``>``, ``>=``, ``<``, ``<=``: the value is a JSON number and compares so with
+      ``number``. Strings never compare, even when they hold digits.
+
+    ``negated`` (``-ctx.model:opus``) keeps the sessions the condition does not match,
+    those without the key included.
+    """
+
+    keys: tuple[str, ...]
+    op: ContextOp
+    values: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()
+    number: int | float | None = None
+    negated: bool = False
+
+    @property
+    def path(self) -> str:
+        """The SQLite JSON path of the key (``$."usage"."input_tokens"``)."""
+        return "$" + "".join(f'."{k}"' for k in self.keys)
+
+    @property
+    def label(self) -> str:
+        """The filter as it would be typed (``ctx.tokens>5``, ``-has:ctx.model``)."""
+        key = "ctx." + ".".join(self.keys)
+        sign = "-" if self.negated else ""
+        if self.op == "has":
+            return f"{sign}has:{key}"
+        if self.op == "is":
+            shown = [*self.values, *(p + "*" for p in self.prefixes)]
+            return f"{sign}{key}:{','.join(shown)}"
+        return f"{sign}{key}{self.op}{self.number}"
+
+
 @dataclass(frozen=True)
 class Query:
     """A parsed query. ``None`` for a filter means "not constrained".
@@ -96,7 +145,8 @@ class Query:
     ``statuses``/``streams``/``exit_codes``: any of these. ``tags``: every group must
     match one of its tags (``tag:a,b tag:c`` is (a or b) and c). ``name``/``cmd``:
     case-insensitive substrings; ``cwd``: a path prefix, ``~`` expanded. ``since``/``until``:
-    unix times. ``trashed``: search the trash instead of live sessions.
+    unix times. ``context``: conditions on the context JSON, all of which must hold.
+    ``trashed``: search the trash instead of live sessions.
     """
 
     text: str = ""
@@ -113,6 +163,7 @@ class Query:
     since: float | None = None
     until: float | None = None
     pinned: bool | None = None
+    context: tuple[ContextFilter, ...] = ()
     trashed: bool = False
     scope: Scope = "all"
 

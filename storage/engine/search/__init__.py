@@ -27,6 +27,7 @@ _EXPORTS = {
     "MetaMatch": "core",
     "RANK_CANDIDATES": "hits",
     "filter_session_ids": "filters",
+    "list_sessions": "filters",
     "as_typing": "filters",
     "search_output": "words",
     "search_sessions": "words",
@@ -43,7 +44,11 @@ if TYPE_CHECKING:
         count_hits,
         search,
     )
-    from storage.engine.search.filters import as_typing, filter_session_ids  # noqa: F401
+    from storage.engine.search.filters import (  # noqa: F401
+        as_typing,
+        filter_session_ids,
+        list_sessions,
+    )
     from storage.engine.search.hits import RANK_CANDIDATES  # noqa: F401
     from storage.engine.search.words import (  # noqa: F401
         search_output,

@@ -11,6 +11,16 @@ Time filters mean different things for a session and for a line:
 ``exit:`` matches sessions that ended with one of those codes; ``exit:!0`` matches
 sessions that ended any other way: another code, a signal, stopped or lost.
 
+Context filters (``ctx.model:opus``, ``ctx.tokens>5``, ``has:ctx.thread``; meanings in
+``storage.query.context``) read the JSON with SQLite's ``json_type``/``json_extract``, the
+path a bound parameter. Parsing JSON is most of their cost (about 0.5 us per session), so
+a cheap test on the raw text goes first and skips the sessions that cannot match: the key
+must appear as ``"key"``, and for string values one of them must appear (``LIKE``, ASCII
+case-insensitive as the match is). That holds because storage writes every context with
+``json.dumps``, which writes keys of letters, digits, ``_`` and ``-`` and printable ASCII
+other than ``"`` and backslash as themselves. A context SQLite cannot read (``NaN``) matches
+no condition.
+
 Text terms on their own (``filter_session_ids``, and ``in:meta``) match the metadata
 index: name, command, cwd, tags and notes.
 """
@@ -23,11 +33,15 @@ from typing import TYPE_CHECKING, Any
 
 from storage.models import ENDED
 from storage.query import Not, Or, Query, QueryError, Word
+from storage.query.context import number
 from storage.query.match import fts_match
+from storage.query.terms import ContextFilter
 
 if TYPE_CHECKING:
     from storage.engine.store import Store
+    from storage.models import Session
 
+_BATCH = 500
 ORDERS = {
     "newest": "s.created_at DESC, s.id DESC",
     "active": "coalesce(s.last_output_at, s.updated_at) DESC, s.id DESC",
@@ -99,6 +113,10 @@ def session_where(
     if query.since is not None:
         where.append("(s.ended_at IS NULL OR s.ended_at >= ?)")
         params.append(query.since)
+    for condition in query.context:
+        sql, args = context_sql(condition)
+        where.append(sql)
+        params += args
     if meta_text and query.terms:
         match = fts_match(query)
         if match is not None:
@@ -108,6 +126,59 @@ def session_where(
             where.append("s.id NOT IN (SELECT rowid FROM sessions_fts WHERE sessions_fts MATCH ?)")
             params.append(_exclusions(query))
     return " AND ".join(where) or "1", params
+
+
+def context_sql(f: ContextFilter) -> tuple[str, list[Any]]:
+    """An SQL condition on ``sessions s`` for one context filter: 1 or 0, never NULL."""
+    # The raw-text test first (see the module doc); CASE, not AND, so that nothing after
+    # a failed test is evaluated, and json_valid before anything that would raise.
+    test, params = "instr(s.context, ?) > 0", [f'"{f.keys[-1]}"']
+    if f.op == "is" and _text_only(f):
+        like = [_like(v) for v in (*f.values, *f.prefixes)]
+        test += " AND (" + " OR ".join(["s.context LIKE ? ESCAPE '\\'"] * len(like)) + ")"
+        params += like
+    json_type = "json_type(s.context, ?)"
+    value = "json_extract(s.context, ?)"
+    if f.op == "has":
+        check = f"ifnull({json_type}, 'null') <> 'null'"
+        params.append(f.path)
+    elif f.op == "is":
+        texts = [f"{value} = ? COLLATE NOCASE" for _ in f.values]
+        texts += [f"substr({value}, 1, ?) = ? COLLATE NOCASE" for _ in f.prefixes]
+        numbers = [n for n in (number(v) for v in f.values) if n is not None]
+        in_numbers = f"{value} IN ({','.join('?' * len(numbers))})" if numbers else "0"
+        words = {v.lower() for v in f.values}
+        check = (
+            f"CASE {json_type} WHEN 'text' THEN {' OR '.join(texts) or '0'} "
+            f"WHEN 'integer' THEN {in_numbers} WHEN 'real' THEN {in_numbers} "
+            f"WHEN 'true' THEN {int('true' in words)} WHEN 'false' THEN {int('false' in words)} "
+            "ELSE 0 END"
+        )
+        params.append(f.path)
+        for v in f.values:
+            params += [f.path, v]
+        for prefix in f.prefixes:
+            params += [f.path, len(prefix), prefix]
+        if numbers:
+            params += [f.path, *numbers, f.path, *numbers]
+    else:  # a comparison: numbers only
+        check = f"CASE WHEN {json_type} IN ('integer', 'real') THEN {value} {f.op} ? ELSE 0 END"
+        params += [f.path, f.path, f.number]
+    sql = (
+        f"CASE WHEN {test} THEN CASE WHEN json_valid(s.context) THEN {check} ELSE 0 END ELSE 0 END"
+    )
+    return (f"NOT {sql}" if f.negated else sql), params
+
+
+def _text_only(f: ContextFilter) -> bool:
+    """True when each value can only match a string that ``json.dumps`` writes as it is:
+    then one of them must be in the raw text. A number (``1e2`` matches ``100``) or
+    text with ``"``, ``\\`` or non-ASCII (which ``json.dumps`` escapes) cannot be tested so."""
+    values = (*f.values, *f.prefixes)
+    return all(
+        v.isascii() and v.isprintable() and '"' not in v and "\\" not in v and number(v) is None
+        for v in values
+    )
 
 
 def _exclusions(query: Query) -> str:
@@ -148,22 +219,45 @@ def as_typing(query: Query) -> Query:
 
 
 async def filter_session_ids(
-    store: Store, query: Query, *, order: str = "newest", typing: bool = False
+    store: Store,
+    query: Query,
+    *,
+    order: str = "newest",
+    typing: bool = False,
+    include_deleted: bool = False,
+    limit: int | None = None,
 ) -> list[int]:
     """Ids of the sessions whose filters and metadata (name, command, cwd, tags, notes)
     match ``query``, newest first. Output is not searched: this is the session list's
-    ``/`` filter. ``typing`` treats the last word as a prefix. Raises ``QueryError`` for
-    a query the index refuses (never a raw SQLite error)."""
+    ``/`` filter. ``typing`` treats the last word as a prefix; ``include_deleted`` takes
+    sessions in the trash and out of it; ``limit``: at most that many. Raises
+    ``QueryError`` for a query the index refuses (never a raw SQLite error)."""
     if typing:
         query = as_typing(query)
-    where, params = session_where(query, meta_text=True)
+    where, params = session_where(query, meta_text=True, include_deleted=include_deleted)
     if query.streams is not None:
         cw, cp = chunk_where(replace(query, since=None, until=None))
         where += f" AND EXISTS (SELECT 1 FROM output_chunks c WHERE c.session_id = s.id AND {cw})"
         params += cp
     sql = f"SELECT s.id FROM sessions s WHERE {where} ORDER BY {ORDERS[order]}"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(max(0, limit))
     rows = await guarded(store, query, sql, params)
     return [r[0] for r in rows]
+
+
+async def list_sessions(
+    store: Store, query: Query, *, include_deleted: bool = False, limit: int | None = None
+) -> list[Session]:
+    """The sessions ``query`` matches, newest first, as ``filter_session_ids`` finds
+    them (filters, and words in the metadata): what ``tether ls QUERY`` lists."""
+    ids = await filter_session_ids(store, query, include_deleted=include_deleted, limit=limit)
+    found: dict[int, Session] = {}
+    for start in range(0, len(ids), _BATCH):  # few bound parameters per statement
+        batch = ids[start : start + _BATCH]
+        found.update((s.id, s) for s in await store.sessions.list(ids=batch, include_deleted=True))
+    return [found[i] for i in ids if i in found]
 
 
 async def guarded(store: Store, query: Query, sql: str, params: Any) -> list[sqlite3.Row]:
