@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -255,8 +256,22 @@ async def seed_many(db: Path, n: int) -> None:
 
 
 def seed(db: Path, fn=seed_every_status):  # type: ignore[no-untyped-def]
-    """Run an async seeding function from a sync test (snapshot tests are sync)."""
-    return asyncio.run(fn(db))
+    """Run an async seeding function from a sync test (snapshot tests are sync). The
+    audit log's times are pinned too: a session's entries a second apart from its
+    creation, the others at ``NOW``."""
+    ids = asyncio.run(fn(db))
+    con = sqlite3.connect(db)
+    try:
+        with con:
+            con.execute(
+                "UPDATE audit_log SET at = coalesce((SELECT s.created_at + audit_log.id - "
+                "(SELECT min(a.id) FROM audit_log a WHERE a.session_id = s.id) "
+                "FROM sessions s WHERE s.id = audit_log.session_id), ?)",
+                (NOW,),
+            )
+    finally:
+        con.close()
+    return ids
 
 
 async def read_session(db: Path, session_id: int):  # type: ignore[no-untyped-def]

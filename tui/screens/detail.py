@@ -1,4 +1,5 @@
-"""Session detail: every field, the runs, editable name, tags and notes (autosaved)."""
+"""Session detail: every field, the runs, editable name, tags and notes (autosaved), and
+the session's newest audit entries (who did what, when)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ from tui.widgets.status_bar import StatusBar
 if TYPE_CHECKING:
     from storage import Run, Session
     from tui.state import AppState
+
+
+AUDIT_SHOWN = 8  # audit entries shown; `tether audit ID` has them all
 
 
 class DetailScreen(SessionScreen):
@@ -96,6 +100,8 @@ class DetailScreen(SessionScreen):
             yield DataTable(id="runs", cursor_type="row", zebra_stripes=False)
             yield Label("Context", classes="section-title")
             yield Static("", id="context")
+            yield Label("Activity", classes="section-title")
+            yield Static("", id="audit")
         yield StatusBar(self.state)
         yield KeyFooter(compact=True)
 
@@ -141,6 +147,7 @@ class DetailScreen(SessionScreen):
         self.query_one("#topbar", Static).update(self._topbar(session))
         self.query_one("#facts", Static).update(self._facts(session))
         self.query_one("#context", Static).update(self._context_view(session))
+        await self._fill_audit()
         self.query_one(StatusBar).show(Text(f"#{session.id} · {session.uid}", style="dim"))
         # Fields being edited keep what the user typed; others follow the database.
         for field_id, value in (("name", session.name), ("tags", " ".join(session.tags))):
@@ -232,6 +239,31 @@ class DetailScreen(SessionScreen):
         if s.context is None:
             return Text("No context. Programs embedding tether can store JSON here.", "dim")
         return JSON(json.dumps(s.context, ensure_ascii=False, sort_keys=True), indent=2)
+
+    async def _fill_audit(self) -> None:
+        """The newest ``AUDIT_SHOWN`` entries, newest first; the rest are counted."""
+        from storage.engine.audit import describe
+
+        audit = self.state.store.audit
+        entries = await audit.list(self.session_id, limit=AUDIT_SHOWN)
+        if not entries:
+            self.query_one("#audit", Static).update(Text("Nothing recorded yet.", "dim"))
+            return
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="dim", no_wrap=True)
+        grid.add_column(no_wrap=True)
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column(overflow="ellipsis", no_wrap=True)
+        for e in entries:
+            grid.add_row(
+                fmt.timestamp(e.at), visible(e.actor), visible(e.action), visible(describe(e))
+            )
+        more = await audit.count(self.session_id) - len(entries)
+        if more > 0:
+            grid.add_row(
+                "", "", Text(f"+{more} more", "dim"), Text(f"tether audit {self.session_id}", "dim")
+            )
+        self.query_one("#audit", Static).update(grid)
 
     # -- editing in place ---------------------------------------------------------------
     @on(Input.Changed, "#name")
