@@ -1,5 +1,6 @@
-"""``config.toml``: its schema, loading it, and reading its sections into the plain
-settings the storage library and the runner take.
+"""``config.toml``: loading it, and reading its sections into the plain settings the
+storage library and the runner take. The schema itself (every key, its type, default
+and range) is ``home.config_schema.SCHEMA``; writing the file is ``home.config_file``.
 
 ``load_config`` checks the whole file when it is loaded: every section, key and value
 (``[keys]`` against the binding ids it is given). The sections are read into typed
@@ -14,43 +15,16 @@ unknown name); nothing runs on a half-understood configuration.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from home.config_schema import OPTIONS, SCHEMA, SECTIONS, SettingError, check_document, dotted
 
 if TYPE_CHECKING:
     from storage.redact import Redactor, StreamRedactor
     from storage.retention import RetentionPolicy
-
-DEFAULT_TEXT = """\
-# tether configuration. Every key is optional; these are the defaults.
-
-[general]
-autosave_interval = 2.0     # seconds between autosaves of TUI edits
-reconcile_interval = 2.0    # seconds between checks for sessions whose supervisor died
-stop_grace = 5.0            # seconds between SIGTERM and SIGKILL on stop
-bell = false                # ring the terminal bell when a session ends
-auto_cleanup = false        # apply the retention policy when tether starts
-
-[retention]
-# max_age_days = 30
-# keep = 200
-# max_size = "5G"
-# statuses = ["succeeded", "failed", "stopped", "lost"]
-# protected_tags = ["keep"]
-# trash_days = 7
-
-[backups]
-keep = 5
-
-[redaction]
-patterns = []               # extra regular expressions to redact on export
-on_capture = false          # also redact while recording (secrets never reach disk)
-
-[keys]
-# binding_id = "key", e.g.  new_session = "a"
-"""
 
 
 class ConfigError(Exception):
@@ -59,13 +33,19 @@ class ConfigError(Exception):
         super().__init__(f"{path}: {message}" if path else message)
 
 
+def _default(name: str) -> Any:
+    return OPTIONS[name].default
+
+
 @dataclass(frozen=True)
 class General:
-    autosave_interval: float = 2.0
-    reconcile_interval: float = 2.0
-    stop_grace: float = 5.0
-    bell: bool = False
-    auto_cleanup: bool = False
+    """``[general]``, typed (its defaults are the schema's)."""
+
+    autosave_interval: float = _default("general.autosave_interval")
+    reconcile_interval: float = _default("general.reconcile_interval")
+    stop_grace: float = _default("general.stop_grace")
+    bell: bool = _default("general.bell")
+    auto_cleanup: bool = _default("general.auto_cleanup")
 
 
 @dataclass(frozen=True)
@@ -84,9 +64,25 @@ class Config:
         return {str(k): str(v) for k, v in self.section("keys").items()}
 
 
-KNOWN_SECTIONS = ("general", "retention", "backups", "redaction", "keys")
-REDACTION_KEYS = ("patterns", "on_capture")
-BACKUPS_KEYS = ("keep",)
+KNOWN_SECTIONS = SECTIONS
+
+
+def default_text() -> str:
+    """What ``tether config edit`` opens when there is no file yet: every setting,
+    commented out, at its default, with its help (generated from the schema)."""
+    lines = ["# tether configuration. Every key is optional; `tether config` shows them all."]
+    section = None
+    for option in SCHEMA:
+        if option.inert or "*" in option.name:
+            continue
+        if option.section != section:
+            section = option.section
+            lines += ["", f"[{section}]"]
+        value = "" if option.default is None else _toml(option.default)
+        entry = f"# {option.leaf} = {value}" if value else f"# {option.leaf} ="
+        lines.append(f"{entry:<34}# {option.help}")
+    lines += ["", "[keys]", '# binding_id = "key", e.g.  new_session = "a"', ""]
+    return "\n".join(lines)
 
 
 def load_config(path: Path | None, *, key_ids: Collection[str] | None = None) -> Config:
@@ -97,158 +93,126 @@ def load_config(path: Path | None, *, key_ids: Collection[str] | None = None) ->
     if path is None or not path.exists():
         return Config(path=path)
     try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(path, f"not valid TOML: {e}") from None
+        text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(path, f"cannot be read: {e}") from None
-    unknown = set(data) - set(KNOWN_SECTIONS)
-    if unknown:
-        raise ConfigError(
-            path,
-            f"unknown section(s) {', '.join(f'[{u}]' for u in sorted(unknown))}; known: "
-            f"{', '.join(f'[{k}]' for k in KNOWN_SECTIONS)}",
-        )
-    for name, value in data.items():
-        if not isinstance(value, dict):
-            raise ConfigError(path, f"[{name}] must be a table")
-    general = _general(path, data.get("general", {}))
+    return parse_config(text, path, key_ids=key_ids)
+
+
+def parse_config(
+    text: str, path: Path | None = None, *, key_ids: Collection[str] | None = None
+) -> Config:
+    """``load_config`` of a file's text (``path`` only names it in errors)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(path, f"not valid TOML: {e}") from None
+    try:
+        check_document(data, key_ids)
+    except SettingError as e:
+        raise ConfigError(path, str(e)) from None
+    given = data.get("general", {})
+    general = General(**{k: OPTIONS[f"general.{k}"].validate(v) for k, v in given.items()})
     config = Config(
         general=general,
         sections={k: v for k, v in data.items() if k != "general"},
         path=path,
-        general_set=frozenset(data.get("general", {})),
+        general_set=frozenset(given),
     )
-    retention_policy(config)
-    _known_keys(path, "backups", config.section("backups"), BACKUPS_KEYS)
-    keep_backups(config)
-    _check_redaction(path, config.section("redaction"))
-    _check_keys(path, config.section("keys"), key_ids)
+    retention_policy(config)  # what no single key says: max_age and max_age_days both
     return config
-
-
-def _known_keys(path: Path, section: str, raw: Mapping[str, Any], known: Sequence[str]) -> None:
-    unknown = sorted(set(raw) - set(known))
-    if unknown:
-        raise ConfigError(
-            path,
-            f"unknown key(s) {', '.join(f'{section}.{k}' for k in unknown)}; known: "
-            f"{', '.join(known)}",
-        )
-
-
-def _check_redaction(path: Path, raw: Mapping[str, Any]) -> None:
-    _known_keys(path, "redaction", raw, REDACTION_KEYS)
-    if not isinstance(raw.get("on_capture", False), bool):
-        raise ConfigError(path, "redaction.on_capture must be true or false")
-    patterns = raw.get("patterns", [])
-    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
-        raise ConfigError(
-            path, "redaction.patterns must be a list of strings (regular expressions)"
-        )
-    if patterns:
-        from storage.redact import Redactor
-
-        try:
-            Redactor(patterns)
-        except ValueError as e:  # RedactionPatternError: names the pattern and the problem
-            raise ConfigError(path, f"redaction.patterns: {e}") from None
-
-
-def _check_keys(path: Path, raw: Mapping[str, Any], key_ids: Collection[str] | None) -> None:
-    if key_ids is not None:
-        unknown = sorted(set(raw) - set(key_ids))
-        if unknown:
-            raise ConfigError(
-                path,
-                f"unknown key binding id(s) {', '.join(unknown)} in [keys]; known: "
-                f"{', '.join(sorted(key_ids))}",
-            )
-    for binding_id, keys in raw.items():
-        if not isinstance(keys, str) or not keys.replace(",", "").strip():
-            raise ConfigError(
-                path,
-                f"keys.{binding_id} must be a key name (or several, comma-separated), "
-                f'such as "a" or "x,ctrl+x"; not {keys!r}',
-            )
-
-
-def _general(path: Path, raw: dict[str, Any]) -> General:
-    known = {f.name: f for f in fields(General)}
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key not in known:
-            raise ConfigError(path, f"unknown key general.{key}; known: {', '.join(known)}")
-        default = getattr(General(), key)
-        if isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise ConfigError(path, f"general.{key} must be true or false")
-        elif isinstance(default, float):
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ConfigError(path, f"general.{key} must be a positive number of seconds")
-            value = float(value)
-        values[key] = value
-    return General(**values)
 
 
 # -- what is in effect ----------------------------------------------------------------
 @dataclass(frozen=True)
 class Setting:
-    """One setting in effect: ``value`` is None for a limit that is off."""
+    """One setting in effect: ``value`` is None for a limit that is off. ``section`` is
+    the table it is in (``groups.build`` for ``groups.build.max_parallel``)."""
 
     section: str
     key: str
     value: Any
     source: str  # "default", or the path of the config file that set it
 
+    @property
+    def name(self) -> str:
+        return f"{self.section}.{self.key}"
+
+
+def _given(config: Config) -> dict[str, Any]:
+    general = {k: getattr(config.general, k) for k in config.general_set}
+    return {"general": general, **config.sections}
+
 
 def effective_settings(config: Config, key_defaults: Mapping[str, str]) -> list[Setting]:
     """Every setting in effect, section by section, with where it came from.
-    ``key_defaults`` are the TUI's binding ids and their default keys."""
-    from storage.retention import RetentionPolicy
-
-    policy = RetentionPolicy()
-    retention = config.section("retention")
-    age_key = "max_age_days" if "max_age_days" in retention else "max_age"
-    defaults: dict[str, dict[str, Any]] = {
-        "general": {f.name: getattr(General(), f.name) for f in fields(General)},
-        "retention": {
-            age_key: policy.max_age,
-            "keep": policy.keep_newest,
-            "max_size": policy.max_total_bytes,
-            "statuses": sorted(policy.statuses),
-            "protected_tags": sorted(policy.protected_tags),
-            "trash_days": policy.trash_days,
-        },
-        "backups": {"keep": 5},
-        "redaction": {"patterns": [], "on_capture": False},
-        "keys": dict(key_defaults),
-    }
-    general = {k: getattr(config.general, k) for k in config.general_set}
-    given = {"general": general, **config.sections}
+    ``key_defaults`` are the TUI's binding ids and their default keys. Another spelling
+    of a setting (``retention.max_age_days``) and a setting nothing reads yet are listed
+    only when the file sets them."""
+    given = _given(config)
+    source = str(config.path)
     out = []
-    for section, values in defaults.items():
-        mine = given.get(section, {})
-        for key, default in {**values, **mine}.items():
-            if key in mine:
-                out.append(Setting(section, key, mine[key], str(config.path)))
-            else:
-                out.append(Setting(section, key, default, "default"))
+    for option in SCHEMA:
+        mine = given.get(option.section, {})
+        if option.name == "keys.*":
+            for key, default in {**key_defaults, **mine}.items():
+                out.append(Setting("keys", key, *_pick(mine, key, default, source)))
+            continue
+        if option.name.startswith("groups.*."):
+            for group, table in mine.items():
+                if option.leaf in table:
+                    section = dotted(("groups", group))
+                    out.append(Setting(section, option.leaf, table[option.leaf], source))
+            continue
+        alias = next((o for o in SCHEMA if o.alias_of == option.name), None)
+        if option.leaf not in mine and (
+            option.inert
+            or option.alias_of is not None
+            or (alias is not None and alias.leaf in mine)
+        ):
+            continue
+        out.append(
+            Setting(option.section, option.leaf, *_pick(mine, option.leaf, option.default, source))
+        )
     return out
 
 
+def _pick(mine: Mapping[str, Any], key: str, default: Any, source: str) -> tuple[Any, str]:
+    return (mine[key], source) if key in mine else (default, "default")
+
+
+def setting(config: Config, parts: tuple[str, ...], key_defaults: Mapping[str, str]) -> Setting:
+    """The one setting a dotted key names (see ``config_schema.find``), in effect."""
+    from home.config_schema import find
+
+    option = find(parts, key_defaults)
+    table: Any = _given(config)
+    for part in parts[:-1]:
+        table = table.get(part, {}) if isinstance(table, dict) else {}
+    default = key_defaults.get(parts[-1]) if option.name == "keys.*" else option.default
+    value, source = _pick(table, parts[-1], default, str(config.path))
+    return Setting(dotted(parts[:-1]), parts[-1], value, source)
+
+
+def _toml(value: Any) -> str:
+    """A value as TOML writes it."""
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+toml_literal = _toml
+
+
 # -- [retention] --------------------------------------------------------------------------
-RETENTION_KEYS = (
-    "max_age",
-    "max_age_days",
-    "keep",
-    "max_size",
-    "statuses",
-    "protected_tags",
-    "trash_days",
-)
-
-
 def retention_policy(config: Config) -> RetentionPolicy:
     """The ``[retention]`` policy; a bad value is a ``ConfigError`` naming the file."""
     from storage.retention import PolicyError
@@ -260,54 +224,40 @@ def retention_policy(config: Config) -> RetentionPolicy:
 
 
 def retention_from_section(section: Mapping[str, Any]) -> RetentionPolicy:
-    """The policy in a ``[retention]`` table; ``PolicyError`` names a bad key."""
+    """The policy in a ``[retention]`` table, checked against the schema;
+    ``PolicyError`` names a bad key."""
     from storage.retention import PolicyError, RetentionPolicy, parse_age, parse_size
 
-    unknown = set(section) - set(RETENTION_KEYS)
-    if unknown:
-        raise PolicyError(
-            f"unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(RETENTION_KEYS)}"
-        )
+    try:
+        check_document({"retention": dict(section)})
+    except SettingError as e:
+        raise PolicyError(str(e)) from None
     values: dict[str, Any] = {}
     if "max_age" in section and "max_age_days" in section:
         raise PolicyError("give max_age or max_age_days, not both", "max_age")
-    if "max_age" in section:
-        values["max_age"] = parse_age(section["max_age"], "max_age")
-    if "max_age_days" in section:
-        days = section["max_age_days"]
-        if isinstance(days, bool) or not isinstance(days, int | float):
-            raise PolicyError(f"expected a number of days, not {days!r}", "max_age_days")
-        values["max_age"] = parse_age(days, "max_age_days")
+    for key in ("max_age", "max_age_days"):
+        if key in section:
+            values["max_age"] = parse_age(section[key], key)
     if "keep" in section:
-        keep = section["keep"]
-        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
-            raise PolicyError(f"expected a whole number of sessions, not {keep!r}", "keep")
-        values["keep_newest"] = keep
+        values["keep_newest"] = section["keep"]
     if "max_size" in section:
         values["max_total_bytes"] = parse_size(section["max_size"], "max_size")
     for key in ("statuses", "protected_tags"):
         if key in section:
-            items = section[key]
-            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-                raise PolicyError("expected a list of strings", key)
-            values[key] = frozenset(items)
+            values[key] = frozenset(section[key])
     if "trash_days" in section:
-        days = section["trash_days"]
-        if isinstance(days, bool) or not isinstance(days, int | float) or days < 0:
-            raise PolicyError(f"expected a number of days, not {days!r}", "trash_days")
-        values["trash_days"] = float(days)
+        values["trash_days"] = float(section["trash_days"])
     return RetentionPolicy(**values)
 
 
 # -- [backups] ----------------------------------------------------------------------------
 def keep_backups(config: Config) -> int:
     """``[backups] keep``: how many rotating backups to keep (default 5)."""
-    keep = config.section("backups").get("keep", 5)
-    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
-        raise ConfigError(
-            config.path, f"backups.keep must be a whole number of at least 1, not {keep!r}"
-        )
-    return keep
+    option = OPTIONS["backups.keep"]
+    try:
+        return option.validate(config.section("backups").get("keep", option.default))
+    except SettingError as e:
+        raise ConfigError(config.path, str(e)) from None
 
 
 # -- [redaction] --------------------------------------------------------------------------

@@ -57,16 +57,43 @@ def test_config_with_no_file_is_all_defaults(tether, tether_home):
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
-        ('[keys]\nstopp = "x"\n', "unknown key binding id(s) stopp in [keys]; known: back,"),
+        (
+            '[keys]\nstopp = "x"\n',
+            "unknown key keys.stopp (did you mean keys.stop?); known in [keys]: back,",
+        ),
         ('[keys]\nstop = ""\n', "keys.stop must be a key name"),
-        ("[ui]\ntheme = 1\n", "unknown section(s) [ui]; known: [general], [retention]"),
-        ("[general]\ngrace = 1\n", "unknown key general.grace; known: autosave_interval"),
-        ('[redaction]\npattern = ["x"]\n', "unknown key(s) redaction.pattern; known: patterns"),
-        ('[redaction]\non_capture = "yes"\n', "redaction.on_capture must be true or false"),
+        ("[ui]\ntheme = 1\n", "unknown section [ui]; known: [general], [retention]"),
+        (
+            "[general]\ngrace = 1\n",
+            "unknown key general.grace (did you mean general.stop_grace?); "
+            "known in [general]: autosave_interval",
+        ),
+        (
+            '[redaction]\npattern = ["x"]\n',
+            "unknown key redaction.pattern (did you mean redaction.patterns?); "
+            "known in [redaction]: patterns",
+        ),
+        (
+            '[redaction]\non_capture = "yes"\n',
+            "redaction.on_capture must be true or false, not 'yes'",
+        ),
         ('[redaction]\npatterns = ["(x"]\n', "invalid redaction pattern '(x'"),
-        ("[backups]\nkepe = 2\n", "unknown key(s) backups.kepe; known: keep"),
-        ("[backups]\nkeep = 0\n", "backups.keep must be a whole number"),
-        ("[retention]\nmax_days = 2\n", "unknown key(s) max_days; known: max_age"),
+        (
+            "[backups]\nkepe = 2\n",
+            "unknown key backups.kepe (did you mean backups.keep?); known in [backups]: keep",
+        ),
+        ("[backups]\nkeep = 0\n", "backups.keep must be a whole number of at least 1, not 0"),
+        (
+            "[retention]\nmax_days = 2\n",
+            "unknown key retention.max_days (did you mean retention.max_age_days?); "
+            "known in [retention]: max_age",
+        ),
+        (
+            "[run]\nmax_parallel = -1\n",
+            "run.max_parallel must be a whole number of at least 0, not -1",
+        ),
+        ("[groups]\nbuild = 2\n", "[groups.build] must be a table, not 2"),
+        ("[groups.build]\nmax_paralel = 2\n", "unknown key groups.build.max_paralel"),
     ],
 )
 def test_an_unknown_or_bad_setting_is_refused_by_every_command(tether, tether_home, toml, message):
