@@ -31,6 +31,8 @@ class Ctx:
         from tui.keys import KEYS  # no Textual: just the binding ids, to check [keys]
 
         paths = resolve_paths(getattr(args, "db", None))
+        if not getattr(args, "loads_config", True):  # `config set/edit`: they mend a bad file
+            return cls(args, paths, Config(path=paths.config_file))
         return cls(args, paths, load_config(paths.config_file, key_ids=KEYS))
 
     def open_store(self, *, actor: str = "cli"):  # type: ignore[no-untyped-def]

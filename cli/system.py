@@ -1,4 +1,6 @@
-"""``tether config``: the effective configuration and where everything lives.
+"""``tether config``: the effective configuration and where everything lives. Its
+actions on one setting or the whole file (``get``, ``set``, ``unset``, ``path``,
+``edit``) are ``cli.config``.
 
 (``doctor`` lives in ``cli.doctor``.)
 """
@@ -6,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from typing import Any
 
@@ -54,8 +55,17 @@ def _paths_from(ctx: Ctx) -> dict[str, str]:
     }
 
 
+def _table(tree: dict[str, Any], section: str) -> dict[str, Any]:
+    """The nested table of a dotted section (``groups.build``) in ``tree``."""
+    from home.config_schema import split_key
+
+    for part in split_key(section):
+        tree = tree.setdefault(part, {})
+    return tree
+
+
 def cmd_config(ctx: Ctx) -> int:
-    from home.config import effective_settings
+    from home.config import effective_settings, toml_literal
     from tui.keys import KEYS  # no Textual: the binding ids and their default keys
 
     config = ctx.config
@@ -65,8 +75,8 @@ def cmd_config(ctx: Ctx) -> int:
         values: dict[str, dict[str, Any]] = {}
         sources: dict[str, dict[str, str]] = {}
         for s in settings:
-            values.setdefault(s.section, {})[s.key] = s.value
-            sources.setdefault(s.section, {})[s.key] = s.source
+            _table(values, s.section)[s.key] = s.value
+            _table(sources, s.section)[s.key] = s.source
         print_json(
             {
                 "paths": _paths(ctx),
@@ -88,7 +98,7 @@ def cmd_config(ctx: Ctx) -> int:
             section = s.section
             print(f"\n[{section}]")
         line = (
-            f"{s.key} = {_toml(s.value)}"
+            f"{s.key} = {toml_literal(s.value)}"
             if s.value is not None
             else f"# {s.key}: not set (no limit)"
         )
@@ -96,20 +106,14 @@ def cmd_config(ctx: Ctx) -> int:
     return EXIT_OK
 
 
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    if isinstance(value, int | float):
-        return repr(value)
-    return json.dumps(str(value), ensure_ascii=False)
-
-
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    help = "print the effective configuration and where everything lives"
+    from .config import register_actions
+
+    help = (
+        "print the effective configuration and where everything lives; "
+        "get/set/unset one setting, print its path, or edit the file"
+    )
     p = sub.add_parser("config", parents=[common], help=help, description=help)
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_config)
+    p.set_defaults(func=cmd_config, loads_config=True)
+    register_actions(p, common)
