@@ -82,7 +82,8 @@ _ALL = [
         "slash",
         "filter",
         "Filter",
-        "Filter the list: words, status:failed, tag:ml, cwd:~/src, since:2h",
+        "Filter the list: words, status:failed, tag:ml, cwd:~/src, since:2h, "
+        "ctx.model:opus, ctx.tokens>100000, has:ctx.thread",
         key_display="/",
     ),
     Key("status_filter", "f", "status_filter", "Status", "Show only some statuses"),

@@ -46,7 +46,8 @@ PLACEHOLDER = 'words, "a phrase", prefix*, -not, a OR b, status:failed tag:ml si
 HELP = (
     "Search the output of every session. Words must all be on one line; "
     '"exact phrases", prefix*, -excluded, a OR b. Filters: status: tag: name: cmd: cwd: '
-    "exit: stream: since: until: is:pinned is:running in:output in:meta."
+    "exit: stream: since: until: is:pinned is:running in:output in:meta; the session's "
+    "context: ctx.model:opus ctx.tokens>100000 ctx.usage.input_tokens<=5 has:ctx.thread."
 )
 
 

@@ -74,7 +74,7 @@ class SessionsScreen(SessionScreen):
         yield Input(
             self.state.view.text,
             placeholder="filter: words in name, command, directory, tags, notes;"
-            " status:failed tag:ml cwd:~/src since:2h",
+            " status:failed tag:ml cwd:~/src since:2h ctx.model:opus ctx.tokens>100000",
             id="filter",
             select_on_focus=False,
             compact=True,
