@@ -12,11 +12,8 @@ import argparse
 import os
 import stat
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from storage.models import ACTIVE
 
 from .context import EXIT_ERROR, EXIT_OK, Ctx, print_json
 
@@ -80,17 +77,13 @@ def check_permissions(paths: Paths) -> tuple[Finding, list[tuple[Path, int]]]:
 
 
 async def check_supervisors(store: Store, paths: Paths) -> list[Finding]:
-    from runner.control import PENDING_GRACE, is_alive, supervisor_errors
+    from runner.control import supervisor_errors
+    from runner.reconcile import judged_lost
     from storage.engine.doctor import Finding
 
     out = []
-    now = time.time()
-    stale = [
-        s.id
-        for s in await store.sessions.list(status=ACTIVE, include_deleted=True, order="id")
-        if not is_alive(paths, s.id)
-        and (s.status != "pending" or now - s.updated_at >= PENDING_GRACE)
-    ]
+    # Exactly what --fix (reconcile) would mark lost: it judges only what it can see.
+    stale = await judged_lost(store, paths)
     if stale:
         shown = ", ".join(f"#{i}" for i in stale[:8])
         out.append(

@@ -125,6 +125,23 @@ async def reconcile(
     return lost
 
 
+async def judged_lost(store: Store, paths: RuntimePaths) -> list[int]:
+    """The sessions ``reconcile`` would mark lost now, marking nothing (``doctor``)."""
+    found = []
+    now = time.time()
+    for session in await store.sessions.list(status=ACTIVE, include_deleted=True, order="id"):
+        if session.status == "pending":
+            if (
+                now - session.updated_at >= PENDING_GRACE
+                and paths.lock_file(session.id).exists()
+                and not is_alive(paths, session.id)
+            ):
+                found.append(session.id)
+        elif judge(await store.runs.latest(session.id), is_alive(paths, session.id)):
+            found.append(session.id)
+    return found
+
+
 async def _mark_lost(store: Store, session: Session, run: Run | None, reason: str) -> bool:
     fresh = await store.sessions.get(session.id)
     if fresh is None or fresh.status != session.status:

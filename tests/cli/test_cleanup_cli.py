@@ -234,7 +234,10 @@ def test_doctor_healthy_then_damaged_then_fixed(tether, tether_home):
     con.execute("DELETE FROM sessions WHERE id = ?", (ids[0],))  # leaves orphans
     con.execute(
         "UPDATE sessions SET status = 'running', pid = 99999 WHERE id = ?", (ids[1],)
-    )  # no supervisor holds it
+    )  # no supervisor holds it: a run of tether's own, from before v3 (judged by its lock)
+    con.execute(
+        "UPDATE runs SET supervisor = 'tether', ended_at = NULL WHERE session_id = ?", (ids[1],)
+    )
     con.close()
     os.chmod(db, 0o644)
     done = tether("doctor")
