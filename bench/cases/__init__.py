@@ -133,6 +133,24 @@ BENCHES = (
         "bytes (it can exceed 100%: the index goes too). Medians over the runs.",
     ),
     Bench(
+        "context_filters",
+        17,
+        "Context filters",
+        ("--sessions", "100000", "--runs", "7", "--tool-runs", "3"),
+        ("--sessions", "5000", "--runs", "3", "--tool-runs", "2"),
+        "100 000 sessions built through the storage API with varied contexts (a fifth "
+        "without; agents with model, thread, tokens and nested usage; release bots; "
+        "training runs: 60-300 bytes of JSON each). 8 queries (a common string, a prefix, "
+        "one session's thread id, a comparison, a rare nested comparison, presence, "
+        "absence, two filters), each timed `--runs` times after a warm-up through the "
+        "product: every matching id (`filter_session_ids`: the TUI list's filter, `search` "
+        "without words) and `tether ls QUERY --limit 50` (`list_sessions`). Figures: the "
+        "p95 over the 8 queries of one run, median over the runs. Reference: the same "
+        "condition written by hand with `json_extract` on a plain `sqlite3` connection to "
+        "the same file (every matching id, newest first), and `jq` over the sessions "
+        "exported as JSON lines (a process per query).",
+    ),
+    Bench(
         "transfer",
         7,
         "Export and import",
@@ -144,5 +162,20 @@ BENCHES = (
         "fresh database. References: reading the same chunks with the `sqlite3` module and "
         "writing them to a file, and `cat` of a flat log of the same bytes. MB/s of session "
         "output, medians over the runs. Issue 7 sets no target.",
+    ),
+    Bench(
+        "cli_startup",
+        18,
+        "Command-line start-up",
+        ("--mb", "256", "--sessions", "50", "--runs", "40"),
+        ("--mb", "20", "--sessions", "10", "--runs", "10"),
+        "Whole `tether` processes, start to exit, output to /dev/null: `tether --version`, "
+        "`tether ls`, `tether search WORD` (a rare word) and `tether logs ID --tail 20` "
+        "(the largest session) on the search benchmark's corpus (256 MiB in 50 sessions, "
+        "`bench/cases/search_corpus.py`), beside `python -c pass` (the same interpreter) and "
+        "`rg -F -c WORD` over the same text as one file per session (page cache warm). "
+        "Each round runs every command once after a warm-up round; figures are p50 (and "
+        "p95 in the table) over the rounds. The script says how many of tether's modules "
+        "have a current byte-compiled file (`./dev` writes them).",
     ),
 )

@@ -239,7 +239,13 @@ async def filter_session_ids(
         cw, cp = chunk_where(replace(query, since=None, until=None))
         where += f" AND EXISTS (SELECT 1 FROM output_chunks c WHERE c.session_id = s.id AND {cw})"
         params += cp
-    sql = f"SELECT s.id FROM sessions s WHERE {where} ORDER BY {ORDERS[order]}"
+    order_sql = ORDERS[order]
+    if query.context and limit is None:
+        # Every row is read anyway: a scan then a sort of the matches beats walking the
+        # created_at index with one table lookup per row (measured: 100 000 sessions,
+        # bench/cases/context_filters.py). With a limit the walk stops early.
+        order_sql = order_sql.replace("s.created_at", "+s.created_at")
+    sql = f"SELECT s.id FROM sessions s WHERE {where} ORDER BY {order_sql}"
     if limit is not None:
         sql += " LIMIT ?"
         params.append(max(0, limit))
