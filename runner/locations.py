@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-from storage.engine.store import make_private_dir
+from storage.engine.opening import make_private_dir
 
 from .errors import UnsafeRuntimeDir
 

@@ -14,9 +14,7 @@ import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
-
-import aiosqlite
+from typing import TYPE_CHECKING, Any
 
 from storage.engine import schema
 from storage.engine.sqlite_errors import translate
@@ -27,6 +25,9 @@ from storage.errors import (
     StoreError,
     StoreReadOnly,
 )
+
+if TYPE_CHECKING:
+    import aiosqlite  # imported where a connection is made: readers never need it
 
 BUSY_TIMEOUT_MS = 30_000
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -122,6 +123,8 @@ async def connect(path: Path, create: bool, backup_dir: Any) -> aiosqlite.Connec
         if not await _create(path, backup_dir):
             check_header(path)  # another process created it first
 
+    import aiosqlite
+
     try:
         db = await aiosqlite.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None)
     except sqlite3.Error as e:
@@ -146,6 +149,8 @@ async def _create(path: Path, backup_dir: Any) -> bool:
         raise StoreReadOnly(str(path), e.strerror or "permission denied") from None
     except OSError as e:
         raise translate(sqlite3.OperationalError(str(e)), str(path)) from None
+    import aiosqlite
+
     try:
         try:
             db = await aiosqlite.connect(f"file:{tmp}?mode=rw", uri=True, isolation_level=None)
@@ -180,11 +185,7 @@ async def _prepare(db: aiosqlite.Connection, path: Path, created: bool, backup_d
             typed = StoreCorrupt(str(path), str(e))
         raise typed from e
     target = schema.SCHEMA_VERSION  # looked up at call time: tests add steps
-    if version > target:
-        raise SchemaTooNew(str(path), version, target)
-    if version == 0 and tables[0][0] and not created:
-        raise StoreCorrupt(str(path), "it is an SQLite database, but not a tether one")
-
+    check_version(path, version, tables[0][0], created)
     if version < target:
         # Migrate before switching to WAL: a failed upgrade must leave the file exactly
         # as it was, and changing the journal mode rewrites the header.
@@ -197,6 +198,16 @@ async def _prepare(db: aiosqlite.Connection, path: Path, created: bool, backup_d
         await db.execute("PRAGMA foreign_keys=ON")
     except sqlite3.Error as e:
         raise translate(e, str(path)) from e
+
+
+def check_version(path: Path, version: int, tables: int, created: bool) -> None:
+    """Refuse a newer schema, or an SQLite file that is not a tether database (schema
+    version 0 with tables in it, not one just created)."""
+    target = schema.SCHEMA_VERSION
+    if version > target:
+        raise SchemaTooNew(str(path), version, target)
+    if version == 0 and tables and not created:
+        raise StoreCorrupt(str(path), "it is an SQLite database, but not a tether one")
 
 
 async def _migrate(

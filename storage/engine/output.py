@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from storage.engine.chunks import CHUNK_BYTES, Record, append_in_tx
-from storage.engine.find import find_line
 from storage.engine.index_merge import (
     SEGMENT_GUARD,
     SEGMENTS_SQL,
@@ -29,11 +28,11 @@ from storage.models import (
     chunk_from_row,
     chunk_lines,
 )
-from storage.query.find import Finder
 from storage.text import index_text
 
 if TYPE_CHECKING:
     from storage.engine.store import Store
+    from storage.query.find import Finder
 
 
 class Output:
@@ -233,6 +232,9 @@ class Output:
         before it, whose plain text holds one of ``words`` (a string is one phrase; smart
         case: any capital makes case count, see ``storage.query.find``). ``None`` when
         no line does. Reaches every line of the session, not only recent ones."""
+        from storage.engine.find import find_line  # the query language: only when asked
+        from storage.query.find import Finder
+
         finder = words if isinstance(words, Finder) else Finder.of(words)
         if finder is None:
             return None

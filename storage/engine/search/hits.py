@@ -22,8 +22,8 @@ matches, grouped by session.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
+import types
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,14 @@ _META = "c.id, c.session_id, c.run, c.stream, c.first_line, c.open_end, c.first_
 _BATCHES = (4, 16, 64, 256)  # chunks per candidate query: the first page rarely needs more
 _RANK_WINDOW = 256  # ranked chunks read by the first query of a page
 _RANGE_SESSIONS = 4  # above this many sessions on a page, count them in one query
+
+
+@types.coroutine
+def _pause() -> Any:
+    """What ``asyncio.sleep(0)`` does (a bare yield: the event loop runs others, then
+    us) without importing asyncio, which a one-query command need not start
+    (``storage.engine.reader`` runs searches with no event loop)."""
+    yield
 
 
 @dataclass
@@ -109,7 +117,7 @@ class OutputSearch:
         if found is None:
             assert chunk.data is not None
             found = self.scanned[chunk.id] = self.scanner.scan(chunk.data, chunk.open_end)
-            await asyncio.sleep(0)  # let a UI handle keys between chunks (and cancel us)
+            await _pause()  # let a UI handle keys between chunks (and cancel us)
         return found
 
     async def load_unindexed(self, before: int) -> None:
@@ -286,7 +294,7 @@ class OutputSearch:
                 assert c.data is not None
                 total += self.scanner.count(c.data, c.open_end)
                 c.data = None  # counted chunks are not kept
-                await asyncio.sleep(0)
+                await _pause()
             out[sid] = (total, exact)
         return out
 
