@@ -19,3 +19,13 @@ def open_store(paths: Paths, *, actor: str):  # type: ignore[no-untyped-def]
 
     paths.ensure()
     return open_database(paths.db, backup_dir=paths.backups, actor=actor)
+
+
+def open_reader(paths: Paths):  # type: ignore[no-untyped-def]
+    """``with open_reader(paths) as reader``: the same database for reading only, with
+    no event loop (``storage.engine.reader``). Creates tether's missing directories
+    first, and the database (or migrates it) the way ``open_store`` does."""
+    from storage.engine.reader import open_reader as open_database
+
+    paths.ensure()
+    return open_database(paths.db, backup_dir=paths.backups)

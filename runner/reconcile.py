@@ -25,7 +25,6 @@ periodically, followers (``logs -f``) while they wait.
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import time
 from dataclasses import dataclass
@@ -85,26 +84,9 @@ async def reconcile(
     sockets of sessions that cannot have a supervisor (``locations.sweep``). Cheap
     when nothing is wrong: one query for the live sessions, and per live session a
     lock probe and at most one look at /proc."""
-    candidates = await store.sessions.list(status=ACTIVE, include_deleted=True, order="id")
-    if session_ids is not None:
-        candidates = [s for s in candidates if s.id in session_ids]
+    candidates, verdicts = await _judge_all(store, paths, session_ids)
     lost: list[int] = []
-    now = time.time()
-    for session in candidates:
-        if session.status == "pending":
-            if now - session.updated_at < PENDING_GRACE:
-                continue
-            if not paths.lock_file(session.id).exists():
-                continue  # not launched from here: a library's, or another home's
-            run = None
-            reason: str | None = "lost: its supervisor never started"
-            if is_alive(paths, session.id):
-                continue
-        else:
-            run = await store.runs.latest(session.id)
-            reason = judge(run, is_alive(paths, session.id))
-            if reason is None:
-                continue
+    for session, run, reason in verdicts:
         # Hold the lock while deciding, so no supervisor can start in between.
         with try_lock(paths.lock_file(session.id)) as free:
             if not free:
@@ -125,21 +107,49 @@ async def reconcile(
     return lost
 
 
+async def reconcile_read_only(store: Store, paths: RuntimePaths) -> bool:
+    """``reconcile`` on a store opened for reading only (``storage.engine.reader``):
+    when no session is lost it does all that ``reconcile`` does (the sweep) and
+    returns True; False when some session must be marked lost, which needs ``reconcile``
+    on a writable store. One query when no session is live."""
+    candidates, verdicts = await _judge_all(store, paths, None)
+    if verdicts:
+        return False
+    sweep(paths, {s.id for s in candidates})
+    return True
+
+
 async def judged_lost(store: Store, paths: RuntimePaths) -> list[int]:
     """The sessions ``reconcile`` would mark lost now, marking nothing (``doctor``)."""
-    found = []
+    _, verdicts = await _judge_all(store, paths, None)
+    return [session.id for session, _, _ in verdicts]
+
+
+async def _judge_all(
+    store: Store, paths: RuntimePaths, session_ids: Collection[int] | None
+) -> tuple[list[Session], list[tuple[Session, Run | None, str]]]:
+    """The live sessions (of ``session_ids``), and those of them that are lost, with
+    their latest run and why. Reads only."""
+    candidates = await store.sessions.list(status=ACTIVE, include_deleted=True, order="id")
+    if session_ids is not None:
+        candidates = [s for s in candidates if s.id in session_ids]
+    verdicts: list[tuple[Session, Run | None, str]] = []
     now = time.time()
-    for session in await store.sessions.list(status=ACTIVE, include_deleted=True, order="id"):
+    for session in candidates:
         if session.status == "pending":
-            if (
-                now - session.updated_at >= PENDING_GRACE
-                and paths.lock_file(session.id).exists()
-                and not is_alive(paths, session.id)
-            ):
-                found.append(session.id)
-        elif judge(await store.runs.latest(session.id), is_alive(paths, session.id)):
-            found.append(session.id)
-    return found
+            if now - session.updated_at < PENDING_GRACE:
+                continue
+            if not paths.lock_file(session.id).exists():
+                continue  # not launched from here: a library's, or another home's
+            if is_alive(paths, session.id):
+                continue
+            verdicts.append((session, None, "lost: its supervisor never started"))
+        else:
+            run = await store.runs.latest(session.id)
+            reason = judge(run, is_alive(paths, session.id))
+            if reason is not None:
+                verdicts.append((session, run, reason))
+    return candidates, verdicts
 
 
 async def _mark_lost(store: Store, session: Session, run: Run | None, reason: str) -> bool:
@@ -203,6 +213,8 @@ def find_leftovers(session_id: int, run: Run | None) -> Leftovers | None:
 async def end_leftovers(left: Leftovers, grace: float) -> list[int]:
     """SIGTERM what a lost run left running (its command's whole group), SIGKILL what is
     still there after ``grace`` seconds. Returns the pids that were ended."""
+    import asyncio
+
     group = left.command_pid
     targets = list(left.pids)
     if group is not None:
