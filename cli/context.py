@@ -5,35 +5,51 @@ stderr and an exit code)."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from home.config import Config, ConfigError, load_config
 from home.paths import Paths, resolve_paths
+
+if TYPE_CHECKING:
+    from home.config import Config
+    from storage.engine.reader import Reader
 
 T = TypeVar("T")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
-@dataclass
 class Ctx:
-    args: argparse.Namespace
-    paths: Paths
-    config: Config
+    """The parsed arguments, where things live, and the configuration."""
+
+    def __init__(self, args: argparse.Namespace, paths: Paths) -> None:
+        self.args = args
+        self.paths = paths
+        self._config: Config | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Ctx:
-        from tui.keys import KEYS  # no Textual: just the binding ids, to check [keys]
-
-        paths = resolve_paths(getattr(args, "db", None))
+        ctx = cls(args, resolve_paths(getattr(args, "db", None)))
         if not getattr(args, "loads_config", True):  # `config set/edit`: they mend a bad file
-            return cls(args, paths, Config(path=paths.config_file))
-        return cls(args, paths, load_config(paths.config_file, key_ids=KEYS))
+            from home.config import Config
+
+            ctx._config = Config(path=ctx.paths.config_file)
+        elif ctx.paths.config_file is not None and ctx.paths.config_file.exists():
+            ctx.config  # noqa: B018 - checked now: a bad config.toml stops every command
+        return ctx
+
+    @property
+    def config(self) -> Config:
+        """``config.toml``, read when first needed (without one, nothing to read: a
+        command that needs no setting never imports the config code)."""
+        if self._config is None:
+            from home.config import load_config
+            from tui.keys import KEYS  # no Textual: just the binding ids, to check [keys]
+
+            self._config = load_config(self.paths.config_file, key_ids=KEYS)
+        return self._config
 
     def open_store(self, *, actor: str = "cli"):  # type: ignore[no-untyped-def]
         """``async with ctx.open_store() as store``: creates dirs (0700) as needed."""
@@ -42,7 +58,28 @@ class Ctx:
         return open_store(self.paths, actor=actor)
 
     def run(self, fn: Callable[[], Awaitable[T]]) -> T:
+        import asyncio  # only commands that write (or wait) start an event loop
+
         return asyncio.run(fn())  # type: ignore[arg-type]
+
+    def read(self, fn: Callable[[Reader], Awaitable[T]]) -> T:
+        """Run ``fn(reader)`` on the database opened for reading, synchronously: one
+        plain connection, no event loop, no thread (``storage.engine.reader``). Sessions
+        are reconciled first, as for every command; only when one must be marked lost
+        is the store opened for writing to do it."""
+        from home.store import open_reader
+        from runner.reconcile import reconcile_read_only
+
+        with open_reader(self.paths) as reader:
+            if not reader.run(reconcile_read_only(reader, self.paths)):
+                self.run(self._reconcile)
+            return reader.run(fn(reader))  # type: ignore[arg-type]
+
+    async def _reconcile(self) -> None:
+        from runner.reconcile import reconcile
+
+        async with self.open_store(actor="cli") as store:
+            await reconcile(store, self.paths)
 
 
 def print_json(value: Any) -> None:
@@ -57,6 +94,8 @@ def fail(error: BaseException) -> int:
     if isinstance(error, SessionNotFound | StoreError):
         print(f"tether: {error}", file=sys.stderr)
         return EXIT_ERROR
+    from home.config import ConfigError
+
     if isinstance(error, UsageError | ConfigError):  # config.toml is input too
         print(f"tether: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -5,7 +5,6 @@ lines sent to the command are marked. Nothing here imports Textual."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import os
@@ -20,6 +19,7 @@ from .context import EXIT_OK, Ctx
 if TYPE_CHECKING:
     from runner.locations import RuntimePaths
     from storage import Line, Session, Store
+    from storage.engine.reader import Reader
 
 LIVENESS_EVERY = 1.0  # seconds between looks at a followed session's supervisor
 
@@ -152,6 +152,8 @@ async def _follow(
                 break
         if session.ended:
             return session
+        import asyncio
+
         await asyncio.sleep(FOLLOW_POLL)
 
 
@@ -162,33 +164,40 @@ def cmd_logs(ctx: Ctx) -> int:
         raise _usage(ctx, "--tail takes a number of lines (0 or more)")
     opts = _LogOptions(args.stream, args.timestamps, args.raw, args.tail, args.json)
     out = sys.stdout.buffer
+    rendered = getattr(args, "rendered", False)  # a pty session as seen: cli/screen.py
+
+    async def show(store: Store | Reader) -> int:
+        session = await store.sessions.resolve(args.id)
+        if rendered:
+            from .screen import print_rendered
+
+            return await print_rendered(ctx, store, session)  # type: ignore[arg-type]
+        start = 0
+        if opts.tail is not None:
+            lines = await store.output.tail(session.id, opts.tail, opts.stream)
+            if args.follow and lines and not lines[-1].terminated and not session.ended:
+                lines = lines[:-1]  # still growing; the follow loop prints it
+            for line in lines:
+                out.write(_line_bytes(line, opts))
+            out.flush()
+            start = lines[-1].number + 1 if lines else session.output_lines
+        elif not args.follow:
+            if opts.timestamps or opts.json:
+                async for line in store.output.iter_lines(session.id, stream=opts.stream):
+                    out.write(_line_bytes(line, opts))
+                out.flush()
+            else:
+                await _dump(store, session.id, opts, out)  # type: ignore[arg-type]
+        if args.follow:
+            final = await _follow(store, session.id, opts, out, start, ctx.paths)  # type: ignore[arg-type]
+            return _exit_status(final)  # its command's, as `run -f`; lost: 1
+        return EXIT_OK
+
+    if not args.follow and not rendered:
+        return ctx.read(show)  # one read: no event loop (storage.engine.reader)
 
     async def go() -> int:
         async with _session_store(ctx) as store:
-            session = await store.sessions.resolve(args.id)
-            if getattr(args, "rendered", False):  # a pty session as seen: cli/screen.py
-                from .screen import print_rendered
-
-                return await print_rendered(ctx, store, session)
-            start = 0
-            if opts.tail is not None:
-                lines = await store.output.tail(session.id, opts.tail, opts.stream)
-                if args.follow and lines and not lines[-1].terminated and not session.ended:
-                    lines = lines[:-1]  # still growing; the follow loop prints it
-                for line in lines:
-                    out.write(_line_bytes(line, opts))
-                out.flush()
-                start = lines[-1].number + 1 if lines else session.output_lines
-            elif not args.follow:
-                if opts.timestamps or opts.json:
-                    async for line in store.output.iter_lines(session.id, stream=opts.stream):
-                        out.write(_line_bytes(line, opts))
-                    out.flush()
-                else:
-                    await _dump(store, session.id, opts, out)
-            if args.follow:
-                final = await _follow(store, session.id, opts, out, start, ctx.paths)
-                return _exit_status(final)  # its command's, as `run -f`; lost: 1
-        return EXIT_OK
+            return await show(store)
 
     return ctx.run(go)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .context import EXIT_OK, EXIT_USAGE, Ctx, print_json
 
 if TYPE_CHECKING:
+    from storage.engine.reader import Reader
     from storage.engine.search.core import SearchResults, SessionHits
     from storage.models import SearchHit
 
@@ -146,27 +147,20 @@ def cmd_search(ctx: Ctx) -> int:
         print("tether: --limit must be at least 1", file=sys.stderr)
         return EXIT_USAGE
 
-    async def go() -> SearchResults:
+    async def go(store: Reader) -> SearchResults:
         from storage.engine.search.core import search
 
-        async with ctx.open_store(actor="cli") as store:
-            try:
-                from runner.control import reconcile
-
-                await reconcile(store, ctx.paths)  # statuses right for is:running
-            except ImportError:
-                pass
-            return await search(
-                store,
-                query,
-                limit=args.limit or 50,
-                page=args.page,
-                rank=args.rank,
-                counts=not args.no_counts,
-            )
+        return await search(
+            store,  # type: ignore[arg-type]  # the reading half of a Store
+            query,
+            limit=args.limit or 50,
+            page=args.page,
+            rank=args.rank,
+            counts=not args.no_counts,
+        )
 
     try:
-        results = ctx.run(go)
+        results = ctx.read(go)  # reconciled first: statuses right for is:running
     except QueryError as e:
         print(f"tether: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -32,12 +32,12 @@ from .common import (
     _usage,
     _when,
 )
-from .context import EXIT_ERROR, EXIT_OK, Ctx, print_json
-from .control import _simple, cmd_restore, cmd_resume, cmd_rm, cmd_send, cmd_stop
-from .logs import _follow, _LogOptions, cmd_logs
+from .context import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Ctx, print_json
 
 if TYPE_CHECKING:
     from storage import Session
+    from storage.engine.reader import Reader
+    from storage.query import Query
 
 STATUSES = ("pending", "running", "paused", "succeeded", "failed", "stopped", "lost")
 
@@ -82,6 +82,8 @@ def cmd_run(ctx: Ctx) -> int:
 
     async def go() -> int:
         from runner.control import start_session
+
+        from .logs import _follow, _LogOptions
 
         async with _session_store(ctx) as store:
             session = await start_session(
@@ -132,19 +134,49 @@ def _statuses(ctx: Ctx, values: list[str] | None) -> list[str] | None:
 def cmd_ls(ctx: Ctx) -> int:
     args = ctx.args
     statuses = _statuses(ctx, args.status)
+    query = _ls_query(" ".join(args.query), statuses, args.tag)
+    if isinstance(query, int):
+        return query
 
-    async def go() -> int:
-        async with _session_store(ctx) as store:
+    async def go(store: Reader) -> int:
+        if query is None:
             sessions = await store.sessions.list(
                 status=statuses, tag=args.tag, include_deleted=args.all, limit=args.limit
             )
+        else:
+            from storage.engine.search.filters import list_sessions
+
+            sessions = await list_sessions(store, query, include_deleted=args.all, limit=args.limit)
         if args.json:
             print_json([s.to_json() for s in sessions])
             return EXIT_OK
         _print_table(sessions)
         return EXIT_OK
 
-    return ctx.run(go)
+    return ctx.read(go)
+
+
+def _ls_query(text: str, statuses: list[str] | None, tag: str | None) -> Query | int | None:
+    """``ls QUERY``: the query language of ``search`` over metadata and filters
+    (``ctx.model:opus``, ``status:failed``...), with ``--status``/``--tag`` added to it.
+    None without a query; the usage exit code after printing a query that does not parse."""
+    if not text.strip():
+        return None
+    from dataclasses import replace
+
+    from storage.query import QueryError, parse
+
+    try:
+        query = parse(text)
+    except QueryError as e:
+        print(f"tether: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if statuses:
+        wanted = frozenset(statuses)
+        query = replace(query, statuses=wanted & (query.statuses or wanted))
+    if tag:
+        query = replace(query, tags=(*query.tags, frozenset({tag})))
+    return query
 
 
 def _print_table(sessions: list[Session]) -> None:
@@ -182,13 +214,11 @@ def _print_table(sessions: list[Session]) -> None:
 def cmd_show(ctx: Ctx) -> int:
     args = ctx.args
 
-    async def go() -> int:
-        from runner.control import is_alive
-        from runner.locations import supervisor_pid
+    async def go(store: Reader) -> int:
+        from runner.locations import is_alive, supervisor_pid
 
-        async with _session_store(ctx) as store:
-            s = await store.sessions.resolve(args.id)
-            runs = await store.runs.list(s.id)
+        s = await store.sessions.resolve(args.id)
+        runs = await store.runs.list(s.id)
         alive = is_alive(ctx.paths, s.id)
         if args.json:
             data = s.to_json(reveal=args.reveal)
@@ -256,7 +286,20 @@ def cmd_show(ctx: Ctx) -> int:
                 print(f"  {r.number:>3}  {_when(r.started_at)}  {took:>8}  {end}{code}")
         return EXIT_OK
 
-    return ctx.run(go)
+    return ctx.read(go)
+
+
+def _later(module: str, name: str, *args: str) -> Callable[[Ctx], int]:
+    """The handler ``name`` of ``module`` (or what ``name(*args)`` makes), imported
+    only when its command runs: ``tether ls`` need not load the control commands."""
+
+    def handler(ctx: Ctx) -> int:
+        import importlib
+
+        found = getattr(importlib.import_module(module, __package__), name)
+        return int((found(*args) if args else found)(ctx))
+
+    return handler
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -287,7 +330,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARGS...]")
 
-    p = add("ls", cmd_ls, "list sessions, newest first")
+    p = add(
+        "ls",
+        cmd_ls,
+        "list sessions, newest first",
+        epilog="QUERY is the query language of search, over names, commands, directories, "
+        "tags, notes and filters: tether ls 'ctx.model:opus status:failed', "
+        "tether ls -- -has:ctx.thread (a query starting with '-' goes after --).",
+    )
+    p.add_argument("query", nargs="*", metavar="QUERY", help="only the sessions it matches")
     p.add_argument("--status", action="append", help="only these statuses (comma-separated)")
     p.add_argument("--tag", help="only sessions with this tag")
     p.add_argument("-a", "--all", action="store_true", help="include sessions in the trash")
@@ -305,7 +356,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--reveal", action="store_true", help="show secret env values in clear")
     p.add_argument("--json", action="store_true", help="print JSON")
 
-    p = add("logs", cmd_logs, "print a session's output")
+    p = add("logs", _later(".logs", "cmd_logs"), "print a session's output")
     session_id(p)
     p.add_argument("-f", "--follow", action="store_true", help="keep printing until it ends")
     p.add_argument("-n", "--tail", type=int, metavar="N", help="only the last N lines")
@@ -331,36 +382,44 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         help="a terminal (pty) session as seen: what scrolled off its screen, then the screen",
     )
 
-    p = add("stop", cmd_stop, "stop a session (SIGTERM, then SIGKILL after the grace period)")
+    p = add(
+        "stop",
+        _later(".control", "cmd_stop"),
+        "stop a session (SIGTERM, then SIGKILL after the grace period)",
+    )
     session_id(p)
     p.add_argument("--grace", type=float, metavar="S", help="seconds before SIGKILL")
     session_json(p)
 
-    p = add("pause", _simple("pause"), "pause a session (SIGSTOP)")
+    p = add("pause", _later(".control", "_simple", "pause"), "pause a session (SIGSTOP)")
     session_id(p)
     session_json(p)
-    p = add("continue", _simple("continue"), "continue a paused session (SIGCONT)")
+    p = add(
+        "continue", _later(".control", "_simple", "continue"), "continue a paused session (SIGCONT)"
+    )
     session_id(p)
     session_json(p)
 
-    p = add("send", cmd_send, "send a line to a session's input")
+    p = add("send", _later(".control", "cmd_send"), "send a line to a session's input")
     session_id(p)
     p.add_argument("text", nargs="+", help="the text (words are joined with spaces)")
     p.add_argument("--no-newline", action="store_true", help="do not end the line")
     session_json(p)
 
-    p = add("resume", cmd_resume, "start a new run of an ended session")
+    p = add("resume", _later(".control", "cmd_resume"), "start a new run of an ended session")
     session_id(p)
     p.add_argument("-y", "--yes", action="store_true", help="run an imported session's command")
     p.add_argument("-f", "--follow", action="store_true", help="then stream its output")
     session_json(p)
 
-    p = add("rm", cmd_rm, "move sessions to the trash (or delete them for good)")
+    p = add(
+        "rm", _later(".control", "cmd_rm"), "move sessions to the trash (or delete them for good)"
+    )
     p.add_argument("ids", nargs="+", metavar="ID")
     p.add_argument("--json", action="store_true", help="print the trashed sessions as JSON")
     p.add_argument("--purge", action="store_true", help="delete for good, output and all")
     p.add_argument("--force", action="store_true", help="with --purge: delete pinned sessions too")
 
-    p = add("restore", cmd_restore, "bring sessions back from the trash")
+    p = add("restore", _later(".control", "cmd_restore"), "bring sessions back from the trash")
     p.add_argument("ids", nargs="+", metavar="ID")
     p.add_argument("--json", action="store_true", help="print the restored sessions as JSON")

@@ -1,0 +1,113 @@
+"""The command line stays quick to start, checked without timing anything: a command
+imports only its own module of ``cli``, and the one-query commands (``ls``, ``show``,
+``logs``, ``search``) read through a plain connection, so no event loop, no
+aiosqlite and no worker thread. (The times are in ``bench/cases/cli_startup.py``.)"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import subprocess
+import sys
+
+import pytest
+
+import cli
+
+# Runs one command in a fresh interpreter and reports what it loaded and which threads
+# were still there at the end.
+_PROBE = (
+    "import json, sys, threading\n"
+    "from cli import main\n"
+    "try:\n"
+    "    rc = main(sys.argv[1:])\n"
+    "except SystemExit as e:\n"
+    "    rc = e.code\n"
+    "sys.stdout.flush()\n"
+    "report = {'rc': rc, 'modules': sorted(sys.modules),\n"
+    "          'threads': [t.name for t in threading.enumerate()]}\n"
+    "print('\\nPROBE ' + json.dumps(report))\n"
+)
+READ = {"cli", "cli.context", "cli.common", "cli.sessions"}
+
+
+def probe(tether, *args: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args],
+        env=tether.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    line = [ln for ln in done.stdout.splitlines() if ln.startswith("PROBE ")]
+    assert line, (done.stdout, done.stderr)
+    report = json.loads(line[-1].removeprefix("PROBE "))
+    assert report["rc"] in (0, None), (args, done.stderr)
+    return report
+
+
+@pytest.fixture
+def session(tether) -> str:
+    sid = tether.ok("run", "--", "sh", "-c", "echo needle-17; seq 1 50").strip()
+    tether.wait_status(sid, ("succeeded",))
+    return sid
+
+
+@pytest.mark.parametrize(
+    ("args", "modules"),
+    [
+        (("ls",), READ),
+        (("ls", "--json"), READ),
+        (("show", "{sid}"), READ),
+        (("logs", "{sid}", "--tail", "20"), READ | {"cli.logs"}),
+        (("logs", "{sid}"), READ | {"cli.logs"}),
+        (("search", "needle-17"), {"cli", "cli.context", "cli.search"}),
+        (("--version",), {"cli", "cli.context"}),
+    ],
+)
+def test_a_one_query_command_starts_no_event_loop_and_loads_only_its_module(
+    tether, session, args, modules
+):
+    report = probe(tether, *(a.format(sid=session) for a in args))
+    loaded = set(report["modules"])
+    ours = {m for m in loaded if m == "cli" or m.startswith("cli.")}
+    assert ours == modules, args
+    for heavy in ("asyncio", "aiosqlite", "textual"):
+        assert heavy not in loaded, (args, heavy)
+    assert report["threads"] == ["MainThread"], args
+
+
+def test_the_read_path_gives_what_the_store_gives(tether, session):
+    """Same answers as before: the rows and lines come from the same facets."""
+    assert "needle-17" in tether.ok("search", "needle-17")
+    assert tether.ok("logs", session, "--tail", "2", "--stream", "stdout").split() == ["49", "50"]
+    assert [s["id"] for s in tether.json("ls")] == [int(session)]
+
+
+def test_a_command_that_writes_still_uses_the_store(tether, session):
+    report = probe(tether, "rm", session)
+    assert "aiosqlite" in report["modules"]
+
+
+def test_commands_lists_each_command_with_the_module_that_registers_it():
+    found = {}
+    for name in cli.COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+            continue
+        sub = argparse.ArgumentParser().add_subparsers()
+        module.register(sub, argparse.ArgumentParser(add_help=False))
+        found.update(dict.fromkeys(sub.choices, name))
+    assert found == {k: v for k, v in cli.COMMANDS.items() if v in found.values()}
+
+
+def test_help_still_lists_every_command(tether):
+    out = tether.ok("--help")
+    for name in cli.COMMANDS:
+        if importlib.util.find_spec(cli.COMMANDS[name]) is not None:
+            assert name in out, name
