@@ -16,7 +16,6 @@ import contextlib
 import functools
 import os
 import signal
-import socket
 import sys
 from dataclasses import dataclass
 
@@ -25,6 +24,8 @@ LINUX = sys.platform.startswith("linux")
 
 @functools.cache
 def host() -> str:
+    import socket  # only when a run's host is compared: most commands never need it
+
     return socket.gethostname()
 
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from storage.errors import IllegalTransition, RunSuperseded
 from storage.models import ACTIVE
 
-from . import identity, log
+from . import identity
 from .locations import RuntimePaths, is_alive, socket_path, sweep, try_lock
 
 if TYPE_CHECKING:
@@ -240,9 +240,13 @@ async def end_leftovers(left: Leftovers, grace: float) -> list[int]:
 def supervisor_errors(paths: RuntimePaths, limit: int = 20) -> list[str]:
     """The newest errors supervisors logged (each a header line and any traceback),
     oldest first: for ``tether doctor``."""
+    from . import log  # its traceback code: only for doctor
+
     return log.read_entries(paths.supervisor_log, limit, levels=("ERROR",))
 
 
 def supervisor_warnings(paths: RuntimePaths, limit: int = 20) -> list[str]:
     """Like ``supervisor_errors`` but also warnings (database retries, dropped output)."""
+    from . import log  # its traceback code: only for doctor
+
     return log.read_entries(paths.supervisor_log, limit, levels=("ERROR", "WARN"))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import _thread
 import os
-import threading
 import time
-import uuid
 
-_lock = threading.Lock()
+# threading.Lock is this; uuid and threading are imported only when an id is made
+# (importing uuid costs more than a reading command's query: bench/cases/cli_startup.py).
+_lock = _thread.allocate_lock()
 _last_ms = 0
 _seq = 0
 
@@ -30,4 +31,6 @@ def uuid7(now: float | None = None) -> str:
     rand_a = seq & 0xFFF if seq < 0x1000 else int.from_bytes(os.urandom(2), "big") & 0xFFF
     rand_b = rand & ((1 << 62) - 1)
     value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b
+    import uuid
+
     return str(uuid.UUID(int=value))
