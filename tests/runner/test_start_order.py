@@ -9,6 +9,10 @@ has indeed not run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import sys
+from pathlib import Path
 
 from runner import control
 from runner.launch import _spawn_supervisor
@@ -45,25 +49,67 @@ async def test_no_control_socket_means_the_command_never_runs(store, paths, tmp_
     assert not list(await store.runs.list(s.id)), "a run was recorded for a command that never ran"
 
 
+def _held_command(cwd: Path) -> int | None:
+    """The pid of the command forked and held before exec: a copy of the supervisor
+    (still Python, not the program) whose working directory is already ``cwd``."""
+    python = os.path.realpath(sys.executable)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if os.readlink(entry / "cwd") == str(cwd) and os.readlink(entry / "exe") == python:
+                return int(entry.name)
+    return None
+
+
 async def test_a_database_that_cannot_be_opened_means_the_command_never_runs(
     store, paths, tmp_path
 ):
-    """The supervisor opens the database after the fork (before any thread): if that
-    fails the held command is abandoned."""
+    """The database fails only once the command is forked and waiting for its go: the
+    "database" is a FIFO, so the supervisor's check of it blocks until the test writes
+    something that is not SQLite into it. Had the command not been held, it would have
+    run by then (its marker would be there)."""
     marker = tmp_path / "ran"
-    s = await store.sessions.create(["touch", str(marker)], str(tmp_path))
+    work = tmp_path / "work"
+    work.mkdir()
+    db = tmp_path / "tether.db"
+    os.mkfifo(db)
+    s = await store.sessions.create(["touch", str(marker)], str(work))
     spec = LaunchSpec(
-        db=str(tmp_path / "missing" / "tether.db"),  # not there: open_store(create=False)
+        db=str(db),
         session_id=s.id,
         lock=str(paths.lock_file(s.id)),
         socket=str(socket_path(paths, s.id)),
         log=str(paths.supervisor_log),
         argv=["touch", str(marker)],
-        cwd=str(tmp_path),
+        cwd=str(work),
     )
-    report = await asyncio.to_thread(_spawn_supervisor, spec)
+    launching = asyncio.ensure_future(asyncio.to_thread(_spawn_supervisor, spec))
+
+    async def held_or_ran() -> bool:
+        return marker.exists() or _held_command(work) is not None
+
+    await eventually(held_or_ran, timeout=30, what="the command to be forked")
+    ran_early = marker.exists()  # asserted once the supervisor is let go
+
+    async def fail_the_database() -> bool:
+        try:  # succeeds once the supervisor is reading the "database"
+            fd = os.open(db, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:
+            return False
+        os.write(fd, b"not a database\n")
+        os.close(fd)
+        return True
+
+    async def released() -> bool:
+        await fail_the_database()  # each try to open it (there are two) reads it
+        return launching.done() and await _released(paths, s.id)
+
+    await eventually(released, timeout=30, what="the supervisor to fail and let go")
+    assert not ran_early, "the command ran before its supervisor had its database"
+    report = launching.result()
     assert not report["ok"] and "never ran" in report["error"], report
-    await eventually(lambda: _released(paths, s.id), timeout=30, what="the supervisor to let go")
+    assert "not an SQLite database" in report["error"], report
     assert not marker.exists(), "the command ran although its supervisor had no database"
 
 
