@@ -460,17 +460,26 @@ class Sessions:
     ) -> int:
         """Delete sessions for good: rows, runs, tags, output and index entries. Each
         session goes in its own transaction, so an interrupted purge leaves every
-        session either whole or gone. Call ``store.reclaim_space()`` afterwards to
-        shrink the file."""
+        session either whole or gone. As ``cleanup``'s purge does, its audit entries
+        are scrubbed and a ``purge`` entry (uid, runs, output size) records it. Call
+        ``store.reclaim_space()`` afterwards to shrink the file."""
+        from storage.engine.audit import scrub_in_tx
+
         ids = list(ids)
         done = 0
         for i, sid in enumerate(ids):
             async with self._store.transaction() as db:
-                if await purge_in_tx(db, sid):
-                    await _audit(db, self._store.actor, "purge", sid, None)
+                summary = await scrub_in_tx(db, sid)
+                if summary is not None and await purge_in_tx(db, sid):
+                    await _audit(db, self._store.actor, "purge", sid, summary)
                     done += 1
             if progress is not None:
                 progress(i + 1, len(ids))
+        if done:
+            # The metadata index keeps a purged name, command and notes in older
+            # segments (FTS5 tombstones) until merged; it is small: merge it whole.
+            async with self._store.transaction() as db:
+                await db.execute("INSERT INTO sessions_fts (sessions_fts) VALUES ('optimize')")
         return done
 
     async def _exists(self, db: aiosqlite.Connection, session_id: int) -> None:

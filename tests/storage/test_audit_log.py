@@ -65,11 +65,6 @@ async def _sessions_purge(store, sid):  # `tether rm --purge`
     await store.reclaim_space()
 
 
-_NOT_IN_SESSIONS_PY = pytest.mark.xfail(
-    strict=True,
-    reason="Sessions.purge (storage/engine/sessions.py, not this change's file) does not "
-    "scrub the audit log nor merge the metadata index yet",
-)
 _OUTPUT_INDEX = pytest.mark.xfail(
     strict=True,
     reason="a per-chunk purge leaves the deleted chunks' terms in output_fts segments "
@@ -81,7 +76,8 @@ PURGES = [
         _purge_sessions_per_chunk, (SECRET_SENT,), id="per-chunk-sent", marks=_OUTPUT_INDEX
     ),
     pytest.param(_purge_sessions_rebuild, SECRETS, id="rebuild"),
-    pytest.param(_sessions_purge, SECRETS, id="sessions.purge", marks=_NOT_IN_SESSIONS_PY),
+    pytest.param(_sessions_purge, (SECRET_ARG, SECRET_NOTE, SECRET_ENV), id="sessions.purge"),
+    pytest.param(_sessions_purge, (SECRET_SENT,), id="sessions.purge-sent", marks=_OUTPUT_INDEX),
 ]
 
 
