@@ -185,10 +185,19 @@ def cmd_rm(ctx: Ctx) -> int:
                     continue
                 targets.append(s.id)
             if args.purge:
+                targets = list(dict.fromkeys(targets))
+                # What each one was, taken before it is gone: --json prints those purged.
+                shown = {}
+                if args.json:
+                    for s in await _all(store, targets):
+                        shown[s.id] = await _session_json(ctx, store, s)
                 n = await store.sessions.purge(targets)
                 if n:
                     await store.reclaim_space()
-                print(f"deleted {n} session{'s' * (n != 1)} for good")
+                if args.json:
+                    print_json([shown[i] for i in targets if await store.sessions.get(i) is None])
+                else:
+                    print(f"deleted {n} session{'s' * (n != 1)} for good")
             else:
                 return await _trash(ctx, store, targets, code)
         return code

@@ -416,7 +416,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "rm", _later(".control", "cmd_rm"), "move sessions to the trash (or delete them for good)"
     )
     p.add_argument("ids", nargs="+", metavar="ID")
-    p.add_argument("--json", action="store_true", help="print the trashed sessions as JSON")
+    p.add_argument(
+        "--json", action="store_true", help="print the trashed (or purged) sessions as JSON"
+    )
     p.add_argument("--purge", action="store_true", help="delete for good, output and all")
     p.add_argument("--force", action="store_true", help="with --purge: delete pinned sessions too")
 

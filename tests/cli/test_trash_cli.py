@@ -62,3 +62,14 @@ def test_rm_of_a_running_session_trashes_it_and_it_keeps_running(tether):
     assert shown["supervisor_alive"] is True
     tether.ok("stop", sid)
     assert tether.wait_status(sid, ("stopped",))["deleted_at"] is not None
+
+
+def test_rm_purge_json_prints_the_purged_sessions_as_json(tether):
+    a, b = (tether.ok("run", "--", "true").strip() for _ in range(2))
+    for sid in (a, b):
+        tether.wait_status(sid, ("succeeded",))
+    before = tether.json("show", a)
+    purged = tether.json("rm", "--purge", "--json", a, b)
+    assert [s["id"] for s in purged] == [int(a), int(b)]
+    assert purged[0]["uid"] == before["uid"] and purged[0]["status"] == "succeeded"
+    assert tether("show", a).returncode != 0  # gone for good
