@@ -107,11 +107,15 @@ class Session:
             return None
         return max(0.0, (self.ended_at if self.ended_at is not None else now) - start)
 
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (for `--json` output)."""
+    def to_json(self, *, reveal: bool = False) -> dict[str, Any]:
+        """A JSON-ready dict (for `--json` output). Env values that look secret are
+        masked (``storage.masking``) unless ``reveal``."""
         from dataclasses import asdict
 
+        from storage.masking import shown_env
+
         d = asdict(self)
+        d["env"] = shown_env(self.env, reveal=reveal)
         d["argv"] = list(self.argv)
         d["tags"] = list(self.tags)
         d["resume_argv"] = list(self.resume_argv) if self.resume_argv is not None else None
