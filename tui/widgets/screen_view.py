@@ -175,9 +175,6 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
 
     @work(group="terminal-feed", exit_on_error=False)
     async def _feed_loop(self) -> None:
-        from runner.screen.replay import ScreenReplay
-
-        self.replay = ScreenReplay(self.session_id, transcript=True)
         while True:
             try:
                 if not await self._poll():
@@ -204,6 +201,12 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
             self._ready = True
             return False  # no terminal: the output screen shows the stream
         self.status = session.status
+        if self.replay is None:
+            # Only a terminal session needs the emulator. Loading it takes a few hundred
+            # milliseconds the first time: in a thread, not on the app's event loop.
+            from runner.screen.replay import ScreenReplay
+
+            self.replay = await asyncio.to_thread(ScreenReplay, self.session_id, transcript=True)
         seen = (session.output_lines, session.output_bytes)
         if seen != self._seen and self.replay is not None:
             await self.replay.catch_up(self.store)
