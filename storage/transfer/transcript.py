@@ -155,8 +155,10 @@ def _header(session: Session, redaction: Redaction) -> list[str]:
     out.append(f"- **Mode:** {session.mode}")
     out.append(f"- **Created:** {_when(session.created_at)}")
     if session.started_at is not None:
-        end = session.ended_at if session.ended_at is not None else session.updated_at
-        took = f" ({format_duration_spaced(end - session.started_at)})" if session.ended_at else ""
+        # How long the latest run took, as everywhere else (not since the first start).
+        took = ""
+        if session.ended_at is not None:
+            took = f" ({format_duration_spaced(session.duration(session.ended_at) or 0.0)})"
         out.append(f"- **Started:** {_when(session.started_at)}")
         out.append(f"- **Ended:** {_when(session.ended_at)}{took}")
     if session.tags:

@@ -498,3 +498,16 @@ async def test_export_to_file_writes_into_pipes_and_replaces_symlinks(store, tmp
     # by another user in a shared directory: storage/files.py).
     assert not link.is_symlink() and link.read_bytes().startswith(b"epoch 1\n")
     assert real.read_bytes() == b"old"
+
+
+async def test_markdown_says_how_long_the_latest_run_took(store):
+    # Two short runs an hour apart: the header's duration is the last run's, not the
+    # hour since the first start (as the list, the toast and `show` count it).
+    s = await store.sessions.create(["make"], "/", created_at=T0)
+    await store.runs.start(s.id, at=T0)
+    await store.runs.finish(s.id, exit_code=0, at=T0 + 2)
+    await store.runs.start(s.id, at=T0 + 3600)
+    await store.runs.finish(s.id, exit_code=0, at=T0 + 3605)
+    md = (await export_doc(store, [s.id], "md")).decode()
+    ended = next(line for line in md.splitlines() if line.startswith("- **Ended:**"))
+    assert ended.endswith("(5s)"), ended
