@@ -18,6 +18,10 @@ import os
 import signal
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from storage import ProcessIdentity
 
 LINUX = sys.platform.startswith("linux")
 
@@ -148,3 +152,24 @@ def kill_group(pgrp: int, sig: int = signal.SIGKILL) -> bool:
         return True
     except (ProcessLookupError, PermissionError):
         return False
+
+
+def of_supervisor(command_pid: int, socket: str) -> ProcessIdentity | None:
+    """What a supervisor's run records so that others can tell it is alive without its
+    lock file (runner/reconcile.py), and find what it leaves if it dies (``stop``)."""
+    from pathlib import Path
+
+    from storage import ProcessIdentity
+
+    this_boot = boot()
+    me = start_time(os.getpid())
+    if this_boot is None or me is None:
+        return None
+    return ProcessIdentity(
+        host=host(),
+        boot=this_boot,
+        supervisor_pid=os.getpid(),
+        supervisor_start=me,
+        command_start=start_time(command_pid),
+        socket=str(Path(socket).absolute()),
+    )

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from storage import LIVE, ProcessIdentity, RunSuperseded, open_store
+from storage import LIVE, RunSuperseded, open_store
 from storage.units import format_duration
 
 from . import descendants, guardian, identity, log
@@ -48,9 +48,8 @@ from .kinds import kind_for
 from .locations import SupervisorLock
 from .server import ControlServer
 from .spec import LaunchSpec
+from .upkeep import keep_files
 from .writer import END_RETRY, RETRY_FOR, Writer
-
-FILE_CHECK_EVERY = 1.0  # seconds between looks at our lock file and socket
 
 
 class Supervisor:
@@ -169,7 +168,7 @@ class Supervisor:
                 self.spec.shown_argv or self.spec.argv,
                 pid=child.pid,
                 supervisor="tether",
-                identity=self._identity(child.pid),
+                identity=identity.of_supervisor(child.pid, self.spec.socket),
             ),
             "record the start",
             RETRY_FOR / 2,
@@ -189,7 +188,7 @@ class Supervisor:
         self.run_number = run.number
         self._on_sigchld()  # it may have exited already
         self.report({"ok": True, "pid": child.pid, "run": run.number, "supervisor": os.getpid()})
-        keeper = asyncio.create_task(self._keep_files(lock, server))
+        keeper = asyncio.create_task(keep_files(lock, server, self.log_path, self.sid))
 
         flusher = asyncio.create_task(self.writer.run())
         watchdog = asyncio.create_task(self.writer.watch_database(self.spec.db, db_identity))
@@ -429,53 +428,6 @@ class Supervisor:
         else:
             self.final_status = run.status
         self.finished.set()
-
-    # -- who we are, and our files -------------------------------------------------------
-    def _identity(self, command_pid: int) -> ProcessIdentity | None:
-        """What the run records so that others can tell we are alive without our lock
-        file (runner/reconcile.py), and find what we leave if we die (``stop``)."""
-        boot = identity.boot()
-        me = identity.start_time(os.getpid())
-        if boot is None or me is None:
-            return None
-        return ProcessIdentity(
-            host=identity.host(),
-            boot=boot,
-            supervisor_pid=os.getpid(),
-            supervisor_start=me,
-            command_start=identity.start_time(command_pid),
-            socket=str(Path(self.spec.socket).absolute()),
-        )
-
-    async def _keep_files(self, lock: SupervisorLock, server: ControlServer) -> None:
-        """Put back our lock file and control socket when someone removes them (logind
-        empties the runtime directory at logout, tmp cleaners), so that others find us
-        by them again. Runs until the end of the run."""
-        while True:
-            await asyncio.sleep(FILE_CHECK_EVERY)
-            try:
-                if not lock.still_there() and lock.repair():
-                    log.write_entry(
-                        self.log_path,
-                        f"the lock file {lock.path} was removed; made it again",
-                        session_id=self.sid,
-                        level="WARN",
-                    )
-                if not server.still_there():
-                    await server.rebind()
-                    log.write_entry(
-                        self.log_path,
-                        f"the control socket {server.path} was removed; made it again",
-                        session_id=self.sid,
-                        level="WARN",
-                    )
-            except Exception as e:  # noqa: BLE001 - try again next time
-                log.write_entry(
-                    self.log_path,
-                    f"could not restore the lock file or socket: {e!r}",
-                    session_id=self.sid,
-                    level="WARN",
-                )
 
     def _lost_output(self) -> str:
         """What output was lost over the run, for its end line ("" when none). Output
