@@ -12,6 +12,9 @@ and are imported as ``tests.support.<thing>`` (see tests/support/__init__.py).
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +26,19 @@ from home.paths import Paths  # noqa: E402
 from storage import open_store  # noqa: E402
 from tests.support.supervisors import supervised_paths  # noqa: E402
 from tests.support.tether_cli import Tether  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    """Whatever a test pins in the environment (``TZ`` and ``HOME`` for screenshots:
+    tests.support.tui_app.pin_environment) is undone after it, so that no later test
+    depends on which ran before it."""
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
+        time.tzset()
 
 
 @pytest.fixture
