@@ -43,7 +43,8 @@ class AmbiguousSession(SessionNotFound):
         # Not SessionNotFound.__init__: its message would say nothing matched.
         Exception.__init__(
             self,
-            f"{prefix!r} matches {many} sessions; give more of the uid, or the #id:{listed}",
+            f"{prefix!r} matches several sessions ({many}); give more of the uid, or the #id:"
+            f"{listed}",
         )
 
 

@@ -37,7 +37,7 @@ def test_an_ambiguous_uid_prefix_lists_the_candidates(tether):
         assert done.returncode == 1, (command, done.stderr)
         assert done.stdout == ""
         err = done.stderr
-        assert f"'{prefix[:4]}' matches 2 sessions" in err, err
+        assert f"'{prefix[:4]}' matches several sessions (2)" in err, err
         assert f"#{a['id']}  {a['uid']}  first  true" in err
         assert f"#{b['id']}  {b['uid']}  echo second" in err
     # a longer prefix that tells them apart still works

@@ -71,8 +71,14 @@ async def test_session_operations_are_audited_with_the_actor(db_path):
         await store.sessions.set_tags(s.id, ["b"])
         await store.sessions.trash([s.id])
         await store.sessions.restore([s.id])
+        before = list(reversed(await store.audit.list(s.id)))
         await store.sessions.purge([s.id])
         entries = list(reversed(await store.audit.list(s.id)))
+    # A purge keeps what was done and when, not the command line (issue 17): the
+    # details below are what the log said before it.
+    assert entries[0].detail == {"argv": 1, "scrubbed": True}
+    assert [(e.at, e.action) for e in entries[:-1]] == [(e.at, e.action) for e in before]
+    entries = before + entries[-1:]
     assert [e.action for e in entries] == [
         "create",
         "update",
