@@ -107,7 +107,19 @@ async def test_the_footer_drops_whole_key_hints(tmp_path, width: int) -> None:  
     app = make_app(paths)
     async with app.run_test(size=(width, 24)) as pilot:
         await app.wait_idle()
-        await pilot.pause()
+
+        def fitted() -> bool:  # the footer has laid out its hints for this width
+            footer = app.screen.query_one(KeyFooter)
+            palette = footer.query(".-command-palette")
+            shown = [k for k in footer.children if k.display and k not in palette]
+            return bool(palette) and all(
+                k.region.width and k.region.right <= palette.first().region.x for k in shown
+            )
+
+        for _ in range(500):  # wait for the state, not for a time: it recomposes on load
+            await pilot.pause(0.02)
+            if fitted():
+                break
         footer = app.screen.query_one(KeyFooter)
         keys = [k for k in footer.children if not k.has_class("-command-palette")]
         palette = footer.query_one(".-command-palette")
