@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import shlex
 import shutil
-import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -61,7 +60,7 @@ def test_start_watch_stop_and_quit_in_a_real_terminal(tmp_path) -> None:  # type
         tmux.keys("q")
         tmux.wait_for("EXITED-0")
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", tmux.name], capture_output=True)
+        tmux.kill()
 
     async def check() -> None:
         paths = resolve_paths(env={"TETHER_HOME": str(home)})
@@ -106,4 +105,4 @@ def test_keys_sent_at_once_each_move_the_cursor_in_a_real_terminal(tmp_path) -> 
         tmux.keys("q")
         tmux.wait_for("EXITED-0")
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", tmux.name], capture_output=True)
+        tmux.kill()

@@ -460,7 +460,7 @@ def test_kill_9_of_the_tui_during_autosave_keeps_each_edit_whole(tmp_path, figur
             assert time.monotonic() < deadline, "SIGKILL did not end the TUI"
             time.sleep(0.01)
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", tmux.name], capture_output=True)
+        tmux.kill()
 
     _integrity(db)
     after = _state(db)
