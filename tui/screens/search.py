@@ -108,6 +108,7 @@ class SearchScreen(TetherScreen[None]):
         self._recent: list[str] = []
         self._asked = 0  # searches asked for (a generation number)
         self._answered = 0  # the newest of them that has finished
+        self._asked_text = ""  # the text the newest search was asked for
         self._remember_timer: Timer | None = None
         self._loading_more = False
         self.ranked = False  # most relevant first instead of newest first
@@ -120,7 +121,17 @@ class SearchScreen(TetherScreen[None]):
     @property
     def ready(self) -> bool:
         """No search waiting or running (tests and screenshots wait for this)."""
-        return self._answered == self._asked and not self._loading_more
+        # The newest search answered, and it was for what the input holds now (a
+        # keystroke whose change is not handled yet has not asked for its search).
+        return (
+            self._answered == self._asked
+            and self._asked_text == self._typed()
+            and not self._loading_more
+        )
+
+    def _typed(self) -> str:
+        inputs = self.query("#search-input")
+        return inputs.first(Input).value if inputs else ""
 
     @property
     def results(self) -> SearchResults | None:
@@ -167,6 +178,7 @@ class SearchScreen(TetherScreen[None]):
             self._remember_timer.stop()
             self._remember_timer = None
         self._asked += 1
+        self._asked_text = text
         self._search(text, DEBOUNCE if debounce else 0.0, self._asked)
 
     @work(exclusive=True, group="search")
