@@ -49,16 +49,22 @@ POLL_INTERVAL = 0.05  # seconds; the write-to-screen target is p95 <= 250 ms
 IDLE_REFRESH_TICKS = 20  # an ended session rereads its row at least once a second
 
 
+# The keys that move any of the TUI's scroll views (the output and the terminal view).
+SCROLL_BINDINGS = [
+    Binding("up,k", "scroll_up", "Up", show=False),
+    Binding("down,j", "scroll_down", "Down", show=False),
+    Binding("left,h", "scroll_left", "Left", show=False),
+    Binding("right,l", "scroll_right", "Right", show=False),
+    Binding("pageup", "page_up", "Page up", show=False),
+    Binding("pagedown,space", "page_down", "Page down", show=False),
+]
+
+
 class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
     """A session's output, live: virtual, cached, following the tail."""
 
     BINDINGS = [
-        Binding("up,k", "scroll_up", "Up", show=False),
-        Binding("down,j", "scroll_down", "Down", show=False),
-        Binding("left,h", "scroll_left", "Left", show=False),
-        Binding("right,l", "scroll_right", "Right", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown,space", "page_down", "Page down", show=False),
+        *SCROLL_BINDINGS,
         Binding("home,g", "top", "Top", show=False),
         *bindings("follow", "find_next", "find_previous", "timestamps", "line_numbers", "wrap"),
     ]

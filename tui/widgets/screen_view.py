@@ -32,6 +32,7 @@ from textual.strip import Strip
 from runner.screen.base import DEFAULT_STYLE, CellStyle, Cursor, StyledRun
 from runner.screen.state import shown_lines
 from storage.models import LIVE
+from tui.widgets.output_view import SCROLL_BINDINGS
 
 if TYPE_CHECKING:
     from runner.screen.replay import ScreenReplay
@@ -105,12 +106,7 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
     """A pty session's emulated screen or rendered transcript, live."""
 
     BINDINGS = [
-        Binding("up,k", "scroll_up", "Up", show=False),
-        Binding("down,j", "scroll_down", "Down", show=False),
-        Binding("left,h", "scroll_left", "Left", show=False),
-        Binding("right,l", "scroll_right", "Right", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown,space", "page_down", "Page down", show=False),
+        *SCROLL_BINDINGS,
         Binding("home,g", "scroll_home", "Top", show=False),
         Binding("end,G", "scroll_end", "End", show=False),
     ]
