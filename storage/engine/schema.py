@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from storage.engine import index_merge
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 _V1 = [
@@ -163,5 +163,17 @@ _V3 = [
     "CREATE INDEX runs_lease ON runs (lease_until) WHERE lease_until IS NOT NULL",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
+# v4: coding agents (issue 16, agents/): which agent a session runs and the agent's own
+# session id (its native resume), and the attention state its supervisor reads from the
+# screen while it runs (runner/attention.py), with when it began; NULL when not running.
+_V4 = [
+    "ALTER TABLE sessions ADD COLUMN agent_kind TEXT",
+    "ALTER TABLE sessions ADD COLUMN agent_session_id TEXT",
+    "ALTER TABLE sessions ADD COLUMN attention TEXT "
+    "CHECK (attention IN ('working', 'idle', 'needs_you'))",
+    "ALTER TABLE sessions ADD COLUMN attention_since REAL",
+    "CREATE INDEX sessions_attention ON sessions (attention) WHERE attention IS NOT NULL",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4]
 assert len(MIGRATIONS) == SCHEMA_VERSION
