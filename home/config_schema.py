@@ -193,6 +193,18 @@ SCHEMA: tuple[Option, ...] = (
         False,
         "also redact while recording (secrets never reach disk)",
     ),
+    Option(
+        "attach.detach_key",
+        "key",
+        "ctrl+\\",
+        "the key that detaches `tether attach` (ctrl+ a letter or one of \\ ] ^ _)",
+    ),
+    Option(
+        "attach.record_input",
+        "bool",
+        False,
+        "record what attached clients type (off: passwords typed at prompts stay out)",
+    ),
     # Defaults come from the TUI's bindings (tui.keys, given by the caller).
     Option("keys.*", "key", None, "the key(s) of a binding id (? in the app shows the ids)"),
     # Read by the queue (issue 17, "Slots and a queue"), which is not built yet.

@@ -16,7 +16,7 @@ def test_config_shows_every_setting_and_its_source(tether, tether_home):
     )
     data = tether.json("config")
     values, sources = data["config"], data["sources"]
-    assert set(values) == {"general", "retention", "backups", "redaction", "keys"}
+    assert set(values) == {"general", "retention", "backups", "redaction", "attach", "keys"}
     assert values["general"]["stop_grace"] == 1.0
     assert sources["general"]["stop_grace"] == str(config_file)
     assert values["general"]["autosave_interval"] == 2.0
@@ -26,6 +26,7 @@ def test_config_shows_every_setting_and_its_source(tether, tether_home):
     assert values["retention"]["max_age"] is None  # off
     assert values["backups"] == {"keep": 5} and sources["backups"] == {"keep": "default"}
     assert values["redaction"] == {"patterns": [], "on_capture": True}
+    assert values["attach"] == {"detach_key": "ctrl+\\", "record_input": False}
     assert set(values["keys"]) == set(KEYS)
     assert values["keys"]["stop"] == "x" and sources["keys"]["stop"] == str(config_file)
     assert values["keys"]["quit"] == "q" and sources["keys"]["quit"] == "default"

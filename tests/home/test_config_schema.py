@@ -34,7 +34,16 @@ def test_the_schema_defaults_are_the_defaults_in_effect():
     from home.config import Config
 
     assert keep_backups(Config()) == OPTIONS["backups.keep"].default
-    assert SECTIONS == ("general", "retention", "backups", "redaction", "keys", "run", "groups")
+    assert SECTIONS == (
+        "general",
+        "retention",
+        "backups",
+        "redaction",
+        "attach",
+        "keys",
+        "run",
+        "groups",
+    )
 
 
 @pytest.mark.parametrize("option", [o for o in SCHEMA if o.default is not None], ids=str)
