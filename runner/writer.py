@@ -78,6 +78,7 @@ class Writer:
         self._last_flush = 0.0  # monotonic time of the last write transaction
         self._backoff = 0.1
         self._unhealthy_since: float | None = None
+        self.on_written: Callable[[], None] | None = None  # after each write: live views look
 
     @property
     def unhealthy_for(self) -> float:
@@ -213,6 +214,8 @@ class Writer:
                 self.log_path, "the database is writable again", session_id=self.sid, level="INFO"
             )
         self.capture.database_writable()
+        if self.on_written is not None:
+            self.on_written()
         return True
 
     async def _background_step(self) -> None:
