@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from storage.engine import index_merge
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 _V1 = [
@@ -175,5 +175,21 @@ _V4 = [
     "CREATE INDEX sessions_attention ON sessions (attention) WHERE attention IS NOT NULL",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4]
+# v5: metrics recorded as they happen (issue 17, storage/engine/metrics.py): one row per
+# sample of a named figure (db_bytes, capture_bytes, index_lag, search_ms), for one
+# session or (session_id NULL) the whole database. Read by time for the usage view.
+_V5 = [
+    """
+    CREATE TABLE metrics (
+        id         INTEGER PRIMARY KEY,
+        at         REAL    NOT NULL,
+        name       TEXT    NOT NULL,
+        session_id INTEGER,                            -- no foreign key: kept after a purge
+        value      REAL    NOT NULL
+    )
+    """,
+    "CREATE INDEX metrics_name_at ON metrics (name, at)",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5]
 assert len(MIGRATIONS) == SCHEMA_VERSION
