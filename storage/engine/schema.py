@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from storage.engine import index_merge
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 _V1 = [
@@ -191,5 +191,58 @@ _V5 = [
     "CREATE INDEX metrics_name_at ON metrics (name, at)",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5]
+# v6: terminal sessions you can read (issue 14, storage/engine/screens.py). A pty
+# session's supervisor stores snapshots of its emulated screen (runner/screen/), each
+# at a replay position (the first output line not wholly fed and the bytes of it fed)
+# with how many rendered-transcript rows came before it, so a screen at any moment is
+# rebuilt by replaying at most one interval. The rendered transcript (rows scrolled off
+# the main screen, and each ended run's last screen) is stored in row chunks with its
+# own contentless FTS5 index, the same options as output_fts; ``screen_renders`` says
+# how far a session's transcript is built (backfill of older sessions: on first use).
+_V6 = [
+    """
+    CREATE TABLE screen_snapshots (
+        id          INTEGER PRIMARY KEY,
+        session_id  INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        run         INTEGER NOT NULL,
+        line        INTEGER NOT NULL,                  -- first output line not wholly fed
+        offset      INTEGER NOT NULL,                  -- bytes of that line fed
+        rendered    INTEGER NOT NULL,                  -- transcript rows before this screen
+        at          REAL    NOT NULL,
+        final       INTEGER NOT NULL DEFAULT 0,        -- taken at the end of its run
+        data        BLOB    NOT NULL                   -- runner.screen snapshot
+    )
+    """,
+    "CREATE INDEX screen_snapshots_line ON screen_snapshots (session_id, line, offset)",
+    "CREATE INDEX screen_snapshots_rendered ON screen_snapshots (session_id, rendered)",
+    """
+    CREATE TABLE rendered_chunks (
+        id          INTEGER PRIMARY KEY,
+        session_id  INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        run         INTEGER NOT NULL,
+        first_row   INTEGER NOT NULL,                  -- 0-based row of the transcript
+        row_count   INTEGER NOT NULL,
+        line        INTEGER NOT NULL,                  -- output line when they scrolled off
+        at          REAL    NOT NULL,
+        text        TEXT    NOT NULL                   -- the rows, each ending in \n
+    )
+    """,
+    "CREATE UNIQUE INDEX rendered_chunks_row ON rendered_chunks (session_id, first_row)",
+    """
+    CREATE VIRTUAL TABLE rendered_fts USING fts5 (
+        text, content = '', tokenize = 'unicode61 remove_diacritics 2'
+    )
+    """,
+    """
+    CREATE TABLE screen_renders (
+        session_id  INTEGER PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
+        line        INTEGER NOT NULL,                  -- rendered up to this position
+        offset      INTEGER NOT NULL,
+        rows        INTEGER NOT NULL,                  -- transcript rows stored
+        complete    INTEGER NOT NULL DEFAULT 0         -- every ended run is in it
+    )
+    """,
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6]
 assert len(MIGRATIONS) == SCHEMA_VERSION
