@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from storage.engine import index_merge
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 _V1 = [
@@ -244,5 +244,29 @@ _V6 = [
     """,
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6]
+# v7: the queue (issue 17, "Slots and a queue"; storage/engine/queue.py). One row per
+# session that went through the queue: its group (``tether run --group``, '' for none;
+# kept after it started, so the group's running sessions can be counted), its place in
+# line (NULL once it left the line: claimed to start, started, or given up), the session
+# it waits for (``--after``), how to launch it (JSON: grace, terminal size, redaction),
+# and who claimed it to start it (JSON: claim id, host, boot, pid and start time), so a
+# claim whose starter died is given back and never started twice.
+_V7 = [
+    """
+    CREATE TABLE queue (
+        session_id  INTEGER PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
+        grp         TEXT    NOT NULL DEFAULT '',
+        position    INTEGER,
+        after       INTEGER,
+        queued_at   REAL    NOT NULL,
+        options     TEXT,
+        claim       TEXT,
+        claimed_at  REAL
+    )
+    """,
+    "CREATE INDEX queue_line ON queue (position) WHERE position IS NOT NULL",
+    "CREATE INDEX queue_group ON queue (grp)",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]
 assert len(MIGRATIONS) == SCHEMA_VERSION
