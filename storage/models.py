@@ -14,6 +14,8 @@ STREAMS = ("stdout", "stderr", "system", "input")
 ACTIVE = frozenset({"pending", "running", "paused"})
 ENDED = frozenset({"succeeded", "failed", "stopped", "lost"})
 LIVE = frozenset({"running", "paused"})  # a supervisor should hold the lock
+# A running session's attention: output flowing, quiet, or waiting for an answer.
+ATTENTION = ("working", "idle", "needs_you")
 
 # old status -> statuses it may become. Ended sessions may start again (resume).
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -69,6 +71,12 @@ class Session:
     # When the latest run started (``started_at`` is the first run's): durations are
     # per run, so a session resumed a week later does not read as a week long.
     run_started_at: float | None = None
+    # A coding agent's session (agents/): its kind and the agent's own session id.
+    agent_kind: str | None = None
+    agent_session_id: str | None = None
+    # While running: working, idle or needs_you (runner/attention.py), and since when.
+    attention: str | None = None
+    attention_since: float | None = None
 
     @property
     def label(self) -> str:
@@ -119,14 +127,20 @@ class Session:
         d["argv"] = list(self.argv)
         d["tags"] = list(self.tags)
         d["resume_argv"] = list(self.resume_argv) if self.resume_argv is not None else None
+        kind, native = d.pop("agent_kind"), d.pop("agent_session_id")
+        d["agent"] = {"kind": kind, "session_id": native} if kind else None
+        if self.status != "running":
+            d["attention"] = d["attention_since"] = None
         return d
 
 
 SESSION_COLUMNS = (
     "id, uid, name, argv, cwd, env, mode, status, exit_code, signal, pid, created_at, "
     "updated_at, started_at, ended_at, notes, context, pinned, deleted_at, origin, "
-    "resume_argv, run_count, output_bytes, output_lines, last_output_at"
+    "resume_argv, run_count, output_bytes, output_lines, last_output_at, agent_kind, "
+    "agent_session_id, attention, attention_since"
 )
+SESSION_WIDTH = 29  # how many columns SESSION_COLUMNS names
 
 
 def session_from_row(
@@ -160,7 +174,11 @@ def session_from_row(
         out_bytes,
         out_lines,
         last_out,
-    ) = tuple(row)[:25]
+        agent_kind,
+        agent_session_id,
+        attention,
+        attention_since,
+    ) = tuple(row)[:SESSION_WIDTH]
     return Session(
         id=sid,
         uid=uid,
@@ -189,6 +207,10 @@ def session_from_row(
         last_output_at=last_out,
         tags=tags,
         run_started_at=run_started_at,
+        agent_kind=agent_kind,
+        agent_session_id=agent_session_id,
+        attention=attention,
+        attention_since=attention_since,
     )
 
 

@@ -12,7 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 from storage.engine.index_merge import merge_for_write
 from storage.errors import AmbiguousSession, IllegalTransition, SessionNotFound
-from storage.models import ENDED, SESSION_COLUMNS, STATUSES, TRANSITIONS, Session, session_from_row
+from storage.models import (
+    ATTENTION,
+    ENDED,
+    SESSION_COLUMNS,
+    SESSION_WIDTH,
+    STATUSES,
+    TRANSITIONS,
+    Session,
+    session_from_row,
+)
 from storage.text import index_text
 from storage.uid import uuid7
 
@@ -225,7 +234,8 @@ class Sessions:
             sql += " LIMIT ? OFFSET ?"
             params += [limit, offset]
         rows = await self._store.fetchall(sql, params)
-        return [session_from_row(r, tuple(r[25].split(" ")) if r[25] else (), r[26]) for r in rows]
+        n = SESSION_WIDTH
+        return [session_from_row(r, tuple(r[n].split(" ")) if r[n] else (), r[n + 1]) for r in rows]
 
     # -- writing ----------------------------------------------------------------------
     async def create(
@@ -242,9 +252,12 @@ class Sessions:
         origin: str = "local",
         uid: str | None = None,
         created_at: float | None = None,
+        agent_kind: str | None = None,
+        agent_session_id: str | None = None,
     ) -> Session:
         """A new ``pending`` session. ``env`` holds overrides only, never a whole
-        environment."""
+        environment. ``agent_kind``: the coding agent it runs (agents/), with the
+        agent's own session id where tether chose it."""
         argv = list(argv)
         if not argv or not all(isinstance(a, str) for a in argv):
             raise ValueError("argv must be a non-empty list of strings")
@@ -260,7 +273,8 @@ class Sessions:
         async with self._store.transaction() as db:
             cur = await db.execute(
                 "INSERT INTO sessions (uid, name, argv, cwd, env, mode, created_at, updated_at, "
-                "context, origin, resume_argv) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "context, origin, resume_argv, agent_kind, agent_session_id) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     uid or uuid7(now),
                     name or "",
@@ -273,6 +287,8 @@ class Sessions:
                     json.dumps(context) if context is not None else None,
                     origin,
                     json.dumps(list(resume_argv)) if resume_argv else None,
+                    agent_kind,
+                    agent_session_id,
                 ),
             )
             sid = cur.lastrowid
@@ -375,6 +391,32 @@ class Sessions:
                     db, [(session_id, "system", reason.encode() + b"\n", now)], index=True
                 )
         return await self.require(session_id)
+
+    async def set_agent(self, session_id: int, kind: str | None, native_id: str | None) -> None:
+        """Record which coding agent a session runs and the agent's own session id
+        (found once it ran: a codex rollout file)."""
+        async with self._store.transaction() as db:
+            cur = await db.execute(
+                "UPDATE sessions SET agent_kind = ?, agent_session_id = ?, "
+                "updated_at = max(updated_at, ?) WHERE id = ?",
+                (kind, native_id, time.time(), session_id),
+            )
+            if cur.rowcount == 0:
+                raise SessionNotFound(session_id)
+
+    async def set_attention(self, session_id: int, state: str, since: float) -> bool:
+        """A running session's attention (working, idle, needs_you) since ``since``.
+        Only while it runs (False otherwise: nothing is written); no audit entry (the
+        supervisor writes it as the screen changes)."""
+        if state not in ATTENTION:
+            raise ValueError(f"attention must be one of {', '.join(ATTENTION)}, not {state!r}")
+        async with self._store.transaction() as db:
+            cur = await db.execute(
+                "UPDATE sessions SET attention = ?, attention_since = ?, "
+                "updated_at = max(updated_at, ?) WHERE id = ? AND status = 'running'",
+                (state, since, time.time(), session_id),
+            )
+            return cur.rowcount > 0
 
     async def add_tags(self, session_id: int, tags: Iterable[str]) -> Session:
         clean = _clean_tags(tags)
@@ -507,6 +549,8 @@ async def _apply_status(
 ) -> None:
     sets = ["status = ?", "updated_at = max(updated_at, ?)"]
     params: list[Any] = [status, now]
+    if status != "running":  # attention is a running session's: paused or ended, none
+        sets.append("attention = NULL, attention_since = NULL")
     if status == "running" and started is None:
         sets.append("started_at = ?")
         params.append(now)

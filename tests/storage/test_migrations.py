@@ -399,7 +399,7 @@ async def test_v3_records_who_supervises_a_run(db_path):
 
     make_hand_made_v2(db_path)
     async with open_store(db_path) as store:
-        assert await store.schema_version() == 3
+        assert await store.schema_version() == SCHEMA_VERSION
         await _check_fixture_contents(store)
         old = await store.runs.latest(3)
         assert (old.number, old.pid, old.status, old.supervisor) == (1, 4300, None, "tether")
@@ -442,7 +442,7 @@ async def test_a_v3_database_is_refused_by_a_v2_tether(db_path, monkeypatch):
     original = file_bytes(db_path)
     with pytest.raises(SchemaTooNew) as info:
         await open_store(db_path)
-    assert (info.value.found, info.value.supported) == (3, 2)
+    assert (info.value.found, info.value.supported) == (SCHEMA_VERSION, 2)
     assert file_bytes(db_path) == original
 
 
