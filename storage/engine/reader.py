@@ -42,6 +42,7 @@ from storage.errors import StoreCorrupt, StoreError
 
 if TYPE_CHECKING:
     from storage.engine.output import Output
+    from storage.engine.queue import Queue
     from storage.engine.runs import Runs
     from storage.engine.sessions import Sessions
 
@@ -73,6 +74,12 @@ class Reader:
         from storage.engine.output import Output
 
         return Output(self)  # type: ignore[arg-type]
+
+    @functools.cached_property
+    def queue(self) -> Queue:
+        from storage.engine.queue import Queue
+
+        return Queue(self)  # type: ignore[arg-type]
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run a reading coroutine (a facet's method, the search engine...) to its end

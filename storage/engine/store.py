@@ -49,6 +49,7 @@ class Store:
     def __init__(self, path: Path, db: aiosqlite.Connection, actor: str = "library") -> None:
         from storage.engine.audit import Audit, Settings
         from storage.engine.output import Output
+        from storage.engine.queue import Queue
         from storage.engine.runs import Runs
         from storage.engine.sessions import Sessions
 
@@ -61,6 +62,7 @@ class Store:
         self.output = Output(self)
         self.settings = Settings(self)
         self.audit = Audit(self)
+        self.queue = Queue(self)
 
     # -- plumbing -----------------------------------------------------------------
     @contextlib.asynccontextmanager
