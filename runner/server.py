@@ -12,10 +12,14 @@ Requests (``op`` plus arguments) and replies (``ok`` plus data, or ``error``):
 - ``{"op": "screen", "styled": false, "vt": false}`` -> the emulated screen of a pty
   session: ``cols``, ``rows``, ``cursor``, ``alt_screen``, ``modes``, ``title``,
   ``lines``; ``styled`` adds styled runs, ``vt`` the bytes that redraw it (base64)
+- ``{"op": "attach", "cols": 120, "rows": 40, "who": "..."}`` and ``{"op": "watch"}``
+  -> one JSON line (``ok``, ``terminal``), then the connection carries frames both
+  ways: an attached terminal, or a live view's wake-ups (runner/stream.py)
 
 The server knows nothing of the supervisor but ``Controllable``, the few things a
-client may ask of it; new requests (attach, say) grow that protocol. The client side
-is runner/client.py. The socket is created 0600 inside a 0700 directory.
+client may ask of it. The client side is runner/client.py. The socket is created
+0600 inside a 0700 directory, and every connection's peer is checked (SO_PEERCRED):
+only the session's own user (or root) is served.
 """
 
 from __future__ import annotations
@@ -24,12 +28,15 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
+import struct
 from pathlib import Path
 from typing import Any, Protocol
 
 from . import log
 from .errors import ControlError
 from .locations import prepare_socket_dir
+from .stream import StreamHub
 
 REQUEST_LIMIT = 1024 * 1024
 
@@ -67,6 +74,14 @@ class Controllable(Protocol):
         ``ControlError`` where there is none (a pipe session)."""
         ...
 
+    def send_keys(self, data: bytes, *, record: bool) -> None:
+        """Raw bytes an attached client typed; ``record`` keeps them as input."""
+        ...
+
+    def note(self, line: str) -> None:
+        """Record a system line (attached, detached), in order with the output."""
+        ...
+
 
 class ControlServer:
     def __init__(
@@ -81,6 +96,7 @@ class ControlServer:
         self._handlers: set[asyncio.Task[Any]] = set()
         self._ops = asyncio.Lock()  # pause/continue/stop one at a time
         self._bound: tuple[int, int] | None = None  # the socket file we made
+        self.streams = StreamHub(target)  # attached terminals and live views
 
     async def start(self) -> None:
         prepare_socket_dir(self.path)
@@ -118,6 +134,10 @@ class ControlServer:
         if self._server is None:
             return
         self._server.close()
+        status = None
+        with contextlib.suppress(TimeoutError):  # the end is recorded by now
+            status = await asyncio.wait_for(self.target.wait_finished(), 1.0)
+        self.streams.end(status)
         if self._handlers:
             await asyncio.wait(self._handlers, timeout=2.0)
         with contextlib.suppress(FileNotFoundError):
@@ -129,10 +149,14 @@ class ControlServer:
             self._handlers.add(task)
         try:
             try:
+                peer_pid = _check_peer(writer)
                 line = await reader.readline()
                 request = json.loads(line) if line.strip() else {}
                 if not isinstance(request, dict):
                     raise ControlError("a request is a JSON object")
+                if request.get("op") in ("attach", "watch"):
+                    await self.streams.serve(request, reader, writer, peer_pid)
+                    return
                 reply = await self._dispatch(request)
             except (ControlError, ValueError) as e:
                 reply = {"ok": False, "error": str(e)}
@@ -178,3 +202,20 @@ class ControlServer:
             state = target.screen(styled=bool(req.get("styled")), vt=bool(req.get("vt")))
             return {"ok": True, **state}
         raise ControlError(f"unknown request {op!r}")
+
+
+_PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
+
+
+def _check_peer(writer: asyncio.StreamWriter) -> int | None:
+    """The connecting process's pid; ``ControlError`` unless it runs as our user (or
+    root). The socket's 0600 mode says the same; this holds even if it is loosened."""
+    sock = writer.get_extra_info("socket")
+    if sock is None or not hasattr(socket, "SO_PEERCRED"):
+        return None
+    pid, uid, _gid = _PEERCRED.unpack(
+        sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
+    )
+    if uid not in (os.getuid(), 0):
+        raise ControlError(f"refused: the session belongs to another user (peer uid {uid})")
+    return pid

@@ -176,7 +176,12 @@ class Supervisor:
         size = self.kind.size_line(self.spec.cols, self.spec.rows)
         if size is not None:  # before any output: a replay of the screen starts at it
             self.capture.keep("system", size)
-        self.capture.start(child.outputs, self.kind.on_output, self.input)
+        # Attached terminals see each read after the emulator; live views are woken
+        # once it is written (runner/stream.py).
+        self.capture.start(
+            child.outputs, server.streams.output_hook(self.kind.on_output), self.input
+        )
+        self.writer.on_written = server.streams.written
         try:
             await child.release(self.spec.argv, self.spec.cwd)
         except StartError as e:  # the exec itself failed (the program was there)
@@ -238,13 +243,22 @@ class Supervisor:
         data = text.encode()
         if eol:
             data += self.kind.input_eol
+        self.send_keys(data, record=False)
+
+    def send_keys(self, data: bytes, *, record: bool) -> None:
+        """Queue raw bytes for the command (what an attached client typed). Recorded as
+        input where the kind records input (a pipe), or when ``record`` asks."""
         if self.child is None or self._exited.is_set():
             raise ControlError("the command has already exited")
         if self.input is None:
             raise ControlError("the command's input is closed")
         self.input.send(data)
-        if self.kind.records_input:
+        if record or self.kind.records_input:
             self.capture.keep("input", data)
+
+    def note(self, line: str) -> None:
+        """A system line in the session (attached, detached), in order with the output."""
+        self.capture.keep("system", line.encode() + b"\n")
 
     def resize(self, cols: int, rows: int) -> bool:
         if self.child is None:
