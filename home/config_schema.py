@@ -41,7 +41,7 @@ class Option:
     default: Any
     help: str
     minimum: int | None = None  # for kind "int"
-    choices: tuple[str, ...] = ()  # for the items of kind "strings"
+    choices: tuple[str, ...] = ()  # for the items of kind "strings", the value of "word"
     check: Callable[[Any], None] | None = None  # more checks; raises ValueError
     alias_of: str | None = None  # another spelling of that setting (listed only when set)
     inert: bool = False
@@ -60,6 +60,8 @@ class Option:
             return f"a whole number of at least {self.minimum}"
         if self.kind == "strings" and self.choices:
             return f"a list of some of {', '.join(self.choices)}"
+        if self.kind == "word" and self.choices:
+            return f"one of {', '.join(self.choices)}"
         return KINDS[self.kind][1]
 
     def validate(self, value: Any, name: str | None = None) -> Any:
@@ -70,7 +72,7 @@ class Option:
         if ok is _BAD or (self.kind == "int" and self.minimum is not None and ok < self.minimum):
             raise SettingError(f"{name} must be {self.expected()}, not {_literal(value)}")
         if self.choices:
-            unknown = [v for v in ok if v not in self.choices]
+            unknown = [v for v in (ok if isinstance(ok, list) else [ok]) if v not in self.choices]
             if unknown:
                 raise SettingError(
                     f"{name}: unknown value {', '.join(map(repr, unknown))}; "
@@ -131,6 +133,10 @@ def _strings(v: Any) -> Any:
     return list(v) if isinstance(v, list) and all(isinstance(i, str) for i in v) else _BAD
 
 
+def _word(v: Any) -> Any:
+    return v if isinstance(v, str) else _BAD
+
+
 def _key(v: Any) -> Any:
     return v if isinstance(v, str) and v.isprintable() and v.replace(",", "").strip() else _BAD
 
@@ -144,6 +150,7 @@ KINDS: dict[str, tuple[Callable[[Any], Any], str, bool]] = {
     "age": (_age, 'an age such as "30d", "12h", "2w" (a bare number is days)', True),
     "size": (_size, 'a size such as "5G" or "500M" (a bare number is bytes)', True),
     "strings": (_strings, 'a list of strings, such as ["a", "b"]', False),
+    "word": (_word, "a word", True),
     "key": (_key, 'a key name (or several, comma-separated), such as "a" or "x,ctrl+x"', True),
 }
 
@@ -204,6 +211,19 @@ SCHEMA: tuple[Option, ...] = (
         "bool",
         False,
         "record what attached clients type (off: passwords typed at prompts stay out)",
+    ),
+    Option(
+        "storage.quota",
+        "size",
+        None,
+        'warn at 80% and 100% of this size on disk (database, WAL and backups), e.g. "5GB"',
+    ),
+    Option(
+        "storage.on_quota",
+        "word",
+        "warn",
+        "at 100% of the quota: warn, or cleanup (apply the retention policy)",
+        choices=("warn", "cleanup"),
     ),
     # Defaults come from the TUI's bindings (tui.keys, given by the caller).
     Option("keys.*", "key", None, "the key(s) of a binding id (? in the app shows the ids)"),

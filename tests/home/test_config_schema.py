@@ -40,6 +40,7 @@ def test_the_schema_defaults_are_the_defaults_in_effect():
         "backups",
         "redaction",
         "attach",
+        "storage",
         "keys",
         "run",
         "groups",
