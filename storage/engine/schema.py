@@ -18,9 +18,9 @@ migration that rebuilds the index.
 
 from __future__ import annotations
 
-from storage.engine import index_merge
+from storage.engine import context_keys, index_merge
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 _V1 = [
@@ -268,5 +268,10 @@ _V7 = [
     "CREATE INDEX queue_group ON queue (grp)",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]
+# v8: the context key table (storage/engine/context_keys.py): each session's context
+# flattened to one row per member a ctx. filter can name, kept by triggers, filled from
+# the existing sessions here (SQL only); and an index on the live sessions by creation.
+_V8 = list(context_keys.MIGRATION)
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8]
 assert len(MIGRATIONS) == SCHEMA_VERSION
