@@ -77,3 +77,7 @@ class UnsafeRuntimeDir(RunnerError):
             f"{path} is not a private directory ({detail}); tether will not put its control "
             f"sockets there. Remove it or fix its owner and mode (0700)."
         )
+
+
+class NotQueueable(RunnerError):
+    """A session that cannot wait in the queue (runner/queue.py) for the reason given."""

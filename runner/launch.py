@@ -25,13 +25,14 @@ from storage.masking import argv_redacted
 from storage.models import LIVE
 
 from . import identity
-from .errors import NeedsConfirmation, NotResumable
+from .errors import NeedsConfirmation, NotQueueable, NotResumable
 from .locations import RuntimePaths, is_alive, mark_launching, socket_path, supervisor_pid
 from .reconcile import find_leftovers, reconcile
 from .spec import LaunchSpec
 
 if TYPE_CHECKING:
     from storage import Run, Session, Store
+    from storage.engine.queue import Limits
 
 READY_TIMEOUT = 60.0  # seconds to wait for a new supervisor's report
 FINISHING_WAIT = 30.0  # an ended session's supervisor may still be indexing: wait this long
@@ -54,6 +55,9 @@ async def start_session(
     size: tuple[int, int] | None = None,
     redact: Iterable[str] | None = None,
     tuning: Mapping[str, Any] | None = None,
+    group: str = "",
+    after: int | None = None,
+    limits: Limits | None = None,
 ) -> Session:
     """Create a session and start it. Returns once its supervisor holds the lock and
     the run has started, or once it is clear that the command could not start (the
@@ -66,7 +70,14 @@ async def start_session(
     With ``redact``, the command line is stored redacted too (sessions, runs, audit
     log, search): only this first run gets the real argv, through the supervisor's
     stdin. A session whose stored argv lost a secret so cannot be resumed as it is
-    (``resume_run`` refuses, saying to start it again)."""
+    (``resume_run`` refuses, saying to start it again).
+
+    The queue (runner/queue.py): with ``limits`` that limit anything, a ``group`` or
+    ``after`` (a session that must succeed first), the session joins the line and starts
+    now only if a slot is free; else it is returned ``pending``, and starts by itself
+    when a slot frees."""
+    from . import queue
+
     real = list(argv)
     stored, stored_resume = real, list(resume_argv) if resume_argv else None
     if redact is not None:
@@ -76,6 +87,15 @@ async def start_session(
         stored = redacted_argv(real, patterns)
         if stored_resume:
             stored_resume = redacted_argv(stored_resume, patterns)
+    queued = queue.applies(limits, group, after)
+    if queued and stored != real:
+        raise NotQueueable(
+            "this command holds secrets that [redaction] on_capture keeps out of the "
+            "database, so it cannot wait in the queue (whoever starts it would not know "
+            "them); run it without --group/--after, or when run.max_parallel allows"
+        )
+    if after is not None:
+        await store.sessions.require(after)
     session = await store.sessions.create(
         stored,
         os.fspath(cwd),
@@ -86,6 +106,12 @@ async def start_session(
         resume_argv=stored_resume,
         context=context,
     )
+    if queued:
+        options = {"grace": grace, "size": list(size) if size else list(_terminal_size())}
+        options.update(redact=list(redact) if redact is not None else None, tuning=tuning)
+        return await queue.submit(
+            store, paths, session.id, limits=limits, group=group, after=after, options=options
+        )
     return await launch(
         store,
         paths,
@@ -109,10 +135,12 @@ async def launch(
     redact: Iterable[str] | None = None,
     tuning: Mapping[str, Any] | None = None,
     run_argv: list[str] | None = None,
+    claim: str | None = None,
 ) -> Session:
     """Start a supervisor for a ``pending`` session, or (``resume=True``) a new run of
     an ended one. Use ``resume_run`` for resuming: it also checks imported sessions.
-    ``run_argv``: what a first run executes when the stored argv is redacted."""
+    ``run_argv``: what a first run executes when the stored argv is redacted;
+    ``claim``: the queue's claim it is started for (runner/queue.py)."""
     session = await store.sessions.require(session_id)
     sid = session.id
     last = await store.runs.latest(sid)
@@ -170,6 +198,7 @@ async def launch(
         grace=grace,
         redact=list(redact) if redact is not None else None,
         shown_argv=list(session.argv) if run_argv is not None and not resume else None,
+        claim=claim,
         **dict(tuning or {}),
     )
     mark_launching(paths, sid)

@@ -17,8 +17,9 @@ that its supervisor is gone. Each run records who supervises it (schema v3,
 
 A ``pending`` session is judged only when it was launched from this runtime directory
 (its launcher leaves the lock file first) and no supervisor took it within
-``PENDING_GRACE``. Marking lost adds a system line saying why (and what the run's
-command still runs, if anything: ``stop`` ends it, see ``leftovers``) and indexes
+``PENDING_GRACE``, and not in the queue (runner/queue.py). Marking lost adds a
+system line saying why (and what the run's command still runs, if anything: ``stop``
+ends it, see ``leftovers``) and indexes
 what the supervisor had stored. The CLI runs reconcile before every command, the TUI
 periodically, followers (``logs -f``) while they wait.
 """
@@ -135,10 +136,15 @@ async def _judge_all(
         candidates = [s for s in candidates if s.id in session_ids]
     verdicts: list[tuple[Session, Run | None, str]] = []
     now = time.time()
+    queued: set[int] | None = None
     for session in candidates:
         if session.status == "pending":
             if now - session.updated_at < PENDING_GRACE:
                 continue
+            if queued is None:
+                queued = await store.queue.waiting_ids()
+            if session.id in queued:
+                continue  # waiting for a slot, or being started (runner/queue.py)
             if not paths.lock_file(session.id).exists():
                 continue  # not launched from here: a library's, or another home's
             if is_alive(paths, session.id):

@@ -45,6 +45,9 @@ class LaunchSpec:
     # The argv recorded for the run when it differs from ``argv`` (what runs): the
     # session's stored, redacted command line when redaction on capture is on.
     shown_argv: list[str] | None = None
+    # Started for a claim of the queue (runner/queue.py): the command runs only while
+    # this claim still holds, checked with the session's lock held (never twice).
+    claim: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -162,6 +162,15 @@ class Supervisor:
             grace=self.spec.grace,
         )
         await server.start()
+        if self.spec.claim and not await self.store.queue.holds(self.sid, self.spec.claim):
+            # Started for a claim of the queue that was given back meanwhile (its starter
+            # died): whoever claimed it since starts it. The command never runs here.
+            child.abandon()
+            await server.close()
+            await self.store.close()
+            lock.release()
+            self.report({"ok": False, "error": "its queue claim was given back; not started"})
+            return 0
         run = await self.writer.retry(
             lambda: self.store.runs.start(
                 self.sid,
@@ -176,6 +185,7 @@ class Supervisor:
         size = self.kind.size_line(self.spec.cols, self.spec.rows)
         if size is not None:  # before any output: a replay of the screen starts at it
             self.capture.keep("system", size)
+        await self.kind.recording(self.store, run.number)  # a pty: its screen is stored
         # Attached terminals see each read after the emulator; live views are woken
         # once it is written (runner/stream.py).
         self.capture.start(
@@ -203,10 +213,13 @@ class Supervisor:
         watchdog.cancel()
         await self.capture.settle_after_exit()
         await self.writer.wait(flusher)
+        await self.kind.end_recording()  # the last of its screen, now its output is stored
         self._close_input()
         await self._finish()
         if self._stop_task is not None:
             await self._stop_task  # strays of a stopped command get their grace, then KILL
+        # Our slot is free: start what waits in the queue (runner/queue.py).
+        kick = asyncio.create_task(self._kick_queue())
         keeper.cancel()
         await server.close()
         if self.capture.lingering:
@@ -216,6 +229,7 @@ class Supervisor:
         # The run is recorded and indexed: a resume need not wait for merging.
         lock.release()
         await indexer.tidy_rest(lambda: self._aborting)
+        await kick
         await self.store.close()
         return 0
 
@@ -359,6 +373,14 @@ class Supervisor:
         )
         capture.hand_over()  # EOF for the flusher: it ends once that line is written
         await self.writer.wait(flusher)
+
+    async def _kick_queue(self) -> None:
+        from .queue import after_run
+
+        try:
+            await after_run(self.store, self.spec)
+        except Exception as e:  # noqa: BLE001 - the next kick (any tether command) retries
+            log.write_entry(self.log_path, f"could not start the next queued session: {e!r}", exc=e)
 
     def _give_up(self, why: str) -> None:
         """Nothing can be recorded any more (the session or the database is gone)."""

@@ -206,6 +206,15 @@ class Queue:
         )
         return row is not None
 
+    async def waiting_ids(self) -> set[int]:
+        """The sessions in line or claimed and not started: ``pending`` on purpose
+        (``reconcile`` does not judge them; the queue gives back a dead claimer's)."""
+        rows = await self._store.fetchall(
+            "SELECT q.session_id FROM queue q JOIN sessions s ON s.id = q.session_id "
+            f"WHERE ({_IN_LINE}) OR ({_CLAIMED})"
+        )
+        return {r[0] for r in rows}
+
     async def startable(self) -> bool:
         """Would ``claim_next`` claim a session now, or ``settle`` give one up? Reads
         only (a ``Reader`` can answer)."""

@@ -1,0 +1,215 @@
+"""The queue for real: limits, groups, --after, and kill -9 of supervisors and of the
+process about to start the next session. Real supervisors, real commands, a real
+database; every wait is for a state, with a deadline only against a broken build."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from runner import control, queue
+from runner.locations import supervisor_pid
+from storage.engine.queue import Limits
+from tests.support.supervisors import eventually, system_lines, wait_ended
+
+GATED = "while [ ! -e {gate} ]; do sleep 0.02; done; exit {code}"
+
+
+class Gates:
+    """Sessions that end when the test says: each waits for its own file."""
+
+    def __init__(self, store, paths, tmp_path: Path) -> None:
+        self.store, self.paths, self.dir = store, paths, tmp_path
+        self.n = 0
+
+    async def start(
+        self, *, code: int = 0, limits: Limits | None = None, group: str = "", after=None
+    ):
+        self.n += 1
+        gate = self.dir / f"gate-{self.n}"
+        session = await control.start_session(
+            self.store,
+            self.paths,
+            argv=["sh", "-c", GATED.format(gate=gate, code=code)],
+            cwd=self.dir,
+            name=f"gated-{self.n}",
+            limits=limits,
+            group=group,
+            after=after,
+            grace=1.0,
+        )
+        return session, gate
+
+
+async def status_of(store, sid: int) -> str:
+    return (await store.sessions.require(sid)).status
+
+
+async def until_status(store, sid: int, *statuses: str, timeout: float = 30.0):
+    async def probe():
+        s = await store.sessions.require(sid)
+        return s if s.status in statuses else None
+
+    return await eventually(probe, timeout=timeout, what=f"#{sid} to be {'/'.join(statuses)}")
+
+
+async def test_over_the_limit_sessions_wait_and_start_by_themselves_in_order(
+    store, paths, tmp_path
+):
+    limits = Limits(max_parallel=1)
+    gates = Gates(store, paths, tmp_path)
+    (a, gate_a), (b, gate_b), (c, gate_c) = [await gates.start(limits=limits) for _ in range(3)]
+    assert a.status == "running"
+    assert (b.status, c.status) == ("pending", "pending")
+    assert await store.queue.positions() == {b.id: 1, c.id: 2}
+
+    gate_a.touch()  # a ends: its supervisor starts b, nobody else kicks
+    await until_status(store, b.id, "running")
+    assert await status_of(store, c.id) == "pending"
+    assert await store.queue.positions() == {c.id: 1}
+    gate_b.touch()
+    await until_status(store, c.id, "running")
+    gate_c.touch()
+    await wait_ended(store, paths, c.id)
+    runs = [(await store.runs.list(s.id))[0] for s in (a, b, c)]
+    # one after the other: each started only once the one before had ended
+    for before, after in zip(runs, runs[1:], strict=False):
+        assert after.started_at >= before.ended_at
+
+
+async def test_a_group_has_its_own_limit(store, paths, tmp_path):
+    limits = Limits(groups={"build": 1})
+    gates = Gates(store, paths, tmp_path)
+    (b1, gate1), (b2, _) = [await gates.start(limits=limits, group="build") for _ in range(2)]
+    other, _ = await gates.start(limits=limits, group="test")
+    free, _ = await gates.start(limits=limits)
+    assert (b1.status, b2.status) == ("running", "pending")
+    assert (other.status, free.status) == ("running", "running")  # other groups go on
+    assert await store.queue.groups([b1.id, b2.id, other.id, free.id]) == {
+        b1.id: "build",
+        b2.id: "build",
+        other.id: "test",
+    }
+    gate1.touch()
+    await until_status(store, b2.id, "running")
+
+
+async def test_after_waits_for_success_and_gives_up_on_failure(store, paths, tmp_path):
+    gates = Gates(store, paths, tmp_path)
+    ok, gate_ok = await gates.start()
+    bad, gate_bad = await gates.start(code=3)
+    waits_ok, _ = await gates.start(after=ok.id)
+    waits_bad, _ = await gates.start(after=bad.id)
+    waits_waits_bad, _ = await gates.start(after=waits_bad.id)  # a chain fails in turn
+    assert {s.id: s.status for s in (waits_ok, waits_bad, waits_waits_bad)} == dict.fromkeys(
+        (waits_ok.id, waits_bad.id, waits_waits_bad.id), "pending"
+    )
+    gate_bad.touch()
+    await wait_ended(store, paths, bad.id)  # its supervisor settles the queue as it ends
+    for sid, waited in ((waits_bad.id, bad.id), (waits_waits_bad.id, waits_bad.id)):
+        s = await until_status(store, sid, "failed")
+        assert s.run_count == 0
+        (line,) = await system_lines(store, sid)
+        assert line == f"not started: #{waited}, which it waited for (--after), ended failed"
+    assert await status_of(store, waits_ok.id) == "pending"
+    gate_ok.touch()
+    await until_status(store, waits_ok.id, "running")
+
+
+async def test_move_start_now_and_cancel(store, paths, tmp_path):
+    limits = Limits(max_parallel=1)
+    gates = Gates(store, paths, tmp_path)
+    (a, _), (b, _), (c, _), (d, _) = [await gates.start(limits=limits) for _ in range(4)]
+    assert await store.queue.positions() == {b.id: 1, c.id: 2, d.id: 3}
+    assert await queue.move(store, d.id, 1) == 2
+    assert await queue.move(store, b.id, -5) == 3  # to the end, no further
+    assert await store.queue.positions() == {d.id: 1, c.id: 2, b.id: 3}
+    cancelled = await queue.cancel(store, d.id)
+    assert cancelled.status == "stopped" and cancelled.run_count == 0
+    assert await system_lines(store, d.id) == ["removed from the queue before it started"]
+    started = await queue.start_now(store, paths, b.id)  # over the limit: the user said so
+    assert started.status == "running"
+    assert await store.queue.positions() == {c.id: 1}
+    assert (await store.sessions.require(a.id)).status == "running"
+
+
+async def test_kill_9_of_a_running_supervisor_frees_its_slot_at_the_next_kick(
+    store, paths, tmp_path
+):
+    limits = Limits(max_parallel=1)
+    gates = Gates(store, paths, tmp_path)
+    (a, _), (b, _) = [await gates.start(limits=limits) for _ in range(2)]
+    os.kill(supervisor_pid(paths, a.id), signal.SIGKILL)
+    # what every tether command does first: reconcile (a becomes lost), then kick
+    await eventually(lambda: control.reconcile(store, paths), what="a judged lost")
+    started = await queue.kick(store, paths)
+    assert [s.id for s in started] == [b.id]
+    assert (await store.sessions.require(a.id)).status == "lost"
+    assert (await store.sessions.require(b.id)).status == "running"
+
+
+CLAIMER = """
+import asyncio, os, sys
+from home.paths import resolve_paths
+from runner import queue
+from runner.launch import launch
+from storage import open_store
+
+async def main():
+    paths = resolve_paths(env={"TETHER_HOME": sys.argv[1]})
+    async with open_store(paths.db) as store:
+        claim = await store.queue.claim_next(queue.claimer())
+        print(claim.session_id, flush=True)
+        if sys.argv[2] == "launch":
+            await launch(store, paths, claim.session_id, claim=claim.claim_id)
+        await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+async def _killed_claimer(paths, how: str, delay: float) -> int:
+    """A process that claims the next queued session (and launches it, with ``how``
+    "launch"), killed with SIGKILL ``delay`` seconds after its claim."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        CLAIMER,
+        str(paths.db.parent),
+        how,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert proc.stdout is not None
+    sid = int(await proc.stdout.readline())
+    await asyncio.sleep(delay)
+    proc.kill()
+    await proc.wait()
+    return sid
+
+
+async def test_a_killed_claimer_never_strands_a_session_nor_starts_it_twice(store, paths, tmp_path):
+    """kill -9 of the process about to start the next session, at several moments:
+    right after its claim, while its supervisor starts, after it started. The next
+    kick gives the claim back when the session has not started; it runs exactly once."""
+    gates = Gates(store, paths, tmp_path)
+    blocker, gate = await gates.start(limits=Limits(max_parallel=1))
+    cases = [("claim", 0.0), ("launch", 0.0), ("launch", 0.05), ("launch", 0.15), ("launch", 0.4)]
+    waiting = [await gates.start(limits=Limits(max_parallel=1)) for _ in cases]
+    for i, ((how, delay), (session, _)) in enumerate(zip(cases, waiting, strict=True)):
+        await store.queue.set_limits(Limits(max_parallel=2 + i))  # one more slot: the next
+        sid = await _killed_claimer(paths, how, delay)
+        assert sid == session.id
+        await queue.kick(store, paths)
+        await until_status(store, sid, "running")
+    for _, gate_n in waiting:
+        gate_n.touch()
+    for session, _ in waiting:
+        s = await wait_ended(store, paths, session.id)
+        assert s.status == "succeeded"
+        assert len(await store.runs.list(session.id)) == 1  # never started twice
+    gate.touch()
+    await wait_ended(store, paths, blocker.id)
