@@ -20,6 +20,7 @@ from .context import Ctx, fail
 COMMAND_MODULES = [
     "cli.sessions",  # run ls show logs stop pause continue send resume rm restore
     "cli.screen",  # screen
+    "cli.attach",  # attach
     "cli.system",  # config
     "cli.doctor",  # doctor
     "cli.search",  # search
@@ -28,6 +29,7 @@ COMMAND_MODULES = [
     "cli.transfer",  # export import
     "cli.demo",  # demo
     "cli.audit",  # audit
+    "cli.queue",  # queue
 ]
 # Which module registers each command. A command missing here still works: its parser
 # is then built with every module, as for `tether --help` (tests/cli/test_cli_startup.py
@@ -39,6 +41,7 @@ COMMANDS = {
     ),
     "restore": "cli.sessions",
     "screen": "cli.screen",
+    "attach": "cli.attach",
     "config": "cli.system",
     "doctor": "cli.doctor",
     "search": "cli.search",
@@ -49,6 +52,7 @@ COMMANDS = {
     "import": "cli.transfer",
     "demo": "cli.demo",
     "audit": "cli.audit",
+    "queue": "cli.queue",
 }
 
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from storage.models import LIVE
 
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT = 5.0
 REPLY_TIMEOUT = 30.0
 REPLY_LIMIT = 64 * 1024 * 1024  # a reply is one line: a screen's styled rows can be long
+
+T = TypeVar("T")
 
 
 class _Unreachable(Exception):
@@ -92,6 +95,22 @@ async def _control(
     timeout: float = REPLY_TIMEOUT,
     allowed: Collection[str] = LIVE,
 ) -> dict[str, Any]:
+    async def ask(path: Path) -> dict[str, Any]:
+        return await _request(path, payload, timeout)
+
+    return await _reach(store, paths, session_id, action, ask, allowed)
+
+
+async def _reach(
+    store: Store,
+    paths: RuntimePaths,
+    session_id: int,
+    action: str,
+    ask: Callable[[Path], Awaitable[T]],
+    allowed: Collection[str] = LIVE,
+) -> T:
+    """``ask`` the session's supervisor at its socket, turning an unreachable one into
+    the right typed error."""
     session = await store.sessions.require(session_id)
     sid = session.id
     if session.status not in allowed:
@@ -99,7 +118,7 @@ async def _control(
     if not is_alive(paths, sid) and sid in await reconcile(store, paths, {sid}):
         raise SupervisorGone(sid)
     try:
-        return await _request(await _socket(store, paths, sid), payload, timeout)
+        return await ask(await _socket(store, paths, sid))
     except ControlError as e:
         raise ControlError(f"session #{sid}: {e}") from None
     except _Unreachable as e:
@@ -112,6 +131,91 @@ async def _control(
             f"cannot reach session #{sid}'s supervisor ({e}); it is alive but does not "
             f"answer. `tether doctor` shows its errors."
         ) from None
+
+
+async def _open_stream(
+    path: Path, request: dict[str, Any]
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, dict[str, Any]]:
+    reader, writer = await _connect(path)
+    try:
+        writer.write(json.dumps(request).encode() + b"\n")
+        await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), REPLY_TIMEOUT)
+    except (OSError, TimeoutError) as e:
+        writer.close()
+        raise _Unreachable(f"no answer on {path}: {e!r}") from None
+    if not line:
+        writer.close()
+        raise _Unreachable("it closed the connection without answering")
+    hello = json.loads(line)
+    if not hello.get("ok"):
+        writer.close()
+        raise ControlError(hello.get("error", "request refused"))
+    return reader, writer, hello
+
+
+async def attach(
+    store: Store, paths: RuntimePaths, session_id: int, request: dict[str, Any]
+) -> tuple[socket.socket, dict[str, Any]]:
+    """A blocking socket attached to a running session (frames: runner/stream.py) and
+    the supervisor's hello (``terminal``, ``size``). ``request`` adds ``cols``,
+    ``rows``, ``who``, ``record_input``. For runner/attach.py's loop."""
+
+    async def ask(path: Path) -> tuple[socket.socket, dict[str, Any]]:
+        return _attach_blocking(path, {**request, "op": "attach"})
+
+    return await _reach(store, paths, session_id, "attach to", ask)
+
+
+def _attach_blocking(path: Path, request: dict[str, Any]) -> tuple[socket.socket, dict[str, Any]]:
+    """Connect and read the hello byte by byte, so that no frame after it is read
+    ahead into a buffer the blocking loop would not see."""
+    deadline = time.monotonic() + CONNECT_TIMEOUT
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(CONNECT_TIMEOUT)
+            sock.connect(str(path))
+            break
+        except (FileNotFoundError, ConnectionRefusedError) as e:
+            sock.close()
+            if time.monotonic() > deadline:
+                raise _Unreachable(f"its control socket {path} does not answer: {e}") from None
+            time.sleep(0.1)
+        except OSError as e:
+            sock.close()
+            raise _Unreachable(f"its control socket {path} does not answer: {e}") from None
+    try:
+        sock.settimeout(REPLY_TIMEOUT)
+        sock.sendall(json.dumps(request).encode() + b"\n")
+        line = bytearray()
+        while not line.endswith(b"\n"):
+            got = sock.recv(1)
+            if not got:
+                raise _Unreachable("it closed the connection without answering")
+            line += got
+        sock.settimeout(None)
+    except OSError as e:
+        sock.close()
+        raise _Unreachable(f"no answer on {path}: {e!r}") from None
+    hello = json.loads(line)
+    if not hello.get("ok"):
+        sock.close()
+        raise ControlError(hello.get("error", "request refused"))
+    return sock, hello
+
+
+async def watch(
+    store: Store, paths: RuntimePaths, session_id: int
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A live view's wake-ups: a ``W`` frame each time new output is in the database,
+    ``E`` at the end of the run (runner/stream.py)."""
+
+    async def ask(path: Path) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer, _hello = await _open_stream(path, {"op": "watch"})
+        return reader, writer
+
+    return await _reach(store, paths, session_id, "watch", ask)
 
 
 async def stop(
