@@ -35,7 +35,7 @@ from .errors import ControlError
 from .spec import LaunchSpec
 
 if TYPE_CHECKING:
-    from .screen import Screen
+    from .screen.keeper import ScreenKeeper, ScreenSaver
 
 
 __all__ = ["KINDS", "PipeKind", "PtyKind", "SessionKind", "kind_for", "kind_named"]
@@ -69,6 +69,13 @@ class SessionKind:
     def on_output(self, stream: str, data: bytes) -> None:
         """Output was captured (called once per read, so keep it cheap). Nothing by
         default."""
+
+    async def recording(self, store: Any, run: int) -> None:
+        """Run ``run`` is recorded in ``store`` and its output is about to be captured
+        (a pty session starts storing its screen's snapshots and transcript)."""
+
+    async def end_recording(self) -> None:
+        """The command has exited and its output is stored: store what is left."""
 
     def resize(self, child: Child, cols: int, rows: int) -> bool:
         """Set the command's window size; False where that means nothing."""
@@ -117,8 +124,13 @@ class PtyKind(SessionKind):
     def __init__(self, spec: LaunchSpec) -> None:
         super().__init__(spec)
         self.size = (spec.cols, spec.rows)
-        self.screen: Screen | None = None  # made at the first output
-        self.screen_error: str | None = None  # why there is none (the emulator failed)
+        self.keeper: ScreenKeeper | None = None  # the emulated screen (runner/screen/keeper.py)
+        self.saver: ScreenSaver | None = None  # stores what the keeper derives
+
+    @property
+    def screen_error(self) -> str | None:
+        """Why there is no screen (the emulator failed), or None."""
+        return self.keeper.error if self.keeper is not None else None
 
     def env(self) -> dict[str, str]:
         return {"TERM": DEFAULT_TERM}
@@ -131,38 +143,33 @@ class PtyKind(SessionKind):
         threading.Thread(target=_load_emulator, name="load-emulator", daemon=True).start()
         return child
 
+    def _keeper(self) -> ScreenKeeper:
+        if self.keeper is None:
+            from .screen.keeper import ScreenKeeper
+
+            self.keeper = ScreenKeeper(*self.size, session_id=self.spec.session_id)
+        return self.keeper
+
+    async def recording(self, store: Any, run: int) -> None:
+        from .screen.keeper import ScreenSaver
+
+        self.saver = await ScreenSaver.begin(store, self._keeper(), run)
+
+    async def end_recording(self) -> None:
+        if self.saver is not None:
+            await self.saver.finish()
+
     def on_output(self, stream: str, data: bytes) -> None:
-        screen = self.screen
-        if screen is None:
-            if self.screen_error is not None:
-                return
-            screen = self._open_screen()
-            if screen is None:
-                return
-        try:
-            screen.feed(data)
-        except Exception as e:  # noqa: BLE001 - the emulator must never stop the capture
-            self.screen, self.screen_error = None, f"the terminal emulator failed: {e!r}"
-
-    def _open_screen(self) -> Screen | None:
-        from .screen import open_screen
-
-        try:
-            self.screen = open_screen(*self.size)
-            # No transcript here (it is rebuilt from the stored output): rows that
-            # scroll off cost nothing and memory stays flat however long it runs.
-            self.screen.keep_transcript = False
-        except Exception as e:  # noqa: BLE001 - no screen, but the output is still recorded
-            self.screen_error = f"no terminal emulator: {e}"
-        return self.screen
+        keeper = self.keeper or self._keeper()
+        if keeper.error is None:
+            keeper.feed(data)  # queued: the emulator runs in the keeper's thread
 
     def resize(self, child: Child, cols: int, rows: int) -> bool:
         if child.input_fd is None:
             return False
         set_window_size(child.input_fd, cols, rows)
         self.size = (cols, rows)
-        if self.screen is not None:
-            self.screen.resize(cols, rows)
+        self._keeper().resize(cols, rows)
         return True
 
     def size_line(self, cols: int, rows: int, *, resized: bool = False) -> bytes | None:
@@ -175,12 +182,17 @@ class PtyKind(SessionKind):
     def screen_state(self, *, styled: bool = False, vt: bool = False) -> dict[str, Any]:
         from .screen.state import screen_state
 
-        screen = self.screen
-        if screen is None and self.screen_error is None:
-            screen = self._open_screen()  # no output yet: an empty screen of our size
-        if screen is None:
-            raise ControlError(self.screen_error or "no screen")
-        return screen_state(screen, styled=styled, vt=vt)
+        keeper = self._keeper()
+        try:
+            with keeper.read() as screen:
+                if keeper.error is not None:
+                    raise ControlError(keeper.error)
+                return screen_state(screen, styled=styled, vt=vt)
+        except ControlError:
+            raise
+        except Exception as e:  # noqa: BLE001 - no screen, but the output is still recorded
+            keeper.error = f"no terminal emulator: {e}"
+            raise ControlError(keeper.error) from e
 
     def close_input(self, fd: int) -> None:
         pass  # the terminal's one fd is also the output: closed when that ends

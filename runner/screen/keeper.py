@@ -1,0 +1,390 @@
+"""The emulated screen of a running pty session, fed off the capture path.
+
+Capture hands every read to ``ScreenKeeper.feed`` (runner/kinds.py), which only queues
+it: a thread feeds the emulator in batches, so the command's output is drained at the
+pace of the pipe, not of the emulator (libghostty-vt releases the GIL while it parses).
+Whoever reads the screen (the ``screen`` control request) first feeds what is queued,
+under the same lock, so it always sees every byte received. Should the emulator fall
+``MAX_BEHIND`` bytes behind, capture feeds it itself: memory stays bounded and the
+screen is never wrong, only slower.
+
+While the run is recorded (``start_recording``) the keeper collects, from its thread,
+the rows that scroll off the main screen (the rendered transcript) and a snapshot of
+the screen every ``SNAPSHOT_BYTES`` of output or ``SNAPSHOT_SECONDS`` of activity, each
+marked with how many bytes of the run's output it stands for. ``ScreenSaver`` turns
+those marks into positions in the stored output (``Positions``: it reads the run's
+stored stdout chunks, so it never guesses how lines were numbered) once that output is
+stored, and stores them (storage/engine/screens.py): a snapshot never stands ahead of
+the stored output, even after a kill -9.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from .base import Screen
+from .state import shown_lines
+
+MAX_BEHIND = 4 * 1024 * 1024  # bytes queued for the emulator before capture feeds it
+SNAPSHOT_BYTES = 2 * 1024 * 1024  # a snapshot at least every this much output
+SNAPSHOT_SECONDS = 30.0  # or this long after the last, if anything was written
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """Transcript rows, numbered from ``first``, gone once ``mark`` bytes were fed."""
+
+    mark: int
+    first: int
+    rows: list[str]
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Snap:
+    """A snapshot of the screen once ``mark`` bytes of the run's output were fed."""
+
+    mark: int
+    rendered: int
+    final: bool
+    data: bytes
+    at: float
+
+
+@dataclass
+class Derived:
+    """What the keeper made that is not stored yet."""
+
+    rows: list[Rows] = field(default_factory=list)
+    snapshots: list[Snap] = field(default_factory=list)
+    mark: int = 0  # bytes of the run's output fed when it was taken
+
+    def __bool__(self) -> bool:
+        return bool(self.rows or self.snapshots)
+
+
+class ScreenKeeper:
+    """One run's emulated screen: fed from capture, read by requests, derived from."""
+
+    def __init__(self, cols: int, rows: int, *, session_id: int) -> None:
+        self.size = self._first_size = (cols, rows)  # queued resizes apply in order
+        self.screen: Screen | None = None  # opened at the first output (or read)
+        self.session_id = session_id
+        self.run = 0
+        self.error: str | None = None  # the emulator failed: nothing more is derived
+        self.recording = False  # positions known (``start_recording``): derive and store
+        self._lock = threading.RLock()  # held while the screen is fed or read
+        self._wake = threading.Condition(threading.Lock())
+        self._queue: deque[tuple[bytes | None, tuple[int, int], int]] = deque()
+        self._queued = 0
+        self._closed = False
+        self._bytes = 0  # bytes of the run's output given (capture's side)
+        self._fed = 0  # bytes of it fed to the emulator (the thread's side)
+        self._rendered = 0
+        self._since_snapshot = 0
+        self._snapshot_at = time.monotonic()
+        self._derived = Derived()
+        self._thread = threading.Thread(target=self._work, name="screen", daemon=True)
+        self._thread.start()
+
+    def start_recording(self, run: int, rendered: int) -> None:
+        """Collect rows and snapshots of run ``run`` from now on; the session's
+        transcript is ``rendered`` rows long."""
+        with self._lock:
+            self.run = run
+            self._rendered = rendered
+            self.recording = True
+
+    # -- feeding ----------------------------------------------------------------------
+    def feed(self, data: bytes) -> None:
+        """Output was captured (the capture loop: only queue it)."""
+        self._bytes += len(data)
+        self._put(data, None)
+        if self._queued > MAX_BEHIND:
+            self.catch_up()  # far behind: feed it here, keeping memory bounded
+
+    def resize(self, cols: int, rows: int) -> None:
+        self.size = (cols, rows)
+        self._put(None, (cols, rows))
+
+    def _put(self, data: bytes | None, size: tuple[int, int] | None) -> None:
+        item = (data, size or (0, 0), self._bytes)
+        with self._wake:
+            self._queue.append(item)
+            self._queued += len(data) if data else 0
+            self._wake.notify()
+
+    def catch_up(self) -> None:
+        """Feed everything queued, here and now."""
+        with self._lock:
+            self._feed_queued()
+
+    def _work(self) -> None:
+        while True:
+            with self._wake:
+                while not self._queue and not self._closed:
+                    self._wake.wait()
+                if self._closed and not self._queue:
+                    return
+            with self._lock:
+                self._feed_queued()
+
+    def _feed_queued(self) -> None:
+        # Under self._lock. Takes what is queued now, in one batch.
+        with self._wake:
+            items = list(self._queue)
+            self._queue.clear()
+            self._queued = 0
+        if not items or self.error is not None:
+            return
+        try:
+            screen = self.open()
+            for data, size, mark in items:
+                if data is None:
+                    screen.resize(*size)
+                else:
+                    screen.feed(data)
+                    self._since_snapshot += len(data)
+                self._fed = mark
+            self._derive()
+        except Exception as e:  # noqa: BLE001 - the emulator must never stop the capture
+            self.error = f"the terminal emulator failed: {e!r}"
+
+    def open(self) -> Screen:
+        """The screen, opened now if it is not yet (under ``self._lock``)."""
+        if self.screen is None:
+            from . import open_screen
+
+            self.screen = open_screen(*self._first_size)
+        return self.screen
+
+    def _derive(self, *, final: bool = False) -> None:
+        assert self.screen is not None
+        gone = self.screen.scrolled_off()  # taken even when not recording: memory stays flat
+        if not self.recording:
+            return
+        if final and not self.screen.alt_screen:
+            gone += shown_lines(self.screen.lines())  # the screen the run ended on
+        d = self._derived
+        if gone:
+            d.rows.append(Rows(self._fed, self._rendered, gone, time.time()))
+            self._rendered += len(gone)
+        due = self._since_snapshot >= SNAPSHOT_BYTES or (
+            self._since_snapshot and time.monotonic() - self._snapshot_at >= SNAPSHOT_SECONDS
+        )
+        if final or due:
+            blob = self.screen.snapshot()
+            d.snapshots.append(Snap(self._fed, self._rendered, final, blob, time.time()))
+            self._since_snapshot, self._snapshot_at = 0, time.monotonic()
+        d.mark = self._fed
+
+    # -- what was derived -------------------------------------------------------------
+    def take(self, *, final: bool = False) -> Derived:
+        """Rows and snapshots made since the last call (with ``final``: the end of the
+        run, so the screen's rows and a final snapshot too). Feeds what is queued first."""
+        with self._lock:
+            self._feed_queued()
+            if final and self.error is None and self.recording and self.screen is not None:
+                try:
+                    self._derive(final=True)
+                except Exception as e:  # noqa: BLE001
+                    self.error = f"the terminal emulator failed: {e!r}"
+            out = self._derived
+            self._derived = Derived(mark=out.mark)
+            return out
+
+    def give_back(self, d: Derived) -> None:
+        """``take``'s result could not be stored yet: keep it for the next try."""
+        with self._lock:
+            cur = self._derived
+            cur.rows[:0] = d.rows
+            cur.snapshots[:0] = d.snapshots
+
+    def read(self):
+        """``with keeper.read() as screen``: the screen with every byte received fed."""
+        keeper = self
+
+        class _Reading:
+            def __enter__(self) -> Screen:
+                keeper._lock.acquire()
+                try:
+                    keeper._feed_queued()
+                    return keeper.open()
+                except BaseException:
+                    keeper._lock.release()
+                    raise
+
+            def __exit__(self, *exc: object) -> None:
+                keeper._lock.release()
+
+        return _Reading()
+
+    def close(self) -> None:
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        self._thread.join(timeout=5)
+
+
+SAVE_EVERY = 1.0  # seconds between stores of what the keeper derived
+_BATCH_LINES = 2000
+
+
+class Positions:
+    """Bytes of one run's output (stdout, as fed to the screen) to replay positions
+    in the stored output: ``(line, offset)``, the first line not wholly fed and the
+    bytes of it fed, as ``runner.screen.replay.ScreenReplay`` counts them. Reads the
+    run's stored stdout chunks, forward only."""
+
+    def __init__(self, store: Any, session_id: int, first_line: int) -> None:
+        self.store = store
+        self.session_id = session_id
+        self.line, self.offset, self.bytes = first_line, 0, 0
+        self.known: dict[int, tuple[int, int]] = {0: (first_line, 0)}  # marks resolved
+
+    async def resolve(self, mark: int) -> tuple[int, int] | None:
+        """Where the byte after the first ``mark`` bytes goes; None while they are not
+        all stored yet."""
+        if mark in self.known:
+            return self.known[mark]
+        while self.bytes < mark:
+            chunks = await self.store.output.chunks(
+                self.session_id, self.line, self.line + _BATCH_LINES, stream="stdout"
+            )
+            moved = False
+            for chunk in chunks:
+                if self.bytes >= mark:
+                    break
+                end = chunk.first_line + chunk.line_count
+                if end <= self.line:
+                    continue
+                data, pos = chunk.data, 0
+                if chunk.first_line <= self.line:
+                    for _ in range(self.line - chunk.first_line):
+                        pos = data.index(b"\n", pos) + 1
+                    pos += self.offset
+                else:  # the line we were in ended (another stream wrote): a new one
+                    self.line, self.offset = chunk.first_line, 0
+                piece = data[pos : pos + mark - self.bytes]
+                if not piece:
+                    continue
+                moved = True
+                self.bytes += len(piece)
+                n = piece.count(b"\n")
+                if n:
+                    self.line += n
+                    self.offset = len(piece) - piece.rfind(b"\n") - 1
+                else:
+                    self.offset += len(piece)
+            if not moved:
+                return None
+        self.known[mark] = (self.line, self.offset)
+        return self.known[mark]
+
+    def forget_before(self, mark: int) -> None:
+        self.known = {m: p for m, p in self.known.items() if m >= mark}
+
+
+class ScreenSaver:
+    """Stores what a ``ScreenKeeper`` derives (storage/engine/screens.py), about once a
+    second while the run lasts and at its end. A run whose session's transcript is not
+    whole before it (recorded before v6, or an earlier supervisor was killed) stores
+    nothing: its transcript is rebuilt from the output on first use, all at once."""
+
+    def __init__(self, store: Any, keeper: ScreenKeeper, positions: Positions | None) -> None:
+        self.store = store
+        self.keeper = keeper
+        self.positions = positions
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def begin(cls, store: Any, keeper: ScreenKeeper, run: int) -> ScreenSaver:
+        from storage.engine import screens
+
+        sid = keeper.session_id
+        state = await screens.render_state(store, sid)
+        whole = (run == 1 and state is None) or bool(state and state.complete)
+        if not whole:
+            return cls(store, keeper, None)
+        first_line = await store.output.line_count(sid)  # where this run's output starts
+        saver = cls(store, keeper, Positions(store, sid, first_line))
+        keeper.start_recording(run, state.rows if state else 0)
+        saver._task = asyncio.create_task(saver._loop())
+        return saver
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(SAVE_EVERY)
+            try:
+                await self.save_once()
+            except Exception:  # noqa: BLE001 - the database refuses for now: next time
+                continue
+
+    async def save_once(self, *, final: bool = False, complete: bool = False) -> bool:
+        """Store what was derived whose output is stored. False: some waits for it."""
+        from storage.engine import screens
+
+        assert self.positions is not None
+        keeper = self.keeper
+        derived = keeper.take(final=final)
+        sid, run = keeper.session_id, keeper.run
+        rows: list[screens.RenderedRows] = []
+        snaps: list[screens.ScreenSnapshot] = []
+        left = Derived(mark=derived.mark)
+        try:
+            for part in derived.rows:
+                pos = await self.positions.resolve(part.mark)
+                if pos is None:
+                    left.rows.append(part)
+                    continue
+                rows.append(screens.RenderedRows(run, part.first, part.rows, pos[0], part.at))
+            for snap in derived.snapshots:
+                pos = await self.positions.resolve(snap.mark)
+                if pos is None or left.rows:
+                    left.snapshots.append(snap)
+                    continue
+                snaps.append(
+                    screens.ScreenSnapshot(
+                        sid, run, *pos, snap.rendered, snap.at, snap.final, snap.data
+                    )
+                )
+            whole = not left and await self.positions.resolve(derived.mark) is not None
+            if rows or snaps or (complete and whole):
+                await screens.save(
+                    self.store,
+                    sid,
+                    rows=rows,
+                    snapshots=snaps,
+                    position=(self.positions.line, self.positions.offset),
+                    complete=complete and whole and keeper.error is None,
+                )
+        except Exception:
+            keeper.give_back(derived)
+            raise
+        if left:
+            keeper.give_back(left)
+        self.positions.forget_before(
+            min([p.mark for p in left.rows + left.snapshots] or [derived.mark])
+        )
+        return whole
+
+    async def finish(self, tries: int = 50) -> None:
+        """The end of the run: the last rows, the final screen and snapshot."""
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        final = True
+        for _ in range(tries):
+            with contextlib.suppress(Exception):
+                if await self.save_once(final=final, complete=True):
+                    return
+            final = False  # taken already: what could not be stored was given back
+            await asyncio.sleep(0.1)

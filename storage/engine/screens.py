@@ -1,0 +1,246 @@
+"""Screens of terminal sessions: snapshots of the emulated screen, and the rendered
+transcript (what a person saw scroll by), with its own full-text index.
+
+A pty session's supervisor feeds its output through a terminal emulator
+(runner/screen/) and stores here, every so often and at the end of each run:
+
+- a **snapshot** of the screen (``screen_snapshots``), opaque bytes from the emulator,
+  at a *replay position*: ``line`` is the first output line not wholly fed, ``offset``
+  the bytes of it fed; ``rendered`` counts the transcript rows before that screen. A
+  screen at any moment is the nearest snapshot at or before it plus the output after
+  it (``nearest_snapshot``), so rebuilding it replays at most one interval. A snapshot
+  is stored only once the output it stands for is (runner/screen/keeper.py), so a
+  supervisor killed with output still in memory leaves no snapshot ahead of it;
+- the **rendered transcript** (``rendered_chunks``): rows that scrolled off the main
+  screen, and the screen each run ended on, numbered from 0 per session, indexed in
+  ``rendered_fts`` (contentless, the options of ``output_fts``);
+- how far the transcript is built (``screen_renders``): ``complete`` once every ended
+  run is in it. Sessions recorded before v6 have none: their transcript is built on
+  first use (``tether logs --rendered``, the screen view) by ``runner.screen.render``.
+
+Nothing here knows an emulator: snapshots are bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from storage.engine.store import Store
+
+ROWS_PER_CHUNK = 200  # transcript rows per stored chunk at most
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenSnapshot:
+    """A stored screen: where in the output it stands, and the emulator's bytes."""
+
+    session_id: int
+    run: int
+    line: int  # first output line not wholly fed
+    offset: int  # bytes of that line fed
+    rendered: int  # transcript rows before this screen
+    at: float
+    final: bool  # taken at the end of its run (its screen is in the transcript)
+    data: bytes
+
+    @property
+    def position(self) -> tuple[int, int]:
+        return self.line, self.offset
+
+
+@dataclass(frozen=True, slots=True)
+class RenderState:
+    """How far a session's rendered transcript is stored."""
+
+    line: int
+    offset: int
+    rows: int
+    complete: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedRows:
+    """Transcript rows to store: ``rows`` scrolled off (or ended a run) by ``line``."""
+
+    run: int
+    first_row: int
+    rows: Sequence[str]
+    line: int
+    at: float
+
+
+_SNAP_COLS = "session_id, run, line, offset, rendered, at, final, data"
+
+
+def _snapshot(row: Any) -> ScreenSnapshot:
+    sid, run, line, offset, rendered, at, final, data = tuple(row)
+    return ScreenSnapshot(sid, run, line, offset, rendered, at, bool(final), bytes(data))
+
+
+async def save(
+    store: Store,
+    session_id: int,
+    *,
+    rows: Sequence[RenderedRows] = (),
+    snapshots: Sequence[ScreenSnapshot] = (),
+    position: tuple[int, int] | None = None,
+    complete: bool = False,
+) -> None:
+    """Store transcript rows and snapshots in one transaction, and how far the
+    transcript is built (``position``: rendered up to there; ``complete``: every ended
+    run is in it). Callers store only what stands for output already stored."""
+    async with store.transaction() as db:
+        total = None
+        for part in rows:
+            total = await _add_rows(db, session_id, part)
+        await db.executemany(
+            f"INSERT INTO screen_snapshots ({_SNAP_COLS}) VALUES (?,?,?,?,?,?,?,?)",
+            [
+                (session_id, s.run, s.line, s.offset, s.rendered, s.at, int(s.final), s.data)
+                for s in snapshots
+            ],
+        )
+        if snapshots:
+            total = max(total or 0, snapshots[-1].rendered)
+        if position is not None or total is not None or complete:
+            line, offset = position or (snapshots[-1].position if snapshots else (0, 0))
+            await db.execute(
+                "INSERT INTO screen_renders (session_id, line, offset, rows, complete) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET "
+                "line = excluded.line, offset = excluded.offset, "
+                "rows = max(rows, excluded.rows), complete = excluded.complete",
+                (session_id, line, offset, total or 0, int(complete)),
+            )
+
+
+async def _add_rows(db: Any, session_id: int, part: RenderedRows) -> int:
+    """Insert ``part`` as chunks of at most ``ROWS_PER_CHUNK`` rows, indexed."""
+    first = part.first_row
+    rows = list(part.rows)
+    for start in range(0, len(rows), ROWS_PER_CHUNK):
+        piece = rows[start : start + ROWS_PER_CHUNK]
+        text = "".join(r + "\n" for r in piece)
+        cur = await db.execute(
+            "INSERT INTO rendered_chunks (session_id, run, first_row, row_count, line, at, text) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (session_id, part.run, first + start, len(piece), part.line, part.at, text),
+        )
+        await db.execute(
+            "INSERT INTO rendered_fts (rowid, text) VALUES (?, ?)", (cur.lastrowid, text)
+        )
+    return first + len(rows)
+
+
+async def forget_from(store: Store, session_id: int, row: int) -> None:
+    """Drop transcript rows from ``row`` on and snapshots after them (a render that
+    starts again from a snapshot rebuilds them)."""
+    async with store.transaction() as db:
+        found = await db.execute_fetchall(
+            "SELECT id, text FROM rendered_chunks WHERE session_id = ? AND first_row >= ?",
+            (session_id, row),
+        )
+        # Contentless index: deleting an entry repeats its text.
+        await db.executemany(
+            "INSERT INTO rendered_fts (rendered_fts, rowid, text) VALUES ('delete', ?, ?)",
+            [(cid, text) for cid, text in found],
+        )
+        await db.executemany("DELETE FROM rendered_chunks WHERE id = ?", [(c,) for c, _ in found])
+        await db.execute(
+            "DELETE FROM screen_snapshots WHERE session_id = ? AND rendered > ?", (session_id, row)
+        )
+        await db.execute(
+            "UPDATE screen_renders SET rows = ?, complete = 0 WHERE session_id = ?",
+            (row, session_id),
+        )
+
+
+async def nearest_snapshot(
+    store: Any, session_id: int, until: int | None = None, *, before: int | None = None
+) -> ScreenSnapshot | None:
+    """The newest snapshot standing at or before line ``until`` (exclusive: lines up to
+    ``until - 1`` fed) — or the newest of all — whose ``rendered`` is at most ``before``
+    when given."""
+    where, params = "session_id = ?", [session_id]
+    if until is not None:
+        where += " AND (line < ? OR (line = ? AND offset = 0))"
+        params += [until, until]
+    if before is not None:
+        where += " AND rendered <= ?"
+        params.append(before)
+    row = await store.fetchone(
+        f"SELECT {_SNAP_COLS} FROM screen_snapshots WHERE {where} "
+        "ORDER BY line DESC, offset DESC, id DESC LIMIT 1",
+        params,
+    )
+    return _snapshot(row) if row else None
+
+
+async def snapshots_before(
+    store: Any, session_id: int, snapshot: ScreenSnapshot
+) -> ScreenSnapshot | None:
+    """The snapshot before ``snapshot`` (when that one cannot be restored)."""
+    row = await store.fetchone(
+        f"SELECT {_SNAP_COLS} FROM screen_snapshots WHERE session_id = ? AND "
+        "(line < ? OR (line = ? AND offset < ?)) ORDER BY line DESC, offset DESC LIMIT 1",
+        (session_id, snapshot.line, snapshot.line, snapshot.offset),
+    )
+    return _snapshot(row) if row else None
+
+
+async def snapshot_count(store: Any, session_id: int) -> int:
+    return int(
+        await store.scalar(
+            "SELECT count(*) FROM screen_snapshots WHERE session_id = ?", (session_id,)
+        )
+    )
+
+
+async def render_state(store: Any, session_id: int) -> RenderState | None:
+    row = await store.fetchone(
+        "SELECT line, offset, rows, complete FROM screen_renders WHERE session_id = ?",
+        (session_id,),
+    )
+    return RenderState(row[0], row[1], row[2], bool(row[3])) if row else None
+
+
+async def rendered_rows(
+    store: Any, session_id: int, start: int = 0, stop: int | None = None
+) -> list[str]:
+    """Transcript rows ``start`` to ``stop - 1`` (to the end without ``stop``)."""
+    end = stop if stop is not None else 2**62
+    rows = await store.fetchall(
+        "SELECT first_row, text FROM rendered_chunks WHERE session_id = ? AND first_row < ? "
+        "AND first_row + row_count > ? ORDER BY first_row",
+        (session_id, end, start),
+    )
+    out: list[str] = []
+    for first, text in rows:
+        lines = text.split("\n")[:-1]
+        lo, hi = max(0, start - first), min(len(lines), end - first)
+        out += lines[lo:hi]
+    return out
+
+
+async def rendered_count(store: Any, session_id: int) -> int:
+    """How many transcript rows are stored."""
+    return int(
+        await store.scalar(
+            "SELECT coalesce(max(first_row + row_count), 0) FROM rendered_chunks "
+            "WHERE session_id = ?",
+            (session_id,),
+        )
+    )
+
+
+async def unrendered_sessions(store: Any) -> list[int]:
+    """Ended pty sessions whose transcript is not (wholly) built: older recordings,
+    or a supervisor that was killed."""
+    rows = await store.fetchall(
+        "SELECT s.id FROM sessions s LEFT JOIN screen_renders r ON r.session_id = s.id "
+        "WHERE s.mode = 'pty' AND s.status NOT IN ('pending', 'running', 'paused') "
+        "AND s.output_lines > 0 AND coalesce(r.complete, 0) = 0 ORDER BY s.id"
+    )
+    return [r[0] for r in rows]
