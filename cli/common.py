@@ -38,11 +38,13 @@ def _runner_errors(fn: Callable[[Ctx], int]) -> Callable[[Ctx], int]:
 
 @contextlib.asynccontextmanager
 async def _session_store(ctx: Ctx) -> AsyncIterator[Store]:
-    """The store, reconciled first (cheap when nothing is wrong)."""
+    """The store, reconciled first (cheap when nothing is wrong), and the queue kicked
+    (runner/queue.py: a slot freed by a lost session, a claim whose starter died)."""
     from runner.control import reconcile
 
     async with ctx.open_store(actor="cli") as store:
         await reconcile(store, ctx.paths)
+        await ctx.kick_queue(store)
         yield store
 
 

@@ -71,7 +71,9 @@ class Ctx:
         from runner.reconcile import reconcile_read_only
 
         with open_reader(self.paths) as reader:
-            if not reader.run(reconcile_read_only(reader, self.paths)):
+            if not reader.run(reconcile_read_only(reader, self.paths)) or (
+                reader.run(reader.queue.waiting()) and self._queue_needs_kick(reader)
+            ):
                 self.run(self._reconcile)
             return reader.run(fn(reader))  # type: ignore[arg-type]
 
@@ -80,6 +82,23 @@ class Ctx:
 
         async with self.open_store(actor="cli") as store:
             await reconcile(store, self.paths)
+            await self.kick_queue(store)
+
+    async def kick_queue(self, store: Any) -> None:
+        """Start the queued sessions that may start now (runner/queue.py), under the
+        limits of config.toml. Cheap when nothing waits: one query."""
+        if not await store.queue.waiting():
+            return
+        from home.queue import queue_limits
+        from runner.queue import kick
+
+        await kick(store, self.paths, limits=queue_limits(self.config))
+
+    def _queue_needs_kick(self, reader: Reader) -> bool:
+        from home.queue import queue_limits
+        from runner.queue import needs_kick
+
+        return reader.run(needs_kick(reader, queue_limits(self.config)))
 
 
 def print_json(value: Any) -> None:

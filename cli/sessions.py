@@ -81,11 +81,13 @@ def cmd_run(ctx: Ctx) -> int:
     cwd = os.path.abspath(os.path.expanduser(args.cwd)) if args.cwd else os.getcwd()
 
     async def go() -> int:
+        from home.queue import queue_limits
         from runner.control import start_session
 
         from .logs import _follow, _LogOptions
 
         async with _session_store(ctx) as store:
+            after = (await store.sessions.resolve(args.after)).id if args.after else None
             session = await start_session(
                 store,
                 ctx.paths,
@@ -97,11 +99,21 @@ def cmd_run(ctx: Ctx) -> int:
                 env=env or None,
                 grace=_grace(ctx),
                 redact=_capture_redaction(ctx),
+                group=args.group or "",
+                after=after,
+                limits=queue_limits(ctx.config),
             )
+            place = (await store.queue.positions()).get(session.id)
             if args.json:
-                print_json(session.to_json())
+                print_json({**session.to_json(), "queue_position": place})
             else:
                 print(session.id, flush=True)
+            if place is not None:
+                waits = f" for #{after} to succeed" if after is not None else " for a slot"
+                print(
+                    f"tether: #{session.id} is queued ({_nth(place)}), waiting{waits}",
+                    file=sys.stderr,
+                )
             if session.status == "failed" and session.run_count == 0:
                 why = await _last_system_line(store, session.id)
                 print(f"tether: #{session.id} failed to start: {why}", file=sys.stderr)
@@ -114,6 +126,12 @@ def cmd_run(ctx: Ctx) -> int:
             return EXIT_OK
 
     return ctx.run(go)
+
+
+def _nth(n: int) -> str:
+    from .queue import _place
+
+    return _place(n)
 
 
 # -- ls / show --------------------------------------------------------------------------
@@ -147,10 +165,11 @@ def cmd_ls(ctx: Ctx) -> int:
             from storage.engine.search.filters import list_sessions
 
             sessions = await list_sessions(store, query, include_deleted=args.all, limit=args.limit)
+        places = await store.queue.positions()
         if args.json:
-            print_json([s.to_json() for s in sessions])
+            print_json([{**s.to_json(), "queue_position": places.get(s.id)} for s in sessions])
             return EXIT_OK
-        _print_table(sessions)
+        _print_table(sessions, places)
         return EXIT_OK
 
     return ctx.read(go)
@@ -179,15 +198,16 @@ def _ls_query(text: str, statuses: list[str] | None, tag: str | None) -> Query |
     return query
 
 
-def _print_table(sessions: list[Session]) -> None:
+def _print_table(sessions: list[Session], places: dict[int, int]) -> None:
     header = ("ID", "STATUS", "NAME", "COMMAND", "CWD", "STARTED", "DURATION", "EXIT", "LINES")
     rows = []
     for s in sessions:
         name = _safe(s.name) + (" (trash)" if s.trashed else "")
+        place = places.get(s.id)
         rows.append(
             (
                 f"#{s.id}",
-                s.status,
+                s.status if place is None else f"queued {place}",
                 _short(name, 20),
                 _short(_safe(s.command), 40),
                 _short(_safe(_home(s.cwd)), 24, left=True),
@@ -237,14 +257,18 @@ def cmd_show(ctx: Ctx) -> int:
                 for r in runs
             ]
             data["supervisor_alive"] = alive
+            data["queue_position"] = (await store.queue.positions()).get(s.id)
+            data["group"] = (await store.queue.groups([s.id])).get(s.id)
             print_json(data)
             return EXIT_OK
         from storage.units import format_duration
 
+        place = (await store.queue.positions()).get(s.id)
+        queued = f" (queued, {place} in line)" if place is not None else ""
         rows: list[tuple[str, str]] = [
             ("session", f"#{s.id}  {s.uid}"),
             ("name", _safe(s.name) or "-"),
-            ("status", s.status + (" (in the trash)" if s.trashed else "")),
+            ("status", s.status + queued + (" (in the trash)" if s.trashed else "")),
             ("command", _safe(s.command)),
             ("cwd", _safe(s.cwd)),
             ("mode", s.mode),
@@ -322,6 +346,18 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("-e", "--env", action="append", metavar="KEY=VALUE", help="set a variable")
     p.add_argument("-f", "--follow", action="store_true", help="then stream its output")
     p.add_argument("--json", action="store_true", help="print the session as JSON")
+    p.add_argument(
+        "-g",
+        "--group",
+        metavar="NAME",
+        help="run in this group: at most groups.NAME.max_parallel of it at once",
+    )
+    p.add_argument(
+        "--after",
+        metavar="ID",
+        help="start only once session ID has succeeded (if it fails, stops or is lost, "
+        "this one fails without starting)",
+    )
     p.add_argument(
         "-c",
         "--shell",
