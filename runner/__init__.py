@@ -8,6 +8,9 @@ What callers use (the CLI and the TUI):
                   ``supervisor_errors``
 - ``launch``      starting a session's supervisor (first run, or a resumed one)
 - ``client``      talking to a running supervisor over its control socket
+- ``queue``       the queue: sessions over ``run.max_parallel`` wait in line and are
+                  started in order when a slot frees (kicked by a finishing supervisor,
+                  the CLI and the TUI); move, start now, cancel
 - ``reconcile``   marking sessions whose supervisor is gone ``lost`` (judging only what it
                   can see: its lock, a lease, a supervisor's pid and start time); what a
                   lost run left running (``stop`` ends it); its log for doctor

@@ -224,12 +224,19 @@ async def stop(
     """SIGTERM to the command's process group, SIGKILL after ``grace`` seconds. Returns
     once the end is recorded (status ``stopped``, unless it ended by itself first).
 
+    A session waiting in the queue is taken out of it instead: it never starts and
+    becomes ``stopped`` (runner/queue.py, ``cancel``).
+
     For a ``lost`` session, ends what its run left running (its command's group,
     identified by pid and start time), with a system line saying so; ``NotRunning``
     when nothing is left."""
     session = await store.sessions.require(session_id)
     if session.status == "lost":
         return await _stop_leftovers(store, session, grace)
+    if session.status == "pending" and session_id in await store.queue.positions():
+        from .queue import cancel  # waiting in the queue: it never starts
+
+        return await cancel(store, session_id)
     await _control(
         store, paths, session_id, "stop", {"op": "stop", "grace": grace}, timeout=grace + 90
     )
