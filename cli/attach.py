@@ -108,15 +108,15 @@ def cmd_attach(ctx: Ctx) -> int:
         key, record = attach_settings(ctx.config)
     except ValueError as e:
         raise _usage(ctx, f"attach.detach_key: {e}") from None
-    if not os.isatty(0):
-        print("tether: attach needs a terminal (stdin is not one)", file=sys.stderr)
-        return EXIT_ERROR
 
     async def connect() -> tuple[Session, Any, dict[str, Any]] | int:
         async with _session_store(ctx) as store:
             session = await store.sessions.resolve(ctx.args.id)
             if not session.live:
                 return await _not_attachable(ctx, store, session)
+            if not os.isatty(0):
+                print("tether: attach needs a terminal (stdin is not one)", file=sys.stderr)
+                return EXIT_ERROR
             try:
                 sock, hello = await attach(store, ctx.paths, session.id, attach_request(record))
             except NotRunning:
