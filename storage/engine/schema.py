@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from storage.engine import context_keys, index_merge
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 _V1 = [
@@ -273,5 +273,41 @@ _V7 = [
 # the existing sessions here (SQL only); and an index on the live sessions by creation.
 _V8 = list(context_keys.MIGRATION)
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8]
+# v9: output at rest, compressed and indexed leaner (issue 18; storage/engine/compress.py,
+# storage/engine/output_index.py). ``plain_size`` is NULL for a chunk stored as is, else
+# the size of its bytes before compression (``data`` is then a zstd frame; a trained
+# dictionary it uses is named in the frame and kept in ``chunk_dicts``). ``output_words``
+# is the output index from now on: contentless, detail=none (no positions: phrases are
+# checked in the lines themselves, as every match already is). Chunks from before v9
+# (ids in [index_next, below) of ``output_upgrade``) keep their entries in the old
+# ``output_fts`` until the upkeep step moves them (and compresses them: from pack_next).
+_V9 = [
+    "ALTER TABLE output_chunks ADD COLUMN plain_size INTEGER",
+    """
+    CREATE TABLE chunk_dicts (
+        id          INTEGER PRIMARY KEY,               -- the zstd dictionary id
+        data        BLOB    NOT NULL,
+        created_at  REAL    NOT NULL,
+        trained_on  INTEGER NOT NULL                   -- output bytes when it was trained
+    )
+    """,
+    """
+    CREATE VIRTUAL TABLE output_words USING fts5 (
+        text, content = '', detail = none, tokenize = 'unicode61 remove_diacritics 2'
+    )
+    """,
+    *[q.replace("output_fts", "output_words") for q in index_merge.SETTINGS],
+    """
+    CREATE TABLE output_upgrade (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        index_next  INTEGER NOT NULL,                  -- first chunk id not yet moved
+        pack_next   INTEGER NOT NULL,                  -- first chunk id not yet compressed
+        below       INTEGER NOT NULL                   -- chunks from before v9 are below
+    )
+    """,
+    "INSERT INTO output_upgrade VALUES (1, 0, 0, "
+    "(SELECT coalesce(max(id), 0) + 1 FROM output_chunks))",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9]
 assert len(MIGRATIONS) == SCHEMA_VERSION
