@@ -12,14 +12,8 @@ Time filters mean different things for a session and for a line:
 sessions that ended any other way: another code, a signal, stopped or lost.
 
 Context filters (``ctx.model:opus``, ``ctx.tokens>5``, ``has:ctx.thread``; meanings in
-``storage.query.context``) read the JSON with SQLite's ``json_type``/``json_extract``, the
-path a bound parameter. Parsing JSON is most of their cost (about 0.5 us per session), so
-a cheap test on the raw text goes first and skips the sessions that cannot match: the key
-must appear as ``"key"``, and for string values one of them must appear (``LIKE``, ASCII
-case-insensitive as the match is). That holds because storage writes every context with
-``json.dumps``, which writes keys of letters, digits, ``_`` and ``-`` and printable ASCII
-other than ``"`` and backslash as themselves. A context SQLite cannot read (``NaN``) matches
-no condition.
+``storage.query.context``) read the context key table (``storage.engine.context_keys``),
+not the JSON text.
 
 Text terms on their own (``filter_session_ids``, and ``in:meta``) match the metadata
 index: name, command, cwd, tags and notes.
@@ -31,11 +25,10 @@ import sqlite3
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from storage.engine.context_keys import context_sql
 from storage.models import ENDED
 from storage.query import Not, Or, Query, QueryError, Word
-from storage.query.context import number
 from storage.query.match import fts_match
-from storage.query.terms import ContextFilter
 
 if TYPE_CHECKING:
     from storage.engine.store import Store
@@ -128,59 +121,6 @@ def session_where(
     return " AND ".join(where) or "1", params
 
 
-def context_sql(f: ContextFilter) -> tuple[str, list[Any]]:
-    """An SQL condition on ``sessions s`` for one context filter: 1 or 0, never NULL."""
-    # The raw-text test first (see the module doc); CASE, not AND, so that nothing after
-    # a failed test is evaluated, and json_valid before anything that would raise.
-    test, params = "instr(s.context, ?) > 0", [f'"{f.keys[-1]}"']
-    if f.op == "is" and _text_only(f):
-        like = [_like(v) for v in (*f.values, *f.prefixes)]
-        test += " AND (" + " OR ".join(["s.context LIKE ? ESCAPE '\\'"] * len(like)) + ")"
-        params += like
-    json_type = "json_type(s.context, ?)"
-    value = "json_extract(s.context, ?)"
-    if f.op == "has":
-        check = f"ifnull({json_type}, 'null') <> 'null'"
-        params.append(f.path)
-    elif f.op == "is":
-        texts = [f"{value} = ? COLLATE NOCASE" for _ in f.values]
-        texts += [f"substr({value}, 1, ?) = ? COLLATE NOCASE" for _ in f.prefixes]
-        numbers = [n for n in (number(v) for v in f.values) if n is not None]
-        in_numbers = f"{value} IN ({','.join('?' * len(numbers))})" if numbers else "0"
-        words = {v.lower() for v in f.values}
-        check = (
-            f"CASE {json_type} WHEN 'text' THEN {' OR '.join(texts) or '0'} "
-            f"WHEN 'integer' THEN {in_numbers} WHEN 'real' THEN {in_numbers} "
-            f"WHEN 'true' THEN {int('true' in words)} WHEN 'false' THEN {int('false' in words)} "
-            "ELSE 0 END"
-        )
-        params.append(f.path)
-        for v in f.values:
-            params += [f.path, v]
-        for prefix in f.prefixes:
-            params += [f.path, len(prefix), prefix]
-        if numbers:
-            params += [f.path, *numbers, f.path, *numbers]
-    else:  # a comparison: numbers only
-        check = f"CASE WHEN {json_type} IN ('integer', 'real') THEN {value} {f.op} ? ELSE 0 END"
-        params += [f.path, f.path, f.number]
-    sql = (
-        f"CASE WHEN {test} THEN CASE WHEN json_valid(s.context) THEN {check} ELSE 0 END ELSE 0 END"
-    )
-    return (f"NOT {sql}" if f.negated else sql), params
-
-
-def _text_only(f: ContextFilter) -> bool:
-    """True when each value can only match a string that ``json.dumps`` writes as it is:
-    then one of them must be in the raw text. A number (``1e2`` matches ``100``) or
-    text with ``"``, ``\\`` or non-ASCII (which ``json.dumps`` escapes) cannot be tested so."""
-    values = (*f.values, *f.prefixes)
-    return all(
-        v.isascii() and v.isprintable() and '"' not in v and "\\" not in v and number(v) is None
-        for v in values
-    )
-
-
 def _exclusions(query: Query) -> str:
     """For a query of only exclusions (``-a -b``): a MATCH for rows holding any of them."""
     excluded = tuple(t.term for t in query.terms if isinstance(t, Not))
@@ -239,13 +179,7 @@ async def filter_session_ids(
         cw, cp = chunk_where(replace(query, since=None, until=None))
         where += f" AND EXISTS (SELECT 1 FROM output_chunks c WHERE c.session_id = s.id AND {cw})"
         params += cp
-    order_sql = ORDERS[order]
-    if query.context and limit is None:
-        # Every row is read anyway: a scan then a sort of the matches beats walking the
-        # created_at index with one table lookup per row (measured: 100 000 sessions,
-        # bench/cases/context_filters.py). With a limit the walk stops early.
-        order_sql = order_sql.replace("s.created_at", "+s.created_at")
-    sql = f"SELECT s.id FROM sessions s WHERE {where} ORDER BY {order_sql}"
+    sql = f"SELECT s.id FROM sessions s WHERE {where} ORDER BY {ORDERS[order]}"
     if limit is not None:
         sql += " LIMIT ?"
         params.append(max(0, limit))
