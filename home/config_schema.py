@@ -227,22 +227,21 @@ SCHEMA: tuple[Option, ...] = (
     ),
     # Defaults come from the TUI's bindings (tui.keys, given by the caller).
     Option("keys.*", "key", None, "the key(s) of a binding id (? in the app shows the ids)"),
-    # Read by the queue (issue 17, "Slots and a queue"), which is not built yet.
+    # Read by the queue (runner/queue.py, home/queue.py): beyond the limit a new session
+    # waits as pending and starts by itself when a slot frees.
     Option(
         "run.max_parallel",
         "int",
         0,
-        "sessions running at once; 0 = unlimited",
+        "sessions running at once (more wait in the queue); 0 = unlimited",
         minimum=0,
-        inert=True,
     ),
     Option(
         "groups.*.max_parallel",
         "int",
         0,
-        "sessions of the group running at once; 0 = unlimited",
+        "sessions of the group (tether run --group NAME) running at once; 0 = unlimited",
         minimum=0,
-        inert=True,
     ),
 )
 

@@ -86,10 +86,10 @@ def test_comments_and_order_survive_outside_the_changed_line(tether, tether_home
     ).replace("autosave_interval = 3.0     # slower autosaves\n", "")
 
 
-def test_queue_limits_are_settings_nothing_reads_yet(tether, tether_home):
+def test_queue_limits_are_settings_the_queue_reads(tether, tether_home):
     done = tether("config", "set", "run.max_parallel", "4")
     assert done.returncode == 0, done.stderr
-    assert "nothing reads it yet" in done.stderr
+    assert "nothing reads it yet" not in done.stderr
     tether.ok("config", "set", "groups.build.max_parallel", "2")
     assert tether.ok("config", "get", "run.max_parallel") == "4\n"
     assert tether.ok("config", "get", "groups.build.max_parallel") == "2\n"
@@ -255,7 +255,7 @@ def test_edit_of_a_missing_file_starts_from_the_commented_defaults(edit, tether,
     text = (tether_home / "config.toml").read_text()
     assert "\nbell = true" in text and "# stop_grace = 5.0" in text
     assert tether.json("config", "get", "general.bell")["value"] is True
-    assert "max_parallel" not in text  # nothing reads it yet: not offered
+    assert "\n# max_parallel = 0 " in text  # the queue reads it: offered, commented
 
 
 def test_edit_mends_a_file_that_does_not_load(edit, tether, tether_home):
