@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "cli.demo",  # demo
     "cli.audit",  # audit
     "cli.queue",  # queue
+    "cli.usage",  # usage
 ]
 # Which module registers each command. A command missing here still works: its parser
 # is then built with every module, as for `tether --help` (tests/cli/test_cli_startup.py
@@ -53,6 +54,7 @@ COMMANDS = {
     "demo": "cli.demo",
     "audit": "cli.audit",
     "queue": "cli.queue",
+    "usage": "cli.usage",
 }
 
 
@@ -138,6 +140,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         ctx = Ctx.from_args(args)
         if args.command is None:
             return open_tui(ctx)
+        config_file = ctx.paths.config_file  # no config.toml or no quota: nothing to load
+        if config_file is not None and config_file.exists() and ctx.config.section("storage"):
+            from .quota import check_quota
+
+            check_quota(ctx, args.command)  # a line on stderr at 80% and 100% of the quota
         return int(args.func(ctx) or 0)
     except KeyboardInterrupt:
         print(file=sys.stderr)

@@ -1,0 +1,158 @@
+"""Metrics recorded as they happen: one row of ``metrics`` per sample (schema v5).
+
+A sample is a named figure at a time, for one session or (``session_id`` None) for the
+whole database. The names tether records:
+
+- ``db_bytes``: the database and its WAL on disk (``os.stat``), at most once a minute
+  (supervisors' upkeep, ``tether usage``, the usage screen);
+- ``capture_rate``: bytes a second a running session captured since its previous sample
+  (its supervisor's upkeep, once a minute, only while it writes);
+- ``index_lag``: seconds the oldest output of a session not yet searchable has waited
+  (the same upkeep);
+- ``search_ms``: how long a search took (``tether search``, the search screen).
+
+Recording costs one small insert. Reading is by name and time (``metrics_name_at``).
+Samples older than ``KEEP_DAYS`` are pruned by ``prune`` (supervisors' upkeep).
+``record_quietly`` is for commands that only read (``tether search`` opens a read-only
+connection): a separate connection that never waits for a busy database, so a metric
+is dropped rather than slowing the command.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from storage.quota import database_bytes
+from storage.units import DAY
+
+NAMES = ("db_bytes", "capture_rate", "index_lag", "search_ms")
+KEEP_DAYS = 90
+DB_EVERY = 55.0  # seconds: db_bytes is sampled at most about once a minute
+
+
+class _Queries(Protocol):
+    """What these functions use of a ``Store`` or a ``Reader``."""
+
+    path: Path
+
+    async def fetchall(self, sql: str, params: Any = ...) -> list[Any]: ...
+    async def scalar(self, sql: str, params: Any = ...) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    at: float
+    value: float
+    session_id: int | None = None
+
+
+async def record(
+    store: Any, name: str, value: float, *, session_id: int | None = None, at: float | None = None
+) -> None:
+    """Record one sample (``store`` is a writable ``Store``)."""
+    await record_many(store, [(name, value, session_id)], at=at)
+
+
+async def record_many(
+    store: Any, samples: Iterable[tuple[str, float, int | None]], *, at: float | None = None
+) -> None:
+    """Record several samples in one transaction."""
+    rows = [(time.time() if at is None else at, n, sid, float(v)) for n, v, sid in samples]
+    if not rows:
+        return
+    for row in rows:
+        _check(row[1])
+    async with store.transaction() as db:
+        await db.executemany(
+            "INSERT INTO metrics (at, name, session_id, value) VALUES (?, ?, ?, ?)", rows
+        )
+
+
+async def sample_db_bytes(store: Any, *, now: float | None = None) -> int | None:
+    """Record ``db_bytes`` unless someone did less than ``DB_EVERY`` seconds ago; the
+    bytes recorded, or None when it was not due."""
+    now = time.time() if now is None else now
+    last = await store.scalar("SELECT max(at) FROM metrics WHERE name = 'db_bytes'")
+    if last is not None and now - last < DB_EVERY:
+        return None
+    size = database_bytes(Path(store.path))
+    await record(store, "db_bytes", size, at=now)
+    return size
+
+
+async def series(
+    store: _Queries,
+    name: str,
+    *,
+    since: float | None = None,
+    session_id: int | None = None,
+    limit: int = 100_000,
+) -> list[Sample]:
+    """The samples of ``name`` (of one session, when given) since a time, oldest first."""
+    _check(name)
+    sql = "SELECT at, value, session_id FROM metrics WHERE name = ? AND at >= ?"
+    params: list[Any] = [name, since or 0.0]
+    if session_id is not None:
+        sql += " AND session_id = ?"
+        params.append(session_id)
+    # The newest ``limit``, returned oldest first.
+    sql = f"SELECT * FROM ({sql} ORDER BY at DESC LIMIT ?) ORDER BY at"
+    params.append(limit)
+    return [Sample(at, value, sid) for at, value, sid in await store.fetchall(sql, params)]
+
+
+async def summary(store: _Queries, name: str, *, since: float) -> dict[str, float] | None:
+    """Count, mean, max and the latest value of ``name`` since a time (None: none)."""
+    _check(name)
+    row = (
+        await store.fetchall(
+            "SELECT count(*), avg(value), max(value) FROM metrics WHERE name = ? AND at >= ?",
+            (name, since),
+        )
+    )[0]
+    if not row[0]:
+        return None
+    latest = await store.scalar(
+        "SELECT value FROM metrics WHERE name = ? ORDER BY at DESC LIMIT 1", (name,)
+    )
+    return {"samples": row[0], "mean": row[1], "max": row[2], "latest": latest}
+
+
+async def prune(store: Any, *, now: float | None = None, keep_days: float = KEEP_DAYS) -> int:
+    """Delete samples older than ``keep_days``; how many went."""
+    cutoff = (time.time() if now is None else now) - keep_days * DAY
+    async with store.transaction() as db:
+        cur = await db.execute("DELETE FROM metrics WHERE at < ?", (cutoff,))
+        return cur.rowcount
+
+
+def record_quietly(db: Path, name: str, value: float, *, session_id: int | None = None) -> bool:
+    """Record one sample on a connection of its own that never waits: for commands that
+    read through a read-only connection. False when the database was busy (or could
+    not be written): the sample is dropped, the command goes on."""
+    _check(name)
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=0, isolation_level=None)
+    except sqlite3.Error:
+        return False
+    try:
+        con.execute("PRAGMA synchronous=NORMAL")  # as the store's own connections
+        con.execute(
+            "INSERT INTO metrics (at, name, session_id, value) VALUES (?, ?, ?, ?)",
+            (time.time(), name, session_id, float(value)),
+        )
+        return True
+    except sqlite3.Error:
+        return False
+    finally:
+        con.close()
+
+
+def _check(name: str) -> None:
+    if name not in NAMES:
+        raise ValueError(f"unknown metric {name!r}; known: {', '.join(NAMES)}")
