@@ -141,4 +141,6 @@ async def _session_json(ctx: Ctx, store: Store, session: Session) -> dict[str, A
         for r in runs
     ]
     data["supervisor_alive"] = is_alive(ctx.paths, session.id)
+    data["queue_position"] = (await store.queue.positions()).get(session.id)
+    data["group"] = (await store.queue.groups([session.id])).get(session.id)
     return data
