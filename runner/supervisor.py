@@ -203,7 +203,9 @@ class Supervisor:
         self.run_number = run.number
         self._on_sigchld()  # it may have exited already
         self.report({"ok": True, "pid": child.pid, "run": run.number, "supervisor": os.getpid()})
-        keeper = asyncio.create_task(keep_files(lock, server, self.log_path, self.sid))
+        keeper = asyncio.create_task(
+            keep_files(lock, server, self.log_path, self.sid, self.store)  # + metrics
+        )
 
         flusher = asyncio.create_task(self.writer.run())
         watchdog = asyncio.create_task(self.writer.watch_database(self.spec.db, db_identity))

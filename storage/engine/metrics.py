@@ -82,7 +82,46 @@ async def sample_db_bytes(store: Any, *, now: float | None = None) -> int | None
         return None
     size = database_bytes(Path(store.path))
     await record(store, "db_bytes", size, at=now)
+    if last is None or int(last // 3600) != int(now // 3600):
+        await prune(store, now=now)  # the first sample of an hour
     return size
+
+
+@dataclass(frozen=True, slots=True)
+class SessionMark:
+    """Where a session's counters stood at its previous sample."""
+
+    at: float
+    output_bytes: int
+
+
+async def sample_session(
+    store: Any, session_id: int, previous: SessionMark | None, *, now: float | None = None
+) -> SessionMark | None:
+    """A running session's samples, taken by its supervisor about once a minute:
+    ``capture_rate`` (bytes a second since ``previous``) and ``index_lag`` (how long
+    its oldest output not yet searchable has waited, 0 when all is), both only when
+    it wrote since ``previous`` or some output still waits; and ``db_bytes`` when due.
+    Returns the mark for the next call (None: the session is gone)."""
+    now = time.time() if now is None else now
+    written = await store.scalar("SELECT output_bytes FROM sessions WHERE id = ?", (session_id,))
+    if written is None:
+        return None
+    oldest = await store.scalar(
+        "SELECT min(first_at) FROM output_chunks WHERE session_id = ? AND indexed = 0",
+        (session_id,),
+    )
+    lag = max(0.0, now - oldest) if oldest is not None else 0.0
+    samples: list[tuple[str, float, int | None]] = []
+    if previous is not None and now > previous.at:
+        grew = written - previous.output_bytes
+        if grew > 0:
+            samples.append(("capture_rate", grew / (now - previous.at), session_id))
+        if grew > 0 or lag > 0:
+            samples.append(("index_lag", lag, session_id))
+    await record_many(store, samples, at=now)
+    await sample_db_bytes(store, now=now)
+    return SessionMark(now, int(written))
 
 
 async def series(
