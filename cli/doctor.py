@@ -120,7 +120,11 @@ async def _diagnose(store: Store, ctx: Ctx) -> list[Finding]:
     found = [check_permissions(ctx.paths)[0]]
     found += await check_supervisors(store, ctx.paths)
     found += await diagnose(store, trash_days=retention_policy(ctx.config).trash_days)
-    return found
+    from home.quota import check
+    from storage.engine.doctor import quota_finding
+
+    quota = check(ctx.paths, ctx.config)  # storage.quota, when set
+    return found + ([quota_finding(quota)] if quota is not None else [])
 
 
 def _print(findings: list[Finding]) -> None:

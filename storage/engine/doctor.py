@@ -27,6 +27,7 @@ from storage.retention import DAY, format_size
 
 if TYPE_CHECKING:
     from storage.engine.store import Store
+    from storage.quota import QuotaState
 
 LEVELS = ("ok", "info", "warning", "problem")
 
@@ -308,6 +309,14 @@ async def _space(store: Store, trash_days: float | None) -> list[Finding]:
             )
     out.append(Finding("trash", level, message, count=n))
     return out
+
+
+def quota_finding(state: QuotaState) -> Finding:
+    """``storage.quota``: a warning at 80% of it, a problem at 100% (``tether cleanup``
+    or ``on_quota = "cleanup"`` frees space; doctor does not purge)."""
+    level = {"ok": "ok", "near": "warning", "over": "problem"}[state.level]
+    hint = "" if level == "ok" else "; `tether usage` shows where it goes"
+    return Finding("quota", level, state.message() + hint)
 
 
 # -- repairs ---------------------------------------------------------------------------
