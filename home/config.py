@@ -158,10 +158,10 @@ def effective_settings(config: Config, key_defaults: Mapping[str, str]) -> list[
             for key, default in {**key_defaults, **mine}.items():
                 out.append(Setting("keys", key, *_pick(mine, key, default, source)))
             continue
-        if option.name.startswith("groups.*."):
+        if ".*." in option.name:  # groups.NAME.max_parallel, agents.NAME.resume...
             for group, table in mine.items():
                 if option.leaf in table:
-                    section = dotted(("groups", group))
+                    section = dotted((option.section, group))
                     out.append(Setting(section, option.leaf, table[option.leaf], source))
             continue
         alias = next((o for o in SCHEMA if o.alias_of == option.name), None)

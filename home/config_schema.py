@@ -129,6 +129,16 @@ def _size(v: Any) -> Any:
     return v
 
 
+def _regexes(value: list[str]) -> None:
+    import re
+
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            raise ValueError(f"bad regular expression {pattern!r}: {e}") from None
+
+
 def _strings(v: Any) -> Any:
     return list(v) if isinstance(v, list) and all(isinstance(i, str) for i in v) else _BAD
 
@@ -243,6 +253,26 @@ SCHEMA: tuple[Option, ...] = (
         "sessions of the group (tether run --group NAME) running at once; 0 = unlimited",
         minimum=0,
     ),
+    # Attention and coding agents (issue 16: agents/, runner/attention.py).
+    Option(
+        "attention.quiet_after",
+        "seconds",
+        3.0,
+        "seconds without output before a running session is no longer 'working'",
+    ),
+    Option("attention.bell", "bool", True, "ring the terminal bell when a session needs you"),
+    # An [agents.NAME] table changes a built-in agent kind (claude, codex, aider, gemini),
+    # only the keys it gives, or adds one (agents/kinds.py).
+    Option("agents.*.programs", "strings", None, "program names that run this agent"),
+    Option("agents.*.packages", "strings", None, "packages npx/uvx/pipx run for it"),
+    Option("agents.*.start", "strings", None, "arguments added at start ({session_id})"),
+    Option("agents.*.resume", "strings", None, "arguments that resume it ({session_id})"),
+    Option("agents.*.transcript", "word", None, "glob of its transcript ({session_id})"),
+    Option("agents.*.needs_you", "strings", None, "regexes: it waits for you", check=_regexes),
+    Option("agents.*.working", "strings", None, "regexes: it is busy", check=_regexes),
+    Option("agents.*.idle", "strings", None, "regexes: its input box", check=_regexes),
+    Option("agents.*.approve", "word", None, "keys that answer yes to its prompt (y)"),
+    Option("agents.*.deny", "word", None, "keys that answer no to its prompt (n)"),
 )
 
 OPTIONS: dict[str, Option] = {o.name: o for o in SCHEMA}

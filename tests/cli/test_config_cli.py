@@ -17,8 +17,10 @@ def test_config_shows_every_setting_and_its_source(tether, tether_home):
     data = tether.json("config")
     values, sources = data["config"], data["sources"]
     assert set(values) == {
-        "general", "retention", "backups", "redaction", "attach", "storage", "run", "keys"
+        "general", "retention", "backups", "redaction", "attach", "storage", "run", "keys",
+        "attention",
     }  # fmt: skip
+    assert values["attention"] == {"quiet_after": 3.0, "bell": True}
     assert values["run"] == {"max_parallel": 0} and sources["run"] == {"max_parallel": "default"}
     assert values["general"]["stop_grace"] == 1.0
     assert sources["general"]["stop_grace"] == str(config_file)

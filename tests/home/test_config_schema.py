@@ -44,6 +44,8 @@ def test_the_schema_defaults_are_the_defaults_in_effect():
         "keys",
         "run",
         "groups",
+        "attention",
+        "agents",
     )
 
 
