@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,21 @@ DIM = "\x1b[2m"
 
 def _colour() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _width() -> int:
+    """The terminal's width as ``shutil.get_terminal_size`` finds it (``COLUMNS``
+    first), 120 when there is none; shutil itself would load three compressors."""
+    try:
+        columns = int(os.environ.get("COLUMNS", 0))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 120
 
 
 def _safe(text: str) -> str:
@@ -171,7 +185,7 @@ def cmd_search(ctx: Ctx) -> int:
         print_json(to_json(results))
         return EXIT_OK
     colour = _colour()
-    width = shutil.get_terminal_size((120, 24)).columns
+    width = _width()
     if not results.groups:
         print("no matches", file=sys.stderr)
     for line in render(results, width=width, colour=colour):

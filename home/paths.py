@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +34,8 @@ class Paths:
     @property
     def runtime(self) -> Path:
         """Locks and sockets of this database's sessions."""
+        import hashlib  # here: most commands never need it, and it loads OpenSSL
+
         key = hashlib.sha256(str(self.db.resolve()).encode()).hexdigest()[:10]
         return self.runtime_root / key
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import os
 import stat
 from collections.abc import Iterator
@@ -70,6 +69,8 @@ def socket_path(paths: RuntimePaths, session_id: int) -> Path:
     path = paths.socket_file(session_id)
     if len(os.fsencode(path)) <= SOCKET_PATH_MAX:
         return path
+    import hashlib  # only for a long path
+
     key = hashlib.sha256(os.fsencode(paths.runtime.absolute())).hexdigest()[:16]
     return SHORT_SOCKET_ROOT / f"tether-{os.getuid()}" / key / path.name
 

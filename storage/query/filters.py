@@ -7,7 +7,6 @@ Every mistake is a ``QueryError`` pointing at the filter, with a hint.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Callable
@@ -73,7 +72,7 @@ def apply_filters(query: Query, filters: list[Token], now: float) -> Query:
                 f"'ctx:' needs a key: ctx.KEY:VALUE, like {_EXAMPLE['ctx']}", f.pos, len(key) + 1
             )
         if key not in FILTERS:
-            near = difflib.get_close_matches(key, FILTERS, n=1, cutoff=0.6)
+            near = _close(key, FILTERS)
             hint = f"did you mean '{near[0]}:'?" if near else "to search for it as text, quote it"
             raise fail(f"unknown filter '{key}:' ({hint})", f.pos, len(key) + 1)
         if not f.value.strip():
@@ -162,7 +161,7 @@ def _choice(
     word = value.strip().lower()
     if word in known:
         return word
-    near = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+    near = _close(word, known)
     hint = f"did you mean '{near[0]}'?" if near else "one of " + ", ".join(known)
     raise fail(f"unknown {what} {value!r} ({hint})", pos, len(value))
 
@@ -178,3 +177,10 @@ def _expand_home(path: str) -> str:
         return os.path.expanduser(path)
     except (ValueError, KeyError, OSError):  # e.g. a NUL byte in ~user
         return path
+
+
+def _close(word: str, known: tuple[str, ...]) -> list[str]:
+    """The known word closest to a mistyped one, if any (difflib: only on a mistake)."""
+    import difflib
+
+    return difflib.get_close_matches(word, known, n=1, cutoff=0.6)
