@@ -39,6 +39,7 @@ from storage import LIVE, RunSuperseded, open_store
 from storage.units import format_duration
 
 from . import descendants, guardian, identity, log
+from .attention import watch as watch_attention
 from .capture import Capture
 from .child import Child, StartError, signal_name
 from .errors import ControlError
@@ -209,7 +210,9 @@ class Supervisor:
 
         flusher = asyncio.create_task(self.writer.run())
         watchdog = asyncio.create_task(self.writer.watch_database(self.spec.db, db_identity))
+        attention = asyncio.create_task(watch_attention(self))  # runner/attention.py
         await self._exited.wait()
+        attention.cancel()
         if self.guardian is not None:
             self.guardian.stand_down()  # it ended by itself: what it left running stays
         watchdog.cancel()

@@ -1,0 +1,116 @@
+"""Judging a running session's attention from its screen: ``working``, ``idle`` or
+``needs_you``.
+
+``judge`` is pure: it takes the last lines of the screen and a few facts about the
+process (``Signals``) and returns the state. The supervisor gathers the facts
+(runner/attention.py); the labelled fixtures in tests/fixtures/agents/ and
+bench/cases/attention.py measure it.
+
+For an agent kind, its own shapes decide first: a prompt below its input box (or with
+no input box on screen) needs you, its busy line means working, its input box alone
+means idle. Otherwise, for any program:
+
+- a prompt-like last line (``[y/N]``, ``Password:``, ``Press Enter``...) needs you;
+  a line merely ending in ``:`` or ``?`` does too when the program is reading its
+  terminal (``read -p``), since then it is waiting for that answer;
+- output within ``quiet_after`` seconds: working;
+- quiet, but the foreground process is using the CPU (a long compile): working;
+- otherwise idle (a shell or a REPL at its prompt, a server waiting).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .kinds import AgentKind
+
+__all__ = ["ATTENTION", "QUIET_AFTER", "Signals", "judge", "tail"]
+
+ATTENTION = ("working", "idle", "needs_you")
+QUIET_AFTER = 3.0  # seconds without output before a session is no longer "working"
+TAIL = 15  # the last non-empty lines looked at
+
+# Prompts any program may show, on its last line.
+_PROMPT = re.compile(
+    r"""(
+        [\[(]\s*[yY](es)?\s*/\s*[nN](o)?\s*[\])]        # [y/N] (Y/n) [yes/no]
+      | \(yes/no(/\[fingerprint\])?\)\?                  # ssh's host key question
+      | \([yY]\)es/\([nN]\)o                              # (Y)es/(N)o
+      | \b[Pp]ass(word|phrase)\b[^:]*:\s*$               # Password: / password for ana:
+      | \b(PIN|[Vv]erification\ code|OTP|[Tt]oken)\b[^:]*:\s*$
+      | [Pp]ress\ (any\ key|[Ee]nter|[Rr]eturn)
+      | \b(Continue|Proceed|Overwrite|Replace|Retry)\b[^?]*\?\s*$
+      | \bAre\ you\ sure\b
+    )""",
+    re.VERBOSE,
+)
+# Weaker: a question or a label, counted only while the program reads its terminal.
+_ASKING = re.compile(r"(\?|:)\s*$")
+# A REPL's or shell's prompt is not a question: waiting for a new command is idle.
+_REPL = re.compile(r"(^|\s)(>>>|\.\.\.|>|\$|#|%|❯|In \[\d+\]:|[\w.-]*[>$#])\s*$")
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the supervisor knows besides the screen. ``reading``: the foreground process
+    is blocked reading its terminal (None: unknown); ``busy``: it used CPU since the
+    last look (None: unknown)."""
+
+    quiet: float = 0.0  # seconds since the last output
+    reading: bool | None = None
+    busy: bool | None = None
+
+
+def tail(lines: Sequence[str], n: int = TAIL) -> list[str]:
+    """The last ``n`` non-blank lines of a screen, trailing spaces stripped."""
+    out: list[str] = []
+    for line in reversed(lines):
+        line = line.rstrip()
+        if line.strip():
+            out.append(line)
+            if len(out) == n:
+                break
+    out.reverse()
+    return out
+
+
+def _any(patterns: Sequence[re.Pattern[str]], lines: Sequence[str]) -> bool:
+    return any(p.search(line) for line in lines for p in patterns)
+
+
+def judge(
+    lines: Sequence[str],
+    signals: Signals,
+    kind: AgentKind | None = None,
+    *,
+    quiet_after: float = QUIET_AFTER,
+) -> str:
+    """The attention state of a screen whose rows are ``lines``."""
+    last = tail(lines)
+    if kind is not None:
+        state = _by_kind(last, kind)
+        if state is not None:
+            return state
+    final = last[-1] if last else ""
+    if _PROMPT.search(final):
+        return "needs_you"
+    if signals.reading and _ASKING.search(final) and not _REPL.search(final):
+        return "needs_you"
+    if signals.quiet < quiet_after or signals.busy:
+        return "working"
+    return "idle"
+
+
+def _by_kind(last: list[str], kind: AgentKind) -> str | None:
+    idle = kind.patterns("idle")
+    box = max((i for i, line in enumerate(last) if _any(idle, [line])), default=-1)
+    # A question shows where the input box would be: what is above the box is history.
+    if _any(kind.patterns("needs_you"), last[box + 1 :]):
+        return "needs_you"
+    if _any(kind.patterns("working"), last):
+        return "working"
+    if box >= 0:
+        return "idle"
+    return None
