@@ -24,6 +24,10 @@ ACTION_STATUSES: dict[str, frozenset[str]] = {
     "pause": LIVE,  # pause or continue
     "send_input": LIVE,
     "resume": ENDED,
+    # a session waiting in the queue (the screens also check that it is in line)
+    "queue_up": frozenset({"pending"}),
+    "queue_down": frozenset({"pending"}),
+    "start_now": frozenset({"pending"}),
 }
 """Actions on a session (binding ids) and the statuses where they mean something.
 An action not listed here does not act on a session and always applies."""

@@ -100,6 +100,7 @@ class SessionActions:
                 mode=request.mode,
                 grace=self.config.general.stop_grace,
                 redact=self.capture_patterns(),
+                limits=self.queue_limits(),
             )
         except Exception as e:  # noqa: BLE001 - the user gets the reason, the TUI lives on
             self._fail("Could not start the session", e)
@@ -110,9 +111,46 @@ class SessionActions:
 
             await self.state.set_view(ListQuery(sort=self.state.view.sort))
         self.state.select(session.id)
-        if session.status != "failed":  # a failed start has its own toast, saying why
+        place = self.state.queue_places.get(session.id)
+        if place is not None:
+            self.app.notify(f"Queued #{session.id} ({place} in line): {session.label}")
+        elif session.status != "failed":  # a failed start has its own toast, saying why
             self.app.notify(f"Started #{session.id}: {session.label}")
         return session
+
+    def queue_limits(self) -> Any:
+        """``run.max_parallel`` and ``groups.NAME.max_parallel`` (runner/queue.py)."""
+        from home.queue import queue_limits
+
+        return queue_limits(self.config)
+
+    async def move_in_queue(self, session_id: int, steps: int) -> None:
+        """Move a queued session ``steps`` places towards the head (negative: back)."""
+        from runner import queue
+
+        try:
+            place = await queue.move(self.store, session_id, steps)
+        except Exception as e:  # noqa: BLE001
+            self._fail(f"Could not move #{session_id}", e)
+            return
+        await self.state.poll(force=True)
+        self.app.notify(f"#{session_id} is {place} in the queue", timeout=2)
+
+    def start_now(self, session_id: int) -> Worker[Any]:
+        """Start a queued session now, whatever the limits say."""
+        return self._worker("start_now", self._start_now(session_id))
+
+    async def _start_now(self, session_id: int) -> None:
+        from runner import queue
+
+        try:
+            session = await queue.start_now(self.store, self.paths, session_id)
+        except Exception as e:  # noqa: BLE001
+            self._fail(f"Could not start #{session_id}", e)
+            return
+        await self.state.poll(force=True)
+        if session.status != "failed":
+            self.app.notify(f"Started #{session_id} ahead of the queue")
 
     def stop(self, session_id: int) -> Worker[Any]:
         """Stop a session once the user confirms."""
@@ -122,8 +160,18 @@ class SessionActions:
         session = await self.state.session(session_id)
         if session is None or not applies("stop", session.status):
             return
-        ok = await self.app.push_screen_wait(
-            ConfirmModal(
+        if session_id in self.state.queue_places:
+            modal = ConfirmModal(
+                f"Cancel #{session.id}?",
+                Text.assemble(
+                    "It waits in the queue: it leaves it and never starts.\n\n",
+                    (session.command, "bold"),
+                ),
+                confirm="Cancel it",
+                danger=True,
+            )
+        else:
+            modal = ConfirmModal(
                 f"Stop #{session.id}?",
                 Text.assemble(
                     "SIGTERM, then SIGKILL after ",
@@ -133,7 +181,7 @@ class SessionActions:
                 confirm="Stop",
                 danger=True,
             )
-        )
+        ok = await self.app.push_screen_wait(modal)
         if not ok:
             return
         from runner import control

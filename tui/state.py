@@ -115,6 +115,7 @@ class AppState:
         self._opened_at = 0.0
         self._announced: set[tuple[int, int, str]] = set()
         self._flush_lock = asyncio.Lock()
+        self.queue_places: dict[int, int] = {}  # session -> place in the queue (1: next)
 
     # -- reading ----------------------------------------------------------------------
     @property
@@ -221,6 +222,13 @@ class AppState:
             return
         self.filter_error = None
         self._pos = {sid: i for i, sid in enumerate(self._ids)}
+        await self._queue_moved()
+
+    async def _queue_moved(self) -> set[int]:
+        """Fetch the queue's places again; the sessions whose place changed."""
+        places = await self.store.queue.positions()
+        old, self.queue_places = self.queue_places, places
+        return {sid for sid in set(old) | set(places) if old.get(sid) != places.get(sid)}
 
     async def reindex(self) -> None:
         """Fetch the ordered ids again and keep the selection on the same session, or
@@ -412,6 +420,8 @@ class AppState:
             entered = [s for s in changed if s.id in self._pos and s.id not in self._rows]
             self._remember(entered)
             rows.update(s.id for s in entered)
+        else:
+            rows |= await self._queue_moved()  # moves in line change no session row
         if rows:
             self.changed.publish(Change(rows=frozenset(rows)))
         return bool(changed) or need_index

@@ -357,6 +357,9 @@ class SessionTable(ScrollView, can_focus=True):
         if key == "cwd":
             return fmt.home(s.cwd), self._style("dim")
         if key == "started":
+            place = self.state.queue_places.get(s.id)
+            if place is not None:  # waiting in the queue (runner/queue.py)
+                return f"queued {place}", self._style(s.status)
             return fmt.relative(s.started_at or s.created_at, now), self._style("dim")
         if key == "duration":
             return fmt.duration(s.duration(now)), plain
