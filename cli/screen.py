@@ -2,9 +2,12 @@
 rendered transcript behind ``tether logs --rendered``. Nothing here imports Textual.
 
 A running session's screen comes from its supervisor, which emulates it as the output
-arrives. A finished one's (and any ``--at``) is rebuilt by replaying the stored raw
-output through the same emulator at the recorded terminal size
-(``runner.screen.replay``)."""
+arrives. A finished one's (and any ``--at``) is rebuilt from the nearest stored screen
+snapshot by replaying the raw output after it through the same emulator at the
+recorded terminal size (``runner.screen.replay``): at most one snapshot interval. The
+rendered transcript is the stored one (rows that scrolled off, stored by the
+supervisor), completed by the same replay; a session recorded before screens were
+stored gets them built and stored on first use (``runner.screen.render``)."""
 
 from __future__ import annotations
 
@@ -53,11 +56,29 @@ async def replay(
     store: Store, session: Session, *, until: int | None = None, transcript: bool = False
 ) -> ScreenReplay:
     """A ``ScreenReplay`` of ``session`` fed up to line ``until`` (exclusive) or the end."""
+    from runner.screen.render import needs_render, render_session
     from runner.screen.replay import ScreenReplay
 
+    if await needs_render(store, session.id):
+        await render_session(store, session.id, _progress(session))
     screen = ScreenReplay(session.id, transcript=transcript)
+    await screen.start_near(store, until=until)
     await screen.catch_up(store, until=until)
     return screen
+
+
+def _progress(session: Session):
+    """Progress of building a session's screens, on stderr when it is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(line: int, lines: int) -> None:
+        sys.stderr.write(f"\rtether: rendering #{session.id}'s screens: line {line}/{lines}")
+        if line >= lines:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
 
 
 def ansi_lines(styled: list[list[Any]]) -> list[str]:

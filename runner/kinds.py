@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .child import (
@@ -151,9 +152,14 @@ class PtyKind(SessionKind):
         return self.keeper
 
     async def recording(self, store: Any, run: int) -> None:
+        from . import log
         from .screen.keeper import ScreenSaver
 
-        self.saver = await ScreenSaver.begin(store, self._keeper(), run)
+        def warn(message: str) -> None:
+            sid = self.spec.session_id
+            log.write_entry(Path(self.spec.log), message, session_id=sid, level="WARN")
+
+        self.saver = await ScreenSaver.begin(store, self._keeper(), run, warn)
 
     async def end_recording(self) -> None:
         if self.saver is not None:

@@ -28,9 +28,10 @@ from .errors import ScreenError, SnapshotIncompatible
 
 SNAPSHOT_FORMAT = 1
 _HISTORY_CAP = 32768  # rows the library keeps between two drains
+_HISTORY_BYTES = 64 * 1024 * 1024  # and bytes (its own default prunes after ~10 KB)
 # Drain at least every this many bytes: one byte scrolls at most one row (CSI n S
 # aside), so the history never reaches its cap before we read it.
-_DRAIN_EVERY = 16384
+_DRAIN_EVERY = 8192
 _ERASE_HISTORY = b"\x1b[3J"
 _STYLE_FLAGS = ("bold", "faint", "italic", "blink", "inverse", "invisible")
 
@@ -95,6 +96,16 @@ class GhosttyScreen:
         _check(
             lib.ghostty_terminal_set(self._t, lib.GHOSTTY_TERMINAL_OPT_SCROLLBACK_MAX_LINES, cap),
             "set scrollback",
+        )
+        # The library also caps history by bytes (10 000 by default: a few hundred
+        # rows), pruning rows before we drain them: lift it. Memory is taken only as
+        # rows arrive, and they are drained every _DRAIN_EVERY bytes.
+        cap_bytes = ffi.new("size_t*", _HISTORY_BYTES)
+        _check(
+            lib.ghostty_terminal_set(
+                self._t, lib.GHOSTTY_TERMINAL_OPT_SCROLLBACK_MAX_BYTES, cap_bytes
+            ),
+            "set scrollback bytes",
         )
         self._pending: list[str] = []
         self._since_drain = 0

@@ -25,6 +25,7 @@ import contextlib
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,6 +153,8 @@ class ScreenKeeper:
                     screen.feed(data)
                     self._since_snapshot += len(data)
                 self._fed = mark
+                if self._since_snapshot >= SNAPSHOT_BYTES:
+                    self._derive()  # a big batch: a snapshot within it, on time
             self._derive()
         except Exception as e:  # noqa: BLE001 - the emulator must never stop the capture
             self.error = f"the terminal emulator failed: {e!r}"
@@ -232,6 +235,7 @@ class ScreenKeeper:
         self._thread.join(timeout=5)
 
 
+Warn = Callable[[str], None]
 SAVE_EVERY = 1.0  # seconds between stores of what the keeper derived
 _BATCH_LINES = 2000
 
@@ -297,34 +301,41 @@ class ScreenSaver:
     whole before it (recorded before v6, or an earlier supervisor was killed) stores
     nothing: its transcript is rebuilt from the output on first use, all at once."""
 
-    def __init__(self, store: Any, keeper: ScreenKeeper, positions: Positions | None) -> None:
+    def __init__(
+        self, store: Any, keeper: ScreenKeeper, positions: Positions | None, warn: Warn
+    ) -> None:
+        self.warn = warn  # writes to the supervisors' log
         self.store = store
         self.keeper = keeper
         self.positions = positions
         self._task: asyncio.Task[None] | None = None
+        self._ending = asyncio.Event()
 
     @classmethod
-    async def begin(cls, store: Any, keeper: ScreenKeeper, run: int) -> ScreenSaver:
+    async def begin(cls, store: Any, keeper: ScreenKeeper, run: int, warn: Warn) -> ScreenSaver:
         from storage.engine import screens
 
         sid = keeper.session_id
         state = await screens.render_state(store, sid)
         whole = (run == 1 and state is None) or bool(state and state.complete)
         if not whole:
-            return cls(store, keeper, None)
+            return cls(store, keeper, None, warn)
         first_line = await store.output.line_count(sid)  # where this run's output starts
-        saver = cls(store, keeper, Positions(store, sid, first_line))
+        saver = cls(store, keeper, Positions(store, sid, first_line), warn)
         keeper.start_recording(run, state.rows if state else 0)
         saver._task = asyncio.create_task(saver._loop())
         return saver
 
     async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(SAVE_EVERY)
+        while not self._ending.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ending.wait(), SAVE_EVERY)
+            if self._ending.is_set():
+                return
             try:
                 await self.save_once()
-            except Exception:  # noqa: BLE001 - the database refuses for now: next time
-                continue
+            except Exception as e:  # noqa: BLE001 - the database refuses for now: next time
+                self.warn(f"could not store the screen yet: {e!r}")
 
     async def save_once(self, *, final: bool = False, complete: bool = False) -> bool:
         """Store what was derived whose output is stored. False: some waits for it."""
@@ -337,23 +348,24 @@ class ScreenSaver:
         rows: list[screens.RenderedRows] = []
         snaps: list[screens.ScreenSnapshot] = []
         left = Derived(mark=derived.mark)
+        # In output order (rows before a snapshot taken at the same point): positions
+        # are found forward only.
+        items: list[Rows | Snap] = sorted(
+            [*derived.rows, *derived.snapshots], key=lambda x: (x.mark, isinstance(x, Snap))
+        )
         try:
-            for part in derived.rows:
-                pos = await self.positions.resolve(part.mark)
+            for item in items:
+                pos = None if left else await self.positions.resolve(item.mark)
                 if pos is None:
-                    left.rows.append(part)
-                    continue
-                rows.append(screens.RenderedRows(run, part.first, part.rows, pos[0], part.at))
-            for snap in derived.snapshots:
-                pos = await self.positions.resolve(snap.mark)
-                if pos is None or left.rows:
-                    left.snapshots.append(snap)
-                    continue
-                snaps.append(
-                    screens.ScreenSnapshot(
-                        sid, run, *pos, snap.rendered, snap.at, snap.final, snap.data
+                    (left.rows if isinstance(item, Rows) else left.snapshots).append(item)
+                elif isinstance(item, Rows):
+                    rows.append(screens.RenderedRows(run, item.first, item.rows, pos[0], item.at))
+                else:
+                    snaps.append(
+                        screens.ScreenSnapshot(
+                            sid, run, *pos, item.rendered, item.at, item.final, item.data
+                        )
                     )
-                )
             whole = not left and await self.positions.resolve(derived.mark) is not None
             if rows or snaps or (complete and whole):
                 await screens.save(
@@ -364,7 +376,7 @@ class ScreenSaver:
                     position=(self.positions.line, self.positions.offset),
                     complete=complete and whole and keeper.error is None,
                 )
-        except Exception:
+        except BaseException:
             keeper.give_back(derived)
             raise
         if left:
@@ -378,13 +390,14 @@ class ScreenSaver:
         """The end of the run: the last rows, the final screen and snapshot."""
         if self._task is None:
             return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        self._ending.set()  # not cancelled: a store under way must finish or give back
+        await self._task
         final = True
         for _ in range(tries):
-            with contextlib.suppress(Exception):
+            try:
                 if await self.save_once(final=final, complete=True):
                     return
+            except Exception as e:  # noqa: BLE001
+                self.warn(f"could not store the screen yet: {e!r}")
             final = False  # taken already: what could not be stored was given back
             await asyncio.sleep(0.1)

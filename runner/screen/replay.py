@@ -13,8 +13,11 @@ With ``transcript=True`` the rows that scroll off the top of the main screen are
 seen in their terminal, scrollback included. Each run starts on a new screen, as its
 supervisor's does; the screen a run ended on goes to the transcript first.
 
-Not here yet: screen snapshots in SQLite (a replay then starts from the nearest one
-instead of the first byte).
+``start_near`` first restores the nearest stored snapshot at or before where the
+replay is to stop (storage/engine/screens.py), so a replay feeds at most one snapshot
+interval; sessions without snapshots (recorded before they were taken) replay from the
+first byte, as does a snapshot this emulator cannot restore. ``started_from`` says
+where it began.
 """
 
 from __future__ import annotations
@@ -51,6 +54,45 @@ class ScreenReplay:
         self.offset = 0  # bytes of that line already fed
         self.fed = 0  # bytes fed in all
         self._fresh = True  # nothing fed to this screen yet
+        self._ended = False  # this screen's rows are in the transcript (its run ended)
+        self.started_from: tuple[int, int] = (0, 0)  # the snapshot's position, if any
+        self.rendered_before = 0  # transcript rows before the screen it started from
+
+    async def start_near(self, store: Store, *, until: int | None = None) -> bool:
+        """Start from the nearest snapshot at or before line ``until`` (the newest
+        without it), if one can be restored; with ``transcript``, the stored rows
+        before it are the transcript's start. Returns whether one was used."""
+        from storage.engine import screens
+
+        from . import restore_screen
+        from .errors import ScreenError
+
+        snap = await screens.nearest_snapshot(store, self.session_id, until)
+        while snap is not None:
+            try:
+                screen = restore_screen(snap.data)
+            except ScreenError:
+                snap = await screens.snapshots_before(store, self.session_id, snap)
+                continue
+            if self.transcript is not None:
+                self.transcript = await screens.rendered_rows(
+                    store, self.session_id, 0, snap.rendered
+                )
+                if len(self.transcript) < snap.rendered:  # rows missing: start over
+                    self.transcript = []
+                    return False
+            self.screen = screen
+            self.line, self.offset = snap.position
+            self.started_from = snap.position
+            self.rendered_before = snap.rendered
+            self._fresh, self._ended = False, snap.final
+            return True
+        return False
+
+    @property
+    def ended(self) -> bool:
+        """The screen's rows are in the transcript already (restored at a run's end)."""
+        return self._ended
 
     @property
     def position(self) -> tuple[int, int]:
@@ -107,7 +149,7 @@ class ScreenReplay:
             return
         self.screen.feed(data)
         self.fed += len(data)
-        self._fresh = False
+        self._fresh = self._ended = False
         gone = self.screen.scrolled_off()  # taken even when not kept: memory stays flat
         if self.transcript is not None:
             self.transcript += gone
@@ -129,12 +171,13 @@ class ScreenReplay:
         """A new run starts on a new screen; the last one's goes to the transcript."""
         if self.transcript is not None:
             self.transcript += self.screen.scrolled_off()
-            if not self.screen.alt_screen:
+            if not self.screen.alt_screen and not self._ended:
                 self.transcript += shown_lines(self.screen.lines())
         self.screen = open_screen(cols, rows, self.backend)
-        self._fresh = True
+        self._fresh, self._ended = True, False
 
     def rendered(self) -> list[str]:
         """The transcript (with ``transcript=True``), then the screen's rows up to the
-        last that shows anything."""
-        return [*(self.transcript or []), *shown_lines(self.screen.lines())]
+        last that shows anything (unless they are in it already: the run ended)."""
+        rows = [] if self._ended else shown_lines(self.screen.lines())
+        return [*(self.transcript or []), *rows]

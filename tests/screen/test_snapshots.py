@@ -1,0 +1,162 @@
+"""Screens stored in SQLite: a real supervisor of a real pty session stores snapshots
+and the rendered transcript; a screen at any line is rebuilt from the nearest snapshot
+and equals a replay from the first byte; a kill -9 leaves usable snapshots; sessions
+recorded without screens get them built on first use."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from cli.screen import replay
+from runner import control
+from runner.reconcile import reconcile
+from runner.screen.keeper import SNAPSHOT_BYTES
+from runner.screen.render import needs_render
+from runner.screen.replay import ScreenReplay
+from runner.screen.state import size_line
+from storage.engine import screens
+from tests.support.supervisors import eventually, wait_ended
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "terminal"
+# Every recorded program once (alternate screens, colours, wide characters, agents),
+# then numbered lines so that rows scroll off, again and again: about 6 MB.
+PRODUCER = r"""
+import sys, glob, os
+parts = [open(p, 'rb').read() for p in sorted(glob.glob(sys.argv[1] + '/*.bin'))]
+out = sys.stdout.buffer
+for i in range(int(sys.argv[2])):
+    out.write(b'\x1b[?1049l\x1b[0m\x1b[r')  # leave what a fixture left behind
+    for p in parts:
+        out.write(p)
+    out.write(b'\x1b[?1049l\x1b[0m\x1b[r\r\n')
+    out.write(b''.join(b'round %d line %d of a longer text\r\n' % (i, j) for j in range(60000)))
+out.write(b'Welcome\x1b[1Cto\x1b[1CClaude\r\n')
+out.flush()
+if len(sys.argv) > 3:
+    sys.stdin.readline()  # hold the session open
+"""
+
+
+def _state(screen) -> tuple:
+    return (screen.lines(), screen.cursor, screen.alt_screen, screen.size)
+
+
+async def _full(store, sid: int, until: int | None = None) -> ScreenReplay:
+    r = ScreenReplay(sid, transcript=True)
+    await r.catch_up(store, until=until)
+    return r
+
+
+async def _run(store, paths, tmp_path, rounds: int, *hold: str):
+    return await control.start_session(
+        store,
+        paths,
+        argv=[sys.executable, "-c", PRODUCER, str(FIXTURES), str(rounds), *hold],
+        cwd=tmp_path,
+        mode="pty",
+        size=(100, 30),
+    )
+
+
+async def test_snapshots_are_stored_and_a_screen_at_any_line_replays_one_interval(
+    store, paths, tmp_path
+):
+    s = await _run(store, paths, tmp_path, 3)
+    s = await wait_ended(store, paths, s.id, timeout=120)
+    snaps = await store.fetchall(
+        "SELECT line, offset, rendered, final FROM screen_snapshots WHERE session_id = ? "
+        "ORDER BY line, offset",
+        (s.id,),
+    )
+    assert len(snaps) >= 3, snaps  # about 6 MB: every 2 MB and at the end
+    assert snaps[-1][3] == 1 and sum(r[3] for r in snaps) == 1
+    state = await screens.render_state(store, s.id)
+    assert state is not None and state.complete
+
+    # The stored transcript is what a replay from the first byte renders.
+    full = await _full(store, s.id)
+    stored = await screens.rendered_rows(store, s.id)
+    assert stored == full.rendered()
+    assert "Welcome to Claude" in stored
+
+    # The screen at lines between snapshots: from the nearest snapshot, equal to a
+    # replay from the first byte, and feeding less than one interval after it.
+    lines = await store.output.line_count(s.id)
+    for at in (snaps[0][0] + 7, snaps[1][0] + 1, (snaps[1][0] + snaps[2][0]) // 2, lines):
+        near = await replay(store, s, until=at)
+        assert near.started_from > (0, 0), f"--at {at} replayed from the first byte"
+        assert near.fed <= SNAPSHOT_BYTES * 2
+        whole = await _full(store, s.id, until=at)
+        assert _state(near.screen) == _state(whole.screen), at
+        assert whole.fed > near.fed
+
+    # The finished screen: the final snapshot, nothing replayed.
+    last = await replay(store, s)
+    assert last.fed == 0 and last.ended
+    assert _state(last.screen) == _state(full.screen)
+
+
+async def test_kill_9_of_the_supervisor_mid_run_leaves_usable_snapshots(store, paths, tmp_path):
+    s = await _run(store, paths, tmp_path, 2, "hold")
+
+    async def two():
+        n = await screens.snapshot_count(store, s.id)
+        return n >= 1 and await store.output.line_count(s.id) > 100000
+
+    await eventually(two, timeout=120, what="a snapshot and most of the output stored")
+    run = await store.runs.get(s.id, 1)
+    os.kill(run.supervisor_pid, signal.SIGKILL)  # its guardian ends the command
+    await eventually(
+        lambda: _lost(store, paths, s.id), timeout=60, what="the session to be judged lost"
+    )
+    s = await store.sessions.require(s.id)
+    lines = await store.output.line_count(s.id)
+    snaps = await store.fetchall(
+        "SELECT line, offset FROM screen_snapshots WHERE session_id = ?", (s.id,)
+    )
+    assert snaps and all(line < lines for line, _ in snaps)  # never ahead of the output
+    # The transcript was not finished: the first use builds the rest (below).
+    assert await needs_render(store, s.id)
+    for line, _ in snaps:  # what the killed supervisor left
+        near = ScreenReplay(s.id)
+        assert await near.start_near(store, until=line + 3)
+        await near.catch_up(store, until=line + 3)
+        whole = await _full(store, s.id, until=line + 3)
+        assert near.started_from > (0, 0)
+        assert _state(near.screen) == _state(whole.screen)
+    out = await replay(store, s, transcript=True)
+    assert not await needs_render(store, s.id)
+    assert out.rendered() == (await _full(store, s.id)).rendered()
+    assert await screens.rendered_rows(store, s.id) == out.rendered()
+
+
+async def _lost(store, paths, sid: int) -> bool:
+    await reconcile(store, paths)
+    return (await store.sessions.require(sid)).status == "lost"
+
+
+async def test_a_session_recorded_before_screens_were_stored_is_rendered_on_first_use(
+    store, tmp_path
+):
+    # What an older tether stored: the size line and the raw bytes, no screens.
+    meta = json.loads((FIXTURES / "claude_first.json").read_text())
+    data = (FIXTURES / "claude_first.bin").read_bytes()
+    s = await store.sessions.create(["claude"], cwd=str(tmp_path), mode="pty")
+    await store.runs.start(s.id)
+    await store.output.append(s.id, "system", size_line(meta["cols"], meta["rows"]))
+    await store.output.append(s.id, "stdout", b"".join(b"old %d\r\n" % i for i in range(100)))
+    await store.output.append(s.id, "stdout", data)
+    await store.runs.finish(s.id, exit_code=0)
+    s = await store.sessions.require(s.id)
+    assert await needs_render(store, s.id)
+    assert await screens.snapshot_count(store, s.id) == 0
+
+    out = await replay(store, s, transcript=True)
+    assert "Welcome to Claude" in "\n".join(out.rendered())
+    assert await screens.rendered_rows(store, s.id) == (await _full(store, s.id)).rendered()
+    assert not await needs_render(store, s.id)
+    assert await screens.snapshot_count(store, s.id) == 1  # the final screen
