@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from storage.engine import context_keys, index_merge
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 
 _V1 = [
@@ -309,5 +309,19 @@ _V9 = [
     "(SELECT coalesce(max(id), 0) + 1 FROM output_chunks))",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9]
+# v10: the rendered transcript's index takes the options the output index took in v9
+# (detail=none: phrases are checked in the rows, as every match already is):
+# ``rendered_words`` replaces ``rendered_fts`` (v6), filled from the stored rows here;
+# the old one is emptied (contentless: 'delete-all' is its only way to forget).
+_V10 = [
+    """
+    CREATE VIRTUAL TABLE rendered_words USING fts5 (
+        text, content = '', detail = none, tokenize = 'unicode61 remove_diacritics 2'
+    )
+    """,
+    "INSERT INTO rendered_words (rowid, text) SELECT id, text FROM rendered_chunks",
+    "INSERT INTO rendered_fts (rendered_fts) VALUES ('delete-all')",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10]
 assert len(MIGRATIONS) == SCHEMA_VERSION
