@@ -214,12 +214,14 @@ class SpecPaths:
 
 
 async def after_run(store: Store, spec: LaunchSpec) -> list[Session]:
-    """A supervisor's run has ended, freeing its slot: start what may start now
-    (sessions whose supervisor died are reconciled first: their slots free too)."""
+    """A supervisor's run has ended, freeing its slot: start what may start now. Then
+    reconcile: a session whose supervisor died frees its slot too (kicked again)."""
     if not await store.queue.waiting():
         return []
     from .reconcile import reconcile
 
     paths = SpecPaths.of(spec)
-    await reconcile(store, paths)
-    return await kick(store, paths)
+    started = await kick(store, paths)
+    if await reconcile(store, paths):
+        started += await kick(store, paths)
+    return started

@@ -133,6 +133,21 @@ BENCHES = (
         "bytes (it can exceed 100%: the index goes too). Medians over the runs.",
     ),
     Bench(
+        "queue",
+        17,
+        "Queue",
+        ("--sessions", "20", "--runs", "3"),
+        ("--sessions", "5", "--runs", "1"),
+        "A fresh home with `run.max_parallel = 1`: a blocker holds the slot while 20 "
+        "sessions (`sleep 0.1`) are queued behind it with `tether run`; the blocker is let "
+        "go and the chain runs by itself, each finishing supervisor starting the next. "
+        "Figure: per hand-over, from one run's recorded end to the next run's recorded "
+        "start (`runs.ended_at`, `runs.started_at`); p95 over the hand-overs of one run, "
+        "median over the runs. Reference, same run: `tether run` starting a session "
+        "directly in a home without limits (spawn to recorded start). pueue is not "
+        "installed here.",
+    ),
+    Bench(
         "context_filters",
         17,
         "Context filters",
