@@ -62,7 +62,9 @@ class TetherApp(TetherHost):
     TITLE = "tether"
     ENABLE_COMMAND_PALETTE = True
     COMMANDS: ClassVar = App.COMMANDS | {SessionCommands, AppCommands}
-    BINDINGS: ClassVar = bindings("quit", "help", "command_palette", "search", "cleanup", "suspend")
+    BINDINGS: ClassVar = bindings(
+        "quit", "help", "command_palette", "search", "cleanup", "usage", "suspend"
+    )
 
     def __init__(
         self,
@@ -150,6 +152,11 @@ class TetherApp(TetherHost):
             self.set_interval(POLL_INTERVAL, self._poll)
             self.set_interval(self.config.general.reconcile_interval, self._reconcile)
             self.call_later(self._reconcile)
+            from tui.quota_watch import QUOTA_EVERY, QuotaWatch
+
+            quota = QuotaWatch(self)  # toasts at 80% and 100% of storage.quota
+            self.set_interval(QUOTA_EVERY, quota.check)
+            self.call_later(quota.check)
             if self.config.general.auto_cleanup:
                 self.run_worker(self._auto_cleanup(), group="auto-cleanup", exclusive=True)
         if self._key_error:
@@ -318,6 +325,12 @@ class TetherApp(TetherHost):
         if not isinstance(self.screen, CleanupScreen):
             self.push_screen(CleanupScreen())
 
+    def open_usage(self) -> None:
+        from tui.screens.usage import UsageScreen
+
+        if not isinstance(self.screen, UsageScreen):
+            self.push_screen(UsageScreen())
+
     def open_export(self, session_ids: list[int]) -> None:
         from tui.screens.export import ExportModal
 
@@ -353,6 +366,12 @@ class TetherApp(TetherHost):
 
     def action_palette_cleanup(self) -> None:
         self.open_cleanup()
+
+    def action_usage(self) -> None:
+        self.open_usage()
+
+    def action_palette_usage(self) -> None:
+        self.open_usage()
 
     def action_palette_help(self) -> None:
         self.action_help()

@@ -86,6 +86,7 @@ class AppCommands(Provider):
             ("New session", "Start a command as a new session", "new_session"),
             ("Search output", "Search the output of every session", "search"),
             ("Cleanup", "Remove old sessions by a retention policy", "cleanup"),
+            ("Usage", "Where the space goes, growth and metrics, as plots", "usage"),
             ("Show all statuses", "Clear the status filter", "clear_filter"),
             ("Show running sessions", "Filter the list to running sessions", "filter_running"),
             ("Show failed and lost sessions", "Filter the list to problems", "filter_problems"),

@@ -52,6 +52,9 @@ class TetherHost(App[int]):
     def open_cleanup(self) -> None:
         raise NotImplementedError
 
+    def open_usage(self) -> None:
+        raise NotImplementedError
+
     def open_export(self, session_ids: list[int]) -> None:
         raise NotImplementedError
 

@@ -47,6 +47,15 @@ _ALL = [
     ),
     Key("search", "ctrl+f", "search", "Search", "Search the output of every session"),
     Key("cleanup", "c", "cleanup", "Cleanup", "Remove old sessions by a retention policy"),
+    Key(
+        "usage",
+        "U",
+        "usage",
+        "Usage",
+        "Where the space goes: sizes, biggest sessions, growth, metrics",
+        show=False,
+        key_display="U",
+    ),
     Key("back", "escape", "back", "Back", "Back to the previous screen"),
     Key(
         "suspend",

@@ -1,22 +1,25 @@
 """Where the space goes: the database on disk by part, the biggest sessions, output
 per day, sizes grouped by session, tag, day, directory or status, and the trend.
 
-Every function reads only, and runs on a ``Store`` or on a ``Reader``.
+Every function reads only, and runs on a ``Store`` or on a ``Reader``. Sizes of
+*output* in groups, days and sessions are what was captured (before compression);
+sizes in ``Space`` are bytes on disk.
 
 ``space`` has two ways to split the file:
 
-- ``exact=False`` (instant, what the usage screen shows first): file sizes from
-  ``stat``, free pages from ``PRAGMA freelist_count``, output and trash from the
-  sessions' byte counters (what was captured, without the b-tree's few percent of
-  overhead); the full-text indexes and the small tables are the rest of the used
-  pages, reported together as ``index`` with ``other`` 0.
-- ``exact=True``: SQLite's ``dbstat`` table, page by page: output is the pages of
-  ``output_chunks`` and its indexes, index the pages of both FTS5 indexes, other the
-  rest. It reads every page of the file (about a second for 1 GB): ``tether usage``
-  does it, the usage screen does it in a thread after it has drawn.
+- ``exact=False`` (what the usage screen shows first): file sizes from ``stat``, free
+  pages from ``PRAGMA freelist_count``, output as the stored size of every chunk (one
+  pass over the chunk rows, their data not read: about 0.1 s for 1 GB); the full-text
+  indexes, terminal screens and small tables are the rest of the used pages,
+  reported together as ``index`` with ``other`` 0.
+- ``exact=True``: SQLite's ``dbstat`` table, page by page: output is the pages of the
+  chunks (with their indexes and compression dictionaries) and of terminal screens
+  and transcripts, index the pages of the FTS5 indexes, other the rest. It reads every
+  page of the file (about a second for 1 GB): ``tether usage`` does it, the usage
+  screen does it in a thread after it has drawn.
 
-Either way the chunks' pages are split between ``output`` and ``trash`` in
-proportion to the byte counters of sessions outside and inside the trash.
+Either way output is split between ``output`` and ``trash`` in proportion to the
+captured bytes of sessions outside and inside the trash.
 """
 
 from __future__ import annotations
@@ -33,8 +36,10 @@ from storage.quota import backups_bytes
 from storage.units import DAY
 
 GROUPINGS = ("session", "tag", "day", "cwd", "status")
-_OUTPUT_TABLES = ("output_chunks", "output_chunks_line", "output_chunks_unindexed")
-_INDEX_PREFIXES = ("output_fts", "sessions_fts")
+# dbstat names (tables and their indexes) by prefix: output (chunks, compression
+# dictionaries, terminal screens and transcripts), and the full-text indexes.
+_OUTPUT_PREFIXES = ("output_chunks", "chunk_dicts", "screen_", "rendered_chunks")
+_INDEX_PREFIXES = ("output_fts", "output_words", "sessions_fts", "rendered_fts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +153,16 @@ async def output_totals(store: _Queries) -> tuple[int, int, int, int]:
     return int(row[0]), int(row[1]), int(row[2]), int(row[3])
 
 
-async def space(store: _Queries, *, backups_dir: Path | None = None, exact: bool = False) -> Space:
-    """Bytes on disk by part (see the module docstring for ``exact``)."""
+async def space(
+    store: _Queries,
+    *,
+    backups_dir: Path | None = None,
+    exact: bool = False,
+    stored: int | None = None,
+) -> Space:
+    """Bytes on disk by part (see the module docstring for ``exact``). ``stored``: the
+    stored size of all chunks when the caller has it (``usage`` counts it with the
+    days), else it is counted here (``exact=False``)."""
     db = Path(store.path)
     size = _stat(db)
     wal = _stat(db.with_name(db.name + "-wal"))
@@ -163,14 +176,16 @@ async def space(store: _Queries, *, backups_dir: Path | None = None, exact: bool
         for name, used in await store.fetchall(
             "SELECT name, pgsize FROM dbstat WHERE aggregate = TRUE"
         ):
-            if name in _OUTPUT_TABLES:
+            if name.startswith(_OUTPUT_PREFIXES):
                 output += used
             elif name.startswith(_INDEX_PREFIXES):
                 index += used
             else:
                 other += used
     else:
-        output = live + trashed
+        if stored is None:
+            stored = sum(d.stored for d in await _chunk_days(store, 0.0))
+        output = stored
         index, other = max(0, pages * page - free - output), 0
     share = trashed / (live + trashed) if live + trashed else 0.0
     trash = round(output * share)
@@ -203,19 +218,40 @@ _GROUP_SQL = {
     "FROM sessions s GROUP BY s.cwd",
     "status": "SELECT CASE WHEN s.deleted_at IS NULL THEN s.status ELSE 'trash' END AS k, "
     "count(*), sum(s.output_bytes), sum(s.output_lines) FROM sessions s GROUP BY k",
-    # Days by the local offset of now: SQLite's 'localtime' asks the C library per row
-    # (about 0.1 ms each); an offset that changed (daylight saving) moves an hour.
-    # LIMIT -1 keeps the inner query apart: flattened, the GROUP BY sorter would carry
-    # every chunk's data along (length() after sorting): 300 ms instead of 1 for 20 MB.
-    "day": "SELECT k, count(DISTINCT sid), sum(n), sum(lines) FROM ("
-    "SELECT CAST((first_at + ?) / 86400 AS INTEGER) AS k, session_id AS sid, "
-    "length(data) AS n, line_count AS lines FROM output_chunks WHERE first_at >= ? LIMIT -1"
-    ") GROUP BY k",
 }
 
 
-def _utc_offset(at: float) -> int:
-    return time.localtime(at).tm_gmtoff
+# Days by the local offset of now: SQLite's 'localtime' asks the C library per row
+# (about 0.1 ms each); an offset that changed (daylight saving) moves an hour. LIMIT -1
+# keeps the inner query apart: flattened, the GROUP BY sorter would carry every chunk's
+# data along (length() after sorting): 300 ms instead of 1 for 20 MB.
+_DAYS = (
+    "SELECT k, count(DISTINCT sid), sum(n), sum(plain), sum(lines) FROM ("
+    "SELECT CAST((first_at + ?) / 86400 AS INTEGER) AS k, session_id AS sid, "
+    "length(data) AS n, coalesce(plain_size, length(data)) AS plain, line_count AS lines "
+    "FROM output_chunks WHERE first_at >= ? LIMIT -1) GROUP BY k"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Day:
+    key: str  # YYYY-MM-DD, local
+    sessions: int
+    stored: int  # bytes on disk
+    plain: int  # bytes captured
+    lines: int
+
+
+async def _chunk_days(store: Any, since: float) -> list[_Day]:
+    """Output captured and stored on each local day since ``since`` (one pass)."""
+    offset = time.localtime().tm_gmtoff
+    rows = await store.fetchall(_DAYS, (offset, since))
+    return [
+        _Day(
+            time.strftime("%Y-%m-%d", time.gmtime(k * DAY)), n, stored or 0, plain or 0, lines or 0
+        )
+        for k, n, stored, plain, lines in rows
+    ]
 
 
 async def groups(
@@ -230,9 +266,8 @@ async def groups(
         out = [Group(f"#{s.id} {s.label}", 1, s.output_bytes, s.output_lines) for s in found]
         return out
     if by == "day":
-        offset = _utc_offset(time.time())
-        rows = await store.fetchall(_GROUP_SQL[by], (offset, since))
-        rows = [(time.strftime("%Y-%m-%d", time.gmtime(k * DAY)), *rest) for k, *rest in rows]
+        days = await _chunk_days(store, since)
+        rows = [(d.key, d.sessions, d.plain, d.lines) for d in days]
     else:
         rows = await store.fetchall(_GROUP_SQL[by])
     out = [Group(str(k), int(n), int(b or 0), int(lines or 0)) for k, n, b, lines in rows]
@@ -246,15 +281,18 @@ async def groups(
 async def per_day(store: Any, days: int = 14, *, now: float | None = None) -> list[Group]:
     """Output captured on each of the last ``days`` local days, oldest first, days
     without output included (as 0)."""
-    now = time.time() if now is None else now
+    return _last_days(await _chunk_days(store, 0.0), days, time.time() if now is None else now)
+
+
+def _last_days(found: list[_Day], days: int, now: float) -> list[Group]:
     today = time.localtime(now)
     midnight = time.mktime((today.tm_year, today.tm_mon, today.tm_mday, 0, 0, 0, 0, 0, -1))
     keys = [
         time.strftime("%Y-%m-%d", time.localtime(midnight - i * DAY + DAY / 2))
         for i in range(days - 1, -1, -1)
     ]
-    found = {g.key: g for g in await groups(store, "day", since=midnight - (days - 1) * DAY)}
-    return [found.get(k, Group(k, 0, 0, 0)) for k in keys]
+    by_key = {d.key: Group(d.key, d.sessions, d.plain, d.lines) for d in found}
+    return [by_key.get(k, Group(k, 0, 0, 0)) for k in keys]
 
 
 # -- trend ---------------------------------------------------------------------------------
@@ -286,9 +324,11 @@ async def usage(
     """Everything the usage view shows: space, biggest sessions, output per day, the
     database size over the last ``days`` days, the trend and the last day's metrics."""
     now = time.time() if now is None else now
-    where = await space(store, backups_dir=backups_dir, exact=exact)
+    chunk_days = await _chunk_days(store, 0.0)  # one pass: the days and the stored size
+    stored = sum(d.stored for d in chunk_days)
+    where = await space(store, backups_dir=backups_dir, exact=exact, stored=stored)
     _, _, n_live, n_trash = await output_totals(store)
-    daily = await per_day(store, days, now=now)
+    daily = _last_days(chunk_days, days, now)
     sizes = await metrics.series(store, "db_bytes", since=now - days * DAY)
     figures = {
         name: await metrics.summary(store, name, since=now - DAY)
