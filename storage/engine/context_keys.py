@@ -79,9 +79,27 @@ MIGRATION = [
 ]
 
 
-def context_sql(f: ContextFilter) -> tuple[str, list[Any]]:
+# Looking a session up by id and sorting it costs about what testing three sessions on a
+# walk newest first does (measured with 100 000 sessions: even at about 30 000 matches).
+LOOKUP_COST = 3
+
+
+def context_sql(f: ContextFilter, *, few: bool | None = None) -> tuple[str, list[Any]]:
     """An SQL condition on ``sessions s`` for one context filter (true or false, never
-    NULL), and its parameters. Keys and values are always parameters."""
+    NULL), and its parameters. Keys and values are always parameters. ``few`` says how
+    to plan it: True, look the matches up by id; False, test each session walked (and
+    stop early under a LIMIT); None, as SQLite chooses."""
+    negated = "NOT " if f.negated else ""
+    if few is False:
+        members, params = members_sql(f, of_session=True)
+        return f"{negated}EXISTS ({members})", params
+    members, params = members_sql(f)
+    return f"s.id {negated}IN ({members})", params
+
+
+def members_sql(f: ContextFilter, *, of_session: bool = False) -> tuple[str, list[Any]]:
+    """The ids of the sessions whose context holds what ``f`` asks (``negated`` aside),
+    as an SQL query and its parameters; ``of_session``: only session ``s.id``."""
     n = len(f.keys)
     joins = "".join(
         f" JOIN session_context x{i} ON x{i}.session_id = x{i - 1}.session_id"
@@ -90,8 +108,9 @@ def context_sql(f: ContextFilter) -> tuple[str, list[Any]]:
     )
     check, args = _check(f, f"x{n}")
     sql = (
-        f"s.id {'NOT IN' if f.negated else 'IN'} (SELECT x{n}.session_id FROM session_context x1"
-        f"{joins} WHERE x1.parent = 0 AND x1.key = ? AND {check})"
+        f"SELECT x{n}.session_id FROM session_context x1{joins}"
+        f" WHERE {'x1.session_id = s.id AND ' if of_session else ''}"
+        f"x1.parent = 0 AND x1.key = ? AND {check}"
     )
     return sql, [*f.keys[1:], f.keys[0], *args]
 

@@ -22,10 +22,11 @@ index: name, command, cwd, tags and notes.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from storage.engine.context_keys import context_sql
+from storage.engine.context_keys import LOOKUP_COST, context_sql, members_sql
 from storage.models import ENDED
 from storage.query import Not, Or, Query, QueryError, Word
 from storage.query.match import fts_match
@@ -33,6 +34,7 @@ from storage.query.match import fts_match
 if TYPE_CHECKING:
     from storage.engine.store import Store
     from storage.models import Session
+    from storage.query.terms import ContextFilter
 
 _BATCH = 500
 ORDERS = {
@@ -46,11 +48,16 @@ def _like(value: str) -> str:
 
 
 def session_where(
-    query: Query, *, meta_text: bool = False, include_deleted: bool = False
+    query: Query,
+    *,
+    meta_text: bool = False,
+    include_deleted: bool = False,
+    few: Mapping[ContextFilter, bool] | None = None,
 ) -> tuple[str, list[Any]]:
     """An SQL condition on ``sessions s`` for the query's session filters. With
     ``meta_text``, the text terms must also match the session's metadata. With
-    ``include_deleted``, sessions in the trash and out of it both match."""
+    ``include_deleted``, sessions in the trash and out of it both match. ``few`` plans
+    the context filters (``context_plan``)."""
     where: list[str] = []
     params: list[Any] = []
     if not include_deleted:
@@ -107,7 +114,7 @@ def session_where(
         where.append("(s.ended_at IS NULL OR s.ended_at >= ?)")
         params.append(query.since)
     for condition in query.context:
-        sql, args = context_sql(condition)
+        sql, args = context_sql(condition, few=(few or {}).get(condition))
         where.append(sql)
         params += args
     if meta_text and query.terms:
@@ -174,17 +181,49 @@ async def filter_session_ids(
     ``QueryError`` for a query the index refuses (never a raw SQLite error)."""
     if typing:
         query = as_typing(query)
-    where, params = session_where(query, meta_text=True, include_deleted=include_deleted)
+    plan = await context_plan(store, query, limit) if order == "newest" else {}
+    where, params = session_where(query, meta_text=True, include_deleted=include_deleted, few=plan)
+    order_sql = ORDERS[order]
+    if any(plan.values()):
+        # Few sessions match: look them up by id and sort those, rather than walk every
+        # live session newest first (bench/cases/context_filters.py).
+        order_sql = order_sql.replace("s.created_at", "+s.created_at")
     if query.streams is not None:
         cw, cp = chunk_where(replace(query, since=None, until=None))
         where += f" AND EXISTS (SELECT 1 FROM output_chunks c WHERE c.session_id = s.id AND {cw})"
         params += cp
-    sql = f"SELECT s.id FROM sessions s WHERE {where} ORDER BY {ORDERS[order]}"
+    sql = f"SELECT s.id FROM sessions s WHERE {where} ORDER BY {order_sql}"
     if limit is not None:
         sql += " LIMIT ?"
         params.append(max(0, limit))
     rows = await guarded(store, query, sql, params)
     return [r[0] for r in rows]
+
+
+async def context_plan(
+    store: Store, query: Query, limit: int | None = None
+) -> dict[ContextFilter, bool]:
+    """How to run the query's context filters, newest first: the one with the fewest
+    matches (counted in the key table) drives, its sessions looked up by id (True),
+    when that is cheaper than walking the sessions newest first and testing each until
+    ``limit`` are found; every other filter is tested on each session (False)."""
+    if not query.context:
+        return {}
+    sessions = (await store.fetchall("SELECT max(id) FROM sessions"))[0][0] or 0
+    counts = {}
+    for f in query.context:
+        if not f.negated:
+            members, params = members_sql(f)
+            cap = sessions // LOOKUP_COST + 1  # beyond it, never worth a lookup
+            sql = f"SELECT count(*) FROM ({members} LIMIT ?)"
+            counts[f] = (await store.fetchall(sql, [*params, cap]))[0][0]
+    fewest = min(counts, key=counts.__getitem__, default=None)
+    drive = None
+    if fewest is not None:
+        matches = max(1, counts[fewest])
+        walked = sessions if limit is None else min(sessions, limit * sessions / matches)
+        drive = fewest if LOOKUP_COST * matches < walked else None
+    return {f: f == drive for f in query.context}
 
 
 async def list_sessions(
