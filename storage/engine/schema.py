@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from storage.engine import context_keys, index_merge
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 
 _V1 = [
@@ -323,5 +323,9 @@ _V10 = [
     "INSERT INTO rendered_fts (rendered_fts) VALUES ('delete-all')",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10]
+# v11: the pinned sessions without reading every row (the TUI orders them first: with
+# 100 000 sessions that query was a scan of the whole table at every start).
+_V11 = ["CREATE INDEX sessions_pinned ON sessions (pinned, deleted_at)"]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11]
 assert len(MIGRATIONS) == SCHEMA_VERSION
