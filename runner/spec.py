@@ -48,6 +48,9 @@ class LaunchSpec:
     # Started for a claim of the queue (runner/queue.py): the command runs only while
     # this claim still holds, checked with the session's lock held (never twice).
     claim: str | None = None
+    # The coding agent it runs (agents/), so its prompts judge attention from the first
+    # look (the session row says it too, but may be written just after the launch).
+    agent_kind: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
