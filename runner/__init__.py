@@ -6,6 +6,7 @@ What callers use (the CLI and the TUI):
                   ``launch``, ``stop``, ``pause``, ``continue_``, ``resume_run``,
                   ``send_input``, ``resize``, ``status``, ``reconcile``, ``is_alive``,
                   ``supervisor_errors``
+- ``start``       a new session: created, then launched or queued
 - ``launch``      starting a session's supervisor (first run, or a resumed one)
 - ``client``      talking to a running supervisor over its control socket
 - ``queue``       the queue: sessions over ``run.max_parallel`` wait in line and are

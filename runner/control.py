@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from .client import continue_, pause, resize, screen, send_input, status, stop
 from .errors import ControlError, NeedsConfirmation, NotResumable, NotRunning, SupervisorGone
-from .launch import launch, resume_run, start_session
+from .launch import launch, resume_run
 from .locations import is_alive
 from .reconcile import PENDING_GRACE, reconcile, supervisor_errors, supervisor_warnings
+from .start import start_session
 
 __all__ = [
     "start_session",

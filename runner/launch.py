@@ -1,7 +1,7 @@
 """Launching: a session's supervisor started, for its first run or a resumed one.
 
-``start_session`` creates the session and launches it; ``resume_run`` starts a new run
-of an ended session. ``launch`` writes a ``LaunchSpec`` to a detached ``python -m
+``resume_run`` starts a new run of an ended session (``runner/start.py`` creates a
+session and launches it, or queues it). ``launch`` writes a ``LaunchSpec`` to a detached ``python -m
 runner`` (runner/__main__.py) and waits for its one-line report: started (the lock is
 held and the run recorded), or why not.
 """
@@ -25,103 +25,17 @@ from storage.masking import argv_redacted
 from storage.models import LIVE
 
 from . import identity
-from .errors import NeedsConfirmation, NotQueueable, NotResumable
+from .errors import NeedsConfirmation, NotResumable
 from .locations import RuntimePaths, is_alive, mark_launching, socket_path, supervisor_pid
 from .reconcile import find_leftovers, reconcile
 from .spec import LaunchSpec
 
 if TYPE_CHECKING:
     from storage import Run, Session, Store
-    from storage.engine.queue import Limits
 
 READY_TIMEOUT = 60.0  # seconds to wait for a new supervisor's report
 FINISHING_WAIT = 30.0  # an ended session's supervisor may still be indexing: wait this long
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-
-
-async def start_session(
-    store: Store,
-    paths: RuntimePaths,
-    *,
-    argv: Iterable[str],
-    cwd: str | os.PathLike[str],
-    name: str | None = None,
-    tags: Iterable[str] = (),
-    mode: str = "pipe",
-    env: Mapping[str, str] | None = None,
-    grace: float = 5.0,
-    resume_argv: Iterable[str] | None = None,
-    context: Any = None,
-    size: tuple[int, int] | None = None,
-    redact: Iterable[str] | None = None,
-    tuning: Mapping[str, Any] | None = None,
-    group: str = "",
-    after: int | None = None,
-    limits: Limits | None = None,
-) -> Session:
-    """Create a session and start it. Returns once its supervisor holds the lock and
-    the run has started, or once it is clear that the command could not start (the
-    returned session is then ``failed``, with a system line saying why).
-
-    ``size`` is the terminal's (cols, rows) for pty mode; ``redact`` turns on
-    capture-time redaction with these user patterns (plus the built-in ones);
-    ``tuning`` overrides capture settings of ``LaunchSpec`` (tests, benchmarks).
-
-    With ``redact``, the command line is stored redacted too (sessions, runs, audit
-    log, search): only this first run gets the real argv, through the supervisor's
-    stdin. A session whose stored argv lost a secret so cannot be resumed as it is
-    (``resume_run`` refuses, saying to start it again).
-
-    The queue (runner/queue.py): with ``limits`` that limit anything, a ``group`` or
-    ``after`` (a session that must succeed first), the session joins the line and starts
-    now only if a slot is free; else it is returned ``pending``, and starts by itself
-    when a slot frees."""
-    from . import queue
-
-    real = list(argv)
-    stored, stored_resume = real, list(resume_argv) if resume_argv else None
-    if redact is not None:
-        from storage.masking import redacted_argv
-
-        patterns = list(redact)
-        stored = redacted_argv(real, patterns)
-        if stored_resume:
-            stored_resume = redacted_argv(stored_resume, patterns)
-    queued = queue.applies(limits, group, after)
-    if queued and stored != real:
-        raise NotQueueable(
-            "this command holds secrets that [redaction] on_capture keeps out of the "
-            "database, so it cannot wait in the queue (whoever starts it would not know "
-            "them); run it without --group/--after, or when run.max_parallel allows"
-        )
-    if after is not None:
-        await store.sessions.require(after)
-    session = await store.sessions.create(
-        stored,
-        os.fspath(cwd),
-        name=name,
-        tags=tags,
-        mode=mode,
-        env=dict(env) if env else None,
-        resume_argv=stored_resume,
-        context=context,
-    )
-    if queued:
-        options = {"grace": grace, "size": list(size) if size else list(_terminal_size())}
-        options.update(redact=list(redact) if redact is not None else None, tuning=tuning)
-        return await queue.submit(
-            store, paths, session.id, limits=limits, group=group, after=after, options=options
-        )
-    return await launch(
-        store,
-        paths,
-        session.id,
-        grace=grace,
-        size=size,
-        redact=redact,
-        tuning=tuning,
-        run_argv=real if stored != real else None,
-    )
 
 
 async def launch(
