@@ -236,7 +236,12 @@ class TetherApp(TetherHost):
             return
         self._reconciling = True
         try:
-            if await control.reconcile(self.store, self.paths):
+            lost = await control.reconcile(self.store, self.paths)
+            # and the queue: a slot freed by a lost session, a dead starter's claim
+            from home.queue import queue_limits
+            from runner.queue import kick
+
+            if lost or await kick(self.store, self.paths, limits=queue_limits(self.config)):
                 await self.state.poll(force=True)
         except Exception as e:  # noqa: BLE001 - keep running; say why once
             self.log.error(f"reconcile failed: {e}")

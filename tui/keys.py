@@ -73,6 +73,31 @@ _ALL = [
     Key("stop", "s", "stop", "Stop", "Stop the session (SIGTERM, then SIGKILL)"),
     Key("pause", "p", "pause", "Pause", "Pause or continue the session"),
     Key("delete", "d", "delete", "Delete", "Move the session to the trash"),
+    # a session waiting in the queue (run.max_parallel); s (stop) takes it out of line
+    Key(
+        "queue_up",
+        "K",
+        "queue_up",
+        "Earlier",
+        "Move the queued session one place towards the head of the queue",
+        key_display="K",
+    ),
+    Key(
+        "queue_down",
+        "J",
+        "queue_down",
+        "Later",
+        "Move the queued session one place back in the queue",
+        key_display="J",
+    ),
+    Key(
+        "start_now",
+        "R",
+        "start_now",
+        "Start now",
+        "Start the queued session now, whatever the limits",
+        key_display="R",
+    ),
     Key("undo_delete", "u", "undo_delete", "Undo", "Bring back the last deleted session"),
     Key("tags", "t", "tags", "Tags", "Edit the session's tags", show=False),
     Key(

@@ -50,6 +50,9 @@ class SessionsScreen(SessionScreen):
         "pause",
         "delete",
         "undo_delete",
+        "queue_up",
+        "queue_down",
+        "start_now",
         "tags",
         "pin",
         "filter",
@@ -141,6 +144,9 @@ class SessionsScreen(SessionScreen):
             return Text("")
         text = Text(f"{index + 1}/{len(self.state.ids)}  ")
         text.append(fmt.status_text(s.status, s.exit_code, s.signal))
+        place = self.state.queue_places.get(s.id)
+        if place is not None:
+            text.append(f", place {place} in the queue", style="yellow")
         text.append(f"  {fmt.home(s.cwd)}", style="dim")
         return text
 
@@ -213,6 +219,7 @@ class SessionsScreen(SessionScreen):
             shown,
             bool(self.state.ids),
             bool(self.state.marked),
+            self.current_id in self.state.queue_places,
         )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -226,6 +233,8 @@ class SessionsScreen(SessionScreen):
             return bool(self.state.ids) or self.state.view.filtered
         if action == "new_session":
             return True
+        if action in ("queue_up", "queue_down", "start_now"):
+            return self.current_id in self.state.queue_places
         return super().check_action(action, parameters)
 
     # -- the other keys ---------------------------------------------------------------
@@ -261,6 +270,18 @@ class SessionsScreen(SessionScreen):
 
     def action_new_session(self) -> None:
         self.tether.actions.new_session()
+
+    async def action_queue_up(self) -> None:
+        if self.current_id is not None:
+            await self.tether.actions.move_in_queue(self.current_id, 1)
+
+    async def action_queue_down(self) -> None:
+        if self.current_id is not None:
+            await self.tether.actions.move_in_queue(self.current_id, -1)
+
+    def action_start_now(self) -> None:
+        if self.current_id is not None:
+            self.tether.actions.start_now(self.current_id)
 
     def action_status_filter(self) -> None:
         from tui.screens.modals import StatusFilterModal
