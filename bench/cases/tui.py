@@ -11,8 +11,8 @@ imports, opening the database, layout and the terminal write, and have a resolut
 one poll (reported times are the midpoint between the poll that saw the text and the
 one before it).
 
-(a) First paint of the session list with 10 000 sessions (``--sessions``): from launching ``tether``
-    to the first session rows on screen, beside a bare Textual app showing a 10-row
+(a) First paint of the session list with 10 000 sessions (``--sessions``): from
+    launching ``tether`` to the first session rows on screen, beside a bare Textual app showing a 10-row
     ``DataTable`` (the floor any Textual app pays), in the same run. Target: <= 2x.
 (b) A 10-million-line session (generated through the storage API: big ``append_many``
     batches, ``index=False``; the same lines written to a file for Toolong):
