@@ -12,8 +12,9 @@ one poll (reported times are the midpoint between the poll that saw the text and
 one before it).
 
 (a) First paint of the session list with 10 000 sessions (``--sessions``): from
-    launching ``tether`` to the first session rows on screen, beside a bare Textual app showing a 10-row
-    ``DataTable`` (the floor any Textual app pays), in the same run. Target: <= 2x.
+    launching ``tether`` to the first session rows on screen, beside a bare Textual app
+    showing a 10-row ``DataTable`` (the floor any Textual app pays), in the same run.
+    Target: <= 2x.
 (b) A 10-million-line session (generated through the storage API: big ``append_many``
     batches, ``index=False``; the same lines written to a file for Toolong):
     - ``o`` on it in the session list until its last line is on the output screen,
