@@ -172,8 +172,8 @@ class ScreenKeeper:
         gone = self.screen.scrolled_off()  # taken even when not recording: memory stays flat
         if not self.recording:
             return
-        if final and not self.screen.alt_screen:
-            gone += shown_lines(self.screen.lines())  # the screen the run ended on
+        if final:  # the screen the run ended on, alternate or not: what was seen last
+            gone += shown_lines(self.screen.lines())
         d = self._derived
         if gone:
             d.rows.append(Rows(self._fed, self._rendered, gone, time.time()))

@@ -73,7 +73,7 @@ async def render_session(
         if replay.fed == before and replay.line < total:
             break  # nothing more to feed (an open last line): done
     rows = replay.transcript or []
-    if not replay.screen.alt_screen and not replay.ended:
+    if not replay.ended:
         rows += shown_lines(replay.screen.lines())
     final = _snapshot(replay, session_id, run, stored + len(rows), final=True)
     await screens.save(

@@ -171,7 +171,7 @@ class ScreenReplay:
         """A new run starts on a new screen; the last one's goes to the transcript."""
         if self.transcript is not None:
             self.transcript += self.screen.scrolled_off()
-            if not self.screen.alt_screen and not self._ended:
+            if not self._ended:  # the screen it ended on, alternate or not
                 self.transcript += shown_lines(self.screen.lines())
         self.screen = open_screen(cols, rows, self.backend)
         self._fresh, self._ended = True, False

@@ -13,7 +13,7 @@ A pty session's supervisor feeds its output through a terminal emulator
   supervisor killed with output still in memory leaves no snapshot ahead of it;
 - the **rendered transcript** (``rendered_chunks``): rows that scrolled off the main
   screen, and the screen each run ended on, numbered from 0 per session, indexed in
-  ``rendered_fts`` (contentless, the options of ``output_fts``);
+  ``rendered_words`` (contentless, detail=none: the options of ``output_words``);
 - how far the transcript is built (``screen_renders``): ``complete`` once every ended
   run is in it. Sessions recorded before v6 have none: their transcript is built on
   first use (``tether logs --rendered``, the screen view) by ``runner.screen.render``.
@@ -123,13 +123,16 @@ async def _add_rows(db: Any, session_id: int, part: RenderedRows) -> int:
     for start in range(0, len(rows), ROWS_PER_CHUNK):
         piece = rows[start : start + ROWS_PER_CHUNK]
         text = "".join(r + "\n" for r in piece)
+        # The rows of a part scrolled off by ``part.line``; those before its last
+        # chunk, a row per line earlier (exact for plain output, near for the rest).
+        line = max(0, part.line - (len(rows) - start - len(piece)))
         cur = await db.execute(
             "INSERT INTO rendered_chunks (session_id, run, first_row, row_count, line, at, text) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (session_id, part.run, first + start, len(piece), part.line, part.at, text),
+            (session_id, part.run, first + start, len(piece), line, part.at, text),
         )
         await db.execute(
-            "INSERT INTO rendered_fts (rowid, text) VALUES (?, ?)", (cur.lastrowid, text)
+            "INSERT INTO rendered_words (rowid, text) VALUES (?, ?)", (cur.lastrowid, text)
         )
     return first + len(rows)
 
@@ -144,7 +147,7 @@ async def forget_from(store: Store, session_id: int, row: int) -> None:
         )
         # Contentless index: deleting an entry repeats its text.
         await db.executemany(
-            "INSERT INTO rendered_fts (rendered_fts, rowid, text) VALUES ('delete', ?, ?)",
+            "INSERT INTO rendered_words (rendered_words, rowid, text) VALUES ('delete', ?, ?)",
             [(cid, text) for cid, text in found],
         )
         await db.executemany("DELETE FROM rendered_chunks WHERE id = ?", [(c,) for c, _ in found])

@@ -22,7 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from storage.engine.search.hits import OutputSearch, newest_hits, ranked_hits
+from storage.engine.search.hits import OutputSearch
+from storage.engine.search.rendered import RAW_SHADOWED, RenderedSearch, merged_hits
 from storage.models import SearchHit, Session
 from storage.query import Not, Or, Phrase, Query, Word
 from storage.query.match import Span, line_matcher
@@ -106,13 +107,14 @@ async def search(
         store, query, session_id=session_id, include_deleted=include_deleted, unindexed=unindexed
     )
     ranked = rank and s.match is not None
+    # Terminal sessions with stored screens: their rendered transcript, not their raw
+    # stdout (storage/engine/search/rendered.py).
+    s.filters += f" AND {RAW_SHADOWED}"
+    rs = RenderedSearch(store, query, session_id=session_id, include_deleted=include_deleted)
     hits: list[SearchHit] = []
     next_page: str | None = None
     if query.scope != "meta":
-        if ranked:
-            hits, next_page = await ranked_hits(s, limit, _parse_page(page, "r"))
-        else:
-            hits, next_page = await newest_hits(s, limit, _parse_page(page, "n"))
+        hits, next_page = await merged_hits(s, rs, limit, page, ranked=ranked)
     meta: dict[int, tuple[MetaMatch, ...]] = {}
     # Metadata matches come on the first page. A query of only exclusions (-debug) would
     # "match" nearly every session's metadata: only with in:meta is that asked for.
@@ -131,7 +133,7 @@ async def search(
     meta_only = [sid for sid in meta if sid not in order and sid in sessions]
     counted: dict[int, tuple[int, bool]] = {}
     if counts and query.scope != "meta":
-        counted = await s.count(order + meta_only, COUNT_BYTES)
+        counted = await _counts(s, rs, order + meta_only, COUNT_BYTES)
     if not ranked:
         # Sessions found only by their metadata go by their last activity among the rest.
         newest = {sid: max(h.at for h in hits if h.session_id == sid) for sid in order}
@@ -169,9 +171,21 @@ async def count_hits(
     UI that shows ``search(..., counts=False)`` at once and the counts a moment later."""
     if not query.has_text or query.scope == "meta":
         return {}
-    return await OutputSearch(store, query).count(
-        list(session_ids), COUNT_BYTES if budget is None else budget
-    )
+    s = OutputSearch(store, query)
+    s.filters += f" AND {RAW_SHADOWED}"
+    budget = COUNT_BYTES if budget is None else budget
+    return await _counts(s, RenderedSearch(store, query), list(session_ids), budget)
+
+
+async def _counts(
+    s: OutputSearch, rs: RenderedSearch, session_ids: list[int], budget: int
+) -> dict[int, tuple[int, bool]]:
+    """Matching lines per session: of the output, and of the rendered transcripts."""
+    counted = await s.count(session_ids, budget)
+    for sid, n in (await rs.count(session_ids)).items():
+        total, exact = counted.get(sid, (0, True))
+        counted[sid] = (total + n, exact)
+    return counted
 
 
 async def _meta_matches(store: Store, query: Query, limit: int) -> dict[int, tuple[MetaMatch, ...]]:
