@@ -40,6 +40,14 @@ READ_SIZE = 256 * 1024
 DRAIN_IDLE = 0.2  # after exit: what the command left is in once output is this quiet
 RESERVE = 1024 * 1024  # disk space held back so the end of a run fits on a full disk
 DRAIN_MAX = 1.0  # after exit: or after this long (background writers may never be quiet)
+# Reads are paced: a small read that comes soon after the previous one is followed by a
+# rest before the next read, so a command printing a line every few milliseconds
+# costs one wake-up per rest, not one per line (an event-loop wake-up costs about as
+# much CPU as the command spends printing the line). The first read after a quiet
+# spell is never held back (an echo, a prompt), nor is a big one (a burst is read flat out).
+READ_REST = 0.1  # seconds of rest after a small read that came soon after another
+REST_SOON = 0.25  # "soon": the previous read was less than this ago
+REST_BELOW = 4096  # "small": fewer bytes than this
 
 
 def _ignore(stream: str, data: bytes) -> None:
@@ -70,6 +78,8 @@ class Capture:
         self._on_output: Callable[[str, bytes], None] = _ignore
         self._input: CommandInput | None = None
         self._drains: list[subprocess.Popen[bytes]] = []  # see hand_over
+        self._last_read: dict[int, float] = {}  # fd -> monotonic time of its last read
+        self._resting: dict[int, asyncio.TimerHandle] = {}  # fd -> when it is read again
         self._reserve: int | None = None  # see open_spill
 
     # -- before the command starts ------------------------------------------------------
@@ -150,6 +160,30 @@ class Capture:
             self._take_output(stream, parts[0] if len(parts) == 1 else b"".join(parts))
         if eof:
             self.close_output(fd)
+        elif size and not self.reading_paused:
+            self._pace(fd, stream, size)
+
+    def _pace(self, fd: int, stream: str, size: int) -> None:
+        """After a read of ``size`` bytes: rest a moment if it was small and soon
+        (see ``READ_REST``)."""
+        now = time.monotonic()
+        soon = now - self._last_read.get(fd, -REST_SOON) < REST_SOON
+        self._last_read[fd] = now
+        if soon and size < REST_BELOW and fd not in self._resting:
+            loop = asyncio.get_running_loop()
+            loop.remove_reader(fd)
+            self._resting[fd] = loop.call_later(READ_REST, self._rested, fd, stream)
+
+    def _rested(self, fd: int, stream: str) -> None:
+        del self._resting[fd]
+        if fd in self._open and not self.reading_paused:
+            asyncio.get_running_loop().add_reader(fd, self._on_readable, fd, stream)
+            self._on_readable(fd, stream)  # what came meanwhile, without another wake-up
+
+    def _stop_resting(self, fd: int) -> None:
+        handle = self._resting.pop(fd, None)
+        if handle is not None:
+            handle.cancel()
 
     def _take_output(self, stream: str, data: bytes) -> None:
         self.last_output = time.monotonic()
@@ -186,6 +220,7 @@ class Capture:
             return
         loop = asyncio.get_running_loop()
         loop.remove_reader(fd)
+        self._stop_resting(fd)
         if self._input is not None and fd == self._input.fd:
             self._input.close()  # a pty: input and output are one fd
         os.close(fd)
@@ -206,6 +241,7 @@ class Capture:
             loop = asyncio.get_running_loop()
             for fd in self._open:
                 loop.remove_reader(fd)
+                self._stop_resting(fd)
 
     def resume_reading(self) -> None:
         if self.reading_paused:

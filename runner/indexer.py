@@ -21,6 +21,15 @@ from . import log
 from .errors import DB_ERRORS, short_reason
 
 TIDY_AFTER_RUN_MAX = 300.0  # seconds a finished supervisor spends merging, at most
+# While output keeps coming, an index step waits for this much unindexed output or for
+# its oldest byte to be this old: every step writes a new index segment and the index's
+# bookkeeping pages, so steps of a few KiB cost many times what they index. (Quiet
+# sessions are indexed once their output pauses: runner/writer.py.)
+INDEX_AFTER_BYTES = 256 * 1024
+INDEX_AFTER_SECONDS = 3.0
+TIDY_EVERY = 1.0  # seconds between merge steps while output keeps coming
+IDLE_AFTER = 0.3  # a pause in the output this long: index what waits...
+IDLE_AGE = 1.0  # ...once its oldest byte is this old (one step for several lines)
 
 
 class Indexer:
@@ -35,14 +44,38 @@ class Indexer:
         self.tidy_due = False  # segments were left unmerged
         self.last = time.monotonic()  # when the last step started
         self.busy = False  # the last step did work: more may follow at once
+        self.waiting = 0  # bytes written since the last index step
+        self.waiting_since: float | None = None  # when the oldest of them was written
 
-    def wrote(self) -> None:
+    def wrote(self, nbytes: int = 0) -> None:
         self.due = True
+        self.waiting += nbytes
+        if self.waiting_since is None:
+            self.waiting_since = time.monotonic()
+
+    def ready(self, now: float) -> bool:
+        """Worth a step now, between writes (see ``INDEX_AFTER_BYTES``)."""
+        if self.due:
+            since = self.waiting_since
+            return (
+                self.busy
+                or self.waiting >= INDEX_AFTER_BYTES
+                or (since is not None and now - since >= INDEX_AFTER_SECONDS)
+            )
+        return self.tidy_due and now - self.last >= TIDY_EVERY
+
+    def idle_wait(self, now: float) -> float:
+        """When the output has paused: seconds of quiet before the next step."""
+        since = self.waiting_since
+        if not self.due or since is None:
+            return IDLE_AFTER
+        return max(IDLE_AFTER, IDLE_AGE - (now - since))
 
     async def step(self, max_bytes: int) -> int:
         """Index up to about ``max_bytes``. Returns chunks indexed (0: caught up, -1:
         the database refused; logged, retried later)."""
         self.last = time.monotonic()
+        self.waiting, self.waiting_since = 0, None
         try:
             backlog = await self.store.output.unindexed_bytes(self.sid)
             merge = backlog <= self.defer_above

@@ -2,9 +2,12 @@
 
 Output is written unindexed, readable at once; indexing follows in steps between
 writes (runner/indexer.py), so it is searchable next. Batching: after a quiet spell
-new output is written at once (a prompt or a log line shows up without delay);
-during a burst, at most one transaction per ``flush_interval`` unless
-``flush_bytes`` arrive first, and at most ``FLUSH_MAX`` bytes per transaction.
+new output is written at once (a prompt or a log line shows up without delay) while
+the session has quick writes in hand (runner/pace.py: a steady stream is written about
+twice a second, a quiet session at once); during a burst, at most one transaction per
+``flush_interval`` unless ``flush_bytes`` arrive first, and at most ``FLUSH_MAX`` bytes
+per transaction. Indexing waits for a few seconds' or 256 KiB of output
+(runner/indexer.py), or for a pause.
 
 Health: a failed write puts the items back and is retried with backoff; meanwhile
 capture keeps reading and drops what does not fit (runner/capture.py), and the
@@ -31,6 +34,7 @@ from .buffer import Gap, Piece
 from .capture import Capture
 from .errors import DB_ERRORS, short_reason
 from .indexer import Indexer
+from .pace import Pace
 
 T = TypeVar("T")
 
@@ -38,9 +42,7 @@ FLUSH_MAX = 4 * 1024 * 1024  # bytes per write transaction at most
 DB_CHECK_EVERY = 2.0  # seconds between checks that the database file is still there
 QUIET_SPELL = 0.05  # no write for this long: new output is written at once
 INDEX_BATCH = 2 * 1024 * 1024  # bytes indexed per step while the command runs
-INDEX_EVERY = 1.0  # seconds between index steps while output keeps coming
 INDEX_BACKLOG_MAX = 1024 * 1024  # no indexing while more than this waits to be written
-IDLE_INDEX_AFTER = 0.3  # seconds without output before indexing
 RETRY_FOR = 60.0  # seconds a final write keeps retrying before giving up
 GIVE_UP_AFTER = 20.0  # after the command's exit: seconds of failed writes before giving up
 END_RETRY = 15.0  # then: seconds the end of the run keeps retrying
@@ -76,6 +78,7 @@ class Writer:
         self._give_up = give_up  # stop the command: there is nowhere to record it
         self.give_up_after = give_up_after
         self._last_flush = 0.0  # monotonic time of the last write transaction
+        self.pace = Pace()  # quick writes while quiet, batches while busy
         self._backoff = 0.1
         self._unhealthy_since: float | None = None
         self.on_written: Callable[[], None] | None = None  # after each write: live views look
@@ -111,26 +114,31 @@ class Writer:
                     if ix.busy:  # working through a backlog: on at once
                         await self._background_step()
                         continue
-                    timeout = IDLE_INDEX_AFTER
+                    timeout = ix.idle_wait(time.monotonic())
                 try:
                     await asyncio.wait_for(capture.data.wait(), timeout)
                 except TimeoutError:
                     await self._background_step()
                 continue
             # Leading edge: output after a quiet spell is written at once (a prompt or a
-            # log line shows up without delay); during a burst, at most one transaction
-            # per flush_interval unless flush_bytes arrive first.
-            since = time.monotonic() - self._last_flush
-            wait = 0.0 if since >= QUIET_SPELL else self.flush_interval - since
+            # log line shows up without delay) while the session has quick writes in
+            # hand (runner/pace.py); during a burst, at most one transaction per
+            # flush_interval, and once the quick writes are spent one per token, unless
+            # flush_bytes arrive first.
+            now = time.monotonic()
+            since = now - self._last_flush
+            wait = max(
+                0.0 if since >= QUIET_SPELL else self.flush_interval - since, self.pace.delay(now)
+            )
             if wait > 0 and self.buffer.pending < self.flush_bytes and not capture.settled.is_set():
                 capture.big.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(capture.big.wait(), wait)
             await self._flush_once()
             self._last_flush = time.monotonic()
+            self.pace.spend(self._last_flush)
             if (
-                (ix.due or ix.tidy_due)
-                and time.monotonic() - ix.last >= INDEX_EVERY
+                ix.ready(self._last_flush)
                 and self.buffer.pending < INDEX_BACKLOG_MAX  # readable first, searchable next
             ):
                 await self._background_step()
@@ -205,7 +213,7 @@ class Writer:
             self._backoff = min(self._backoff * 2, 2.0)
             return False
         if self.indexer is not None:  # None only when writing what is left after a crash
-            self.indexer.wrote()
+            self.indexer.wrote(sum(len(item.data) for item in items if isinstance(item, Piece)))
         if not self.healthy:
             self.healthy = True
             self._unhealthy_since = None

@@ -1,0 +1,121 @@
+"""Fewer writes for chatty sessions (issue 18): the writer's quick-write tokens
+(runner/pace.py), the capture's paced reads (runner/capture.py), and a real supervisor
+batching a steady stream (a lone line after a quiet spell is still written at once:
+tests/runner/test_flush_edge.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from runner import capture as capture_mod
+from runner import control
+from runner.capture import Capture
+from runner.pace import Pace
+from tests.support.supervisors import wait_ended
+
+
+def test_quick_writes_are_rationed_and_earned_back() -> None:
+    pace = Pace(rate=2.0, burst=3.0)
+    t = 1000.0
+    pace._at = t  # a fixed clock: every call below passes its own time
+    for _ in range(3):  # the burst: written at once
+        assert pace.delay(t) == 0.0
+        pace.spend(t)
+    assert pace.delay(t) == 0.5  # spent: the next token in 1 / rate
+    assert pace.delay(t + 0.25) == 0.25
+    assert pace.delay(t + 0.5) == 0.0
+    pace.spend(t + 0.5)
+    assert pace.delay(t + 10.0) == 0.0  # quiet: earned back, never beyond the burst
+    for _ in range(3):
+        pace.spend(t + 10.0)
+    assert pace.delay(t + 10.0) == 0.5
+
+
+async def _reads(capture: Capture, w: int, pieces: list[bytes]) -> list[bytes]:
+    """Write ``pieces`` one by one, letting the event loop run between them (a capture
+    that read on every wake-up would read each apart); the reads the capture made."""
+    seen: list[bytes] = []
+    capture._on_output = lambda stream, data: seen.append(data)
+    for piece in pieces:
+        os.write(w, piece)
+        for _ in range(20):
+            await asyncio.sleep(0)
+    want = b"".join(pieces)
+    while b"".join(seen) != want:  # the rest ends: the capture reads what came meanwhile
+        assert len(b"".join(seen)) <= len(want), seen
+        await asyncio.sleep(0.01)
+    return seen
+
+
+async def test_small_reads_in_quick_succession_rest_and_are_read_together(tmp_path: Path) -> None:
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    cap = Capture(
+        session_id=1, log_path=tmp_path / "log", buffer_limit=1 << 20, flush_bytes=1 << 16
+    )
+    cap.start({r: "stdout"}, lambda stream, data: None, None)
+    try:
+        pieces = [f"line {i}\n".encode() for i in range(12)]
+        seen = await _reads(cap, w, pieces)
+        # The first two are read as they come (the first after a quiet spell, the
+        # second before any rest); the rest wait out a rest and come in a few reads.
+        assert seen[:2] == pieces[:2]
+        assert len(seen) <= 4, seen
+        assert bytes(cap.buffer.take(1 << 20)[0].data) == b"".join(pieces)
+    finally:
+        os.close(w)
+        cap.close_output(r)
+
+
+async def test_the_first_read_after_a_quiet_spell_does_not_wait(tmp_path: Path) -> None:
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    cap = Capture(
+        session_id=1, log_path=tmp_path / "log", buffer_limit=1 << 20, flush_bytes=1 << 16
+    )
+    cap.start({r: "stdout"}, lambda stream, data: None, None)
+    try:
+        await _reads(cap, w, [b"a\n", b"b\n", b"c\n"])  # now resting, or just rested
+        await asyncio.sleep(capture_mod.REST_SOON + capture_mod.READ_REST)  # the quiet spell
+        seen: list[bytes] = []
+        cap._on_output = lambda stream, data: seen.append(data)
+        os.write(w, b"prompt> ")
+        for _ in range(50):  # a few turns of the loop, far less than a rest
+            await asyncio.sleep(0)
+            if seen:
+                break
+        assert seen == [b"prompt> "]
+    finally:
+        os.close(w)
+        cap.close_output(r)
+
+
+# A line every 5 ms for 3 s, one write each.
+STREAM = (
+    "import os, time\n"
+    "t0 = time.monotonic()\n"
+    "for i in range(600):\n"
+    "    time.sleep(max(0, t0 + i * 0.005 - time.monotonic()))\n"
+    "    os.write(1, b'tick %d\\n' % i)\n"
+)
+
+
+async def test_a_steady_stream_is_written_in_batches(store, paths):  # type: ignore[no-untyped-def]
+    from runner.pace import QUICK_BURST, QUICK_RATE
+
+    session = await control.start_session(
+        store, paths, argv=[sys.executable, "-u", "-c", STREAM], cwd="/"
+    )
+    final = await wait_ended(store, paths, session.id, timeout=60.0)
+    assert final.status == "succeeded"
+    chunks = [c for c in await store.output.chunks(session.id, 0, 10_000, "stdout")]
+    lines = b"".join(c.data for c in chunks).splitlines()
+    assert lines == [b"tick %d" % i for i in range(600)]
+    # Each write of whole lines starts a new chunk, so chunks count the writes. At one
+    # write per 0.1 s (before) this stream took about 30; now the burst of quick writes,
+    # then one per token earned (and one more for the end).
+    took = chunks[-1].last_at - chunks[0].first_at
+    assert len(chunks) <= QUICK_BURST + QUICK_RATE * took + 2, (len(chunks), took)
