@@ -160,3 +160,54 @@ async def test_a_session_recorded_before_screens_were_stored_is_rendered_on_firs
     assert await screens.rendered_rows(store, s.id) == (await _full(store, s.id)).rendered()
     assert not await needs_render(store, s.id)
     assert await screens.snapshot_count(store, s.id) == 1  # the final screen
+
+
+async def test_an_old_database_with_pty_sessions_migrates_and_renders_on_first_use(
+    tmp_path,
+):
+    import sqlite3
+
+    from storage import open_store
+    from storage.engine import schema
+    from storage.engine.search import search
+    from storage.query import parse
+    from storage.text import index_text
+
+    # A database as tether wrote it before screens were stored (v5), made with its SQL.
+    db = tmp_path / "old.db"
+    con = sqlite3.connect(db)
+    for step in schema.MIGRATIONS[:5]:
+        for sql in step:
+            con.execute(sql)
+    size = size_line(100, 30)
+    data = (FIXTURES / "claude_first.bin").read_bytes()
+    con.execute(
+        "INSERT INTO sessions (id, uid, argv, cwd, mode, status, created_at, updated_at, "
+        "run_count, output_lines, output_bytes) VALUES (1, 'u1', '[\"claude\"]', '/', 'pty', "
+        "'succeeded', 1, 2, 1, ?, ?)",
+        (1 + data.count(b"\n") + (not data.endswith(b"\n")), len(size) + len(data)),
+    )
+    con.execute(
+        "INSERT INTO runs (session_id, number, argv, started_at, first_line) "
+        "VALUES (1, 1, '[\"claude\"]', 1, 0)"
+    )
+    for cid, stream, first, chunk in ((1, "system", 0, size), (2, "stdout", 1, data)):
+        lines = chunk.count(b"\n") + (not chunk.endswith(b"\n"))
+        con.execute(
+            "INSERT INTO output_chunks (id, session_id, run, stream, first_line, line_count, "
+            "open_end, first_at, last_at, indexed, data) VALUES (?, 1, 1, ?, ?, ?, ?, 1, 1, 1, ?)",
+            (cid, stream, first, lines, int(not chunk.endswith(b"\n")), chunk),
+        )
+        con.execute("INSERT INTO output_fts (rowid, text) VALUES (?, ?)", (cid, index_text(chunk)))
+    con.execute("PRAGMA user_version = 5")
+    con.commit()
+    con.close()
+    sid = 1
+    async with open_store(db) as store:
+        assert await store.scalar("PRAGMA user_version") == schema.SCHEMA_VERSION
+        session = await store.sessions.require(sid)
+        assert await needs_render(store, sid)
+        out = await replay(store, session, transcript=True)  # logs --rendered, first use
+        assert out.rendered()[0] == "Welcome to Claude Code v2.1.197"
+        (hit,) = (await search(store, parse('"Welcome to Claude"'))).hits
+        assert (hit.session_id, hit.stream) == (sid, "screen")
