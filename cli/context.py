@@ -91,8 +91,12 @@ class Ctx:
             return
         from home.queue import queue_limits
         from runner.queue import kick
+        from storage.errors import StoreError
 
-        await kick(store, self.paths, limits=queue_limits(self.config))
+        try:
+            await kick(store, self.paths, limits=queue_limits(self.config))
+        except StoreError as e:  # busy: the command goes on, the next kick starts them
+            print(f"tether: queued sessions not started now: {e}", file=sys.stderr)
 
     def _queue_needs_kick(self, reader: Reader) -> bool:
         from home.queue import queue_limits

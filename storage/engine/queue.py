@@ -246,9 +246,11 @@ class Queue:
         caller to start: its ``--after`` session has succeeded, and a slot is free in
         all and in its group. None when none may. ``claim`` says who claims
         (JSON-able, with an ``id``)."""
+        if await _pick(self._store.fetchall, await self.limits()) is None:
+            return None  # nothing may start: no write lock taken (kicks are frequent)
         async with self._store.transaction() as db:
             limits = await _limits_in(db)
-            picked = await _pick(db.execute_fetchall, limits)
+            picked = await _pick(db.execute_fetchall, limits)  # again, now atomically
             if picked is None:
                 return None
             return await _take(db, picked, claim)
@@ -319,7 +321,7 @@ class Queue:
         ended without succeeding, or is gone. Each becomes ``failed`` with a line
         saying why (and so do the sessions waiting for it, in turn). Returns them."""
         gone: list[int] = []
-        while True:
+        while await _unmet(self._store.fetchall):  # a read first: usually nothing
             async with self._store.transaction() as db:
                 unmet = await _unmet(db.execute_fetchall)
                 for sid, after, status in unmet:
@@ -328,8 +330,7 @@ class Queue:
                     )
                     await _leave(db, sid, "failed", why)
                     gone.append(sid)
-            if not unmet:
-                return gone
+        return gone
 
 
 async def _limits_in(db: Any) -> Limits:

@@ -213,3 +213,51 @@ async def test_a_killed_claimer_never_strands_a_session_nor_starts_it_twice(stor
         assert len(await store.runs.list(session.id)) == 1  # never started twice
     gate.touch()
     await wait_ended(store, paths, blocker.id)
+
+
+KICKER = """
+import asyncio, sys
+from home.paths import resolve_paths
+from runner import queue
+from storage import open_store
+
+async def main():
+    paths = resolve_paths(env={"TETHER_HOME": sys.argv[1]})
+    async with open_store(paths.db) as store:
+        while await store.queue.waiting() or await store.sessions.count(status="running"):
+            await queue.kick(store, paths)
+            await asyncio.sleep(0.05)
+
+asyncio.run(main())
+"""
+
+
+async def test_concurrent_kickers_never_start_a_session_twice_nor_go_over_the_limit(
+    store, paths, tmp_path
+):
+    """Four processes kick the queue as fast as they can while finishing supervisors
+    kick it too: every session runs exactly once, never more than two at a time."""
+    await store.queue.set_limits(Limits(max_parallel=2))
+    ids = []
+    for i in range(10):
+        s = await store.sessions.create(["sh", "-c", "sleep 0.2"], tmp_path, name=f"job {i}")
+        await store.queue.add(s.id, options={"grace": 1.0})
+        ids.append(s.id)
+    kickers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", KICKER, str(paths.db.parent), cwd=Path(__file__).parents[2]
+        )
+        for _ in range(4)
+    ]
+    for proc in kickers:
+        assert await proc.wait() == 0
+    for sid in ids:
+        s = await wait_ended(store, paths, sid)
+        assert s.status == "succeeded"
+    runs = [r for sid in ids for r in await store.runs.list(sid)]
+    assert sorted(r.session_id for r in runs) == ids  # each exactly once
+    for r in runs:  # at each start, how many runs were under way
+        under_way = [o for o in runs if o.started_at <= r.started_at < o.ended_at]
+        assert len(under_way) <= 2
+    # in the order of the line
+    assert [r.session_id for r in sorted(runs, key=lambda r: r.started_at)][:2] == ids[:2]
