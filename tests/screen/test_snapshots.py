@@ -211,3 +211,42 @@ async def test_an_old_database_with_pty_sessions_migrates_and_renders_on_first_u
         assert out.rendered()[0] == "Welcome to Claude Code v2.1.197"
         (hit,) = (await search(store, parse('"Welcome to Claude"'))).hits
         assert (hit.session_id, hit.stream) == (sid, "screen")
+
+
+async def test_a_snapshot_is_stored_only_once_its_output_is(store, tmp_path, monkeypatch):
+    from runner.screen import keeper as keeping
+
+    monkeypatch.setattr(keeping, "SNAPSHOT_BYTES", 2000)
+    s = await store.sessions.create(["x"], cwd=str(tmp_path), mode="pty")
+    run = await store.runs.start(s.id)
+    keeper = keeping.ScreenKeeper(80, 24, session_id=s.id)
+    saver = await keeping.ScreenSaver.begin(store, keeper, run.number, lambda _: None)
+    saver._ending.set()  # this test stores by hand
+    await saver._task
+    try:
+        data = b"".join(b"row %d of the output\r\n" % i for i in range(1000))
+        for i in range(0, len(data), 1000):
+            keeper.feed(data[i : i + 1000])  # what capture read: not written yet
+        keeper.catch_up()
+        assert not await saver.save_once()
+        assert await screens.snapshot_count(store, s.id) == 0  # none ahead of the output
+        await store.output.append(s.id, "stdout", data[: len(data) // 2])
+        assert not await saver.save_once()
+        half = await screens.snapshot_count(store, s.id)
+        assert half >= 4
+        await store.output.append(s.id, "stdout", data[len(data) // 2 :])
+        assert await saver.save_once()
+        snaps = await store.fetchall(
+            "SELECT line, offset FROM screen_snapshots WHERE session_id = ?", (s.id,)
+        )
+        assert len(snaps) > half
+        stored = await store.output.line_count(s.id)
+        for line, offset in snaps:
+            assert (line, offset) <= (stored, 0)
+            near = ScreenReplay(s.id)
+            assert await near.start_near(store, until=line + 1)
+            await near.catch_up(store, until=line + 1)
+            whole = await _full(store, s.id, until=line + 1)
+            assert _state(near.screen) == _state(whole.screen)
+    finally:
+        keeper.close()
