@@ -98,6 +98,14 @@ async def _not_attachable(ctx: Ctx, store: Store, session: Session) -> int:
     return EXIT_ERROR
 
 
+async def _after_loss(ctx: Ctx, session_id: int, outcome: Outcome) -> Outcome:
+    from runner.attach import Outcome
+
+    async with _session_store(ctx) as store:
+        session = await store.sessions.require(session_id)
+    return Outcome("ended", session.status) if session.ended else outcome
+
+
 @_runner_errors
 def cmd_attach(ctx: Ctx) -> int:
     from runner.attach import run_attached
@@ -132,6 +140,8 @@ def cmd_attach(ctx: Ctx) -> int:
     with sock:
         title = f"tether #{session.id} ({key.shown} detaches)"
         outcome = run_attached(sock, terminal=terminal, key=key, title=title)
+    if outcome.how == "lost":  # it may have ended with its end frame still queued
+        outcome = ctx.run(lambda: _after_loss(ctx, session.id, outcome))
     line, code = farewell(session.id, outcome)
     print(line, file=sys.stderr)
     return code
