@@ -6,66 +6,16 @@ what is going on, and turns the ways it can end into messages and exit codes."""
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 import sys
 from typing import TYPE_CHECKING, Any
 
 from .common import _runner_errors, _session_store, _usage
-from .context import EXIT_ERROR, EXIT_OK, Ctx
+from .context import EXIT_ERROR, Ctx
 
 if TYPE_CHECKING:
-    from runner.attach import DetachKey, Outcome
+    from runner.attach import Outcome
     from storage import Session, Store
-
-
-def attach_settings(config: Any) -> tuple[DetachKey, bool]:
-    """The detach key and whether typed input is recorded, from ``[attach]``."""
-    from home.config_schema import OPTIONS
-    from runner.attach import DetachKey
-
-    section = config.section("attach")
-    key = section.get("detach_key", OPTIONS["attach.detach_key"].default)
-    record = bool(section.get("record_input", OPTIONS["attach.record_input"].default))
-    return DetachKey.parse(key), record
-
-
-def who() -> str:
-    """The user and terminal attaching, for the session's attach line."""
-    try:
-        tty = os.ttyname(0)
-    except OSError:
-        tty = "no terminal"
-    return f"{getpass.getuser()} on {tty}"
-
-
-def attach_request(record: bool, fd: int = 1) -> dict[str, Any]:
-    from runner.attach import terminal_size
-
-    cols, rows = terminal_size(fd)
-    return {"cols": cols, "rows": rows, "who": who(), "record_input": record}
-
-
-def greeting(session: Session, terminal: bool, key: DetachKey) -> str:
-    if terminal:
-        return f"tether: attached to session #{session.id}; {key.shown} detaches"
-    return (
-        f"tether: attached to pipe session #{session.id}: its output shows here and each "
-        f"line you type goes to its stdin; {key.shown} detaches"
-    )
-
-
-def farewell(session_id: int, outcome: Outcome) -> tuple[str, int]:
-    """The line printed after an attachment, and the exit code."""
-    if outcome.how == "ended":
-        return f"tether: session #{session_id} ended ({outcome.status or 'ended'})", EXIT_OK
-    if outcome.how == "lost":
-        return (
-            f"tether: lost the connection to session #{session_id}'s supervisor "
-            f"(`tether show {session_id}` says what became of it)",
-            EXIT_ERROR,
-        )
-    return f"tether: detached from session #{session_id} (it keeps running)", EXIT_OK
 
 
 async def _not_attachable(ctx: Ctx, store: Store, session: Session) -> int:
@@ -108,7 +58,7 @@ async def _after_loss(ctx: Ctx, session_id: int, outcome: Outcome) -> Outcome:
 
 @_runner_errors
 def cmd_attach(ctx: Ctx) -> int:
-    from runner.attach import run_attached
+    from runner.attach import attach_request, attach_settings, farewell, greeting, run_attached
     from runner.client import attach
     from runner.errors import NotRunning
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from runner.attach import HOLD_FOR, DetachKey, KeyFilter
+from runner.attach_keys import HOLD_FOR, DetachKey, KeyFilter
 
 KEY = DetachKey.parse("ctrl+\\")
 
