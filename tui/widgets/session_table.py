@@ -26,6 +26,7 @@ from storage.models import LIVE
 from tui import format as fmt
 from tui.keys import bindings
 from tui.state import Change
+from tui.widgets.output_rate import OutputRates
 
 if TYPE_CHECKING:
     from storage import Session
@@ -165,6 +166,7 @@ class SessionTable(ScrollView, can_focus=True):
         self._wants: dict[str, int] = {}
         self._id_width = 3
         self._request_scheduled = False
+        self.rates = OutputRates()  # a running session's output rate, in its exit cell
 
     # -- life cycle -----------------------------------------------------------------
     def on_mount(self) -> None:
@@ -215,12 +217,15 @@ class SessionTable(ScrollView, can_focus=True):
         self.refresh()
 
     def _tick(self) -> None:
-        """Durations of running sessions tick."""
+        """Durations of running sessions tick; their output rates are sampled."""
+        live = False
         for sid in self._visible_ids():
             row = self.state.row(sid)
             if row is not None and row.status in LIVE:
-                self.refresh()
-                return
+                self.rates.sample(sid, row.output_bytes)
+                live = True
+        if live:
+            self.refresh()
 
     # -- geometry -------------------------------------------------------------------
     @property
@@ -364,6 +369,8 @@ class SessionTable(ScrollView, can_focus=True):
         if key == "duration":
             return fmt.duration(s.duration(now)), plain
         if key == "exit":
+            if s.status in LIVE:  # no exit code yet: its output rate, as a sparkline
+                return self.rates.spark(s.id), self._style(s.status)
             bad = self._style("failed-exit") if s.status == "failed" else plain
             if s.signal is not None:
                 return f"sig{s.signal}", bad
