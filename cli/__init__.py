@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "cli.audit",  # audit
     "cli.queue",  # queue
     "cli.usage",  # usage
+    "cli.agents",  # wait
 ]
 # Which module registers each command. A command missing here still works: its parser
 # is then built with every module, as for `tether --help` (tests/cli/test_cli_startup.py
@@ -55,6 +56,7 @@ COMMANDS = {
     "audit": "cli.audit",
     "queue": "cli.queue",
     "usage": "cli.usage",
+    "wait": "cli.agents",
 }
 
 

@@ -107,6 +107,10 @@ def cmd_resume(ctx: Ctx) -> int:
         async with _session_store(ctx) as store:
             s = await store.sessions.resolve(args.id)
             runs_before = s.run_count
+            if not s.live:  # an agent's conversation continues (runner/agent_resume.py)
+                from runner.agent_resume import native_resume
+
+                s = await native_resume(store, s, fresh=args.fresh)
             try:
                 s = await resume_run(
                     store,

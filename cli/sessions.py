@@ -79,6 +79,9 @@ def cmd_run(ctx: Ctx) -> int:
     argv = _command(ctx)
     env = _parse_env(ctx, args.env or [])
     cwd = os.path.abspath(os.path.expanduser(args.cwd)) if args.cwd else os.getcwd()
+    from .agents import prepare_run
+
+    agent = prepare_run(ctx, argv, args.agent)  # cli/agents.py: a claude gets --session-id
 
     async def go() -> int:
         from home.queue import queue_limits
@@ -91,7 +94,7 @@ def cmd_run(ctx: Ctx) -> int:
             session = await start_session(
                 store,
                 ctx.paths,
-                argv=argv,
+                argv=agent.argv,
                 cwd=cwd,
                 name=args.name,
                 tags=args.tag or (),
@@ -102,7 +105,11 @@ def cmd_run(ctx: Ctx) -> int:
                 group=args.group or "",
                 after=after,
                 limits=queue_limits(ctx.config),
+                tuning={"agent_kind": agent.kind} if agent.kind else None,
             )
+            if agent.kind:
+                await store.sessions.set_agent(session.id, agent.kind, agent.session_id)
+                session = await store.sessions.require(session.id)
             place = (await store.queue.positions()).get(session.id)
             if args.json:
                 print_json({**session.to_json(), "queue_position": place})
@@ -155,16 +162,27 @@ def cmd_ls(ctx: Ctx) -> int:
     query = _ls_query(" ".join(args.query), statuses, args.tag)
     if isinstance(query, int):
         return query
+    attention = None
+    if args.attention:
+        from .agents import attention_states
+
+        attention = attention_states(ctx, args.attention)
+    limit = None if attention else args.limit  # filtered after the query: limited after too
 
     async def go(store: Reader) -> int:
         if query is None:
             sessions = await store.sessions.list(
-                status=statuses, tag=args.tag, include_deleted=args.all, limit=args.limit
+                status=statuses, tag=args.tag, include_deleted=args.all, limit=limit
             )
         else:
             from storage.engine.search.filters import list_sessions
 
-            sessions = await list_sessions(store, query, include_deleted=args.all, limit=args.limit)
+            sessions = await list_sessions(store, query, include_deleted=args.all, limit=limit)
+        if attention:
+            sessions = [s for s in sessions if s.status == "running" and s.attention in attention]
+            if attention == {"needs_you"}:  # what needs me, oldest first
+                sessions.sort(key=lambda s: s.attention_since or 0)
+            sessions = sessions[: args.limit] if args.limit is not None else sessions
         places = await store.queue.positions()
         if args.json:
             print_json([{**s.to_json(), "queue_position": places.get(s.id)} for s in sessions])
@@ -198,6 +216,14 @@ def _ls_query(text: str, statuses: list[str] | None, tag: str | None) -> Query |
     return query
 
 
+def _status_cell(s: Session, place: int | None) -> str:
+    if place is not None:
+        return f"queued {place}"
+    if s.status == "running" and s.attention == "needs_you":
+        return "needs you"
+    return s.status
+
+
 def _print_table(sessions: list[Session], places: dict[int, int]) -> None:
     header = ("ID", "STATUS", "NAME", "COMMAND", "CWD", "STARTED", "DURATION", "EXIT", "LINES")
     rows = []
@@ -207,7 +233,7 @@ def _print_table(sessions: list[Session], places: dict[int, int]) -> None:
         rows.append(
             (
                 f"#{s.id}",
-                s.status if place is None else f"queued {place}",
+                _status_cell(s, place),
                 _short(name, 20),
                 _short(_safe(s.command), 40),
                 _short(_safe(_home(s.cwd)), 24, left=True),
@@ -272,6 +298,7 @@ def cmd_show(ctx: Ctx) -> int:
             ("command", _safe(s.command)),
             ("cwd", _safe(s.cwd)),
             ("mode", s.mode),
+            *_agent_rows(s),
             ("exit", _exit(s)),
             ("created", _when(s.created_at)),
             ("started", _when(s.started_at)),
@@ -313,6 +340,17 @@ def cmd_show(ctx: Ctx) -> int:
     return ctx.read(go)
 
 
+def _agent_rows(s: Session) -> list[tuple[str, str]]:
+    rows = []
+    if s.agent_kind:
+        native = f"  {s.agent_session_id}" if s.agent_session_id else ""
+        rows.append(("agent", s.agent_kind + native))
+    if s.status == "running" and s.attention:
+        since = _when(s.attention_since)
+        rows.append(("attention", f"{s.attention.replace('_', ' ')} since {since}"))
+    return rows
+
+
 def _later(module: str, name: str, *args: str) -> Callable[[Ctx], int]:
     """The handler ``name`` of ``module`` (or what ``name(*args)`` makes), imported
     only when its command runs: ``tether ls`` need not load the control commands."""
@@ -345,6 +383,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--pty", action="store_true", help="run in a terminal (colours, interactive)")
     p.add_argument("-e", "--env", action="append", metavar="KEY=VALUE", help="set a variable")
     p.add_argument("-f", "--follow", action="store_true", help="then stream its output")
+    p.add_argument(
+        "--agent",
+        metavar="NAME",
+        help="the coding agent it runs (claude, codex, aider, gemini, or one of [agents]); "
+        "recognised from the command by default",
+    )
     p.add_argument("--json", action="store_true", help="print the session as JSON")
     p.add_argument(
         "-g",
@@ -377,6 +421,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("query", nargs="*", metavar="QUERY", help="only the sessions it matches")
     p.add_argument("--status", action="append", help="only these statuses (comma-separated)")
     p.add_argument("--tag", help="only sessions with this tag")
+    p.add_argument(
+        "--attention",
+        action="append",
+        metavar="STATE",
+        help="only running sessions in this state: needs_you (oldest first), working, idle",
+    )
     p.add_argument("-a", "--all", action="store_true", help="include sessions in the trash")
     p.add_argument("--limit", type=int, help="at most this many")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -445,6 +495,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = add("resume", _later(".control", "cmd_resume"), "start a new run of an ended session")
     session_id(p)
     p.add_argument("-y", "--yes", action="store_true", help="run an imported session's command")
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="an agent session: start its command again, not its conversation",
+    )
     p.add_argument("-f", "--follow", action="store_true", help="then stream its output")
     session_json(p)
 

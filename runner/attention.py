@@ -67,17 +67,26 @@ def reading_terminal(pid: int) -> bool | None:
     return target.startswith(("/dev/pts/", "/dev/tty", "/dev/console"))
 
 
-def cpu_ticks(pid: int) -> int | None:
-    """CPU time of ``pid`` and of the children it has waited for (clock ticks)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(")") + 2 :].split()
-    try:  # utime stime cutime cstime: fields 14-17, here 11-14 (after pid and comm)
-        return sum(int(f) for f in fields[11:15])
-    except (ValueError, IndexError):
-        return None
+def cpu_ticks(pid: int, limit: int = 64) -> int | None:
+    """CPU time (clock ticks) of ``pid``, of the children it has waited for, and of its
+    live descendants (at most ``limit`` processes): a compiler that ``make`` started
+    counts while it runs, not only once it exits."""
+    total, todo, seen = None, [pid], 0
+    while todo and seen < limit:
+        one = todo.pop()
+        seen += 1
+        try:
+            stat = Path(f"/proc/{one}/stat").read_text()
+            children = Path(f"/proc/{one}/task/{one}/children").read_text().split()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        try:  # utime stime cutime cstime: fields 14-17 of stat, 11-14 after pid and comm
+            total = (total or 0) + sum(int(f) for f in fields[11:15])
+        except (ValueError, IndexError):
+            continue
+        todo += [int(c) for c in children if c.isdigit()]
+    return total
 
 
 def load_settings(name: str | None) -> tuple[AgentKind | None, float]:
@@ -102,7 +111,8 @@ async def watch(supervisor: Any) -> None:
     store, sid, child = supervisor.store, supervisor.sid, supervisor.child
     try:
         session = await store.sessions.require(sid)
-        kind, quiet_after = await asyncio.to_thread(load_settings, session.agent_kind)
+        name = supervisor.spec.agent_kind or session.agent_kind
+        kind, quiet_after = await asyncio.to_thread(load_settings, name)
     except Exception as e:  # noqa: BLE001 - no attention, but the run goes on
         log.write_entry(supervisor.log_path, f"no attention: {e!r}", session_id=sid, level="WARN")
         return
