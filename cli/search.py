@@ -161,10 +161,13 @@ def cmd_search(ctx: Ctx) -> int:
         print("tether: --limit must be at least 1", file=sys.stderr)
         return EXIT_USAGE
 
+    took: list[float] = []
+
     async def go(store: Reader) -> SearchResults:
         from storage.engine.search.core import search
 
-        return await search(
+        started = time.perf_counter()
+        found = await search(
             store,  # type: ignore[arg-type]  # the reading half of a Store
             query,
             limit=args.limit or 50,
@@ -172,6 +175,8 @@ def cmd_search(ctx: Ctx) -> int:
             rank=args.rank,
             counts=not args.no_counts,
         )
+        took.append(time.perf_counter() - started)
+        return found
 
     try:
         results = ctx.read(go)  # reconciled first: statuses right for is:running
@@ -181,6 +186,9 @@ def cmd_search(ctx: Ctx) -> int:
     except ValueError as e:  # a bad --page cursor
         print(f"tether: {e}", file=sys.stderr)
         return EXIT_USAGE
+    from storage.engine.metrics import record_quietly
+
+    record_quietly(ctx.paths.db, "search_ms", took[0] * 1000)  # never waits; dropped if busy
     if args.json:
         print_json(to_json(results))
         return EXIT_OK

@@ -73,6 +73,18 @@ async def record_many(
         )
 
 
+async def note(store: Any, name: str, value: float, *, session_id: int | None = None) -> bool:
+    """``record``, for callers that must not fail because of a metric (a search): an
+    error of the database is swallowed; False then."""
+    from storage.errors import StoreError
+
+    try:
+        await record(store, name, value, session_id=session_id)
+    except (StoreError, sqlite3.Error):
+        return False
+    return True
+
+
 async def sample_db_bytes(store: Any, *, now: float | None = None) -> int | None:
     """Record ``db_bytes`` unless someone did less than ``DB_EVERY`` seconds ago; the
     bytes recorded, or None when it was not due."""

@@ -183,6 +183,7 @@ class SearchScreen(TetherScreen[None]):
 
     @work(exclusive=True, group="search")
     async def _search(self, text: str, delay: float, generation: int) -> None:
+        from storage.engine import metrics
         from storage.engine.search.core import count_hits, search
         from storage.query import QueryError, parse
 
@@ -197,9 +198,12 @@ class SearchScreen(TetherScreen[None]):
                 return
             try:
                 query = parse(text, now=self._now())
+                started = asyncio.get_running_loop().time()
                 results = await search(
                     self.store, query, limit=PAGE, counts=False, rank=self.ranked
                 )
+                took = asyncio.get_running_loop().time() - started
+                await metrics.note(self.store, "search_ms", took * 1000)  # the usage screen's
             except QueryError as e:
                 self._show_error(e)
                 return
