@@ -118,7 +118,7 @@ async def launch(
     mark_launching(paths, sid)
     report = await asyncio.to_thread(_spawn_supervisor, spec)
     session = await store.sessions.require(sid)
-    if not report.get("ok") and session.status == "pending":
+    if not report.get("ok") and not report.get("requeued") and session.status == "pending":
         session = await store.sessions.set_status(
             sid, "failed", reason=f"could not start: {report.get('error')}"
         )

@@ -170,7 +170,7 @@ class Supervisor:
             await server.close()
             await self.store.close()
             lock.release()
-            self.report({"ok": False, "error": "its queue claim was given back; not started"})
+            self.report({"ok": False, "error": "its queue claim was given back", "requeued": True})
             return 0
         run = await self.writer.retry(
             lambda: self.store.runs.start(

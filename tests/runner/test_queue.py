@@ -261,3 +261,26 @@ async def test_concurrent_kickers_never_start_a_session_twice_nor_go_over_the_li
         assert len(under_way) <= 2
     # in the order of the line
     assert [r.session_id for r in sorted(runs, key=lambda r: r.started_at)][:2] == ids[:2]
+
+
+async def test_a_supervisor_whose_claim_was_given_back_never_runs_the_command(
+    store, paths, tmp_path
+):
+    """The narrow case of a killed starter: its supervisor was on its way when the next
+    kick gave the claim back. That supervisor must not run the command (the session is
+    started once, by whoever claims it next)."""
+    s = await store.sessions.create(["sh", "-c", "echo ran >> runs.txt"], tmp_path)
+    await store.queue.add(s.id, options={"grace": 1.0})
+    gone = await asyncio.create_subprocess_exec("true")  # a claimer that has died
+    await gone.wait()
+    dead = {**queue.claimer(), "id": "old", "pid": gone.pid}
+    await store.queue.claim(s.id, dead)
+    assert await queue.give_back_stale(store, paths) == [s.id]
+    late = await control.launch(store, paths, s.id, claim="old", grace=1.0)
+    assert late.status == "pending" and late.run_count == 0  # it let go, never ran
+    assert await store.queue.positions() == {s.id: 1}
+    (started,) = await queue.kick(store, paths)
+    assert started.id == s.id
+    await wait_ended(store, paths, s.id)
+    assert (tmp_path / "runs.txt").read_text() == "ran\n"
+    assert len(await store.runs.list(s.id)) == 1
