@@ -4,7 +4,9 @@ Widgets read from here and subscribe to ``changed``; they never query each other
 
 - The index is the ordered list of ids the list shows (cheap to fetch for 10 000
   sessions); row details live in a bounded cache filled on demand for the rows on
-  screen (``want``).
+  screen (``want``). At start, only the first page of the list is read (its rows with
+  it) so that it shows at once whatever the number of sessions; the whole index follows
+  in the background (``Change(index=True)``).
 - Edits (name, notes, tags, pin) are pending until the autosave writes them, after
   ``autosave_interval`` seconds, or on ``flush`` (quit, suspend). ``row`` shows a
   session with its pending edits applied, so the UI reflects them at once.
@@ -42,6 +44,7 @@ UI_KEY = "tui.state"
 USER_EDITABLE = ("name", "notes", "pinned", "tags")
 CACHE_ROWS = 4000
 FETCH_BATCH = 400
+FIRST_PAGE = 200  # rows read at start before the whole index: a tall screen and more
 # Rows updated up to this many seconds before the newest one seen are read again:
 # other writers stamp rows with their own capture times, which can trail ours.
 OVERLAP = 5.0
@@ -106,6 +109,7 @@ class AppState:
         self._gone: set[int] = set()
         self._wanted: set[int] = set()
         self._fetch_task: asyncio.Task[None] | None = None
+        self._index_task: asyncio.Task[None] | None = None
         self._pending = _Pending()
         self._ui_dirty_since: float | None = None
         self._trashed: list[list[int]] = []  # batches, newest last: undo restores one
@@ -159,7 +163,9 @@ class AppState:
             self.changed.publish(Change(rows=frozenset(batch)))
 
     async def settle(self) -> None:
-        """Wait for row fetches in flight (tests and screenshots)."""
+        """Wait for the whole index and the row fetches in flight (tests, screenshots)."""
+        if self._index_task is not None and not self._index_task.done():
+            await self._index_task
         while self._fetch_task is not None and not self._fetch_task.done():
             await self._fetch_task
 
@@ -195,7 +201,10 @@ class AppState:
         self._changes = self.store.changes()
         await self._changes.changed()
         self._watermark = self._opened_at
-        await self._reindex()
+        partial = await self._first_page()
+        if partial is None or (partial and isinstance(selected, int) and selected not in self._pos):
+            await self._reindex()  # (the saved selection is further down: find it first)
+            partial = False
         if isinstance(selected, int) and selected in self._pos:
             self.selected = selected
         else:
@@ -207,6 +216,31 @@ class AppState:
         await self.settle()
         self.loaded = True
         self.changed.publish(Change(index=True, selection=True, view=True, saved=True))
+        if partial:
+            self._index_task = asyncio.get_running_loop().create_task(self.reindex())
+
+    async def _first_page(self) -> bool | None:
+        """Read the top of the list (pinned sessions, then the first ``FIRST_PAGE``),
+        rows included, as the index for now; True if the list may go on beyond it, False
+        if that was all of it. None, reading nothing, when the top cannot be read so (a
+        text filter, or many pinned): only the whole index will do."""
+        if self.view.text.strip():
+            return None
+        statuses = sorted(self.view.statuses) or None
+        sessions = self.store.sessions
+        pinned_ids = await sessions.ids(order="id", status=statuses, pinned=True)
+        if len(pinned_ids) > FIRST_PAGE:
+            return None
+        pinned = await sessions.list(ids=pinned_ids, order=self.view.sort, status=statuses)
+        head = await sessions.list(
+            order=self.view.sort, status=statuses, pinned=False, limit=FIRST_PAGE
+        )
+        self._ids = [s.id for s in (*pinned, *head)]
+        self._pos = {sid: i for i, sid in enumerate(self._ids)}
+        self.filter_error = None
+        self._remember(head)
+        self._remember(pinned)
+        return len(head) == FIRST_PAGE
 
     # -- the list -----------------------------------------------------------------------
     async def _reindex(self) -> None:
@@ -454,6 +488,10 @@ class AppState:
     async def close(self) -> None:
         """Flush and stop background fetches."""
         await self.flush()
+        if self._index_task is not None:
+            self._index_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._index_task
         if self._fetch_task is not None:
             self._fetch_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
