@@ -19,6 +19,6 @@ def queue_limits(config: Config) -> Limits:
     groups = {
         str(name): int(table.get("max_parallel", 0))
         for name, table in config.section("groups").items()
-        if isinstance(table, dict)
-    }
+        if isinstance(table, dict) and table.get("max_parallel")
+    }  # a group without a limit is left out, as the database keeps them
     return Limits(int(config.section("run").get("max_parallel", 0)), groups)

@@ -41,8 +41,9 @@ LIMITS_KEY = "queue.limits"
 _LIVE = tuple(LIVE)
 # A session in line: its row has a place and the session has not started.
 _IN_LINE = "q.position IS NOT NULL AND s.status = 'pending'"
-# Taken out of the line to be started, not started yet: it holds a slot.
-_CLAIMED = "q.position IS NULL AND q.claim IS NOT NULL AND s.status = 'pending'"
+# Taken out of the line to be started, not started yet: it holds a slot. (A resumed
+# session is pending for a moment too, with its first claim still in its row.)
+_CLAIMED = "q.position IS NULL AND q.claim IS NOT NULL AND s.status = 'pending' AND s.run_count = 0"
 
 
 class NotQueued(StoreError):
