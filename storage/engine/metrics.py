@@ -146,15 +146,15 @@ async def series(
 ) -> list[Sample]:
     """The samples of ``name`` (of one session, when given) since a time, oldest first."""
     _check(name)
-    sql = "SELECT at, value, session_id FROM metrics WHERE name = ? AND at >= ?"
+    sql = "SELECT id, at, value, session_id FROM metrics WHERE name = ? AND at >= ?"
     params: list[Any] = [name, since or 0.0]
     if session_id is not None:
         sql += " AND session_id = ?"
         params.append(session_id)
     # The newest ``limit``, returned oldest first.
-    sql = f"SELECT * FROM ({sql} ORDER BY at DESC LIMIT ?) ORDER BY at"
+    sql = f"SELECT * FROM ({sql} ORDER BY at DESC, id DESC LIMIT ?) ORDER BY at, id"
     params.append(limit)
-    return [Sample(at, value, sid) for at, value, sid in await store.fetchall(sql, params)]
+    return [Sample(at, value, sid) for _, at, value, sid in await store.fetchall(sql, params)]
 
 
 async def summary(store: _Queries, name: str, *, since: float) -> dict[str, float] | None:

@@ -44,10 +44,13 @@ _INDEX_PREFIXES = ("output_fts", "output_words", "sessions_fts", "rendered_fts")
 
 @dataclass(frozen=True, slots=True)
 class Space:
-    """Bytes on disk by part. ``total`` is what a quota counts: file, WAL, backups."""
+    """Bytes by part. ``total`` is what is on disk, what a quota counts: the file, the
+    WAL, the backups. ``content`` (every page of the database as its connections see
+    it) is split into output, trash, index, other and free."""
 
-    database: int  # the database file (output + trash + index + other + free)
-    wal: int
+    database: int  # the database file on disk
+    wal: int  # its write-ahead log (pages not yet copied into the file)
+    content: int  # the database's pages, the WAL's newer copies counted: the parts below
     backups: int
     backup_files: int
     output: int  # output of sessions outside the trash
@@ -170,6 +173,7 @@ async def space(
     page = int(await store.scalar("PRAGMA page_size"))
     pages = int(await store.scalar("PRAGMA page_count"))
     free = int(await store.scalar("PRAGMA freelist_count")) * page
+    content = pages * page
     live, trashed, _, _ = await output_totals(store)
     if exact:
         output = index = other = 0
@@ -186,10 +190,12 @@ async def space(
         if stored is None:
             stored = sum(d.stored for d in await _chunk_days(store, 0.0))
         output = stored
-        index, other = max(0, pages * page - free - output), 0
+        index, other = max(0, content - free - output), 0
     share = trashed / (live + trashed) if live + trashed else 0.0
     trash = round(output * share)
-    return Space(size, wal, backups, files, output - trash, trash, index, other, free, exact)
+    return Space(
+        size, wal, content, backups, files, output - trash, trash, index, other, free, exact
+    )
 
 
 def _stat(path: Path) -> int:
