@@ -68,8 +68,8 @@ async def start_session(
     if queued and stored != real:
         raise NotQueueable(
             "this command holds secrets that [redaction] on_capture keeps out of the "
-            "database, so it cannot wait in the queue (whoever starts it would not know "
-            "them); run it without --group/--after, or when run.max_parallel allows"
+            "database, so it cannot go through the queue (run.max_parallel, --group, "
+            "--after): whoever starts it later would not know them"
         )
     if after is not None:
         await store.sessions.require(after)
