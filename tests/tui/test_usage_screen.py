@@ -12,7 +12,7 @@ import pytest
 from home.config import Config, General
 from storage import open_store
 from storage.engine import metrics
-from tests.support.tui_app import NOW, Clock, paths_for, pin_environment, seed
+from tests.support.tui_app import NOW, Clock, paths_for, pin_environment
 from tui.app import TetherApp
 
 SIZE = (120, 36)
@@ -71,11 +71,65 @@ async def _open_usage(pilot) -> None:  # type: ignore[no-untyped-def]
     await pilot.pause()
 
 
+def fixed_figures():  # type: ignore[no-untyped-def]
+    """Figures of a 1.4 GB home, by hand: the screen's drawing, apart from the database
+    (the real path is the test below)."""
+    from storage.engine.metrics import Sample
+    from storage.engine.usage import Group, SessionUse, Space, Usage, trend_of
+    from storage.quota import QuotaState
+    from tui.screens.usage import Figures
+
+    mb = 1 << 20
+    space = Space(
+        1180 * mb,
+        4 * mb,
+        1184 * mb,
+        210 * mb,
+        3,
+        760 * mb,
+        12 * mb,
+        392 * mb,
+        5 * mb,
+        15 * mb,
+        True,
+    )
+    top = (
+        SessionUse(
+            12, "nightly: build every target", "succeeded", 310 * mb, 4_100_000, False, True
+        ),
+        SessionUse(40, "pytest -x tests/", "failed", 122 * mb, 900_000, False, False),
+        SessionUse(41, "npm run dev", "running", 96 * mb, 700_000, False, False),
+        SessionUse(7, "train --epochs 40", "succeeded", 61 * mb, 200_000, True, False),
+        SessionUse(33, "cargo build --release", "succeeded", 18 * mb, 90_000, False, False),
+    )
+    per_day = [0, 3, 40, 12, 0, 88, 61, 5, 0, 150, 33, 20, 71, 9]
+    days = tuple(
+        Group(f"2026-05-{15 + i:02d}", 2 if n else 0, n * mb, n * 9000)
+        for i, n in enumerate(per_day)
+    )
+    sizes = tuple(Sample(NOW - (13 - i) * DAY, (900 + 20 * i) * mb) for i in range(14))
+    usage = Usage(NOW, space, 52, 3, top, days, sizes, trend_of(list(sizes), list(days), NOW), {})
+    series = {
+        "capture_rate": [Sample(NOW - h * 3600, 2000 * (h % 7 + 1), 41) for h in range(24, 0, -1)],
+        "index_lag": [Sample(NOW - h * 3600, 0.1 * (h % 5), 41) for h in range(24, 0, -1)],
+        "search_ms": [Sample(NOW - h * 1800, 8 + 4 * (h % 6)) for h in range(48, 0, -1)],
+    }
+    return Figures(usage, QuotaState(2 << 30, space.total), series, NOW)
+
+
 def test_usage_screen(snap_compare, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tui.screens.usage import UsageScreen
+
     paths = paths_for(tmp_path)
     paths.ensure()
-    seed(paths.db, seed_usage)
-    assert snap_compare(_app(paths), terminal_size=SIZE, run_before=_open_usage)
+
+    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.app.wait_idle()
+        await pilot.app.push_screen(UsageScreen(fixed_figures()))
+        await pilot.app.wait_idle()
+        await pilot.pause()
+
+    assert snap_compare(_app(paths, "2G"), terminal_size=SIZE, run_before=run_before)
 
 
 async def test_U_opens_the_usage_screen_with_the_figures_of_the_database(tmp_path) -> None:

@@ -17,6 +17,7 @@ taken in the last minute.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -47,6 +48,16 @@ METRICS = (  # name, title, how samples share a span, how a value reads
 )
 
 
+@dataclass(frozen=True)
+class Figures:
+    """What the screen draws: the usage, the quota, a day of each metric, as of ``now``."""
+
+    usage: Usage
+    quota: QuotaState | None
+    series: dict[str, list[Sample]]
+    now: float
+
+
 class UsageScreen(TetherScreen[None]):
     """Sizes, growth, the biggest sessions and the metrics, as plots."""
 
@@ -69,10 +80,12 @@ class UsageScreen(TetherScreen[None]):
     UsageScreen .caption { color: $text-muted; height: 1; }
     """
 
-    def __init__(self) -> None:
+    def __init__(self, figures: Figures | None = None) -> None:
+        """``figures``: show these instead of measuring (screenshots of fixed data)."""
         super().__init__()
         self.ready = False  # the instant figures and the page-by-page split are shown
         self.usage: Usage | None = None
+        self._fixed = figures
 
     def compose(self) -> ComposeResult:
         yield Static("usage", id="usage-title")
@@ -99,7 +112,11 @@ class UsageScreen(TetherScreen[None]):
         yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
-        self.run_worker(self._load(), group="usage", exclusive=True)
+        if self._fixed is not None:
+            self._show(self._fixed)
+            self.ready = True
+        else:
+            self.run_worker(self._load(), group="usage", exclusive=True)
 
     def action_back(self) -> None:
         self.app.pop_screen()
@@ -120,8 +137,7 @@ class UsageScreen(TetherScreen[None]):
         series = {
             name: await metrics.series(app.store, name, since=now - DAY) for name, *_ in METRICS
         }
-        self.usage = found
-        self._show(found, quota, series, now)
+        self._show(Figures(found, quota, series, now))
         try:
             await metrics.sample_db_bytes(app.store, now=now)
         except Exception as e:  # noqa: BLE001 - a read-only or busy database: no sample
@@ -131,14 +147,14 @@ class UsageScreen(TetherScreen[None]):
         self.ready = True
 
     # -- drawing ------------------------------------------------------------------------
-    def _show(
-        self, u: Usage, quota: QuotaState | None, series: dict[str, list[Sample]], now: float
-    ) -> None:
-        self._show_space(u.space, quota, u)
+    def _show(self, figures: Figures) -> None:
+        u, now = figures.usage, figures.now
+        self.usage = u
+        self._show_space(u.space, figures.quota, u)
         self._show_growth(u, now)
         self._show_top(u)
         for name, title, how, shown in METRICS:
-            points = [(s.at, s.value) for s in series[name]]
+            points = [(s.at, s.value) for s in figures.series.get(name, [])]
             values = timeline(points, now - DAY, now, 48, how)
             spark = self.query_one(f"#{name}-spark", Sparkline)
             spark.data = values
