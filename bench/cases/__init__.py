@@ -193,4 +193,21 @@ BENCHES = (
         "p95 in the table) over the rounds. The script says how many of tether's modules "
         "have a current byte-compiled file (`./dev` writes them).",
     ),
+    Bench(
+        "attention",
+        16,
+        "Attention: who needs you",
+        ("--sessions", "100", "--seconds", "20", "--runs", "3"),
+        ("--sessions", "20", "--seconds", "5", "--runs", "1"),
+        "(a) needs-you precision and recall per agent kind on the labelled screens of "
+        "tests/fixtures/agents/ (recorded from the real claude, codex and programs, and "
+        "written from documented prompt shapes; its README says which). (b) 100 idle "
+        "terminal programs (bash at a prompt in a pty, screens emulated), each watched by "
+        "the supervisor's own AttentionWatcher every 0.5 s, all in one process: CPU per "
+        "wall second in % of one core, beside 100 bare 0.5 s timers and a `ps` subprocess "
+        "per poll (on a tenth, scaled). (c) A real `tether run --pty` session prints a "
+        "prompt after a random delay: from its stamp to the supervisor recording needs_you, "
+        "and to a `tether ls --attention needs_you` showing it, beside a `tether screen` "
+        "showing the prompt. Targets: >= 95%, <= 5% of a core, <= 2 s.",
+    ),
 )
