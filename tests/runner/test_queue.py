@@ -10,6 +10,8 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from runner import control, queue
 from runner.locations import supervisor_pid
 from storage.engine.queue import Limits
@@ -284,3 +286,18 @@ async def test_a_supervisor_whose_claim_was_given_back_never_runs_the_command(
     await wait_ended(store, paths, s.id)
     assert (tmp_path / "runs.txt").read_text() == "ran\n"
     assert len(await store.runs.list(s.id)) == 1
+
+
+async def test_a_command_whose_secrets_are_kept_out_cannot_be_queued(store, paths, tmp_path):
+    from runner.errors import NotQueueable
+
+    with pytest.raises(NotQueueable, match="cannot go through the queue"):
+        await control.start_session(
+            store,
+            paths,
+            argv=["echo", "token-hunter2"],
+            cwd=tmp_path,
+            redact=["hunter2"],
+            limits=Limits(max_parallel=1),
+        )
+    assert await store.sessions.list() == []  # nothing created, nothing lost
