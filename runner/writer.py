@@ -41,6 +41,7 @@ T = TypeVar("T")
 FLUSH_MAX = 4 * 1024 * 1024  # bytes per write transaction at most
 DB_CHECK_EVERY = 2.0  # seconds between checks that the database file is still there
 QUIET_SPELL = 0.05  # no write for this long: new output is written at once
+TOUCH_EVERY = 2.0  # seconds between bumps of the session's updated_at while writing
 INDEX_BATCH = 2 * 1024 * 1024  # bytes indexed per step while the command runs
 INDEX_BACKLOG_MAX = 1024 * 1024  # no indexing while more than this waits to be written
 RETRY_FOR = 60.0  # seconds a final write keeps retrying before giving up
@@ -79,6 +80,7 @@ class Writer:
         self.give_up_after = give_up_after
         self._last_flush = 0.0  # monotonic time of the last write transaction
         self.pace = Pace()  # quick writes while quiet, batches while busy
+        self._touched = 0.0  # monotonic time updated_at was last bumped by a write
         self._backoff = 0.1
         self._unhealthy_since: float | None = None
         self.on_written: Callable[[], None] | None = None  # after each write: live views look
@@ -168,6 +170,7 @@ class Writer:
     async def flush_all(self) -> None:
         """Write whatever is buffered, retrying for up to ``RETRY_FOR`` seconds."""
         deadline = time.monotonic() + RETRY_FOR
+        self._touched = 0.0  # the last writes: updated_at shows them
         while self.buffer and not self.db_gone and time.monotonic() < deadline:
             await self._flush_once()
 
@@ -186,8 +189,12 @@ class Writer:
         items = self.buffer.take(FLUSH_MAX)
         if not items:
             return True
+        # The session's counters follow every write; its updated_at (what lists
+        # refresh by) every TOUCH_EVERY seconds: bumping it rewrites an index page.
+        now = time.monotonic()
+        touch = now - self._touched >= TOUCH_EVERY
         try:
-            await self.store.output.append_many(self._records(items), index=False)
+            await self.store.output.append_many(self._records(items), index=False, touch=touch)
         except SessionNotFound:
             # The session was deleted while running: nothing left to record into.
             log.write_entry(
@@ -212,6 +219,8 @@ class Writer:
             await asyncio.sleep(self._backoff)
             self._backoff = min(self._backoff * 2, 2.0)
             return False
+        if touch:
+            self._touched = now
         if self.indexer is not None:  # None only when writing what is left after a crash
             self.indexer.wrote(sum(len(item.data) for item in items if isinstance(item, Piece)))
         if not self.healthy:

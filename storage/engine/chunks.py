@@ -174,9 +174,11 @@ TAIL_SPLIT = 4096
 
 
 async def append_in_tx(
-    db: aiosqlite.Connection, records: Iterable[Record], *, index: bool
+    db: aiosqlite.Connection, records: Iterable[Record], *, index: bool, touch: bool = True
 ) -> dict[int, AppendResult]:
-    """Append records inside the caller's write transaction."""
+    """Append records inside the caller's write transaction. The sessions' counters
+    always follow; ``touch=False`` leaves their ``updated_at`` as it is (its index is
+    then not rewritten: a supervisor writing often bumps it every few seconds)."""
     cursors: dict[int, _SessionCursor] = {}
     batch = _Batch(db)
     counts: dict[int, int] = {}
@@ -260,8 +262,9 @@ async def append_in_tx(
     for sid, cur in cursors.items():
         await db.execute(
             "UPDATE sessions SET output_lines = ?, output_bytes = output_bytes + ?, "
-            "last_output_at = ?, updated_at = max(updated_at, ?) WHERE id = ?",
-            (cur.next_line, cur.bytes, cur.last_at, cur.last_at, sid),
+            "last_output_at = ?"
+            + (", updated_at = max(updated_at, ?) WHERE id = ?" if touch else " WHERE id = ?"),
+            (cur.next_line, cur.bytes, cur.last_at, *((cur.last_at,) if touch else ()), sid),
         )
         first = cur.first_line if cur.first_line is not None else cur.next_line
         results[sid] = AppendResult(first, cur.next_line - first, counts.get(sid, 0))

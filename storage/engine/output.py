@@ -56,14 +56,16 @@ class Output:
         return res.get(session_id, AppendResult(await self.line_count(session_id), 0, 0))
 
     async def append_many(
-        self, records: Iterable[Record], *, index: bool = True
+        self, records: Iterable[Record], *, index: bool = True, touch: bool = True
     ) -> dict[int, AppendResult]:
-        """Append many records (possibly of several sessions) in one transaction."""
+        """Append many records (possibly of several sessions) in one transaction.
+        ``touch=False`` updates the sessions' counters but not their ``updated_at``
+        (for a writer that bumps it itself now and then: it saves a page a write)."""
         records = list(records)
         if not records:
             return {}
         async with self._store.transaction() as db:
-            return await append_in_tx(db, records, index=index)
+            return await append_in_tx(db, records, index=index, touch=touch)
 
     async def system(self, session_id: int, text: str, at: float | None = None) -> AppendResult:
         """Add a line of tether's own (``system`` stream): started, stopped, lost..."""
