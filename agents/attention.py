@@ -39,7 +39,8 @@ _PROMPT = re.compile(
       | \(yes/no(/\[fingerprint\])?\)\?                  # ssh's host key question
       | \([yY]\)es/\([nN]\)o                              # (Y)es/(N)o
       | \b[Pp]ass(word|phrase)\b[^:]*:\s*$               # Password: / password for ana:
-      | \b(PIN|[Vv]erification\ code|OTP|[Tt]oken)\b[^:]*:\s*$
+      | \b(PIN|[Vv]erification\ code|OTP|[Tt]oken|[Uu]sername|[Ll]ogin)\b[^:]*:\s*$
+      | ^[\w\ .-]+:\ \([^)]*\)\s*$                   # npm init's  name: (default)
       | [Pp]ress\ (any\ key|[Ee]nter|[Rr]eturn)
       | \b(Continue|Proceed|Overwrite|Replace|Retry)\b[^?]*\?\s*$
       | \bAre\ you\ sure\b
@@ -47,7 +48,7 @@ _PROMPT = re.compile(
     re.VERBOSE,
 )
 # Weaker: a question or a label, counted only while the program reads its terminal.
-_ASKING = re.compile(r"(\?|:)\s*$")
+_ASKING = re.compile(r"\w.*(\?|:)\s*$")  # words, then ? or : (not less's lone ":")
 # A REPL's or shell's prompt is not a question: waiting for a new command is idle.
 _REPL = re.compile(r"(^|\s)(>>>|\.\.\.|>|\$|#|%|❯|In \[\d+\]:|[\w.-]*[>$#])\s*$")
 

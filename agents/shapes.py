@@ -56,7 +56,6 @@ AIDER = {
     "working": (
         r"Waiting for [\w./:-]+",  # its spinner while the model answers
         r"^\s*[░█▒▓]+\s*(Waiting|Updating|Scanning)",
-        r"Tokens: .* sent",
     ),
     "idle": (r"^\s*(architect|ask|code|multi|help|context)?\s*>\s*$", r"^\S*\.\w+>\s*$"),
 }

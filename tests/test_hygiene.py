@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("storage", "runner", "home", "cli", "tui")
+PACKAGES = ("storage", "runner", "home", "cli", "tui", "agents")
 
 _SQL = re.compile(
     r"\bSELECT\s|\bINSERT\s|\bUPDATE\s.*\sSET\s|\bDELETE\s+FROM\b|\bPRAGMA\b|\bCREATE\s+TABLE\b"
@@ -149,7 +149,8 @@ def test_the_cli_parser_and_help_do_not_import_textual():
 
 # -- (c) imports flow one way: cli -> tui -> runner -> storage ------------------------------
 FORBIDDEN = {
-    "storage": {"runner", "tui", "cli", "home", "textual"},
+    "storage": {"runner", "tui", "cli", "home", "agents", "textual"},
+    "agents": {"runner", "tui", "cli", "home", "textual"},  # pure: what agents are
     "runner": {"tui", "cli", "textual"},
     "home": {"tui", "cli", "textual"},
     "tui": {"cli"},
