@@ -96,6 +96,7 @@ class AppState:
         self.store = store
         self.clock = clock
         self.autosave_interval = autosave_interval
+        self._owner = owner
         self.changed: Signal[Change] = Signal(owner, "state-changed")
         self.ended: Signal[Ended] = Signal(owner, "session-ended")
         self.view = ListQuery()
@@ -217,7 +218,16 @@ class AppState:
         self.loaded = True
         self.changed.publish(Change(index=True, selection=True, view=True, saved=True))
         if partial:
-            self._index_task = asyncio.get_running_loop().create_task(self.reindex())
+            self._index_task = asyncio.get_running_loop().create_task(self._whole_index())
+
+    async def _whole_index(self) -> None:
+        """The whole index, once the first page is on screen (reading 100 000 ids costs
+        the event loop tens of milliseconds: not before the first paint)."""
+        if self._owner.is_running:
+            painted = asyncio.Event()
+            self._owner.call_after_refresh(painted.set)
+            await painted.wait()
+        await self.reindex()
 
     async def _first_page(self) -> bool | None:
         """Read the top of the list (pinned sessions, then the first ``FIRST_PAGE``),
