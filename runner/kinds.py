@@ -127,6 +127,9 @@ class PtyKind(SessionKind):
         self.size = (spec.cols, spec.rows)
         self.keeper: ScreenKeeper | None = None  # the emulated screen (runner/screen/keeper.py)
         self.saver: ScreenSaver | None = None  # stores what the keeper derives
+        # TETHER_SCREEN=off (for benchmarks: capture with and without the emulator)
+        # keeps no screen: the output is recorded all the same.
+        self.screen_on = os.environ.get("TETHER_SCREEN", "on") != "off"
 
     @property
     def screen_error(self) -> str | None:
@@ -152,6 +155,8 @@ class PtyKind(SessionKind):
         return self.keeper
 
     async def recording(self, store: Any, run: int) -> None:
+        if not self.screen_on:
+            return
         from . import log
         from .screen.keeper import ScreenSaver
 
@@ -166,6 +171,8 @@ class PtyKind(SessionKind):
             await self.saver.finish()
 
     def on_output(self, stream: str, data: bytes) -> None:
+        if not self.screen_on:
+            return
         keeper = self.keeper or self._keeper()
         if keeper.error is None:
             keeper.feed(data)  # queued: the emulator runs in the keeper's thread

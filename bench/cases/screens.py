@@ -1,0 +1,284 @@
+"""Screens benchmark (issue 14): the emulated screen inside the supervisor, what it costs
+the command, and how fast a stored screen comes back. Figures beside references
+measured in the same run; no asserts.
+
+1. Emulation throughput inside the supervisor: a ~50 MB stream of the recorded agent
+   and full-screen programs (bench/cases/emulator.py's stream, 100x30) fed in 64 KiB
+   reads to a ``ScreenKeeper`` as capture feeds it, keeping the rendered transcript and
+   taking snapshots, until all is fed. References: the emulator seam alone (transcript
+   drained, no keeper) and libghostty-vt alone. Target >= 50 MB/s.
+2. Capture cost: the same stream written by a producer (it times itself, first write to
+   last) as a ``tether`` pty session with the screen on and off (``TETHER_SCREEN=off``),
+   rounds alternating; reference ``script -q``. Target: on <= 1.10x off.
+3. Opening the screen of that finished session (an on round): ``ScreenReplay`` from the
+   nearest snapshot plus the screen's state, in-process with the emulator loaded (as
+   the TUI has it), and a whole ``tether screen ID`` process. Reference: the replay from
+   the first byte (no snapshots: what opening cost before). Target <= 300 ms.
+4. Jump from a search hit: ``search '"Welcome to Claude"'``, the oldest hit of the page,
+   then the screen at its line. Reference: that screen replayed from the first byte.
+   Target <= 500 ms.
+5. Supervisor RSS of a pty session at 200x60 that printed 10 000 coloured lines (so a
+   10 000-row transcript was made and stored), beside a pipe session's supervisor with
+   the same command. Target <= 40 MB.
+
+    .venv/bin/python bench/cases/screens.py             # 50 MB, 3 rounds
+    .venv/bin/python bench/cases/screens.py --mb 10 --rounds 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+# Run as a script, this directory comes first on the path: its modules (queue.py)
+# would shadow the standard library's.
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
+
+from bench.cases.capture import PRODUCER, wait_timing  # noqa: E402
+from bench.cases.emulator import CHUNK, build_stream, raw_library, throughput  # noqa: E402
+from bench.harness.figures import figure, write_figures  # noqa: E402
+
+# This script waits on sessions it starts by polling the database, and runs processes
+# to time them: both on purpose.
+# ruff: noqa: ASYNC110, ASYNC221
+
+TETHER = Path(sys.executable).with_name("tether")
+LINES = r"""
+import sys
+out = sys.stdout
+for i in range(10000):
+    out.write("\x1b[3%dm%06d\x1b[0m %s\n" % (i % 8, i, "transcript text " * 11))
+out.flush()
+sys.stdin.readline()
+"""
+
+
+def keeper_throughput(data: bytes) -> dict:
+    from runner.screen.keeper import ScreenKeeper
+
+    keeper = ScreenKeeper(100, 30, session_id=1)
+    keeper.start_recording(1, 0)
+    start = time.perf_counter()
+    for i in range(0, len(data), CHUNK):
+        keeper.feed(data[i : i + CHUNK])
+    derived = keeper.take(final=True)  # feeds what is queued, then the final screen
+    elapsed = time.perf_counter() - start
+    keeper.close()
+    rows = sum(len(r.rows) for r in derived.rows)
+    return {"mb_s": len(data) / elapsed / 1e6, "rows": rows, "snapshots": len(derived.snapshots)}
+
+
+def _median(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+async def capture_rounds(work: Path, stream: Path, rounds: int) -> tuple[dict, int, Path]:
+    from home.paths import resolve_paths
+    from runner import control
+    from storage import open_store
+
+    paths = resolve_paths(env={"TETHER_HOME": str(work / "home")})
+    took: dict[str, list[float]] = {"on": [], "off": [], "script": []}
+    keep_sid = 0
+    async with open_store(paths.db) as store:
+        for n in range(rounds):
+            for mode in ("on", "off"):
+                timing = work / f"t-{mode}-{n}"
+                os.environ["TETHER_SCREEN"] = mode
+                try:
+                    s = await control.start_session(
+                        store,
+                        paths,
+                        argv=[sys.executable, "-c", PRODUCER, str(stream), str(timing)],
+                        cwd=work,
+                        mode="pty",
+                        size=(100, 30),
+                    )
+                finally:
+                    os.environ.pop("TETHER_SCREEN", None)
+                took[mode].append(wait_timing(timing)[0])
+                while not (await store.sessions.require(s.id)).ended:
+                    await asyncio.sleep(0.05)
+                if mode == "on":
+                    keep_sid = s.id
+            timing = work / f"t-script-{n}"
+            prod = f"{sys.executable} -c {_q(PRODUCER)} {stream} {timing}"
+            subprocess.run(
+                f"script -q -c {_q(prod)} /dev/null > /dev/null < /dev/null", shell=True, check=True
+            )
+            took["script"].append(wait_timing(timing)[0])
+        while not (await store.scalar(
+            "SELECT complete FROM screen_renders WHERE session_id = ?", (keep_sid,)
+        )):  # fmt: skip
+            await asyncio.sleep(0.05)
+    return took, keep_sid, paths.db
+
+
+def _q(s: str) -> str:
+    import shlex
+
+    return shlex.quote(s)
+
+
+async def open_and_jump(db: Path, sid: int, rounds: int) -> dict:
+    from cli.screen import replay
+    from runner.screen import screen_class
+    from runner.screen.replay import ScreenReplay
+    from runner.screen.state import screen_state
+    from storage import open_store
+    from storage.engine import screens
+    from storage.engine.search import search
+    from storage.query import parse
+
+    screen_class()  # loaded, as the TUI loads it in a thread when it starts
+    out: dict[str, Any] = {"open": [], "jump": [], "open_ref": [], "jump_ref": []}
+    async with open_store(db) as store:
+        session = await store.sessions.require(sid)
+        # What to search for: a row of the transcript half way through it.
+        rows = await screens.rendered_rows(store, sid)
+        middle = [r for r in rows[len(rows) // 2 :] if len(r.split()) >= 4]
+        phrase = '"' + " ".join(middle[0].split()[:4]).replace('"', "") + '"'
+        out["phrase"] = phrase
+        for _ in range(max(3, rounds)):
+            t0 = time.perf_counter()
+            r = await replay(store, session)
+            screen_state(r.screen, styled=True)
+            out["open"].append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            hits = (await search(store, parse(phrase), session_id=sid)).hits
+            hit = hits[-1]
+            r = await replay(store, session, until=hit.line + 1)
+            screen_state(r.screen, styled=True)
+            out["jump"].append((time.perf_counter() - t0) * 1000)
+        out["jump_line"] = [hit.line]
+        for until, key in ((None, "open_ref"), (hit.line + 1, "jump_ref")):
+            t0 = time.perf_counter()
+            full = ScreenReplay(sid)
+            await full.catch_up(store, until=until)
+            screen_state(full.screen, styled=True)
+            out[key].append((time.perf_counter() - t0) * 1000)
+    env = {**os.environ, "TETHER_DB": str(db)}
+    procs = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        subprocess.run([str(TETHER), "screen", str(sid)], env=env, capture_output=True, check=True)
+        procs.append((time.perf_counter() - t0) * 1000)
+    out["process"] = procs
+    return out
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def supervisor_rss(work: Path) -> dict:
+    from home.paths import resolve_paths
+    from runner import control
+    from storage import open_store
+    from storage.engine import screens
+
+    paths = resolve_paths(env={"TETHER_HOME": str(work / "rss")})
+    out = {}
+    async with open_store(paths.db) as store:
+        for mode in ("pty", "pipe"):
+            s = await control.start_session(
+                store,
+                paths,
+                argv=[sys.executable, "-c", LINES],
+                cwd=work,
+                mode=mode,
+                size=(200, 60),
+            )
+            while await store.output.line_count(s.id) < 10000:
+                await asyncio.sleep(0.1)
+            if mode == "pty":
+                while await screens.rendered_count(store, s.id) < 10000 - 60:
+                    await asyncio.sleep(0.1)
+                out["rows"] = await screens.rendered_count(store, s.id)
+            await asyncio.sleep(1.5)  # a save or two later
+            run = await store.runs.get(s.id, 1)
+            out[mode] = _rss_mb(run.supervisor_pid)
+            await control.stop(store, paths, s.id)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mb", type=float, default=50.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--summary", type=Path, help="write the figures as JSON")
+    args = parser.parse_args()
+    load = os.getloadavg()
+    print(f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}, {os.cpu_count()} CPUs")
+    data = build_stream(args.mb)
+    kt = [keeper_throughput(data) for _ in range(args.rounds)]
+    seam = [throughput("ghostty", args.mb) for _ in range(args.rounds)]
+    raw = [raw_library(args.mb) for _ in range(args.rounds)]
+    k_mbs = [k["mb_s"] for k in kt]
+    print(f"\n1. emulation, {len(data) / 1e6:.0f} MB agent stream (MB/s, median of {args.rounds})")
+    print(f"   ScreenKeeper (supervisor: transcript + snapshots)  {_median(k_mbs):7.1f}  >= 50")
+    seam_mbs, raw_mbs = [s["mb_s"] for s in seam], [r["mb_s"] for r in raw]
+    print(f"   emulator seam alone (transcript drained)          {_median(seam_mbs):7.1f}")
+    print(f"   libghostty-vt alone                               {_median(raw_mbs):7.1f}")
+    print(f"   ({kt[0]['rows']} transcript rows, {kt[0]['snapshots']} snapshots)")
+
+    with tempfile.TemporaryDirectory(prefix="tether-screens-") as tmp:
+        work = Path(tmp)
+        stream = work / "stream.bin"
+        stream.write_bytes(data)
+        took, sid, db = asyncio.run(capture_rounds(work, stream, args.rounds))
+        on, off, script = (_median(took[k]) for k in ("on", "off", "script"))
+        print(f"\n2. pty capture, producer wall time (s, median of {args.rounds})")
+        print(f"   screen on {on:.3f}   off {off:.3f}   script -q {script:.3f}")
+        print(f"   on / off = {on / off:.2f}x  (target <= 1.10)")
+        oj = asyncio.run(open_and_jump(db, sid, args.rounds))
+        print("\n3. screen of the finished session (ms, median)")
+        print(f"   from the nearest snapshot {_median(oj['open']):8.1f}  (target <= 300)")
+        print(f"   replay from the first byte {_median(oj['open_ref']):7.1f}  (reference)")
+        print(f"   whole `tether screen ID` process {_median(oj['process']):6.1f}")
+        at = oj["jump_line"][0] + 1
+        print(f"\n4. search {oj['phrase']} -> screen at line {at} (ms, median)")
+        print(f"   search + nearest snapshot {_median(oj['jump']):8.1f}  (target <= 500)")
+        print(f"   replay from the first byte {_median(oj['jump_ref']):7.1f}  (reference)")
+        rss = asyncio.run(supervisor_rss(work))
+        print(f"\n5. supervisor RSS, 200x60, {rss.get('rows')} transcript rows stored")
+        print(
+            f"   pty session {rss['pty']:.1f} MB (target <= 40)   pipe session {rss['pipe']:.1f} MB"
+        )
+
+    figures = [
+        figure(14, "emulation in the supervisor (ScreenKeeper)", k_mbs, "MB/s",
+               reference=("libghostty-vt alone", raw_mbs),
+               target=">= 50 MB/s", met=lambda v, r: v >= 50),
+        figure(14, "pty capture producer time, screen on / off", [on / off], "x",
+               reference=("script -q / off", [script / off]), target="<= 1.10x",
+               met=lambda v, r: v <= 1.10),
+        figure(14, "screen of a finished session opens", oj["open"], "ms",
+               reference=("replay from the first byte", oj["open_ref"]),
+               target="<= 300 ms", met=lambda v, r: v <= 300),
+        figure(14, "search hit to the screen at its line", oj["jump"], "ms",
+               reference=("replay from the first byte", oj["jump_ref"]),
+               target="<= 500 ms", met=lambda v, r: v <= 500),
+        figure(14, "supervisor RSS, 200x60 + 10 000 transcript rows", [rss["pty"]], "MB",
+               reference=("pipe session supervisor", [rss["pipe"]]),
+               target="<= 40 MB", met=lambda v, r: v <= 40),
+    ]  # fmt: skip
+    write_figures(args.summary, figures)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
