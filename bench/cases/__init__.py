@@ -210,4 +210,20 @@ BENCHES = (
         "and to a `tether ls --attention needs_you` showing it, beside a `tether screen` "
         "showing the prompt. Targets: >= 95%, <= 5% of a core, <= 2 s.",
     ),
+    Bench(
+        "screens",
+        14,
+        "Screens of terminal sessions",
+        ("--mb", "50", "--rounds", "3"),
+        ("--mb", "5", "--rounds", "1"),
+        "A ~50 MB stream of the recorded agent and full-screen programs (100x30): fed in "
+        "64 KiB reads to the supervisor's ScreenKeeper (transcript and snapshots kept), "
+        "beside the emulator seam and libghostty-vt alone; written by a self-timing "
+        "producer as a pty session with the screen on and off (TETHER_SCREEN=off), rounds "
+        "alternating, beside `script -q`; the finished session's screen opened from the "
+        "nearest snapshot, and a search hit's screen, beside a replay from the first byte "
+        "(and a whole `tether screen` process); the supervisor's RSS at 200x60 with "
+        "10 000 transcript rows beside a pipe session's. Targets: >= 50 MB/s, <= 1.10x, "
+        "<= 300 ms, <= 500 ms, <= 40 MB.",
+    ),
 )
