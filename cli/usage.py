@@ -114,7 +114,7 @@ def _print_space(ctx: Ctx, u: Usage, quota: QuotaState | None) -> None:
         sign = "+" if t.bytes_per_day >= 0 else "-"
         line = (
             f"  {'growth':<9} {sign + _size(abs(t.bytes_per_day)):>10}  a day "
-            f"({t.source}, last {t.days:g} days)"
+            f"({t.source}, last {t.days:.0f} days)"
         )
         if quota is not None:
             days = t.days_to(quota.used, quota.limit)
