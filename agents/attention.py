@@ -87,14 +87,20 @@ def judge(
     kind: AgentKind | None = None,
     *,
     quiet_after: float = QUIET_AFTER,
+    cursor_row: int | None = None,
 ) -> str:
-    """The attention state of a screen whose rows are ``lines``."""
+    """The attention state of a screen whose rows are ``lines``. A generic prompt is
+    looked for on the cursor's row (``cursor_row``; unknown: the last non-blank row):
+    once answered, the cursor has left it."""
     last = tail(lines)
     if kind is not None:
         state = _by_kind(last, kind)
         if state is not None:
             return state
-    final = last[-1] if last else ""
+    if cursor_row is not None and 0 <= cursor_row < len(lines):
+        final = lines[cursor_row].rstrip()
+    else:
+        final = last[-1] if last else ""
     if _PROMPT.search(final):
         return "needs_you"
     if signals.reading and _ASKING.search(final) and not _REPL.search(final):

@@ -29,6 +29,8 @@ from agents.kinds import AgentKind, kinds_from_config
 from . import log
 from .errors import ControlError
 
+Screen = tuple[Sequence[str], int | None]  # the rows, and the cursor's row
+
 INTERVAL = 0.5  # seconds between looks: a change shows within about a second
 SETTLE = 0.3  # quiet this long before the process facts are read (mid-burst they vary)
 
@@ -118,13 +120,14 @@ async def watch(supervisor: Any) -> None:
         return
     session_kind = supervisor.kind
 
-    def lines() -> Sequence[str] | None:
+    def lines() -> Screen | None:
         if not session_kind.resizable:
             return None  # pipes: no screen
         try:  # the kind's screen API (runner/kinds.py): read under the emulator's lock
-            return session_kind.screen_state()["lines"]
+            state = session_kind.screen_state()
         except ControlError:
             return None  # no emulator: judged by the process alone
+        return state["lines"], state["cursor"]["y"]
 
     def failed(e: Exception) -> None:
         log.write_entry(
@@ -148,14 +151,15 @@ async def watch(supervisor: Any) -> None:
 class AttentionWatcher:
     """Judges one session's attention and records it when it changes.
 
-    ``lines`` gives the screen's rows (None: no screen, a pipe session), ``last_output``
+    ``lines`` gives the screen's rows and the cursor's row (None: no screen, a pipe
+    session), ``last_output``
     the monotonic time of the latest output, ``input_fd``/``pid`` the terminal and the
     command, ``record(state, since)`` writes it (``store.sessions.set_attention``)."""
 
     def __init__(
         self,
         *,
-        lines: Callable[[], Sequence[str] | None],
+        lines: Callable[[], Screen | None],
         last_output: Callable[[], float],
         input_fd: int | None,
         pid: int,
@@ -176,7 +180,7 @@ class AttentionWatcher:
         self.quiet_after = quiet_after
         self.state: str | None = None
         self._seen: float | None = None  # last_output when the screen was last read
-        self._screen: Sequence[str] = ()
+        self._screen: Screen = ((), None)
         self._ticks: tuple[int, int | None] | None = None  # (pid, CPU ticks) at the last look
         self._memo: tuple[Any, str] | None = None
 
@@ -186,7 +190,7 @@ class AttentionWatcher:
         last = self._last_output()
         if last != self._seen:
             self._seen = last
-            self._screen = self._lines() or ()
+            self._screen = self._lines() or ((), None)
             self._memo = None
         quiet = now - last
         reading = busy = None
@@ -206,9 +210,9 @@ class AttentionWatcher:
         key = (last, quiet >= self.quiet_after, quiet >= SETTLE, reading, busy)
         if self._memo is not None and self._memo[0] == key:
             return self._memo[1]
-        state = judge(
-            self._screen, Signals(quiet, reading, busy), self.kind, quiet_after=self.quiet_after
-        )
+        rows, cursor = self._screen
+        signals = Signals(quiet, reading, busy)
+        state = judge(rows, signals, self.kind, quiet_after=self.quiet_after, cursor_row=cursor)
         self._memo = (key, state)
         return state
 

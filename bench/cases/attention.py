@@ -145,7 +145,7 @@ async def _watch(sessions: list[IdleSession], seconds: float, how: str) -> float
     for s in sessions:
         if how == "watcher":
             w = AttentionWatcher(
-                lines=s.screen.lines,
+                lines=lambda s=s: (s.screen.lines(), s.screen.cursor.y),
                 last_output=lambda s=s: s.last_output,
                 input_fd=s.fd,
                 pid=s.pid,
