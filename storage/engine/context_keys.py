@@ -10,7 +10,7 @@ member ``usage``. Members inside arrays, and under keys no filter can name, are 
 
 Triggers keep it in step with ``sessions.context`` on every insert, update and delete,
 whoever writes (the storage API, an import, a raw SQL statement), and the migration that
-creates it fills it from the existing sessions (v4, ``storage.engine.schema``).
+creates it fills it from the existing sessions (v8, ``storage.engine.schema``).
 
 It answers exactly what ``json_type``/``json_extract`` on the text answered before
 (``storage.query.context`` has the meanings): the rows come from SQLite's own parse
