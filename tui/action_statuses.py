@@ -23,6 +23,7 @@ ACTION_STATUSES: dict[str, frozenset[str]] = {
     "stop": ACTIVE,
     "pause": LIVE,  # pause or continue
     "send_input": LIVE,
+    "attach": LIVE,
     "resume": ENDED,
     # a session waiting in the queue (the screens also check that it is in line)
     "queue_up": frozenset({"pending"}),

@@ -10,6 +10,7 @@ when first used (it is not needed to draw the list).
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -270,6 +271,33 @@ class SessionActions:
             self.app.notify(str(error), title="Input not sent", severity="error")
             return False
         return True
+
+    async def attach(self, session_id: int) -> None:
+        """Suspend the app and use the session from this terminal until its detach
+        key; then the app is back as it was (screen, selection, filter)."""
+        from runner.attach import (
+            attach_request,
+            attach_settings,
+            farewell,
+            greeting,
+            run_attached,
+        )
+        from runner.client import attach
+
+        try:
+            key, record = attach_settings(self.config)
+            sock, hello = await attach(self.store, self.paths, session_id, attach_request(record))
+        except Exception as e:  # noqa: BLE001
+            self._fail(f"Could not attach to #{session_id}", e)
+            return
+        terminal = bool(hello.get("terminal"))
+        with sock, self.app.suspend():
+            print(greeting(session_id, terminal, key), file=sys.stderr, flush=True)
+            title = f"tether #{session_id} ({key.shown} detaches)"
+            outcome = run_attached(sock, terminal=terminal, key=key, title=title)
+        line, code = farewell(session_id, outcome)
+        self.app.notify(line.removeprefix("tether: "), severity="error" if code else "information")
+        await self.state.poll(force=True)
 
     # -- editing ------------------------------------------------------------------------
     def delete(self, session_id: int) -> Worker[Any]:

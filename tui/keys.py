@@ -68,6 +68,14 @@ _ALL = [
     # acting on the selected session (list, detail, output)
     Key("open", "enter", "open", "Open", "Open the session's details"),
     Key("output", "o", "output", "Output", "Watch the session's output, live"),
+    Key(
+        "attach",
+        "a",
+        "attach",
+        "Attach",
+        "Use the running session from this terminal; its detach key (ctrl+\\) brings you back",
+        show=False,
+    ),
     Key("new_session", "n", "new_session", "New", "Start a new session"),
     Key("resume", "r", "resume", "Resume", "Run the session again (its resume command if set)"),
     Key("stop", "s", "stop", "Stop", "Stop the session (SIGTERM, then SIGKILL)"),

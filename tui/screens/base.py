@@ -88,6 +88,10 @@ class SessionScreen(TetherScreen[None]):
         if self.current_id is not None:
             self.tether.open_output(self.current_id)
 
+    async def action_attach(self) -> None:
+        if self.current_id is not None:
+            await self.tether.actions.attach(self.current_id)
+
     def action_stop(self) -> None:
         if self.current_id is not None:
             self.tether.actions.stop(self.current_id)

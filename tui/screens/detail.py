@@ -40,6 +40,7 @@ class DetailScreen(SessionScreen):
         *bindings(
             "back",
             "output",
+            "attach",
             "resume",
             "stop",
             "pause",

@@ -49,7 +49,7 @@ class OutputScreen(TetherScreen[None]):
     """Watch a session's output live; find in it; send it input; stop, pause, resume."""
 
     BINDINGS: ClassVar = bindings(
-        "back", "find", "send_input", "stop", "pause", "resume", "view_mode"
+        "back", "find", "send_input", "attach", "stop", "pause", "resume", "view_mode"
     )
 
     DEFAULT_CSS = """
@@ -282,6 +282,9 @@ class OutputScreen(TetherScreen[None]):
     # the list and the detail screen.
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return applies(action, self._status)
+
+    async def action_attach(self) -> None:
+        await self.tether.actions.attach(self.session_id)
 
     def action_stop(self) -> None:
         self._act(self.tether.actions.stop)

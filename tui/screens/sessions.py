@@ -44,6 +44,7 @@ class SessionsScreen(SessionScreen):
     BINDINGS: ClassVar = bindings(
         "open",
         "output",
+        "attach",
         "new_session",
         "resume",
         "stop",
