@@ -11,7 +11,11 @@ share, so neither needs the other.
   comments and order, atomically and never through a symlink;
 - ``home.store``: opening this home's store (its backups dir, the audit actor);
 - ``home.cleanup``: applying a cleanup plan with this home's backups and supervisors'
-  locks, and ``auto_cleanup``, run at start when ``general.auto_cleanup`` is on.
+  locks, and ``auto_cleanup``, run at start when ``general.auto_cleanup`` is on;
+- ``home.quota``: ``storage.quota`` and ``on_quota``: the state by ``stat``, the warning
+  line, and the cleanup it may apply;
+- ``home.plots``: plots in text for the command line and the app (bars, sparklines,
+  samples spread over time).
 
 Never imports Textual: the command line must stay fast and light.
 """
