@@ -44,7 +44,8 @@ def test_most_screens_get_their_exact_state(kind):
 def test_a_question_above_the_input_box_is_history_not_a_prompt():
     """Claude asked something in its answer, then went back to its input box: idle."""
     lines = [
-        "● Do you want to proceed with the migration?",
+        "● The migration is ready.",
+        "  Do you want to proceed with the migration?",
         "─" * 40,
         "❯ ",
         "─" * 40,
