@@ -1,5 +1,11 @@
 """A supervisor's indexing: its session's output is readable at once, searchable next.
 
+A step indexes the waiting output of every session, not only this one's: when many
+sessions print at once, the first supervisor whose output is due indexes what all of
+them wrote in one transaction and one index segment, and the others find theirs done
+(50 sessions stepping on their own wrote 50 small segments, and merged them, for each
+one this way).
+
 The writer (runner/writer.py) writes output unindexed, then indexes its session's new
 chunks in steps between writes. A small backlog is indexed with merging (as any indexed write
 is, storage/engine/index_merge.py). A big one, a burst of megabytes, is indexed without
@@ -77,9 +83,15 @@ class Indexer:
         self.last = time.monotonic()
         self.waiting, self.waiting_since = 0, None
         try:
-            backlog = await self.store.output.unindexed_bytes(self.sid)
+            if not await self.store.output.unindexed_bytes(self.sid):
+                self.due = self.busy = False  # caught up (maybe by another supervisor)
+                return 0
+            # Every session's waiting output, oldest first, not only ours: with many
+            # sessions writing, one supervisor's step indexes what all of them wrote
+            # (one index segment, one transaction) and the others find theirs done.
+            backlog = await self.store.output.unindexed_bytes()
             merge = backlog <= self.defer_above
-            n = await self.store.output.index_pending(self.sid, max_bytes=max_bytes, merge=merge)
+            n = await self.store.output.index_pending(max_bytes=max_bytes, merge=merge)
         except DB_ERRORS as e:
             self._postponed("indexing", e)
             self.busy = False

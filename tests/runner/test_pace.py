@@ -111,9 +111,9 @@ async def test_a_steady_stream_is_written_in_batches(store, paths):  # type: ign
     )
     final = await wait_ended(store, paths, session.id, timeout=60.0)
     assert final.status == "succeeded"
-    chunks = [c for c in await store.output.chunks(session.id, 0, 10_000, "stdout")]
-    lines = b"".join(c.data for c in chunks).splitlines()
-    assert lines == [b"tick %d" % i for i in range(600)]
+    lines = await store.output.read_lines(session.id, 0, 10_000, "stdout")
+    assert [ln.text for ln in lines] == [f"tick {i}" for i in range(600)]
+    chunks = await store.output.chunks(session.id, 0, 10_000, "stdout")
     # Each write of whole lines starts a new chunk, so chunks count the writes. At one
     # write per 0.1 s (before) this stream took about 30; now the burst of quick writes,
     # then one per token earned (and one more for the end).
