@@ -168,9 +168,10 @@ class TetherApp(TetherHost):
         await self._loaded.wait()
         await self.state.settle()
 
-    async def wait_idle(self, timeout: float = 10.0) -> None:
+    async def wait_idle(self, timeout: float = 120.0) -> None:
         """Wait until what is on screen reflects the database: rows fetched, preview
-        and detail read (tests and screenshots call this before looking)."""
+        and detail read (tests and screenshots call this before looking). Raises
+        TimeoutError rather than let a caller look at a screen still loading."""
         await self.wait_loaded()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -181,6 +182,7 @@ class TetherApp(TetherHost):
             if not busy and getattr(screen, "ready", True):
                 return
             await asyncio.sleep(0.01)
+        raise TimeoutError(f"{type(self.screen).__name__} not idle after {timeout:.0f} s")
 
     async def on_unmount(self) -> None:
         if self.state is not None:

@@ -283,3 +283,18 @@ async def read_session(db: Path, session_id: int):  # type: ignore[no-untyped-de
 async def read_setting(db: Path, key: str):  # type: ignore[no-untyped-def]
     async with open_store(db) as store:
         return await store.settings.get(key)
+
+
+async def press_to_open(pilot: Any, key: str, screen_type: type, timeout: float = 120.0) -> Any:
+    """Press a key that pushes a screen, and wait until that screen is on top and idle
+    (right after the press the push may not have happened yet: waiting for "idle" then
+    would look at the screen below)."""
+    await pilot.press(key)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not isinstance(pilot.app.screen, screen_type):
+        if loop.time() > deadline:
+            raise TimeoutError(f"{key} did not open {screen_type.__name__}")
+        await pilot.pause(0.01)
+    await pilot.app.wait_idle()
+    return pilot.app.screen

@@ -17,6 +17,7 @@ from tests.support.tui_app import (
     make_app,
     paths_for,
     pin_environment,
+    press_to_open,
     read_setting,
     seed,
     seed_every_status,
@@ -199,9 +200,7 @@ async def test_recent_queries_are_saved_and_offered(seeded) -> None:
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
         await app.wait_idle()
-        await pilot.press("ctrl+f")
-        await app.wait_idle()
-        screen = app.screen
+        screen = await press_to_open(pilot, "ctrl+f", SearchScreen)
         options = screen.options
         assert str(options.get_option_at_index(1).prompt).strip() == "epoch"
         await pilot.press("enter")  # the highlighted recent query fills the input

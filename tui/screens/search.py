@@ -111,6 +111,7 @@ class SearchScreen(TetherScreen[None]):
         self._asked_text = ""  # the text the newest search was asked for
         self._remember_timer: Timer | None = None
         self._loading_more = False
+        self._mounted = False  # recent searches read and shown (or the first search asked)
         self.ranked = False  # most relevant first instead of newest first
 
     # -- parts ------------------------------------------------------------------------
@@ -124,7 +125,8 @@ class SearchScreen(TetherScreen[None]):
         # The newest search answered, and it was for what the input holds now (a
         # keystroke whose change is not handled yet has not asked for its search).
         return (
-            self._answered == self._asked
+            self._mounted
+            and self._answered == self._asked
             and self._asked_text == self._typed()
             and not self._loading_more
         )
@@ -167,6 +169,7 @@ class SearchScreen(TetherScreen[None]):
             self._schedule(self._initial, debounce=False)
         else:
             self._show_recent()
+        self._mounted = True
 
     # -- typing -----------------------------------------------------------------------
     @on(Input.Changed, "#search-input")
@@ -205,7 +208,13 @@ class SearchScreen(TetherScreen[None]):
                 took = asyncio.get_running_loop().time() - started
                 await metrics.note(self.store, "search_ms", took * 1000)  # the usage screen's
             except QueryError as e:
+                # The same screen whatever searches finished before: no stale results.
+                self._query = self._results = None
                 self._show_error(e)
+                self._show_chips(None)
+                self._rows = []
+                self._set_options([])
+                self.query_one("#search-help").display = True
                 return
             self._show_error(None)
             self._show_chips(query)
