@@ -27,6 +27,18 @@ STATUS_ICON = {
 }
 
 
+# A running session's attention (runner/attention.py) shows in place of its status icon.
+ATTENTION_ICON = {"needs_you": "◆", "working": "●", "idle": "○"}
+
+
+def icon(session: Session) -> tuple[str, str]:
+    """The list's icon of ``session`` and its style name: the attention of a running
+    session (``needs_you``, ``working``, ``idle``), else its status."""
+    if session.status == "running" and session.attention in ATTENTION_ICON:
+        return ATTENTION_ICON[session.attention], session.attention
+    return STATUS_ICON.get(session.status, "?"), session.status
+
+
 def status_text(status: str, exit_code: int | None, signal: int | None) -> str:
     """``failed (exit 2)``, ``failed (signal 9)``, ``running``..."""
     if status == "failed":

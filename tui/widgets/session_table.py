@@ -131,7 +131,7 @@ class SessionTable(ScrollView, can_focus=True):
         "session-table--marked",
         "session-table--tags",
         "session-table--failed-exit",
-        *(f"session-table--{s}" for s in fmt.STATUS_ICON),
+        *(f"session-table--{s}" for s in (*fmt.STATUS_ICON, *fmt.ATTENTION_ICON)),
     }
 
     DEFAULT_CSS = """
@@ -346,7 +346,8 @@ class SessionTable(ScrollView, can_focus=True):
     def _cell(self, key: str, s: Session, now: float) -> tuple[str, Style]:
         plain = Style()
         if key == "icon":
-            return fmt.STATUS_ICON.get(s.status, "?"), self._style(s.status)
+            shown, style = fmt.icon(s)  # a running session's attention, else its status
+            return shown, self._style(style)
         if key == "id":
             return f"#{s.id}", self._style("id")
         if key == "pin":
