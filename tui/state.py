@@ -44,7 +44,7 @@ UI_KEY = "tui.state"
 USER_EDITABLE = ("name", "notes", "pinned", "tags")
 CACHE_ROWS = 4000
 FETCH_BATCH = 400
-FIRST_PAGE = 200  # rows read at start before the whole index: a tall screen and more
+FIRST_PAGE = 120  # rows read at start before the whole index: as many as load wants
 # Rows updated up to this many seconds before the newest one seen are read again:
 # other writers stamp rows with their own capture times, which can trail ours.
 OVERLAP = 5.0
