@@ -305,7 +305,9 @@ _V9 = [
         below       INTEGER NOT NULL                   -- chunks from before v9 are below
     )
     """,
-    "INSERT INTO output_upgrade VALUES (1, 0, 0, "
+    # (a database with no output has nothing to upgrade: both cursors start at below)
+    "INSERT INTO output_upgrade VALUES (1, (SELECT coalesce(min(id), 1) FROM output_chunks), "
+    "(SELECT coalesce(min(id), 1) FROM output_chunks), "
     "(SELECT coalesce(max(id), 0) + 1 FROM output_chunks))",
 ]
 
