@@ -56,11 +56,11 @@ def build_stream(megabytes: float, cols: int = 100, rows: int = 30) -> bytes:
     return (unit * (target // len(unit) + 1))[:target]
 
 
-def throughput(backend: str, megabytes: float) -> dict:
+def throughput(backend: str, megabytes: float, data: bytes | None = None) -> dict:
     sys.path.insert(0, str(ROOT))
     from runner.screen import open_screen
 
-    data = build_stream(megabytes)
+    data = build_stream(megabytes) if data is None else data
     screen = open_screen(100, 30, backend)
     transcript = 0
     start = time.perf_counter()
@@ -77,11 +77,11 @@ def throughput(backend: str, megabytes: float) -> dict:
     }
 
 
-def raw_library(megabytes: float) -> dict:
+def raw_library(megabytes: float, data: bytes | None = None) -> dict:
     """Reference: libghostty-vt alone (pyghostty's Terminal), no transcript, no seam."""
     from pyghostty import Terminal
 
-    data = build_stream(megabytes)
+    data = build_stream(megabytes) if data is None else data
     term = Terminal(100, 30, scrollback=1000)
     start = time.perf_counter()
     for i in range(0, len(data), CHUNK):

@@ -31,7 +31,7 @@ _HISTORY_CAP = 32768  # rows the library keeps between two drains
 _HISTORY_BYTES = 64 * 1024 * 1024  # and bytes (its own default prunes after ~10 KB)
 # Drain at least every this many bytes: one byte scrolls at most one row (CSI n S
 # aside), so the history never reaches its cap before we read it.
-_DRAIN_EVERY = 8192
+_DRAIN_EVERY = 16384
 _ERASE_HISTORY = b"\x1b[3J"
 _STYLE_FLAGS = ("bold", "faint", "italic", "blink", "inverse", "invisible")
 
@@ -184,6 +184,12 @@ class GhosttyScreen:
     # -- reading -----------------------------------------------------------------
 
     @property
+    def settled(self) -> bool:
+        """Between escape sequences: a snapshot can be taken (the library refuses one
+        mid-sequence, whose start it could not give back)."""
+        return self._get_bool(lib.GHOSTTY_TERMINAL_DATA_VT_GROUND)
+
+    @property
     def size(self) -> tuple[int, int]:
         return (
             self._get_u16(lib.GHOSTTY_TERMINAL_DATA_COLS),
@@ -257,7 +263,7 @@ class GhosttyScreen:
         """Like `_read_buf`, in one call while the text fits the screen's reusable buffer."""
         written = self._out_size
         res = call(self._buf, len(self._buf), written)
-        if res == lib.GHOSTTY_OUT_OF_SPACE:
+        while res == lib.GHOSTTY_OUT_OF_SPACE:  # (what it reports may not be all it needs)
             self._buf = ffi.new("uint8_t[]", max(written[0], 2 * len(self._buf)))
             res = call(self._buf, len(self._buf), written)
         _check(res, "format")

@@ -181,7 +181,8 @@ class ScreenKeeper:
         due = self._since_snapshot >= SNAPSHOT_BYTES or (
             self._since_snapshot and time.monotonic() - self._snapshot_at >= SNAPSHOT_SECONDS
         )
-        if final or due:
+        if (final or due) and getattr(self.screen, "settled", True):
+            # (mid-sequence it waits: a snapshot there could not give the start back)
             blob = self.screen.snapshot()
             d.snapshots.append(Snap(self._fed, self._rendered, final, blob, time.time()))
             self._since_snapshot, self._snapshot_at = 0, time.monotonic()

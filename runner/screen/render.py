@@ -58,7 +58,7 @@ async def render_session(
         since += replay.fed - before
         rows, replay.transcript = replay.transcript or [], []
         snaps = []
-        if since >= SNAPSHOT_BYTES:
+        if since >= SNAPSHOT_BYTES and getattr(replay.screen, "settled", True):
             snaps.append(_snapshot(replay, session_id, run, stored + len(rows), final=False))
             since = 0
         if rows or snaps:
@@ -75,12 +75,14 @@ async def render_session(
     rows = replay.transcript or []
     if not replay.ended:
         rows += shown_lines(replay.screen.lines())
-    final = _snapshot(replay, session_id, run, stored + len(rows), final=True)
+    final = []
+    if getattr(replay.screen, "settled", True):
+        final.append(_snapshot(replay, session_id, run, stored + len(rows), final=True))
     await screens.save(
         store,
         session_id,
         rows=[screens.RenderedRows(run, stored, rows, replay.line, time.time())] if rows else [],
-        snapshots=[final],
+        snapshots=final,
         position=replay.position,
         complete=True,
     )

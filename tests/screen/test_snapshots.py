@@ -250,3 +250,25 @@ async def test_a_snapshot_is_stored_only_once_its_output_is(store, tmp_path, mon
             assert _state(near.screen) == _state(whole.screen)
     finally:
         keeper.close()
+
+
+def test_snapshots_wait_for_the_end_of_an_escape_sequence(monkeypatch):
+    from runner.screen import keeper as keeping
+    from runner.screen import open_screen, restore_screen
+
+    monkeypatch.setattr(keeping, "SNAPSHOT_BYTES", 100)
+    keeper = keeping.ScreenKeeper(80, 24, session_id=1)
+    keeper.start_recording(1, 0)
+    data = b"".join(b"\x1b[3%d;1mrow %d\x1b[0m\r\n" % (i % 8, i) for i in range(400))
+    try:
+        for i in range(0, len(data), 7):  # reads that cut sequences in two
+            keeper.feed(data[i : i + 7])
+        derived = keeper.take(final=True)
+    finally:
+        keeper.close()
+    assert keeper.error is None
+    assert len(derived.snapshots) > 20
+    for snap in derived.snapshots:
+        whole = open_screen(80, 24)
+        whole.feed(data[: snap.mark])
+        assert restore_screen(snap.data).lines() == whole.lines()
