@@ -11,16 +11,29 @@ without delay); once they are spent, output waits for the next token, at most
 ``1 / rate`` seconds, unless a batch's worth (``flush_bytes``) arrives first. A
 quiet session earns its tokens back and is quick again.
 
+The rate is shared: about ``SHARED_RATE`` writes a second for all running sessions
+together, but never under ``MIN_RATE`` for one (the writer counts the running sessions
+every few seconds). A lone session printing flat out is written ten times a second as
+before; fifty of them once a second each.
+
 The cost: output waiting in memory is what a ``kill -9`` of the supervisor loses, so
-that window is up to ``1 / rate`` seconds of a steady stream (it was 0.1 s).
+that window is up to ``1 / rate`` seconds of a steady stream: 0.1 s alone, up to 1 s
+with ten or more sessions running (it was 0.1 s).
 """
 
 from __future__ import annotations
 
 import time
 
-QUICK_RATE = 2.0  # quick writes earned per second: a steady stream waits 0.5 s at most
+QUICK_RATE = 2.0  # quick writes earned per second, until the running sessions are counted
 QUICK_BURST = 4.0  # quick writes in hand after a quiet spell
+SHARED_RATE = 10.0  # quick writes a second shared by all running sessions...
+MIN_RATE = 1.0  # ...but at least this many for each: a steady stream waits 1 s at most
+
+
+def shared_rate(running: int) -> float:
+    """Quick writes a second for one of ``running`` sessions."""
+    return max(MIN_RATE, SHARED_RATE / max(1, running))
 
 
 class Pace:

@@ -3,8 +3,9 @@
 Output is written unindexed, readable at once; indexing follows in steps between
 writes (runner/indexer.py), so it is searchable next. Batching: after a quiet spell
 new output is written at once (a prompt or a log line shows up without delay) while
-the session has quick writes in hand (runner/pace.py: a steady stream is written about
-twice a second, a quiet session at once); during a burst, at most one transaction per
+the session has quick writes in hand (runner/pace.py: a steady stream is written 1 to
+10 times a second, the fewer the more sessions run; a quiet one at once); during a
+burst, at most one transaction per
 ``flush_interval`` unless ``flush_bytes`` arrive first, and at most ``FLUSH_MAX`` bytes
 per transaction. Indexing waits for a few seconds' or 256 KiB of output
 (runner/indexer.py), or for a pause.
@@ -34,7 +35,7 @@ from .buffer import Gap, Piece
 from .capture import Capture
 from .errors import DB_ERRORS, short_reason
 from .indexer import Indexer
-from .pace import Pace
+from .pace import Pace, shared_rate
 
 T = TypeVar("T")
 
@@ -42,6 +43,7 @@ FLUSH_MAX = 4 * 1024 * 1024  # bytes per write transaction at most
 DB_CHECK_EVERY = 2.0  # seconds between checks that the database file is still there
 QUIET_SPELL = 0.05  # no write for this long: new output is written at once
 TOUCH_EVERY = 2.0  # seconds between bumps of the session's updated_at while writing
+COUNT_EVERY = 5.0  # seconds between counts of the running sessions (runner/pace.py)
 INDEX_BATCH = 2 * 1024 * 1024  # bytes indexed per step while the command runs
 INDEX_BACKLOG_MAX = 1024 * 1024  # no indexing while more than this waits to be written
 RETRY_FOR = 60.0  # seconds a final write keeps retrying before giving up
@@ -81,6 +83,7 @@ class Writer:
         self._last_flush = 0.0  # monotonic time of the last write transaction
         self.pace = Pace()  # quick writes while quiet, batches while busy
         self._touched = 0.0  # monotonic time updated_at was last bumped by a write
+        self._counted = 0.0  # monotonic time the running sessions were last counted
         self._backoff = 0.1
         self._unhealthy_since: float | None = None
         self.on_written: Callable[[], None] | None = None  # after each write: live views look
@@ -139,6 +142,8 @@ class Writer:
             await self._flush_once()
             self._last_flush = time.monotonic()
             self.pace.spend(self._last_flush)
+            if self._last_flush - self._counted >= COUNT_EVERY:
+                await self._share_rate()
             if (
                 ix.ready(self._last_flush)
                 and self.buffer.pending < INDEX_BACKLOG_MAX  # readable first, searchable next
@@ -234,6 +239,12 @@ class Writer:
         if self.on_written is not None:
             self.on_written()
         return True
+
+    async def _share_rate(self) -> None:
+        """Quick writes are shared by the running sessions (runner/pace.py)."""
+        self._counted = time.monotonic()
+        with contextlib.suppress(*DB_ERRORS):
+            self.pace.rate = shared_rate(await self.store.sessions.count(status="running"))
 
     async def _background_step(self) -> None:
         """Searchable next: one index step, or else one merge step (runner/indexer.py)."""

@@ -34,6 +34,14 @@ def test_quick_writes_are_rationed_and_earned_back() -> None:
     assert pace.delay(t + 10.0) == 0.5
 
 
+def test_quick_writes_are_shared_by_the_running_sessions() -> None:
+    from runner.pace import MIN_RATE, SHARED_RATE, shared_rate
+
+    assert shared_rate(1) == SHARED_RATE  # alone: as often as before (every 0.1 s)
+    assert shared_rate(4) == SHARED_RATE / 4
+    assert shared_rate(50) == MIN_RATE  # many: never less than MIN_RATE each
+
+
 async def _reads(capture: Capture, w: int, pieces: list[bytes]) -> list[bytes]:
     """Write ``pieces`` one by one, letting the event loop run between them (a capture
     that read on every wake-up would read each apart); the reads the capture made."""
@@ -93,29 +101,40 @@ async def test_the_first_read_after_a_quiet_spell_does_not_wait(tmp_path: Path) 
         cap.close_output(r)
 
 
-# A line every 5 ms for 3 s, one write each.
+# Once the file named by argv[1] exists: a line every 5 ms for 3 s, one write each.
 STREAM = (
-    "import os, time\n"
+    "import os, sys, time\n"
+    "while not os.path.exists(sys.argv[1]):\n"
+    "    time.sleep(0.01)\n"
     "t0 = time.monotonic()\n"
     "for i in range(600):\n"
     "    time.sleep(max(0, t0 + i * 0.005 - time.monotonic()))\n"
     "    os.write(1, b'tick %d\\n' % i)\n"
 )
+SESSIONS = 4
 
 
-async def test_a_steady_stream_is_written_in_batches(store, paths):  # type: ignore[no-untyped-def]
-    from runner.pace import QUICK_BURST, QUICK_RATE
+async def test_steady_streams_are_written_in_batches(store, paths, tmp_path):  # type: ignore[no-untyped-def]
+    from runner.pace import QUICK_BURST, shared_rate
 
-    session = await control.start_session(
-        store, paths, argv=[sys.executable, "-u", "-c", STREAM], cwd="/"
-    )
-    final = await wait_ended(store, paths, session.id, timeout=60.0)
-    assert final.status == "succeeded"
-    lines = await store.output.read_lines(session.id, 0, 10_000, "stdout")
-    assert [ln.text for ln in lines] == [f"tick {i}" for i in range(600)]
-    chunks = await store.output.chunks(session.id, 0, 10_000, "stdout")
-    # Each write of whole lines starts a new chunk, so chunks count the writes. At one
-    # write per 0.1 s (before) this stream took about 30; now the burst of quick writes,
-    # then one per token earned (and one more for the end).
-    took = chunks[-1].last_at - chunks[0].first_at
-    assert len(chunks) <= QUICK_BURST + QUICK_RATE * took + 2, (len(chunks), took)
+    go = tmp_path / "go"
+    sessions = [
+        await control.start_session(
+            store, paths, argv=[sys.executable, "-u", "-c", STREAM, str(go)], cwd="/"
+        )
+        for _ in range(SESSIONS)
+    ]
+    go.touch()  # all running: each supervisor counts them at its first write
+    for session in sessions:
+        final = await wait_ended(store, paths, session.id, timeout=60.0)
+        assert final.status == "succeeded"
+        lines = await store.output.read_lines(session.id, 0, 10_000, "stdout")
+        assert [ln.text for ln in lines] == [f"tick {i}" for i in range(600)]
+        chunks = await store.output.chunks(session.id, 0, 10_000, "stdout")
+        # Each write of whole lines starts a new chunk, so chunks count the writes. At
+        # one write per 0.1 s (before) each stream took about 30; now the burst of quick
+        # writes, then one per token earned, the tokens shared by the running sessions
+        # (and one more for the end).
+        took = chunks[-1].last_at - chunks[0].first_at
+        bound = QUICK_BURST + shared_rate(SESSIONS) * took + 2
+        assert len(chunks) <= bound, (len(chunks), took)
