@@ -226,4 +226,20 @@ BENCHES = (
         "10 000 transcript rows beside a pipe session's. Targets: >= 50 MB/s, <= 1.10x, "
         "<= 300 ms, <= 500 ms, <= 40 MB.",
     ),
+    Bench(
+        "many_sessions",
+        18,
+        "Many sessions",
+        ("--sessions", "50", "--seconds", "60"),
+        ("--quick",),
+        "50 real sessions (`tether run`, pipe mode), each a Python producer printing a "
+        "timestamped log line (about 110 bytes) 100 times a second, one write per line; "
+        "measured over a 60 s window once all run (`--quick`: 20 sessions, 15 s). From "
+        "/proc: CPU (utime+stime) of all supervisors beside the producers' own, and bytes "
+        "written by the supervisors (`write_bytes`: pages dirtied for the disk; `wchar`: "
+        "bytes handed to write(), WAL and checkpoints) beside the output (the producers' "
+        "`wchar`). Reference in the same run: the same producers each writing a flat log "
+        "file. A reader meanwhile polls the sessions' last lines through the storage API "
+        "(readable lag: now minus the line's own timestamp) and their unindexed bytes.",
+    ),
 )
