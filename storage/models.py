@@ -334,6 +334,7 @@ CHUNK_FIELDS = (
     "first_at",
     "last_at",
     "data",
+    "plain_size",  # data is compressed when set (storage/engine/compress.py)
 )
 # The columns of ``output_chunks`` that make an ``OutputChunk``, in ``CHUNK_FIELDS`` order.
 CHUNK_COLUMNS = ", ".join(CHUNK_FIELDS)
@@ -346,10 +347,13 @@ def chunk_columns(alias: str = "") -> str:
 
 def chunk_from_row(row: sqlite3.Row | tuple) -> OutputChunk:
     """The ``OutputChunk`` of a row selected with ``CHUNK_COLUMNS`` (the one place a
-    chunk row becomes a chunk): fields are matched to columns by name."""
+    chunk row becomes a chunk): fields are matched to columns by name; compressed data
+    comes back as it was written."""
+    from storage.engine.compress import plain
+
     fields = dict(zip(CHUNK_FIELDS, row, strict=True))
     fields["open_end"] = bool(fields["open_end"])
-    fields["data"] = bytes(fields["data"])
+    fields["data"] = plain(fields["data"], fields.pop("plain_size"))
     return OutputChunk(**fields)
 
 

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from storage.engine import compress, output_index
 from storage.engine.index_merge import merge_for_write
 from storage.errors import SessionNotFound
 from storage.models import STREAMS, AppendResult
@@ -46,10 +47,20 @@ _ROW_FIELDS = (
     "last_at",
     "indexed",
     "data",
+    "plain_size",
 )
-_ID, _LINES, _OPEN, _FIRST_AT, _LAST_AT, _INDEXED, _DATA = (
+_ID, _LINES, _OPEN, _FIRST_AT, _LAST_AT, _INDEXED, _DATA, _PLAIN_SIZE = (
     _ROW_FIELDS.index(f)
-    for f in ("id", "line_count", "open_end", "first_at", "last_at", "indexed", "data")
+    for f in (
+        "id",
+        "line_count",
+        "open_end",
+        "first_at",
+        "last_at",
+        "indexed",
+        "data",
+        "plain_size",
+    )
 )
 _INSERT_SQL = (
     f"INSERT INTO output_chunks ({', '.join(_ROW_FIELDS)}) "
@@ -152,11 +163,15 @@ class _Batch:
 
     async def flush(self) -> None:
         if self.rows:
+            # A chunk whose last line is complete never changes again: it is stored
+            # compressed (storage/engine/compress.py). An open one stays plain.
+            dict_id = await compress.newest_dict(self.db)
+            for row in self.rows:
+                if not row[_OPEN]:
+                    row[_DATA], row[_PLAIN_SIZE] = compress.pack(row[_DATA], dict_id)
             await self.db.executemany(_INSERT_SQL, self.rows)
         if self.fts:
-            await self.db.executemany(
-                "INSERT INTO output_fts (rowid, text) VALUES (?, ?)", self.fts.items()
-            )
+            await output_index.add(self.db, self.fts.items())
             self.indexed += sum(map(len, self.fts.values()))
         self.rows, self.where, self.fts, self.size = [], {}, {}, 0
 
@@ -184,7 +199,7 @@ async def append_in_tx(
     counts: dict[int, int] = {}
     next_id = None
     now = time.time()
-    idx = int(index)
+    idx = output_index.IN_WORDS if index else output_index.NOT_INDEXED
     for session_id, stream, data, at in records:
         if stream not in STREAMS:
             raise ValueError(f"unknown stream {stream!r}; expected one of {', '.join(STREAMS)}")
@@ -238,7 +253,7 @@ async def append_in_tx(
                 lines = piece.count(b"\n") + open_end
                 batch.add(
                     [next_id, session_id, run, stream, next_line, lines, int(open_end)]
-                    + [first_at, at, idx, piece],
+                    + [first_at, at, idx, piece, None],
                     index_text(piece) if index else None,
                 )
                 first_at = at
@@ -271,15 +286,19 @@ async def append_in_tx(
     return results
 
 
-async def _replace_index(db: aiosqlite.Connection, chunk_id: int, old: bytes, new: bytes) -> None:
-    # The index is contentless: removing an entry means repeating its text.
-    await db.execute(
-        "INSERT INTO output_fts (output_fts, rowid, text) VALUES ('delete', ?, ?)",
-        (chunk_id, index_text(old)),
-    )
-    await db.execute(
-        "INSERT INTO output_fts (rowid, text) VALUES (?, ?)", (chunk_id, index_text(new))
-    )
+async def _replace_index(
+    db: aiosqlite.Connection, cur: _SessionCursor, old: bytes, new: bytes
+) -> None:
+    # The index is contentless: removing an entry means repeating its text, to the table
+    # it is in (an open chunk from before schema v9 may still be in the old one).
+    await output_index.remove(db, [(cur.last_id, cur.last_indexed, old, None)])
+    await output_index.add(db, [(cur.last_id, index_text(new))])
+    cur.last_indexed = output_index.IN_WORDS
+
+
+async def _sealed(db: aiosqlite.Connection, data: bytes) -> tuple[bytes, int | None]:
+    """What to store for a chunk that just got its last line complete: compressed."""
+    return compress.pack(data, await compress.newest_dict(db))
 
 
 async def _extend_chunk(
@@ -296,12 +315,15 @@ async def _extend_chunk(
             batch.fts[row[_ID]] = index_text(row[_DATA])
     else:
         # Concatenate in Python: SQLite's || would turn the blob into text.
+        # (The newest chunk of a session, while open, is never compressed.)
         old = cur.last_data
         if cur.last_indexed:
-            await _replace_index(db, cur.last_id, old, old + head)
+            await _replace_index(db, cur, old, old + head)
+        stored, size = (old + head, None) if open_end else await _sealed(db, old + head)
         await db.execute(
-            "UPDATE output_chunks SET data = ?, open_end = ?, last_at = ? WHERE id = ?",
-            (old + head, open_end, at, cur.last_id),
+            "UPDATE output_chunks SET data = ?, plain_size = ?, open_end = ?, last_at = ?, "
+            "indexed = ? WHERE id = ?",
+            (stored, size, open_end, at, cur.last_indexed, cur.last_id),
         )
     cur.last_data = row[_DATA] if row is not None else cur.last_data + head
     cur.last_open = open_end
@@ -328,10 +350,11 @@ async def _detach_open_line(
             batch.fts[row[_ID]] = index_text(keep)
     else:
         if cur.last_indexed:
-            await _replace_index(db, cur.last_id, data, keep)
+            await _replace_index(db, cur, data, keep)
+        stored, size = await _sealed(db, keep)
         await db.execute(
-            "UPDATE output_chunks SET data = ?, open_end = 0, line_count = line_count - 1 "
-            "WHERE id = ?",
-            (keep, cur.last_id),
+            "UPDATE output_chunks SET data = ?, plain_size = ?, open_end = 0, "
+            "line_count = line_count - 1, indexed = ? WHERE id = ?",
+            (stored, size, cur.last_indexed, cur.last_id),
         )
     return tail, first_at

@@ -19,8 +19,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from storage.engine import output_index
 from storage.engine.index_merge import MERGE_AT, merge_for_write
-from storage.engine.purge import _reindex_all, db_size
+from storage.engine.purge import db_size
 from storage.engine.sessions import _reindex_meta
 from storage.errors import StoreError
 from storage.retention import DAY, format_size
@@ -66,6 +67,7 @@ async def diagnose(store: Store, *, trash_days: float | None = None) -> list[Fin
         ("counters", lambda: _counters(store)),
         ("backlog", lambda: _backlog(store)),
         ("index-segments", lambda: _segments(store)),
+        ("output-upgrade", lambda: _upgrade(store)),
         ("space", lambda: _space(store, trash_days)),
     ]
     for name, check in checks:
@@ -104,19 +106,22 @@ async def _fts_check(store: Store, table: str) -> str | None:
     return None
 
 
+# Entries of the output index (output_words) with no chunk indexed there, and back.
+_GHOSTS = (
+    "SELECT count(*) FROM output_words_docsize d WHERE NOT EXISTS "
+    "(SELECT 1 FROM output_chunks c WHERE c.id = d.id AND c.indexed = 2)"
+)
+_MISSING = (
+    "SELECT count(*) FROM output_chunks c WHERE c.indexed = 2 AND NOT EXISTS "
+    "(SELECT 1 FROM output_words_docsize d WHERE d.id = c.id)"
+)
+
+
 async def _indexes(store: Store) -> list[Finding]:
     out = []
-    broken = await _fts_check(store, "output_fts")
-    ghost = await _count(
-        store,
-        "SELECT count(*) FROM output_fts_docsize d WHERE NOT EXISTS "
-        "(SELECT 1 FROM output_chunks c WHERE c.id = d.id AND c.indexed = 1)",
-    )
-    missing = await _count(
-        store,
-        "SELECT count(*) FROM output_chunks c WHERE c.indexed = 1 AND NOT EXISTS "
-        "(SELECT 1 FROM output_fts_docsize d WHERE d.id = c.id)",
-    )
+    broken = await _fts_check(store, "output_words")
+    ghost = await _count(store, _GHOSTS)
+    missing = await _count(store, _MISSING)
     if broken or ghost:
         why = [f"the output index is damaged ({broken})"] if broken else []
         if ghost:
@@ -203,7 +208,8 @@ async def _orphans(store: Store) -> Finding:
 
 _COUNTERS = (
     "SELECT s.id, s.output_bytes, s.output_lines, "
-    "coalesce((SELECT sum(length(c.data)) FROM output_chunks c WHERE c.session_id = s.id), 0), "
+    "coalesce((SELECT sum(coalesce(c.plain_size, length(c.data))) FROM output_chunks c "
+    "WHERE c.session_id = s.id), 0), "
     "coalesce((SELECT max(c.first_line + c.line_count) FROM output_chunks c "
     "WHERE c.session_id = s.id), 0) FROM sessions s"
 )
@@ -252,6 +258,20 @@ async def _segments(store: Store) -> Finding:
         "(supervisors merge them after a burst of output, when they are idle)",
         "merge them now",
         n,
+    )
+
+
+async def _upgrade(store: Store) -> Finding:
+    left = await output_index.upgrade_left(store)
+    if not left:
+        return Finding("output-upgrade", "ok", "all output is compressed and in the new index")
+    return Finding(
+        "output-upgrade",
+        "info",
+        f"{format_size(left)} of output from before schema v9 is still to be compressed and "
+        "moved to the new index (supervisors do it when idle; search reads it directly)",
+        "compress and index it now",
+        left,
     )
 
 
@@ -348,6 +368,8 @@ async def repair(
                 break
             n += step
         say(f"indexed {n} chunks of output that were waiting")
+    if "output-upgrade" in todo:
+        say(await _run_upgrade(store, progress or (lambda _: None)))
     if "index-segments" in todo:
         before = await store.output.index_segments()
         while await store.output.tidy_index():
@@ -371,18 +393,12 @@ async def repair(
 
 
 async def _delete_orphans(store: Store) -> str:
-    from storage.text import index_text
-
     async with store.transaction() as db:
         rows = await db.execute_fetchall(
-            "SELECT c.id, c.data FROM output_chunks c WHERE c.indexed = 1 AND NOT EXISTS "
-            "(SELECT 1 FROM sessions s WHERE s.id = c.session_id) AND EXISTS "
-            "(SELECT 1 FROM output_fts_docsize d WHERE d.id = c.id)"
+            f"SELECT {output_index.REMOVE_COLUMNS} FROM output_chunks c WHERE c.indexed > 0 "
+            "AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = c.session_id)"
         )
-        await db.executemany(
-            "INSERT INTO output_fts (output_fts, rowid, text) VALUES ('delete', ?, ?)",
-            [(cid, index_text(data)) for cid, data in rows],
-        )
+        await output_index.remove(db, rows)
         counts = []
         for name, table, column in (
             ("output chunks", "output_chunks", "session_id"),
@@ -399,32 +415,37 @@ async def _delete_orphans(store: Store) -> str:
 
 
 async def _fix_output_index(store: Store) -> str:
-    broken = await _fts_check(store, "output_fts")
-    ghost = await _count(
-        store,
-        "SELECT count(*) FROM output_fts_docsize d WHERE NOT EXISTS "
-        "(SELECT 1 FROM output_chunks c WHERE c.id = d.id AND c.indexed = 1)",
-    )
+    broken = await _fts_check(store, "output_words")
+    ghost = await _count(store, _GHOSTS)
     async with store.transaction() as db:
         if broken or ghost:
             # Entries whose text is unknown cannot be deleted from a contentless index
             # one by one: start it again from the stored output.
-            await db.execute("INSERT INTO output_fts (output_fts) VALUES ('delete-all')")
-            await _reindex_all(db, lambda _: None)
-            n = (await (await db.execute("SELECT count(*) FROM output_fts_docsize")).fetchone())[0]
+            await output_index.clear(db)
+            await output_index.reindex_all(db, lambda _: None)
+            n = (await db.execute_fetchall("SELECT count(*) FROM output_words_docsize"))[0][0]
             return f"rebuilt the output index ({n} chunks)"
-        from storage.text import index_text
-
         rows = await db.execute_fetchall(
-            "SELECT c.id, c.data FROM output_chunks c WHERE c.indexed = 1 AND NOT EXISTS "
-            "(SELECT 1 FROM output_fts_docsize d WHERE d.id = c.id)"
+            "SELECT c.id, c.data, c.plain_size, c.open_end, c.session_id FROM output_chunks c "
+            "WHERE c.indexed = 2 AND NOT EXISTS "
+            "(SELECT 1 FROM output_words_docsize d WHERE d.id = c.id)"
         )
-        await db.executemany(
-            "INSERT INTO output_fts (rowid, text) VALUES (?, ?)",
-            [(cid, index_text(data)) for cid, data in rows],
-        )
-        await merge_for_write(db, sum(len(data) for _, data in rows))
+        await output_index.index_and_pack(db, rows)
+        await merge_for_write(db, sum(len(r[1]) for r in rows))
         return f"indexed {len(rows)} chunks that were missing from the output index"
+
+
+async def _run_upgrade(store: Store, say: Callable[[str], Any]) -> str:
+    """Upgrade pre-v9 output in short transactions (each one whole: a kill leaves a valid
+    database and the next run goes on from there), saying how far it got."""
+    total = await output_index.upgrade_left(store)
+    steps = 0
+    while await output_index.upkeep_step(store):
+        steps += 1
+        if steps % 8 == 0:
+            left = await output_index.upgrade_left(store)
+            say(f"upgrading output: {format_size(total - left)} of {format_size(total)}")
+    return f"compressed and re-indexed {format_size(total)} of output from before schema v9"
 
 
 async def _rebuild_metadata_index(store: Store) -> str:

@@ -36,7 +36,8 @@ HASH_BYTES = 2 * 1024 * 1024  # FTS5 'hashsize': pending text per flushed segmen
 PAGE_BYTES = 4000  # about one index page (FTS5 'pgsz' default 4050)
 STEP_PAGES = 256  # index pages written per merge_step (~1 MB, ~50-150 ms)
 
-# Schema v2: the settings above, stored in the index itself (shared by every writer).
+# Schema v2: the settings above, stored in the index itself (shared by every writer);
+# v9 gives output_words, the output index since, the same.
 SETTINGS = [
     "INSERT INTO output_fts (output_fts, rank) VALUES ('automerge', 0)",
     f"INSERT INTO output_fts (output_fts, rank) VALUES ('usermerge', {MERGE_AT})",
@@ -47,7 +48,7 @@ SETTINGS = [
 
 # How many segments the output index has (every segment has a row in ``_idx``; a few
 # milliseconds even for a 200 MB index).
-SEGMENTS_SQL = "SELECT count(DISTINCT segid) FROM output_fts_idx"
+SEGMENTS_SQL = "SELECT count(DISTINCT segid) FROM output_words_idx"
 
 
 async def segment_count(db: aiosqlite.Connection) -> int:
@@ -61,7 +62,7 @@ async def merge_step(db: aiosqlite.Connection, pages: int = STEP_PAGES) -> bool:
     more. True when it did some work (call again), False when nothing is left to merge.
     Runs in the caller's transaction, or as its own statement."""
     before = db.total_changes
-    await db.execute("INSERT INTO output_fts (output_fts, rank) VALUES ('merge', ?)", (pages,))
+    await db.execute("INSERT INTO output_words (output_words, rank) VALUES ('merge', ?)", (pages,))
     # FTS5's documented test: fewer than two changed rows means no merging was done.
     return db.total_changes - before >= 2
 

@@ -7,6 +7,7 @@ indexing what was stored unindexed, and reading lines and chunks back.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,12 @@ from storage.engine.index_merge import (
     merge_step,
     segment_count,
 )
+from storage.engine.output_index import (
+    UPKEEP_EVERY,
+    give_back_pages,
+    index_and_pack,
+    upkeep_step,
+)
 from storage.errors import SessionNotFound
 from storage.models import (
     CHUNK_COLUMNS,
@@ -28,7 +35,6 @@ from storage.models import (
     chunk_from_row,
     chunk_lines,
 )
-from storage.text import index_text
 
 if TYPE_CHECKING:
     from storage.engine.store import Store
@@ -38,6 +44,7 @@ if TYPE_CHECKING:
 class Output:
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._upkeep_at = 0.0  # monotonic time of the next upkeep step
 
     # -- writing ------------------------------------------------------------------------
     async def append(
@@ -88,7 +95,9 @@ class Output:
         params: tuple[Any, ...] = (session_id,) if session_id is not None else ()
         async with self._store.transaction() as db:
             cursor = await db.execute(
-                f"SELECT id, data FROM output_chunks WHERE {where} ORDER BY id", params
+                "SELECT id, data, plain_size, open_end, session_id FROM output_chunks "
+                f"WHERE {where} ORDER BY id",
+                params,
             )
             rows, size = [], 0
             while size < max_bytes:
@@ -97,20 +106,30 @@ class Output:
                 if not batch:
                     break
                 rows += batch
-                size += sum(len(d) for _, d in batch)
+                size += sum(r[2] or len(r[1]) for r in batch)
             await cursor.close()
-            if not rows:
-                return 0
-            await db.executemany(
-                "INSERT INTO output_fts (rowid, text) VALUES (?, ?)",
-                [(cid, index_text(data)) for cid, data in rows],
-            )
-            await db.executemany(
-                "UPDATE output_chunks SET indexed = 1 WHERE id = ?", [(cid,) for cid, _ in rows]
-            )
-            if merge or await segment_count(db) > SEGMENT_GUARD:
-                await merge_for_write(db, size)
-            return len(rows)
+            if rows:
+                await index_and_pack(db, rows)
+                if merge or await segment_count(db) > SEGMENT_GUARD:
+                    await merge_for_write(db, size)
+        if not rows:  # caught up: a moment for upkeep
+            await self.upkeep_when_due()
+        return len(rows)
+
+    async def upkeep(self) -> bool:
+        """One short step of keeping the output lean at rest: train a compression
+        dictionary when due, upgrade chunks from before schema v9 (compress them, move
+        them to the new index), give free pages back. True while there is more to do.
+        A writer that has caught up calls it now and then (``index_pending``)."""
+        more = await upkeep_step(self._store)
+        await give_back_pages(self._store)
+        return more
+
+    async def upkeep_when_due(self) -> None:
+        now = time.monotonic()
+        if now < self._upkeep_at:
+            return
+        self._upkeep_at = now + (0.0 if await self.upkeep() else UPKEEP_EVERY)
 
     async def tidy_index(self, pages: int = STEP_PAGES) -> bool:
         """One short transaction of merging the output index's segments (about
@@ -128,7 +147,9 @@ class Output:
         params = (session_id,) if session_id is not None else ()
         return int(
             await self._store.scalar(
-                f"SELECT coalesce(sum(length(data)), 0) FROM output_chunks WHERE {where}", params
+                "SELECT coalesce(sum(coalesce(plain_size, length(data))), 0) FROM output_chunks "
+                f"WHERE {where}",
+                params,
             )
         )
 

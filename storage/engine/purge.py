@@ -23,10 +23,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from storage.engine import output_index
 from storage.engine.audit import scrub_in_tx
-from storage.engine.index_merge import merge_for_write
 from storage.engine.sessions import _audit, purge_in_tx
-from storage.text import index_text
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -38,7 +37,6 @@ if TYPE_CHECKING:
 REBUILD_RATIO = 2.0
 # ... and small enough that the single transaction stays short (writers wait on it).
 REBUILD_MAX_BYTES = 256 * 1024 * 1024
-_BATCH = 128  # chunks per round trip while re-indexing
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +195,7 @@ async def _purge_rebuild(
     # roughly what they cost.
     total = purge_bytes // 10 + stay
     async with store.transaction() as db:
-        await db.execute("INSERT INTO output_fts (output_fts) VALUES ('delete-all')")
+        await output_index.clear(db)
         done = 0
         for n, sid in enumerate(ids, 1):
             if await _purge_one(db, store.actor, sid, details.get(sid), index=False):
@@ -223,20 +221,4 @@ async def _purge_one(
 
 async def _reindex_all(db: aiosqlite.Connection, progress: Callable[[int], None]) -> None:
     """Put every chunk marked indexed back into the (empty) output index."""
-    after, indexed = 0, 0
-    while True:
-        rows = await db.execute_fetchall(
-            "SELECT id, data FROM output_chunks WHERE indexed = 1 AND id > ? ORDER BY id LIMIT ?",
-            (after, _BATCH),
-        )
-        if not rows:
-            return
-        await db.executemany(
-            "INSERT INTO output_fts (rowid, text) VALUES (?, ?)",
-            [(cid, index_text(data)) for cid, data in rows],
-        )
-        after = rows[-1][0]
-        size = sum(len(data) for _, data in rows)
-        await merge_for_write(db, size)
-        indexed += size
-        progress(indexed)
+    await output_index.reindex_all(db, progress)

@@ -36,6 +36,7 @@ from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from storage.engine import compress
 from storage.engine.opening import BUSY_TIMEOUT_MS, check_header, check_version
 from storage.engine.sqlite_errors import translate
 from storage.errors import StoreCorrupt, StoreError
@@ -55,6 +56,7 @@ class Reader:
     def __init__(self, path: Path, db: sqlite3.Connection) -> None:
         self.path = path
         self.db = db
+        compress.know(path)  # where compressed chunks' dictionaries are
 
     # The facets of Store, each made (and its module imported) when first used.
     @functools.cached_property

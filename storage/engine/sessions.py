@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from storage.engine import output_index
 from storage.engine.index_merge import merge_for_write
 from storage.errors import AmbiguousSession, IllegalTransition, SessionNotFound
 from storage.models import (
@@ -22,7 +23,6 @@ from storage.models import (
     Session,
     session_from_row,
 )
-from storage.text import index_text
 from storage.uid import uuid7
 
 if TYPE_CHECKING:
@@ -577,18 +577,16 @@ async def purge_in_tx(db: aiosqlite.Connection, session_id: int, *, index: bool 
         return False
     # The output index is contentless: a delete must repeat the indexed text.
     cursor = await db.execute(
-        "SELECT id, data FROM output_chunks WHERE session_id = ? AND indexed = 1", (session_id,)
+        f"SELECT {output_index.REMOVE_COLUMNS} FROM output_chunks "
+        "WHERE session_id = ? AND indexed > 0",
+        (session_id,),
     )
     deleted = 0
     while index:
         batch = await cursor.fetchmany(256)
         if not batch:
             break
-        await db.executemany(
-            "INSERT INTO output_fts (output_fts, rowid, text) VALUES ('delete', ?, ?)",
-            [(cid, index_text(data)) for cid, data in batch],
-        )
-        deleted += sum(len(data) for _, data in batch)
+        deleted += await output_index.remove(db, batch)
     await cursor.close()
     await merge_for_write(db, deleted)  # deletions are index entries too, until merged
     await db.execute("DELETE FROM output_chunks WHERE session_id = ?", (session_id,))

@@ -20,10 +20,25 @@ from typing import Any
 
 import aiosqlite
 
+from storage.engine import compress
 from storage.engine.opening import BUSY_TIMEOUT_MS, connect, make_private_dir
 from storage.engine.sqlite_errors import translate
+from storage.errors import StoreCorrupt
 from storage.models import IntegrityReport, SearchHit
 
+# Rows that must not exist (integrity_check): a count of them, and what they are.
+_CONSISTENCY = (
+    (
+        "SELECT count(*) FROM output_chunks c LEFT JOIN sessions s ON s.id = c.session_id "
+        "WHERE s.id IS NULL",
+        "output chunks belong to no session",
+    ),
+    (
+        "SELECT count(*) FROM output_words_docsize d LEFT JOIN output_chunks c ON c.id = d.id "
+        "WHERE c.id IS NULL",
+        "output index entries belong to no chunk",
+    ),
+)
 RECLAIM_INCREMENTAL_MAX_PAGES = 50_000  # beyond this, incremental vacuum gets slow
 
 
@@ -47,6 +62,7 @@ class Store:
     """An open tether database. Use ``async with open_store(path) as store``."""
 
     def __init__(self, path: Path, db: aiosqlite.Connection, actor: str = "library") -> None:
+        compress.know(path)  # where compressed chunks' dictionaries are
         from storage.engine.audit import Audit, Settings
         from storage.engine.output import Output
         from storage.engine.queue import Queue
@@ -162,25 +178,24 @@ class Store:
     async def integrity_check(self) -> IntegrityReport:
         """SQLite's integrity check plus the full-text indexes' own checks."""
         problems: list[str] = []
-        rows = await self.fetchall("PRAGMA integrity_check")
+        try:
+            rows = await self.fetchall("PRAGMA integrity_check")
+        except StoreCorrupt as e:  # damage the check itself cannot read past
+            rows = [(str(e),)]
         problems += [r[0] for r in rows if r[0] != "ok"]
-        for table in ("output_fts", "sessions_fts"):
+        for table in ("output_words", "output_fts", "sessions_fts"):
             try:
                 await self.db.execute(f"INSERT INTO {table}({table}) VALUES ('integrity-check')")
             except sqlite3.Error as e:
                 problems.append(f"{table}: {e}")
-        orphans = await self.scalar(
-            "SELECT count(*) FROM output_chunks c LEFT JOIN sessions s ON s.id = c.session_id "
-            "WHERE s.id IS NULL"
-        )
-        if orphans:
-            problems.append(f"{orphans} output chunks belong to no session")
-        ghost = await self.scalar(
-            "SELECT count(*) FROM output_fts_docsize d LEFT JOIN output_chunks c ON c.id = d.id "
-            "WHERE c.id IS NULL"
-        )
-        if ghost:
-            problems.append(f"{ghost} output index entries belong to no chunk")
+        for sql, what in _CONSISTENCY:
+            try:
+                n = await self.scalar(sql)
+            except StoreCorrupt as e:  # damage reached while looking
+                problems.append(str(e))
+                break
+            if n:
+                problems.append(f"{n} {what}")
         return IntegrityReport(ok=not problems, problems=tuple(problems))
 
     async def backup_to(

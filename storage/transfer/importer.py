@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from storage.engine import compress, output_index
 from storage.engine.chunks import append_in_tx
 from storage.engine.index_merge import merge_for_write
 from storage.engine.sessions import _reindex_meta
@@ -250,14 +251,16 @@ class _Writer:
 
     async def flush(self) -> None:
         if self.rows:
+            # An imported session's output never grows: every chunk is stored compressed.
+            dict_id = await compress.newest_dict(self.db)
+            rows = [(*r[:-1], *compress.pack(r[-1], dict_id)) for r in self.rows]
             await self.db.executemany(
                 "INSERT INTO output_chunks (id, session_id, run, stream, first_line, line_count, "
-                "open_end, first_at, last_at, indexed, data) VALUES (?,?,?,?,?,?,?,?,?,1,?)",
-                self.rows,
+                "open_end, first_at, last_at, indexed, data, plain_size) "
+                f"VALUES (?,?,?,?,?,?,?,?,?,{output_index.IN_WORDS},?,?)",
+                rows,
             )
-            await self.db.executemany(
-                "INSERT INTO output_fts (rowid, text) VALUES (?, ?)", self.texts
-            )
+            await output_index.add(self.db, self.texts)
             await merge_for_write(self.db, self.size)
         self.rows, self.texts, self.size = [], [], 0
 

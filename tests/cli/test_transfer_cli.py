@@ -13,6 +13,7 @@ import pytest
 
 from home.paths import resolve_paths
 from storage import open_store
+from storage.engine import compress
 from tests.support.tether_cli import Tether
 
 AWS_KEY = "AKIAQYLPMN5HFIQR7XYZ"
@@ -251,7 +252,9 @@ def test_on_capture_redaction_keeps_secrets_off_disk(tether, tether_home):
 
     con = sqlite3.connect(f"file:{_db(tether_home)}?mode=ro", uri=True)
     try:
-        stored = b"".join(bytes(r[0]) for r in con.execute("SELECT data FROM output_chunks"))
+        stored = b"".join(
+            compress.plain(*r) for r in con.execute("SELECT data, plain_size FROM output_chunks")
+        )
     finally:
         con.close()
     assert AWS_KEY.encode() not in stored and b"INTERNAL-9" not in stored

@@ -172,8 +172,8 @@ def session_is_consistent(path: Path, sid: int, k: int) -> int:
     )
     chunks = rows(
         path,
-        "SELECT first_line, line_count, data FROM output_chunks WHERE session_id=? "
-        "ORDER BY first_line",
+        "SELECT first_line, line_count, plain(data, plain_size) FROM output_chunks "
+        "WHERE session_id=? ORDER BY first_line",
         [sid],
     )
     line = 0
@@ -206,7 +206,7 @@ async def test_backup_while_five_sessions_write_restores_consistent(db_path, tmp
             w.stderr.close()
     con = sqlite3.connect(backup.path)
     assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-    con.execute("INSERT INTO output_fts (output_fts) VALUES ('integrity-check')")
+    con.execute("INSERT INTO output_words (output_words) VALUES ('integrity-check')")
     con.close()
     assert_output_index_exact(backup.path)
     counts = [session_is_consistent(backup.path, sid, k) for k, sid in enumerate(sids)]

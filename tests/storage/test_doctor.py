@@ -6,11 +6,13 @@ old version could have left it.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 
 import pytest
 
 from storage import open_store
+from storage.engine import compress
 from storage.engine.doctor import diagnose, repair
 from storage.text import index_text
 from tests.support.database import assert_output_index_exact, rows
@@ -91,12 +93,12 @@ async def test_missing_index_entries_are_added(db_path):
     async with open_store(db_path) as store:
         ids = await seed(store)
     con = raw(db_path)
-    cid, data = con.execute(
-        "SELECT id, data FROM output_chunks WHERE session_id=? LIMIT 1", (ids[2],)
+    cid, data, size = con.execute(
+        "SELECT id, data, plain_size FROM output_chunks WHERE session_id=? LIMIT 1", (ids[2],)
     ).fetchone()
     con.execute(
-        "INSERT INTO output_fts (output_fts, rowid, text) VALUES ('delete', ?, ?)",
-        (cid, index_text(data)),
+        "INSERT INTO output_words (output_words, rowid, text) VALUES ('delete', ?, ?)",
+        (cid, index_text(compress.plain(data, size))),
     )
     con.close()
     async with open_store(db_path) as store:
@@ -153,7 +155,9 @@ async def test_free_space_and_trash_are_reported(db_path):
     async with open_store(db_path) as store:
         ids = await seed(store, 6)
         await store.sessions.trash(ids[:2])
-        await store.sessions.purge(ids[2:5])  # purge without reclaiming: pages stay free
+        big = await store.sessions.create(["yes"], cwd="/tmp")  # random: compresses poorly
+        await store.output.append(big.id, "stdout", os.urandom(2 << 20).hex().encode())
+        await store.sessions.purge([*ids[2:5], big.id])  # not reclaimed: pages stay free
         found = by_check(await diagnose(store, trash_days=0))
         assert found["trash"].count == 2 and "2 in it longer than 0 days" in found["trash"].message
         space = found["space"]

@@ -16,7 +16,14 @@ import pytest
 
 from storage import StoreCorrupt, StoreFull, open_store
 from storage.engine.chunks import CHUNK_BYTES
-from tests.support.database import ROOT, assert_output_index_exact, file_bytes, rows, run_python
+from tests.support.database import (
+    PLAIN_SIZES,
+    ROOT,
+    assert_output_index_exact,
+    file_bytes,
+    rows,
+    run_python,
+)
 
 # -- hostile bytes -----------------------------------------------------------------------
 
@@ -94,7 +101,7 @@ async def test_a_50_mb_line_in_one_append_is_chunked_and_memory_stays_bounded(st
     finally:
         tracemalloc.stop()
     assert peak < 16 * CHUNK_BYTES, f"append added {peak / 2**20:.1f} MiB for a 50 MiB line"
-    sizes = [n for (n,) in rows(db_path, "SELECT length(data) FROM output_chunks")]
+    sizes = [n for (n,) in rows(db_path, PLAIN_SIZES)]
     assert max(sizes) <= CHUNK_BYTES
     assert sum(sizes) == FIFTY_MB
     assert res.chunks == len(sizes) >= FIFTY_MB // CHUNK_BYTES
@@ -102,7 +109,7 @@ async def test_a_50_mb_line_in_one_append_is_chunked_and_memory_stays_bounded(st
     assert await store.output.line_count(s.id) == len(sizes)  # one piece per chunk
     tail = await store.output.tail(s.id, 1)
     assert tail[0].terminated is False
-    assert rows(db_path, "SELECT count(*) FROM output_fts_docsize") == [(len(sizes),)]
+    assert rows(db_path, "SELECT count(*) FROM output_words_docsize") == [(len(sizes),)]
 
 
 async def test_a_50_mb_line_streamed_like_a_supervisor_does(store, db_path):
@@ -119,7 +126,7 @@ async def test_a_50_mb_line_streamed_like_a_supervisor_does(store, db_path):
     finally:
         tracemalloc.stop()
     assert peak < 8 * CHUNK_BYTES, f"streaming added {peak / 2**20:.1f} MiB"
-    sizes = [n for (n,) in rows(db_path, "SELECT length(data) FROM output_chunks")]
+    sizes = [n for (n,) in rows(db_path, PLAIN_SIZES)]
     assert max(sizes) <= CHUNK_BYTES
     assert await store.output.read_bytes(s.id) == line + b"\n"
 

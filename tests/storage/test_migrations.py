@@ -132,7 +132,7 @@ async def test_upgrade_backs_up_first_then_migrates(db_path, monkeypatch):
     assert mode_of(backup) == 0o600
     assert user_version(backup) == SCHEMA_VERSION
     assert rows(backup, "SELECT id, name, status FROM sessions") == [(sid, "b", "failed")]
-    chunks = "SELECT count(*), sum(length(data)) FROM output_chunks"
+    chunks = "SELECT count(*), sum(coalesce(plain_size, length(data))) FROM output_chunks"
     assert rows(backup, chunks) == rows(db_path, chunks)
     assert len(original) > 0
     cols = [r[0] for r in rows(backup, "SELECT name FROM pragma_table_info('sessions')")]

@@ -6,7 +6,7 @@ import pytest
 
 from storage import AppendResult, Line, OutputChunk, SessionNotFound
 from storage.engine.chunks import CHUNK_BYTES, count_lines, split_chunks
-from tests.support.database import assert_output_index_exact, rows
+from tests.support.database import PLAIN_SIZES, assert_output_index_exact, rows
 
 
 @pytest.fixture
@@ -195,7 +195,7 @@ def test_split_chunks_laws():
 async def test_chunks_are_bounded_and_hold_whole_lines(store, sid, db_path):
     line = b"0123456789abcdef" * 5 + b"\n"
     await store.output.append(sid, "stdout", line * 20_000)
-    sizes = rows(db_path, "SELECT length(data), open_end FROM output_chunks")
+    sizes = rows(db_path, "SELECT length(plain(data, plain_size)), open_end FROM output_chunks")
     assert len(sizes) > 1
     assert max(n for n, _ in sizes) <= CHUNK_BYTES
     assert {o for _, o in sizes} == {0}
@@ -230,7 +230,7 @@ async def test_a_line_longer_than_a_chunk_is_cut_into_pieces(store, sid, db_path
     assert [len(ln.raw) for ln in lines] == [6, CHUNK_BYTES, CHUNK_BYTES, 100, 5]
     assert [ln.terminated for ln in lines] == [True, False, False, True, True]
     assert await store.output.read_bytes(sid) == b"before\n" + long + b"\nafter\n"
-    assert max(n for (n,) in rows(db_path, "SELECT length(data) FROM output_chunks")) <= CHUNK_BYTES
+    assert max(n for (n,) in rows(db_path, PLAIN_SIZES)) <= CHUNK_BYTES
 
 
 async def test_a_long_line_arriving_in_small_pieces(store, sid, db_path):
@@ -242,7 +242,7 @@ async def test_a_long_line_arriving_in_small_pieces(store, sid, db_path):
     assert b"".join(ln.raw for ln in lines) == piece * 200
     assert all(len(ln.raw) <= CHUNK_BYTES for ln in lines)
     assert [ln.terminated for ln in lines] == [False] * (len(lines) - 1) + [True]
-    assert max(n for (n,) in rows(db_path, "SELECT length(data) FROM output_chunks")) <= CHUNK_BYTES
+    assert max(n for (n,) in rows(db_path, PLAIN_SIZES)) <= CHUNK_BYTES
     assert_output_index_exact(db_path)
 
 
@@ -276,12 +276,14 @@ async def test_continuing_an_indexed_line_reindexes_it(store, sid, db_path):
 async def test_an_open_tail_is_kept_apart_so_continuing_it_is_cheap(store, sid, db_path):
     body = b"".join(b"finished line %04d\n" % i for i in range(1000))  # about 19 KB
     await store.output.append(sid, "stdout", body + b"half of a li")
-    chunks = rows(db_path, "SELECT length(data), line_count, open_end FROM output_chunks")
+    chunks = rows(
+        db_path, "SELECT length(plain(data, plain_size)), line_count, open_end FROM output_chunks"
+    )
     assert chunks == [(len(body), 1000, 0), (12, 1, 1)]
     await store.output.append(sid, "stdout", b"ne\nnext\n")
     lines = await store.output.read_lines(sid, 998, 2000)
     assert raws(lines) == [b"finished line 0998", b"finished line 0999", b"half of a line", b"next"]
-    assert rows(db_path, "SELECT length(data) FROM output_chunks ORDER BY first_line")[0] == (
+    assert rows(db_path, PLAIN_SIZES + " ORDER BY first_line")[0] == (
         len(body),
     )  # the big chunk was not rewritten
     assert_output_index_exact(db_path)

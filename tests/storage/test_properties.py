@@ -364,7 +364,7 @@ async def _append_law(db: Path, ops) -> None:
                 await _check_range(store, sid, model, args[0], args[0] + args[1])
         await _check_everything(store, sid, model)
     assert_output_index_exact(db)
-    sizes = rows(db, "SELECT length(data) FROM output_chunks")
+    sizes = rows(db, "SELECT length(plain(data, plain_size)) FROM output_chunks")
     assert all(0 < n <= CHUNK_BYTES for (n,) in sizes)
 
 
@@ -468,7 +468,7 @@ async def _purge_law(db: Path, specs) -> None:
     assert_output_index_exact(db)
     assert rows(
         db,
-        "SELECT count(*) FROM output_fts_docsize d LEFT JOIN output_chunks c "
+        "SELECT count(*) FROM output_words_docsize d LEFT JOIN output_chunks c "
         "ON c.id = d.id WHERE c.id IS NULL",
     ) == [(0,)]
     assert expected_postings({}) == []  # the helper itself sees an empty index as empty

@@ -355,6 +355,10 @@ async def test_purge_is_complete_and_shrinks_the_file(db_path, strategy):
         await store.reclaim_space()
         before = db_size(store)
         purged_bytes = sum([(await store.sessions.require(i)).output_bytes for i in doomed])
+        marks = ",".join("?" * len(doomed))
+        stored = await store.scalar(  # what the purged output takes in the file (compressed)
+            f"SELECT sum(length(data)) FROM output_chunks WHERE session_id IN ({marks})", doomed
+        )
         stay_bytes = {i: await store.output.read_bytes(i) for i in stay}
         secure = await store.scalar("PRAGMA secure_delete")
         result = await purge_sessions(store, doomed, strategy=strategy)
@@ -372,7 +376,8 @@ async def test_purge_is_complete_and_shrinks_the_file(db_path, strategy):
         entries = await store.audit.list(action="purge", limit=100)
         assert {e.session_id for e in entries} == set(doomed)
     assert_gone(db_path, set(doomed))
-    assert before - after >= 0.9 * purged_bytes, (before, after, purged_bytes)
+    # (0.8: the per-chunk way leaves delete markers in the index until it is merged)
+    assert before - after >= 0.8 * stored, (before, after, stored)
     assert result.size_before == before and result.size_after == after
 
 
@@ -472,8 +477,8 @@ def fingerprint(path: Path) -> dict[int, tuple]:
             tuple(
                 rows(
                     path,
-                    "SELECT id, first_line, length(data), indexed FROM output_chunks "
-                    "WHERE session_id=? ORDER BY first_line",
+                    "SELECT id, first_line, length(plain(data, plain_size)), indexed "
+                    "FROM output_chunks WHERE session_id=? ORDER BY first_line",
                     [sid],
                 )
             ),
@@ -529,13 +534,13 @@ def test_kill_9_during_purge_leaves_each_session_whole_or_gone(tmp_path, strateg
         con = sqlite3.connect(db)
         try:
             assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-            con.execute("INSERT INTO output_fts (output_fts) VALUES ('integrity-check')")
+            con.execute("INSERT INTO output_words (output_words) VALUES ('integrity-check')")
         finally:
             con.close()
         # Index entries for exactly the chunks that are left (the full posting-by-posting
         # comparison is slow, so it runs on the last attempt only).
-        docs = {r[0] for r in rows(db, "SELECT id FROM output_fts_docsize")}
-        assert docs == {r[0] for r in rows(db, "SELECT id FROM output_chunks WHERE indexed=1")}
+        docs = {r[0] for r in rows(db, "SELECT id FROM output_words_docsize")}
+        assert docs == {r[0] for r in rows(db, "SELECT id FROM output_chunks WHERE indexed=2")}
         if attempt == 3:
             assert_output_index_exact(db)
         outcomes.append(len(after))

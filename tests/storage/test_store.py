@@ -178,7 +178,7 @@ async def test_integrity_check_reports_index_entries_without_chunks(db_path):
         s = await store.sessions.create(["x"], cwd="/")
         await store.output.append(s.id, "stdout", b"hello\n")
     con = sqlite3.connect(db_path)
-    con.execute("INSERT INTO output_fts (rowid, text) VALUES (9999, 'ghost words')")
+    con.execute("INSERT INTO output_words (rowid, text) VALUES (9999, 'ghost words')")
     con.commit()
     con.close()
     async with open_store(db_path) as store:

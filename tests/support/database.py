@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from storage.engine import compress
 from storage.text import index_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,19 +34,27 @@ def file_bytes(path: str | os.PathLike[str]) -> bytes:
         return f.read()
 
 
+# The plain size of every chunk (``plain``: see ``rows``).
+PLAIN_SIZES = "SELECT length(plain(data, plain_size)) FROM output_chunks"
+
+
 def rows(path: str | os.PathLike[str], sql: str, params: Iterable[Any] = ()) -> list[tuple]:
-    """Run a query on a separate read-only connection."""
+    """Run a query on a separate read-only connection. SQL may use ``plain(data,
+    plain_size)``: a chunk's bytes as written, compressed or not."""
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    compress.know(path)
+    con.create_function("plain", 2, compress.plain, deterministic=True)
     try:
         return [tuple(r) for r in con.execute(sql, tuple(params))]
     finally:
         con.close()
 
 
-def fts_postings(path: str | os.PathLike[str], table: str = "output_fts") -> list[tuple]:
+def fts_postings(path: str | os.PathLike[str], table: str = "output_words") -> list[tuple]:
     """Every (rowid, column, term, offset) the FTS index holds, sorted. Works for the
-    contentless ``output_fts`` too, so stale entries (a delete that repeated the wrong
-    text) show up here even though the index cannot give its text back."""
+    contentless ``output_words`` too, so stale entries (a delete that repeated the wrong
+    text) show up here even though the index cannot give its text back. (Column and
+    offset are None for a ``detail=none`` index like ``output_words``.)"""
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         con.execute(f"CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, {table}, instance)")
@@ -54,11 +63,14 @@ def fts_postings(path: str | os.PathLike[str], table: str = "output_fts") -> lis
         con.close()
 
 
-def expected_postings(texts: dict[int, str]) -> list[tuple]:
+def expected_postings(texts: dict[int, str], detail: str = "none") -> list[tuple]:
     """What ``fts_postings`` must return for an index holding ``texts`` (rowid -> text)."""
     con = sqlite3.connect(":memory:")
     try:
-        con.execute(f"CREATE VIRTUAL TABLE t USING fts5(text, tokenize = '{FTS_TOKENIZER}')")
+        con.execute(
+            f"CREATE VIRTUAL TABLE t USING fts5(text, tokenize = '{FTS_TOKENIZER}', "
+            f"detail = {detail})"
+        )
         con.executemany("INSERT INTO t (rowid, text) VALUES (?, ?)", texts.items())
         con.execute("CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, t, instance)")
         return sorted(tuple(r) for r in con.execute("SELECT doc, col, term, offset FROM temp.v"))
@@ -69,9 +81,9 @@ def expected_postings(texts: dict[int, str]) -> list[tuple]:
 def assert_output_index_exact(path: str | os.PathLike[str]) -> None:
     """The output index holds exactly ``index_text`` of every indexed chunk, nothing
     else: no entry for a deleted chunk, no stale text of a chunk that grew or shrank."""
-    chunks = rows(path, "SELECT id, data FROM output_chunks WHERE indexed = 1")
+    chunks = rows(path, "SELECT id, plain(data, plain_size) FROM output_chunks WHERE indexed = 2")
     assert fts_postings(path) == expected_postings({i: index_text(d) for i, d in chunks})
-    docs = {r[0] for r in rows(path, "SELECT id FROM output_fts_docsize")}
+    docs = {r[0] for r in rows(path, "SELECT id FROM output_words_docsize")}
     assert docs == {i for i, _ in chunks}
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from storage import Store
+from storage.engine import compress
 from storage.redact import Redactor
 from storage.transfer.export import export_sessions
 
@@ -119,6 +120,8 @@ def snapshot(path: str | os.PathLike[str]) -> dict[str, Any]:
     import sqlite3
 
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    compress.know(path)
+    con.create_function("plain", 2, compress.plain, deterministic=True)
     try:
         out: dict[str, Any] = {}
         cols = (
@@ -146,7 +149,8 @@ def snapshot(path: str | os.PathLike[str]) -> dict[str, Any]:
                     tuple(r)
                     for r in con.execute(
                         "SELECT run, stream, first_line, line_count, open_end, first_at, last_at, "
-                        "indexed, data FROM output_chunks WHERE session_id=? ORDER BY first_line",
+                        "indexed, plain(data, plain_size) FROM output_chunks WHERE session_id=? "
+                        "ORDER BY first_line",
                         (sid,),
                     )
                 ],

@@ -24,14 +24,16 @@ from __future__ import annotations
 
 import sqlite3
 import types
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from storage.engine.compress import plain
+from storage.engine.output_index import fts_words, legacy_range
 from storage.engine.search.filters import chunk_where, session_where
 from storage.engine.search.lines import ChunkScanner, LineMatch
 from storage.errors import StoreError
 from storage.models import SearchHit
-from storage.query import And, Not, Phrase, Query, QueryError, Term, Word
+from storage.query import Query, QueryError
 from storage.query.match import fts_match
 
 if TYPE_CHECKING:
@@ -66,8 +68,9 @@ class _Chunk:
 
 
 def _chunk(row: Any) -> _Chunk:
+    """A candidate from ``_META`` (then optionally ``c.data, c.plain_size``)."""
     cid, sid, run, stream, first, open_end, at = tuple(row)[:7]
-    data = bytes(row[7]) if len(row) > 7 and row[7] is not None else None
+    data = plain(row[7], row[8]) if len(row) > 8 and row[7] is not None else None
     return _Chunk(cid, sid, run, stream, first, bool(open_end), at, data)
 
 
@@ -85,7 +88,7 @@ class OutputSearch:
     ) -> None:
         self.store, self.query = store, query
         self.scan_unindexed = unindexed
-        self.match = fts_match(query, exclusions=False)
+        self.match = fts_words(query)  # phrases as words: checked in the lines
         self.scanner = ChunkScanner(query)
         cw, cp = chunk_where(query)
         sw, sp = session_where(query, include_deleted=include_deleted)
@@ -121,12 +124,20 @@ class OutputSearch:
         return found
 
     async def load_unindexed(self, before: int) -> None:
-        if self.match is None or not self.scan_unindexed:
-            return  # every chunk is read directly anyway, or only the index is asked
+        if self.match is None:
+            return  # every chunk is read directly anyway
+        if self.scan_unindexed:  # (else only the index is asked)
+            await self.load_new(before)
+        await self.load_legacy(before)
+        self.unindexed.sort(key=lambda c: -c.id)
+
+    async def load_new(self, before: int) -> None:
+        """Chunks not indexed yet, newest first, up to ``UNINDEXED_SCAN_BYTES``."""
         # No ORDER BY or id range here: those would steer SQLite away from the partial
         # index of unindexed chunks into a scan of the whole table.
         rows = await self.rows(
-            f"SELECT {_META}, length(c.data) FROM output_chunks c WHERE c.indexed = 0 "
+            f"SELECT {_META}, coalesce(c.plain_size, length(c.data)) FROM output_chunks c "
+            f"WHERE c.indexed = 0 "
             f"AND {self.filters}",
             self.params,
         )
@@ -139,15 +150,30 @@ class OutputSearch:
             else:
                 self.unindexed_rest += row[7]
 
+    async def load_legacy(self, before: int) -> None:
+        """Chunks from before schema v9 that the upkeep step has not moved to the new
+        index yet are found through the old one, and then read like unindexed chunks."""
+        legacy = await legacy_range(self.store)
+        if legacy is None:
+            return
+        rows = await self.rows(
+            f"SELECT {_META} FROM output_fts f CROSS JOIN output_chunks c ON c.id = f.rowid "
+            f"WHERE output_fts MATCH ? AND f.rowid >= ? AND f.rowid < ? AND c.indexed = 1 "
+            f"AND {self.filters}",
+            [fts_match(self.query, exclusions=False), *legacy, *self.params],
+        )
+        self.unindexed += [_chunk(r) for r in rows if r[0] < before]
+
     async def fill(self, chunks: list[_Chunk]) -> list[_Chunk]:
         """Load the data of chunks that lack it; drop chunks deleted meanwhile."""
         missing = [c.id for c in chunks if c.data is None and c.id not in self.scanned]
         if missing:
             rows = await self.rows(
-                f"SELECT id, data FROM output_chunks WHERE id IN ({','.join('?' * len(missing))})",
+                f"SELECT id, data, plain_size FROM output_chunks "
+                f"WHERE id IN ({','.join('?' * len(missing))})",
                 missing,
             )
-            data = {r[0]: bytes(r[1]) for r in rows}
+            data = {r[0]: plain(r[1], r[2]) for r in rows}
             for c in chunks:
                 if c.data is None:
                     c.data = data.get(c.id)
@@ -157,15 +183,15 @@ class OutputSearch:
         """Candidate chunks, newest first, with their data."""
         if self.match is None:
             sql = (
-                f"SELECT {_META}, c.data FROM output_chunks c WHERE c.id < ? AND "
+                f"SELECT {_META}, c.data, c.plain_size FROM output_chunks c WHERE c.id < ? AND "
                 f"{self.filters} ORDER BY c.id DESC LIMIT ?"
             )
             head: list[Any] = []
         else:
             sql = (
-                f"SELECT {_META}, c.data FROM output_fts f CROSS JOIN output_chunks c "
-                f"ON c.id = f.rowid WHERE output_fts MATCH ? AND f.rowid < ? AND "
-                f"{self.filters} ORDER BY f.rowid DESC LIMIT ?"
+                f"SELECT {_META}, c.data, c.plain_size FROM output_words f "
+                f"CROSS JOIN output_chunks c ON c.id = f.rowid WHERE output_words MATCH ? "
+                f"AND f.rowid < ? AND {self.filters} ORDER BY f.rowid DESC LIMIT ?"
             )
             head = [self.match]
         pending = list(self.unindexed)
@@ -203,9 +229,9 @@ class OutputSearch:
         is read in as few queries as possible: a window that covers a page, then all
         the rest; the data is then read a few chunks at a time."""
         sql = (
-            f"SELECT {_META} FROM output_fts f CROSS JOIN output_chunks c ON c.id = f.rowid "
-            f"WHERE output_fts MATCH ? AND f.rowid >= ? AND {self.filters} "
-            f"ORDER BY f.rank LIMIT ? OFFSET ?"
+            f"SELECT {_META} FROM output_words f CROSS JOIN output_chunks c ON c.id = f.rowid "
+            f"WHERE output_words MATCH ? AND f.rowid >= ? AND {self.filters} "
+            f"ORDER BY f.rank, f.rowid DESC LIMIT ? OFFSET ?"
         )
         window = _RANK_WINDOW
         while True:
@@ -240,7 +266,7 @@ class OutputSearch:
         if not session_ids:
             return {}
         marks = ",".join("?" * len(session_ids))
-        cols = f"{_META}, length(c.data)"
+        cols = f"{_META}, coalesce(c.plain_size, length(c.data))"  # the budget is plain bytes
         if self.match is None:
             rows = await self.rows(
                 f"SELECT {cols} FROM output_chunks c WHERE c.session_id IN ({marks}) "
@@ -250,8 +276,8 @@ class OutputSearch:
         elif len(session_ids) > _RANGE_SESSIONS:
             # Many sessions on one page: the words are rare, reading all their rows is cheap.
             rows = await self.rows(
-                f"SELECT {cols} FROM output_fts f CROSS JOIN output_chunks c ON c.id = f.rowid "
-                f"WHERE output_fts MATCH ? AND c.session_id IN ({marks}) AND {self.filters}",
+                f"SELECT {cols} FROM output_words f CROSS JOIN output_chunks c ON c.id = f.rowid "
+                f"WHERE output_words MATCH ? AND c.session_id IN ({marks}) AND {self.filters}",
                 [self.match, *session_ids, *self.params],
             )
         else:
@@ -264,8 +290,8 @@ class OutputSearch:
             rows = []
             for sid, low, high in spans:
                 rows += await self.rows(
-                    f"SELECT {cols} FROM output_fts f CROSS JOIN output_chunks c "
-                    f"ON c.id = f.rowid WHERE output_fts MATCH ? AND f.rowid BETWEEN ? AND ? "
+                    f"SELECT {cols} FROM output_words f CROSS JOIN output_chunks c "
+                    f"ON c.id = f.rowid WHERE output_words MATCH ? AND f.rowid BETWEEN ? AND ? "
                     f"AND c.session_id = ? AND {self.filters}",
                     [self.match, low, high, sid, *self.params],
                 )
@@ -299,24 +325,6 @@ class OutputSearch:
         return out
 
 
-def _words_only(query: Query) -> str | None:
-    """The FTS5 MATCH of the query with each phrase loosened into its words (all of
-    them, anywhere in the chunk): the same chunks or more, and cheap to rank."""
-
-    def loosen(term: Term) -> Term:
-        if isinstance(term, Phrase):
-            toks = term.tokens
-            words = [Word(t, prefix=term.prefix and i == len(toks) - 1) for i, t in enumerate(toks)]
-            return words[0] if len(words) == 1 else And(tuple(words))
-        if isinstance(term, Not):
-            return term
-        if isinstance(term, Word):
-            return term
-        return type(term)(tuple(loosen(t) for t in term.terms))
-
-    return fts_match(replace(query, terms=tuple(loosen(t) for t in query.terms)), exclusions=False)
-
-
 async def newest_hits(
     s: OutputSearch, limit: int, cursor: tuple[int, int] | None
 ) -> tuple[list[SearchHit], str | None]:
@@ -341,7 +349,7 @@ async def ranked_hits(
     # bm25 of a phrase first counts the chunks holding it in the whole index (a slow
     # positional scan when its words are common), so phrases are scored as their
     # words, among the chunks that hold the phrases.
-    s.rank_match = _words_only(s.query) or s.match
+    s.rank_match = s.match  # (already its phrases as words: fts_words)
     if cursor is not None and len(cursor) == 3:
         offset, skip, s.rank_floor = cursor
     else:
@@ -349,14 +357,14 @@ async def ranked_hits(
         # Scoring is the costly part, done for every candidate: past RANK_CANDIDATES
         # matching chunks, only the newest that many are ranked.
         row = await s.rows(
-            "SELECT rowid FROM output_fts WHERE output_fts MATCH ? "
+            "SELECT rowid FROM output_words WHERE output_words MATCH ? "
             "ORDER BY rowid DESC LIMIT 1 OFFSET ?",
             [s.rank_match, RANK_CANDIDATES],
         )
         s.rank_floor = row[0][0] + 1 if row else 0
     if s.rank_match != s.match:
         rows = await s.rows(
-            "SELECT rowid FROM output_fts WHERE output_fts MATCH ? AND rowid >= ?",
+            "SELECT rowid FROM output_words WHERE output_words MATCH ? AND rowid >= ?",
             [s.match, s.rank_floor],
         )
         s.rank_within = {r[0] for r in rows}

@@ -1,0 +1,274 @@
+"""The output index: which FTS5 table holds a chunk's words, and the upgrade of old ones.
+
+``output_chunks.indexed`` says where a chunk's words are: 0 nowhere yet, 2 in
+``output_words`` (schema v9), 1 in ``output_fts`` (chunks indexed before v9). Both
+tables are contentless, so removing an entry means giving its text again
+(``storage.text.index_text`` of the chunk's plain bytes), to the table it is in:
+``remove`` does that for any mix of chunks.
+
+Why ``output_words`` is ``detail=none`` (figures from bench/cases/disk.py's corpus,
+index size / raw output, realistic logs; seq): detail=full 0.34x; 1.18x, column
+0.19x; 1.05x, none 0.11x; 0.78x. Positions buy phrase matching and bm25's term
+frequencies. Phrases do not need them here: every candidate chunk's lines are checked
+by ``storage.query.match.line_matcher`` anyway, so a phrase is asked of the index as
+its words (``fts_words``) and checked in the line. Prefix queries work the same at
+every detail level; highlighting comes from the line matcher, never from FTS5. What is
+lost is ranking by how often a word occurs in a chunk: bm25 gives every chunk the same
+score without positions, so ``--rank`` orders chunks newest first (lines with more
+matched words first within a chunk). Prefix indexes (``prefix=``) would add to the
+index for queries that are already fast. Number-heavy output: an index of ``seq``
+holds one term per number; cutting numbers to their first 4 digits in the index text
+shrinks it from 0.78x to 0.005x, but the Python pass doing that indexes at 5 MB/s
+instead of 35, which a 200 MB burst cannot afford; so the text is indexed as is.
+
+Chunks from before v9 are moved by ``upkeep_step`` (short transactions, resumable:
+``output_upgrade`` keeps how far it got) into ``output_words`` and compressed; until a
+chunk is moved, search reads it directly as not indexed yet. When none is left, the old
+table is emptied (its pages go back with the next incremental vacuum).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from storage.engine import compress
+from storage.engine.index_merge import merge_for_write
+from storage.text import index_text
+
+if TYPE_CHECKING:
+    import aiosqlite
+
+    from storage.engine.store import Store
+
+WORDS = "output_words"
+LEGACY = "output_fts"
+NOT_INDEXED, IN_LEGACY, IN_WORDS = 0, 1, 2
+TABLES = {IN_LEGACY: LEGACY, IN_WORDS: WORDS}
+STEP_BYTES = 4 * 1024 * 1024  # raw output per upkeep transaction
+UPKEEP_EVERY = 30.0  # seconds between upkeep steps of a writer that has caught up
+# Free pages (after merging the index, compressing, purging) are given back once they
+# are over this share of the file, at most GIVE_BACK_PAGES per step.
+FREE_SHARE = 0.02
+GIVE_BACK_PAGES = 4096
+_ROWS = 256
+
+
+async def add(db: aiosqlite.Connection, entries: Iterable[tuple[int, str]]) -> None:
+    """Put ``(chunk id, index text)`` entries into ``output_words``."""
+    await db.executemany(f"INSERT INTO {WORDS} (rowid, text) VALUES (?, ?)", entries)
+
+
+async def index_and_pack(db: aiosqlite.Connection, rows: Sequence[Sequence[Any]]) -> None:
+    """Index chunks given as ``(id, data, plain_size, open_end, session_id)`` rows into
+    ``output_words`` and store those that can no longer change compressed (the moment a
+    chunk is compressed: see storage/engine/compress.py). In the caller's transaction."""
+    dict_id = await compress.newest_dict(db)
+    entries, updates = [], []
+    for cid, data, plain_size, open_end, sid in rows:
+        text = compress.plain(data, plain_size)
+        entries.append((cid, index_text(text)))
+        blob, n = None, None
+        if plain_size is None and await _sealed(db, cid, sid, open_end):
+            blob, n = compress.pack(text, dict_id)
+        updates.append((blob if n is not None else None, n, cid))
+    await add(db, entries)
+    await compress.note_indexed(db, sum(len(text) for _, text in entries))
+    # One rewrite per row: marked indexed, and compressed when it can be.
+    await db.executemany(
+        f"UPDATE output_chunks SET indexed = {IN_WORDS}, data = coalesce(?, data), "
+        "plain_size = coalesce(?, plain_size) WHERE id = ?",
+        updates,
+    )
+
+
+async def remove(db: aiosqlite.Connection, rows: Iterable[Sequence[Any]]) -> int:
+    """Remove the index entries of chunks given as ``(id, indexed, data, plain_size)``
+    rows, each from the table it is in. Returns the plain bytes whose text was given."""
+    by_table: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    size = 0
+    for cid, indexed, data, plain_size in rows:
+        table = TABLES.get(indexed)
+        if table is None:
+            continue
+        text = compress.plain(data, plain_size)
+        size += len(text)
+        by_table[table].append((cid, index_text(text)))
+    for table, entries in by_table.items():
+        await db.executemany(
+            f"INSERT INTO {table} ({table}, rowid, text) VALUES ('delete', ?, ?)", entries
+        )
+    return size
+
+
+REMOVE_COLUMNS = "id, indexed, data, plain_size"  # what ``remove`` takes, in its order
+
+
+async def clear(db: aiosqlite.Connection) -> None:
+    """Empty both output indexes (before indexing every chunk again)."""
+    for table in (LEGACY, WORDS):
+        await db.execute(f"INSERT INTO {table} ({table}) VALUES ('delete-all')")
+
+
+async def reindex_all(db: aiosqlite.Connection, progress: Callable[[int], None]) -> int:
+    """Put every chunk marked indexed into the (emptied, ``clear``) ``output_words``,
+    in the caller's transaction. Returns the bytes of text indexed."""
+    after, indexed = 0, 0
+    while True:
+        rows = await db.execute_fetchall(
+            "SELECT id, data, plain_size FROM output_chunks WHERE indexed > 0 AND id > ? "
+            f"ORDER BY id LIMIT {_ROWS}",
+            (after,),
+        )
+        if not rows:
+            break
+        texts = [compress.plain(d, n) for _, d, n in rows]
+        await add(db, [(r[0], index_text(t)) for r, t in zip(rows, texts, strict=True)])
+        after = rows[-1][0]
+        size = sum(map(len, texts))
+        await merge_for_write(db, size)
+        indexed += size
+        progress(indexed)
+    await db.execute(f"UPDATE output_chunks SET indexed = {IN_WORDS} WHERE indexed = {IN_LEGACY}")
+    await db.execute("UPDATE output_upgrade SET index_next = below")
+    return indexed
+
+
+async def legacy_range(db: Any) -> tuple[int, int] | None:
+    """``(from id, below id)`` of chunks that may still be indexed in ``output_fts``
+    (search reads those directly), or None when the upgrade has moved them all.
+    ``db`` is anything with ``fetchall`` (a Store or a Reader)."""
+    rows = await db.fetchall("SELECT index_next, below FROM output_upgrade")
+    if not rows or rows[0][0] >= rows[0][1]:
+        return None
+    return int(rows[0][0]), int(rows[0][1])
+
+
+async def upgrade_left(store: Any) -> int:
+    """Bytes of pre-v9 output still to move into the new index or compress."""
+    rows = await store.fetchall("SELECT min(index_next, pack_next), below FROM output_upgrade")
+    if not rows or rows[0][0] >= rows[0][1]:
+        return 0
+    return int(
+        await store.scalar(
+            "SELECT coalesce(sum(length(data)), 0) FROM output_chunks WHERE id >= ? AND id < ?",
+            (rows[0][0], rows[0][1]),
+        )
+    )
+
+
+async def upkeep_step(store: Store, max_bytes: int = STEP_BYTES) -> bool:
+    """One short transaction of upgrading pre-v9 chunks (moving their index entries to
+    ``output_words``, compressing them), and training a compression dictionary when
+    due. True while there is more to do. A kill at any point leaves the database
+    valid: each transaction moves whole chunks and the cursor together."""
+    async with store.transaction() as db:
+        if await compress.train_due(db):
+            await compress.train(db, now=time.time())
+            return True
+        state = await db.execute_fetchall("SELECT index_next, pack_next, below FROM output_upgrade")
+        if not state:
+            return False
+        index_next, pack_next, below = state[0]
+        start = min(index_next, pack_next)
+        if start >= below:
+            return False
+        dict_id = await compress.newest_dict(db)
+        cursor = await db.execute(
+            "SELECT id, indexed, open_end, data, plain_size, session_id FROM output_chunks "
+            "WHERE id >= ? AND id < ? ORDER BY id",
+            (start, below),
+        )
+        moved: list[tuple[int, str]] = []
+        packed: list[tuple[bytes, int, int]] = []
+        size, last = 0, start - 1
+        while size < max_bytes:
+            rows = await cursor.fetchmany(8)
+            if not rows:
+                last = below - 1
+                break
+            for cid, indexed, open_end, data, plain_size, sid in rows:
+                text = compress.plain(data, plain_size)
+                size += len(text)
+                last = cid
+                if cid >= index_next and indexed == IN_LEGACY:
+                    moved.append((cid, index_text(text)))
+                if (
+                    cid >= pack_next
+                    and plain_size is None
+                    and await _sealed(db, cid, sid, open_end)
+                ):
+                    blob, n = compress.pack(text, dict_id)
+                    if n is not None:
+                        packed.append((blob, n, cid))
+        await cursor.close()
+        await add(db, moved)
+        await db.executemany(
+            f"UPDATE output_chunks SET indexed = {IN_WORDS} WHERE id = ?", [(c,) for c, _ in moved]
+        )
+        await db.executemany(
+            "UPDATE output_chunks SET data = ?, plain_size = ? WHERE id = ?", packed
+        )
+        await merge_for_write(db, sum(len(t) for _, t in moved))
+        done = last + 1
+        await db.execute(
+            "UPDATE output_upgrade SET index_next = max(index_next, ?), "
+            "pack_next = max(pack_next, ?)",
+            (done, done),
+        )
+        if done >= below:
+            # Every old entry has moved: empty the old table in this same transaction.
+            await db.execute(f"INSERT INTO {LEGACY} ({LEGACY}) VALUES ('delete-all')")
+        return done < below
+
+
+async def give_back_pages(store: Store) -> int:
+    """Give free pages back to the file system (auto_vacuum=INCREMENTAL, which new
+    databases have and ``tether doctor --fix`` switches old ones to) once they are over
+    ``FREE_SHARE`` of the file. Returns how many pages were free."""
+    free = int(await store.scalar("PRAGMA freelist_count"))
+    pages = int(await store.scalar("PRAGMA page_count"))
+    if free > max(64, pages * FREE_SHARE):
+        async with store._lock:
+            # executescript steps the pragma to its end (execute would free one page).
+            await store.db.executescript(f"PRAGMA incremental_vacuum({GIVE_BACK_PAGES});")
+    return free
+
+
+async def _sealed(db: aiosqlite.Connection, cid: int, sid: int, open_end: int) -> bool:
+    """Whether a chunk can no longer change: its last line is complete, or it is not its
+    session's newest chunk (only the newest open one is continued)."""
+    if not open_end:
+        return True
+    rows = await db.execute_fetchall(
+        "SELECT id FROM output_chunks WHERE session_id = ? ORDER BY first_line DESC LIMIT 1",
+        (sid,),
+    )
+    return bool(rows[0][0] != cid)
+
+
+def fts_words(query: Any) -> str | None:
+    """The MATCH expression ``output_words`` can run for a query: its phrases asked as
+    their words, as is a word of several tokens (``test_y``: the index has no positions);
+    exclusions are left to the line matcher."""
+    from dataclasses import replace
+
+    from storage.query import And, Not, Phrase, Term, Word
+    from storage.query.match import fts_match
+
+    def loosen(term: Term) -> Term:
+        if isinstance(term, Phrase | Word):
+            # Each token as its own word: quoted alone, FTS5 sees one token (the text
+            # as typed may tokenize into several, a phrase this index cannot run).
+            toks = term.tokens
+            if not toks:
+                return term
+            words = [Word(t, prefix=term.prefix and i == len(toks) - 1) for i, t in enumerate(toks)]
+            return words[0] if len(words) == 1 else And(tuple(words))
+        if isinstance(term, Not):
+            return term
+        return type(term)(tuple(loosen(t) for t in term.terms))
+
+    return fts_match(replace(query, terms=tuple(loosen(t) for t in query.terms)), exclusions=False)
