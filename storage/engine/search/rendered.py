@@ -19,14 +19,13 @@ the rows, and ``--rank`` of rendered hits is newest first.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from storage.engine.output_index import fts_words
 from storage.engine.search.filters import session_where
 from storage.engine.search.lines import ChunkScanner, LineMatch
 from storage.models import SearchHit
-from storage.query import And, Not, Phrase, Query, Term, Word
-from storage.query.match import fts_match
+from storage.query import Query
 
 if TYPE_CHECKING:
     from storage.engine.search.hits import OutputSearch
@@ -38,24 +37,6 @@ RAW_SHADOWED = (
     "NOT (c.stream = 'stdout' AND c.session_id IN (SELECT session_id FROM screen_renders))"
 )
 _BATCHES = (8, 32, 128)
-
-
-def _words(query: Query) -> str | None:
-    """The MATCH a detail=none index can run: phrases (and words of several tokens)
-    as their words; exclusions are left to the row matcher."""
-
-    def loosen(term: Term) -> Term:
-        if isinstance(term, Phrase | Word):
-            toks = term.tokens
-            if not toks:
-                return term
-            words = [Word(t, prefix=term.prefix and i == len(toks) - 1) for i, t in enumerate(toks)]
-            return words[0] if len(words) == 1 else And(tuple(words))
-        if isinstance(term, Not):
-            return term
-        return type(term)(tuple(loosen(t) for t in term.terms))
-
-    return fts_match(replace(query, terms=tuple(loosen(t) for t in query.terms)), exclusions=False)
 
 
 class RenderedSearch:
@@ -70,7 +51,7 @@ class RenderedSearch:
         include_deleted: bool = False,
     ) -> None:
         self.store, self.query = store, query
-        self.match = _words(query)
+        self.match = fts_words(query)  # the index has no positions: as output_words
         self.scanner = ChunkScanner(query)
         sw, sp = session_where(query, include_deleted=include_deleted)
         where = [f"c.session_id IN (SELECT s.id FROM sessions s WHERE {sw})"]
