@@ -378,6 +378,11 @@ async def repair(
         say(f"merged the output index from {_segs(before)} to {_segs(after)}")
     if "auto-vacuum" in todo:
         mode = int(await store.scalar("PRAGMA auto_vacuum"))
+        if mode == 0:  # VACUUM rewrites the whole file: keep a copy of it first
+            from storage.engine.backup import create_backup
+
+            info = await create_backup(store, label="before-vacuum")
+            say(f"backed the database up to {info.path} before rewriting it")
         async with store._lock:
             await store.db.execute_fetchall("PRAGMA auto_vacuum=INCREMENTAL")
             if mode == 0:
@@ -439,12 +444,9 @@ async def _run_upgrade(store: Store, say: Callable[[str], Any]) -> str:
     """Upgrade pre-v9 output in short transactions (each one whole: a kill leaves a valid
     database and the next run goes on from there), saying how far it got."""
     total = await output_index.upgrade_left(store)
-    steps = 0
     while await output_index.upkeep_step(store):
-        steps += 1
-        if steps % 8 == 0:
-            left = await output_index.upgrade_left(store)
-            say(f"upgrading output: {format_size(total - left)} of {format_size(total)}")
+        left = await output_index.upgrade_left(store)
+        say(f"upgrading output: {format_size(total - left)} of {format_size(total)}")
     return f"compressed and re-indexed {format_size(total)} of output from before schema v9"
 
 

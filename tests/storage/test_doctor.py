@@ -197,9 +197,33 @@ async def test_auto_vacuum_mode_is_put_back(tmp_path, mode):
     async with open_store(path) as store:
         found = by_check(await diagnose(store))
         assert found["auto-vacuum"].level == "warning"
-        await repair(store, [found["auto-vacuum"]])
+        done = await repair(store, [found["auto-vacuum"]])
         assert int(await store.scalar("PRAGMA auto_vacuum")) == 2
         assert "auto-vacuum" not in by_check(await diagnose(store))
+    backups = list((tmp_path / "backups").glob("*.db"))
+    if mode == "NONE":  # the file was rewritten (VACUUM): a copy was kept first
+        assert len(backups) == 1 and str(backups[0]) in " ".join(done)
+        assert rows(backups[0], "PRAGMA auto_vacuum") == [(0,)]
+    else:
+        assert backups == []
+
+
+async def test_doctor_fix_upgrades_old_output_with_progress(tmp_path):
+    from tests.storage.test_compression import make_v8
+
+    path = tmp_path / "t.db"
+    want = make_v8(path)
+    said: list[str] = []
+    async with open_store(path) as store:
+        found = by_check(await diagnose(store))
+        assert found["output-upgrade"].level == "info" and found["output-upgrade"].fix
+        done = await repair(store, [found["output-upgrade"]], progress=said.append)
+        assert any("upgrading output:" in s for s in said)
+        assert "compressed and re-indexed" in done[0]
+        assert by_check(await diagnose(store))["output-upgrade"].level == "ok"
+        for sid, data in want.items():
+            assert await store.output.read_bytes(sid) == data
+    assert rows(path, "SELECT count(*) FROM output_chunks WHERE plain_size IS NULL") == [(0,)]
 
 
 async def test_an_unmerged_output_index_is_reported_and_merged(db_path):
