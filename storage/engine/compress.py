@@ -144,70 +144,76 @@ async def newest_dict(db: aiosqlite.Connection) -> int | None:
 _indexed_since_check = 0
 
 
-async def note_indexed(db: aiosqlite.Connection, nbytes: int) -> None:
-    """Count output indexed by this process; past ``TRAIN_AFTER`` of it since the last
-    look, see whether a dictionary is due and train it (in the caller's transaction)."""
+def note_indexed(nbytes: int) -> bool:
+    """Count output indexed by this process. True once ``TRAIN_AFTER`` of it has been
+    indexed since the last time it said so: time to see whether a dictionary is due
+    (``train_due``, then ``train``, outside any write transaction)."""
     global _indexed_since_check
     _indexed_since_check += nbytes
     if _indexed_since_check < TRAIN_AFTER:
-        return
+        return False
     _indexed_since_check = 0
-    if await train_due(db):
-        import time
-
-        await train(db, now=time.time())
+    return True
 
 
-async def train_due(db: aiosqlite.Connection) -> bool:
+async def train_due(store: Any) -> bool:
     """Whether there is enough new output for a (first or next) dictionary."""
-    total = (await db.execute_fetchall("SELECT coalesce(sum(output_bytes), 0) FROM sessions"))[0][0]
-    last = await db.execute_fetchall("SELECT max(trained_on) FROM chunk_dicts")
-    trained_on = last[0][0]
+    total = await store.scalar("SELECT coalesce(sum(output_bytes), 0) FROM sessions")
+    trained_on = await store.scalar("SELECT max(trained_on) FROM chunk_dicts")
     if trained_on is None:
         return bool(total >= TRAIN_AFTER)
     return bool(total >= trained_on * RETRAIN_GROWTH)
 
 
-async def train(db: aiosqlite.Connection, *, now: float) -> int | None:
-    """Train a dictionary on a sample of the stored output, inside the caller's
-    transaction; keep it if it pays. Returns its id, or None when it was not kept (the
-    attempt is still recorded, so the next one waits for the output to grow)."""
-    z = _zstd()
-    ids = [r[0] for r in await db.execute_fetchall("SELECT id FROM output_chunks")]
+async def train(store: Any) -> int | None:
+    """Train a dictionary on a sample of the stored output and keep it if it pays.
+    The sample is read and the dictionary trained outside any write transaction (a
+    second or so under load: writers must not wait for it); only storing it is one.
+    Returns its id, or None when it was not kept (the attempt is still recorded, so
+    the next one waits for the output to grow)."""
+    import asyncio
+    import time
+
+    ids = [r[0] for r in await store.fetchall("SELECT id FROM output_chunks")]
     rng = random.Random(len(ids))
     picked = sorted(rng.sample(ids, min(SAMPLES, len(ids))))
     samples: list[bytes] = []
     for start in range(0, len(picked), 500):
         part = picked[start : start + 500]
-        rows = await db.execute_fetchall(
+        rows = await store.fetchall(
             f"SELECT data, plain_size FROM output_chunks WHERE id IN ({','.join('?' * len(part))})",
             part,
         )
         samples += [plain(d, n) for d, n in rows]
     samples = [s for s in samples if len(s) >= MIN_BYTES]
-    total = (await db.execute_fetchall("SELECT coalesce(sum(output_bytes), 0) FROM sessions"))[0][0]
+    total = await store.scalar("SELECT coalesce(sum(output_bytes), 0) FROM sessions")
     dict_id = rng.randrange(1 << 16, 1 << 31)
-    kept: int | None = None
-    data = b""
-    if len(samples) >= 16:
-        try:
-            trained = z.train_dictionary(DICT_BYTES, samples, dict_id=dict_id, level=LEVEL)
-        except z.ZstdError:
-            trained = None  # too little or too uniform a sample: no dictionary
-        if trained is not None:
-            plain_c = z.ZstdCompressor(level=LEVEL, write_content_size=False)
-            dict_c = z.ZstdCompressor(level=LEVEL, dict_data=trained, write_content_size=False)
-            without = sum(len(plain_c.compress(s)) for s in samples)
-            # (The dictionary's own size is paid once; training waits for TRAIN_AFTER
-            # of output, against which 64 KiB is small.)
-            with_dict = sum(len(dict_c.compress(s)) for s in samples)
-            if with_dict <= without * _PAYS:
-                kept, data = dict_id, trained.as_bytes()
-    # A dictionary that did not pay is recorded empty: a marker of the attempt.
-    await db.execute(
-        "INSERT INTO chunk_dicts (id, data, created_at, trained_on) VALUES (?, ?, ?, ?)",
-        (dict_id, data, now if kept else 0.0, total),
-    )
-    if kept is not None:
-        remember(kept, data)
-    return kept
+    data = await asyncio.to_thread(_trained, samples, dict_id)
+    async with store.transaction() as db:
+        # A dictionary that did not pay is recorded empty: a marker of the attempt.
+        await db.execute(
+            "INSERT INTO chunk_dicts (id, data, created_at, trained_on) VALUES (?, ?, ?, ?)",
+            (dict_id, data, time.time() if data else 0.0, total),
+        )
+    if not data:
+        return None
+    remember(dict_id, data)
+    return dict_id
+
+
+def _trained(samples: list[bytes], dict_id: int) -> bytes:
+    """A dictionary trained on ``samples`` if it pays on them, else b""."""
+    z = _zstd()
+    if len(samples) < 16:
+        return b""
+    try:
+        trained = z.train_dictionary(DICT_BYTES, samples, dict_id=dict_id, level=LEVEL)
+    except z.ZstdError:
+        return b""  # too little or too uniform a sample: no dictionary
+    plain_c = z.ZstdCompressor(level=LEVEL, write_content_size=False)
+    dict_c = z.ZstdCompressor(level=LEVEL, dict_data=trained, write_content_size=False)
+    without = sum(len(plain_c.compress(s)) for s in samples)
+    # (The dictionary's own size is paid once; training waits for TRAIN_AFTER of
+    # output, against which 64 KiB is small.)
+    with_dict = sum(len(dict_c.compress(s)) for s in samples)
+    return trained.as_bytes() if with_dict <= without * _PAYS else b""

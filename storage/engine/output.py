@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from storage.engine import compress
 from storage.engine.chunks import CHUNK_BYTES, Record, append_in_tx
 from storage.engine.index_merge import (
     SEGMENT_GUARD,
@@ -114,6 +115,8 @@ class Output:
                     await merge_for_write(db, size)
         if not rows:  # caught up: a moment for upkeep
             await self.upkeep_when_due()
+        elif compress.note_indexed(size) and await compress.train_due(self._store):
+            await compress.train(self._store)  # (outside the indexing transaction)
         return len(rows)
 
     async def upkeep(self) -> bool:

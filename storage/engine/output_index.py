@@ -29,7 +29,6 @@ table is emptied (its pages go back with the next incremental vacuum).
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -75,7 +74,6 @@ async def index_and_pack(db: aiosqlite.Connection, rows: Sequence[Sequence[Any]]
             blob, n = compress.pack(text, dict_id)
         updates.append((blob if n is not None else None, n, cid))
     await add(db, entries)
-    await compress.note_indexed(db, sum(len(text) for _, text in entries))
     # One rewrite per row: marked indexed, and compressed when it can be.
     await db.executemany(
         f"UPDATE output_chunks SET indexed = {IN_WORDS}, data = coalesce(?, data), "
@@ -164,10 +162,10 @@ async def upkeep_step(store: Store, max_bytes: int = STEP_BYTES) -> bool:
     ``output_words``, compressing them), and training a compression dictionary when
     due. True while there is more to do. A kill at any point leaves the database
     valid: each transaction moves whole chunks and the cursor together."""
+    if await compress.train_due(store):
+        await compress.train(store)
+        return True
     async with store.transaction() as db:
-        if await compress.train_due(db):
-            await compress.train(db, now=time.time())
-            return True
         state = await db.execute_fetchall("SELECT index_next, pack_next, below FROM output_upgrade")
         if not state:
             return False
