@@ -9,8 +9,9 @@ cached by ``output_rows.RowPainter``.
 
 The line count comes from the session row, so a 10-million-line session opens and
 jumps to its end by reading one row and one page. While the session is live its row is
-read twenty times a second (while it is not, only when the store's change watcher moves,
-and once a second); new lines are read in the same poll when the end is on screen.
+read twenty times a second, and at once when its supervisor says it wrote output
+(``live_push``); while it is not, only when the store's change watcher moves, and once
+a second. New lines are read in the same poll when the end is on screen.
 While following, the view stays at the end; when the user scrolls up it stays put and
 counts "+N new lines" instead.
 
@@ -37,6 +38,7 @@ from textual.strip import Strip
 from storage.models import LIVE, Line, Session
 from tui.keys import bindings
 
+from .live_push import LivePush
 from .output_find import Finder, find_line
 from .output_lines import PAGE_LINES, FetchStats, LinePages
 from .output_render import GutterLayout, LineStyles
@@ -45,7 +47,7 @@ from .output_rows import RowPainter, end_top, wrap_rows
 if TYPE_CHECKING:
     from storage import ChangeWatcher, Store
 
-POLL_INTERVAL = 0.05  # seconds; the write-to-screen target is p95 <= 250 ms
+POLL_INTERVAL = 0.05  # seconds; a live session's supervisor also wakes us (live_push)
 IDLE_REFRESH_TICKS = 20  # an ended session rereads its row at least once a second
 
 
@@ -169,6 +171,7 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         self._changes: ChangeWatcher | None = None
         self._ticks = 0
         self._poke = asyncio.Event()
+        self.push = LivePush(session_id, self._poke)  # wake-ups from its supervisor
 
     # -- public API -----------------------------------------------------------------------
     @property
@@ -300,6 +303,7 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
     async def _start(self) -> None:
         session = await self.store.sessions.get(self.session_id)
         self._apply_session(session, initial=True)
+        self.push.keep_up(self, self.status)
         self._ready = True
         self._update_virtual_size()
         self._place()
@@ -361,6 +365,7 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
             await pages.read_tail(self.store, self.session_id, count, nbytes)
             self._layout_epoch += 1
         self._apply_session(session)
+        self.push.keep_up(self, self.status)
 
     def _apply_session(self, session: Session | None, initial: bool = False) -> None:
         if session is None:

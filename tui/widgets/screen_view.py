@@ -1,10 +1,11 @@
 """A pty session as a person sees it: its emulated screen, or its rendered transcript.
 
 ``TerminalView`` keeps a ``ScreenReplay`` (runner/screen/replay.py) of the session and
-feeds it what was stored since the last poll: no socket, and a finished session works
-the same as a running one. While the session is live its row is read twenty times a
-second (like the output view); when the output grew, the new bytes are fed and the
-screen's styled rows compared with the last ones drawn: only rows that changed are
+feeds it what was stored since the last poll: the database is the source, so a finished
+session works the same as a running one. While the session is live its row is read
+twenty times a second, and at once when its supervisor says it wrote output
+(``live_push``, as the output view); when the output grew, the new bytes are fed and
+the screen's styled rows compared with the last ones drawn: only rows that changed are
 redrawn (``render_line`` draws one row from a cache of strips keyed by its runs).
 
 Two modes: ``screen`` draws the terminal at its own size (scrollbars when the view is
@@ -15,6 +16,7 @@ screen, then the screen's rows, and follows its end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -32,6 +34,7 @@ from textual.strip import Strip
 from runner.screen.base import DEFAULT_STYLE, CellStyle, Cursor, StyledRun
 from runner.screen.state import shown_lines
 from storage.models import LIVE
+from tui.widgets.live_push import LivePush
 from tui.widgets.output_view import SCROLL_BINDINGS
 
 if TYPE_CHECKING:
@@ -145,6 +148,8 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
         self._ready = False
         self._ticks = 0
         self._changes: ChangeWatcher | None = None
+        self._poke = asyncio.Event()
+        self.push = LivePush(session_id, self._poke)  # wake-ups from its supervisor
         self.redrawn_rows = 0  # rows redrawn because they changed (tests look)
 
     @property
@@ -178,7 +183,9 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
             except Exception as error:  # a poll must never take the screen down
                 self.log.error(f"terminal poll failed: {error!r}")
                 await asyncio.sleep(1.0)
-            await asyncio.sleep(POLL_INTERVAL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poke.wait(), POLL_INTERVAL)
+            self._poke.clear()
 
     async def _poll(self) -> bool:
         """Feed what is new; False once there is nothing to follow (a pipe session,
@@ -197,6 +204,7 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
             self._ready = True
             return False  # no terminal: the output screen shows the stream
         self.status = session.status
+        self.push.keep_up(self, self.status)
         if self.replay is None:
             # Only a terminal session needs the emulator. Loading it takes a few hundred
             # milliseconds the first time: in a thread, not on the app's event loop.

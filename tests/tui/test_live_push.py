@@ -1,0 +1,69 @@
+"""The live views are woken by the session's supervisor (tui/widgets/live_push.py): with
+the poll slowed to 30 s, new output of a real running session still shows at once, in
+the output view and in the terminal view."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from runner import control
+from storage import open_store
+from tests.support.tui_app import make_app, paths_for, pin_environment
+from tui.screens.output import OutputScreen
+from tui.widgets import output_view, screen_view
+from tui.widgets.output_view import OutputView
+from tui.widgets.screen_view import TerminalView
+
+SIZE = (120, 36)
+ECHO = ["sh", "-c", "while read l; do echo pushed-$l; done"]
+
+
+@pytest.fixture(autouse=True)
+def _pinned() -> None:
+    pin_environment()
+
+
+@pytest.fixture
+def paths(tmp_path):  # type: ignore[no-untyped-def]
+    p = paths_for(tmp_path)
+    p.ensure()
+    return p
+
+
+async def until(pilot, condition, what: str, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        await pilot.pause(0.02)
+
+
+@pytest.mark.parametrize("mode", ["pipe", "pty"])
+async def test_new_output_shows_without_waiting_for_the_poll(paths, monkeypatch, mode):
+    monkeypatch.setattr(output_view, "POLL_INTERVAL", 30.0)
+    monkeypatch.setattr(screen_view, "POLL_INTERVAL", 30.0)
+    async with open_store(paths.db) as store:
+        s = await control.start_session(store, paths, argv=ECHO, cwd=str(paths.data_dir), mode=mode)
+    app = make_app(paths)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await app.wait_loaded()
+            await app.push_screen(OutputScreen(s.id))
+            view = app.screen.query_one(TerminalView if mode == "pty" else OutputView)
+            await until(pilot, lambda: view.push.listening, "the subscription")
+
+            def shown(text: str):  # type: ignore[no-untyped-def]
+                if mode == "pty":
+                    return lambda: any(text in line for line in view.lines_shown())
+                return lambda: any(text in view.row_text(y) for y in range(view.size.height))
+
+            for n in range(3):
+                async with open_store(paths.db) as store:
+                    await control.send_input(store, paths, s.id, f"x{n}")
+                await until(pilot, shown(f"pushed-x{n}"), f"pushed-x{n} on screen")
+            assert view.push.wakes >= 3
+    finally:
+        async with open_store(paths.db) as store:
+            await control.stop(store, paths, s.id, grace=1.0)
