@@ -15,8 +15,10 @@ Measured, in the same run:
 
 (a) In a real terminal (a 120x36 tmux pane, ``harness/terminal.py``): tether opens on the
     session list; then ``U`` until the usage screen shows its first figures ("opens",
-    the target: <= 300 ms), and until it shows the page-by-page split of the file
-    (``dbstat``, measured in a thread after the first figures). A fresh ``tether`` per
+    the target: <= 300 ms: sizes on disk, biggest sessions, size over time, metrics),
+    until it shows the output per day and the estimated split (one pass over the
+    chunk rows, in a thread), and until the page-by-page split of the file
+    (``dbstat``, in a thread after that). A fresh ``tether`` per
     round (the screen's module is imported on the first ``U``, as for a user), one
     warm-up round first.
 (b) The library in this process: ``usage(exact=False)`` (what the screen draws first)
@@ -144,7 +146,7 @@ def timed(argv: list[str], env: dict[str, str] | None = None) -> float:
 def bench_screen(home: Path, runs: int) -> dict[str, list[float]]:
     """(a): U on the list until the first figures, and until the exact split."""
     env = {"TETHER_HOME": str(home)}
-    out: dict[str, list[float]] = {"open": [], "exact": []}
+    out: dict[str, list[float]] = {"open": [], "days": [], "exact": []}
     pane = Pane()
     try:
         for run in range(runs + 1):
@@ -153,14 +155,17 @@ def bench_screen(home: Path, runs: int) -> dict[str, list[float]]:
             time.sleep(1.0)  # let the list settle (first rows, reconcile)
             press = time.perf_counter()
             pane.keys("U")
-            opened = pane.wait_for(lambda t: "Where the space goes" in t and "output " in t, 30)
+            opened = pane.wait_for(lambda t: "on disk" in t, 30)  # the first figures
+            days = pane.wait_for(lambda t: "estimated from" in t or "page by page" in t, 60)
             exact = pane.wait_for(lambda t: "split page by page" in t, 60)
             pane.stop()
             if run:  # the first round warms the page cache
                 out["open"].append(opened - press)
+                out["days"].append(days - press)
                 out["exact"].append(exact - press)
             print(
                 f"  round {run}: opened {1000 * (opened - press):.0f} ms, "
+                f"days {1000 * (days - press):.0f} ms, "
                 f"split {1000 * (exact - press):.0f} ms{' (warm-up)' if not run else ''}",
                 flush=True,
             )
@@ -174,9 +179,12 @@ def bench_library(db: Path, runs: int) -> dict[str, list[float]]:
     from storage.engine.reader import open_reader
     from storage.engine.usage import space, usage
 
-    out: dict[str, list[float]] = {"instant": [], "exact": []}
+    out: dict[str, list[float]] = {"first": [], "instant": [], "exact": []}
     with open_reader(db, create=False) as reader:
         for _ in range(runs):
+            started = time.perf_counter()
+            reader.run(usage(reader, backups_dir=db.parent / "backups", chunks=False))
+            out["first"].append(time.perf_counter() - started)
             started = time.perf_counter()
             reader.run(usage(reader, backups_dir=db.parent / "backups"))
             out["instant"].append(time.perf_counter() - started)
@@ -227,7 +235,9 @@ def main() -> int:
 
     rows = [
         ("usage screen: U to the first figures", screen["open"]),
+        ("usage screen: U to the days and the estimated split", screen["days"]),
         ("usage screen: U to the page-by-page split", screen["exact"]),
+        ("library: usage(chunks=False) (the first figures)", lib["first"]),
         ("library: usage(exact=False)", lib["instant"]),
         ("library: space(exact=True) (dbstat)", lib["exact"]),
         ("tether usage --json", procs["cli"]),
@@ -254,6 +264,13 @@ def main() -> int:
                 reference=dbstat,
                 target="<= 300 ms",
                 met=lambda value, _ratio: value <= 300,
+            ),
+            figure(
+                17,
+                "usage screen: U to output per day and the estimated split",
+                ms(screen["days"]),
+                "ms",
+                reference=dbstat,
             ),
             figure(
                 17,

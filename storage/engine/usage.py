@@ -59,6 +59,7 @@ class Space:
     other: int  # sessions, runs, tags, settings, audit log, metrics
     free: int  # free pages inside the file
     exact: bool
+    split: bool = True  # False: only the totals (file, WAL, backups, content, free)
 
     @property
     def total(self) -> int:
@@ -162,10 +163,12 @@ async def space(
     backups_dir: Path | None = None,
     exact: bool = False,
     stored: int | None = None,
+    split: bool = True,
 ) -> Space:
     """Bytes on disk by part (see the module docstring for ``exact``). ``stored``: the
     stored size of all chunks when the caller has it (``usage`` counts it with the
-    days), else it is counted here (``exact=False``)."""
+    days), else it is counted here (``exact=False``). ``split=False``: only the totals,
+    no pass over the chunks (the parts are 0)."""
     db = Path(store.path)
     size = _stat(db)
     wal = _stat(db.with_name(db.name + "-wal"))
@@ -175,6 +178,8 @@ async def space(
     free = int(await store.scalar("PRAGMA freelist_count")) * page
     content = pages * page
     live, trashed, _, _ = await output_totals(store)
+    if not split:
+        return Space(size, wal, content, backups, files, 0, 0, 0, 0, free, False, False)
     if exact:
         output = index = other = 0
         for name, used in await store.fetchall(
@@ -326,15 +331,20 @@ async def usage(
     top: int = 10,
     days: int = 14,
     now: float | None = None,
+    chunks: bool = True,
 ) -> Usage:
     """Everything the usage view shows: space, biggest sessions, output per day, the
-    database size over the last ``days`` days, the trend and the last day's metrics."""
+    database size over the last ``days`` days, the trend and the last day's metrics.
+    ``chunks=False`` skips the one pass over the chunk rows (about 0.2 s for 1 GB):
+    no output per day, and only the totals of the space (what the screen draws first)."""
     now = time.time() if now is None else now
-    chunk_days = await _chunk_days(store, 0.0)  # one pass: the days and the stored size
+    chunk_days = await _chunk_days(store, 0.0) if chunks else []  # days and stored size
     stored = sum(d.stored for d in chunk_days)
-    where = await space(store, backups_dir=backups_dir, exact=exact, stored=stored)
+    where = await space(
+        store, backups_dir=backups_dir, exact=exact, stored=stored, split=chunks or exact
+    )
     _, _, n_live, n_trash = await output_totals(store)
-    daily = _last_days(chunk_days, days, now)
+    daily = _last_days(chunk_days, days, now) if chunks else []
     sizes = await metrics.series(store, "db_bytes", since=now - days * DAY)
     figures = {
         name: await metrics.summary(store, name, since=now - DAY)

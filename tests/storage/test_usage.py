@@ -120,6 +120,10 @@ async def test_usage_as_a_whole(filled) -> None:  # type: ignore[no-untyped-def]
     assert [s.value for s in u.db_sizes] == [1000, 5000]
     assert u.trend.source == "database size" and u.trend.bytes_per_day == pytest.approx(4000)
     assert u.figures["search_ms"]["latest"] == 12.5 and u.figures["index_lag"] is None
+    first = await usage.usage(store, top=2, days=5, now=now, chunks=False)
+    assert first.days == () and not first.space.split and first.space.output == 0
+    assert first.space.content == u.space.content and first.top == u.top
+    assert first.trend == u.trend  # from the size samples, not the days
     j = u.to_json()
     assert set(j) == {
         "at",
@@ -132,6 +136,7 @@ async def test_usage_as_a_whole(filled) -> None:  # type: ignore[no-untyped-def]
         "trend",
         "metrics",
     }
+    assert j["space"]["split"] is True
     assert j["space"]["total"] == u.space.total and j["db_sizes"][1] == {
         "at": now - DAY,
         "bytes": 5000,

@@ -135,8 +135,11 @@ class UsageScreen(TetherScreen[None]):
         # On a read-only connection of its own, in a thread: one hop for a dozen
         # queries (through the app's store each would cross to its thread and back),
         # and the app's store stays free.
-        found, series = await asyncio.to_thread(_measure, app.paths.db, app.paths.backups, now)
-        self._show(Figures(found, quota, series, now))
+        paths = app.paths
+        found, series = await asyncio.to_thread(_measure, paths.db, paths.backups, now, False)
+        self._show(Figures(found, quota, series, now))  # totals, sessions, sizes, metrics
+        found, series = await asyncio.to_thread(_measure, paths.db, paths.backups, now, True)
+        self._show(Figures(found, quota, series, now))  # and the days, the estimated split
         try:
             await metrics.sample_db_bytes(app.store, now=now)
         except Exception as e:  # noqa: BLE001 - a read-only or busy database: no sample
@@ -192,10 +195,16 @@ class UsageScreen(TetherScreen[None]):
             text.append(f"{name:<8}{format_size(value):>11} ")
             text.append(f"{bar(value, largest, BAR):<{BAR}}", style="cyan")
             text.append(f" {note}\n", style="dim")
-        text.append(
-            "split page by page" if s.exact else "estimated from the counters; measuring…",
-            style="dim italic",
-        )
+        if not s.split:
+            text = Text(f"{'content':<8}{format_size(s.content):>11}\n")
+            text.append(f"{'WAL':<8}{format_size(s.wal):>11}\n")
+            text.append(f"{'backups':<8}{format_size(s.backups):>11}\n")
+            text.append("measuring where it goes…", style="dim italic")
+        else:
+            text.append(
+                "split page by page" if s.exact else "estimated from the chunks; measuring…",
+                style="dim italic",
+            )
         self.query_one("#space", Static).update(text)
 
     def _show_growth(self, u: Usage, now: float) -> None:
@@ -243,14 +252,17 @@ def _sessions(n: int) -> str:
     return f"{n} session" + ("" if n == 1 else "s")
 
 
-def _measure(db, backups, now):  # type: ignore[no-untyped-def]
-    """The instant figures and a day of each metric (in a thread)."""
+def _measure(db, backups, now, chunks):  # type: ignore[no-untyped-def]
+    """The figures (with ``chunks``: the days and the estimated split too) and a day of
+    each metric, in a thread."""
     from storage.engine import metrics
     from storage.engine.reader import open_reader
     from storage.engine.usage import usage
 
     with open_reader(db, create=False) as reader:
-        found = reader.run(usage(reader, backups_dir=backups, top=TOP, days=DAYS, now=now))
+        found = reader.run(
+            usage(reader, backups_dir=backups, top=TOP, days=DAYS, now=now, chunks=chunks)
+        )
         series = {
             name: reader.run(metrics.series(reader, name, since=now - DAY)) for name, *_ in METRICS
         }
