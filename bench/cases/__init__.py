@@ -242,4 +242,20 @@ BENCHES = (
         "file. A reader meanwhile polls the sessions' last lines through the storage API "
         "(readable lag: now minus the line's own timestamp) and their unindexed bytes.",
     ),
+    Bench(
+        "disk",
+        18,
+        "Disk per byte of output",
+        ("--mb", "64"),
+        ("--mb", "8"),
+        "Two corpora, each on a fresh database file: realistic logs (`bench/cases/logs.py`, "
+        "one session per kind, flushed about every 64 KiB, cut inside lines) and `seq 1 N`, "
+        "appended unindexed through `store.output.append_many` round-robin and indexed "
+        "after each round (`index_pending`), as supervisors do; then the index merged and "
+        "the upkeep run until it has nothing left (as an idle supervisor does), then the "
+        "WAL checkpointed. Figures: file size / raw output bytes (everything: chunks, "
+        "indexes, free pages), the output index's share alone and the chunks' (`dbstat`), "
+        "the free pages' share of the file. Reference in the same run: `zstd -3` and "
+        "`gzip -6` of the same text as one file. Targets: <= 0.5x for logs, <= 1.0x for seq.",
+    ),
 )
