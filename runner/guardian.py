@@ -20,6 +20,11 @@ whose leader is no longer the command (pid and start time).
 If the guardian is killed as well (kill -9 of both), what is left is still found and
 ended by ``tether stop`` from the pid and start time the run recorded
 (runner/reconcile.py, ``find_leftovers``).
+
+With ``then`` (a command line), a guardian that saw its supervisor die becomes that
+command once the group is ended: the supervisor passes the queue's kick
+(runner/queue.py), so a slot freed by a kill -9 is taken even when no tether command
+runs.
 """
 
 from __future__ import annotations
@@ -53,9 +58,12 @@ class Guardian:
         self._fd = None
 
 
-def start(group: int, grace: float, signals: Sequence[int]) -> Guardian:
+def start(
+    group: int, grace: float, signals: Sequence[int], then: Sequence[str] | None = None
+) -> Guardian:
     """Fork the guardian of the process group ``group`` (led by the command). Call it
-    while the supervisor has no threads (right after spawning the command)."""
+    while the supervisor has no threads (right after spawning the command). ``then``:
+    what the guardian executes after the supervisor died (see the module's docstring)."""
     leader_start = identity.start_time(group)
     r, w = os.pipe()  # both close-on-exec: the command never sees them
     pid = os.fork()
@@ -63,7 +71,8 @@ def start(group: int, grace: float, signals: Sequence[int]) -> Guardian:
         status = 0
         try:
             os.close(w)
-            _watch(r, group, leader_start, grace, signals)
+            if _watch(r, group, leader_start, grace, signals) and then:
+                os.execv(then[0], list(then))
         except BaseException:  # noqa: BLE001 - nothing to report to; just go
             status = 1
         finally:
@@ -74,7 +83,9 @@ def start(group: int, grace: float, signals: Sequence[int]) -> Guardian:
 
 def _watch(
     fd: int, group: int, leader_start: int | None, grace: float, signals: Sequence[int]
-) -> None:
+) -> bool:
+    """Wait for the supervisor's word or its end; True when it died (after ending the
+    group)."""
     # Signals must not reach the supervisor's event loop through an inherited wakeup fd.
     signal.set_wakeup_fd(-1)
     for sig in _IGNORED:
@@ -90,18 +101,19 @@ def _watch(
             continue
         break
     if said:
-        return  # stand down: the command ended by itself
+        return False  # stand down: the command ended by itself
     # The supervisor is gone. End the group, unless its leader's pid now names another
     # process (the command is gone and its pid was given away).
     if leader_start is not None:
         now = identity.start_time(group)
         if now is not None and now != leader_start:
-            return
+            return True
     for sig in (*signals, signal.SIGCONT):
         identity.kill_group(group, sig)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         if not identity.kill_group(group, 0):
-            return  # all gone
+            return True  # all gone
         time.sleep(0.05)
     identity.kill_group(group, signal.SIGKILL)
+    return True

@@ -19,6 +19,7 @@ the session's lock held), so a session given back and claimed again never runs t
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -192,7 +193,7 @@ async def move(store: Store, session_id: int, steps: int) -> int:
     return await store.queue.move(session_id, steps)
 
 
-# -- a finishing supervisor ------------------------------------------------------------------
+# -- a finishing supervisor, or the guardian of a dead one -------------------------------------
 @dataclass(frozen=True)
 class SpecPaths:
     """The ``RuntimePaths`` of a supervisor's home, from its ``LaunchSpec``: its lock
@@ -211,6 +212,41 @@ class SpecPaths:
 
     def socket_file(self, session_id: int) -> Path:
         return self.runtime / f"{session_id}.sock"
+
+
+def kick_command(spec: LaunchSpec) -> list[str]:
+    """The command line of ``main``: what a supervisor's guardian runs once it has seen
+    the supervisor die (runner/guardian.py), so that its slot is taken without a tether
+    command."""
+    root = str(Path(__file__).resolve().parent.parent)
+    code = f"import sys; sys.path.insert(0, {root!r}); from runner.queue import main; main()"
+    return [sys.executable, "-c", code, spec.db, str(Path(spec.lock).parent), spec.log]
+
+
+def main() -> None:
+    """``kick_command``: reconcile (the dead supervisor's session becomes lost, its slot
+    frees), then kick the queue. Failures go to the supervisors' log."""
+    import asyncio
+
+    db, runtime, log_path = sys.argv[1:4]
+    paths = SpecPaths(Path(db), Path(runtime), Path(log_path))
+
+    async def go() -> None:
+        from storage import open_store
+
+        from .reconcile import reconcile
+
+        async with open_store(db, create=False, actor="runner") as store:
+            if await store.queue.waiting():
+                await reconcile(store, paths)
+                await kick(store, paths)
+
+    try:
+        asyncio.run(go())
+    except Exception as e:  # noqa: BLE001 - nobody to tell but the log
+        from .log import write_entry
+
+        write_entry(paths.supervisor_log, f"could not kick the queue: {e!r}", exc=e)
 
 
 async def after_run(store: Store, spec: LaunchSpec) -> list[Session]:

@@ -47,6 +47,7 @@ from .indexer import Indexer
 from .input import CommandInput
 from .kinds import kind_for
 from .locations import SupervisorLock
+from .queue import kick_command
 from .server import ControlServer
 from .spec import LaunchSpec
 from .upkeep import keep_files
@@ -142,7 +143,9 @@ class Supervisor:
             return 0
         child = self.child
         # Still no threads: fork the guardian that ends the command if we die (kill -9).
-        self.guardian = guardian.start(child.pid, self.spec.grace, self.kind.stop_signals)
+        self.guardian = guardian.start(
+            child.pid, self.spec.grace, self.kind.stop_signals, then=kick_command(self.spec)
+        )
         self._helpers.add(self.guardian.pid)
         if child.input_fd is not None:
             self.input = CommandInput(child.input_fd, self.kind.close_input)

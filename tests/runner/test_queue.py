@@ -301,3 +301,19 @@ async def test_a_command_whose_secrets_are_kept_out_cannot_be_queued(store, path
             limits=Limits(max_parallel=1),
         )
     assert await store.sessions.list() == []  # nothing created, nothing lost
+
+
+async def test_kill_9_of_a_running_supervisor_starts_the_next_with_no_tether_command(
+    store, paths, tmp_path
+):
+    """Its guardian ends the command, then kicks the queue: the next session starts
+    although nothing else runs (no CLI, no app, no other supervisor)."""
+    limits = Limits(max_parallel=1)
+    gates = Gates(store, paths, tmp_path)
+    (a, _), (b, gate_b) = [await gates.start(limits=limits) for _ in range(2)]
+    os.kill(supervisor_pid(paths, a.id), signal.SIGKILL)
+    started = await until_status(store, b.id, "running")
+    assert started.run_count == 1
+    assert (await store.sessions.require(a.id)).status == "lost"
+    gate_b.touch()
+    await wait_ended(store, paths, b.id)
