@@ -89,6 +89,12 @@ class Store:
                 await self.db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as e:
                 raise translate(e, str(self.path)) from e
+            except asyncio.CancelledError:
+                # Cancelled while the BEGIN ran on the connection's thread: it may have
+                # begun, and a transaction left open breaks every later one.
+                with contextlib.suppress(sqlite3.Error):
+                    await asyncio.shield(self.db.execute("ROLLBACK"))
+                raise
             try:
                 yield self.db
             except BaseException as e:
