@@ -19,8 +19,8 @@ measured in the same run; no asserts.
    then the screen at its line. Reference: that screen replayed from the first byte.
    Target <= 500 ms.
 5. Supervisor RSS of a pty session at 200x60 that printed 10 000 coloured lines (so a
-   10 000-row transcript was made and stored), beside a pipe session's supervisor with
-   the same command. Target <= 40 MB.
+   10 000-row transcript was made and stored), beside the same with the screen off and a
+   pipe session's supervisor with the same command. Target <= 40 MB.
 
     .venv/bin/python bench/cases/screens.py             # 50 MB, 3 rounds
     .venv/bin/python bench/cases/screens.py --mb 10 --rounds 1
@@ -180,7 +180,8 @@ async def open_and_jump(db: Path, sid: int, rounds: int) -> dict:
             screen_state(r.screen, styled=True)
             out["open"].append((time.perf_counter() - t0) * 1000)
             t0 = time.perf_counter()
-            hits = (await search(store, parse(phrase), session_id=sid)).hits
+            found = await search(store, parse(phrase), session_id=sid, counts=False)
+            hits = found.hits
             hit = hits[-1]
             r = await replay(store, session, until=hit.line + 1)
             screen_state(r.screen, styled=True)
@@ -218,15 +219,19 @@ async def supervisor_rss(work: Path) -> dict:
     paths = resolve_paths(env={"TETHER_HOME": str(work / "rss")})
     out = {}
     async with open_store(paths.db) as store:
-        for mode in ("pty", "pipe"):
-            s = await control.start_session(
-                store,
-                paths,
-                argv=[sys.executable, "-c", LINES],
-                cwd=work,
-                mode=mode,
-                size=(200, 60),
-            )
+        for mode in ("pty", "pty-off", "pipe"):
+            os.environ["TETHER_SCREEN"] = "off" if mode == "pty-off" else "on"
+            try:
+                s = await control.start_session(
+                    store,
+                    paths,
+                    argv=[sys.executable, "-c", LINES],
+                    cwd=work,
+                    mode=mode.removesuffix("-off"),
+                    size=(200, 60),
+                )
+            finally:
+                os.environ.pop("TETHER_SCREEN", None)
             while await store.output.line_count(s.id) < 10000:
                 await asyncio.sleep(0.1)
             if mode == "pty":

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 import time
 from collections import deque
@@ -32,7 +33,8 @@ from typing import Any
 from .base import Screen
 from .state import shown_lines
 
-MAX_BEHIND = 4 * 1024 * 1024  # bytes queued for the emulator before capture feeds it
+MAX_BEHIND = 16 * 1024 * 1024  # bytes queued for the emulator before capture feeds it
+NICE = 10  # the emulator thread's niceness (Linux: per thread)
 SNAPSHOT_BYTES = 2 * 1024 * 1024  # a snapshot at least every this much output
 SNAPSHOT_SECONDS = 30.0  # or this long after the last, if anything was written
 
@@ -127,6 +129,10 @@ class ScreenKeeper:
             self._feed_queued()
 
     def _work(self) -> None:
+        # Below the capture loop: on a busy machine the command and the recording of its
+        # output come first, the screen catches up after (at most MAX_BEHIND later).
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
         while True:
             with self._wake:
                 while not self._queue and not self._closed:
@@ -380,6 +386,8 @@ class ScreenSaver:
         except BaseException:
             keeper.give_back(derived)
             raise
+        if rows or snaps:
+            _give_memory_back()
         if left:
             keeper.give_back(left)
         self.positions.forget_before(
@@ -402,3 +410,21 @@ class ScreenSaver:
                 self.warn(f"could not store the screen yet: {e!r}")
             final = False  # taken already: what could not be stored was given back
             await asyncio.sleep(0.1)
+
+
+_TRIM: Any = None
+
+
+def _give_memory_back() -> None:
+    """Return freed heap to the system (glibc keeps it, per thread arena, otherwise):
+    the rows and snapshots just stored were the bulk of what the keeper held."""
+    global _TRIM
+    if _TRIM is None:
+        try:
+            import ctypes
+
+            _TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _TRIM = False
+    if _TRIM:
+        _TRIM(0)
