@@ -249,15 +249,28 @@ def main() -> None:
         write_entry(paths.supervisor_log, f"could not kick the queue: {e!r}", exc=e)
 
 
+AFTER_RUN_TRIES = 5  # a busy database: a finishing supervisor tries again, 1 s apart
+
+
 async def after_run(store: Store, spec: LaunchSpec) -> list[Session]:
     """A supervisor's run has ended, freeing its slot: start what may start now. Then
-    reconcile: a session whose supervisor died frees its slot too (kicked again)."""
-    if not await store.queue.waiting():
-        return []
+    reconcile: a session whose supervisor died frees its slot too (kicked again). Tried
+    again when the database is busy: nobody else may kick the queue for a long time."""
+    import asyncio
+
     from .reconcile import reconcile
 
     paths = SpecPaths.of(spec)
-    started = await kick(store, paths)
-    if await reconcile(store, paths):
-        started += await kick(store, paths)
-    return started
+    for attempt in range(AFTER_RUN_TRIES):
+        try:
+            if not await store.queue.waiting():
+                return []
+            started = await kick(store, paths)
+            if await reconcile(store, paths):
+                started += await kick(store, paths)
+            return started
+        except Exception:
+            if attempt == AFTER_RUN_TRIES - 1:
+                raise
+            await asyncio.sleep(1.0)
+    return []
