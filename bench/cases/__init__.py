@@ -258,4 +258,20 @@ BENCHES = (
         "the free pages' share of the file. Reference in the same run: `zstd -3` and "
         "`gzip -6` of the same text as one file. Targets: <= 0.5x for logs, <= 1.0x for seq.",
     ),
+    Bench(
+        "usage",
+        17,
+        "Usage screen",
+        ("--runs", "5"),
+        ("--mb", "5", "--sessions", "10", "--size", "40", "--runs", "2"),
+        "A 1 GB database (40 MiB of generated logs in 100 sessions, indexed; then sessions of "
+        "stored, unindexed output until the file is 1 GB, about 1 300 sessions and 38 000 chunks; "
+        "trash, pins, two weeks of size samples and a day of metrics). In a 120x36 tmux pane: "
+        "`U` on the list until the usage screen shows its first figures (target <= 300 ms), "
+        "until output per day and the estimated split show, until the page-by-page split "
+        "shows; a fresh `tether` per round after a warm-up round. References in the same run: "
+        "`?` until the help modal shows in the same app (the floor of the method), `du -b` of "
+        "the file, `sqlite3 DB 'select sum(pgsize) from dbstat'`; also the library's steps "
+        "and `tether usage` as processes. Medians over the rounds.",
+    ),
 )
