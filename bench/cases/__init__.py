@@ -274,4 +274,30 @@ BENCHES = (
         "the file, `sqlite3 DB 'select sum(pgsize) from dbstat'`; also the library's steps "
         "and `tether usage` as processes. Medians over the rounds.",
     ),
+    Bench(
+        "attach",
+        15,
+        "Attach",
+        ("--keys", "60", "--attaches", "30", "--mb", "100", "--rounds", "3"),
+        ("--keys", "20", "--attaches", "10", "--mb", "10", "--rounds", "2"),
+        "In a 120x36 tmux pane on a private server: one key at a time typed into "
+        "`tether attach` to a `bash -i` pty session, and into `tmux attach` to the same "
+        "program in a second tmux server, until bash's echo shows (p50/p95; target p95 <= "
+        "1.5x tmux). Attach to first full screen: `runner.client.attach` until the fresh "
+        "screen frame has arrived (in process), and whole `tether attach` / `tmux attach` "
+        "processes until the screen shows (target p95 <= 100 ms). Capture throughput of a "
+        "pty session writing 64 KiB blocks, self-timed, with no client and with two "
+        "attached clients reading as fast as they can (target >= 0.9x).",
+    ),
+    Bench(
+        "live_latency",
+        14,
+        "Live latency",
+        ("--ticks", "150", "--runs", "2"),
+        ("--ticks", "60"),
+        "A running session prints `tick N <time>` every 30-150 ms once the app's output "
+        "screen is drawn; the pane (120x36, polled about every 5 ms) shows when each "
+        "appears; latency = first seen - time printed, p50/p95. Reference in the same run: "
+        "`tail -f` of the same printer's file. Target p95 <= 20 ms on an idle machine.",
+    ),
 )

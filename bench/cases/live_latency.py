@@ -1,0 +1,147 @@
+"""Live latency: from a line written by a running session to that line on the TUI's
+output screen, beside ``tail -f`` of a file, in the same run (issue 14, "Live without
+polling lag"; target p95 <= 20 ms on an idle machine).
+
+    python -m bench.cases.live_latency --ticks 150 --runs 2
+
+The method is part (c) of bench/cases/tui.py (its ``watch_ticks``): a real session
+prints ``tick N <time>`` at random intervals (30-150 ms); tether (its output screen,
+woken by the supervisor's stream, tui/widgets/live_push.py, with the 50 ms poll behind
+it) shows it in a tmux pane polled about every 5 ms; latency = first seen - time
+printed. Unlike (c), the printer starts only once the output screen is drawn (a line
+on its stdin), so a slow start of the app on a busy machine is not counted as
+latency. ``tail -f`` of the same printer's file in the same kind of pane is the floor
+of the method. The machine's load is printed with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+# Run as a script, this directory comes first on the path, where a case's module name
+# (queue.py) would shadow the standard library's.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
+sys.path.insert(0, str(ROOT))
+
+from bench.cases.tui import OUT, PYTHON, TETHER, watch_ticks  # noqa: E402
+from bench.harness.terminal import Pane  # noqa: E402
+
+PRINTER = """
+import random, sys, time
+rng = random.Random(7)
+input()
+for i in range(int(sys.argv[1])):
+    print(f"tick {i} {time.time():.6f}", flush=True)
+    time.sleep(rng.uniform(0.03, 0.15))
+time.sleep(3600)
+"""
+
+
+def bench_latency(pane: Pane, ticks: int) -> dict:
+    import asyncio
+    import subprocess
+
+    from home.paths import resolve_paths
+    from runner import control
+    from storage import open_store
+
+    home = OUT / "live-latency-home"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    printer = OUT / "live-printer.py"
+    printer.write_text(PRINTER)
+    paths = resolve_paths(env={"TETHER_HOME": str(home)})
+    paths.ensure()
+
+    async def start() -> int:
+        async with open_store(paths.db) as store:
+            s = await control.start_session(
+                store,
+                paths,
+                argv=[str(PYTHON), "-u", str(printer), str(ticks)],
+                cwd=str(home),
+                name="ticker",
+            )
+            await store.settings.set(
+                "tui.state", {"place": {"screen": "output", "session_id": s.id}}
+            )
+            return s.id
+
+    async def control_call(sid: int, what: str) -> None:
+        async with open_store(paths.db) as store:
+            if what == "go":
+                await control.send_input(store, paths, sid, "go")
+            else:
+                await control.stop(store, paths, sid, grace=1)
+
+    sid = asyncio.run(start())
+    try:
+        pane.launch(str(TETHER), {"TETHER_HOME": str(home)})
+        pane.wait_for(lambda t: "ticker" in t)  # the output screen is drawn
+        asyncio.run(control_call(sid, "go"))
+        tether = watch_ticks(pane, ticks)
+    finally:
+        pane.stop()
+        asyncio.run(control_call(sid, "stop"))
+    log = OUT / "live-ticks.log"
+    with open(log, "w") as sink:
+        proc = subprocess.Popen(
+            [str(PYTHON), "-u", str(printer), str(ticks)], stdout=sink, stdin=subprocess.PIPE
+        )
+        try:
+            pane.launch(f"tail -n 40 -f {log}")
+            pane.wait_for(lambda t: True)
+            assert proc.stdin is not None
+            proc.stdin.write(b"go\n")
+            proc.stdin.flush()
+            floor = watch_ticks(pane, ticks)
+        finally:
+            pane.stop()
+            proc.kill()
+    return {"tether_ms": tether, "tail_f_ms": floor}
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ticks", type=int, default=150)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--summary", type=Path, help="write the figures as JSON")
+    args = parser.parse_args()
+    if not shutil.which("tmux"):
+        sys.exit("tmux is needed: the benchmark watches a real terminal")
+    OUT.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()[0]
+    pane = Pane()
+    try:
+        runs = [bench_latency(pane, args.ticks) for _ in range(args.runs)]
+    finally:
+        pane.close()
+    tether = [t for r in runs for t in r["tether_ms"]]
+    tail = [t for r in runs for t in r["tail_f_ms"]]
+    print(f"live latency, write -> on screen, {len(tether)} ticks; load average {load:.1f}")
+    print(f"{'':24}{'p50 ms':>8}{'p95 ms':>8}")
+    for name, values in (("tether output screen", tether), ("tail -f of a file", tail)):
+        if values:
+            print(f"{name:24}{statistics.median(values):8.1f}{pct(values, 0.95):8.1f}")
+    if tether and tail:
+        print(f"ratio p95: {pct(tether, 0.95) / pct(tail, 0.95):.1f}x tail -f")
+    if args.summary:
+        args.summary.write_text(
+            json.dumps({"load": load, "tether_ms": tether, "tail_f_ms": tail}, indent=1)
+        )
+
+
+if __name__ == "__main__":
+    main()
