@@ -138,6 +138,11 @@ class TetherApp(TetherHost):
         )
         await self.state.load()
         self.state.ended.subscribe(self, self._session_ended)
+        from tui.attention_watch import AttentionWatch  # who needs you (issue 16)
+
+        bell = self.config.section("attention").get("bell", True)
+        self.attention_watch = AttentionWatch(self, self.state, bell=bell)
+        await self.attention_watch.start()
         self.app_suspend_signal.subscribe(self, self._suspending)
         from tui.screens.sessions import SessionsScreen
 

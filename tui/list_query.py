@@ -103,7 +103,8 @@ async def matching_ids(store: Store, text: str) -> set[int] | None:
 async def view_ids(
     store: Store, view: ListQuery, pin_overrides: Mapping[int, bool] | None = None
 ) -> list[int]:
-    """The ids the list shows, in order: pinned first, then by ``view.sort``.
+    """The ids the list shows, in order: sessions that need you (oldest first), then
+    pinned ones, then by ``view.sort``.
 
     ``pin_overrides`` are pins edited in the UI and not saved yet; the order honours
     them so pinning moves a row at once.
@@ -116,7 +117,10 @@ async def view_ids(
     match = await matching_ids(store, view.text)
     if match is not None:
         ordered = [i for i in ordered if i in match]
-    return pinned_first(ordered, pinned)
+    from tui.attention_watch import needs_you_first, needs_you_now
+
+    waiting = [s.id for s in await needs_you_now(store)]  # on top, oldest first
+    return needs_you_first(pinned_first(ordered, pinned), waiting)
 
 
 def pinned_first(ordered: Iterable[int], pinned: set[int]) -> list[int]:

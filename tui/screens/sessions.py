@@ -12,6 +12,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from tui import format as fmt
+from tui.attention_watch import answer
 from tui.keys import bindings
 from tui.list_query import SORT_LABELS, ListQuery, next_sort
 from tui.screens.base import SessionScreen
@@ -46,6 +47,7 @@ class SessionsScreen(SessionScreen):
         "output",
         "attach",
         "new_session",
+        "approve",
         "resume",
         "stop",
         "pause",
@@ -269,8 +271,19 @@ class SessionsScreen(SessionScreen):
         if self.current_id is not None:
             self.tether.open_detail(self.current_id)
 
-    def action_new_session(self) -> None:
+    async def action_new_session(self) -> None:
+        s = self.current
+        if s is not None and s.status == "running" and s.attention == "needs_you":
+            await answer(self.tether.actions, s, yes=False)  # n answers no (issue 16)
+            return
         self.tether.actions.new_session()
+
+    async def action_approve(self) -> None:
+        s = self.current
+        if s is None or s.status != "running" or s.attention != "needs_you":
+            self.app.notify("The selected session is not waiting for an answer", timeout=3)
+            return
+        await answer(self.tether.actions, s, yes=True)
 
     async def action_queue_up(self) -> None:
         if self.current_id is not None:

@@ -41,6 +41,24 @@ class SaveIndicator(Static):
         self.update("● unsaved" if dirty else "✓ saved")
 
 
+class NeedsYouCount(Static):
+    """``◆ 2 need you``: how many running sessions wait for an answer (none: empty)."""
+
+    DEFAULT_CSS = """
+    NeedsYouCount { width: auto; padding: 0 1; color: $warning; text-style: bold; }
+    """
+
+    def on_mount(self) -> None:
+        watch = getattr(self.app, "attention_watch", None)
+        if watch is not None:
+            watch.counted.subscribe(self, self._show)
+            self._show(len(watch.waiting))
+
+    def _show(self, n: int) -> None:
+        self.display = n > 0  # takes no room when nobody waits
+        self.update(f"◆ {n} need{'s' if n == 1 else ''} you" if n else "")
+
+
 class StatusBar(Horizontal):
     """A message on the left (set by the screen) and the save indicator on the right."""
 
@@ -55,6 +73,9 @@ class StatusBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="status-message", markup=False)
+        count = NeedsYouCount("", markup=False)
+        count.display = False
+        yield count
         yield SaveIndicator(self.state)
 
     def show(self, message: str | Text) -> None:
