@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import threading
 import time
 from collections import deque
@@ -34,7 +33,6 @@ from .base import Screen
 from .state import shown_lines
 
 MAX_BEHIND = 16 * 1024 * 1024  # bytes queued for the emulator before capture feeds it
-NICE = 10  # the emulator thread's niceness (Linux: per thread)
 SNAPSHOT_BYTES = 2 * 1024 * 1024  # a snapshot at least every this much output
 SNAPSHOT_SECONDS = 30.0  # or this long after the last, if anything was written
 
@@ -129,10 +127,6 @@ class ScreenKeeper:
             self._feed_queued()
 
     def _work(self) -> None:
-        # Below the capture loop: on a busy machine the command and the recording of its
-        # output come first, the screen catches up after (at most MAX_BEHIND later).
-        with contextlib.suppress(OSError, AttributeError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
         while True:
             with self._wake:
                 while not self._queue and not self._closed:
