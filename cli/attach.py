@@ -86,7 +86,7 @@ def cmd_attach(ctx: Ctx) -> int:
         return got
     session, sock, hello = got
     terminal = bool(hello.get("terminal"))
-    print(greeting(session, terminal, key), file=sys.stderr, flush=True)
+    print(greeting(session.id, terminal, key), file=sys.stderr, flush=True)
     with sock:
         title = f"tether #{session.id} ({key.shown} detaches)"
         outcome = run_attached(sock, terminal=terminal, key=key, title=title)

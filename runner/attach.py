@@ -28,13 +28,10 @@ import termios
 import tty
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .attach_keys import DA1, HOLD_FOR, DetachKey, KeyFilter
 from .stream import END, INPUT, OUTPUT, RESIZE, SCREEN, FrameReader, frame
-
-if TYPE_CHECKING:
-    from storage import Session
 
 # Every mode a program may have turned on, turned off again; cursor shown; main screen.
 RESET = (
@@ -261,11 +258,11 @@ def attach_request(record: bool, fd: int = 1) -> dict[str, Any]:
     return {"cols": cols, "rows": rows, "who": who(), "record_input": record}
 
 
-def greeting(session: Session, terminal: bool, key: DetachKey) -> str:
+def greeting(session_id: int, terminal: bool, key: DetachKey) -> str:
     if terminal:
-        return f"tether: attached to session #{session.id}; {key.shown} detaches"
+        return f"tether: attached to session #{session_id}; {key.shown} detaches"
     return (
-        f"tether: attached to pipe session #{session.id}: its output shows here and each "
+        f"tether: attached to pipe session #{session_id}: its output shows here and each "
         f"line you type goes to its stdin; {key.shown} detaches"
     )
 
