@@ -206,6 +206,7 @@ class AppState:
         if partial is None or (partial and isinstance(selected, int) and selected not in self._pos):
             await self._reindex()  # (the saved selection is further down: find it first)
             partial = False
+        await self._queue_moved()  # the places of queued sessions, for the first paint
         if isinstance(selected, int) and selected in self._pos:
             self.selected = selected
         else:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -93,11 +94,17 @@ def test_after_waits_for_success_and_fails_with_its_dependency(tether, tmp_path)
 
 
 def test_a_supervisor_killed_with_9_frees_its_slot_at_the_next_command(tether, tmp_path):
+    """Its guardian too (it would kick the queue itself): only ``tether ls`` is left."""
     a, _ = gated(tether, tmp_path, 1)
     b = tether.ok("run", "--", "true").strip()
     assert tether.json("show", b)["status"] == "pending"
     lock = next((tether.home / "run").glob(f"*/{a}.lock"))
-    os.kill(int(lock.read_text()), signal.SIGKILL)
+    supervisor = int(lock.read_text())
+    command = tether.json("show", a)["pid"]
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    (guardian,) = [int(p) for p in children if int(p) != command]
+    os.kill(guardian, signal.SIGKILL)
+    os.kill(supervisor, signal.SIGKILL)
     shown = {s["id"]: s["status"] for s in tether.json("ls")}  # reconcile, then kick
     assert shown[int(a)] == "lost"
     assert shown[int(b)] in ("running", "succeeded")
