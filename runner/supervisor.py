@@ -170,6 +170,8 @@ class Supervisor:
             # Started for a claim of the queue that was given back meanwhile (its starter
             # died): whoever claimed it since starts it. The command never runs here.
             child.abandon()
+            if self.guardian is not None:
+                self.guardian.stand_down()  # no supervisor died: nothing for it to do
             await server.close()
             await self.store.close()
             lock.release()
