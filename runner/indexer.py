@@ -33,7 +33,7 @@ TIDY_AFTER_RUN_MAX = 300.0  # seconds a finished supervisor spends merging, at m
 # sessions are indexed once their output pauses: runner/writer.py.)
 INDEX_AFTER_BYTES = 256 * 1024
 INDEX_AFTER_SECONDS = 3.0
-TIDY_EVERY = 1.0  # seconds between merge steps while output keeps coming
+STEP_EVERY = 1.0  # seconds between index or merge steps while output keeps coming
 IDLE_AFTER = 0.3  # a pause in the output this long: index what waits...
 IDLE_AGE = 1.0  # ...once its oldest byte is this old (one step for several lines)
 
@@ -60,7 +60,10 @@ class Indexer:
             self.waiting_since = time.monotonic()
 
     def ready(self, now: float) -> bool:
-        """Worth a step now, between writes (see ``INDEX_AFTER_BYTES``)."""
+        """Worth a step now, between writes (see ``INDEX_AFTER_BYTES``). At most one a
+        ``STEP_EVERY`` seconds: during a burst, writing comes first (readable first)."""
+        if now - self.last < STEP_EVERY:
+            return False
         if self.due:
             since = self.waiting_since
             return (
@@ -68,7 +71,7 @@ class Indexer:
                 or self.waiting >= INDEX_AFTER_BYTES
                 or (since is not None and now - since >= INDEX_AFTER_SECONDS)
             )
-        return self.tidy_due and now - self.last >= TIDY_EVERY
+        return self.tidy_due
 
     def idle_wait(self, now: float) -> float:
         """When the output has paused: seconds of quiet before the next step."""
