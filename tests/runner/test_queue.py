@@ -261,8 +261,8 @@ async def test_concurrent_kickers_never_start_a_session_twice_nor_go_over_the_li
     for r in runs:  # at each start, how many runs were under way
         under_way = [o for o in runs if o.started_at <= r.started_at < o.ended_at]
         assert len(under_way) <= 2
-    # in the order of the line
-    assert [r.session_id for r in sorted(runs, key=lambda r: r.started_at)][:2] == ids[:2]
+    # the head of the line first (claims are in order; two launches may finish either way)
+    assert {r.session_id for r in sorted(runs, key=lambda r: r.started_at)[:2]} == set(ids[:2])
 
 
 async def test_a_supervisor_whose_claim_was_given_back_never_runs_the_command(
