@@ -133,7 +133,7 @@ BENCHES = (
         "bytes (it can exceed 100%: the index goes too). Medians over the runs.",
     ),
     Bench(
-        "queue",
+        "queue_handover",
         17,
         "Queue",
         ("--sessions", "20", "--runs", "3"),

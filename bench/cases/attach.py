@@ -39,9 +39,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# Run as a script, this directory comes first on the path, where a case's module name
-# (queue.py) would shadow the standard library's.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
 sys.path.insert(0, str(ROOT))
 
 from bench.harness.terminal import Pane  # noqa: E402

@@ -25,9 +25,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# Run as a script, this directory comes first on the path, where a case's module name
-# (queue.py) would shadow the standard library's.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
 sys.path.insert(0, str(ROOT))
 
 from bench.cases.tui import OUT, PYTHON, TETHER, watch_ticks  # noqa: E402

@@ -44,11 +44,7 @@ from pathlib import Path
 
 TETHER = Path(sys.executable).with_name("tether")
 ROOT = Path(__file__).resolve().parents[2]
-# The repository, not this script's directory (bench/cases/queue.py would hide the
-# standard library's queue, which aiosqlite imports).
-sys.path[:] = [str(ROOT)] + [
-    p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent
-]
+sys.path.insert(0, str(ROOT))
 
 from bench.harness.figures import figure, write_figures  # noqa: E402
 

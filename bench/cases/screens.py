@@ -40,10 +40,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
-# Run as a script, this directory comes first on the path: its modules (queue.py)
-# would shadow the standard library's.
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
+sys.path.insert(0, str(ROOT))
 
 from bench.cases.capture import PRODUCER, wait_timing  # noqa: E402
 from bench.cases.emulator import (  # noqa: E402

@@ -42,9 +42,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# Run as a script, this directory comes first on sys.path, where a case named like a
-# standard module (cases/queue.py) would shadow it: the repository root instead.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
 sys.path.insert(0, str(ROOT))
 
 from bench.harness import cache  # noqa: E402

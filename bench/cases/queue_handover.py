@@ -1,6 +1,6 @@
 """The queue: how soon the next session starts once a slot frees.
 
-    .venv/bin/python bench/cases/queue.py --sessions 20 --runs 3
+    .venv/bin/python bench/cases/queue_handover.py --sessions 20 --runs 3
 
 In a fresh ``TETHER_HOME`` with ``run.max_parallel = 1``, a blocker session holds the
 one slot while ``--sessions`` sessions are queued behind it with ``tether run`` (real
