@@ -3,8 +3,10 @@
 
 It walks the session's stored chunks forward or backward from a line, in SQL, so every
 line of the session is reached, not only the ones a view has loaded. SQLite filters the
-chunks (a cheap ``instr`` over the raw bytes); Python confirms each candidate line on
-its plain text (escape sequences removed), which is what a view highlights. The
+chunks (a cheap ``instr`` over the raw bytes of chunks stored as written; a compressed
+chunk, ``plain_size`` set, is always a candidate, as its stored bytes are a zstd frame);
+Python confirms each candidate line on its plain text (escape sequences removed), which
+is what a view highlights. The
 matching rule (substrings, smart case) is ``storage.query.find.Finder``'s.
 """
 
@@ -21,9 +23,10 @@ if TYPE_CHECKING:
 
 
 def _chunk_filter(finder: Finder) -> tuple[str, list[Any]]:
-    """A WHERE clause that keeps every chunk that may hold a match: one whose raw bytes
-    contain a word, or that holds an escape sequence (a colour code can sit inside a
-    word). Case folding in SQLite is ASCII-only; see ``find_line``."""
+    """A WHERE clause that keeps every chunk that may hold a match: a compressed one
+    (SQLite cannot look into a zstd frame), one whose raw bytes contain a word, or one
+    that holds an escape sequence (a colour code can sit inside a word). Case folding in
+    SQLite is ASCII-only; see ``find_line``."""
     if finder.case_sensitive:
         parts = ["instr(data, ?) > 0"] * len(finder.terms)
         params: list[Any] = [t.encode() for t in finder.terms]
@@ -31,6 +34,7 @@ def _chunk_filter(finder: Finder) -> tuple[str, list[Any]]:
         parts = ["instr(lower(data), ?) > 0"] * len(finder.terms)
         params = [t.lower() for t in finder.terms]
     parts.append("instr(data, x'1b') > 0")
+    parts.append("plain_size IS NOT NULL")
     return "(" + " OR ".join(parts) + ")", params
 
 
