@@ -307,8 +307,13 @@ class Store:
         )
 
     async def close(self) -> None:
+        # Only a connection that wrote refreshes the planner's statistics: PRAGMA
+        # optimize re-analyzes tables this connection merely queried (small ones
+        # misjudged as grown), rewriting sqlite_stat1 with the same figures, so a
+        # reader (a re-import that skips everything, ls) would write to the file.
         with contextlib.suppress(sqlite3.Error, ValueError):
-            await self.db.execute("PRAGMA optimize")
+            if self.db.total_changes:
+                await self.db.execute("PRAGMA optimize")
         await self.db.close()
 
     async def __aenter__(self) -> Store:
