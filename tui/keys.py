@@ -4,7 +4,7 @@ A binding id names an action in the user's words (``stop``, ``new_session``); th
 id on several screens means the same thing, so one line of config remaps it everywhere::
 
     [keys]
-    new_session = "a"
+    new_session = "ctrl+n"
     stop = "x,ctrl+x"
 
 This module does not import Textual at import time (the CLI validates ``[keys]``

@@ -84,7 +84,7 @@ class HelpModal(ModalScreen):
                 yield Static(table)
             yield Static(
                 Text(
-                    'Remap any key in config.toml, e.g.  [keys]  new_session = "a"   '
+                    'Remap any key in config.toml, e.g.  [keys]  new_session = "ctrl+n"   '
                     "· escape closes",
                     style="dim",
                 ),
