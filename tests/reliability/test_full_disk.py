@@ -169,7 +169,10 @@ def test_a_full_disk_is_a_clear_error_and_the_session_catches_up(small_disk, tmp
     figures.add("full disk", trials=1, lines=LINES, faults=3)
 
 
-NEVER_FITS = 4_000_000  # lines: about 31 MB of output for a 20 MB disk
+# Lines of output that never fit a 20 MB disk: about 45 MB, and as it is stored: each
+# line ends with 24 hashed bytes in base64 (--noise), which zstd cannot shrink much (bare
+# numbered lines compress about 8x and all fitted once output was compressed at rest).
+NEVER_FITS, NOISE = 1_000_000, 24
 LOST = re.compile(r"; (\d+) bytes of output could not be stored \(")
 
 
@@ -184,9 +187,9 @@ def test_output_that_never_fits_is_counted_to_the_byte_and_the_run_ends(disk_20m
     t.home.mkdir(mode=0o700)
     (t.home / "config.toml").write_text("[general]\nstop_grace = 1.0\n")
     db = t.home / "tether.db"
-    written = len(numbered(1, NEVER_FITS + 1, "B"))
+    written = len(numbered(1, NEVER_FITS + 1, "B", NOISE))
     try:
-        sid = int(t.ok("run", "--", *producer("--tag", "B", "--count", NEVER_FITS)).strip())
+        sid = int(t.ok("run", "--", *producer("--tag", "B", "--noise", NOISE, "--count", NEVER_FITS)).strip())
         final = _wait(db, sid, lambda s: s.ended, timeout=240)
         _wait_released(t, sid)
 
@@ -207,7 +210,7 @@ def test_output_that_never_fits_is_counted_to_the_byte_and_the_run_ends(disk_20m
         assert in_notes <= lost
         gave_up = "when tether gave up" in end
         assert final.status == ("failed" if gave_up else "succeeded"), (final.status, end)
-        assert out.startswith(numbered(1, 1000, "B"))  # kept from the start, in order
+        assert out.startswith(numbered(1, 1000, "B", NOISE))  # kept from the start, in order
         print(f"trial {trial}: {final.status}: {end}")
     finally:
         t.stop_leftovers()

@@ -3,7 +3,9 @@ terminal."""
 
 from __future__ import annotations
 
+import base64
 import fcntl
+import hashlib
 import os
 import re
 import select
@@ -23,9 +25,17 @@ def producer(*args: object) -> list[str]:
     return [sys.executable, str(PRODUCER), *(str(a) for a in args)]
 
 
-def numbered(start: int, stop: int, tag: str = "") -> bytes:
+def numbered(start: int, stop: int, tag: str = "", noise: int = 0) -> bytes:
+    """What ``producer(--tag tag [--noise noise])`` writes for lines start..stop-1."""
     prefix = (tag + " ").encode() if tag else b""
-    return b"".join(prefix + b"%d\n" % i for i in range(start, stop))
+    if not noise:
+        return b"".join(prefix + b"%d\n" % i for i in range(start, stop))
+    return b"".join(prefix + b"%d %s\n" % (i, _noise(i, noise)) for i in range(start, stop))
+
+
+def _noise(i: int, size: int) -> bytes:
+    """The producer's ``--noise``: base64 of ``size`` bytes hashed from the number."""
+    return base64.b64encode(hashlib.blake2b(b"%d" % i, digest_size=size).digest())
 
 
 def check_numbered(data: bytes, tag: str = "", *, crlf: bool = False) -> tuple[int, bytes]:
