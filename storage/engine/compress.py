@@ -187,9 +187,14 @@ async def train(store: Any) -> int | None:
         samples += [plain(d, n) for d, n in rows]
     samples = [s for s in samples if len(s) >= MIN_BYTES]
     total = await store.scalar("SELECT coalesce(sum(output_bytes), 0) FROM sessions")
-    dict_id = rng.randrange(1 << 16, 1 << 31)
+    # Not from the seeded sample: two supervisors training at once would pick one id.
+    dict_id = random.SystemRandom().randrange(1 << 16, 1 << 31)
     data = await asyncio.to_thread(_trained, samples, dict_id)
     async with store.transaction() as db:
+        # Another process may have trained one meanwhile (supervisors index at once):
+        # keep theirs, do not add a second for the same growth.
+        if not await _still_due(db, total):
+            return None
         # A dictionary that did not pay is recorded empty: a marker of the attempt.
         await db.execute(
             "INSERT INTO chunk_dicts (id, data, created_at, trained_on) VALUES (?, ?, ?, ?)",
@@ -199,6 +204,12 @@ async def train(store: Any) -> int | None:
         return None
     remember(dict_id, data)
     return dict_id
+
+
+async def _still_due(db: aiosqlite.Connection, total: int) -> bool:
+    rows = await db.execute_fetchall("SELECT max(trained_on) FROM chunk_dicts")
+    trained_on = rows[0][0] if rows else None
+    return trained_on is None or total >= trained_on * RETRAIN_GROWTH
 
 
 def _trained(samples: list[bytes], dict_id: int) -> bytes:
