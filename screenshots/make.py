@@ -93,6 +93,7 @@ SHOTS: dict[str, Shot] = {
     "marked": Shot("tests", (), "SessionsScreen", ("space", "space"), settled=_marked),
     "cleanup": Shot("server", ("c",), "CleanupScreen", ("tab", "3")),
     "export": Shot("build", ("e",), "ExportModal"),
+    "usage": Shot("server", ("U",), "UsageScreen"),
 }
 
 
