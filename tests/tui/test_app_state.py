@@ -156,9 +156,14 @@ async def test_a_long_list_fetches_only_rows_near_the_screen(tmp_path) -> None: 
         assert cached < 200, cached
         await pilot.press("G")
         await app.wait_idle()
-        await pilot.pause()
-        await app.wait_idle()
         assert app.state.selected == app.state.ids[-1]
+        # The table asks for the rows it lacks as it draws them: wait for that drawing
+        # (a fixed pause is not enough on a loaded machine), not for a time.
+        for _ in range(3000):
+            if app.state.row(app.state.ids[-1]) is not None:
+                break
+            await pilot.pause(0.01)
+            await app.wait_idle()
         assert app.state.row(app.state.ids[-1]).name == "job 0"
         assert len(app.state._rows) < 400
 
