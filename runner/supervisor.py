@@ -447,8 +447,12 @@ class Supervisor:
             reason = f"killed by {signal_name(sig)} after {took}"
         else:
             reason = f"exited with code {code} after {took}"
-        gave_up = bool(self.capture.buffer)  # the writer gave up on what is left
-        lost = self._lost_output()
+        # What is left in the buffer is lost when the writer gave up, or when the output
+        # is closed (nothing more will be written). While something the command started
+        # still holds the output, bytes in the buffer came in since the writer finished
+        # (while the screen was stored, say): the lingering writer records them.
+        gave_up = self.writer.gave_up or (bool(self.capture.buffer) and not self.capture.lingering)
+        lost = self._lost_output(gave_up)
         if lost:
             reason += f"; {lost}"
             if gave_up and status is None:
@@ -475,12 +479,12 @@ class Supervisor:
             self.final_status = run.status
         self.finished.set()
 
-    def _lost_output(self) -> str:
-        """What output was lost over the run, for its end line ("" when none). Output
-        still waiting now will never be written: it is counted, and the spill file
-        is closed so its disk space comes back for the end line."""
+    def _lost_output(self, gave_up: bool) -> str:
+        """What output was lost over the run, for its end line ("" when none). When the
+        writer ``gave_up``, output still waiting will never be written: it is counted,
+        and the spill file is closed so its disk space comes back for the end line."""
         buffer = self.capture.buffer
-        unsaved = buffer.discard_all() if buffer else 0
+        unsaved = buffer.discard_all() if gave_up and buffer else 0
         if unsaved:
             self.capture.release_reserve()  # room for the end line on a full disk
             self._aborting = True  # indexing is left for later: the disk is full

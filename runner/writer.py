@@ -80,6 +80,7 @@ class Writer:
         self._exited = exited  # the command has exited
         self._give_up = give_up  # stop the command: there is nowhere to record it
         self.give_up_after = give_up_after
+        self.gave_up = False  # ``wait`` gave up: what is left in the buffer is lost
         self._last_flush = 0.0  # monotonic time of the last write transaction
         self.pace = Pace()  # quick writes while quiet, batches while busy
         self._touched = 0.0  # monotonic time updated_at was last bumped by a write
@@ -166,6 +167,7 @@ class Writer:
                     session_id=self.sid,
                     level="ERROR",
                 )
+                self.gave_up = True
                 flusher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await flusher
