@@ -112,7 +112,14 @@ def print_json(value: Any) -> None:
 
 def fail(error: BaseException) -> int:
     """Print a typed error as one line; anything unexpected still gets a clear line."""
+    import sqlite3
+
     from storage.errors import SessionNotFound, StoreError
+
+    if isinstance(error, sqlite3.Error):  # one that escaped the store's own translation
+        from storage.engine.sqlite_errors import translate
+
+        error = translate(error, "tether's database")
 
     if isinstance(error, SessionNotFound | StoreError):
         print(f"tether: {error}", file=sys.stderr)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 
-from storage import StoreCorrupt, StoreFull, StoreReadOnly
+from storage import StoreBusy, StoreCorrupt, StoreFull, StoreReadOnly
 
 # What writing to the database can raise that a supervisor survives (it retries).
-DB_ERRORS = (StoreFull, StoreReadOnly, StoreCorrupt, sqlite3.DatabaseError)
+DB_ERRORS = (StoreBusy, StoreFull, StoreReadOnly, StoreCorrupt, sqlite3.DatabaseError)
 
 
 def short_reason(exc: BaseException) -> str:
@@ -16,6 +16,8 @@ def short_reason(exc: BaseException) -> str:
         return "the disk is full"
     if isinstance(exc, StoreReadOnly):
         return "it is read-only"
+    if isinstance(exc, StoreBusy):
+        return exc.detail  # SQLite's own words: "database is locked"
     return str(exc) or type(exc).__name__
 
 

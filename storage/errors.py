@@ -109,6 +109,18 @@ class StoreFull(StoreError):
         )
 
 
+class StoreBusy(StoreError):
+    """Another process held the database's write lock for longer than this connection
+    waits (its busy timeout): nothing was written; trying again later may work."""
+
+    def __init__(self, path: str, detail: str = "database is locked") -> None:
+        self.path, self.detail = path, detail
+        super().__init__(
+            f"the database {path} is busy ({detail}): another process kept it locked "
+            "for longer than tether waits; nothing was changed. Try again in a moment."
+        )
+
+
 class ImportRejected(StoreError, ValueError):
     def __init__(self, message: str, where: str | None = None) -> None:
         self.where = where

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from storage.errors import StoreCorrupt, StoreError, StoreFull, StoreReadOnly
+from storage.errors import StoreBusy, StoreCorrupt, StoreError, StoreFull, StoreReadOnly
 
 _WRITE_REFUSED = {
     getattr(sqlite3, name, -1)
@@ -25,6 +25,10 @@ def translate(exc: BaseException, path: str) -> BaseException:
     if isinstance(exc, StoreError) or not isinstance(exc, sqlite3.Error):
         return exc
     msg = str(exc).lower()
+    # Busy after the busy timeout (or at once where SQLite cannot wait): not damage.
+    code = getattr(exc, "sqlite_errorcode", None)
+    if (code is not None and code & 0xFF in (5, 6)) or "database is locked" in msg:
+        return StoreBusy(path, str(exc))  # SQLITE_BUSY, SQLITE_LOCKED and their kinds
     if "disk is full" in msg or "database or disk is full" in msg:
         return StoreFull(path)
     # A write the system refused (quota, file-size limit, a full disk seen as EIO) is
