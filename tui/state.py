@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from textual.signal import Signal
 
 from storage.errors import SessionNotFound
+from tui.attention_watch import needs_you_now
 from tui.format import shown
 from tui.list_query import ListQuery, view_ids
 
@@ -231,10 +232,11 @@ class AppState:
         await self.reindex()
 
     async def _first_page(self) -> bool | None:
-        """Read the top of the list (pinned sessions, then the first ``FIRST_PAGE``),
-        rows included, as the index for now; True if the list may go on beyond it, False
-        if that was all of it. None, reading nothing, when the top cannot be read so (a
-        text filter, or many pinned): only the whole index will do."""
+        """Read the top of the list in ``view_ids``' order (sessions that need you,
+        pinned sessions, then the first ``FIRST_PAGE``), rows included, as the index for
+        now, so that no row moves when the whole index comes; True if the list may go on
+        beyond it, False if that was all of it. None, reading nothing, when the top
+        cannot be read so (a text filter, or many pinned): only the whole index will do."""
         if self.view.text.strip():
             return None
         statuses = sorted(self.view.statuses) or None
@@ -242,15 +244,20 @@ class AppState:
         pinned_ids = await sessions.ids(order="id", status=statuses, pinned=True)
         if len(pinned_ids) > FIRST_PAGE:
             return None
+        waiting = await needs_you_now(self.store)  # running, oldest need first
+        if statuses:
+            waiting = [s for s in waiting if s.status in statuses]
         pinned = await sessions.list(ids=pinned_ids, order=self.view.sort, status=statuses)
         head = await sessions.list(
             order=self.view.sort, status=statuses, pinned=False, limit=FIRST_PAGE
         )
-        self._ids = [s.id for s in (*pinned, *head)]
+        on_top = [s.id for s in waiting]
+        first = set(on_top)
+        self._ids = on_top + [s.id for s in (*pinned, *head) if s.id not in first]
         self._pos = {sid: i for i, sid in enumerate(self._ids)}
         self.filter_error = None
-        self._remember(head)
-        self._remember(pinned)
+        for rows in (head, pinned, waiting):
+            self._remember(rows)
         return len(head) == FIRST_PAGE
 
     # -- the list -----------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""The list's first page at start: ``AppState.load`` reads the top of the list (pinned
-sessions, then the newest ``FIRST_PAGE``) with its rows, and the whole index follows in
+"""The list's first page at start: ``AppState.load`` reads the top of the list (sessions
+that need you, pinned sessions, then the newest ``FIRST_PAGE``) with its rows, and the whole index follows in
 the background, so the list shows at once whatever the number of sessions."""
 
 from __future__ import annotations
@@ -71,3 +71,21 @@ async def test_a_short_list_is_whole_at_once(tmp_path, monkeypatch) -> None:
         assert state.ids == [3, 2, 1]
         assert state._index_task is None  # nothing more to read
         await state.close()
+
+
+async def test_sessions_that_need_you_top_the_first_page_too(sessions) -> None:
+    """Those that need you come first in the whole list (oldest need first), so they do
+    in the first page, even from below it: no row moves when the whole index comes."""
+    store = sessions
+    for sid, since in ((3, NOW + 50), (1, NOW + 40), (11, NOW + 60)):
+        await store.runs.start(sid, at=NOW + sid)
+        assert await store.sessions.set_attention(sid, "needs_you", since)
+    state = AppState(store, App())
+    await state.load()
+    first = list(state.ids)
+    assert first == [1, 3, 11, 4, 2, 12, 10, 9, 8]
+    assert all(state.row(i) is not None for i in state.ids)
+    await state.settle()
+    assert state.ids[: len(first)] == first
+    assert state.ids == await view_ids(store, ListQuery())
+    await state.close()
