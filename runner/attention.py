@@ -25,9 +25,10 @@ from typing import Any
 
 from agents.attention import QUIET_AFTER, Signals, judge
 from agents.kinds import AgentKind, kinds_from_config
+from storage.errors import StoreBusy
 
 from . import log
-from .errors import ControlError
+from .errors import ControlError, short_reason
 
 Screen = tuple[Sequence[str], int | None]  # the rows, and the cursor's row
 
@@ -130,9 +131,13 @@ async def watch(supervisor: Any) -> None:
         return state["lines"], state["cursor"]["y"]
 
     def failed(e: Exception) -> None:
-        log.write_entry(
-            supervisor.log_path, f"attention not recorded: {e!r}", session_id=sid, level="WARN"
+        # The watcher keeps its old state on a failure, so its next look records it again.
+        what = (
+            f"could not record attention yet ({short_reason(e)}); retrying"
+            if isinstance(e, StoreBusy)
+            else f"attention not recorded: {e!r}"
         )
+        log.write_entry(supervisor.log_path, what, session_id=sid, level="WARN")
 
     watcher = AttentionWatcher(
         lines=lines,
