@@ -1,6 +1,7 @@
 """The list's first page at start: ``AppState.load`` reads the top of the list (sessions
-that need you, pinned sessions, then the newest ``FIRST_PAGE``) with its rows, and the whole index follows in
-the background, so the list shows at once whatever the number of sessions."""
+that need you, pinned sessions, then the newest ``FIRST_PAGE``) with its rows, and the
+whole index follows in the background, so the list shows at once whatever the number of
+sessions."""
 
 from __future__ import annotations
 
