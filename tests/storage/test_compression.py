@@ -273,3 +273,23 @@ async def test_free_pages_are_given_back(store, db_path):
     while await store.output.upkeep():
         pass
     assert int(await store.scalar("PRAGMA freelist_count")) <= pages * output_index.FREE_SHARE
+
+
+async def test_find_in_output_looks_into_compressed_chunks(store):
+    """``find_line`` filters chunks in SQL before reading them; a compressed chunk's
+    stored bytes are a zstd frame, so it must be a candidate whatever they hold."""
+    s = await store.sessions.create(["x"], "/")
+    await store.runs.start(s.id)
+    # A repeated pattern: the frame holds "abcdefgh" once and then back-references, so
+    # the words looked for are not in the stored bytes.
+    data = b"".join(b"line %d of the log\n" % i for i in range(100)) + b"abcdefgh" * 40 + b"\n"
+    await store.output.append(s.id, "stdout", data)
+    await store.runs.finish(s.id, exit_code=0)
+    stored = await store.fetchall("SELECT data, plain_size FROM output_chunks")
+    assert all(n is not None for _, n in stored)  # compressed
+    assert not any(b"habcdefgha" in bytes(d).lower() for d, _ in stored)
+    assert not any(b"\x1b" in bytes(d) for d, _ in stored)  # (no escape-like byte either)
+    assert await store.output.find_line(s.id, "habcdefgha", 0) == 100
+    assert await store.output.find_line(s.id, "HABCDEFGHA", 100, forward=False) is None
+    assert await store.output.find_line(s.id, "habcdefgha", 100, forward=False) == 100
+    assert await store.output.find_line(s.id, "absent", 0) is None
