@@ -189,7 +189,11 @@ def test_output_that_never_fits_is_counted_to_the_byte_and_the_run_ends(disk_20m
     db = t.home / "tether.db"
     written = len(numbered(1, NEVER_FITS + 1, "B", NOISE))
     try:
-        sid = int(t.ok("run", "--", *producer("--tag", "B", "--noise", NOISE, "--count", NEVER_FITS)).strip())
+        sid = int(
+            t.ok(
+                "run", "--", *producer("--tag", "B", "--noise", NOISE, "--count", NEVER_FITS)
+            ).strip()
+        )
         final = _wait(db, sid, lambda s: s.ended, timeout=240)
         _wait_released(t, sid)
 
