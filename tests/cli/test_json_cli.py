@@ -8,7 +8,9 @@ import json
 from tests.support.database import json_lines
 
 # what may differ between two looks at the same session a moment apart
-VOLATILE = {"updated_at", "supervisor_alive", "last_output_at"}
+# Live state that may change between two commands: the attention watcher records
+# working/idle whenever the session's output starts or stops.
+VOLATILE = {"updated_at", "supervisor_alive", "last_output_at", "attention", "attention_since"}
 
 
 def _same_as_show(tether, printed: dict) -> None:
