@@ -19,6 +19,15 @@ def tether_config() -> str:
     return "[general]\nstop_grace = 1.0\n[run]\nmax_parallel = 1\n[groups.gpu]\nmax_parallel = 1\n"
 
 
+@pytest.fixture(autouse=True)
+def _gates_opened_after(tmp_path):  # type: ignore[no-untyped-def]
+    """Every gated command ends with its test: one whose supervisor the test killed, or
+    that a test left waiting, would otherwise loop on its gate file for ever."""
+    yield
+    for n in range(1, 33):
+        (tmp_path / f"gate-{n}").touch()
+
+
 def gated(tether, tmp_path, n: int, *extra: str, code: int = 0) -> tuple[str, object]:
     gate = tmp_path / f"gate-{n}"
     done = tether("run", *extra, "--", "sh", "-c", GATE.format(gate=gate, code=code))

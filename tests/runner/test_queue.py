@@ -20,6 +20,15 @@ from tests.support.supervisors import eventually, system_lines, wait_ended
 GATED = "while [ ! -e {gate} ]; do sleep 0.02; done; exit {code}"
 
 
+@pytest.fixture(autouse=True)
+def _gates_opened_after(tmp_path):  # type: ignore[no-untyped-def]
+    """Every gated command ends with its test: one whose supervisor the test killed, or
+    that a test left waiting, would otherwise loop on its gate file for ever."""
+    yield
+    for n in range(1, 33):
+        (tmp_path / f"gate-{n}").touch()
+
+
 class Gates:
     """Sessions that end when the test says: each waits for its own file."""
 
