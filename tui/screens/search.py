@@ -193,6 +193,8 @@ class SearchScreen(TetherScreen[None]):
         try:
             if delay:
                 await asyncio.sleep(delay)  # cancelled by the next keystroke
+            if not self.is_attached:
+                return  # the screen was closed meanwhile: nothing to show it on
             if not text.strip():
                 self._query = self._results = None
                 self._show_error(None)
@@ -208,6 +210,8 @@ class SearchScreen(TetherScreen[None]):
                 took = asyncio.get_running_loop().time() - started
                 await metrics.note(self.store, "search_ms", took * 1000)  # the usage screen's
             except QueryError as e:
+                if not self.is_attached:
+                    return
                 # The same screen whatever searches finished before: no stale results.
                 self._query = self._results = None
                 self._show_error(e)
@@ -216,6 +220,8 @@ class SearchScreen(TetherScreen[None]):
                 self._set_options([])
                 self.query_one("#search-help").display = True
                 return
+            if not self.is_attached:
+                return  # closed while it searched
             self._show_error(None)
             self._show_chips(query)
             self._query, self._results = query, results
@@ -224,7 +230,8 @@ class SearchScreen(TetherScreen[None]):
                 self._remember_timer = self.set_timer(REMEMBER_AFTER, self._remember_current)
             ids = [g.session.id for g in results.groups if g.count is None or g.hits]
             counts = await count_hits(self.store, query, ids)
-            self._apply_counts(counts)
+            if self.is_attached:
+                self._apply_counts(counts)
         finally:
             # A cancelled search may never have started: the newest one decides.
             if generation == self._asked:
