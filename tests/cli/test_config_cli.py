@@ -65,7 +65,8 @@ def test_config_with_no_file_is_all_defaults(tether, tether_home):
     [
         (
             '[keys]\nstopp = "x"\n',
-            "unknown key keys.stopp (did you mean keys.stop?); known in [keys]: approve, attach, back,",
+            "unknown key keys.stopp (did you mean keys.stop?); "
+            "known in [keys]: approve, attach, back,",
         ),
         ('[keys]\nstop = ""\n', "keys.stop must be a key name"),
         ("[ui]\ntheme = 1\n", "unknown section [ui]; known: [general], [retention]"),

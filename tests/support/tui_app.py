@@ -14,6 +14,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from home.config import Config, General
 from home.paths import Paths, resolve_paths
