@@ -34,9 +34,7 @@ async def seed_with_queue(db):  # type: ignore[no-untyped-def]
         for i, (name, group, after) in enumerate(
             [("nightly", "", None), ("train", "gpu", None), ("report", "", ids["running"])]
         ):
-            s = await store.sessions.create(
-                ["true"], "/", name=name, created_at=NOW - 3 + i
-            )
+            s = await store.sessions.create(["true"], "/", name=name, created_at=NOW - 3 + i)
             await store.queue.add(s.id, group=group, after=after)
             ids[name] = s.id
     return ids
