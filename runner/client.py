@@ -167,6 +167,20 @@ async def attach(
     return await _reach(store, paths, session_id, "attach to", ask)
 
 
+async def attach_stream(
+    store: Store, paths: RuntimePaths, session_id: int, request: dict[str, Any]
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, dict[str, Any]]:
+    """``attach`` for an event loop (the TUI's interactive mode): the stream and the
+    supervisor's hello. The same request and frames as ``attach``."""
+
+    async def ask(
+        path: Path,
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, dict[str, Any]]:
+        return await _open_stream(path, {**request, "op": "attach"})
+
+    return await _reach(store, paths, session_id, "attach to", ask)
+
+
 def _attach_blocking(path: Path, request: dict[str, Any]) -> tuple[socket.socket, dict[str, Any]]:
     """Connect and read the hello byte by byte, so that no frame after it is read
     ahead into a buffer the blocking loop would not see."""
