@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from storage.engine import context_keys, index_merge
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 
 _V1 = [
@@ -329,5 +329,59 @@ _V10 = [
 # 100 000 sessions that query was a scan of the whole table at every start).
 _V11 = ["CREATE INDEX sessions_pinned ON sessions (pinned, deleted_at)"]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11]
+# v12: agent transcripts, searchable (issue 16; storage/engine/transcripts.py,
+# agents/transcripts/). ``transcript_files``: each transcript file of an agent session
+# (claude's projects/<slug>/<id>.jsonl, codex's rollout-*.jsonl), how far it was read
+# (bytes, whole lines) and its size and mtime at that look, so an unchanged file costs one
+# stat; ``state`` (JSON) is what reading on needs (model, token counts, line number).
+# ``transcript_entries``: the conversation's prompts, replies and tool calls, with their
+# own FTS5 index (external content, kept by triggers: a purge cascades to it).
+_V12 = [
+    """
+    CREATE TABLE transcript_files (
+        id          INTEGER PRIMARY KEY,
+        path        TEXT    NOT NULL UNIQUE,
+        session_id  INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        agent       TEXT    NOT NULL,                  -- the format: claude, codex
+        size        INTEGER NOT NULL DEFAULT 0,        -- at the last look
+        mtime_ns    INTEGER NOT NULL DEFAULT 0,
+        offset      INTEGER NOT NULL DEFAULT 0,        -- bytes read (whole lines)
+        entries     INTEGER NOT NULL DEFAULT 0,        -- entries taken from it
+        state       TEXT                               -- JSON: what reading on needs
+    )
+    """,
+    "CREATE INDEX transcript_files_session ON transcript_files (session_id)",
+    """
+    CREATE TABLE transcript_entries (
+        id          INTEGER PRIMARY KEY,
+        session_id  INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        file_id     INTEGER NOT NULL REFERENCES transcript_files (id) ON DELETE CASCADE,
+        number      INTEGER NOT NULL,                  -- 0-based in its file
+        at          REAL    NOT NULL,
+        role        TEXT    NOT NULL,                  -- user, assistant, tool
+        text        TEXT    NOT NULL
+    )
+    """,
+    "CREATE INDEX transcript_entries_session ON transcript_entries (session_id, id)",
+    "CREATE INDEX transcript_entries_file ON transcript_entries (file_id)",
+    """
+    CREATE VIRTUAL TABLE transcript_words USING fts5 (
+        text, content = 'transcript_entries', content_rowid = 'id', detail = none,
+        tokenize = 'unicode61 remove_diacritics 2'
+    )
+    """,
+    """
+    CREATE TRIGGER transcript_entries_added AFTER INSERT ON transcript_entries BEGIN
+        INSERT INTO transcript_words (rowid, text) VALUES (new.id, new.text);
+    END
+    """,
+    """
+    CREATE TRIGGER transcript_entries_removed AFTER DELETE ON transcript_entries BEGIN
+        INSERT INTO transcript_words (transcript_words, rowid, text)
+        VALUES ('delete', old.id, old.text);
+    END
+    """,
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12]
 assert len(MIGRATIONS) == SCHEMA_VERSION
