@@ -261,6 +261,13 @@ SCHEMA: tuple[Option, ...] = (
         "seconds without output before a running session is no longer 'working'",
     ),
     Option("attention.bell", "bool", True, "ring the terminal bell when a session needs you"),
+    Option(
+        "notify.desktop",
+        "word",
+        "off",
+        "a desktop notification when a session needs you (auto: notify-send, else OSC 777)",
+        choices=("off", "osc9", "osc777", "notify-send", "auto"),
+    ),
     # An [agents.NAME] table changes a built-in agent kind (claude, codex, aider, gemini),
     # only the keys it gives, or adds one (agents/kinds.py).
     Option("agents.*.programs", "strings", None, "program names that run this agent"),
@@ -273,6 +280,12 @@ SCHEMA: tuple[Option, ...] = (
     Option("agents.*.idle", "strings", None, "regexes: its input box", check=_regexes),
     Option("agents.*.approve", "word", None, "keys that answer yes to its prompt (y)"),
     Option("agents.*.deny", "word", None, "keys that answer no to its prompt (n)"),
+    Option(
+        "agents.*.hooks",
+        "strings",
+        None,
+        "arguments that make it report its state ({claude_settings}, {hook_argv}); [] = off",
+    ),
 )
 
 OPTIONS: dict[str, Option] = {o.name: o for o in SCHEMA}

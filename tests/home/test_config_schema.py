@@ -45,6 +45,7 @@ def test_the_schema_defaults_are_the_defaults_in_effect():
         "run",
         "groups",
         "attention",
+        "notify",
         "agents",
     )
 
