@@ -49,6 +49,7 @@ class AgentKind:
     idle: tuple[str, ...] = ()  # regexes: its input box, waiting for a new request
     approve: str = ""  # keys that answer yes to its prompt
     deny: str = ""  # keys that answer no
+    hooks: tuple[str, ...] = ()  # added at start: the agent reports its state (agents/hooks.py)
     _compiled: dict[str, tuple[re.Pattern[str], ...]] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -78,6 +79,7 @@ BUILTIN: dict[str, AgentKind] = {
         transcript="${CLAUDE_CONFIG_DIR:-~/.claude}/projects/{cwd_slug}/{session_id}.jsonl",
         approve="1",  # "1. Yes" of its menu
         deny="\x1b",  # "No, and tell Claude what to do differently (esc)"
+        hooks=("--settings", "{claude_settings}"),  # layered over the user's settings
         **CLAUDE,
     ),
     "codex": AgentKind(
@@ -89,6 +91,7 @@ BUILTIN: dict[str, AgentKind] = {
         transcript="${CODEX_HOME:-~/.codex}/sessions/*/*/*/rollout-*-{session_id}.jsonl",
         approve="y",
         deny="\x1b",
+        hooks=("-c", "notify={hook_argv}"),  # a one-run override of config.toml
         **CODEX,
     ),
     "aider": AgentKind(
@@ -216,6 +219,7 @@ CONFIG_KEYS = (
     "idle",
     "approve",
     "deny",
+    "hooks",
 )
 
 
@@ -227,7 +231,16 @@ def kinds_from_config(section: Mapping[str, Any] | None) -> dict[str, AgentKind]
     kinds = dict(BUILTIN)
     for name, table in (section or {}).items():
         given = {k: v for k, v in table.items() if k in CONFIG_KEYS}
-        for key in ("programs", "packages", "start", "resume", "needs_you", "working", "idle"):
+        for key in (
+            "programs",
+            "packages",
+            "start",
+            "resume",
+            "needs_you",
+            "working",
+            "idle",
+            "hooks",
+        ):
             if key in given:
                 given[key] = tuple(given[key])
         if "start" in given:
