@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from storage.engine import context_keys, index_merge
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 
 
 _V1 = [
@@ -383,5 +383,11 @@ _V12 = [
     """,
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12]
+# A context filter's sessions in id order from the index alone (``has:``, and the list a walk
+# over every session tests against): storage.engine.context_keys.
+_V13 = ["CREATE INDEX session_context_member ON session_context (key, parent, session_id, type)"]
+
+MIGRATIONS: list[list[str]] = [
+    *(_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13),
+]
 assert len(MIGRATIONS) == SCHEMA_VERSION
