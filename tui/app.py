@@ -106,6 +106,11 @@ class TetherApp(TetherHost):
                 variables[name] = variables[default]
         return variables
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """None of the app's keys while a screen takes every key (the output screen's
+        interactive mode: ctrl+q, ctrl+p... go to the session)."""
+        return not (self.screen_stack and getattr(self.screen, "takes_all_keys", False))
+
     # -- start and stop -----------------------------------------------------------------
     async def on_mount(self) -> None:
         from home.store import open_store
