@@ -14,6 +14,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual.app import SuspendNotSupported
 
 from storage.text import visible
 from tui.action_statuses import applies
@@ -291,10 +292,14 @@ class SessionActions:
             self._fail(f"Could not attach to #{session_id}", e)
             return
         terminal = bool(hello.get("terminal"))
-        with sock, self.app.suspend():
-            print(greeting(session_id, terminal, key), file=sys.stderr, flush=True)
-            title = f"tether #{session_id} ({key.shown} detaches)"
-            outcome = run_attached(sock, terminal=terminal, key=key, title=title)
+        try:
+            with sock, self.app.suspend():
+                print(greeting(session_id, terminal, key), file=sys.stderr, flush=True)
+                title = f"tether #{session_id} ({key.shown} detaches)"
+                outcome = run_attached(sock, terminal=terminal, key=key, title=title)
+        except SuspendNotSupported as e:  # no terminal to hand over (a headless app)
+            self._fail(f"Could not attach to #{session_id}", e)
+            return
         line, code = farewell(session_id, outcome)
         self.app.notify(line.removeprefix("tether: "), severity="error" if code else "information")
         await self.state.poll(force=True)
