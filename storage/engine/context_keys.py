@@ -18,8 +18,10 @@ It answers exactly what ``json_type``/``json_extract`` on the text answered befo
 a key written twice keeps its first value, as ``json_extract`` reads it (``OR IGNORE``
 on the primary key; rows come in document order).
 
-Filters read it through the ``(key, type, value)`` index instead of parsing every
-session's JSON: ``bench/cases/context_filters.py`` has the figures.
+Filters read it through its indexes instead of parsing every session's JSON: ``(key,
+type, value)`` finds the members with a value, ``(key, parent, session_id, type)`` (v13)
+gives every member of a key in session order; ``bench/cases/context_filters.py`` has the
+figures.
 """
 
 from __future__ import annotations
@@ -84,17 +86,23 @@ MIGRATION = [
 LOOKUP_COST = 3
 
 
-def context_sql(f: ContextFilter, *, few: bool | None = None) -> tuple[str, list[Any]]:
+def context_sql(f: ContextFilter, *, how: str | None = None) -> tuple[str, list[Any]]:
     """An SQL condition on ``sessions s`` for one context filter (true or false, never
-    NULL), and its parameters. Keys and values are always parameters. ``few`` says how
-    to plan it: True, look the matches up by id; False, test each session walked (and
-    stop early under a LIMIT); None, as SQLite chooses."""
+    NULL), and its parameters. Keys and values are always parameters. ``how`` plans it:
+
+    - ``"lookup"``: the matches looked up by id (the filter drives);
+    - ``"test"``: each session walked is tested on its own (a walk that stops early
+      under a LIMIT, or the few sessions another filter drives to);
+    - ``"walk"``: every session is walked and tested against the list of the matches,
+      built once, in id order, from ``session_context_member`` (schema v13);
+    - None: as SQLite chooses."""
     negated = "NOT " if f.negated else ""
-    if few is False:
+    if how == "test":
         members, params = members_sql(f, of_session=True)
         return f"{negated}EXISTS ({members})", params
     members, params = members_sql(f)
-    return f"s.id {negated}IN ({members})", params
+    column = "+s.id" if how == "walk" else "s.id"  # +: never a lookup by id
+    return f"{column} {negated}IN ({members})", params
 
 
 def members_sql(f: ContextFilter, *, of_session: bool = False) -> tuple[str, list[Any]]:

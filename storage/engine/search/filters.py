@@ -52,12 +52,12 @@ def session_where(
     *,
     meta_text: bool = False,
     include_deleted: bool = False,
-    few: Mapping[ContextFilter, bool] | None = None,
+    plan: Mapping[ContextFilter, str] | None = None,
 ) -> tuple[str, list[Any]]:
     """An SQL condition on ``sessions s`` for the query's session filters. With
     ``meta_text``, the text terms must also match the session's metadata. With
-    ``include_deleted``, sessions in the trash and out of it both match. ``few`` plans
-    the context filters (``context_plan``)."""
+    ``include_deleted``, sessions in the trash and out of it both match. ``plan`` says how
+    to run each context filter (``context_plan``)."""
     where: list[str] = []
     params: list[Any] = []
     if not include_deleted:
@@ -114,7 +114,7 @@ def session_where(
         where.append("(s.ended_at IS NULL OR s.ended_at >= ?)")
         params.append(query.since)
     for condition in query.context:
-        sql, args = context_sql(condition, few=(few or {}).get(condition))
+        sql, args = context_sql(condition, how=(plan or {}).get(condition))
         where.append(sql)
         params += args
     if meta_text and query.terms:
@@ -182,9 +182,9 @@ async def filter_session_ids(
     if typing:
         query = as_typing(query)
     plan = await context_plan(store, query, limit) if order == "newest" else {}
-    where, params = session_where(query, meta_text=True, include_deleted=include_deleted, few=plan)
+    where, params = session_where(query, meta_text=True, include_deleted=include_deleted, plan=plan)
     order_sql = ORDERS[order]
-    if any(plan.values()):
+    if "lookup" in plan.values():
         # Few sessions match: look them up by id and sort those, rather than walk every
         # live session newest first (bench/cases/context_filters.py).
         order_sql = order_sql.replace("s.created_at", "+s.created_at")
@@ -202,11 +202,13 @@ async def filter_session_ids(
 
 async def context_plan(
     store: Store, query: Query, limit: int | None = None
-) -> dict[ContextFilter, bool]:
-    """How to run the query's context filters, newest first: the one with the fewest
-    matches (counted in the key table) drives, its sessions looked up by id (True),
-    when that is cheaper than walking the sessions newest first and testing each until
-    ``limit`` are found; every other filter is tested on each session (False)."""
+) -> dict[ContextFilter, str]:
+    """How to run the query's context filters, newest first (``context_sql``'s ``how``):
+    the one with the fewest matches (counted in the key table) drives, its sessions
+    looked up by id, when that is cheaper than walking the sessions newest first until
+    ``limit`` are found; the others are then tested on each session it gives. Without a
+    driver, a walk under a ``limit`` tests each session (it stops early); a walk over
+    every session tests them against the lists of the matches, each built once."""
     if not query.context:
         return {}
     sessions = (await store.fetchall("SELECT max(id) FROM sessions"))[0][0] or 0
@@ -223,7 +225,8 @@ async def context_plan(
         matches = max(1, counts[fewest])
         walked = sessions if limit is None else min(sessions, limit * sessions / matches)
         drive = fewest if LOOKUP_COST * matches < walked else None
-    return {f: f == drive for f in query.context}
+    others = "test" if drive is not None or limit is not None else "walk"
+    return {f: "lookup" if f == drive else others for f in query.context}
 
 
 async def list_sessions(
