@@ -6,6 +6,9 @@ process (``Signals``) and returns the state. The supervisor gathers the facts
 (runner/attention.py); the labelled fixtures in tests/fixtures/agents/ and
 bench/cases/attention.py measure it.
 
+An agent that reports its own state (Claude Code hooks, codex ``notify``: agents/hooks.py)
+is the first source while that report is fresh (``with_hook``).
+
 For an agent kind, its own shapes decide first: a prompt below its input box (or with
 no input box on screen) needs you, its busy line means working, its input box alone
 means idle. Otherwise, for any program:
@@ -26,11 +29,12 @@ from dataclasses import dataclass
 
 from .kinds import AgentKind
 
-__all__ = ["ATTENTION", "QUIET_AFTER", "Signals", "judge", "tail"]
+__all__ = ["ATTENTION", "QUIET_AFTER", "Signals", "judge", "tail", "with_hook"]
 
 ATTENTION = ("working", "idle", "needs_you")
 QUIET_AFTER = 3.0  # seconds without output before a session is no longer "working"
 TAIL = 15  # the last non-empty lines looked at
+HOOK_SETTLE = 2.0  # output this long after an agent's own signal: its screen moved on
 
 # Prompts any program may show, on its last line.
 _PROMPT = re.compile(
@@ -121,3 +125,28 @@ def _by_kind(last: list[str], kind: AgentKind) -> str | None:
     if box >= 0:
         return "idle"
     return None
+
+
+def with_hook(
+    screen: str,
+    hook: tuple[str, float] | None,
+    *,
+    last_input: float,
+    last_output: float,
+    settle: float = HOOK_SETTLE,
+) -> str:
+    """The state, given what the screen says (``screen``) and what the agent last
+    reported itself (``hook``: the state and its wall-clock time). The report wins while
+    it is fresh: no input reached the agent since (an answer, a new request), and, but
+    for ``working``, no output came more than ``settle`` seconds after it (the agent
+    moved on without telling). A prompt on the screen is never hidden by a report of
+    ``working`` or ``idle`` (the agent's report of it may lag); the agent saying it
+    needs you is enough even when its screen shows nothing like a prompt."""
+    if hook is None:
+        return screen
+    state, at = hook
+    if last_input > at or (state != "working" and last_output > at + settle):
+        return screen
+    if screen == "needs_you" and state != "needs_you":
+        return screen
+    return state

@@ -9,6 +9,10 @@ CPU since the last look (``/proc/PID/stat``). No subprocess, no database read pe
 a session whose state does not change costs a timer and a few small file reads, and
 the database is written only when the state changes.
 
+An agent that reports its own state (its hooks, runner/hooks.py) is heard first: the
+watcher stats its signal file on each look and prefers what it says while it is fresh
+(``agents.attention.with_hook``).
+
 The agent kind of the session (agents/kinds.py, config.toml's ``[agents]`` applied) is
 read once, when the watcher starts.
 """
@@ -23,12 +27,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from agents.attention import QUIET_AFTER, Signals, judge
+from agents.attention import QUIET_AFTER, Signals, judge, with_hook
 from agents.kinds import AgentKind, kinds_from_config
 from storage.errors import StoreBusy
 
 from . import log
 from .errors import ControlError, short_reason
+from .hooks import HookSignal, signal_file
 
 Screen = tuple[Sequence[str], int | None]  # the rows, and the cursor's row
 
@@ -120,6 +125,7 @@ async def watch(supervisor: Any) -> None:
         log.write_entry(supervisor.log_path, f"no attention: {e!r}", session_id=sid, level="WARN")
         return
     session_kind = supervisor.kind
+    reported = HookSignal(signal_file(supervisor.spec.socket))
 
     def lines() -> Screen | None:
         if not session_kind.resizable:
@@ -149,8 +155,13 @@ async def watch(supervisor: Any) -> None:
         quiet_after=quiet_after,
         failed=failed,
         paused=lambda: supervisor.paused,
+        hook=reported.read if kind is not None and kind.hooks else None,
+        last_input=lambda: supervisor.last_input,
     )
-    await watcher.run()
+    try:
+        await watcher.run()
+    finally:
+        reported.clear()
 
 
 class AttentionWatcher:
@@ -173,6 +184,8 @@ class AttentionWatcher:
         quiet_after: float = QUIET_AFTER,
         failed: Callable[[Exception], None] | None = None,
         paused: Callable[[], bool] = lambda: False,
+        hook: Callable[[], tuple[str, float] | None] | None = None,
+        last_input: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self._lines = lines
         self._last_output = last_output
@@ -182,6 +195,8 @@ class AttentionWatcher:
         self._record = record
         self._failed = failed
         self._paused = paused
+        self._hook = hook
+        self._last_input = last_input
         self.quiet_after = quiet_after
         self.state: str | None = None
         self._seen: float | None = None  # last_output when the screen was last read
@@ -190,8 +205,16 @@ class AttentionWatcher:
         self._memo: tuple[Any, str] | None = None
 
     def look(self, now: float | None = None) -> str:
-        """The state now (no recording)."""
+        """The state now (no recording): the screen's, or the agent's own report."""
         now = time.monotonic() if now is None else now
+        state = self._judge(now)
+        if self._hook is None:
+            return state
+        output_at = time.time() - (now - self._last_output())  # on the hook's clock
+        return with_hook(state, self._hook(), last_input=self._last_input(), last_output=output_at)
+
+    def _judge(self, now: float) -> str:
+        """What the screen and the process say."""
         last = self._last_output()
         if last != self._seen:
             self._seen = last

@@ -115,6 +115,9 @@ async def launch(
         claim=claim,
         **dict(tuning or {}),
     )
+    from .hooks import with_hooks  # an agent reports its own state through its hooks
+
+    spec = await asyncio.to_thread(with_hooks, spec, spec.agent_kind or session.agent_kind)
     mark_launching(paths, sid)
     report = await asyncio.to_thread(_spawn_supervisor, spec)
     session = await store.sessions.require(sid)

@@ -85,6 +85,7 @@ class Supervisor:
         self.child: Child | None = None
         self.input: CommandInput | None = None
         self.paused = False
+        self.last_input = 0.0  # wall clock of the latest input sent to the command
         self.ended_at: float | None = None
         self.final_status: str | None = None
         self.stop_reason: str | None = None  # "user" or the name of a signal we got
@@ -277,6 +278,7 @@ class Supervisor:
         if self.input is None:
             raise ControlError("the command's input is closed")
         self.input.send(data)
+        self.last_input = time.time()  # an agent's own report of its state is older now
         if record or self.kind.records_input:
             self.capture.keep("input", data)
 

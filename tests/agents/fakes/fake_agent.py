@@ -7,6 +7,13 @@ answer is written to the transcript), Esc denies.
   ``${CLAUDE_CONFIG_DIR:-~/.claude}/projects/<cwd slug>/ID.jsonl`` is missing);
 - codex: a new session writes ``$CODEX_HOME/sessions/YYYY/MM/DD/rollout-<time>-<id>.jsonl``
   (first line ``session_meta`` with id and cwd); ``codex resume ID`` continues it.
+
+Both run the hooks they are given as the real ones do: claude the ``hooks`` of
+``--settings JSON|FILE`` (a shell command, the event's JSON on its stdin:
+UserPromptSubmit, PreToolUse, Notification with ``permission_prompt``, PostToolUse,
+Stop), codex the ``-c notify=[...]`` program (the JSON of ``agent-turn-complete`` as its
+last argument). A request starting with ``quietly`` asks (claude) or ends its turn
+(codex) without drawing anything prompt-like: only the hook tells.
 """
 
 from __future__ import annotations
@@ -15,8 +22,10 @@ import glob
 import json
 import os
 import re
+import subprocess
 import sys
 import termios
+import tomllib
 import tty
 import uuid
 from datetime import UTC, datetime
@@ -77,6 +86,23 @@ class Claude:
             self.path = os.path.join(folder, self.id + ".jsonl")
             os.makedirs(folder, exist_ok=True)
         self.parent: str | None = None
+        self.hooks: dict = {}
+        if "--settings" in argv:
+            given = argv[argv.index("--settings") + 1]
+            if not given.lstrip().startswith("{"):
+                with open(given, encoding="utf-8") as f:
+                    given = f.read()
+            self.hooks = json.loads(given).get("hooks", {})
+
+    def fire(self, event: str, **extra: str) -> None:
+        """Run the hooks of ``event`` as Claude Code does: each command through the
+        shell, the event's JSON on stdin, its output taken (not shown)."""
+        payload = {"session_id": self.id, "transcript_path": self.path, "cwd": os.getcwd(),
+                   "hook_event_name": event, **extra}  # fmt: skip
+        for group in self.hooks.get(event, []):
+            for hook in group.get("hooks", []):
+                subprocess.run(hook["command"], shell=True, input=json.dumps(payload),
+                               capture_output=True, text=True, timeout=60)  # fmt: skip
 
     def write(self, kind: str, content: object) -> None:
         entry_id = str(uuid.uuid4())
@@ -101,15 +127,25 @@ class Claude:
         while True:
             self.box()
             prompt = line()
+            self.fire("UserPromptSubmit", prompt=prompt)
             self.write("user", prompt)
-            out(f"❯ {prompt}", f"● Bash(echo {prompt})", "  ⎿  Waiting…", "─" * 60,
-                " Bash command", f"   echo {prompt}", " This command requires approval",
-                " Do you want to proceed?", " ❯ 1. Yes", "   2. No",
-                " Esc to cancel · Tab to amend")  # fmt: skip
+            tool = {"tool_name": "Bash", "tool_input": {"command": f"echo {prompt}"}}
+            self.fire("PreToolUse", **tool)
+            if prompt.startswith("quietly"):
+                out(f"❯ {prompt}", "● Thinking it over")
+            else:
+                out(f"❯ {prompt}", f"● Bash(echo {prompt})", "  ⎿  Waiting…", "─" * 60,
+                    " Bash command", f"   echo {prompt}", " This command requires approval",
+                    " Do you want to proceed?", " ❯ 1. Yes", "   2. No",
+                    " Esc to cancel · Tab to amend")  # fmt: skip
+            self.fire("Notification", message="Claude needs your permission to use Bash",
+                      notification_type="permission_prompt")  # fmt: skip
             answer = key()
             if answer == "1":
                 self.write("assistant", [{"type": "text", "text": f"Ran: echo {prompt}"}])
+                self.fire("PostToolUse", **tool)
                 out(f"● Ran: echo {prompt}", "")
+                self.fire("Stop", stop_hook_active=False)
             else:
                 out("  ⎿  Interrupted · What should Claude do instead?", "")
 
@@ -118,6 +154,12 @@ class Codex:
     def __init__(self, argv: list[str]) -> None:
         home = os.environ.get("CODEX_HOME") or os.path.expanduser("~/.codex")
         self.history: list[str] = []
+        self.notify: list[str] = []
+        while argv[:1] == ["-c"]:  # -c key=value: a TOML value overriding config.toml
+            key_name, _, value = argv[1].partition("=")
+            if key_name == "notify":
+                self.notify = tomllib.loads(f"v = {value}")["v"]
+            argv = argv[2:]
         if argv[:1] == ["resume"]:
             self.id = argv[1]
             pattern = os.path.join(home, "sessions", "*", "*", "*", f"rollout-*-{self.id}.jsonl")
@@ -141,6 +183,14 @@ class Codex:
                     "originator": "codex-tui", "cli_version": "0.0.0-fake"}  # fmt: skip
             self.append({"timestamp": now(), "type": "session_meta", "payload": meta})
 
+    def turn_complete(self, prompt: str, said: str) -> None:
+        """Run the notify program as codex does: the JSON its last argument, not waited."""
+        if self.notify:
+            payload = {"type": "agent-turn-complete", "thread-id": self.id, "turn-id": now(),
+                       "cwd": os.getcwd(), "input-messages": [prompt],
+                       "last-assistant-message": said}  # fmt: skip
+            subprocess.Popen([*self.notify, json.dumps(payload)])
+
     def append(self, entry: dict) -> None:
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(entry) + "\n")
@@ -155,12 +205,17 @@ class Codex:
             content = [{"type": "input_text", "text": prompt}]
             item = {"type": "message", "role": "user", "content": content}
             self.append({"timestamp": now(), "type": "response_item", "payload": item})
+            if prompt.startswith("quietly"):
+                out(f"› {prompt}", "• Working (0s • esc to interrupt)")
+                self.turn_complete(prompt, "done")  # its screen says nothing more
+                continue
             out(f"› {prompt}", "", "  Would you like to run the following command?", "",
                 f"  $ echo {prompt}", "", "› 1. Yes, proceed (y)",
                 "  2. No, and tell Codex what to do differently (esc)", "",
                 "  Press enter to confirm or esc to cancel")  # fmt: skip
             if key() in ("y", "1", "\r"):
                 out(f"• Ran echo {prompt}", "")
+                self.turn_complete(prompt, f"Ran echo {prompt}")
             else:
                 out("■ Denied", "")
 
