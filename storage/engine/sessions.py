@@ -518,10 +518,11 @@ class Sessions:
             if progress is not None:
                 progress(i + 1, len(ids))
         if done:
-            # The metadata index keeps a purged name, command and notes in older
-            # segments (FTS5 tombstones) until merged; it is small: merge it whole.
-            async with self._store.transaction() as db:
-                await db.execute("INSERT INTO sessions_fts (sessions_fts) VALUES ('optimize')")
+            # Nothing of them left in the search indexes' older segments (FTS5
+            # tombstones): ``storage.engine.purge.forget_terms``.
+            from storage.engine.purge import forget_terms
+
+            await forget_terms(self._store)
         return done
 
     async def _exists(self, db: aiosqlite.Connection, session_id: int) -> None:
