@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from storage.engine import context_keys, index_merge
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 
 
 _V1 = [
@@ -387,7 +387,11 @@ _V12 = [
 # over every session tests against): storage.engine.context_keys.
 _V13 = ["CREATE INDEX session_context_member ON session_context (key, parent, session_id, type)"]
 
+# A session's runs when it joined the queue: a resumed session waits in line too, and it
+# is claimed-not-started while it has no more runs than that (storage.engine.queue).
+_V14 = ["ALTER TABLE queue ADD COLUMN runs INTEGER NOT NULL DEFAULT 0"]
+
 MIGRATIONS: list[list[str]] = [
-    *(_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13),
+    *(_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, _V14),
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
