@@ -44,7 +44,9 @@ DRAIN_MAX = 1.0  # after exit: or after this long (background writers may never 
 # rest before the next read, so a command printing a line every few milliseconds
 # costs one wake-up per rest, not one per line (an event-loop wake-up costs about as
 # much CPU as the command spends printing the line). The first read after a quiet
-# spell is never held back (an echo, a prompt), nor is a big one (a burst is read flat out).
+# spell is never held back (an echo, a prompt), nor is a big one (a burst is read flat out),
+# nor is anything soon after input went to the command: what someone types (an attached
+# terminal) echoes at once, and a rest under way ends when a key comes (``input_sent``).
 READ_REST = 0.1  # seconds of rest after a small read that came soon after another
 REST_SOON = 0.25  # "soon": the previous read was less than this ago
 REST_BELOW = 4096  # "small": fewer bytes than this
@@ -80,6 +82,7 @@ class Capture:
         self._drains: list[subprocess.Popen[bytes]] = []  # see hand_over
         self._last_read: dict[int, float] = {}  # fd -> monotonic time of its last read
         self._resting: dict[int, asyncio.TimerHandle] = {}  # fd -> when it is read again
+        self._input_at = -REST_SOON  # monotonic time input last went to the command
         self._reserve: int | None = None  # see open_spill
 
     # -- before the command starts ------------------------------------------------------
@@ -169,7 +172,8 @@ class Capture:
         now = time.monotonic()
         soon = now - self._last_read.get(fd, -REST_SOON) < REST_SOON
         self._last_read[fd] = now
-        if soon and size < REST_BELOW and fd not in self._resting:
+        typing = now - self._input_at < REST_SOON
+        if soon and size < REST_BELOW and fd not in self._resting and not typing:
             loop = asyncio.get_running_loop()
             loop.remove_reader(fd)
             self._resting[fd] = loop.call_later(READ_REST, self._rested, fd, stream)
@@ -179,6 +183,15 @@ class Capture:
         if fd in self._open and not self.reading_paused:
             asyncio.get_running_loop().add_reader(fd, self._on_readable, fd, stream)
             self._on_readable(fd, stream)  # what came meanwhile, without another wake-up
+
+    def input_sent(self) -> None:
+        """Input went to the command: its echo is due, so reads rest no more for a
+        moment and a rest under way ends now (see ``READ_REST``)."""
+        self._input_at = time.monotonic()
+        for fd in list(self._resting):
+            self._stop_resting(fd)
+            if fd in self._open and not self.reading_paused:
+                asyncio.get_running_loop().add_reader(fd, self._on_readable, fd, self._open[fd])
 
     def _stop_resting(self, fd: int) -> None:
         handle = self._resting.pop(fd, None)

@@ -278,6 +278,7 @@ class Supervisor:
         if self.input is None:
             raise ControlError("the command's input is closed")
         self.input.send(data)
+        self.capture.input_sent()  # its echo is read at once, not after a rest
         self.last_input = time.time()  # an agent's own report of its state is older now
         if record or self.kind.records_input:
             self.capture.keep("input", data)
