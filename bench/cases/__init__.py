@@ -287,7 +287,9 @@ BENCHES = (
         "screen frame has arrived (in process), and whole `tether attach` / `tmux attach` "
         "processes until the screen shows (target p95 <= 100 ms). Capture throughput of a "
         "pty session writing 64 KiB blocks, self-timed, with no client and with two "
-        "attached clients reading as fast as they can (target >= 0.9x).",
+        "`tether attach` clients, each a real process in its own pty (`script`) drained "
+        "as fast as it comes (target >= 0.9x); the same producer in a tmux session with "
+        "none and with two `tmux attach` clients as the reference.",
     ),
     Bench(
         "live_latency",
