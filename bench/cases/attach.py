@@ -11,12 +11,15 @@
 (b) Attach to first full screen: ``runner.client.attach`` to a session whose screen
     is full of text, until the whole fresh screen (the first frame) has arrived, in
     process (no interpreter start); and the whole ``tether attach`` process in the
-    pane until its marker row shows (with interpreter start), beside ``tmux attach``
-    the same way. Target: p95 <= 100 ms.
+    pane (a real pty) until its last rows show (interpreter start included), beside
+    ``tmux attach`` to the same screen the same way, ``--attaches`` times each.
+    Target: p95 <= 100 ms for the ``tether attach`` process.
 (c) Capture throughput of a pty session (a producer writes ``--mb`` MB in 64 KiB
     writes and times itself, first write to last) with no client and with two
-    attached clients reading as fast as they can; rounds alternate. Target: with two
-    clients >= 0.9x without.
+    ``tether attach`` clients, each a real process in its own pty (``script``, output
+    to /dev/null as fast as it comes); the same producer in a tmux session with no
+    client and with two ``tmux attach`` clients the same way, as the reference. Rounds
+    alternate. Target: tether with two clients >= 0.9x without.
 
 The load average is printed with the figures: on a busy machine everything is slower
 and noisier.
@@ -26,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import shlex
@@ -34,13 +36,13 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench.harness.figures import Figure, figure, write_figures  # noqa: E402
 from bench.harness.terminal import Pane  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
@@ -194,7 +196,7 @@ def bench_first_screen(pane: Pane, home: Home, attaches: int) -> dict:
 
     home.call(many)
     whole_tether = []
-    for _ in range(max(3, attaches // 5)):
+    for _ in range(attaches):
         start = pane.launch(f"{TETHER} attach {sid}", {"TETHER_HOME": str(home.path)})
         seen = pane.wait_for(lambda t: "MARK-END" in t and "row 34" in t)
         whole_tether.append((seen - start) * 1000)
@@ -209,7 +211,7 @@ def bench_first_screen(pane: Pane, home: Home, attaches: int) -> dict:
     subprocess.run([*ref, "send-keys", "-t", "r", "Enter"], check=True)
     whole_tmux = []
     try:
-        for _ in range(max(3, attaches // 5)):
+        for _ in range(attaches):
             start = pane.launch(shlex.join([*ref, "attach", "-t", "r"]))
             seen = pane.wait_for(lambda t: "MARK-END" in t and "row 34" in t)
             whole_tmux.append((seen - start) * 1000)
@@ -220,48 +222,97 @@ def bench_first_screen(pane: Pane, home: Home, attaches: int) -> dict:
 
 
 # -- (c) capture throughput with clients -------------------------------------------------
-def bench_throughput(home: Home, mb: int, rounds: int) -> dict:
-    from runner import client
+def attached_client(command: str) -> subprocess.Popen:
+    """A real client in a real terminal: ``command`` under ``script`` (a pty of 120x36
+    whose output goes to /dev/null as fast as it comes); stdin stays open and silent."""
+    inner = f"stty cols 120 rows 36; exec {command}"
+    return subprocess.Popen(
+        ["script", "-qfec", inner, "/dev/null"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
+
+def bench_throughput(home: Home, mb: int, rounds: int) -> dict:
+    """The producer's own MB/s as a tether pty session and, as the reference, in a tmux
+    session, each with no client and with two ``attach`` clients; rounds alternate."""
     producer = home.path / "producer.py"
     producer.write_text(PRODUCER)
-    results: dict[str, list[float]] = {"none": [], "two": []}
+    argv = [str(PYTHON), str(producer), str(mb)]
+    results: dict[str, list[float]] = {"none": [], "two": [], "tmux_none": [], "tmux_two": []}
     for _ in range(rounds):
         for variant in ("none", "two"):
-            sid = home.start([str(PYTHON), str(producer), str(mb)])
-            socks = []
-            if variant == "two":
-                for n in range(2):
-                    req = {"cols": 120, "rows": 36, "who": f"bench {n}"}
-                    sock, _ = home.call(lambda s, r=req, i=sid: client.attach(s, home.paths, i, r))
-                    socks.append(sock)
-            readers = [threading.Thread(target=_drain, args=(s,), daemon=True) for s in socks]
-            for t in readers:
-                t.start()
-            home.send(sid, "go")
-            took = home.call(lambda store, s=sid: _took(store, s))
-            results[variant].append(mb / took)
-            home.send(sid, "")
-            for s in socks:
-                s.close()
-            home.stop(sid)
+            results[variant].append(_tether_round(home, argv, mb, clients=variant == "two"))
+            results[f"tmux_{variant}"].append(_tmux_round(argv, mb, clients=variant == "two"))
     return results
 
 
-def _drain(sock) -> None:  # type: ignore[no-untyped-def]
+def _tether_round(home: Home, argv: list[str], mb: int, *, clients: bool) -> float:
+    sid = home.start(argv)
+    env = f"TETHER_HOME={shlex.quote(str(home.path))}"
+    procs = [attached_client(f"env {env} {TETHER} attach {sid}") for _ in range(2 * clients)]
     try:
-        while sock.recv(1 << 20):
-            pass
-    except OSError:
-        pass
+        # Both clients are attached (the supervisor has recorded them) before the start.
+        home.call(lambda store: _wait_attached(store, sid, len(procs)))
+        home.send(sid, "go")
+        took = home.call(lambda store: _took(store, sid))
+        home.send(sid, "")
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+        home.stop(sid)
+    return mb / took
+
+
+def _tmux_round(argv: list[str], mb: int, *, clients: bool) -> float:
+    ref = ["tmux", "-L", f"tether-bench-tp-{os.getpid()}", "-f", "/dev/null"]
+    subprocess.run(
+        [*ref, "new-session", "-d", "-s", "r", "-x", "120", "-y", "36", shlex.join(argv)],
+        check=True,
+    )
+    subprocess.run([*ref, "set-option", "-g", "status", "off"], check=True)
+    procs = [attached_client(shlex.join([*ref, "attach", "-t", "r"])) for _ in range(2 * clients)]
+    try:
+        while _tmux_clients(ref) < len(procs):
+            time.sleep(0.02)
+        subprocess.run([*ref, "send-keys", "-t", "r", "go", "Enter"], check=True)
+        while True:
+            shown = subprocess.run(
+                [*ref, "capture-pane", "-p", "-t", "r"], capture_output=True, text=True
+            ).stdout
+            m = re.search(r"TOOK (\d+\.\d+)", shown)
+            if m:
+                return mb / float(m.group(1))
+            time.sleep(0.05)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+        subprocess.run([*ref, "kill-server"], capture_output=True)
+
+
+def _tmux_clients(ref: list[str]) -> int:
+    out = subprocess.run([*ref, "list-clients"], capture_output=True, text=True).stdout
+    return len(out.splitlines())
+
+
+async def _wait_attached(store, sid: int, n: int) -> None:  # type: ignore[no-untyped-def]
+    while True:
+        system = await store.output.read_bytes(sid, stream="system")
+        if system.count(b"tether: attached: ") >= n:
+            return
+        await asyncio.sleep(0.02)
 
 
 async def _took(store, sid: int) -> float:  # type: ignore[no-untyped-def]
     while True:
-        lines = await store.output.read_bytes(sid, stream="stdout")
-        m = re.search(rb"TOOK (\d+\.\d+)", lines[-200:])
-        if m:
-            return float(m.group(1))
+        lines = await store.output.tail(sid, 3, stream="stdout")
+        for line in lines:
+            m = re.search(rb"TOOK (\d+\.\d+)", line.raw)
+            if m:
+                return float(m.group(1))
         await asyncio.sleep(0.05)
 
 
@@ -274,37 +325,103 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--summary", type=Path, help="write the figures as JSON")
     args = parser.parse_args()
-    figures: dict = {"load_start": os.getloadavg()[0]}
     parts = args.only or ["a", "b", "c"]
-    if not shutil.which("tmux"):
-        sys.exit("tmux is needed: the benchmark watches a real terminal")
+    if not shutil.which("tmux") or not shutil.which("script"):
+        sys.exit("tmux and script are needed: the benchmark drives real terminals")
     OUT.mkdir(parents=True, exist_ok=True)
     home = Home(OUT / "attach-home")
     print(f"load average at start {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)")
     print(f"{'':34}{'p50':>9}{'p95':>9}")
+    rows: list[Figure] = []
     pane = Pane()
     try:
         if "a" in parts:
-            keys = figures["keys"] = bench_keys(pane, home, args.keys)
+            keys = bench_keys(pane, home, args.keys)
             print(row("(a) key -> echo, tether attach", keys["tether"]))
             print(row("(a) key -> echo, tmux attach", keys["tmux"]))
             print(f"    ratio p95 {pct(keys['tether'], 0.95) / pct(keys['tmux'], 0.95):.2f}x")
+            rows += key_figures(keys)
         if "b" in parts:
-            first = figures["first_screen"] = bench_first_screen(pane, home, args.attaches)
+            first = bench_first_screen(pane, home, args.attaches)
             print(row("(b) attach -> screen, in process", first["in_process"]))
             print(row("(b) tether attach process", first["tether"]))
             print(row("(b) tmux attach process", first["tmux"]))
+            rows += first_screen_figures(first)
     finally:
         pane.close()
     if "c" in parts:
-        tp = figures["throughput_mb_s"] = bench_throughput(home, args.mb, args.rounds)
-        none, two = statistics.median(tp["none"]), statistics.median(tp["two"])
-        print(f"(c) capture, no client   {none:9.1f} MB/s (median of {len(tp['none'])})")
-        print(f"(c) capture, two clients {two:9.1f} MB/s  ratio {two / none:.2f}x")
+        tp = bench_throughput(home, args.mb, args.rounds)
+        for name, none, two in (("tether", "none", "two"), ("tmux", "tmux_none", "tmux_two")):
+            a, b = statistics.median(tp[none]), statistics.median(tp[two])
+            print(f"(c) {name:6} capture, no client   {a:9.1f} MB/s (median of {len(tp[none])})")
+            print(f"(c) {name:6} capture, two clients {b:9.1f} MB/s  ratio {b / a:.2f}x")
+        rows += throughput_figures(tp)
     print(f"load average at end {os.getloadavg()[0]:.1f}")
-    if args.summary:
-        figures["load_end"] = os.getloadavg()[0]
-        args.summary.write_text(json.dumps(figures, indent=1))
+    write_figures(args.summary, rows)
+
+
+def key_figures(keys: dict) -> list[Figure]:
+    tmux = ("tmux attach", [pct(keys["tmux"], 0.95)])
+    return [
+        figure(
+            15,
+            "key to echo p50, tether attach",
+            [statistics.median(keys["tether"])],
+            "ms",
+            reference=("tmux attach", [statistics.median(keys["tmux"])]),
+        ),
+        figure(
+            15,
+            "key to echo p95, tether attach",
+            [pct(keys["tether"], 0.95)],
+            "ms",
+            reference=tmux,
+            target="p95 <= 1.5x tmux",
+            met=lambda _v, r: r <= 1.5,
+        ),
+    ]
+
+
+def first_screen_figures(first: dict) -> list[Figure]:
+    tmux = ("tmux attach process", [pct(first["tmux"], 0.95)])
+    return [
+        figure(
+            15,
+            "attach to first full screen p95, tether attach process",
+            [pct(first["tether"], 0.95)],
+            "ms",
+            reference=tmux,
+            target="p95 <= 100 ms",
+            met=lambda v, _r: v <= 100,
+        ),
+        figure(
+            15,
+            "attach to first screen frame p95, in process",
+            [pct(first["in_process"], 0.95)],
+            "ms",
+        ),
+    ]
+
+
+def throughput_figures(tp: dict) -> list[Figure]:
+    return [
+        figure(
+            15,
+            "pty capture with two tether attach clients",
+            tp["two"],
+            "MB/s",
+            reference=("no client", tp["none"]),
+            target=">= 0.9x with none",
+            met=lambda _v, r: r >= 0.9,
+        ),
+        figure(
+            15,
+            "tmux pane throughput with two tmux attach clients",
+            tp["tmux_two"],
+            "MB/s",
+            reference=("no client", tp["tmux_none"]),
+        ),
+    ]
 
 
 if __name__ == "__main__":
