@@ -1,5 +1,6 @@
 """Who needs you, in the app: sessions that need you first in the list, a toast and the
-bell when one starts needing you, the count in the status bar, and ``y``/``n`` answering.
+bell when one starts needing you (and, with ``[notify] desktop``, a desktop notification:
+tui/desktop_notify.py), the count in the status bar, and ``y``/``n`` answering.
 
 ``AttentionWatch`` follows the app state's row changes (``Change.rows``: the rows the
 state re-read because their session changed, attention included, since the supervisor
@@ -80,6 +81,16 @@ class AttentionWatch:
         self.waiting: dict[int, float] = {}  # session -> needs you since
         self.counted: Signal[int] = Signal(app, "needs-you-count")  # how many need you
         self._reindex: asyncio.Task[None] | None = None
+        from .desktop_notify import DesktopNotifier
+
+        mode = str(app.config.section("notify").get("desktop", "off"))
+        self.desktop = DesktopNotifier(mode, self._write)
+
+    def _write(self, text: str) -> None:
+        """Text for the app's terminal (nothing when it has none: headless)."""
+        driver = getattr(self.app, "_driver", None)
+        if not self.app.is_headless and driver is not None:
+            driver.write(text)
 
     async def start(self) -> None:
         for s in await needs_you_now(self.state.store):
@@ -116,6 +127,7 @@ class AttentionWatch:
         self.app.notify(f"◆ #{s.id} {s.label} needs you", severity="warning", timeout=8)
         if self.bell:
             self.app.bell()
+        self.desktop.send("tether", f"#{s.id} {s.label} needs you")
 
     def _show_count(self) -> None:
         self.counted.publish(len(self.waiting))
