@@ -41,7 +41,8 @@ class AgentKind:
     programs: tuple[str, ...] = ()  # executable names (basename of argv[0])
     packages: tuple[str, ...] = ()  # what npx/uvx/pipx run (a version suffix is allowed)
     start: tuple[str, ...] = ()  # added to a new run; "{session_id}": a fresh uuid
-    resume: tuple[str, ...] = ()  # the program's arguments that resume "{session_id}"
+    resume: tuple[str, ...] = ()  # the program's arguments that resume "{session_id}";
+    # "{args}": the arguments it was started with
     session_id_from: str = ""  # "start" (tether picks it), "rollout" (codex writes it), ""
     transcript: str = ""  # glob of the transcript; {session_id}, {cwd_slug}, $VARS, ~
     needs_you: tuple[str, ...] = ()  # regexes: a prompt waiting for the user
@@ -64,8 +65,11 @@ class AgentKind:
     def start_args(self, session_id: str) -> list[str]:
         return [a.replace("{session_id}", session_id) for a in self.start]
 
-    def resume_args(self, session_id: str) -> list[str]:
-        return [a.replace("{session_id}", session_id) for a in self.resume]
+    def resume_args(self, session_id: str, args: Sequence[str] = ()) -> list[str]:
+        out: list[str] = []
+        for a in self.resume:
+            out += list(args) if a == "{args}" else [a.replace("{session_id}", session_id)]
+        return out
 
 
 BUILTIN: dict[str, AgentKind] = {
@@ -98,7 +102,7 @@ BUILTIN: dict[str, AgentKind] = {
         name="aider",
         programs=("aider",),
         packages=("aider-chat", "aider-install"),
-        resume=("--restore-chat-history",),
+        resume=("{args}", "--restore-chat-history"),  # its own arguments kept
         transcript="{cwd}/.aider.chat.history.md",
         approve="y\r",  # it reads a line: (Y)es/(N)o
         deny="n\r",

@@ -182,4 +182,5 @@ def plan(
     if not transcripts(kind, session_id, cwd, env):
         where = _expand(kind.transcript, env, cwd, session_id or "") if kind.transcript else "-"
         return Plan(None, f"{kind.name}'s transcript is gone ({where})", session_id)
-    return Plan(list(argv[: found.args_at]) + kind.resume_args(session_id or ""), "", session_id)
+    at = found.args_at
+    return Plan(list(argv[:at]) + kind.resume_args(session_id or "", argv[at:]), "", session_id)

@@ -220,8 +220,42 @@ class Codex:
                 out("■ Denied", "")
 
 
+class Aider:
+    """aider: every exchange appended to ``.aider.chat.history.md`` in its cwd (its real
+    format: a ``# aider chat started at`` header per run, ``#### prompt`` lines, the
+    answer as plain text); ``--restore-chat-history`` shows the earlier ones again."""
+
+    HISTORY = ".aider.chat.history.md"
+
+    def __init__(self, argv: list[str]) -> None:
+        self.argv = argv
+        self.history: list[str] = []
+        if "--restore-chat-history" in argv and os.path.exists(self.HISTORY):
+            for raw in _lines(self.HISTORY):
+                if raw.startswith("#### "):
+                    self.history.append(raw[5:].rstrip("\n"))
+        started = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+        self.append(f"\n# aider chat started at {started}\n\n")
+
+    def append(self, text: str) -> None:
+        with open(self.HISTORY, "a", encoding="utf-8") as f:
+            f.write(text)
+
+    def run(self) -> None:
+        out("Aider v0.0.0-fake", f"Arguments: {' '.join(self.argv)}", "Main model: fake")
+        for prompt in self.history:
+            out(f"> {prompt}", "(earlier answer)", "")
+        while True:
+            sys.stdout.write("> ")
+            sys.stdout.flush()
+            prompt = line()
+            self.append(f"#### {prompt}\n\nOk: {prompt}\n\n")
+            out(f"Ok: {prompt}", "")
+
+
 def main(which: str) -> None:
-    agent = Claude(sys.argv[1:]) if which == "claude" else Codex(sys.argv[1:])
+    agents = {"claude": Claude, "codex": Codex, "aider": Aider}
+    agent = agents[which](sys.argv[1:])
     saved = termios.tcgetattr(0) if os.isatty(0) else None
     if saved is not None:
         tty.setraw(0)
