@@ -101,8 +101,11 @@ def cmd_resume(ctx: Ctx) -> int:
     args = ctx.args
 
     async def go() -> int:
+        from home.queue import queue_limits
         from runner.control import resume_run
         from runner.errors import NeedsConfirmation
+
+        limits = queue_limits(ctx.config)  # it waits in the queue as `tether run` would
 
         async with _session_store(ctx) as store:
             s = await store.sessions.resolve(args.id)
@@ -119,6 +122,7 @@ def cmd_resume(ctx: Ctx) -> int:
                     grace=_grace(ctx),
                     confirmed=args.yes,
                     redact=_capture_redaction(ctx),
+                    limits=limits,
                 )
             except NeedsConfirmation as e:
                 if not _confirm(s, e.command):
@@ -128,8 +132,18 @@ def cmd_resume(ctx: Ctx) -> int:
                         file=sys.stderr,
                     )
                     return EXIT_ERROR
-                s = await resume_run(store, ctx.paths, s.id, grace=_grace(ctx), confirmed=True)
-            if s.run_count == runs_before:  # no new run: the command could not start
+                s = await resume_run(
+                    store, ctx.paths, s.id, grace=_grace(ctx), confirmed=True, limits=limits
+                )
+            place = (await store.queue.positions()).get(s.id)
+            if place is not None:
+                from .queue import _place
+
+                print(
+                    f"tether: #{s.id} is queued ({_place(place)}), waiting for a slot",
+                    file=sys.stderr,
+                )
+            elif s.run_count == runs_before:  # no new run: the command could not start
                 why = await _last_system_line(store, s.id)
                 print(f"tether: #{s.id} failed to start: {why}", file=sys.stderr)
                 return EXIT_ERROR
@@ -141,6 +155,8 @@ def cmd_resume(ctx: Ctx) -> int:
             if args.follow:
                 runs = await store.runs.list(s.id)
                 start = runs[-1].first_line if runs else 0
+                if place is not None:  # its new run comes after the output there is
+                    start = s.output_lines
                 final = await _follow(
                     store, s.id, _LogOptions(), sys.stdout.buffer, start, ctx.paths
                 )

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from storage.masking import argv_redacted
 from storage.models import LIVE
 
-from . import identity
+from . import identity, queue
 from .errors import NeedsConfirmation, NotResumable
 from .locations import RuntimePaths, is_alive, mark_launching, socket_path, supervisor_pid
 from .reconcile import find_leftovers, reconcile
@@ -32,6 +32,7 @@ from .spec import LaunchSpec
 
 if TYPE_CHECKING:
     from storage import Run, Session, Store
+    from storage.engine.queue import Limits
 
 READY_TIMEOUT = 60.0  # seconds to wait for a new supervisor's report
 FINISHING_WAIT = 30.0  # an ended session's supervisor may still be indexing: wait this long
@@ -58,9 +59,11 @@ async def launch(
     session = await store.sessions.require(session_id)
     sid = session.id
     last = await store.runs.latest(sid)
+    # A new run: of an ended session, or of one whose resume waited in the queue.
+    rerun = session.ended or (resume and claim is not None and session.status == "pending")
     if session.ended:
         await _no_earlier_run_lives(session, last)
-    if is_alive(paths, sid) and session.ended:
+    if is_alive(paths, sid) and rerun:
         # Its supervisor is still indexing the output: cut that short (the new
         # supervisor indexes whatever of this session is left), then go.
         pid = supervisor_pid(paths, sid)
@@ -68,7 +71,7 @@ async def launch(
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
         await _wait_released(paths, sid, FINISHING_WAIT)
-    if session.ended and _supervisor_lives(last):
+    if rerun and _supervisor_lives(last):
         # The same, seen by pid and start time (another home's, or its lock file was
         # removed): it must be gone before a new run starts.
         assert last is not None and last.supervisor_pid is not None
@@ -77,13 +80,14 @@ async def launch(
         deadline = time.monotonic() + FINISHING_WAIT
         while _supervisor_lives(last) and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
-    if is_alive(paths, sid) or (session.ended and _supervisor_lives(last)):
+    if is_alive(paths, sid) or (rerun and _supervisor_lives(last)):
         raise NotResumable(sid, f"session #{sid} is {session.status}; it is already running")
     if session.status in LIVE:
         await reconcile(store, paths, {sid})
         session = await store.sessions.require(sid)
     if resume:
-        if not session.ended:
+        # A resume that waited in the queue is pending already, and started for its claim.
+        if not rerun:
             raise NotResumable(sid, f"session #{sid} is {session.status}; it cannot be resumed")
         await _no_earlier_run_lives(session, await store.runs.latest(sid))
         argv = list(session.resume_argv or session.argv)
@@ -218,9 +222,14 @@ async def resume_run(
     size: tuple[int, int] | None = None,
     redact: Iterable[str] | None = None,
     tuning: Mapping[str, Any] | None = None,
+    limits: Limits | None = None,
 ) -> Session:
     """Start a new run of an ended session (its ``resume_argv`` when set, else its
     ``argv``) in its ``cwd``; the output continues after a separator line.
+
+    Under the queue (``limits`` that limit anything, or a session run with ``--group``)
+    it joins the line as ``tether run`` does: it starts now if a slot is free, else it
+    is returned ``pending`` and starts by itself when one frees (runner/queue.py).
 
     Raises ``NotResumable`` for a session that is running, paused or pending, and
     ``NeedsConfirmation`` (carrying the exact command) for an imported session unless
@@ -243,6 +252,13 @@ async def resume_run(
             f"session #{sid}'s command was stored with its secrets redacted ([redaction] "
             f"on_capture), so it cannot be re-run as it was; start it again with the "
             f"secrets filled in: tether run -- {shlex.join(session.resume_argv or session.argv)}",
+        )
+    group = (await store.queue.groups([sid])).get(sid, "")
+    if queue.applies(limits, group):
+        options = {"grace": grace, "size": list(size or _terminal_size())}
+        options.update(redact=list(redact) if redact is not None else None, tuning=tuning)
+        return await queue.submit(
+            store, paths, sid, limits=limits, group=group, options=options, resume=True
         )
     return await launch(
         store, paths, sid, grace=grace, resume=True, size=size, redact=redact, tuning=tuning

@@ -86,13 +86,16 @@ async def submit(
     group: str = "",
     after: int | None = None,
     options: Mapping[str, Any] | None = None,
+    resume: bool = False,
 ) -> Session:
     """Put a new ``pending`` session in line, then kick the queue: it starts now when
     a slot is free and nothing before it may take it, else it waits (``pending``).
-    ``options`` is how to launch it (``launch``'s grace, size, redact, tuning)."""
+    ``options`` is how to launch it (``launch``'s grace, size, redact, tuning).
+    ``resume``: an ended session joins the line for a new run (``resume_run``)."""
     if limits is not None:
         await publish(store, limits)
-    await store.queue.add(session_id, group=group, after=after, options=options)
+    options = {**(options or {}), "resume": True} if resume else options
+    await store.queue.add(session_id, group=group, after=after, options=options, resume=resume)
     await kick(store, paths)
     return await store.sessions.require(session_id)
 
@@ -164,6 +167,7 @@ async def _start(store: Store, paths: RuntimePaths, claim: Claim) -> Session:
             redact=opts.get("redact"),
             tuning=opts.get("tuning"),
             claim=claim.claim_id,
+            resume=bool(opts.get("resume")),
         )
     except (RunnerError, OSError) as e:
         # Never left claimed by a live process: that would hold its slot for good.

@@ -233,7 +233,12 @@ class SessionActions:
             redact = self.capture_patterns()
             try:
                 await control.resume_run(
-                    self.store, self.paths, session_id, grace=grace, redact=redact
+                    self.store,
+                    self.paths,
+                    session_id,
+                    grace=grace,
+                    redact=redact,
+                    limits=self.queue_limits(),
                 )
             except NeedsConfirmation as need:
                 command = visible(need.command)  # exactly what would run, nothing hidden
@@ -253,7 +258,13 @@ class SessionActions:
                 if not ok:
                     return
                 await control.resume_run(
-                    self.store, self.paths, session_id, grace=grace, confirmed=True, redact=redact
+                    self.store,
+                    self.paths,
+                    session_id,
+                    grace=grace,
+                    confirmed=True,
+                    redact=redact,
+                    limits=self.queue_limits(),
                 )
         except Exception as e:  # noqa: BLE001
             self._fail(f"Could not resume #{session_id}", e)

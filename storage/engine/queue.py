@@ -41,9 +41,12 @@ LIMITS_KEY = "queue.limits"
 _LIVE = tuple(LIVE)
 # A session in line: its row has a place and the session has not started.
 _IN_LINE = "q.position IS NOT NULL AND s.status = 'pending'"
-# Taken out of the line to be started, not started yet: it holds a slot. (A resumed
-# session is pending for a moment too, with its first claim still in its row.)
-_CLAIMED = "q.position IS NULL AND q.claim IS NOT NULL AND s.status = 'pending' AND s.run_count = 0"
+# Taken out of the line to be started, not started yet: it holds a slot. (A session
+# resumed without the queue is pending for a moment too, with an old claim still in its
+# row: it has more runs than when it joined the line, ``q.runs``, schema v14.)
+_CLAIMED = (
+    "q.position IS NULL AND q.claim IS NOT NULL AND s.status = 'pending' AND s.run_count = q.runs"
+)
 
 
 class NotQueued(StoreError):
@@ -151,25 +154,41 @@ class Queue:
         group: str = "",
         after: int | None = None,
         options: Mapping[str, Any] | None = None,
+        resume: bool = False,
     ) -> int:
-        """Put a ``pending`` session at the end of the line; returns its place."""
+        """Put a ``pending`` session at the end of the line; returns its place. With
+        ``resume``, an ended session joins it for a new run: it becomes ``pending`` in
+        the same transaction (``tether resume`` under ``run.max_parallel``)."""
         async with self._store.transaction() as db:
             rows = await db.execute_fetchall(
-                "SELECT status FROM sessions WHERE id = ?", (session_id,)
+                "SELECT status, run_count FROM sessions WHERE id = ?", (session_id,)
             )
             if not rows:
                 raise SessionNotFound(session_id)
-            if rows[0][0] != "pending":
-                raise NotQueued(session_id, f"it is {rows[0][0]}, not pending")
+            status, runs = rows[0]
+            if resume and status in ENDED:
+                from storage.engine.sessions import _apply_status
+
+                await _apply_status(db, session_id, "pending", time.time(), None, None, None)
+            elif status != "pending" or resume:
+                raise NotQueued(
+                    session_id, f"it is {status}, not {'ended' if resume else 'pending'}"
+                )
+            # A session that was in line before (its first run) takes its row again.
             await db.execute(
-                "INSERT INTO queue (session_id, grp, position, after, queued_at, options) "
-                "VALUES (?, ?, (SELECT coalesce(max(position), 0) + 1 FROM queue), ?, ?, ?)",
+                "INSERT INTO queue (session_id, grp, position, after, queued_at, options, runs) "
+                "VALUES (?, ?, (SELECT coalesce(max(position), 0) + 1 FROM queue), ?, ?, ?, ?) "
+                "ON CONFLICT (session_id) DO UPDATE SET grp = excluded.grp, "
+                "position = excluded.position, after = excluded.after, "
+                "queued_at = excluded.queued_at, options = excluded.options, "
+                "runs = excluded.runs, claim = NULL, claimed_at = NULL",
                 (
                     session_id,
                     group or "",
                     after,
                     time.time(),
                     json.dumps(dict(options)) if options else None,
+                    runs,
                 ),
             )
         return (await self.positions()).get(session_id, 0)

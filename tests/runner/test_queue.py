@@ -326,3 +326,82 @@ async def test_kill_9_of_a_running_supervisor_starts_the_next_with_no_tether_com
     assert (await store.sessions.require(a.id)).status == "lost"
     gate_b.touch()
     await wait_ended(store, paths, b.id)
+
+
+async def _ended_with_a_gated_resume(store, paths, tmp_path, name: str, group: str = ""):
+    """A session that has run once and ended, whose resume command waits for its gate."""
+    gate = tmp_path / f"resume-gate-{name}"
+    s = await control.start_session(
+        store,
+        paths,
+        argv=["true"],
+        resume_argv=["sh", "-c", GATED.format(gate=gate, code=0)],
+        cwd=tmp_path,
+        name=name,
+        group=group,
+        grace=1.0,
+    )
+    await wait_ended(store, paths, s.id)
+    return s, gate
+
+
+async def test_resume_waits_in_the_queue_when_the_slots_are_full(store, paths, tmp_path):
+    """``tether resume`` under ``run.max_parallel`` queues as ``tether run`` does: the
+    resumed session is pending with a place, and the supervisor that frees the slot
+    starts its new run; once running it holds the slot (the next one waits)."""
+    done, resume_gate = await _ended_with_a_gated_resume(store, paths, tmp_path, "done")
+    limits = Limits(max_parallel=1)
+    gates = Gates(store, paths, tmp_path)
+    (busy, busy_gate) = await gates.start(limits=limits)
+    assert busy.status == "running"
+
+    resumed = await control.resume_run(store, paths, done.id, grace=1.0, limits=limits)
+    assert (resumed.status, resumed.run_count) == ("pending", 1)
+    assert await store.queue.positions() == {done.id: 1}
+    waiting, waiting_gate = await gates.start(limits=limits)
+    assert await store.queue.positions() == {done.id: 1, waiting.id: 2}
+
+    busy_gate.touch()  # busy ends: its supervisor starts the resumed run, then nothing
+    running = await until_status(store, done.id, "running")
+    assert running.run_count == 2
+    assert await store.queue.positions() == {waiting.id: 1}
+    assert await queue.kick(store, paths) == []  # the resumed run holds the only slot
+    assert await status_of(store, waiting.id) == "pending"
+    resume_gate.touch()
+    await until_status(store, waiting.id, "running")
+    waiting_gate.touch()
+    await wait_ended(store, paths, waiting.id)
+    runs = await store.runs.list(done.id)
+    assert [r.argv[0] for r in runs] == ["true", "sh"]  # the resume command ran, once
+    assert (await store.sessions.require(done.id)).status == "succeeded"
+
+
+async def test_resume_with_a_free_slot_starts_at_once_and_keeps_its_group(store, paths, tmp_path):
+    done, resume_gate = await _ended_with_a_gated_resume(
+        store, paths, tmp_path, "grouped", group="build"
+    )
+    limits = Limits(max_parallel=2, groups={"build": 1})
+    resumed = await control.resume_run(store, paths, done.id, grace=1.0, limits=limits)
+    assert (resumed.status, resumed.run_count) == ("running", 2)
+    assert not await store.queue.waiting()  # nothing left claimed nor in line
+    gates = Gates(store, paths, tmp_path)
+    (same_group, gate) = await gates.start(limits=limits, group="build")
+    assert same_group.status == "pending"  # the resumed run holds the group's slot
+    resume_gate.touch()
+    await until_status(store, same_group.id, "running")
+    gate.touch()
+    await wait_ended(store, paths, same_group.id)
+
+
+async def test_a_direct_resume_leaves_no_claim_behind(store, paths, tmp_path):
+    """Without limits a resume starts at once; a session that once went through the
+    queue keeps its old claim in its row, which must not count as a slot in use."""
+    gates = Gates(store, paths, tmp_path)
+    (a, gate_a) = await gates.start(limits=Limits(max_parallel=1))
+    gate_a.touch()
+    await wait_ended(store, paths, a.id)
+    s = await control.resume_run(store, paths, a.id, grace=1.0)
+    assert s.run_count == 2
+    await wait_ended(store, paths, a.id)
+    assert not await store.queue.waiting()
+    assert await store.queue.claims() == []
