@@ -133,3 +133,19 @@ def test_bad_queue_input_is_refused_clearly(tether, tmp_path):
     done = tether("queue", "cancel", sid)
     assert done.returncode == 1
     assert done.stderr == f"tether: session #{sid} is not in the queue: it is succeeded\n"
+
+
+def test_resume_beyond_max_parallel_queues_like_run(tether, tmp_path):
+    first = tether.ok("run", "--", "true").strip()
+    tether.wait_status(first, ("succeeded",))
+    a, gate_a = gated(tether, tmp_path, 1)
+    resumed = tether("resume", first)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.strip() == first
+    assert f"#{first} is queued (1st), waiting for a slot" in resumed.stderr
+    assert places(tether) == {int(a): None, int(first): 1}
+    gate_a.touch()  # a's supervisor starts the resumed run
+    tether.wait_status(a, ("succeeded",))
+    tether.wait_status(first, ("succeeded",))
+    shown = tether.json("show", first)
+    assert shown["run_count"] == 2 and shown["queue_position"] is None
