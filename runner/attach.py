@@ -60,11 +60,13 @@ class Outcome:
 
 
 def terminal_size(fd: int) -> tuple[int, int]:
+    """The terminal's columns and rows; 80x24 where it has none (not a terminal, or a
+    pty nobody gave a size: 0x0, which no program can draw in)."""
     try:
         size = os.get_terminal_size(fd)
-        return size.columns, size.lines
     except OSError:
         return 80, 24
+    return size.columns or 80, size.lines or 24
 
 
 @contextlib.contextmanager
