@@ -232,7 +232,7 @@ class SessionActions:
         try:
             redact = self.capture_patterns()
             try:
-                await control.resume_run(
+                resumed = await control.resume_run(
                     self.store,
                     self.paths,
                     session_id,
@@ -257,7 +257,7 @@ class SessionActions:
                 )
                 if not ok:
                     return
-                await control.resume_run(
+                resumed = await control.resume_run(
                     self.store,
                     self.paths,
                     session_id,
@@ -270,7 +270,8 @@ class SessionActions:
             self._fail(f"Could not resume #{session_id}", e)
             return
         await self.state.poll(force=True)
-        self.app.notify(f"Resumed #{session_id}")
+        queued = resumed.status == "pending"  # waits in the queue for a slot
+        self.app.notify(f"{'Queued' if queued else 'Resumed'} #{session_id}")
 
     async def send_input(self, session_id: int, text: str) -> bool:
         """Send a line to a live session's input; whether it went (the user is told
