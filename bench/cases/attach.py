@@ -17,9 +17,11 @@
 (c) Capture throughput of a pty session (a producer writes ``--mb`` MB in 64 KiB
     writes and times itself, first write to last) with no client and with two
     ``tether attach`` clients, each a real process in its own pty (``script``, output
-    to /dev/null as fast as it comes); the same producer in a tmux session with no
-    client and with two ``tmux attach`` clients the same way, as the reference. Rounds
-    alternate. Target: tether with two clients >= 0.9x without.
+    to /dev/null as fast as it comes), and with two clients that only read the socket
+    (the supervisor's own cost, without the terminals' work competing for the CPUs);
+    the same producer in a tmux session with no client and with two ``tmux attach``
+    clients the same way, as the reference (tmux sends its clients redraws, not the
+    stream). Rounds alternate. Target: tether with two attach clients >= 0.9x without.
 
 The load average is printed with the figures: on a busy machine everything is slower
 and noisier.
@@ -240,18 +242,49 @@ def bench_throughput(home: Home, mb: int, rounds: int) -> dict:
     producer = home.path / "producer.py"
     producer.write_text(PRODUCER)
     argv = [str(PYTHON), str(producer), str(mb)]
-    results: dict[str, list[float]] = {"none": [], "two": [], "tmux_none": [], "tmux_two": []}
+    results: dict[str, list[float]] = {
+        "none": [],
+        "two": [],
+        "drains": [],
+        "tmux_none": [],
+        "tmux_two": [],
+    }
     for _ in range(rounds):
-        for variant in ("none", "two"):
-            results[variant].append(_tether_round(home, argv, mb, clients=variant == "two"))
-            results[f"tmux_{variant}"].append(_tmux_round(argv, mb, clients=variant == "two"))
+        results["none"].append(_tether_round(home, argv, mb, clients=""))
+        results["two"].append(_tether_round(home, argv, mb, clients="attach"))
+        results["drains"].append(_tether_round(home, argv, mb, clients="drain"))
+        results["tmux_none"].append(_tmux_round(argv, mb, clients=False))
+        results["tmux_two"].append(_tmux_round(argv, mb, clients=True))
     return results
 
 
-def _tether_round(home: Home, argv: list[str], mb: int, *, clients: bool) -> float:
-    sid = home.start(argv)
+# A client that only reads its socket: what two clients cost the supervisor itself,
+# without the terminals' work (a tether attach process writing into a pty, ``script``
+# reading it), which competes with the producer for the same CPUs.
+DRAIN = (
+    "import json, socket, sys\n"
+    "s = socket.socket(socket.AF_UNIX)\n"
+    "s.connect(sys.argv[1])\n"
+    "s.sendall(json.dumps({'op': 'attach', 'cols': 120, 'rows': 36}).encode() + b'\\n')\n"
+    "while s.recv(1 << 20):\n"
+    "    pass\n"
+)
+
+
+def _client(home: Home, sid: int, how: str) -> subprocess.Popen:
+    if how == "drain":
+        from runner.locations import socket_path
+
+        return subprocess.Popen([str(PYTHON), "-c", DRAIN, str(socket_path(home.paths, sid))])
     env = f"TETHER_HOME={shlex.quote(str(home.path))}"
-    procs = [attached_client(f"env {env} {TETHER} attach {sid}") for _ in range(2 * clients)]
+    return attached_client(f"env {env} {TETHER} attach {sid}")
+
+
+def _tether_round(home: Home, argv: list[str], mb: int, *, clients: str) -> float:
+    """MB/s with two clients of the kind ``clients`` names (``attach``, ``drain``), or
+    none (``""``)."""
+    sid = home.start(argv)
+    procs = [_client(home, sid, clients) for _ in range(2 if clients else 0)]
     try:
         # Both clients are attached (the supervisor has recorded them) before the start.
         home.call(lambda store: _wait_attached(store, sid, len(procs)))
@@ -267,7 +300,8 @@ def _tether_round(home: Home, argv: list[str], mb: int, *, clients: bool) -> flo
 
 
 def _tmux_round(argv: list[str], mb: int, *, clients: bool) -> float:
-    ref = ["tmux", "-L", f"tether-bench-tp-{os.getpid()}", "-f", "/dev/null"]
+    # A server of its own each round: one being killed may still answer for a moment.
+    ref = ["tmux", "-L", f"tether-bench-tp-{os.getpid()}-{time.monotonic_ns()}", "-f", "/dev/null"]
     subprocess.run(
         [*ref, "new-session", "-d", "-s", "r", "-x", "120", "-y", "36", shlex.join(argv)],
         check=True,
@@ -355,6 +389,8 @@ def main() -> None:
             a, b = statistics.median(tp[none]), statistics.median(tp[two])
             print(f"(c) {name:6} capture, no client   {a:9.1f} MB/s (median of {len(tp[none])})")
             print(f"(c) {name:6} capture, two clients {b:9.1f} MB/s  ratio {b / a:.2f}x")
+        a, d = statistics.median(tp["none"]), statistics.median(tp["drains"])
+        print(f"(c) tether capture, two drains  {d:9.1f} MB/s  ratio {d / a:.2f}x")
         rows += throughput_figures(tp)
     print(f"load average at end {os.getloadavg()[0]:.1f}")
     write_figures(args.summary, rows)
@@ -413,6 +449,13 @@ def throughput_figures(tp: dict) -> list[Figure]:
             reference=("no client", tp["none"]),
             target=">= 0.9x with none",
             met=lambda _v, r: r >= 0.9,
+        ),
+        figure(
+            15,
+            "pty capture with two clients that only read the socket",
+            tp["drains"],
+            "MB/s",
+            reference=("no client", tp["none"]),
         ),
         figure(
             15,
