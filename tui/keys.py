@@ -77,14 +77,10 @@ _ALL = [
         show=False,
     ),
     Key("new_session", "n", "new_session", "New", "Start a new session"),
-    Key(
-        "approve",
-        "y",
-        "approve",
-        "Yes",
-        "A session that needs you: answer yes with its agent's approve keys (n: no)",
-        show=False,
-    ),
+    # y / n show (and n answers no instead of starting a session) only on a session that
+    # needs you: the list's check_action
+    Key("approve", "y", "approve", "Yes", "Answer yes: the agent's approve keys"),
+    Key("deny", "n", "deny", "No", "Answer no: the agent's deny keys"),
     Key("resume", "r", "resume", "Resume", "Run the session again (its resume command if set)"),
     Key("stop", "s", "stop", "Stop", "Stop the session (SIGTERM, then SIGKILL)"),
     Key("pause", "p", "pause", "Pause", "Pause or continue the session"),

@@ -48,6 +48,7 @@ class SessionsScreen(SessionScreen):
         "attach",
         "new_session",
         "approve",
+        "deny",
         "resume",
         "stop",
         "pause",
@@ -223,7 +224,13 @@ class SessionsScreen(SessionScreen):
             bool(self.state.ids),
             bool(self.state.marked),
             self.current_id in self.state.queue_places,
+            self._needs_you(),
         )
+
+    def _needs_you(self) -> bool:
+        """The highlighted session waits for an answer: y / n answer it."""
+        s = self.current
+        return s is not None and s.status == "running" and s.attention == "needs_you"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back":
@@ -234,8 +241,10 @@ class SessionsScreen(SessionScreen):
             )
         if action in ("filter", "status_filter", "sort"):
             return bool(self.state.ids) or self.state.view.filtered
-        if action == "new_session":
-            return True
+        if action == "new_session":  # n answers no to a session that needs you
+            return not self._needs_you()
+        if action in ("approve", "deny"):  # y / n in the footer only then (issue 16)
+            return self._needs_you()
         if action in ("queue_up", "queue_down", "start_now"):
             return self.current_id in self.state.queue_places
         return super().check_action(action, parameters)
@@ -272,18 +281,20 @@ class SessionsScreen(SessionScreen):
             self.tether.open_detail(self.current_id)
 
     async def action_new_session(self) -> None:
-        s = self.current
-        if s is not None and s.status == "running" and s.attention == "needs_you":
-            await answer(self.tether.actions, s, yes=False)  # n answers no (issue 16)
-            return
         self.tether.actions.new_session()
 
     async def action_approve(self) -> None:
+        await self._answer(yes=True)
+
+    async def action_deny(self) -> None:
+        await self._answer(yes=False)
+
+    async def _answer(self, *, yes: bool) -> None:
         s = self.current
-        if s is None or s.status != "running" or s.attention != "needs_you":
+        if s is None or not self._needs_you():
             self.app.notify("The selected session is not waiting for an answer", timeout=3)
             return
-        await answer(self.tether.actions, s, yes=True)
+        await answer(self.tether.actions, s, yes=yes)
 
     async def action_queue_up(self) -> None:
         if self.current_id is not None:
