@@ -255,6 +255,8 @@ async def resume_run(
         )
     group = (await store.queue.groups([sid])).get(sid, "")
     if queue.applies(limits, group):
+        # Refused now, not when a slot frees (the session is pending by then).
+        await _no_earlier_run_lives(session, await store.runs.latest(sid))
         options = {"grace": grace, "size": list(size or _terminal_size())}
         options.update(redact=list(redact) if redact is not None else None, tuning=tuning)
         return await queue.submit(
