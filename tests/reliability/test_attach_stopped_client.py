@@ -118,7 +118,8 @@ async def test_a_stopped_client_while_the_command_writes_100_mb(store, paths, tm
     )
     try:
         assert client.stdout is not None
-        assert (await client.stdout.readline()).strip() == b"ATTACHED"
+        attached = await asyncio.wait_for(client.stdout.readline(), 60)
+        assert attached.strip() == b"ATTACHED"
         os.kill(client.pid, signal.SIGSTOP)
         stopped_at = time.monotonic()
         await eventually(
