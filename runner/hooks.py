@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from agents.hooks import hook_args
-from agents.kinds import recognise
+from agents.kinds import AgentKind, recognise
 
 from .spec import LaunchSpec
 
@@ -30,14 +30,9 @@ def signal_file(socket: str) -> Path:
     return Path(socket).with_suffix(".hook")
 
 
-def with_hooks(spec: LaunchSpec, agent: str | None) -> LaunchSpec:
+def with_hooks(spec: LaunchSpec, kind: AgentKind | None) -> LaunchSpec:
     """``spec`` with its agent's hooks added to what runs (unchanged for a session
     that runs no agent, a kind without hooks, or a command tether cannot add to)."""
-    if not agent:
-        return spec
-    from .attention import load_settings
-
-    kind, _ = load_settings(agent)
     if kind is None or not kind.hooks:
         return spec
     found = recognise(spec.argv, {kind.name: kind})

@@ -15,6 +15,7 @@ import pytest
 from agents.attention import with_hook
 from agents.hooks import HOOK_EVENTS, hook_args, state_of
 from agents.kinds import BUILTIN, kinds_from_config
+from runner.attention import load_settings
 from runner.hooks import HOOK_PROGRAM, HookSignal, signal_file, with_hooks
 from runner.spec import LaunchSpec
 
@@ -23,8 +24,12 @@ def _spec(argv, socket="/run/t/7.sock"):  # type: ignore[no-untyped-def]
     return LaunchSpec(db="db", session_id=7, lock="l", socket=socket, log="g", argv=argv, cwd="/")
 
 
+def _hooked(argv, agent):  # type: ignore[no-untyped-def]
+    return with_hooks(_spec(argv), load_settings(agent)[0])
+
+
 def test_claude_gets_settings_with_a_hook_on_each_event_after_its_name(tmp_path) -> None:
-    spec = with_hooks(_spec(["npx", "-y", "@anthropic-ai/claude-code", "--resume", "X"]), "claude")
+    spec = _hooked(["npx", "-y", "@anthropic-ai/claude-code", "--resume", "X"], "claude")
     assert spec.argv[:4] == ["npx", "-y", "@anthropic-ai/claude-code", "--settings"]
     assert spec.argv[5:] == ["--resume", "X"]
     assert spec.shown_argv == ["npx", "-y", "@anthropic-ai/claude-code", "--resume", "X"]
@@ -36,7 +41,7 @@ def test_claude_gets_settings_with_a_hook_on_each_event_after_its_name(tmp_path)
 
 
 def test_codex_gets_a_notify_override_that_is_a_toml_array() -> None:
-    spec = with_hooks(_spec(["codex", "resume", "ID"]), "codex")
+    spec = _hooked(["codex", "resume", "ID"], "codex")
     assert spec.argv[0] == "codex" and spec.argv[1] == "-c" and spec.argv[3:] == ["resume", "ID"]
     key, _, value = spec.argv[2].partition("=")
     notify = tomllib.loads(f"v = {value}")["v"]
@@ -50,7 +55,7 @@ def test_no_hooks_for_other_programs_a_shell_line_or_a_kind_without_them() -> No
         (["aider"], "aider"),
         (["vim"], "claude"),  # --agent claude on a wrapper tether cannot look into
     ):
-        assert with_hooks(_spec(argv), agent).argv == argv
+        assert _hooked(argv, agent).argv == argv
 
 
 def test_config_overrides_or_turns_off_a_kinds_hooks() -> None:
