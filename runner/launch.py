@@ -119,11 +119,13 @@ async def launch(
         claim=claim,
         **dict(tuning or {}),
     )
-    from .attention import load_settings
-    from .hooks import with_hooks  # an agent reports its own state through its hooks
+    agent = spec.agent_kind or session.agent_kind
+    if agent:  # it reports its own state through its hooks (runner/hooks.py)
+        from .attention import load_settings
+        from .hooks import with_hooks
 
-    kind, _ = await asyncio.to_thread(load_settings, spec.agent_kind or session.agent_kind)
-    spec = await asyncio.to_thread(with_hooks, spec, kind)
+        kind, _ = await asyncio.to_thread(load_settings, agent)
+        spec = await asyncio.to_thread(with_hooks, spec, kind)
     mark_launching(paths, sid)
     report = await asyncio.to_thread(_spawn_supervisor, spec)
     session = await store.sessions.require(sid)
