@@ -5,22 +5,17 @@ session whose prompt needs you."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import stat
 
 import pytest
 
 from home.config import Config, General
-from tests.agents.test_tui_attention import _start, _stop_all, until
-from tests.support.tui_app import Clock, paths_for, pin_environment
+from tests.agents.test_tui_attention import _start, until
+from tests.support.tui_app import Clock
+from tests.tui.test_attention_keys import _pinned, paths  # noqa: F401 - fixtures
 from tui.app import TetherApp
 from tui.desktop_notify import DesktopNotifier, osc, resolve
-
-
-@pytest.fixture(autouse=True)
-def _pinned() -> None:
-    pin_environment()
 
 
 @pytest.fixture
@@ -65,21 +60,15 @@ async def test_notify_send_is_run_with_the_title_and_body(fake_notify_send) -> N
     assert written == []
 
 
-def _app(paths, desktop: str) -> TetherApp:  # type: ignore[no-untyped-def]
+def _app(home, desktop: str) -> TetherApp:  # type: ignore[no-untyped-def]
     config = Config(general=General(), sections={"notify": {"desktop": desktop}})
-    return TetherApp(paths, config, clock=Clock(), background=True, cursor_blink=False)
-
-
-@pytest.fixture
-def paths(tmp_path):  # type: ignore[no-untyped-def]
-    p = paths_for(tmp_path)
-    p.ensure()
-    yield p
-    asyncio.run(_stop_all(p))
+    return TetherApp(home, config, clock=Clock(), background=True, cursor_blink=False)
 
 
 async def test_the_app_notifies_the_desktop_when_a_session_starts_needing_you(
-    paths, fake_notify_send, monkeypatch
+    paths,  # noqa: F811 - the fixture
+    fake_notify_send,
+    monkeypatch,
 ) -> None:  # type: ignore[no-untyped-def]
     bin_dir, record = fake_notify_send
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
@@ -97,7 +86,7 @@ async def test_the_app_notifies_the_desktop_when_a_session_starts_needing_you(
         assert lines[:2] == ["--app-name=tether", "tether"] and lines[2].endswith("needs you")
 
 
-async def test_osc_777_goes_to_the_apps_terminal(paths) -> None:  # type: ignore[no-untyped-def]
+async def test_osc_777_goes_to_the_apps_terminal(paths) -> None:  # noqa: F811  # type: ignore[no-untyped-def]
     app = _app(paths, "osc777")
     async with app.run_test(size=(120, 36)) as pilot:
         await app.wait_idle()
