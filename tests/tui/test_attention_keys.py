@@ -4,26 +4,10 @@ prompt, one busy."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
-import pytest
-
-from tests.agents.test_tui_attention import _start, _stop_all, until
-from tests.support.tui_app import make_app, paths_for, pin_environment
-
-
-@pytest.fixture(autouse=True)
-def _pinned() -> None:
-    pin_environment()
-
-
-@pytest.fixture
-def paths(tmp_path):  # type: ignore[no-untyped-def]
-    p = paths_for(tmp_path)
-    p.ensure()
-    yield p
-    asyncio.run(_stop_all(p))
+from tests.agents.test_tui_attention import _pinned, _start, paths, until  # noqa: F401
+from tests.support.tui_app import make_app
 
 
 def footer(app) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -31,7 +15,7 @@ def footer(app) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {k.key: k.description for k in app.screen.query("FooterKey")}
 
 
-async def test_y_and_n_show_only_on_a_session_that_needs_you(paths) -> None:  # type: ignore[no-untyped-def]
+async def test_y_and_n_show_only_on_a_session_that_needs_you(paths) -> None:  # noqa: F811  # type: ignore[no-untyped-def]
     busy = await _start(paths, [sys.executable, "-c", "import time; time.sleep(60)"])
     asker = await _start(paths, ["bash", "-c", 'read -p "Ship it? [y/N] " x; sleep 60'])
     app = make_app(paths, background=True)

@@ -11,9 +11,8 @@ import stat
 import pytest
 
 from home.config import Config, General
-from tests.agents.test_tui_attention import _start, until
+from tests.agents.test_tui_attention import _pinned, _start, paths, until  # noqa: F401
 from tests.support.tui_app import Clock
-from tests.tui.test_attention_keys import _pinned, paths  # noqa: F401 - fixtures
 from tui.app import TetherApp
 from tui.desktop_notify import DesktopNotifier, osc, resolve
 
