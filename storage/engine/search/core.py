@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from storage.engine.search.hits import OutputSearch
 from storage.engine.search.rendered import RAW_SHADOWED, RenderedSearch, merged_hits
+from storage.engine.search.transcripts import TranscriptSearch
 from storage.models import SearchHit, Session
 from storage.query import Not, Or, Phrase, Query, Word
 from storage.query.match import Span, line_matcher
@@ -110,11 +111,15 @@ async def search(
     # Terminal sessions with stored screens: their rendered transcript, not their raw
     # stdout (storage/engine/search/rendered.py).
     s.filters += f" AND {RAW_SHADOWED}"
-    rs = RenderedSearch(store, query, session_id=session_id, include_deleted=include_deleted)
+    # And agent sessions' conversations (storage/engine/search/transcripts.py).
+    others = [
+        RenderedSearch(store, query, session_id=session_id, include_deleted=include_deleted),
+        TranscriptSearch(store, query, session_id=session_id, include_deleted=include_deleted),
+    ]
     hits: list[SearchHit] = []
     next_page: str | None = None
     if query.scope != "meta":
-        hits, next_page = await merged_hits(s, rs, limit, page, ranked=ranked)
+        hits, next_page = await merged_hits(s, others, limit, page, ranked=ranked)
     meta: dict[int, tuple[MetaMatch, ...]] = {}
     # Metadata matches come on the first page. A query of only exclusions (-debug) would
     # "match" nearly every session's metadata: only with in:meta is that asked for.
@@ -133,7 +138,7 @@ async def search(
     meta_only = [sid for sid in meta if sid not in order and sid in sessions]
     counted: dict[int, tuple[int, bool]] = {}
     if counts and query.scope != "meta":
-        counted = await _counts(s, rs, order + meta_only, COUNT_BYTES)
+        counted = await _counts(s, others, order + meta_only, COUNT_BYTES)
     if not ranked:
         # Sessions found only by their metadata go by their last activity among the rest.
         newest = {sid: max(h.at for h in hits if h.session_id == sid) for sid in order}
@@ -174,17 +179,20 @@ async def count_hits(
     s = OutputSearch(store, query)
     s.filters += f" AND {RAW_SHADOWED}"
     budget = COUNT_BYTES if budget is None else budget
-    return await _counts(s, RenderedSearch(store, query), list(session_ids), budget)
+    others = [RenderedSearch(store, query), TranscriptSearch(store, query)]
+    return await _counts(s, others, list(session_ids), budget)
 
 
 async def _counts(
-    s: OutputSearch, rs: RenderedSearch, session_ids: list[int], budget: int
+    s: OutputSearch, others: list[RenderedSearch], session_ids: list[int], budget: int
 ) -> dict[int, tuple[int, bool]]:
-    """Matching lines per session: of the output, and of the rendered transcripts."""
+    """Matching lines per session: of the output, the rendered transcripts and the
+    agent conversations."""
     counted = await s.count(session_ids, budget)
-    for sid, n in (await rs.count(session_ids)).items():
-        total, exact = counted.get(sid, (0, True))
-        counted[sid] = (total + n, exact)
+    for other in others:
+        for sid, n in (await other.count(session_ids)).items():
+            total, exact = counted.get(sid, (0, True))
+            counted[sid] = (total + n, exact)
     return counted
 
 

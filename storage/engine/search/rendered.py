@@ -19,6 +19,7 @@ the rows, and ``--rank`` of rendered hits is newest first.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from storage.engine.output_index import fts_words
@@ -40,7 +41,12 @@ _BATCHES = (8, 32, 128)
 
 
 class RenderedSearch:
-    """One query's search of the rendered transcripts."""
+    """One query's search of the rendered transcripts. (Agent transcripts are searched
+    the same way, from their own tables: ``storage.engine.search.transcripts``.)"""
+
+    WORDS = "rendered_words"  # the index
+    CHUNKS = "rendered_chunks"  # its rows: id, session_id, at, text
+    COLUMNS = "c.id, c.session_id, c.line, c.row_count, c.at, c.text"  # what _hits takes
 
     def __init__(
         self,
@@ -87,8 +93,8 @@ class RenderedSearch:
             return [], None
         before = cursor[0] + 1 if cursor else 2**62
         sql = (
-            "SELECT c.id, c.session_id, c.line, c.row_count, c.at, c.text FROM rendered_words f "
-            "CROSS JOIN rendered_chunks c ON c.id = f.rowid WHERE rendered_words MATCH ? "
+            f"SELECT {self.COLUMNS} FROM {self.WORDS} f CROSS JOIN {self.CHUNKS} c "
+            f"ON c.id = f.rowid WHERE {self.WORDS} MATCH ? "
             f"AND f.rowid < ? AND {self.filters} ORDER BY f.rowid DESC LIMIT ?"
         )
         hits: list[SearchHit] = []
@@ -117,8 +123,8 @@ class RenderedSearch:
             return {}
         marks = ",".join("?" * len(session_ids))
         rows = await self.store.fetchall(
-            "SELECT c.session_id, c.text FROM rendered_words f CROSS JOIN rendered_chunks c "
-            f"ON c.id = f.rowid WHERE rendered_words MATCH ? AND c.session_id IN ({marks}) "
+            f"SELECT c.session_id, c.text FROM {self.WORDS} f CROSS JOIN {self.CHUNKS} c "
+            f"ON c.id = f.rowid WHERE {self.WORDS} MATCH ? AND c.session_id IN ({marks}) "
             f"AND {self.filters}",
             [self.match, *session_ids, *self.params],
         )
@@ -137,51 +143,65 @@ def _cursor(text: str) -> tuple[int, ...] | None:
 
 async def merged_hits(
     output: OutputSearch,
-    rendered: RenderedSearch,
+    others: Sequence[RenderedSearch],
     limit: int,
     page: str | None,
     *,
     ranked: bool,
 ) -> tuple[list[SearchHit], str | None]:
-    """A page of output hits and rendered hits together, newest first (ranked output
-    hits keep their order, rendered ones follow newest first)."""
+    """A page of output hits and the hits of ``others`` (rendered transcripts, agent
+    transcripts) together, newest first (ranked output hits keep their order, the
+    others follow newest first). The page cursor says where each source stands:
+    ``x:OUTPUT|RENDERED|...``."""
     from storage.engine.search.hits import newest_hits, ranked_hits
 
-    a_page, b_page = "", ""
+    n = 1 + len(others)
+    cursors = [""] * n
     if page:
-        if not page.startswith("x:") or "|" not in page:
+        parts = page[2:].split("|")
+        if not page.startswith("x:") or len(parts) < 2 or len(parts) > n:
             raise ValueError(f"bad page cursor {page!r} (it comes from a previous search)")
-        a_page, b_page = page[2:].split("|", 1)
-    kind = "r" if ranked else "n"
-    fetch = ranked_hits if ranked else newest_hits
-    a_done, b_done = a_page == "-", b_page == "-"
-    a_hits, a_next = ([], None) if a_done else await fetch(output, limit, _cursor(a_page))
-    b_hits, b_next = ([], None) if b_done else await rendered.newest(limit, _cursor(b_page))
-    # A merge that takes a prefix of each (so each source's cursor can follow it).
-    a_taken = b_taken = 0
-    while a_taken + b_taken < limit and (a_taken < len(a_hits) or b_taken < len(b_hits)):
-        a_first = b_taken == len(b_hits) or (
-            a_taken < len(a_hits) and (ranked or a_hits[a_taken].at >= b_hits[b_taken].at)
-        )
-        if a_first:
-            a_taken += 1
-        else:
-            b_taken += 1
-    merged = sorted([*a_hits[:a_taken], *b_hits[:b_taken]], key=lambda h: 0 if ranked else -h.at)
+        cursors[: len(parts)] = parts
+    fetch_output = ranked_hits if ranked else newest_hits
+
+    async def fetch(i: int, k: int, cursor: str) -> tuple[list[SearchHit], str | None]:
+        if i == 0:
+            return await fetch_output(output, k, _cursor(cursor))
+        return await others[i - 1].newest(k, _cursor(cursor))
+
+    found = [([], None) if c == "-" else await fetch(i, limit, c) for i, c in enumerate(cursors)]
+    # A merge that takes a prefix of each (so each source's cursor can follow it); on a
+    # tie the output first, and ranked output always first.
+    taken = [0] * n
+    while sum(taken) < limit:
+        best: int | None = None
+        for i, (hits, _next) in enumerate(found):
+            if taken[i] == len(hits):
+                continue
+            if best is None or (
+                not (ranked and best == 0) and hits[taken[i]].at > found[best][0][taken[best]].at
+            ):
+                best = i
+        if best is None:
+            break
+        taken[best] += 1
+    chosen = [h for (hits, _next), k in zip(found, taken, strict=True) for h in hits[:k]]
+    merged = sorted(chosen, key=lambda h: 0 if ranked else -h.at)
     # Where each source stands after what this page took of it.
-    if a_done:
-        a_at = "-"
-    elif a_taken == len(a_hits):
-        a_at = a_next or "-"
-    else:
-        a_at = (await fetch(output, a_taken, _cursor(a_page)))[1] if a_taken else a_page
-        assert a_at is not None
-    if b_done:
-        b_at = "-"
-    elif b_taken == len(b_hits):
-        b_at = b_next or "-"
-    else:
-        b_at = (await rendered.newest(b_taken, _cursor(b_page)))[1] if b_taken else b_page
-        assert b_at is not None
-    more = None if (a_at, b_at) == ("-", "-") else f"x:{a_at or kind}|{b_at or 'n'}"
-    return merged, more
+    at: list[str] = []
+    for i, cursor in enumerate(cursors):
+        hits, following = found[i]
+        if cursor == "-":
+            at.append("-")
+        elif taken[i] == len(hits):
+            at.append(following or "-")
+        elif taken[i]:
+            now = (await fetch(i, taken[i], cursor))[1]
+            assert now is not None
+            at.append(now)
+        else:
+            at.append(cursor)
+    if all(a == "-" for a in at):
+        return merged, None
+    kind = "r" if ranked else "n"
+    return merged, "x:" + "|".join([at[0] or kind, *(a or "n" for a in at[1:])])
