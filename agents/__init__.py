@@ -11,6 +11,9 @@ is data, not code paths.
 - ``resume``     native resume: the argv that continues the agent's own conversation,
                  only when its transcript exists (claude ``--resume ID``, ``codex resume
                  ID``), and finding a codex run's id in its rollout file
+- ``transcripts`` (a package) the agents' transcripts read incrementally into the
+                 database, searchable, and ``tether import --agent``
 
-Pure Python: no storage, no Textual; the runner and the command line use it.
+Pure Python: no storage (but ``transcripts``, through a ``Store``), no Textual; the
+runner and the command line use it.
 """
