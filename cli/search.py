@@ -147,6 +147,34 @@ def to_json(results: SearchResults) -> dict[str, Any]:
     }
 
 
+def _read_transcripts(ctx: Ctx) -> None:
+    """Agent conversations searchable up to now: what their transcripts gained since the
+    last look (agents/transcripts; an unchanged transcript costs one stat). Lines that
+    are not JSON are said on stderr, once, and skipped."""
+    import os
+
+    from agents.kinds import kinds_from_config
+    from agents.transcripts.index import apply, plan
+    from storage.errors import StoreError
+
+    kinds = kinds_from_config(ctx.config.section("agents"))  # (cli.agents: not loaded)
+    work = ctx.read(lambda reader: plan(reader, kinds, os.environ))
+    if not work:
+        return
+
+    async def go() -> list[str]:
+        async with ctx.open_store(actor="cli") as store:
+            return (await apply(store, work)).problems
+
+    try:
+        problems = ctx.run(go)
+    except StoreError as e:  # read-only or busy: search what is indexed already
+        print(f"tether: agent transcripts not read now: {e}", file=sys.stderr)
+        return
+    for problem in problems:
+        print(f"tether: transcript {problem}", file=sys.stderr)
+
+
 def cmd_search(ctx: Ctx) -> int:
     from storage.query import QueryError, parse
 
@@ -162,6 +190,7 @@ def cmd_search(ctx: Ctx) -> int:
         return EXIT_USAGE
 
     took: list[float] = []
+    _read_transcripts(ctx)
 
     async def go(store: Reader) -> SearchResults:
         from storage.engine.search.core import search

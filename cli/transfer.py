@@ -182,6 +182,13 @@ def cmd_import(ctx: Ctx) -> int:
     from storage.errors import ImportRejected
 
     args = ctx.args
+    if args.agent:  # transcripts of claude or codex (cli/agent_import.py)
+        from .agent_import import cmd_import_agent
+
+        return cmd_import_agent(ctx)
+    if args.file is None:
+        _err("say what to import: FILE (a tether export), or --agent claude|codex [PATH]")
+        return EXIT_USAGE
     with _readable(args.file) as path:
         meter = _Meter("checking")
         try:
@@ -329,7 +336,17 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         + ". Sessions already here (same uid) are skipped. Imported sessions never run "
         "without confirmation.",
     )
-    q.add_argument("file", metavar="FILE", help="a tether.export/1 file (- for stdin)")
+    q.add_argument(
+        "file",
+        nargs="?",
+        metavar="FILE",
+        help="a tether.export/1 file (- for stdin); with --agent: a transcript or a folder",
+    )
+    q.add_argument(
+        "--agent",
+        choices=("claude", "codex"),
+        help="import that agent's conversations (default: from CLAUDE_CONFIG_DIR / CODEX_HOME)",
+    )
     q.add_argument("--dry-run", action="store_true", help="check and tell, write nothing")
     q.add_argument(
         "--duplicate", action="store_true", help="import sessions already here as copies"
