@@ -35,6 +35,7 @@ ATTENTION = ("working", "idle", "needs_you")
 QUIET_AFTER = 3.0  # seconds without output before a session is no longer "working"
 TAIL = 15  # the last non-empty lines looked at
 HOOK_SETTLE = 2.0  # output this long after an agent's own signal: its screen moved on
+HOOK_BUSY_QUIET = 10.0  # an agent that reported working but has drawn nothing this long
 
 # Prompts any program may show, on its last line.
 _PROMPT = re.compile(
@@ -133,19 +134,25 @@ def with_hook(
     *,
     last_input: float,
     last_output: float,
+    now: float,
     settle: float = HOOK_SETTLE,
 ) -> str:
     """The state, given what the screen says (``screen``) and what the agent last
     reported itself (``hook``: the state and its wall-clock time). The report wins while
-    it is fresh: no input reached the agent since (an answer, a new request), and, but
-    for ``working``, no output came more than ``settle`` seconds after it (the agent
-    moved on without telling). A prompt on the screen is never hidden by a report of
-    ``working`` or ``idle`` (the agent's report of it may lag); the agent saying it
-    needs you is enough even when its screen shows nothing like a prompt."""
+    it is fresh: no input reached the agent since (an answer, a new request); for
+    ``needs_you`` and ``idle``, no output came more than ``settle`` seconds after it
+    (the agent moved on without telling); for ``working``, the agent drew something in
+    the last ``HOOK_BUSY_QUIET`` seconds (its spinner runs while it works: a turn that
+    ended without a report, such as an API error, does not stay "working"). A prompt on
+    the screen is never hidden by a report of ``working`` or ``idle`` (the agent's report
+    of it may lag); the agent saying it needs you is enough even when its screen shows
+    nothing like a prompt."""
     if hook is None:
         return screen
     state, at = hook
     if last_input > at or (state != "working" and last_output > at + settle):
+        return screen
+    if state == "working" and now - max(at, last_output) > HOOK_BUSY_QUIET:
         return screen
     if screen == "needs_you" and state != "needs_you":
         return screen

@@ -210,8 +210,11 @@ class AttentionWatcher:
         state = self._judge(now)
         if self._hook is None:
             return state
-        output_at = time.time() - (now - self._last_output())  # on the hook's clock
-        return with_hook(state, self._hook(), last_input=self._last_input(), last_output=output_at)
+        wall = time.time()  # the hook's clock
+        output_at = wall - (now - self._last_output())
+        return with_hook(
+            state, self._hook(), last_input=self._last_input(), last_output=output_at, now=wall
+        )
 
     def _judge(self, now: float) -> str:
         """What the screen and the process say."""

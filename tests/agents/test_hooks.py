@@ -110,16 +110,19 @@ def test_the_hook_program_records_the_event_from_stdin_or_its_last_argument(tmp_
 
 def test_a_fresh_report_beats_the_screen_and_a_stale_one_does_not() -> None:
     at = 100.0
-    quiet = {"last_input": 0.0, "last_output": 99.0}
+    quiet = {"last_input": 0.0, "last_output": 99.0, "now": 101.0}
     assert with_hook("idle", ("needs_you", at), **quiet) == "needs_you"
     assert with_hook("working", ("idle", at), **quiet) == "idle"
     assert with_hook("idle", None, **quiet) == "idle"
     # A prompt on the screen is not hidden by a report that lags it.
     assert with_hook("needs_you", ("working", at), **quiet) == "needs_you"
     # Answered since (input after it): the screen again.
-    assert with_hook("idle", ("needs_you", at), last_input=101.0, last_output=99.0) == "idle"
+    assert with_hook("idle", ("needs_you", at), **{**quiet, "last_input": 100.5}) == "idle"
     # Output well after it: the agent moved on without telling.
-    assert with_hook("working", ("needs_you", at), last_input=0.0, last_output=103.0) == "working"
-    assert with_hook("idle", ("needs_you", at), last_input=0.0, last_output=101.0) == "needs_you"
-    # "working" stays while output flows.
-    assert with_hook("idle", ("working", at), last_input=0.0, last_output=150.0) == "working"
+    moved = {"last_input": 0.0, "last_output": 103.0, "now": 103.0}
+    assert with_hook("working", ("needs_you", at), **moved) == "working"
+    assert with_hook("idle", ("needs_you", at), **{**moved, "last_output": 101.0}) == "needs_you"
+    # "working" stays while output flows, not once the agent drew nothing for long.
+    busy = {"last_input": 0.0, "last_output": 150.0, "now": 151.0}
+    assert with_hook("idle", ("working", at), **busy) == "working"
+    assert with_hook("idle", ("working", at), **{**busy, "now": 161.0}) == "idle"
