@@ -215,9 +215,10 @@ def mark_launching(paths: RuntimePaths, session_id: int) -> None:
 
 
 def sweep(paths: RuntimePaths, keep: set[int]) -> int:
-    """Delete the lock files and stale sockets of sessions not in ``keep`` (those that
-    may have a supervisor: running, paused, pending), each while holding its lock, so
-    a live supervisor's files are never touched. Returns how many lock files went."""
+    """Delete the lock files, stale sockets and agents' hook reports of sessions not in
+    ``keep`` (those that may have a supervisor: running, paused, pending), each while
+    holding its lock, so a live supervisor's files are never touched. Returns how many
+    lock files went."""
     removed = 0
     try:
         names = os.listdir(paths.runtime)
@@ -233,8 +234,10 @@ def sweep(paths: RuntimePaths, keep: set[int]) -> int:
         if fd is None:
             continue  # a supervisor still holds it (finishing its indexing)
         try:
-            with contextlib.suppress(FileNotFoundError):
-                socket_path(paths, sid).unlink()
+            sock = socket_path(paths, sid)
+            for leftover in (sock, sock.with_suffix(".hook")):  # .hook: runner/hooks.py
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
             lock.unlink()
             removed += 1
         finally:
