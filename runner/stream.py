@@ -41,6 +41,11 @@ FRAME_MAX = 16 * 1024 * 1024
 QUEUE_LIMIT = 1024 * 1024  # bytes a subscriber may have waiting before it is behind
 SOCKET_HIGH_WATER = 256 * 1024
 PIPE_RECENT = 64 * 1024  # bytes of a pipe session's output a fresh screen shows
+# A client is written at most this often while output streams: a flood reaches it in
+# a few big writes, not one per read of the command's output (each write wakes the
+# client, its terminal and whatever draws it, on the CPUs the command needs). The
+# first write after a pause goes at once (an echo, a prompt).
+WRITE_GAP = 0.02
 
 SCREEN, OUTPUT, WAKE, END, INPUT, RESIZE = b"S", b"O", b"W", b"E", b"I", b"R"
 
@@ -242,8 +247,13 @@ class StreamHub:
     async def _pump(self, sub: Subscriber) -> None:
         """Write what is queued for ``sub``; a fresh screen when it fell behind."""
         writer = sub.writer
+        loop = asyncio.get_running_loop()
+        last = -WRITE_GAP
         while True:
             await sub.ready.wait()
+            wait = last + WRITE_GAP - loop.time()
+            if wait > 0 and sub.ended is None:
+                await asyncio.sleep(wait)  # what comes meanwhile goes with it
             sub.ready.clear()
             if sub.behind:
                 sub.behind = False
@@ -256,6 +266,7 @@ class StreamHub:
             if sub.ended is not None:
                 chunks.append(sub.ended)
             if chunks:
+                last = loop.time()
                 writer.write(b"".join(chunks))
                 await writer.drain()
             if sub.ended is not None:
