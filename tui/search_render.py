@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from storage.query import Query, QueryError
 
 MATCH_STYLE = "bold reverse"
-_STREAM = {"stdout": "out", "stderr": "err", "system": "sys", "input": "in "}
+_STREAM = {"stdout": "out", "stderr": "err", "system": "sys", "input": "in ", "agent": "ai "}
 RECENT_MAX = 20
 
 

@@ -7,7 +7,8 @@ chunks. Results come first without counts, then the per-session counts.
 
 The input keeps the focus: ``up``/``down``/``pageup``/``pagedown`` move through the
 hits, ``enter`` opens the live output view at the hit's line with the words
-highlighted (on a session header: its detail screen), ``escape`` goes back. With an
+highlighted (on a session header, or a hit in an agent's conversation: its detail
+screen), ``escape`` goes back. With an
 empty query the list offers the recent queries (saved in ``settings`` as soon as a
 query has shown results for a moment, or is used).
 """
@@ -170,6 +171,25 @@ class SearchScreen(TetherScreen[None]):
         else:
             self._show_recent()
         self._mounted = True
+        self._read_transcripts()
+
+    @work(exclusive=True, group="transcripts")
+    async def _read_transcripts(self) -> None:
+        """Agent conversations up to now (agents/transcripts: what their transcripts
+        gained since the last look); the search shown is asked again if they grew."""
+        import os
+
+        from agents.kinds import kinds_from_config
+        from agents.transcripts.index import sync
+        from storage.errors import StoreError
+
+        try:
+            kinds = kinds_from_config(self.tether.config.section("agents"))
+            report = await sync(self.store, kinds, os.environ)
+        except (StoreError, ValueError):
+            return  # read-only or busy: what is indexed already is searched
+        if report.entries and self.is_attached and self._asked_text.strip():
+            self._schedule(self._asked_text, debounce=False)
 
     # -- typing -----------------------------------------------------------------------
     @on(Input.Changed, "#search-input")
@@ -395,7 +415,9 @@ class SearchScreen(TetherScreen[None]):
         if row.kind not in ("hit", "session") or row.session_id is None:
             return
         self._remember_current()
-        if row.kind == "hit" and row.hit is not None and self._query is not None:
+        if row.kind == "hit" and row.hit is not None and row.hit.stream == "agent":
+            self.tether.open_detail(row.session_id)  # a conversation's entry: no output line
+        elif row.kind == "hit" and row.hit is not None and self._query is not None:
             words = render.highlight_words(self._query)
             self.tether.open_output(row.hit.session_id, line=row.hit.line, highlight=words or None)
         else:
