@@ -230,6 +230,10 @@ class SessionActions:
             return
         grace = self.config.general.stop_grace
         try:
+            from tui.attention_watch import continue_conversation
+
+            if not await continue_conversation(self, session):  # an agent's own resume
+                return
             redact = self.capture_patterns()
             try:
                 resumed = await control.resume_run(

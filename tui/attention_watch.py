@@ -8,6 +8,9 @@ bumps ``updated_at`` when it records it). It keeps which sessions need you, olde
 first; the list's order puts them on top (``needs_you_first``, used by
 ``tui.list_query.view_ids``), so a change in or out of ``needs_you`` reindexes.
 
+``continue_conversation`` is what ``r`` does first to an agent session: the agent's
+own resume, or a fresh start when its transcript is gone and the user agrees.
+
 ``answer_keys`` is what ``y``/``n`` send to a session that needs you: its agent kind's
 approve/deny keys (agents/kinds.py, config.toml's ``[agents]`` applied), or for any other
 program ``y``/``n`` and Enter.
@@ -68,6 +71,36 @@ async def answer(actions: Any, session: Session, *, yes: bool) -> bool:
         actions.app.notify(str(error), title="Answer not sent", severity="error")
         return False
     actions.app.notify(f"#{session.id}: answered {'yes' if yes else 'no'}", timeout=3)
+    return True
+
+
+async def continue_conversation(actions: Any, session: Session) -> bool:
+    """Before ``r`` runs an ended agent session again: its agent's own resume (claude
+    ``--resume ID``, ``codex resume ID``, aider ``--restore-chat-history``:
+    runner/agent_resume.py), or, when the agent's transcript is gone, a plain restart
+    once the user says so. False: the user chose not to run it."""
+    if session.live or not session.agent_kind:
+        return True
+    from rich.text import Text
+
+    from runner.agent_resume import native_resume
+    from runner.errors import NotResumable
+
+    from .screens.modals import ConfirmModal
+
+    try:
+        await native_resume(actions.store, session)
+        return True
+    except NotResumable as e:
+        why = str(e).split("; `tether resume", 1)[0]
+    fresh = ConfirmModal(
+        f"Start #{session.id} afresh?",
+        Text.assemble(why, ".\n\nRun ", (" ".join(session.argv), "bold"), " again, without it?"),
+        confirm="Start afresh",
+    )
+    if not await actions.app.push_screen_wait(fresh):
+        return False
+    await native_resume(actions.store, session, fresh=True)
     return True
 
 
