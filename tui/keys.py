@@ -158,6 +158,15 @@ _ALL = [
     Key("find_next", "n", "find_next", "Next", "Next match", show=False),
     Key("find_previous", "N", "find_previous", "Prev", "Previous match", show=False),
     Key("send_input", "i", "send_input", "Input", "Send a line to the session's input"),
+    Key(
+        "interactive",
+        "I",
+        "interactive",
+        "Interactive",
+        "A running terminal session: every key goes to it, right here; its detach key "
+        "(ctrl+\\, attach.detach_key) leaves",
+        key_display="I",
+    ),
     Key("timestamps", "T", "toggle_timestamps", "Times", "Show when lines were written"),
     Key("line_numbers", "L", "toggle_line_numbers", "Numbers", "Show line numbers"),
     Key("wrap", "w", "toggle_wrap", "Wrap", "Wrap long lines"),

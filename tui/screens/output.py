@@ -5,6 +5,12 @@ bar (``/``; ``n``/``N`` step through matches across the whole session) and an in
 line (``i``) that sends a line to the session's stdin. ``s`` stops, ``p`` pauses or
 continues, ``r`` resumes: the app's session actions (``tui.actions``), which talk to
 the session's supervisor. ``escape`` closes the bar that is open, else goes back.
+
+A running pty session also has an interactive mode (``I``): the screen attaches to
+the session (``tui.widgets.interactive``) at the view's size and every key and paste
+goes to the program, encoded as a terminal would (``tui.widgets.interactive_keys``),
+until the detach key (``attach.detach_key``, ctrl+\\), which the header and the
+footer name.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.reactive import reactive
@@ -25,6 +31,8 @@ from tui import format as fmt
 from tui.action_statuses import applies
 from tui.keys import bindings
 from tui.screens.base import TetherScreen
+from tui.widgets.interactive import InteractiveLink, detach_key, textual_key
+from tui.widgets.interactive_keys import key_bytes, paste_bytes
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.output_view import OutputView
 from tui.widgets.screen_view import TerminalView
@@ -49,7 +57,15 @@ class OutputScreen(TetherScreen[None]):
     """Watch a session's output live; find in it; send it input; stop, pause, resume."""
 
     BINDINGS: ClassVar = bindings(
-        "back", "find", "send_input", "attach", "stop", "pause", "resume", "view_mode"
+        "back",
+        "find",
+        "send_input",
+        "interactive",
+        "attach",
+        "stop",
+        "pause",
+        "resume",
+        "view_mode",
     )
 
     DEFAULT_CSS = """
@@ -103,6 +119,8 @@ class OutputScreen(TetherScreen[None]):
         self._line = line
         self._highlight = highlight
         self._mode: str | None = None  # what a pty session shows: screen, transcript, stream
+        self._pty = False
+        self._link: InteractiveLink | None = None  # attached: every key goes to the session
 
     @property
     def shown_session(self) -> int | None:
@@ -143,6 +161,15 @@ class OutputScreen(TetherScreen[None]):
         yield KeyFooter()
 
     def on_mount(self) -> None:
+        # The detach key leaves interactive mode: shown in the footer (only then), with
+        # the key `tether attach` uses; the key itself is caught in on_key.
+        self._leave_key = detach_key(self.tether.config)
+        self._bindings.bind(
+            textual_key(self._leave_key),
+            "leave_interactive",
+            "leave interactive: every other key goes to the session",
+            key_display=self._leave_key.shown,
+        )
         blink = self.tether.cursor_blink
         for widget in self.query(Input):
             widget.cursor_blink = blink
@@ -188,7 +215,11 @@ class OutputScreen(TetherScreen[None]):
                 f"{icon} {fmt.status_text(session.status, session.exit_code, session.signal)}"
             )
             header.append(f"  {view.line_count:,} line{'s' if view.line_count != 1 else ''}")
-            if self._mode in ("screen", "transcript"):
+            if self._link is not None and self._link.size is not None:
+                cols, rows = self._link.size
+                header.append(f"  interactive — {self._leave_key.shown} to leave", "bold reverse")
+                header.append(f"  {cols}x{rows}", "dim")
+            elif self._mode in ("screen", "transcript"):
                 header.append(f"  {self._mode}", "dim")
             elif view.follow:
                 header.append("  following", "dim")
@@ -249,8 +280,9 @@ class OutputScreen(TetherScreen[None]):
     # -- screen, transcript or stream ------------------------------------------------------
     def _pick_mode(self, session_mode: str) -> str:
         """A pty session opens on its screen (unless opened at a line); others on the stream."""
+        self._pty = session_mode == "pty"
         if self._mode is None:
-            self._mode = "screen" if session_mode == "pty" and self._line is None else "stream"
+            self._mode = "screen" if self._pty and self._line is None else "stream"
         return self._mode
 
     def _shown_view(self) -> OutputView | TerminalView:
@@ -281,7 +313,113 @@ class OutputScreen(TetherScreen[None]):
     # Stop, pause and resume are the app's session actions: the same confirmations as on
     # the list and the detail screen.
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self._link is not None:  # interactive: the only key of ours is the detach key
+            return action == "leave_interactive"
+        if action == "leave_interactive":
+            return False
+        if action == "interactive":
+            return self._pty and self._status == "running"
         return applies(action, self._status)
+
+    @property
+    def takes_all_keys(self) -> bool:
+        """Interactive: the app's own keys (quit, palette) go to the session too."""
+        return self._link is not None
+
+    # -- interactive ----------------------------------------------------------------------
+    def action_interactive(self) -> None:
+        if self._link is None:
+            self._interact()
+
+    @work(group="interactive", exclusive=True, exit_on_error=False)
+    async def _interact(self) -> None:
+        """Attach at the view's size, then hold the link until it is left or the run
+        ends."""
+        from runner.attach import attach_settings
+
+        terminal = self.query_one(TerminalView)
+        for bar in (self.query_one("#input-line"), self.query_one("#find-bar")):
+            bar.remove_class("-open")
+        if self._mode != "screen":
+            self._show_mode("screen")
+        link = InteractiveLink(self.session_id)
+        try:
+            self._leave_key, record = attach_settings(self.tether.config)
+            cols, rows = terminal.outer_size
+            hello = await link.connect(self.tether.store, self.tether.paths, record, cols, rows)
+        except Exception as error:  # noqa: BLE001 - say why; the screen stays as it was
+            await link.close()
+            self.notify(str(error), title="Not interactive", severity="error")
+            return
+        if not hello.get("terminal"):
+            await link.close()
+            self.notify("Only a terminal (pty) session takes keys; i sends a line.")
+            return
+        self._link = link
+        self._interactive_changed()
+        try:
+            ended = await link.run()
+        finally:
+            if self._link is link:
+                self._link = None
+                self._interactive_changed()
+        if ended:
+            self.notify(f"#{self.session_id} ended ({ended}); interactive mode is off")
+
+    def action_leave_interactive(self) -> None:
+        self._leave_interactive()
+
+    def _leave_interactive(self) -> None:
+        link, self._link = self._link, None
+        if link is not None:
+            self.run_worker(link.close(), exit_on_error=False)
+            self._interactive_changed()
+
+    def _interactive_changed(self) -> None:
+        self.set_class(self._link is not None, "-interactive")
+        self.query_one(TerminalView).focus()
+        self._update_header()
+        self.refresh_bindings()
+        self.app.refresh_bindings()
+
+    def _terminal_modes(self) -> dict[str, bool]:
+        replay = self.query_one(TerminalView).replay
+        return dict(replay.screen.modes) if replay is not None else {}
+
+    def on_key(self, event: events.Key) -> None:
+        link = self._link
+        if link is None:
+            return
+        event.stop()
+        event.prevent_default()
+        app_cursor = self._terminal_modes().get("app_cursor_keys", False)
+        data = key_bytes(event.key, event.character, app_cursor=app_cursor)
+        if data == bytes([self._leave_key.byte]):
+            self._leave_interactive()
+        else:
+            link.send(data)
+
+    def on_paste(self, event: events.Paste) -> None:
+        if self._link is not None:
+            event.stop()
+            event.prevent_default()
+            bracketed = self._terminal_modes().get("bracketed_paste", False)
+            self._link.send(paste_bytes(event.text, bracketed=bracketed))
+
+    def on_resize(self) -> None:
+        if self._link is not None:
+            self.call_after_refresh(self._follow_size)
+
+    def _follow_size(self) -> None:
+        """The session's terminal takes the view's size while interactive."""
+        if self._link is not None:
+            self._link.resize(*self.query_one(TerminalView).outer_size)
+            self._update_header()
+
+    def on_unmount(self) -> None:
+        link, self._link = self._link, None
+        if link is not None:
+            link.abort()
 
     async def action_attach(self) -> None:
         await self.tether.actions.attach(self.session_id)
