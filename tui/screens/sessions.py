@@ -42,31 +42,44 @@ EMPTY = "\n\n".join(
 class SessionsScreen(SessionScreen):
     """The list of sessions (home)."""
 
-    BINDINGS: ClassVar = bindings(
-        "open",
-        "output",
-        "attach",
-        "new_session",
-        "approve",
-        "deny",
-        "resume",
-        "stop",
-        "pause",
-        "delete",
-        "undo_delete",
-        "queue_up",
-        "queue_down",
-        "start_now",
-        "tags",
-        "pin",
-        "filter",
-        "status_filter",
-        "sort",
-        "export",
-        "mark",
-        "back",
-        back={"description": "Clear", "tooltip": "Clear the filter (and the marks)"},
-    )
+    BINDINGS: ClassVar = [
+        *bindings("open"),
+        # enter on a running terminal session attaches instead (the same binding id: a
+        # remapped open key remaps this too); check_action shows one of the two
+        *bindings(
+            "open",
+            open={
+                "action": "enter_attach",
+                "description": "Attach",
+                "tooltip": "Use the running terminal session from here; its detach key "
+                "(ctrl+\\) brings you back",
+            },
+        ),
+        *bindings(
+            "output",
+            "attach",
+            "new_session",
+            "approve",
+            "deny",
+            "resume",
+            "stop",
+            "pause",
+            "delete",
+            "undo_delete",
+            "queue_up",
+            "queue_down",
+            "start_now",
+            "tags",
+            "pin",
+            "filter",
+            "status_filter",
+            "sort",
+            "export",
+            "mark",
+            "back",
+            back={"description": "Clear", "tooltip": "Clear the filter (and the marks)"},
+        ),
+    ]
 
     def __init__(self, state: AppState, **kwargs: Any) -> None:
         super().__init__(state, **kwargs)
@@ -225,7 +238,13 @@ class SessionsScreen(SessionScreen):
             bool(self.state.marked),
             self.current_id in self.state.queue_places,
             self._needs_you(),
+            self._attaches_on_enter(),
         )
+
+    def _attaches_on_enter(self) -> bool:
+        """enter attaches to a running pty session (it opens the details of others)."""
+        s = self.current
+        return s is not None and s.status == "running" and s.mode == "pty"
 
     def _needs_you(self) -> bool:
         """The highlighted session waits for an answer: y / n answer it."""
@@ -247,6 +266,10 @@ class SessionsScreen(SessionScreen):
             return self._needs_you()
         if action in ("queue_up", "queue_down", "start_now"):
             return self.current_id in self.state.queue_places
+        if action in ("open", "enter_attach") and (
+            self._attaches_on_enter() != (action == "enter_attach")
+        ):
+            return False
         return super().check_action(action, parameters)
 
     # -- the other keys ---------------------------------------------------------------
@@ -279,6 +302,9 @@ class SessionsScreen(SessionScreen):
     def action_open(self) -> None:
         if self.current_id is not None:
             self.tether.open_detail(self.current_id)
+
+    async def action_enter_attach(self) -> None:
+        await self.action_attach()
 
     async def action_new_session(self) -> None:
         self.tether.actions.new_session()
