@@ -327,7 +327,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--no-redact", action="store_true", help="keep secrets as they are")
     p.set_defaults(func=cmd_export, _parser=p)
 
-    help_text = "import sessions from a json export (all or nothing)"
+    help_text = "import sessions from a json export (all or nothing), or --agent transcripts"
     q = sub.add_parser(
         "import",
         parents=[common],

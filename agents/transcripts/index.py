@@ -9,6 +9,9 @@ is read again from the start (its old entries replaced). Agent sessions with no 
 known yet (a claude session tether started, a codex one whose rollout appeared) are
 linked to their transcript first, where the agent's kind says it is
 (``agents.resume.transcripts``; codex: the rollout file of that run).
+
+``sync`` is ``plan`` (reading only: it runs on the read-only ``Reader`` of ``tether
+search`` too, so nothing is opened for writing when nothing changed) then ``apply``.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ in.
 Modules: ``core`` (the results page: hits grouped by session, metadata matches),
 ``hits`` (the output's candidate chunks and their hits: paging, ranking, counts),
 ``filters`` (a query's filters as SQL), ``lines`` (the matching lines inside a chunk),
-``words`` (plain words).
+``words`` (plain words), ``rendered`` (pty sessions' rendered transcripts, and the merge
+of every source into one page), ``transcripts`` (agent conversations).
 Names are loaded lazily (PEP 562), so importing this package runs no engine code.
 """
 
