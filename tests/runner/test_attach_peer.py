@@ -42,7 +42,10 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.settimeout(30)
 try:
     s.connect(path)
-    s.sendall(request.encode() + b"\\n")
+    try:
+        s.sendall(request.encode() + b"\\n")
+    except BrokenPipeError:
+        pass  # refused before the request was read: the reply is there all the same
     got = b""
     while not got.endswith(b"\\n"):
         part = s.recv(1)
