@@ -183,6 +183,7 @@ class ControlServer:
             if not isinstance(text, str):
                 raise ControlError("input text must be a string")
             target.send_input(text, eol=bool(req.get("eol", True)))
+            self.streams.typed()  # attached clients see the echo at once
             return {"ok": True}
         if op == "stop":
             grace = float(req.get("grace", self.grace))

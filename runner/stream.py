@@ -44,8 +44,10 @@ PIPE_RECENT = 64 * 1024  # bytes of a pipe session's output a fresh screen shows
 # A client is written at most this often while output streams: a flood reaches it in
 # a few big writes, not one per read of the command's output (each write wakes the
 # client, its terminal and whatever draws it, on the CPUs the command needs). The
-# first write after a pause goes at once (an echo, a prompt).
+# first write after a pause goes at once (a prompt), and so does everything for a moment
+# after someone typed (``ECHO_WINDOW``: the echo, however fast the keys come).
 WRITE_GAP = 0.02
+ECHO_WINDOW = 0.25
 
 SCREEN, OUTPUT, WAKE, END, INPUT, RESIZE = b"S", b"O", b"W", b"E", b"I", b"R"
 
@@ -117,6 +119,9 @@ class Subscriber:
         self.behind = False  # owes a fresh screen instead of its backlog
         self.ready = asyncio.Event()
         self.ended: bytes | None = None  # the END frame, once the run has ended
+        self.last_write = float("-inf")  # loop time of the last write (``WRITE_GAP``)
+        self.quick_until = float("-inf")  # written at once until then (``ECHO_WINDOW``)
+        self.hurry = asyncio.Event()  # cuts short a wait for the gap
 
     def push(self, data: bytes) -> None:
         if self.behind:
@@ -138,6 +143,12 @@ class Subscriber:
     def end(self, status: str | None) -> None:
         self.ended = frame(END, json.dumps({"status": status}).encode())
         self.ready.set()
+        self.hurry.set()
+
+    def typed(self, now: float) -> None:
+        """Someone typed: the echo goes out at once, a wait for the gap ends."""
+        self.quick_until = now + ECHO_WINDOW
+        self.hurry.set()
 
 
 class StreamHub:
@@ -175,6 +186,12 @@ class StreamHub:
     def end(self, status: str | None) -> None:
         for sub in self.subscribers:
             sub.end(status)
+
+    def typed(self) -> None:
+        """Input went to the command: every client sees its echo at once."""
+        now = asyncio.get_running_loop().time()
+        for sub in self.subscribers:
+            sub.typed(now)
 
     # -- one connection -----------------------------------------------------------------
     async def serve(
@@ -238,6 +255,7 @@ class StreamHub:
                     self._claim_size(sub)
                 with contextlib.suppress(ControlError):  # it exited: the END frame says so
                     self.target.send_keys(payload, record=record)
+                self.typed()
             elif kind == RESIZE:
                 with contextlib.suppress(ValueError, ControlError):
                     sub.size = _size(json.loads(payload))
@@ -248,12 +266,14 @@ class StreamHub:
         """Write what is queued for ``sub``; a fresh screen when it fell behind."""
         writer = sub.writer
         loop = asyncio.get_running_loop()
-        last = -WRITE_GAP
         while True:
             await sub.ready.wait()
-            wait = last + WRITE_GAP - loop.time()
-            if wait > 0 and sub.ended is None:
-                await asyncio.sleep(wait)  # what comes meanwhile goes with it
+            now = loop.time()
+            wait = sub.last_write + WRITE_GAP - now
+            if wait > 0 and now >= sub.quick_until and not sub.hurry.is_set():
+                with contextlib.suppress(TimeoutError):  # what comes meanwhile goes with it
+                    await asyncio.wait_for(sub.hurry.wait(), wait)
+            sub.hurry.clear()
             sub.ready.clear()
             if sub.behind:
                 sub.behind = False
@@ -266,7 +286,7 @@ class StreamHub:
             if sub.ended is not None:
                 chunks.append(sub.ended)
             if chunks:
-                last = loop.time()
+                sub.last_write = loop.time()
                 writer.write(b"".join(chunks))
                 await writer.drain()
             if sub.ended is not None:
