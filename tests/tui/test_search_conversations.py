@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from storage import open_store
 from tests.agents.transcript_samples import CLAUDE_ID, claude_transcript
-from tests.support.tui_app import make_app, paths_for
+from tests.support.tui_app import make_app, paths_for, press_to_open
 from tui.screens.detail import DetailScreen
 from tui.screens.search import SearchScreen
 
@@ -61,3 +61,28 @@ async def test_a_conversation_hit_is_shown_and_opens_the_session(tmp_path) -> No
         await pilot.pause()
         await app.wait_idle()
         assert isinstance(app.screen, DetailScreen) and app.screen.session_id == sid
+
+
+async def test_the_detail_screen_reads_the_model_and_tokens_from_the_transcript(tmp_path) -> None:
+    paths = paths_for(tmp_path)
+    paths.ensure()
+    home = tmp_path / "claude"
+    claude_transcript(home, tmp_path)
+    sid = await _agent_session(paths.db, tmp_path, home)
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_idle()
+        detail = await press_to_open(pilot, "enter", DetailScreen)  # the only session
+        assert detail.session_id == sid
+        for _ in range(250):  # a worker reads the transcript, then the screen shows it
+            screen = app.screen
+            if isinstance(screen, DetailScreen) and "claude-opus" in _context(screen):
+                break
+            await pilot.pause(0.02)
+        shown = _context(app.screen)
+        assert '"model": "claude-opus-4-1-20250805"' in shown and '"tokens": 208' in shown
+
+
+def _context(screen) -> str:  # type: ignore[no-untyped-def]
+    shown = screen.query_one("#context").render()
+    return getattr(getattr(shown, "text", None), "plain", None) or str(shown)

@@ -118,6 +118,25 @@ class DetailScreen(SessionScreen):
         self.query_one("#detail").focus()
         self.set_interval(1.0, self._tick)
         self.ready = True
+        if session is not None and session.agent_kind:
+            self.run_worker(self._read_transcript(), exclusive=True, group="detail-transcript")
+
+    async def _read_transcript(self) -> None:
+        """An agent session's context (model, tokens) up to now: what its transcript
+        gained since the last look (agents/transcripts)."""
+        import os
+
+        from agents.kinds import kinds_from_config
+        from agents.transcripts.index import sync
+        from storage.errors import StoreError
+
+        try:
+            kinds = kinds_from_config(self.tether.config.section("agents"))
+            report = await sync(self.tether.store, kinds, os.environ, session_ids=[self.session_id])
+        except (StoreError, ValueError):
+            return  # read-only or busy: the context as it was
+        if report.entries and self.is_attached:
+            await self._refresh(await self.state.session(self.session_id))
 
     def _tick(self) -> None:
         """The duration of a running session ticks even when it prints nothing."""
