@@ -201,3 +201,31 @@ async def _files(store):
     from storage.engine.transcripts import Transcripts
 
     return await Transcripts(store).files()
+
+
+async def test_pages_of_output_and_conversation_hits_hold_every_hit_once(store, tmp_path):
+    claude, path = await _import(store, tmp_path, "claude")
+    with open(path, "a") as f:  # 25 prompts, a minute apart, among 25 output lines
+        for i in range(25):
+            f.write(
+                claude_line(CLAUDE_ID, tmp_path, f"deploy step {i}", f"2026-11-20T11:{i:02d}:00Z")
+            )
+    await sync(store, {})
+    other = await store.sessions.create(["make"], tmp_path)
+    for i in range(25):
+        at = 1795172400.0 + i * 60 + 30  # 11:00:30 + i minutes: between two prompts
+        await store.output.append(other.id, "stdout", f"deploy output {i}\n".encode(), at)
+    await store.output.index_pending()
+    seen, page = [], None
+    for _ in range(20):
+        found = await search(store, parse("deploy"), limit=7, page=page)
+        seen += [(h.stream, h.text) for h in found.hits]
+        page = found.next_page
+        if page is None:
+            break
+    assert len(seen) == len(set(seen)) == 50
+    assert seen[:3] == [
+        ("stdout", "deploy output 24"),
+        ("agent", "deploy step 24"),
+        ("stdout", "deploy output 23"),
+    ]
