@@ -135,6 +135,10 @@ async def import_transcripts(
 
     t = Transcripts(store)
     report = ImportReport(agent, dry_run)
+    if not dry_run:
+        # Sessions tether ran linked to their transcripts first (a codex run's rollout
+        # file is found only so), so that none of them is imported a second time.
+        report.problems += (await sync(store, None, env)).problems
     var = _HOMES[agent][0]
     # The session runs with the variable the agent found its files by, so that its
     # resume finds the transcript where it was imported from.
@@ -182,5 +186,5 @@ async def import_transcripts(
         report.items.append(Imported(str(path), meta.session_id, id=session.id, name=label))
     if new_ids:
         done = await sync(store, {}, env, session_ids=new_ids)
-        report.problems = done.problems
+        report.problems += done.problems
     return report

@@ -229,3 +229,17 @@ async def test_pages_of_output_and_conversation_hits_hold_every_hit_once(store, 
         ("agent", "deploy step 24"),
         ("stdout", "deploy output 23"),
     ]
+
+
+async def test_a_codex_run_of_tether_is_not_imported_again(store, tmp_path):
+    home = tmp_path / "codex"
+    codex_transcript(home, tmp_path)
+    s = await store.sessions.create(
+        ["codex"], tmp_path, agent_kind="codex", created_at=1795269700.0
+    )  # its id not known yet: only its rollout file says it
+    await store.sessions.set_status(s.id, "running", at=1795269720.0)
+    await store.sessions.set_status(s.id, "stopped", at=1795269800.0)
+    env = {"CODEX_HOME": str(home)}
+    report = await import_transcripts(store, "codex", find_files("codex", None, env), env)
+    assert report.imported == [] and [i.existing for i in report.skipped] == [s.id]
+    assert await store.sessions.count() == 1
