@@ -152,11 +152,9 @@ async def _read(
         end = len(data)  # one line longer than a step: taken (and refused) as it is
     state = {} if restart else dict(file.state)
     entries, problems = read_lines(file.agent, data[:end].splitlines(), state, where=file.path)
-    report.entries += len(entries)
-    report.problems += problems
     # A file read partly (longer than a step) is not marked as seen: the next look goes
     # on. One read to its end is, even with a line not ended yet (it grows when it ends).
-    await t.record(
+    taken = await t.record(
         file,
         size=st.st_size if whole else -1,
         mtime_ns=st.st_mtime_ns,
@@ -166,6 +164,9 @@ async def _read(
         context=context_of(state),
         restart=restart,
     )
+    if taken:  # (else another process took these lines since the look: they are said there)
+        report.entries += len(entries)
+        report.problems += problems
 
 
 def _read_bytes(path: str, start: int, end: int) -> bytes | None:

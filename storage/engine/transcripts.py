@@ -152,16 +152,32 @@ class Transcripts:
         state: Mapping[str, Any],
         context: Mapping[str, Any] | None = None,
         restart: bool = False,
-    ) -> None:
+    ) -> bool:
         """What one read of ``file`` found, in one transaction: its new ``entries``
         (numbered after those it has; ``restart``: its old ones are dropped first),
         where reading stopped, and ``context`` members set on the session (model,
-        token counts)."""
+        token counts). False, and nothing written, when another process recorded a
+        read of the file since ``file`` was looked up (it took these lines already)."""
         async with self._store.transaction() as db:
-            first = file.entries
+            first = 0 if restart else file.entries
+            cur = await db.execute(
+                "UPDATE transcript_files SET size = ?, mtime_ns = ?, offset = ?, entries = ?, "
+                "state = ? WHERE id = ? AND offset = ? AND entries = ?",
+                (
+                    size,
+                    mtime_ns,
+                    offset,
+                    first + len(entries),
+                    json.dumps(dict(state)),
+                    file.id,
+                    file.offset,
+                    file.entries,
+                ),
+            )
+            if cur.rowcount == 0:
+                return False
             if restart:
                 await db.execute("DELETE FROM transcript_entries WHERE file_id = ?", (file.id,))
-                first = 0
             await db.executemany(
                 "INSERT INTO transcript_entries (session_id, file_id, number, at, role, text) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -170,13 +186,9 @@ class Transcripts:
                     for i, e in enumerate(entries)
                 ],
             )
-            await db.execute(
-                "UPDATE transcript_files SET size = ?, mtime_ns = ?, offset = ?, entries = ?, "
-                "state = ? WHERE id = ?",
-                (size, mtime_ns, offset, first + len(entries), json.dumps(dict(state)), file.id),
-            )
             if context:
                 await _merge_context(db, file.session_id, context)
+        return True
 
 
 async def _merge_context(db: Any, session_id: int, members: Mapping[str, Any]) -> None:

@@ -243,3 +243,18 @@ async def test_a_codex_run_of_tether_is_not_imported_again(store, tmp_path):
     report = await import_transcripts(store, "codex", find_files("codex", None, env), env)
     assert report.imported == [] and [i.existing for i in report.skipped] == [s.id]
     assert await store.sessions.count() == 1
+
+
+async def test_two_readers_of_the_same_new_lines_store_them_once(store, tmp_path):
+    from agents.transcripts.index import apply, plan
+
+    claude, path = await _import(store, tmp_path, "claude")
+    with open(path, "a") as f:
+        f.write(claude_line(CLAUDE_ID, tmp_path, "add an index on users.email"))
+    # the TUI and a `tether search` looked at the same moment, then both read the line
+    first, second = await plan(store, {}), await plan(store, {})
+    assert (await apply(store, first)).entries == 1
+    assert (await apply(store, second)).entries == 0
+    assert await _texts(store, "index on users") == [
+        (claude, "agent", "add an index on users.email")
+    ]
