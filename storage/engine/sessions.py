@@ -519,8 +519,8 @@ class Sessions:
                 progress(i + 1, len(ids))
         if done:
             # Nothing of them left in the search indexes' older segments (FTS5
-            # tombstones): ``storage.engine.purge.forget_terms``.
-            from storage.engine.purge import forget_terms
+            # tombstones): ``storage.engine.forget.forget_terms``.
+            from storage.engine.forget import forget_terms
 
             await forget_terms(self._store)
         return done
