@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from .client import continue_, pause, resize, screen, send_input, status, stop
 from .errors import ControlError, NeedsConfirmation, NotResumable, NotRunning, SupervisorGone
-from .launch import launch, resume_run
+from .launch import launch
 from .locations import is_alive
 from .reconcile import PENDING_GRACE, reconcile, supervisor_errors, supervisor_warnings
-from .start import start_session
+from .start import resume_run, start_session
 
 __all__ = [
     "start_session",

@@ -1,9 +1,9 @@
 """Launching: a session's supervisor started, for its first run or a resumed one.
 
-``resume_run`` starts a new run of an ended session (``runner/start.py`` creates a
-session and launches it, or queues it). ``launch`` writes a ``LaunchSpec`` to a detached ``python -m
-runner`` (runner/__main__.py) and waits for its one-line report: started (the lock is
-held and the run recorded), or why not.
+``runner/start.py`` creates a session and launches it, or queues it, and starts new
+runs of ended sessions (``resume_run``) the same way. ``launch`` writes a
+``LaunchSpec`` to a detached ``python -m runner`` (runner/__main__.py) and waits for
+its one-line report: started (the lock is held and the run recorded), or why not.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -21,18 +20,16 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from storage.masking import argv_redacted
 from storage.models import LIVE
 
-from . import identity, queue
-from .errors import NeedsConfirmation, NotResumable
+from . import identity
+from .errors import NotResumable
 from .locations import RuntimePaths, is_alive, mark_launching, socket_path, supervisor_pid
 from .reconcile import find_leftovers, reconcile
 from .spec import LaunchSpec
 
 if TYPE_CHECKING:
     from storage import Run, Session, Store
-    from storage.engine.queue import Limits
 
 READY_TIMEOUT = 60.0  # seconds to wait for a new supervisor's report
 FINISHING_WAIT = 30.0  # an ended session's supervisor may still be indexing: wait this long
@@ -214,58 +211,3 @@ async def _wait_released(paths: RuntimePaths, session_id: int, seconds: float) -
             return False
         await asyncio.sleep(0.05)
     return True
-
-
-async def resume_run(
-    store: Store,
-    paths: RuntimePaths,
-    session_id: int,
-    *,
-    grace: float = 5.0,
-    confirmed: bool = False,
-    size: tuple[int, int] | None = None,
-    redact: Iterable[str] | None = None,
-    tuning: Mapping[str, Any] | None = None,
-    limits: Limits | None = None,
-) -> Session:
-    """Start a new run of an ended session (its ``resume_argv`` when set, else its
-    ``argv``) in its ``cwd``; the output continues after a separator line.
-
-    Under the queue (``limits`` that limit anything, or a session run with ``--group``)
-    it joins the line as ``tether run`` does: it starts now if a slot is free, else it
-    is returned ``pending`` and starts by itself when one frees (runner/queue.py).
-
-    Raises ``NotResumable`` for a session that is running, paused or pending, and
-    ``NeedsConfirmation`` (carrying the exact command) for an imported session unless
-    ``confirmed``."""
-    session = await store.sessions.require(session_id)
-    sid = session.id
-    if session.status in LIVE and not is_alive(paths, sid):
-        await reconcile(store, paths, {sid})
-        session = await store.sessions.require(sid)
-    if not session.ended:
-        hint = f"stop it first (`tether stop {sid}`)" if session.live else "wait for it to start"
-        raise NotResumable(sid, f"session #{sid} is {session.status}; {hint}")
-    if session.origin == "imported" and not confirmed:
-        raise NeedsConfirmation(sid, shlex.join(session.resume_argv or session.argv))
-    if argv_redacted(session.resume_argv or session.argv):
-        # Stored with its secrets taken out ([redaction] on_capture): running it would
-        # not be the same command, and the real one is kept nowhere.
-        raise NotResumable(
-            sid,
-            f"session #{sid}'s command was stored with its secrets redacted ([redaction] "
-            f"on_capture), so it cannot be re-run as it was; start it again with the "
-            f"secrets filled in: tether run -- {shlex.join(session.resume_argv or session.argv)}",
-        )
-    group = (await store.queue.groups([sid])).get(sid, "")
-    if queue.applies(limits, group):
-        # Refused now, not when a slot frees (the session is pending by then).
-        await _no_earlier_run_lives(session, await store.runs.latest(sid))
-        options = {"grace": grace, "size": list(size or _terminal_size())}
-        options.update(redact=list(redact) if redact is not None else None, tuning=tuning)
-        return await queue.submit(
-            store, paths, sid, limits=limits, group=group, options=options, resume=True
-        )
-    return await launch(
-        store, paths, sid, grace=grace, resume=True, size=size, redact=redact, tuning=tuning
-    )

@@ -1,15 +1,22 @@
 """Starting a new session: create it, then launch its supervisor (runner/launch.py),
-or put it in the queue (runner/queue.py) when limits, a group or ``after`` apply."""
+or put it in the queue (runner/queue.py) when limits, a group or ``after`` apply; and
+a new run of an ended session (``resume_run``), which joins the queue the same way."""
 
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from storage.masking import argv_redacted
+from storage.models import LIVE
+
 from . import queue
-from .errors import NotQueueable
-from .launch import _terminal_size, launch
+from .errors import NeedsConfirmation, NotQueueable, NotResumable
+from .launch import _no_earlier_run_lives, _terminal_size, launch
+from .locations import is_alive
+from .reconcile import reconcile
 
 if TYPE_CHECKING:
     from storage import Session, Store
@@ -98,4 +105,59 @@ async def start_session(
         redact=redact,
         tuning=tuning,
         run_argv=real if stored != real else None,
+    )
+
+
+async def resume_run(
+    store: Store,
+    paths: RuntimePaths,
+    session_id: int,
+    *,
+    grace: float = 5.0,
+    confirmed: bool = False,
+    size: tuple[int, int] | None = None,
+    redact: Iterable[str] | None = None,
+    tuning: Mapping[str, Any] | None = None,
+    limits: Limits | None = None,
+) -> Session:
+    """Start a new run of an ended session (its ``resume_argv`` when set, else its
+    ``argv``) in its ``cwd``; the output continues after a separator line.
+
+    Under the queue (``limits`` that limit anything, or a session run with ``--group``)
+    it joins the line as ``tether run`` does: it starts now if a slot is free, else it
+    is returned ``pending`` and starts by itself when one frees (runner/queue.py).
+
+    Raises ``NotResumable`` for a session that is running, paused or pending, and
+    ``NeedsConfirmation`` (carrying the exact command) for an imported session unless
+    ``confirmed``."""
+    session = await store.sessions.require(session_id)
+    sid = session.id
+    if session.status in LIVE and not is_alive(paths, sid):
+        await reconcile(store, paths, {sid})
+        session = await store.sessions.require(sid)
+    if not session.ended:
+        hint = f"stop it first (`tether stop {sid}`)" if session.live else "wait for it to start"
+        raise NotResumable(sid, f"session #{sid} is {session.status}; {hint}")
+    if session.origin == "imported" and not confirmed:
+        raise NeedsConfirmation(sid, shlex.join(session.resume_argv or session.argv))
+    if argv_redacted(session.resume_argv or session.argv):
+        # Stored with its secrets taken out ([redaction] on_capture): running it would
+        # not be the same command, and the real one is kept nowhere.
+        raise NotResumable(
+            sid,
+            f"session #{sid}'s command was stored with its secrets redacted ([redaction] "
+            f"on_capture), so it cannot be re-run as it was; start it again with the "
+            f"secrets filled in: tether run -- {shlex.join(session.resume_argv or session.argv)}",
+        )
+    group = (await store.queue.groups([sid])).get(sid, "")
+    if queue.applies(limits, group):
+        # Refused now, not when a slot frees (the session is pending by then).
+        await _no_earlier_run_lives(session, await store.runs.latest(sid))
+        options = {"grace": grace, "size": list(size or _terminal_size())}
+        options.update(redact=list(redact) if redact is not None else None, tuning=tuning)
+        return await queue.submit(
+            store, paths, sid, limits=limits, group=group, options=options, resume=True
+        )
+    return await launch(
+        store, paths, sid, grace=grace, resume=True, size=size, redact=redact, tuning=tuning
     )
