@@ -222,3 +222,24 @@ async def test_enter_attaches_to_a_running_terminal_session(tmp_path: Path) -> N
             await until(pilot, lambda: "⏎ Open" in footer_text(app), "⏎ Open")
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, DetailScreen), "the details")
+
+
+async def test_interactive_follows_the_view_size_and_ends_with_the_run(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    async with sessions(db, (BASH, "pty")) as (sid,):
+        app = output_app(db)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_output(pilot, sid)
+            await pilot.press("I")
+            await until(pilot, lambda: interactive(app), "interactive mode")
+            await pilot.resize_terminal(90, 26)
+            view = app.screen.query_one(TerminalView)
+            await until(pilot, lambda: view.outer_size == (90, 24), "the view resized")
+            await pilot.press(*"echo size $(stty size)", "enter")
+            await wait_output(app.store, sid, b"size 24 90")
+            assert "90x24" in header_text(app)
+
+            await pilot.press(*"exit", "enter")  # the run ends: interactive mode too
+            await until(pilot, lambda: not interactive(app), "interactive mode over")
+            assert any("ended" in n.message for n in app._notifications)
+            assert "Interactive" not in footer_text(app)
