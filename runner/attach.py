@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .attach_keys import DA1, HOLD_FOR, DetachKey, KeyFilter
-from .stream import END, INPUT, OUTPUT, RESIZE, SCREEN, FrameReader, frame
+from .frames import END, INPUT, OUTPUT, RESIZE, SCREEN, FrameReader, frame
 
 # Every mode a program may have turned on, turned off again; cursor shown; main screen.
 RESET = (

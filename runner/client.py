@@ -24,23 +24,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from storage.models import LIVE
 
+from .connect import CONNECT_TIMEOUT, REPLY_TIMEOUT, attach_blocking, socket_of
+from .connect import Unreachable as _Unreachable
 from .errors import ControlError, NotRunning, SupervisorGone
 from .kinds import kind_named
-from .locations import RuntimePaths, is_alive, socket_path
+from .locations import RuntimePaths, is_alive
 from .reconcile import end_leftovers, find_leftovers, reconcile
 
 if TYPE_CHECKING:
     from storage import Session, Store
 
-CONNECT_TIMEOUT = 5.0
-REPLY_TIMEOUT = 30.0
 REPLY_LIMIT = 64 * 1024 * 1024  # a reply is one line: a screen's styled rows can be long
 
 T = TypeVar("T")
-
-
-class _Unreachable(Exception):
-    pass
 
 
 async def _connect(path: Path) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -58,13 +54,6 @@ async def _connect(path: Path) -> tuple[asyncio.StreamReader, asyncio.StreamWrit
             await asyncio.sleep(0.1)
         except (OSError, TimeoutError) as e:
             raise _Unreachable(f"its control socket {path} does not answer: {e}") from None
-
-
-async def _socket(store: Store, paths: RuntimePaths, session_id: int) -> Path:
-    run = await store.runs.latest(session_id)
-    if run is not None and run.socket:
-        return Path(run.socket)
-    return socket_path(paths, session_id)
 
 
 async def _request(path: Path, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -118,7 +107,7 @@ async def _reach(
     if not is_alive(paths, sid) and sid in await reconcile(store, paths, {sid}):
         raise SupervisorGone(sid)
     try:
-        return await ask(await _socket(store, paths, sid))
+        return await ask(await socket_of(store, paths, sid))
     except ControlError as e:
         raise ControlError(f"session #{sid}: {e}") from None
     except _Unreachable as e:
@@ -162,7 +151,7 @@ async def attach(
     ``rows``, ``who``, ``record_input``. For runner/attach.py's loop."""
 
     async def ask(path: Path) -> tuple[socket.socket, dict[str, Any]]:
-        return _attach_blocking(path, {**request, "op": "attach"})
+        return attach_blocking(path, {**request, "op": "attach"})
 
     return await _reach(store, paths, session_id, "attach to", ask)
 
@@ -179,44 +168,6 @@ async def attach_stream(
         return await _open_stream(path, {**request, "op": "attach"})
 
     return await _reach(store, paths, session_id, "attach to", ask)
-
-
-def _attach_blocking(path: Path, request: dict[str, Any]) -> tuple[socket.socket, dict[str, Any]]:
-    """Connect and read the hello byte by byte, so that no frame after it is read
-    ahead into a buffer the blocking loop would not see."""
-    deadline = time.monotonic() + CONNECT_TIMEOUT
-    while True:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(CONNECT_TIMEOUT)
-            sock.connect(str(path))
-            break
-        except (FileNotFoundError, ConnectionRefusedError) as e:
-            sock.close()
-            if time.monotonic() > deadline:
-                raise _Unreachable(f"its control socket {path} does not answer: {e}") from None
-            time.sleep(0.1)
-        except OSError as e:
-            sock.close()
-            raise _Unreachable(f"its control socket {path} does not answer: {e}") from None
-    try:
-        sock.settimeout(REPLY_TIMEOUT)
-        sock.sendall(json.dumps(request).encode() + b"\n")
-        line = bytearray()
-        while not line.endswith(b"\n"):
-            got = sock.recv(1)
-            if not got:
-                raise _Unreachable("it closed the connection without answering")
-            line += got
-        sock.settimeout(None)
-    except OSError as e:
-        sock.close()
-        raise _Unreachable(f"no answer on {path}: {e!r}") from None
-    hello = json.loads(line)
-    if not hello.get("ok"):
-        sock.close()
-        raise ControlError(hello.get("error", "request refused"))
-    return sock, hello
 
 
 async def watch(

@@ -28,16 +28,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import struct
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from .errors import ControlError
+from .frames import END, HEADER, INPUT, OUTPUT, RESIZE, SCREEN, WAKE, check_length, frame
+from .frames import FrameReader as FrameReader  # the codec: runner/frames.py
 
-HEADER = struct.Struct(">cI")
-FRAME_MAX = 16 * 1024 * 1024
 QUEUE_LIMIT = 1024 * 1024  # bytes a subscriber may have waiting before it is behind
 SOCKET_HIGH_WATER = 256 * 1024
 PIPE_RECENT = 64 * 1024  # bytes of a pipe session's output a fresh screen shows
@@ -49,41 +48,13 @@ PIPE_RECENT = 64 * 1024  # bytes of a pipe session's output a fresh screen shows
 WRITE_GAP = 0.02
 ECHO_WINDOW = 0.25
 
-SCREEN, OUTPUT, WAKE, END, INPUT, RESIZE = b"S", b"O", b"W", b"E", b"I", b"R"
-
-
-def frame(kind: bytes, payload: bytes = b"") -> bytes:
-    """One frame: type byte, length, payload."""
-    return HEADER.pack(kind, len(payload)) + payload
-
-
-class FrameReader:
-    """Frames out of a byte stream read in any pieces (the blocking client's side)."""
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-
-    def feed(self, data: bytes) -> list[tuple[bytes, bytes]]:
-        self._buf += data
-        out = []
-        while len(self._buf) >= HEADER.size:
-            kind, n = HEADER.unpack_from(self._buf)
-            if n > FRAME_MAX:
-                raise ControlError(f"a frame of {n} bytes is too big")
-            if len(self._buf) < HEADER.size + n:
-                break
-            out.append((kind, bytes(self._buf[HEADER.size : HEADER.size + n])))
-            del self._buf[: HEADER.size + n]
-        return out
-
 
 async def read_frame(reader: asyncio.StreamReader) -> tuple[bytes, bytes] | None:
     """The next frame, or None at the end of the stream."""
     try:
         head = await reader.readexactly(HEADER.size)
         kind, n = HEADER.unpack(head)
-        if n > FRAME_MAX:
-            raise ControlError(f"a frame of {n} bytes is too big")
+        check_length(n)
         return kind, await reader.readexactly(n)
     except (asyncio.IncompleteReadError, ConnectionError):
         return None

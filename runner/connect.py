@@ -1,0 +1,74 @@
+"""Reaching a supervisor's control socket without an event loop: where its socket is,
+and a blocking connection that asks to attach (runner/client.py's ``attach`` and the
+fast start of ``tether attach``, which imports no asyncio).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import ControlError
+from .locations import RuntimePaths, socket_path
+
+if TYPE_CHECKING:
+    from storage import Store
+
+CONNECT_TIMEOUT = 5.0
+REPLY_TIMEOUT = 30.0
+
+
+class Unreachable(Exception):
+    """The socket is missing, refuses, or closed without answering."""
+
+
+async def socket_of(store: Store, paths: RuntimePaths, session_id: int) -> Path:
+    """The socket the session's latest run recorded (a supervisor of another
+    ``TETHER_HOME`` on the same database too), else the one under ``paths``. Runs on a
+    ``Store`` or a read-only ``Reader``."""
+    run = await store.runs.latest(session_id)
+    if run is not None and run.socket:
+        return Path(run.socket)
+    return socket_path(paths, session_id)
+
+
+def attach_blocking(path: Path, request: dict[str, Any]) -> tuple[socket.socket, dict[str, Any]]:
+    """Connect and read the hello byte by byte, so that no frame after it is read
+    ahead into a buffer the blocking loop would not see. A missing or refusing socket
+    is waited for up to ``CONNECT_TIMEOUT`` (its supervisor puts a removed one back)."""
+    deadline = time.monotonic() + CONNECT_TIMEOUT
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(CONNECT_TIMEOUT)
+            sock.connect(str(path))
+            break
+        except (FileNotFoundError, ConnectionRefusedError) as e:
+            sock.close()
+            if time.monotonic() > deadline:
+                raise Unreachable(f"its control socket {path} does not answer: {e}") from None
+            time.sleep(0.1)
+        except OSError as e:
+            sock.close()
+            raise Unreachable(f"its control socket {path} does not answer: {e}") from None
+    try:
+        sock.settimeout(REPLY_TIMEOUT)
+        sock.sendall(json.dumps(request).encode() + b"\n")
+        line = bytearray()
+        while not line.endswith(b"\n"):
+            got = sock.recv(1)
+            if not got:
+                raise Unreachable("it closed the connection without answering")
+            line += got
+        sock.settimeout(None)
+    except OSError as e:
+        sock.close()
+        raise Unreachable(f"no answer on {path}: {e!r}") from None
+    hello = json.loads(line)
+    if not hello.get("ok"):
+        sock.close()
+        raise ControlError(hello.get("error", "request refused"))
+    return sock, hello

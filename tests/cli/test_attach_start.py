@@ -1,0 +1,101 @@
+"""``tether attach`` reaches the first screen without an event loop: the id is resolved
+on a plain read-only connection and the supervisor's socket reached with a blocking
+one (cli/attach.py, ``_connect_fast``). Checked by what the client loaded, in a real
+terminal, not by timing (the times are in bench/cases/attach.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import sys
+
+import pytest
+
+from home.paths import resolve_paths
+from runner.locations import supervisor_pid
+from tests.support.attach import Pane, tether_command
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+
+# ``tether attach ID`` in this interpreter; what it loaded is written to the file named
+# first (stdout is the terminal the attachment draws on).
+_PROBE = (
+    "import json, sys, threading\n"
+    "from cli import main\n"
+    "out = sys.argv.pop(1)\n"
+    "rc = main(sys.argv[1:])\n"
+    "report = {'rc': rc, 'modules': sorted(sys.modules),\n"
+    "          'threads': [t.name for t in threading.enumerate()]}\n"
+    "open(out, 'w').write(json.dumps(report))\n"
+    "sys.exit(rc)\n"
+)
+
+
+def test_attach_draws_the_screen_with_no_event_loop_and_no_worker_thread(tether, tmp_path):
+    sid = tether.ok("run", "--pty", "--", "bash", "--norc", "--noprofile", "-i").strip()
+    tether.wait_status(sid, ("running",))
+    tether.ok("send", sid, "echo first-$((6*7))")
+    report_file = tmp_path / "report.json"
+    args = [sys.executable, "-c", _PROBE, str(report_file), "attach", sid]
+    pane = Pane(tether.home, shlex.join(args))
+    try:
+        pane.wait_for("first-42")  # the supervisor's screen, drawn by the client
+        pane.keys("C-\\")
+        assert "EXIT=0" in pane.wait_for("EXIT=")
+    finally:
+        pane.kill()
+    report = json.loads(report_file.read_text())
+    loaded = set(report["modules"])
+    for heavy in ("asyncio", "aiosqlite", "textual", "runner.client", "runner.stream"):
+        assert heavy not in loaded, heavy
+    assert report["threads"] == ["MainThread"]
+    assert tether.json("show", sid)["status"] == "running"
+
+
+def start_bash(tether) -> str:  # type: ignore[no-untyped-def]
+    sid = tether.ok("run", "--pty", "--", "bash", "--norc", "--noprofile", "-i").strip()
+    tether.wait_status(sid, ("running",))
+    return sid
+
+
+def attached(tether, sid: str) -> Pane:  # type: ignore[no-untyped-def]
+    return Pane(tether.home, f"{tether_command()} attach {sid}")
+
+
+def test_a_queued_session_in_a_terminal_says_so_and_exits_1(tether):
+    first = start_bash(tether)
+    queued = tether.ok("run", "--after", first, "--", "true").strip()
+    pane = attached(tether, queued)
+    try:
+        shown = pane.wait_for("EXIT=")
+    finally:
+        pane.kill()
+    assert f"session #{queued} is pending: there is nothing to attach to yet" in shown
+    assert "EXIT=1" in shown
+
+
+def test_a_supervisor_killed_before_attach_is_found_lost(tether):
+    sid = start_bash(tether)
+    os.kill(supervisor_pid(resolve_paths(), int(sid)), signal.SIGKILL)
+    pane = attached(tether, sid)
+    try:
+        shown = pane.wait_for("EXIT=")
+    finally:
+        pane.kill()
+    assert f"session #{sid} has ended (lost)" in shown and "EXIT=1" in shown
+
+
+def test_a_supervisor_killed_while_attached_ends_the_attachment_with_its_status(tether):
+    sid = start_bash(tether)
+    tether.ok("send", sid, "echo up-$((1+1))")
+    pane = attached(tether, sid)
+    try:
+        pane.wait_for("up-2")
+        os.kill(supervisor_pid(resolve_paths(), int(sid)), signal.SIGKILL)
+        shown = pane.wait_for("EXIT=")
+    finally:
+        pane.kill()
+    assert f"session #{sid} ended (lost)" in shown and "EXIT=0" in shown
