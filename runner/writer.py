@@ -34,7 +34,7 @@ from . import log
 from .buffer import Gap, Piece
 from .capture import Capture
 from .errors import DB_ERRORS, short_reason
-from .indexer import Indexer
+from .indexer import IDLE_AGE, INDEX_AFTER_SECONDS, Indexer
 from .pace import Pace, shared_rate
 
 T = TypeVar("T")
@@ -124,7 +124,7 @@ class Writer:
                 try:
                     await asyncio.wait_for(capture.data.wait(), timeout)
                 except TimeoutError:
-                    await self._background_step()
+                    await self._background_step(IDLE_AGE)  # paused: searchable soon
                 continue
             # Leading edge: output after a quiet spell is written at once (a prompt or a
             # log line shows up without delay) while the session has quick writes in
@@ -149,7 +149,7 @@ class Writer:
                 ix.ready(self._last_flush)
                 and self.buffer.pending < INDEX_BACKLOG_MAX  # readable first, searchable next
             ):
-                await self._background_step()
+                await self._background_step(INDEX_AFTER_SECONDS)
 
     async def wait(self, flusher: asyncio.Task[None]) -> None:
         """Let ``flusher`` (running ``run``) write everything; give up once writes have
@@ -248,11 +248,13 @@ class Writer:
         with contextlib.suppress(*DB_ERRORS):
             self.pace.rate = shared_rate(await self.store.sessions.count(status="running"))
 
-    async def _background_step(self) -> None:
-        """Searchable next: one index step, or else one merge step (runner/indexer.py)."""
+    async def _background_step(self, wait_age: float = 0.0) -> None:
+        """Searchable next: one index step, or else one merge step (runner/indexer.py).
+        A step that is not urgent waits until the oldest output waiting, any session's,
+        is ``wait_age`` seconds old: one step then indexes what all sessions wrote."""
         assert self.indexer is not None
         if self.indexer.due:
-            await self.indexer.step(INDEX_BATCH)
+            await self.indexer.step(INDEX_BATCH, wait_age=wait_age)
         elif self.indexer.tidy_due:
             await self.indexer.tidy()
 

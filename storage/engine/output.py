@@ -156,6 +156,15 @@ class Output:
             )
         )
 
+    async def unindexed_backlog(self) -> tuple[int, float | None]:
+        """All sessions' output not yet searchable: its bytes, and when the oldest of
+        it was written (``first_at`` of the oldest such chunk; None when there is none)."""
+        row = await self._store.fetchone(
+            "SELECT coalesce(sum(coalesce(plain_size, length(data))), 0), min(first_at) "
+            "FROM output_chunks WHERE indexed = 0"
+        )
+        return (int(row[0]), row[1]) if row else (0, None)
+
     # -- reading ------------------------------------------------------------------------
     async def line_count(self, session_id: int) -> int:
         """How many lines the session has (an unterminated last line counts)."""

@@ -90,3 +90,45 @@ async def test_a_supervisor_tidies_the_index_after_a_burst(store, paths, tmp_pat
     for n in (999_999, 1_500_000, lines):  # (a word is also a prefix: not 1)
         assert [h.line for h in await store.search(str(n), session_id=s.id)] == [n - 1]
     assert (await store.integrity_check()).ok
+
+
+async def test_supervisors_wait_for_each_other_and_index_all_sessions_in_one_step(store, paths):
+    """Many quiet sessions: a step that is not urgent waits until the oldest output
+    waiting, any session's, is as old as it would wait for its own; then one step
+    indexes every session's output, and the other supervisors find theirs done."""
+    import time
+
+    from runner.indexer import INDEX_AFTER_BYTES, INDEX_AFTER_SECONDS
+
+    log = paths.runtime / "supervisor.log"
+    sids = [(await store.sessions.create(["x"], cwd="/")).id for _ in range(3)]
+    ixs = [Indexer(store, sid, log, defer_above=1 << 20) for sid in sids]
+    for sid, ix in zip(sids, ixs, strict=True):
+        await store.output.append(sid, "stdout", b"fresh %d\n" % sid, index=False)
+        ix.wrote(8)
+    # Just written: put off, nothing indexed, still due, and ready once the oldest
+    # waiting output is INDEX_AFTER_SECONDS old (not three seconds after this step).
+    before = await store.output.index_segments()
+    assert await ixs[0].step(1 << 20, wait_age=INDEX_AFTER_SECONDS) == 0
+    assert ixs[0].due and await store.output.unindexed_bytes() > 0
+    assert await store.output.index_segments() == before
+    now = time.monotonic()
+    assert not ixs[0].ready(now + 1.5)
+    assert ixs[0].ready(now + INDEX_AFTER_SECONDS + 0.1)
+
+    # Output written long enough ago: one step indexes all three sessions' output.
+    old = time.time() - 2 * INDEX_AFTER_SECONDS
+    await store.output.append(sids[1], "stdout", b"older\n", old, index=False)
+    assert await ixs[0].step(1 << 20, wait_age=INDEX_AFTER_SECONDS) > 0
+    assert await store.output.unindexed_bytes() == 0
+    assert await store.output.index_segments() <= before + 1
+    for ix in ixs[1:]:
+        assert await ix.step(1 << 20, wait_age=INDEX_AFTER_SECONDS) == 0
+        assert not ix.due  # found done
+    assert [h.line for h in await store.search("fresh", session_id=sids[2])] == [0]
+
+    # Urgent: a session with INDEX_AFTER_BYTES of its own waiting steps at once.
+    await store.output.append(sids[2], "stdout", b"big\n", index=False)
+    ixs[2].wrote(INDEX_AFTER_BYTES)
+    assert await ixs[2].step(1 << 20, wait_age=INDEX_AFTER_SECONDS) > 0
+    assert await store.output.unindexed_bytes() == 0
