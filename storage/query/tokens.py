@@ -46,3 +46,48 @@ def tokenize(text: str) -> list[tuple[str, int, int]]:
         if tok:
             out.append((tok, m.start(), m.end()))
     return out
+
+
+DIACRITIC, OTHER = "\ufffe", "\uffff"  # what ``ascii_view`` puts for those characters
+
+
+class _AsciiFold(dict):
+    """Non-ASCII character -> one character, as the tokenizer sees it (filled as they are
+    met: at most one entry per character seen)."""
+
+    def __missing__(self, ch: str) -> str:
+        if not _TOKEN.fullmatch(ch):
+            out = " "  # a separator, like any ASCII punctuation
+        elif ch in _DIACRITICS:
+            out = DIACRITIC  # dropped from its token
+        else:
+            folded = _fold_char(ch)
+            out = folded if len(folded) == 1 and folded in _ASCII_TOKEN else OTHER
+        self[ch] = out
+        return out
+
+
+_ASCII_TOKEN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_FOLD = _AsciiFold()
+_NON_ASCII = re.compile("[^\x00-\x7f]+")
+_ASCII_BYTES = bytes(range(128))
+
+
+def ascii_view(text: str) -> str:
+    """``text`` with each non-ASCII character replaced by one character (so positions
+    stay): a space for a separator (``●``, box drawing, emoji), the ASCII letter a token
+    character folds to (``é`` -> ``e``), ``DIACRITIC`` for a removable combining mark and
+    ``OTHER`` for any other token character (``ß``, CJK). Where the result is ASCII, its
+    tokens and their spans are those of ``tokenize(text)``."""
+    if text.isascii():
+        return text
+    chars = set(
+        text.encode(errors="surrogatepass")
+        .translate(None, _ASCII_BYTES)
+        .decode(errors="surrogatepass")
+    )
+    if len(chars) > 16 or DIACRITIC in chars or OTHER in chars:  # each run once
+        return _NON_ASCII.sub(lambda m: "".join([_FOLD[c] for c in m.group()]), text)
+    for ch in chars:  # a few symbols (``●``, box drawing, accents): a pass each
+        text = text.replace(ch, _FOLD[ch])
+    return text

@@ -11,8 +11,13 @@ exactly what the tokenizer compares (tokens are the runs of ``[a-z0-9]``), so:
   spans as ``query_match.line_matcher`` without tokenizing the line.
 
 Any other chunk (escape sequences, control characters, non-ASCII text) is decoded
-and each line's plain text (what the viewer shows) is matched: ASCII lines the fast
-way, the rest with ``line_matcher``.
+to each line's plain text (what the viewer shows) and looked at through its
+``ascii_view`` (storage/query/tokens.py: each non-ASCII character replaced by one
+character, a space for a separator such as ``●`` or box drawing, the ASCII letter
+``é`` folds to): where that view is ASCII, it has the line's tokens at the same places,
+so the fast way above applies to it. Only lines with other letters (``ß``, CJK,
+combining marks) are tokenized (``line_matcher``), and only when they may hold the
+anchor.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from dataclasses import dataclass
 
 from storage.query import And, Not, Or, Phrase, Query, Term, Word
 from storage.query.match import Span, line_matcher
+from storage.query.tokens import DIACRITIC, ascii_view
 from storage.text import plain
 
 _PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\n"
@@ -204,6 +210,10 @@ class ChunkScanner:
         root = And(query.terms)
         self._fast: _Eval = _ascii_eval(root) if query.terms else (lambda _low: [])
         self._anchors = _anchors(root) if query.terms else []
+        # Lines with non-ASCII letters may skip tokenizing when the anchor is ASCII.
+        self._ascii_anchor = bool(self._anchors) and all(
+            tok.isascii() for tok, _ in self._anchors[0]
+        )
         # A query of only exclusions: a line without any excluded token matches as is.
         self._excluded: Anchor | None = None
         if query.terms and not self._anchors:
@@ -221,7 +231,13 @@ class ChunkScanner:
         if ascii_data is not None:
             return self._scan_ascii(ascii_data, open_end)
         special = data.translate(None, _PRINTABLE)
-        return self._scan_lines(self._plain_lines(data, open_end, special))
+        lines = self._plain_lines(data, open_end, special)
+        if not lines:
+            return []
+        view = ascii_view("\n".join(lines))
+        if view.isascii():  # every token ASCII once folded: the fast way, on the view
+            return self._scan_ascii(view.encode("ascii"), True, shown=lines)
+        return self._scan_lines(lines, view.split("\n"))
 
     def count(self, data: bytes, open_end: bool) -> int:
         """How many lines of the chunk match (``len(scan(...))``, with less work)."""
@@ -240,7 +256,10 @@ class ChunkScanner:
             lines = [plain(line) for line in lines]
         return lines
 
-    def _scan_ascii(self, data: bytes, open_end: bool) -> list[LineMatch]:
+    def _scan_ascii(
+        self, data: bytes, open_end: bool, shown: list[str] | None = None
+    ) -> list[LineMatch]:
+        """``data``: printable ASCII lines, or the ASCII views of the lines ``shown``."""
         fast = self._fast
         if self._anchors:
             low = data.lower()
@@ -255,33 +274,40 @@ class ChunkScanner:
             suspects = set(_anchor_lines(data.lower(), self._excluded)) if self._excluded else None
             for i, line_bytes in enumerate(raw):
                 line = line_bytes.decode("ascii")
+                text = line if shown is None else shown[i]
                 if suspects is not None and i not in suspects:
-                    out.append(LineMatch(i, line, ((0, 0),)))
+                    out.append(LineMatch(i, text, ((0, 0),)))
                     continue
                 spans = fast(line.lower())
                 if spans is not None:
-                    out.append(LineMatch(i, line, _merge(spans)))
+                    out.append(LineMatch(i, text, _merge(spans)))
             return out
         for i in candidates:
             line = raw[i].decode("ascii")
             spans = fast(line.lower())
             if spans is not None:
-                out.append(LineMatch(i, line, _merge(spans)))
+                out.append(LineMatch(i, line if shown is None else shown[i], _merge(spans)))
         return out
 
-    def _scan_lines(self, lines: list[str]) -> list[LineMatch]:
+    def _scan_lines(self, lines: list[str], views: list[str]) -> list[LineMatch]:
+        """Lines and their ``ascii_view``s, some of which hold other letters."""
         out: list[LineMatch] = []
         anchor = self._anchors[0] if self._anchors else None
         fast, match = self._fast, self._match
-        for i, line in enumerate(lines):
-            if line.isascii():
-                low = line.lower()
+        for i, (line, view) in enumerate(zip(lines, views, strict=True)):
+            if view.isascii():
+                low = view.lower()
                 if anchor is not None and not any(tok in low for tok, _ in anchor):
                     continue
                 found = fast(low)
                 if found is not None:
                     out.append(LineMatch(i, line, _merge(found)))
             else:
+                if self._ascii_anchor:
+                    # An ASCII token of the line is in its view, marks removed.
+                    low = view.replace(DIACRITIC, "").lower()
+                    if not any(tok in low for tok, _ in anchor or ()):
+                        continue
                 spans = match(line)
                 if spans:
                     out.append(LineMatch(i, line, tuple(spans)))
