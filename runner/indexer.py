@@ -56,7 +56,7 @@ class Indexer:
         self.due = False  # output was written that may not be indexed yet
         self.tidy_due = False  # segments were left unmerged
         self.last = time.monotonic()  # when the last step started
-        self.busy = False  # the last step did work: more may follow at once
+        self.busy = False  # the last step left more waiting than it could take: on at once
         self.waiting = 0  # bytes written since the last index step
         self.waiting_since: float | None = None  # when the oldest of them was written
 
@@ -120,7 +120,7 @@ class Indexer:
             self.tidy_due = True
         if n == 0:
             self.due = False
-        self.busy = n > 0
+        self.busy = n > 0 and backlog > max_bytes  # more waits: on at once
         return n
 
     async def tidy(self) -> bool:

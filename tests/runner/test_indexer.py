@@ -125,6 +125,11 @@ async def test_supervisors_wait_for_each_other_and_index_all_sessions_in_one_ste
     for ix in ixs[1:]:
         assert await ix.step(1 << 20, wait_age=INDEX_AFTER_SECONDS) == 0
         assert not ix.due  # found done
+    # All of it fitted in that step: not busy, so new output waits its turn again.
+    assert not ixs[0].busy
+    await store.output.append(sids[0], "stdout", b"later\n", index=False)
+    ixs[0].wrote(6)
+    assert await ixs[0].step(1 << 20, wait_age=INDEX_AFTER_SECONDS) == 0 and ixs[0].due
     assert [h.line for h in await store.search("fresh", session_id=sids[2])] == [0]
 
     # Urgent: a session with INDEX_AFTER_BYTES of its own waiting steps at once.
