@@ -33,6 +33,10 @@ _HISTORY_BYTES = 64 * 1024 * 1024  # and bytes (its own default prunes after ~10
 # aside), so the history never reaches its cap before we read it.
 _DRAIN_EVERY = 16384
 _ERASE_HISTORY = b"\x1b[3J"
+_POINT_TAGS = {
+    "history": lib.GHOSTTY_POINT_TAG_HISTORY,
+    "active": lib.GHOSTTY_POINT_TAG_ACTIVE,
+}
 _STYLE_FLAGS = ("bold", "faint", "italic", "blink", "inverse", "invisible")
 
 
@@ -114,6 +118,15 @@ class GhosttyScreen:
         self._out_u16 = ffi.new("uint16_t*")
         self._out_size = ffi.new("size_t*")
         self._out_bool = ffi.new("bool*")
+        self._out_screen = ffi.new("GhosttyTerminalScreen*")
+        # What reading rows takes, made once: the transcript is read every _DRAIN_EVERY
+        # bytes, and building these structs cost as much as formatting the rows.
+        self._point = ffi.new("GhosttyPointS*")
+        self._grid_ref = _sized("GhosttyGridRef")
+        self._selection = _sized("GhosttySelection")
+        opts = self._select_opts = _sized("GhosttyTerminalSelectionFormatOptions")
+        opts.emit = lib.GHOSTTY_FORMATTER_FORMAT_PLAIN
+        opts.unwrap, opts.trim, opts.selection = False, True, self._selection
 
     def __del__(self) -> None:
         self.close()
@@ -206,7 +219,7 @@ class GhosttyScreen:
 
     @property
     def alt_screen(self) -> bool:
-        out = ffi.new("GhosttyTerminalScreen*")
+        out = self._out_screen
         _check(
             lib.ghostty_terminal_get(self._t, lib.GHOSTTY_TERMINAL_DATA_ACTIVE_SCREEN, out), "get"
         )
@@ -230,25 +243,22 @@ class GhosttyScreen:
         _check(lib.ghostty_terminal_get(self._t, lib.GHOSTTY_TERMINAL_DATA_TITLE, s), "title")
         return ffi.buffer(s.ptr, s.len)[:].decode("utf-8", "replace") if s.len else ""
 
-    def _ref(self, tag: str, x: int, y: int):
-        fn = _grid_ref_fn()
-        pt = ffi.new("GhosttyPointS*")
-        pt.tag = getattr(lib, f"GHOSTTY_POINT_TAG_{tag.upper()}")
+    def _ref(self, tag: int, x: int, y: int):
+        """The grid reference of cell x, y of area ``tag`` (valid until the next call)."""
+        pt, ref = self._point, self._grid_ref
+        pt.tag = tag
         pt.value.x, pt.value.y = x, y
-        ref = _sized("GhosttyGridRef")
-        _check(fn(self._t, pt[0], ref), f"grid_ref {tag} {x},{y}")
+        _check(_grid_ref_fn()(self._t, pt[0], ref), f"grid_ref {tag} {x},{y}")
         return ref
 
-    def _format_rows(self, tag: str, y0: int, y1: int, cols: int) -> list[str]:
-        """Rows y0..y1 of area `tag` as plain text, one string per row."""
-        sel = _sized("GhosttySelection")
+    def _format_rows(self, area: str, y0: int, y1: int, cols: int) -> list[str]:
+        """Rows y0..y1 of ``area`` (history, active) as plain text, one string per row."""
+        tag = _POINT_TAGS[area]
+        sel, opts, t = self._selection, self._select_opts[0], self._t
         sel.start = self._ref(tag, 0, y0)[0]
         sel.end = self._ref(tag, cols - 1, y1)[0]
-        opts = _sized("GhosttyTerminalSelectionFormatOptions")
-        opts.emit = lib.GHOSTTY_FORMATTER_FORMAT_PLAIN
-        opts.unwrap, opts.trim, opts.selection = False, True, sel
         text = self._read(
-            lambda b, n, w: lib.ghostty_terminal_selection_format_buf(self._t, opts[0], b, n, w)
+            lambda b, n, w: lib.ghostty_terminal_selection_format_buf(t, opts, b, n, w)
         ).decode("utf-8", "replace")
         rows = text.split("\n")
         want = y1 - y0 + 1
