@@ -92,19 +92,24 @@ class Indexer:
         put off with ``due`` still set; -1: the database refused; logged, retried later).
 
         ``wait_age``: unless this is urgent (a backlog of ours or of all sessions), put
-        the step off until the oldest output waiting, any session's, is this old."""
+        the step off until the oldest output waiting, any session's, is this old; at
+        least ``INDEX_AFTER_SECONDS`` while other sessions' output waits too (a pause
+        in one of many sessions does not start a step for all of them)."""
         now = time.monotonic()
         self.last = now
         urgent = self.busy or self.waiting >= INDEX_AFTER_BYTES
         self.waiting, self.waiting_since = 0, None
         try:
-            if not await self.store.output.unindexed_bytes(self.sid):
+            mine = await self.store.output.unindexed_bytes(self.sid)
+            if not mine:
                 self.due = self.busy = False  # caught up (maybe by another supervisor)
                 return 0
             # Every session's waiting output, oldest first, not only ours: with many
             # sessions writing, one supervisor's step indexes what all of them wrote
             # (one index segment, one transaction) and the others find theirs done.
             backlog, oldest = await self.store.output.unindexed_backlog()
+            if wait_age and backlog > mine:  # others' output waits too: the shared pace
+                wait_age = max(wait_age, INDEX_AFTER_SECONDS)
             if wait_age and not urgent and backlog < SHARED_AFTER_BYTES and oldest is not None:
                 age = max(0.0, time.time() - oldest)
                 if age < wait_age:  # another supervisor stepped lately: wait for its age

@@ -137,3 +137,26 @@ async def test_supervisors_wait_for_each_other_and_index_all_sessions_in_one_ste
     ixs[2].wrote(INDEX_AFTER_BYTES)
     assert await ixs[2].step(1 << 20, wait_age=INDEX_AFTER_SECONDS) > 0
     assert await store.output.unindexed_bytes() == 0
+
+
+async def test_a_pause_indexes_a_lone_session_soon_but_waits_for_the_shared_step(store, paths):
+    """After a pause (IDLE_AGE) a lone session's output is indexed; while other
+    sessions' output waits too, the pause of one does not start a step for all: the
+    shared wait (INDEX_AFTER_SECONDS) holds."""
+    import time
+
+    from runner.indexer import IDLE_AGE, INDEX_AFTER_SECONDS
+
+    log = paths.runtime / "supervisor.log"
+    a, b = [(await store.sessions.create(["x"], cwd="/")).id for _ in range(2)]
+    ix = Indexer(store, a, log, defer_above=1 << 20)
+    between = time.time() - (IDLE_AGE + INDEX_AFTER_SECONDS) / 2  # older than a pause
+    await store.output.append(a, "stdout", b"paused\n", between, index=False)
+    await store.output.append(b, "stdout", b"other\n", between, index=False)
+    ix.wrote(7)
+    assert await ix.step(1 << 20, wait_age=IDLE_AGE) == 0 and ix.due  # b waits too
+    assert await store.output.unindexed_bytes() > 0
+    while await store.output.index_pending(b):  # b's output indexed: a is alone
+        pass
+    assert await ix.step(1 << 20, wait_age=IDLE_AGE) > 0
+    assert await store.output.unindexed_bytes() == 0
