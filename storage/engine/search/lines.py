@@ -164,27 +164,30 @@ def _printable(data: bytes) -> bytes | None:
     return None if cleaned.translate(None, _PRINTABLE) else cleaned
 
 
-def _line_counter(term: Word | Phrase) -> Callable[[bytes], int]:
-    """Counts the lines of lower-cased printable ASCII holding ``term``: one regex
-    over the whole chunk, whose separators between words never cross a newline."""
+def _line_pattern(term: Word | Phrase) -> re.Pattern[bytes] | None:
+    """``term`` as one regex over lower-cased printable ASCII lines, whose separators
+    between words never cross a newline; None when a token cannot occur in ASCII."""
     first, *rest = (t.encode() for t in term.tokens)
     if not first.isascii() or not all(t.isascii() for t in rest):
-        return lambda _low: 0  # a token that cannot occur in ASCII text
+        return None
     lit = re.escape(first)
     body = b"".join(b"[^a-z0-9\n]+" + re.escape(t) for t in rest)
     tail = b"" if term.prefix else b"(?![a-z0-9])"
-    pattern = re.compile(lit + b"(?<![a-z0-9]" + lit + b")" + body + tail)
+    return re.compile(lit + b"(?<![a-z0-9]" + lit + b")" + body + tail)
 
-    def count(low: bytes) -> int:
-        lines, line, last, previous = 0, 0, 0, -1
-        for m in pattern.finditer(low):
-            line += low.count(b"\n", last, m.start())
-            last = m.start()
-            if line != previous:
-                lines, previous = lines + 1, line
-        return lines
 
-    return count
+def _pattern_lines(low: bytes, pattern: re.Pattern[bytes] | None) -> list[int]:
+    """The (sorted) numbers of the lines of ``low`` holding a match of ``pattern``."""
+    out: list[int] = []
+    if pattern is None:
+        return out
+    line, last = 0, 0
+    for m in pattern.finditer(low):
+        line += low.count(b"\n", last, m.start())
+        last = m.start()
+        if not out or out[-1] != line:
+            out.append(line)
+    return out
 
 
 def _merge(spans: list[Span]) -> tuple[Span, ...]:
@@ -220,10 +223,10 @@ class ChunkScanner:
             parts = [_anchors(t.term) for t in query.terms if isinstance(t, Not)]
             if len(parts) == len(query.terms) and all(parts):
                 self._excluded = tuple(alt for p in parts for alt in p[0])
-        # One word or phrase: counted with one regex over the whole chunk.
-        self._counter: Callable[[bytes], int] | None = None
-        if len(query.terms) == 1 and isinstance(query.terms[0], Word | Phrase):
-            self._counter = _line_counter(query.terms[0])
+        # One word or phrase: its lines found with one regex over the whole chunk.
+        term = query.terms[0] if len(query.terms) == 1 else None
+        self._single = isinstance(term, Word | Phrase)
+        self._pattern = _line_pattern(term) if isinstance(term, Word | Phrase) else None
 
     def scan(self, data: bytes, open_end: bool) -> list[LineMatch]:
         """The matching lines of a chunk's data, in order."""
@@ -241,10 +244,10 @@ class ChunkScanner:
 
     def count(self, data: bytes, open_end: bool) -> int:
         """How many lines of the chunk match (``len(scan(...))``, with less work)."""
-        if self._counter is not None:
+        if self._single:
             ascii_data = _printable(data)
             if ascii_data is not None:
-                return self._counter(ascii_data.lower())
+                return len(_pattern_lines(ascii_data.lower(), self._pattern))
         return len(self.scan(data, open_end))
 
     @staticmethod
@@ -261,7 +264,11 @@ class ChunkScanner:
     ) -> list[LineMatch]:
         """``data``: printable ASCII lines, or the ASCII views of the lines ``shown``."""
         fast = self._fast
-        if self._anchors:
+        if self._single:  # the lines holding it; each then tested for its spans
+            candidates = _pattern_lines(data.lower(), self._pattern)
+            if not candidates:
+                return []
+        elif self._anchors:
             low = data.lower()
             candidates = _anchor_lines(low, _pick(low, self._anchors))
             if not candidates:
