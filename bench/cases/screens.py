@@ -15,9 +15,10 @@ measured in the same run; no asserts.
    nearest snapshot plus the screen's state, in-process with the emulator loaded (as
    the TUI has it), and a whole ``tether screen ID`` process. Reference: the replay from
    the first byte (no snapshots: what opening cost before). Target <= 300 ms.
-4. Jump from a search hit: ``search '"Welcome to Claude"'``, the oldest hit of the page,
-   then the screen at its line. Reference: that screen replayed from the first byte.
-   Target <= 500 ms.
+4. Jump from a search hit: a phrase of a transcript row half way through, the oldest
+   hit of the page, then the screen at its line; once for a row of plain text and once
+   for an agent's message row (``● step ...``: a non-ASCII symbol on the row, as agents
+   draw them). Reference: that screen replayed from the first byte. Target <= 500 ms.
 5. Supervisor RSS of a pty session at 200x60 that printed 10 000 coloured lines (so a
    10 000-row transcript was made and stored), beside the same with the screen off and a
    pipe session's supervisor with the same command. Target <= 40 MB.
@@ -163,33 +164,42 @@ async def open_and_jump(db: Path, sid: int, rounds: int) -> dict:
     from storage.query import parse
 
     screen_class()  # loaded, as the TUI loads it in a thread when it starts
-    out: dict[str, Any] = {"open": [], "jump": [], "open_ref": [], "jump_ref": []}
+    out: dict[str, Any] = {"open": [], "open_ref": [], "jumps": {}}
     async with open_store(db) as store:
         session = await store.sessions.require(sid)
-        # What to search for: a row of the transcript half way through it.
+        # What to search for: rows of the transcript half way through it, one of plain
+        # text and one of an agent's messages (its first words, after the ``●``).
         rows = await screens.rendered_rows(store, sid)
-        middle = [r for r in rows[len(rows) // 2 :] if len(r.split()) >= 4]
-        phrase = '"' + " ".join(middle[0].split()[:4]).replace('"', "") + '"'
-        out["phrase"] = phrase
+        middle = [r for r in rows[len(rows) // 2 :] if len(r.split()) >= 5]
+        plain = next(r for r in middle if r.isascii()).split()[:4]
+        agent = next(r for r in middle if r.startswith("●")).split()[1:5]
+        phrases = {k: '"' + " ".join(w).replace('"', "") + '"' for k, w in
+                   (("plain", plain), ("agent", agent))}  # fmt: skip
         for _ in range(max(3, rounds)):
             t0 = time.perf_counter()
             r = await replay(store, session)
             screen_state(r.screen, styled=True)
             out["open"].append((time.perf_counter() - t0) * 1000)
-            t0 = time.perf_counter()
-            found = await search(store, parse(phrase), session_id=sid, counts=False)
-            hits = found.hits
-            hit = hits[-1]
-            r = await replay(store, session, until=hit.line + 1)
-            screen_state(r.screen, styled=True)
-            out["jump"].append((time.perf_counter() - t0) * 1000)
-        out["jump_line"] = [hit.line]
-        for until, key in ((None, "open_ref"), (hit.line + 1, "jump_ref")):
+        t0 = time.perf_counter()
+        full = ScreenReplay(sid)
+        await full.catch_up(store)
+        screen_state(full.screen, styled=True)
+        out["open_ref"].append((time.perf_counter() - t0) * 1000)
+        for kind, phrase in phrases.items():
+            took: list[float] = []
+            for _ in range(max(3, rounds)):
+                t0 = time.perf_counter()
+                found = await search(store, parse(phrase), session_id=sid, counts=False)
+                hit = found.hits[-1]
+                r = await replay(store, session, until=hit.line + 1)
+                screen_state(r.screen, styled=True)
+                took.append((time.perf_counter() - t0) * 1000)
             t0 = time.perf_counter()
             full = ScreenReplay(sid)
-            await full.catch_up(store, until=until)
+            await full.catch_up(store, until=hit.line + 1)
             screen_state(full.screen, styled=True)
-            out[key].append((time.perf_counter() - t0) * 1000)
+            ref = [(time.perf_counter() - t0) * 1000]
+            out["jumps"][kind] = {"phrase": phrase, "line": hit.line, "ms": took, "ref": ref}
     env = {**os.environ, "TETHER_DB": str(db)}
     procs = []
     for _ in range(3):
@@ -279,10 +289,11 @@ def main() -> int:
         print(f"   from the nearest snapshot {_median(oj['open']):8.1f}  (target <= 300)")
         print(f"   replay from the first byte {_median(oj['open_ref']):7.1f}  (reference)")
         print(f"   whole `tether screen ID` process {_median(oj['process']):6.1f}")
-        at = oj["jump_line"][0] + 1
-        print(f"\n4. search {oj['phrase']} -> screen at line {at} (ms, median)")
-        print(f"   search + nearest snapshot {_median(oj['jump']):8.1f}  (target <= 500)")
-        print(f"   replay from the first byte {_median(oj['jump_ref']):7.1f}  (reference)")
+        print("\n4. search a phrase -> the screen at its hit's line (ms, median)")
+        for kind, j in oj["jumps"].items():
+            print(f"   {kind} row: search {j['phrase']} -> screen at line {j['line'] + 1}")
+            print(f"     search + nearest snapshot {_median(j['ms']):8.1f}  (target <= 500)")
+            print(f"     replay from the first byte {_median(j['ref']):7.1f}  (reference)")
         rss = asyncio.run(supervisor_rss(work))
         print(f"\n5. supervisor RSS, 200x60, {rss.get('rows')} transcript rows stored")
         print(
@@ -300,8 +311,11 @@ def main() -> int:
         figure(14, "screen of a finished session opens", oj["open"], "ms",
                reference=("replay from the first byte", oj["open_ref"]),
                target="<= 300 ms", met=lambda v, r: v <= 300),
-        figure(14, "search hit to the screen at its line", oj["jump"], "ms",
-               reference=("replay from the first byte", oj["jump_ref"]),
+        figure(14, "search hit to the screen at its line", oj["jumps"]["plain"]["ms"], "ms",
+               reference=("replay from the first byte", oj["jumps"]["plain"]["ref"]),
+               target="<= 500 ms", met=lambda v, r: v <= 500),
+        figure(14, "search hit on an agent's row to the screen", oj["jumps"]["agent"]["ms"],
+               "ms", reference=("replay from the first byte", oj["jumps"]["agent"]["ref"]),
                target="<= 500 ms", met=lambda v, r: v <= 500),
         figure(14, "supervisor RSS, 200x60 + 10 000 transcript rows", [rss["pty"]], "MB",
                reference=("the same, screen off", [rss["pty-off"]]),
