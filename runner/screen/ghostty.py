@@ -260,10 +260,11 @@ class GhosttyScreen:
         text = self._read(
             lambda b, n, w: lib.ghostty_terminal_selection_format_buf(t, opts, b, n, w)
         ).decode("utf-8", "replace")
-        rows = text.split("\n")
-        want = y1 - y0 + 1
+        rows = text.split("\n")[: y1 - y0 + 1]
+        if " \n" in text or text.endswith(" "):  # (it trims them already: a safeguard)
+            rows = [r.rstrip(" ") for r in rows]
         # The formatter drops trailing blank rows; put them back.
-        return [r.rstrip(" ") for r in rows[:want]] + [""] * (want - len(rows))
+        return rows + [""] * (y1 - y0 + 1 - len(rows))
 
     def lines(self) -> list[str]:
         cols, rows = self.size
