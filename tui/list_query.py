@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from storage import Store
+    from storage.engine.search.filters import Matches
 
 SORTS = ("newest", "updated", "name", "status", "size", "oldest")
 SORT_LABELS = {
@@ -79,25 +80,21 @@ def next_sort(sort: str) -> str:
     return SORTS[(i + 1) % len(SORTS)]
 
 
-async def matching_ids(store: Store, text: str) -> set[int] | None:
-    """Ids of the sessions ``text`` asks for, in the search query language over
-    metadata (``ci status:failed tag:ml cwd:~/src since:2h``; the last word is a
+async def matching_ids(store: Store, text: str) -> Matches | None:
+    """The live sessions ``text`` asks for (``in`` tells), in the search query language
+    over metadata (``ci status:failed tag:ml cwd:~/src since:2h``; the last word is a
     prefix while typing), plus the id itself for ``42`` or ``#42``. None when ``text``
     constrains nothing. Raises ``storage.query.QueryError`` for a query that does not
     parse; its message and position say what to fix."""
-    from storage.engine.search.filters import filter_session_ids
+    from storage.engine.search.filters import matching_session_ids
     from storage.query import parse
 
     text = text.strip()
     if not text:
         return None
-    found: set[int] = set()
+    found = await matching_session_ids(store, parse(text), typing=True)
     m = _ID.fullmatch(text)
-    if m:
-        found.add(int(m.group(1)))
-    query = parse(text)
-    found.update(await filter_session_ids(store, query, typing=True))
-    return found
+    return found.with_id(int(m.group(1))) if m else found
 
 
 async def view_ids(

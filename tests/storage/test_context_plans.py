@@ -126,7 +126,7 @@ async def test_a_lookup_is_by_id_even_when_statistics_favour_the_live_walk(store
         assert await filter_session_ids(store, query) == [8]
     finally:
         await store.db.set_trace_callback(None)
-    (sql,) = [p for p in plans if p.startswith("SELECT s.id")]
+    (sql,) = [p for p in plans if "SELECT s.id FROM" in p]
     rows = await store.fetchall(f"EXPLAIN QUERY PLAN {sql}")
     details = [r[3] for r in rows]
     assert any(d.startswith("SEARCH s USING INTEGER PRIMARY KEY") for d in details), details

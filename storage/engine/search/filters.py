@@ -17,13 +17,19 @@ not the JSON text.
 
 Text terms on their own (``filter_session_ids``, and ``in:meta``) match the metadata
 index: name, command, cwd, tags and notes.
+
+Every matching id (the session list's filter: ``matching_session_ids``) is fetched as one
+JSON array rather than a row per session: with 50 000 ids, building the rows cost more
+than finding them (``bench/cases/context_filters.py``).
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from storage.engine.context_keys import LOOKUP_COST, context_sql, members_sql
@@ -178,12 +184,13 @@ async def filter_session_ids(
     match ``query``, newest first. Output is not searched: this is the session list's
     ``/`` filter. ``typing`` treats the last word as a prefix; ``include_deleted`` takes
     sessions in the trash and out of it; ``limit``: at most that many. Raises
-    ``QueryError`` for a query the index refuses (never a raw SQLite error)."""
+    ``QueryError`` for a query the index refuses (never a raw SQLite error). ``order=""``:
+    in no particular order."""
     if typing:
         query = as_typing(query)
     plan = await context_plan(store, query, limit) if order == "newest" else {}
     where, params = session_where(query, meta_text=True, include_deleted=include_deleted, plan=plan)
-    order_sql = ORDERS[order]
+    order_sql = ORDERS[order] if order else ""
     sessions = "sessions s"
     if "lookup" in plan.values():
         # Few sessions match: look them up by id and sort those, never walk every live
@@ -195,12 +202,80 @@ async def filter_session_ids(
         cw, cp = chunk_where(replace(query, since=None, until=None))
         where += f" AND EXISTS (SELECT 1 FROM output_chunks c WHERE c.session_id = s.id AND {cw})"
         params += cp
-    sql = f"SELECT s.id FROM {sessions} WHERE {where} ORDER BY {order_sql}"
+    sql = f"SELECT s.id FROM {sessions} WHERE {where}"
+    if order_sql:
+        sql += f" ORDER BY {order_sql}"
     if limit is not None:
         sql += " LIMIT ?"
         params.append(max(0, limit))
-    rows = await guarded(store, query, sql, params)
-    return [r[0] for r in rows]
+    return await fetch_ids(store, query, sql, params)
+
+
+@dataclass(frozen=True)
+class Matches:
+    """The live sessions a query matches, for a list that holds the live sessions
+    already (the TUI's): ``ids``, or with ``but``, every live session except ``ids``.
+    ``in`` answers for the id of a live session."""
+
+    ids: AbstractSet[int]
+    but: bool = False
+
+    def __contains__(self, sid: object) -> bool:
+        return (sid in self.ids) != self.but
+
+    def with_id(self, sid: int) -> Matches:
+        """These matches and session ``sid`` too."""
+        return Matches(self.ids - {sid} if self.but else self.ids | {sid}, self.but)
+
+
+async def matching_session_ids(store: Store, query: Query, *, typing: bool = False) -> Matches:
+    """The live sessions ``filter_session_ids`` gives, as ``Matches``: what the session
+    list's filter asks (it keeps its own order). A query of context filters alone is
+    answered from the key table's member index (``session_context_member``, schema v13)
+    with set operations, never walking the sessions: the matches of each filter, less
+    those of the negated ones and the sessions in the trash; with negated filters alone,
+    every live session but their matches (a list of the live sessions is not fetched)."""
+    if typing:
+        query = as_typing(query)
+    only_context = replace(query, text="", context=(), scope="all") == Query()
+    if not (query.context and only_context):
+        return Matches(set(await filter_session_ids(store, query, order="")))
+    found: set[int] | None = None
+    for f in query.context:
+        if not f.negated:
+            found = _and(found, await _members(store, query, f))
+    unwanted: set[int] = set()
+    for f in query.context:
+        if f.negated and (found is None or found):
+            unwanted.update(await _members(store, query, f))
+    if found is None:
+        return Matches(unwanted, but=True)
+    if found:
+        trashed = "SELECT id FROM sessions WHERE deleted_at IS NOT NULL"
+        unwanted.update(await fetch_ids(store, query, trashed, []))
+        found.difference_update(unwanted)
+    return Matches(found)
+
+
+def _and(found: set[int] | None, more: list[int]) -> set[int]:
+    return set(more) if found is None else found.intersection(more)
+
+
+async def _members(store: Store, query: Query, f: ContextFilter) -> list[int]:
+    """The sessions whose context holds what ``f`` asks (``negated`` aside), in the trash
+    or not."""
+    sql, params = members_sql(f)
+    return await fetch_ids(store, query, sql, params, column="session_id")
+
+
+async def fetch_ids(
+    store: Store, query: Query, sql: str, params: list[Any], *, column: str = "id"
+) -> list[int]:
+    """The ids ``sql`` selects, in its order, as one JSON array: one object a session to
+    build in Python instead of a row and an id. (An aggregate keeps the order of a
+    subquery with ORDER BY: SQLite never flattens one into it.)"""
+    rows = await guarded(store, query, f"SELECT json_group_array({column}) FROM ({sql})", params)
+    return json.loads(rows[0][0])
 
 
 async def context_plan(
