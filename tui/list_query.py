@@ -113,7 +113,7 @@ async def view_ids(
         (pinned.add if pin else pinned.discard)(sid)
     match = await matching_ids(store, view.text)
     if match is not None:
-        ordered = [i for i in ordered if i in match]
+        ordered = match.keep(ordered)
     from tui.attention_watch import needs_you_first, needs_you_now
 
     waiting = [s.id for s in await needs_you_now(store)]  # on top, oldest first

@@ -39,6 +39,7 @@ async def test_the_same_live_sessions_as_every_id_newest_first(trashed, text) ->
     found = await matching_session_ids(trashed, query)
     live = await trashed.sessions.ids()
     assert {i for i in live if i in found} == want
+    assert found.keep(live) == [i for i in live if i in want]
     if not found.but:  # a plain set holds no session in the trash or gone
         assert found.ids == want
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -222,6 +222,14 @@ class Matches:
 
     def __contains__(self, sid: object) -> bool:
         return (sid in self.ids) != self.but
+
+    def keep(self, ordered: Iterable[int]) -> list[int]:
+        """The ids of live sessions ``ordered`` that match, in their order (one set
+        test each, not a call of ``in``)."""
+        ids = self.ids
+        if self.but:
+            return [i for i in ordered if i not in ids]
+        return [i for i in ordered if i in ids]
 
     def with_id(self, sid: int) -> Matches:
         """These matches and session ``sid`` too."""
