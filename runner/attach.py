@@ -201,24 +201,39 @@ def _loop(
                 data = sock.recv(1 << 20)
                 if not data:
                     return Outcome("lost")
-                for kind, payload in frames.feed(data):
-                    if kind == SCREEN:
-                        if terminal:
-                            alt.on, was = False, alt.on
-                            alt.saw(payload)
-                            payload = (LEAVE_ALT if was else b"") + CLEAR + payload
-                        _write_all(fd_out, payload)
-                        if terminal:
-                            _write_all(fd_out, DA1)
-                            keys.fence()
-                    elif kind == OUTPUT:
-                        alt.saw(payload)
-                        _write_all(fd_out, payload)
-                    elif kind == END:
-                        return Outcome("ended", json.loads(payload).get("status"))
+                ended = _draw(frames.feed(data), terminal, fd_out, alt, keys)
+                if ended is not None:
+                    return ended
         late = keys.flush()
         if late:
             sock.sendall(frame(INPUT, late))
+
+
+def _draw(
+    got: list[tuple[bytes, bytes]], terminal: bool, fd_out: int, alt: AltScreen, keys: KeyFilter
+) -> Outcome | None:
+    """Put what one read of the stream brought on the terminal, in one write; the
+    outcome if the run ended."""
+    out: list[bytes] = []
+    ended = None
+    for kind, payload in got:
+        if kind == SCREEN:
+            if terminal:
+                alt.on, was = False, alt.on
+                alt.saw(payload)
+                out += (LEAVE_ALT if was else b"", CLEAR, payload, DA1)
+                keys.fence()
+            else:
+                out.append(payload)
+        elif kind == OUTPUT:
+            alt.saw(payload)
+            out.append(payload)
+        elif kind == END:
+            ended = Outcome("ended", json.loads(payload).get("status"))
+            break
+    if out:
+        _write_all(fd_out, b"".join(out))
+    return ended
 
 
 def _printable(text: str) -> bytes:

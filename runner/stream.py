@@ -21,6 +21,13 @@ Each subscriber has a bounded queue. The command and the capture never wait for 
 client: output that does not fit marks the client *behind*, its queue is dropped,
 and once it reads again it gets one fresh screen. The one that typed last (or
 attached last) sets the terminal's size.
+
+A terminal's queue is small (``FLOOD_LIMIT``): while output floods, an attached
+terminal gets the screen at most every ``WRITE_GAP`` instead of every byte (as tmux
+does), so neither the client nor the terminal drawing it has to parse the flood on
+the CPUs the command needs. The screen is read off the event loop (the emulator may
+be behind the capture: waiting for it there would slow the capture down to its
+pace); the client streams output again after a screen no output came during.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from .frames import END, HEADER, INPUT, OUTPUT, RESIZE, SCREEN, WAKE, check_leng
 from .frames import FrameReader as FrameReader  # the codec: runner/frames.py
 
 QUEUE_LIMIT = 1024 * 1024  # bytes a subscriber may have waiting before it is behind
+FLOOD_LIMIT = 64 * 1024  # the same for an attached terminal: more is a flood (screens)
 SOCKET_HIGH_WATER = 256 * 1024
 PIPE_RECENT = 64 * 1024  # bytes of a pipe session's output a fresh screen shows
 # A client is written at most this often while output streams: a flood reaches it in
@@ -81,9 +89,12 @@ class Streamable(Protocol):
 class Subscriber:
     """One open stream: its queue, and whether it fell behind."""
 
-    def __init__(self, writer: asyncio.StreamWriter, *, watch: bool) -> None:
+    def __init__(
+        self, writer: asyncio.StreamWriter, *, watch: bool, limit: int = QUEUE_LIMIT
+    ) -> None:
         self.writer = writer
         self.watch = watch  # a live view: wake-ups only
+        self.limit = limit  # bytes waiting before it is behind
         self.size: tuple[int, int] | None = None
         self.queue: deque[bytes] = deque()
         self.queued = 0
@@ -97,7 +108,7 @@ class Subscriber:
     def push(self, data: bytes) -> None:
         if self.behind:
             return  # the fresh screen it will get has this in it
-        if self.queued + len(data) > QUEUE_LIMIT:
+        if self.queued + len(data) > self.limit:
             self.queue.clear()
             self.queued = 0
             self.behind = True
@@ -132,6 +143,9 @@ class StreamHub:
         self._recent: deque[bytes] = deque()  # pipe sessions: the last PIPE_RECENT bytes
         self._recent_bytes = 0
         self._terminal: bool | None = None
+        self._seen = 0  # bytes of output so far (a screen read meanwhile is not current)
+        self._sizes = 0  # sizes claimed so far (the screen changes with them too)
+        self._drawn: tuple[tuple[int, int], asyncio.Future[bytes]] | None = None
 
     # -- what the supervisor calls ------------------------------------------------------
     def output_hook(self, then: Callable[[str, bytes], None]) -> Callable[[str, bytes], None]:
@@ -140,6 +154,7 @@ class StreamHub:
 
         def on_output(stream: str, data: bytes) -> None:
             then(stream, data)
+            self._seen += len(data)
             if not self._is_terminal():
                 self._remember(data)
             for sub in self.subscribers:
@@ -174,8 +189,8 @@ class StreamHub:
     ) -> None:
         """Serve a stream until the client leaves or the run ends."""
         watch = request.get("op") == "watch"
-        sub = Subscriber(writer, watch=watch)
         terminal = self._is_terminal()
+        sub = Subscriber(writer, watch=watch, limit=FLOOD_LIMIT if terminal else QUEUE_LIMIT)
         hello: dict[str, Any] = {"ok": True, "terminal": terminal}
         if not watch:
             sub.size = _size(request)
@@ -241,16 +256,23 @@ class StreamHub:
             await sub.ready.wait()
             now = loop.time()
             wait = sub.last_write + WRITE_GAP - now
-            if wait > 0 and now >= sub.quick_until and not sub.hurry.is_set():
+            # (a flood's screens keep the gap even just after a key: one is as good as many)
+            quick = now < sub.quick_until and not sub.behind
+            if wait > 0 and not quick and not sub.hurry.is_set():
                 with contextlib.suppress(TimeoutError):  # what comes meanwhile goes with it
                     await asyncio.wait_for(sub.hurry.wait(), wait)
             sub.hurry.clear()
             sub.ready.clear()
             if sub.behind:
-                sub.behind = False
                 sub.queue.clear()
                 sub.queued = 0
-                sub.queue.append(frame(SCREEN, self._fresh_screen()))
+                screen, current = await self._screen_now()
+                sub.queue.clear()  # (pushes while behind are dropped; wakes may not be)
+                sub.queue.append(frame(SCREEN, screen))
+                if current:  # the output from here on follows on from it
+                    sub.behind = False
+                else:  # output came while it was read: another screen after the gap
+                    sub.ready.set()
             chunks = list(sub.queue)
             sub.queue.clear()
             sub.queued = 0
@@ -272,11 +294,24 @@ class StreamHub:
     def _claim_size(self, sub: Subscriber) -> list[int] | None:
         """``sub`` sets the terminal's size now."""
         self.size_owner = sub
+        self._sizes += 1
         if sub.size is None:
             return None
         with contextlib.suppress(ControlError):
             self.target.resize(*sub.size)
         return list(sub.size)
+
+    async def _screen_now(self) -> tuple[bytes, bool]:
+        """A fresh screen read off the loop, and whether it is current (no output or
+        size came while it was read). Subscribers asking meanwhile share one read."""
+        if not self._is_terminal():
+            return self._fresh_screen(), True
+        key = (self._seen, self._sizes)
+        if self._drawn is None or self._drawn[0] != key:
+            read = asyncio.ensure_future(asyncio.to_thread(self._fresh_screen))
+            self._drawn = (key, read)
+        screen = await asyncio.shield(self._drawn[1])
+        return screen, key == (self._seen, self._sizes)
 
     def _fresh_screen(self) -> bytes:
         if not self._is_terminal():
