@@ -17,9 +17,8 @@ from runner.screen.state import size_line
 from storage.engine.search import search
 from storage.engine.search.lines import ChunkScanner
 from storage.query import parse
-from storage.query.match import line_matcher
 from storage.query.tokens import ascii_view, tokenize
-from storage.text import plain
+from tests.support.scanner import assert_scanner_agrees
 
 NOW = time.time()
 # Separators (``●``, box drawing, emoji), letters folding to ASCII (accents, the Kelvin
@@ -38,19 +37,7 @@ _QUERIES = st.sampled_from(
 @settings(max_examples=800)
 @given(st.lists(st.lists(_ALPHABET, max_size=8).map("".join), max_size=6), _QUERIES)
 def test_chunk_scanner_agrees_with_the_tokenizer_on_non_ascii_lines(lines, text):
-    query = parse(text, now=NOW)
-    data = "\n".join(lines).encode()
-    reference = line_matcher(query)
-    assert reference is not None
-    got = [(m.index, m.text, m.spans) for m in ChunkScanner(query).scan(data, open_end=True)]
-    want = []
-    for i, raw in enumerate(data.decode().split("\n")):
-        shown = plain(raw)
-        spans = reference(shown)
-        if spans:
-            want.append((i, shown, tuple(spans)))
-    assert got == want
-    assert ChunkScanner(query).count(data, True) == len(want)
+    assert_scanner_agrees(lines, text, NOW)
 
 
 @given(st.lists(_ALPHABET, max_size=12).map("".join))

@@ -16,11 +16,9 @@ from storage.engine.search import core as engine
 from storage.engine.search import hits
 from storage.engine.search.core import search
 from storage.engine.search.filters import filter_session_ids, guarded
-from storage.engine.search.lines import ChunkScanner
 from storage.query import QueryError, parse
-from storage.query.match import line_matcher
-from storage.text import plain
 from tests.support.database import ROOT
+from tests.support.scanner import assert_scanner_agrees
 
 NOW = 1_800_000_000.0
 HOUR = 3600.0
@@ -458,19 +456,7 @@ _QUERIES = st.sampled_from(
 @settings(max_examples=600, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.lists(_ALPHABET, max_size=8).map("".join), max_size=6), _QUERIES)
 def test_chunk_scanner_matches_line_matcher(lines, text):
-    query = parse(text, now=NOW)
-    data = "\n".join(lines).encode()
-    reference = line_matcher(query)
-    assert reference is not None
-    got = [(m.index, m.text, m.spans) for m in ChunkScanner(query).scan(data, open_end=True)]
-    want = []
-    for i, raw in enumerate(data.decode().split("\n")):
-        shown = plain(raw)
-        spans = reference(shown)
-        if spans:
-            want.append((i, shown, tuple(spans)))
-    assert got == want
-    assert ChunkScanner(query).count(data, True) == len(want)
+    assert_scanner_agrees(lines, text, NOW)
 
 
 @settings(max_examples=60, deadline=None)
