@@ -25,7 +25,9 @@
     (the supervisor's own cost, without the terminals' work competing for the CPUs);
     the same producer in a tmux session with no client and with two ``tmux attach``
     clients the same way, as the reference (tmux sends its clients redraws, not the
-    stream). Rounds alternate. Target: tether with two attach clients >= 0.9x without.
+    stream; so does tether while output floods: screens at most every 20 ms, read off
+    the event loop). Rounds alternate. Target: tether with two attach clients >= 0.9x
+    without.
 
 The load average is printed with the figures: on a busy machine everything is slower
 and noisier.
