@@ -46,9 +46,12 @@ class Ctx:
         command that needs no setting never imports the config code)."""
         if self._config is None:
             from home.config import load_config
-            from tui.keys import KEYS  # no Textual: just the binding ids, to check [keys]
 
-            self._config = load_config(self.paths.config_file, key_ids=KEYS)
+            path, key_ids = self.paths.config_file, None
+            if path is not None and path.exists():  # else no [keys] to check
+                from tui.keys import KEYS as key_ids  # no Textual: just the binding ids
+
+            self._config = load_config(path, key_ids=key_ids)
         return self._config
 
     def open_store(self, *, actor: str = "cli"):  # type: ignore[no-untyped-def]

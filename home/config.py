@@ -14,7 +14,6 @@ unknown name); nothing runs on a half-understood configuration.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +102,8 @@ def parse_config(
     text: str, path: Path | None = None, *, key_ids: Collection[str] | None = None
 ) -> Config:
     """``load_config`` of a file's text (``path`` only names it in errors)."""
+    import tomllib  # here: without config.toml, nothing to parse
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

@@ -10,9 +10,7 @@ valid (the known names for an unknown one).
 
 from __future__ import annotations
 
-import difflib
 import math
-import tomllib
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -310,6 +308,8 @@ TREE = _tree()
 # -- names ---------------------------------------------------------------------------------
 def split_key(key: str) -> tuple[str, ...]:
     """A dotted key as TOML reads one (``groups."a.b".max_parallel`` too) into its parts."""
+    import tomllib  # here: a command run without config.toml never parses TOML
+
     try:
         data = tomllib.loads(f"{key} = 0") if "\n" not in key and "=" not in key else None
     except tomllib.TOMLDecodeError:
@@ -340,6 +340,8 @@ def _unknown(where: tuple[str, ...], names: list[str], known: list[str]) -> Sett
         return SettingError(f"unknown section {found}; known: {', '.join(f'[{k}]' for k in known)}")
     table = dotted(where)
     bad = ", ".join(dotted((*where, n)) for n in names)
+    import difflib  # only for a wrong name's suggestion
+
     guess = difflib.get_close_matches(names[0], known, n=1) if len(names) == 1 else []
     hint = f" (did you mean {dotted((*where, guess[0]))}?)" if guess else ""
     noun = "key" if len(names) == 1 else "keys"
@@ -413,6 +415,8 @@ def parse_value(option: Option, text: str, name: str | None = None) -> Any:
     a setting that takes words (keys, sizes, ages). Checked as loading checks it."""
     parsed: Any = _BAD
     if "\n" not in text and "\r" not in text:
+        import tomllib
+
         try:
             parsed = tomllib.loads(f"v = {text}").get("v", _BAD)
         except tomllib.TOMLDecodeError:
