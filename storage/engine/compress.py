@@ -23,7 +23,6 @@ frame names one this process has not seen, from the databases it has opened (``k
 
 from __future__ import annotations
 
-import random
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -172,6 +171,7 @@ async def train(store: Any) -> int | None:
     Returns its id, or None when it was not kept (the attempt is still recorded, so
     the next one waits for the output to grow)."""
     import asyncio
+    import random
     import time
 
     ids = [r[0] for r in await store.fetchall("SELECT id FROM output_chunks")]

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import shlex
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from storage.engine.output import append_in_tx
 from storage.engine.sessions import _apply_status
 from storage.errors import IllegalTransition, RunSuperseded, SessionNotFound
 from storage.models import ENDED, LIVE, TRANSITIONS, ProcessIdentity, Run
@@ -73,6 +71,10 @@ class Runs:
             run_argv = list(argv) if argv is not None else json.loads(stored_argv)
             number = count + 1
             if number > 1:
+                import shlex  # here, as the output code: reading runs needs neither
+
+                from storage.engine.output import append_in_tx
+
                 stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
                 sep = f"── run {number} · {stamp} · {shlex.join(run_argv)} ──\n"
                 await append_in_tx(db, [(session_id, "system", sep.encode(), now)], index=True)
@@ -187,6 +189,8 @@ class Runs:
             if old != status and status not in TRANSITIONS[old]:
                 raise IllegalTransition(session_id, old, status)
             if reason:
+                from storage.engine.output import append_in_tx
+
                 await append_in_tx(
                     db, [(session_id, "system", reason.encode() + b"\n", now)], index=True
                 )

@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from storage.engine import output_index
 from storage.engine.index_merge import merge_for_write
 from storage.errors import AmbiguousSession, IllegalTransition, SessionNotFound
 from storage.models import (
@@ -576,6 +574,8 @@ async def purge_in_tx(db: aiosqlite.Connection, session_id: int, *, index: bool 
     ).fetchone()
     if not exists:
         return False
+    from storage.engine import output_index  # here: reading sessions never needs it
+
     # The output index is contentless: a delete must repeat the indexed text.
     cursor = await db.execute(
         f"SELECT {output_index.REMOVE_COLUMNS} FROM output_chunks "
@@ -609,6 +609,8 @@ async def _reindex_meta(db: aiosqlite.Connection, session_id: int) -> None:
     await db.execute("DELETE FROM sessions_fts WHERE rowid = ?", (session_id,))
     if row is None:
         return
+    import shlex
+
     name, argv, cwd, notes, tags = row
     await db.execute(
         "INSERT INTO sessions_fts (rowid, name, command, cwd, tags, notes) VALUES (?,?,?,?,?,?)",
