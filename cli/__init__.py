@@ -14,6 +14,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from .context import Ctx, fail
 
@@ -134,10 +135,31 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
     return args
 
 
+class _Attach(argparse.Namespace):
+    """What parsing ``tether attach ID`` gives; its ``_parser`` (for a usage error
+    found later) is built only if asked for."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "_parser":
+            raise AttributeError(name)
+        argv = [self.command, self.id]
+        return parse(build_parser(argv), argv)._parser
+
+
+def _attach_args(argv: Sequence[str]) -> argparse.Namespace | None:
+    """``tether attach ID`` parsed without building a parser (argparse's formatter
+    loads shutil and locale: 6 ms of a start issue 15 times). Anything else (an option,
+    help, a missing or extra argument) goes through the parser."""
+    if len(argv) != 2 or argv[0] != "attach" or argv[1].startswith("-"):
+        return None
+    from .attach import cmd_attach
+
+    return _Attach(db=None, command="attach", func=cmd_attach, id=argv[1])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(argv)
-    args = parse(parser, argv)
+    args = _attach_args(argv) or parse(build_parser(argv), argv)
     try:
         ctx = Ctx.from_args(args)
         if args.command is None:

@@ -111,3 +111,28 @@ def test_help_still_lists_every_command(tether):
     for name in cli.COMMANDS:
         if importlib.util.find_spec(cli.COMMANDS[name]) is not None:
             assert name in out, name
+
+
+@pytest.mark.parametrize("argv", [["attach", "7"], ["attach", "#7"], ["attach", "0193ab"]])
+def test_tether_attach_id_skips_the_parser_and_gets_what_it_would_give(argv):
+    parsed = vars(cli.parse(cli.build_parser(argv), argv))
+    quick = cli._attach_args(argv)
+    assert quick is not None
+    assert vars(quick) == {k: v for k, v in parsed.items() if k not in ("_commands", "_parser")}
+    assert quick._parser.format_usage() == parsed["_parser"].format_usage()  # for _usage
+    assert getattr(quick, "loads_config", True) is True
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["attach"],
+        ["attach", "-h"],
+        ["attach", "1", "2"],
+        ["attach", "--db", "x"],
+        ["--db", "x", "attach", "1"],
+        ["ls", "1"],
+    ],
+)
+def test_anything_but_tether_attach_id_goes_through_the_parser(argv):
+    assert cli._attach_args(argv) is None
