@@ -34,9 +34,12 @@ class Paths:
     @property
     def runtime(self) -> Path:
         """Locks and sockets of this database's sessions."""
-        import hashlib  # here: most commands never need it, and it loads OpenSSL
+        try:  # the builtin SHA-256: hashlib would load OpenSSL (3 ms of every attach)
+            from _sha256 import sha256
+        except ImportError:  # a Python without it (3.12 calls it _sha2)
+            from hashlib import sha256
 
-        key = hashlib.sha256(str(self.db.resolve()).encode()).hexdigest()[:10]
+        key = sha256(str(self.db.resolve()).encode()).hexdigest()[:10]
         return self.runtime_root / key
 
     def lock_file(self, session_id: int) -> Path:
