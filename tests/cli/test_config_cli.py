@@ -18,7 +18,7 @@ def test_config_shows_every_setting_and_its_source(tether, tether_home):
     values, sources = data["config"], data["sources"]
     assert set(values) == {
         "general", "retention", "backups", "redaction", "attach", "storage", "run", "keys",
-        "attention",
+        "attention", "notify",
     }  # fmt: skip
     assert values["attention"] == {"quiet_after": 3.0, "bell": True}
     assert values["run"] == {"max_parallel": 0} and sources["run"] == {"max_parallel": "default"}
@@ -32,6 +32,7 @@ def test_config_shows_every_setting_and_its_source(tether, tether_home):
     assert values["backups"] == {"keep": 5} and sources["backups"] == {"keep": "default"}
     assert values["redaction"] == {"patterns": [], "on_capture": True}
     assert values["attach"] == {"detach_key": "ctrl+\\", "record_input": False}
+    assert values["notify"] == {"desktop": "off"} and sources["notify"] == {"desktop": "default"}
     assert set(values["keys"]) == set(KEYS)
     assert values["keys"]["stop"] == "x" and sources["keys"]["stop"] == str(config_file)
     assert values["keys"]["quit"] == "q" and sources["keys"]["quit"] == "default"
