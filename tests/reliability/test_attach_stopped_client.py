@@ -25,6 +25,7 @@ from pathlib import Path
 
 from runner import control
 from runner.locations import socket_path
+from tests.support.streams import flood_writer
 from tests.support.supervisors import eventually, process_state, wait_ended
 
 MB = 1024 * 1024
@@ -35,21 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # No echo (what is typed would land between the lines); "go" starts the 100 MB, then
 # a marker, then it waits for one more line and ends.
-WRITER = f"""
-import sys, termios
-mode = termios.tcgetattr(0)
-mode[3] &= ~termios.ECHO
-termios.tcsetattr(0, termios.TCSANOW, mode)
-print("READY", flush=True)
-input()
-w = sys.stdout.buffer.write
-for i in range({SIZE // LINE}):
-    w(b"%0{LINE - 1}d\\n" % i)
-w(b"ALL-WRITTEN\\n")
-sys.stdout.flush()
-input()
-print("BYE", flush=True)
-"""
+WRITER = flood_writer(SIZE, LINE, 'input()\nprint("BYE", flush=True)')
 
 # A bare attached client: attach, say so, then read frames until the end and report
 # what it got (kinds in order, output bytes, the last screen).

@@ -12,33 +12,13 @@ gap is made long here (``GAP``) so that nothing can arrive early by chance.
 from __future__ import annotations
 
 import asyncio
-import base64
 import socket
-from typing import Any
 
 from runner import stream
 from runner.stream import END, OUTPUT, SCREEN, FrameReader, StreamHub
+from tests.support.streams import Terminal
 
 GAP = 2.0
-
-
-class Terminal:
-    """What the stream asks of a pty session's supervisor."""
-
-    def screen(self, *, styled: bool, vt: bool) -> dict[str, Any]:
-        return {"vt": base64.b64encode(b"the screen").decode()}
-
-    def status(self) -> dict[str, Any]:
-        return {"mode": "pty"}
-
-    def send_keys(self, data: bytes, *, record: bool) -> None:
-        pass
-
-    def resize(self, cols: int, rows: int) -> bool:
-        return True
-
-    def note(self, line: str) -> None:
-        pass
 
 
 async def _frames(client: socket.socket, frames: FrameReader) -> list[tuple[bytes, bytes]]:
