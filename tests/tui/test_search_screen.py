@@ -186,6 +186,22 @@ async def test_a_stale_query_is_cancelled_and_the_last_one_wins(seeded) -> None:
         }
 
 
+async def test_a_search_finishing_while_the_screen_closes_shows_nothing(seeded) -> None:
+    """On closing, the app removes a screen's widgets before the screen itself; a search
+    that finishes in between must not look for its list (CI saw that as a crash)."""
+    paths, _ = seeded
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_idle()
+        screen = await press_to_open(pilot, "ctrl+f", SearchScreen)
+        await app.wait_idle()
+        await screen.query_one("#search-results").remove()
+        assert screen.is_attached  # the state closing passes through
+        screen._schedule("epoch", debounce=False)
+        await app.workers.wait_for_complete()
+        assert app._exception is None, app._exception
+
+
 async def test_recent_queries_are_saved_and_offered(seeded) -> None:
     paths, _ = seeded
     app = make_app(paths)

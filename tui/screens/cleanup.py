@@ -213,7 +213,8 @@ class CleanupScreen(TetherScreen[None]):
             return
         error.update(self._config_error or "")
         found = await plan(self.tether.store, policy, now=self.tether.clock())
-        self.show_plan(found)
+        if self.query("#plan"):  # not when the screen's widgets went while it planned
+            self.show_plan(found)
 
     def show_plan(self, found: CleanupPlan) -> None:
         from storage.retention import format_age, format_size, session_time

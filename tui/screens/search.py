@@ -145,6 +145,13 @@ class SearchScreen(TetherScreen[None]):
         return self.query_one("#search-input", Input)
 
     @property
+    def _showing(self) -> bool:
+        """Whether results can still be shown: the screen is attached and its widgets
+        are there (on closing, the app removes a screen's widgets before the screen, and
+        a search that finishes in between has nothing to show them on)."""
+        return self.is_attached and bool(self.query("#search-results"))
+
+    @property
     def options(self) -> OptionList:
         return self.query_one("#search-results", OptionList)
 
@@ -188,7 +195,7 @@ class SearchScreen(TetherScreen[None]):
             report = await sync(self.store, kinds, os.environ)
         except (StoreError, ValueError):
             return  # read-only or busy: what is indexed already is searched
-        if report.entries and self.is_attached and self._asked_text.strip():
+        if report.entries and self._showing and self._asked_text.strip():
             self._schedule(self._asked_text, debounce=False)
 
     # -- typing -----------------------------------------------------------------------
@@ -213,7 +220,7 @@ class SearchScreen(TetherScreen[None]):
         try:
             if delay:
                 await asyncio.sleep(delay)  # cancelled by the next keystroke
-            if not self.is_attached:
+            if not self._showing:
                 return  # the screen was closed meanwhile: nothing to show it on
             if not text.strip():
                 self._query = self._results = None
@@ -230,7 +237,7 @@ class SearchScreen(TetherScreen[None]):
                 took = asyncio.get_running_loop().time() - started
                 await metrics.note(self.store, "search_ms", took * 1000)  # the usage screen's
             except QueryError as e:
-                if not self.is_attached:
+                if not self._showing:
                     return
                 # The same screen whatever searches finished before: no stale results.
                 self._query = self._results = None
@@ -240,7 +247,7 @@ class SearchScreen(TetherScreen[None]):
                 self._set_options([])
                 self.query_one("#search-help").display = True
                 return
-            if not self.is_attached:
+            if not self._showing:
                 return  # closed while it searched
             self._show_error(None)
             self._show_chips(query)
@@ -250,7 +257,7 @@ class SearchScreen(TetherScreen[None]):
                 self._remember_timer = self.set_timer(REMEMBER_AFTER, self._remember_current)
             ids = [g.session.id for g in results.groups if g.count is None or g.hits]
             counts = await count_hits(self.store, query, ids)
-            if self.is_attached:
+            if self._showing:
                 self._apply_counts(counts)
         finally:
             # A cancelled search may never have started: the newest one decides.
@@ -441,8 +448,8 @@ class SearchScreen(TetherScreen[None]):
             more = await search(
                 self.store, query, limit=PAGE, page=r.next_page, counts=False, rank=r.ranked
             )
-            if self._results is not r:
-                return  # the query changed meanwhile
+            if self._results is not r or not self._showing:
+                return  # the query changed or the screen closed meanwhile
             groups = list(r.groups)
             where = {g.session.id: i for i, g in enumerate(groups)}
             for g in more.groups:
