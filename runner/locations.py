@@ -143,8 +143,13 @@ def supervisor_pid(paths: RuntimePaths, session_id: int) -> int | None:
     lock = paths.lock_file(session_id)
     if not lock_is_held(lock):
         return None
+    return lock_pid(lock)
+
+
+def lock_pid(lock_file: Path) -> int | None:
+    """The pid the last supervisor to hold this lock wrote into it, if any."""
     try:
-        text = lock.read_text().strip()
+        text = lock_file.read_text().strip()
         return int(text) if text else None
     except (OSError, ValueError):
         return None

@@ -26,6 +26,7 @@ periodically, followers (``logs -f``) while they wait.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from storage.errors import IllegalTransition, RunSuperseded
 from storage.models import ACTIVE
 
 from . import identity
-from .locations import RuntimePaths, is_alive, socket_path, sweep, try_lock
+from .locations import RuntimePaths, is_alive, lock_pid, socket_path, sweep, try_lock
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from storage import Run, Session, Store
 
 PENDING_GRACE = 60.0  # a pending session with no supervisor after this long is lost
+SETTLE = 3.0  # the longest wait while another process decides about a dead supervisor's run
 _GONE = (
     "lost: tether's supervisor for this session is gone (killed, crashed, or the machine restarted)"
 )
@@ -152,10 +154,42 @@ async def _judge_all(
             verdicts.append((session, None, "lost: its supervisor never started"))
         else:
             run = await store.runs.latest(session.id)
-            reason = judge(run, is_alive(paths, session.id))
+            here = is_alive(paths, session.id)
+            if here and _held_for_the_dead(paths, session.id, run):
+                here = await _settle(paths, session.id, run)
+            reason = judge(run, here)
             if reason is not None:
                 verdicts.append((session, run, reason))
     return candidates, verdicts
+
+
+def _held_for_the_dead(paths: RuntimePaths, session_id: int, run: Run | None) -> bool:
+    """Is the session's lock held while the pid in its file is the run's supervisor,
+    and that supervisor is dead? Then no supervisor holds it, but someone deciding
+    about it: another process's reconcile (the dead supervisor's guardian runs one,
+    ``runner/queue.py``'s kick), or a supervisor starting, before it writes its pid."""
+    if run is None or run.supervisor_pid is None:
+        return False
+    if identity.same_boot(run.host, run.boot) is not True:
+        return False
+    if identity.is_running(run.supervisor_pid, run.supervisor_start):
+        return False  # the usual case: one look at /proc
+    return lock_pid(paths.lock_file(session_id)) == run.supervisor_pid
+
+
+async def _settle(paths: RuntimePaths, session_id: int, run: Run) -> bool:
+    """Wait (at most ``SETTLE``) while someone decides about a session whose supervisor
+    died: True when a supervisor holds its lock after all, False when the lock is free
+    (whoever held it has marked the session, or let go). Without the wait a reader
+    would say ``running`` of a run that is already known to be gone."""
+    deadline = time.monotonic() + SETTLE
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+        if not is_alive(paths, session_id):
+            return False
+        if not _held_for_the_dead(paths, session_id, run):
+            return True  # a new supervisor wrote its pid
+    return True  # held for long: whoever holds it is alive, as far as we can tell
 
 
 async def _mark_lost(store: Store, session: Session, run: Run | None, reason: str) -> bool:

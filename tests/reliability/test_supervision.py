@@ -101,9 +101,8 @@ async def test_the_command_dies_with_its_supervisor(tether, store, figures, mode
         command, sup = await _started(tether, store, sid)
         os.kill(sup, signal.SIGKILL)
         _wait(lambda command=command: not _lives(command), "the command to die with it")
-        # CI saw "running" once in three runs right after the command died (the cause is
-        # not pinned down yet): wait until the run is seen to end, then check how.
-        _wait(lambda sid=sid: tether.json("show", sid)["status"] != "running", "the run to end")
+        # The guardian's kick may be marking it lost right now, holding the lock: show
+        # waits for that verdict (tests/runner/test_locks.py), never says "running".
         shown = tether.json("show", sid)
         assert shown["status"] == "lost", shown["status"]
         # and resume runs it once again: one copy

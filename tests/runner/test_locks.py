@@ -3,12 +3,14 @@ sweeping never lets two processes hold "the" lock of one session."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 
 import runner.locations as locations
-from runner import control
+from runner import control, identity
 from runner.locations import SupervisorLock, lock_is_held, sweep, try_lock
-from tests.support.supervisors import wait_ended
+from tests.support.supervisors import eventually, wait_ended
 
 
 async def test_reconcile_sweeps_the_files_of_ended_sessions_only(store, paths, tmp_path):
@@ -87,3 +89,32 @@ def test_reconcile_never_decides_on_a_swept_lock_file(paths, monkeypatch):
         assert free
         # While reconcile decides, no supervisor can take the session's lock.
         assert not SupervisorLock(path).acquire()
+
+
+async def test_a_reader_waits_while_another_process_marks_a_dead_supervisors_run(
+    store, paths, tmp_path
+):
+    """The guardian of a supervisor killed with -9 runs a reconcile (the queue's kick)
+    that holds the session's lock while it marks the run lost. A reader in between
+    found the lock held and said ``running`` (CI saw it once in three runs of
+    ``test_the_command_dies_with_its_supervisor``): it must wait for the verdict."""
+    s = await control.start_session(store, paths, argv=["sleep", "30"], cwd=tmp_path)
+    info = await control.status(store, paths, s.id)
+    os.kill(info["guardian_pid"], signal.SIGKILL)  # no kick of its own: we play it
+    os.kill(info["supervisor_pid"], signal.SIGKILL)
+
+    async def gone() -> bool:
+        return identity.start_time(info["supervisor_pid"]) is None
+
+    await eventually(gone, what="the supervisor to go")
+    with try_lock(paths.lock_file(s.id)) as free:  # another process deciding
+        assert free
+        reader = asyncio.create_task(control.reconcile(store, paths, [s.id]))
+        done, _ = await asyncio.wait({reader}, timeout=0.3)
+        assert not done, "the reader answered while the verdict was still being made"
+        assert (await store.sessions.require(s.id)).status == "running"
+        await store.runs.finish(s.id, status="lost", reason="lost: marked by the other")
+    await reader
+    assert (await store.sessions.require(s.id)).status == "lost"
+    await control.stop(store, paths, s.id)  # ends the command the dead run left
+    assert not identity.is_running(info["pid"], identity.start_time(info["pid"]))
