@@ -53,6 +53,8 @@ from .spec import LaunchSpec
 from .upkeep import keep_files
 from .writer import END_RETRY, RETRY_FOR, Writer
 
+REAP_AGAIN = 0.2  # s: the second look for an adopted orphan's zombie after a SIGCHLD
+
 
 class Supervisor:
     """Runs one session's command and records it; a ``server.Controllable``."""
@@ -61,6 +63,7 @@ class Supervisor:
         self.spec = spec
         self.sid = spec.session_id
         self.report = report  # tells the launcher once: started, or why not
+        self._reap_again: asyncio.TimerHandle | None = None
         self.log_path = Path(spec.log)
         self.kind = kind_for(spec)
         self.capture = Capture(
@@ -331,11 +334,20 @@ class Supervisor:
         )
         return self.paused
 
+    def _reap_late(self) -> None:
+        self._reap_again = None
+        if self.child is not None:
+            descendants.reap_orphans(keep=self.child.pid)
+
     # -- the command's life -------------------------------------------------------------
     def _on_sigchld(self) -> None:
         if self.child is None:
             return
         descendants.reap_orphans(keep=self.child.pid)  # adopted ones (we are a subreaper)
+        # The kernel signals a parent before it marks the child a zombie, so a scan run
+        # at once can miss it (seen in CI, rarely, on a loaded machine): look once more.
+        if self._reap_again is None:
+            self._reap_again = asyncio.get_running_loop().call_later(REAP_AGAIN, self._reap_late)
         if self._exited.is_set():
             return
         if self.child.proc.poll() is not None:
