@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 from textual.geometry import Region
@@ -167,14 +168,14 @@ def _real_tui(db: Path, until: bytes) -> bytes:
 
 
 async def _screens(app, pilot, sid: int, search: str) -> dict[str, tuple[list[str], str]]:
-    """Segments and text of the list, detail, output and search screens."""
+    """Segments and text of the list, detail, output and search screens, each taken
+    once it shows what it is meant to (waited for, not slept on)."""
     shown = {}
-    await app.wait_idle()
-    await pilot.pause(0.2)
-    await app.wait_idle()
-    shown["session list"] = _all_segments(app)
-    app.push_screen(DetailScreen(app.state, sid))
-    await pilot.pause(0.3)
+    await app.wait_loaded()
+    shown["session list"] = await _shown_when(app, pilot, lambda t: "e16" in t, "the preview")
+    detail = DetailScreen(app.state, sid)
+    app.push_screen(detail)
+    await _shown_when(app, pilot, lambda _: app.screen is detail and detail.ready, "the detail")
     await app.wait_idle()
     shown["detail"] = _all_segments(app)
     await app.pop_screen()
@@ -186,12 +187,21 @@ async def _screens(app, pilot, sid: int, search: str) -> dict[str, tuple[list[st
     shown["output screen"] = _all_segments(app)
     await app.pop_screen()
     app.push_screen(SearchScreen(search))
-    for _ in range(200):
-        await pilot.pause(0.02)
-        shown["search"] = _all_segments(app)
-        if "e09" in shown["search"][1]:
-            break
+    shown["search"] = await _shown_when(app, pilot, lambda t: "e09" in t, "the search's hits")
     return shown
+
+
+async def _shown_when(app, pilot, ready, what: str) -> tuple[list[str], str]:
+    """The screen's segments once ``ready(text)`` holds (a deadline only bounds how long
+    a broken build hangs)."""
+    deadline = time.monotonic() + 60
+    while True:
+        await app.wait_idle()
+        shown = _all_segments(app)
+        if ready(shown[1]):
+            return shown
+        assert time.monotonic() < deadline, f"gave up waiting for {what}: {shown[1][-300:]!r}"
+        await pilot.pause(0.02)
 
 
 async def test_the_tui_shows_hostile_output_without_obeying_it(tmp_path, figures):
