@@ -26,8 +26,8 @@ periodically, followers (``logs -f``) while they wait.
 
 from __future__ import annotations
 
-import asyncio
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -184,12 +184,24 @@ async def _settle(paths: RuntimePaths, session_id: int, run: Run) -> bool:
     would say ``running`` of a run that is already known to be gone."""
     deadline = time.monotonic() + SETTLE
     while time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
+        await _pause(0.01)
         if not is_alive(paths, session_id):
             return False
         if not _held_for_the_dead(paths, session_id, run):
             return True  # a new supervisor wrote its pid
     return True  # held for long: whoever holds it is alive, as far as we can tell
+
+
+async def _pause(seconds: float) -> None:
+    """``asyncio.sleep`` under an event loop; on a ``Reader`` (the CLI's read path,
+    driven with no loop by ``storage.engine.reader.drive``, which refuses what asyncio's
+    sleep waits for) a blocking sleep. asyncio is not imported for it: the one-query
+    commands and ``tether attach`` start without it (tests/cli/test_cli_startup.py)."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None and asyncio._get_running_loop() is not None:
+        await asyncio.sleep(seconds)
+    else:
+        time.sleep(seconds)  # noqa: ASYNC251 (no event loop here to yield to)
 
 
 async def _mark_lost(store: Store, session: Session, run: Run | None, reason: str) -> bool:

@@ -118,3 +118,35 @@ async def test_a_reader_waits_while_another_process_marks_a_dead_supervisors_run
     assert (await store.sessions.require(s.id)).status == "lost"
     await control.stop(store, paths, s.id)  # ends the command the dead run left
     assert not identity.is_running(info["pid"], identity.start_time(info["pid"]))
+
+
+async def test_a_read_only_reader_waits_too_without_an_event_loop(store, paths, tmp_path):
+    """The command line reconciles on a ``Reader`` driven with no event loop
+    (``storage.engine.reader.drive``): the same wait must work there (it once awaited
+    ``asyncio.sleep``, which fails with no loop) and then ask for the writable path."""
+    from home.store import open_reader
+    from runner.reconcile import reconcile_read_only
+
+    s = await control.start_session(store, paths, argv=["sleep", "30"], cwd=tmp_path)
+    info = await control.status(store, paths, s.id)
+    os.kill(info["guardian_pid"], signal.SIGKILL)
+    os.kill(info["supervisor_pid"], signal.SIGKILL)
+
+    async def gone() -> bool:
+        return identity.start_time(info["supervisor_pid"]) is None
+
+    await eventually(gone, what="the supervisor to go")
+
+    def read_only() -> bool:
+        with open_reader(paths) as reader:
+            return reader.run(reconcile_read_only(reader, paths))
+
+    with try_lock(paths.lock_file(s.id)) as free:
+        assert free
+        reader = asyncio.create_task(asyncio.to_thread(read_only))
+        done, _ = await asyncio.wait({reader}, timeout=0.3)
+        assert not done, "the reader answered while the verdict was still being made"
+        await store.runs.finish(s.id, status="lost", reason="lost: marked by the other")
+    assert await reader is False  # its run is gone: the writable reconcile looks again
+    await control.stop(store, paths, s.id)
+    assert not identity.is_running(info["pid"], identity.start_time(info["pid"]))
