@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from storage.engine import context_keys, index_merge
 
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 
 
 _V1 = [
@@ -391,7 +391,25 @@ _V13 = ["CREATE INDEX session_context_member ON session_context (key, parent, se
 # is claimed-not-started while it has no more runs than that (storage.engine.queue).
 _V14 = ["ALTER TABLE queue ADD COLUMN runs INTEGER NOT NULL DEFAULT 0"]
 
+# v15: a pty session's raw stdout is no longer indexed (issue 14: search finds what a
+# person saw, its rendered transcript; storage/engine/search/rendered.py): its chunks are
+# marked indexed = 3, compressed but with no entry in the output index. The pty sessions
+# recorded before have entries for their stdout still: they are listed here, searched by
+# their raw stream until their transcript is built (runner/screen/render.py: by search,
+# doctor --fix, or first open), then the upkeep step drops those entries
+# (storage/engine/output_index.py, ``drop_raw_step``) and the session leaves the list.
+_V15 = [
+    """
+    CREATE TABLE pty_raw_index (
+        session_id  INTEGER PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE
+    )
+    """,
+    "INSERT INTO pty_raw_index (session_id) SELECT s.id FROM sessions s WHERE s.mode = 'pty' "
+    "AND EXISTS (SELECT 1 FROM output_chunks c WHERE c.session_id = s.id "
+    "AND c.stream = 'stdout' AND c.indexed IN (1, 2))",
+]
+
 MIGRATIONS: list[list[str]] = [
-    *(_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, _V14),
+    *(_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, _V14, _V15),
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
