@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -123,19 +124,36 @@ async def test_unknown_key_id_in_config_is_reported(seeded) -> None:  # type: ig
         assert any("new_sesion" in t for t in toasts)
 
 
+async def _palette_offers(pilot, text: str, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the command palette's highlighted command names ``text`` (its search
+    runs in the background; a fixed pause raced it on a loaded machine)."""
+    from textual.command import CommandList, CommandPalette
+
+    deadline = time.monotonic() + timeout
+    while True:
+        screen = pilot.app.screen
+        if isinstance(screen, CommandPalette):
+            commands = screen.query_one(CommandList)
+            i = commands.highlighted
+            if i is not None and text in str(commands.get_option_at_index(i).prompt):
+                return
+        assert time.monotonic() < deadline, f"the palette never offered {text!r}"
+        await pilot.pause(0.02)
+
+
 async def test_palette_jumps_to_a_session_by_id_or_name(seeded) -> None:  # type: ignore[no-untyped-def]
     paths, ids = seeded
     app = make_app(paths)
     async with app.run_test(size=SIZE) as pilot:
         await app.wait_idle()
         await pilot.press("ctrl+p", *"#4")
-        await pilot.pause(0.5)
+        await _palette_offers(pilot, "#4")
         await pilot.press("enter")
         await app.wait_idle()
         assert isinstance(app.screen, DetailScreen)
         assert app.screen.session_id == ids["lost"]
         await pilot.press("escape", "ctrl+p", *"training")
-        await pilot.pause(0.5)
+        await _palette_offers(pilot, "training")
         await pilot.press("enter")
         await app.wait_idle()
         assert app.screen.session_id == ids["paused"]
