@@ -157,9 +157,18 @@ def _attach_args(argv: Sequence[str]) -> argparse.Namespace | None:
     return _Attach(db=None, command="attach", func=cmd_attach, id=argv[1])
 
 
+def _search_args(argv: Sequence[str]) -> argparse.Namespace | None:
+    """``tether search WORDS...`` parsed without building a parser (cli/search.py)."""
+    if not argv or argv[0] != "search":
+        return None
+    from .search import quick_args
+
+    return quick_args(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = _attach_args(argv) or parse(build_parser(argv), argv)
+    args = _attach_args(argv) or _search_args(argv) or parse(build_parser(argv), argv)
     try:
         ctx = Ctx.from_args(args)
         if args.command is None:

@@ -13,6 +13,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .context import EXIT_OK, EXIT_USAGE, Ctx, print_json
@@ -147,20 +148,29 @@ def to_json(results: SearchResults) -> dict[str, Any]:
     }
 
 
-def _read_transcripts(ctx: Ctx) -> None:
-    """Agent conversations searchable up to now: what their transcripts gained since the
-    last look (agents/transcripts; an unchanged transcript costs one stat). Lines that
-    are not JSON are said on stderr, once, and skipped."""
+async def _transcript_work(ctx: Ctx, reader: Reader) -> Any:
+    """What agent transcripts gained since the last look (agents/transcripts; an
+    unchanged transcript costs one stat), or None when there is nothing to look at: no
+    agent session and no transcript known, the usual case, answered by one query
+    without loading the agents' code or reading config.toml."""
+    from storage.engine.search.transcripts import any_agents
+
+    if not await any_agents(reader):
+        return None
     import os
 
     from agents.kinds import kinds_from_config
-    from agents.transcripts.index import apply, plan
-    from storage.errors import StoreError
+    from agents.transcripts.index import plan
 
     kinds = kinds_from_config(ctx.config.section("agents"))  # (cli.agents: not loaded)
-    work = ctx.read(lambda reader: plan(reader, kinds, os.environ))
-    if not work:
-        return
+    return await plan(reader, kinds, os.environ) or None
+
+
+def _read_transcripts(ctx: Ctx, work: Any) -> None:
+    """Agent conversations searchable up to now: read what ``_transcript_work`` found.
+    Lines that are not JSON are said on stderr, once, and skipped."""
+    from agents.transcripts.index import apply
+    from storage.errors import StoreError
 
     async def go() -> list[str]:
         async with ctx.open_store(actor="cli") as store:
@@ -190,7 +200,6 @@ def cmd_search(ctx: Ctx) -> int:
         return EXIT_USAGE
 
     took: list[float] = []
-    _read_transcripts(ctx)
 
     async def go(store: Reader) -> SearchResults:
         from storage.engine.search.core import search
@@ -207,8 +216,17 @@ def cmd_search(ctx: Ctx) -> int:
         took.append(time.perf_counter() - started)
         return found
 
+    async def first(reader: Reader) -> tuple[Any, SearchResults | None]:
+        """The transcripts to read first, else (the usual case) the results, on one
+        connection: opened and reconciled once."""
+        work = await _transcript_work(ctx, reader)
+        return (work, None) if work else (None, await go(reader))
+
     try:
-        results = ctx.read(go)  # reconciled first: statuses right for is:running
+        work, results = ctx.read(first)  # reconciled first: statuses right for is:running
+        if results is None:
+            _read_transcripts(ctx, work)
+            results = ctx.read(go)
     except QueryError as e:
         print(f"tether: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -247,6 +265,64 @@ def _quote(text: str) -> str:
     import shlex
 
     return shlex.quote(_safe(text))
+
+
+FLAGS = {"--json": "json", "--rank": "rank", "--no-counts": "no_counts"}
+VALUES = {"--limit": "limit", "--page": "page", "--db": "db"}
+
+
+class _Quick(argparse.Namespace):
+    """What parsing ``tether search ...`` gives; its ``_parser`` (for a usage error found
+    later) is built only if asked for."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "_parser":
+            raise AttributeError(name)
+        from cli import build_parser, parse
+
+        argv = ["search", "x"]
+        return parse(build_parser(argv), argv)._parser
+
+
+def quick_args(argv: Sequence[str]) -> argparse.Namespace | None:
+    """``tether search WORDS...`` (with options spelled out: ``--json``, ``--limit N``...)
+    parsed without building a parser: argparse's formatter loads shutil and locale,
+    several ms of a command that should take little more than Python's own start.
+    The words must be one run not starting with ``-``, as argparse takes them; anything
+    else (help, ``--``, an abbreviation, ``--opt=value``, a word starting with ``-``)
+    returns None and goes through the parser, which gives the same answer or the
+    error (tests/cli/test_search_fast.py compares both)."""
+    if not argv or argv[0] != "search":
+        return None
+    found: dict[str, Any] = {"db": None, "json": False, "limit": None, "rank": False}
+    found |= {"page": None, "no_counts": False}
+    words: list[str] = []
+    ended = False  # an option came after the words: more words are an error
+    rest = iter(argv[1:])
+    for arg in rest:
+        if not arg.startswith("-"):
+            if ended:
+                return None
+            words.append(arg)
+            continue
+        ended = bool(words)
+        if arg in FLAGS:
+            found[FLAGS[arg]] = True
+        elif arg in VALUES:
+            value = next(rest, None)
+            if value is None or value.startswith("-"):
+                return None
+            if arg == "--limit":
+                try:
+                    value = int(value)  # as type=int does
+                except ValueError:
+                    return None
+            found[VALUES[arg]] = value
+        else:
+            return None
+    if not words:
+        return None
+    return _Quick(**found, command="search", query=words, func=cmd_search)
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

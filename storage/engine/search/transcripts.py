@@ -23,6 +23,18 @@ if TYPE_CHECKING:
 STREAM = "agent"  # the stream shown for a conversation's hit
 
 
+async def any_agents(db: Any) -> bool:
+    """Whether there is any agent conversation to look for or to search: a session of an
+    agent kind, or a transcript file known. One query on a ``Store`` or a ``Reader``; a
+    command can skip the agents' code when there is none."""
+    return bool(
+        await db.scalar(
+            "SELECT EXISTS (SELECT 1 FROM sessions WHERE agent_kind IS NOT NULL) "
+            "OR EXISTS (SELECT 1 FROM transcript_files)"
+        )
+    )
+
+
 class TranscriptSearch(RenderedSearch):
     """One query's search of the agent conversations."""
 

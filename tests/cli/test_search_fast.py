@@ -1,0 +1,191 @@
+"""``tether search`` takes a short way to its answer (cli/search.py: its argv parsed
+without building argparse's parser, one read-only connection, no agents' code when there
+is no agent session) and gives exactly what the parser's way gives. Real ``tether``
+processes over a seeded store; nothing here is timed (``bench/cases/cli_startup.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import cli
+from cli.search import quick_args
+from home.paths import resolve_paths
+from storage import open_store
+from tests.support.tether_cli import TETHER
+
+T0 = 1_790_000_000.0
+
+
+async def _seed(db: Path) -> None:
+    async with open_store(db) as store:
+        s = store.sessions
+        api = await s.create(["uvicorn", "app"], cwd="/srv/api", name="api", created_at=T0)
+        ml = await s.create(
+            ["python", "train.py"], cwd="/srv/ml", name="train", tags=["ml"], created_at=T0 + 1
+        )
+        lines = b"".join(b"GET /item/%d 200 connection kept\n" % i for i in range(40))
+        await store.output.append(api.id, "stdout", lines, T0)
+        await store.output.append(api.id, "stdout", b"upstream connection refused\n", T0 + 2)
+        await store.output.append(api.id, "stderr", b"connection reset by peer\n", T0 + 5)
+        await store.output.append(ml.id, "stdout", b"\x1b[31mconnection\x1b[0m lost\n", T0 + 9)
+        await store.output.append(ml.id, "stdout", b"epoch 3 loss=0.25 checkpoint\n", T0 + 9)
+        await s.set_status(api.id, "running", at=T0)
+        await s.set_status(api.id, "failed", exit_code=3, at=T0 + 10)
+        await s.set_status(ml.id, "running", at=T0 + 1)
+        await s.set_status(ml.id, "succeeded", exit_code=0, at=T0 + 10)
+
+
+@pytest.fixture
+def seeded(tether, tether_home):
+    db = resolve_paths(env={"TETHER_HOME": str(tether_home)}).db
+    db.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    asyncio.run(_seed(db))
+    return tether, db
+
+
+QUERIES = [
+    ["connection"],
+    ["connection", "refused"],
+    ['"connection refused"'],
+    ["conn*"],
+    ["connection", "status:failed"],
+    ["connection", "tag:ml"],
+    ["connection", "stream:stderr"],
+    ["connection", "exit:!0"],
+    ["connection", "since:2026-01-01"],
+    ["api"],  # the session's name: a metadata match
+    ["status:failed"],  # no text: the matching sessions
+    ["nothing-matches-this"],
+    ["connection", "--limit", "2"],  # a next page: the 'more:' line
+    ["--rank", "connection"],
+    ["connection", "--no-counts"],
+    ["connection", "--json"],
+    ["--json", "--limit", "3", "conn*", "tag:ml"],
+    ["connection", "--page", "bogus"],  # a bad cursor: exit 2
+    ["connection", "status:bogus"],  # a query that does not parse: exit 2
+]
+
+
+@pytest.mark.parametrize("words", QUERIES, ids=" ".join)
+def test_the_short_way_prints_what_the_parser_way_prints(seeded, words):
+    tether, db = seeded
+    argv = ["search", *words]
+    assert quick_args(argv) is not None  # this one takes the short way...
+    parsed = ["--db", str(db), *argv]
+    assert cli._search_args(parsed) is None  # ...this one goes through the parser
+    short, long = tether(*argv), tether(*parsed)
+    assert (short.returncode, short.stdout, short.stderr) == (
+        long.returncode,
+        long.stdout,
+        long.stderr,
+    )
+    assert short.stdout or short.stderr
+
+
+def _parsed(argv: list[str]) -> dict | None:
+    """What the parser makes of ``argv`` (None: a usage error)."""
+    try:
+        found = vars(cli.parse(cli.build_parser(argv), argv))
+    except SystemExit:
+        return None
+    return {k: v for k, v in found.items() if k not in ("_commands", "_parser")}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["search", "x"],
+        ["search", "a", "b", "tag:ml"],
+        ["search", "--json", "x"],
+        ["search", "x", "--limit", "5", "--rank", "--no-counts"],
+        ["search", "--page", "n:1:2", "x", "--db", "/tmp/t.db"],
+        ["search", "--limit", "0", "x"],  # parsed; cmd_search says no
+        ["search", ""],
+    ],
+)
+def test_quick_args_are_the_parsers(argv):
+    quick = quick_args(argv)
+    assert quick is not None
+    assert vars(quick) == _parsed(argv)
+    assert quick._parser.format_usage() == _parsed_parser(argv).format_usage()
+
+
+def _parsed_parser(argv: list[str]):
+    return cli.parse(cli.build_parser(argv), argv)._parser
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["search"],
+        ["search", "-h"],
+        ["search", "--help"],
+        ["search", "-debug"],
+        ["search", "--", "-debug"],
+        ["search", "a", "--json", "b"],  # argparse refuses words after an option
+        ["search", "--lim", "5", "x"],  # an abbreviation
+        ["search", "--limit=5", "x"],
+        ["search", "--limit", "five", "x"],
+        ["search", "--limit", "-1", "x"],
+        ["search", "x", "--limit"],
+        ["search", "x", "--bogus"],
+        ["--db", "x", "search", "y"],
+        ["ls"],
+    ],
+)
+def test_anything_else_goes_through_the_parser(argv):
+    assert cli._search_args(argv) is None
+
+
+TOKENS = st.sampled_from(
+    ["search", "x", "tag:ml", "", "-x", "--", "--json", "--rank", "--no-counts"]
+    + ["--limit", "--page", "--db", "--lim", "--limit=3", "3", "-3", "0", "s:1:0", "-h"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(TOKENS, max_size=7))
+def test_quick_args_never_differ_from_the_parser(rest):
+    argv = ["search", *rest]
+    quick = quick_args(argv)
+    if quick is not None:
+        assert vars(quick) == _parsed(argv), argv
+
+
+def _imported(tether, *args: str) -> set[str]:
+    """The modules a real ``tether`` process imported (``-X importtime`` lists them)."""
+    command = TETHER[1:] if TETHER[0] == sys.executable else TETHER
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", *command, *args],
+        env=tether.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+
+
+@pytest.mark.parametrize(
+    "words",
+    [["connection"], ["connection", "status:failed", "tag:ml"], ["conn*", "--json"]],
+    ids=" ".join,
+)
+def test_tether_search_loads_no_event_loop_no_parser_and_no_agents(seeded, words):
+    tether, _ = seeded
+    loaded = _imported(tether, "search", *words)
+    assert {"cli.search", "storage.engine.search.core"} <= loaded  # it did search
+    for heavy in ("asyncio", "aiosqlite", "textual", "agents", "shutil", "cli.sessions"):
+        assert heavy not in loaded, heavy
