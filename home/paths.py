@@ -10,18 +10,50 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 APP = "tether"
 
 
-@dataclass(frozen=True)
 class Paths:
+    """Where one home's things are. A plain class rather than a frozen dataclass, same
+    behaviour: every command builds one first, and ``dataclasses`` (it imports
+    ``inspect`` and ``ast``) is ~10 ms that ``tether attach`` need not pay before its
+    first screen (tests/cli/test_cli_startup.py)."""
+
+    __slots__ = ("data_dir", "config_dir", "runtime_root", "db")
+    _FIELDS = __slots__
+
     data_dir: Path
     config_dir: Path
     runtime_root: Path
     db: Path
+
+    def __init__(self, data_dir: Path, config_dir: Path, runtime_root: Path, db: Path) -> None:
+        values = (data_dir, config_dir, runtime_root, db)
+        for name, value in zip(self._FIELDS, values, strict=True):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Paths is read-only: cannot set {name!r}")
+
+    def _values(self) -> tuple[Path, ...]:
+        return tuple(getattr(self, name) for name in self._FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __reduce__(self) -> tuple[type[Paths], tuple[Path, ...]]:  # copy, pickle
+        return Paths, self._values()
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._FIELDS)
+        return f"Paths({inner})"
 
     @property
     def backups(self) -> Path:
