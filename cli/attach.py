@@ -3,25 +3,28 @@ press the detach key (``attach.detach_key``, default ctrl+\\). The loop itself i
 runner/attach.py (the TUI's ``a`` runs it too); this module finds the session, says
 what is going on, and turns the ways it can end into messages and exit codes.
 
-The usual case starts without an event loop (``_connect_fast``): the id is resolved on a
-read-only connection (``ctx.read``, which reconciles as every command does) and the
-supervisor's socket reached with a blocking one, so ``tether attach`` never imports
-asyncio or aiosqlite before the screen is drawn. Anything else (the session is not
-live, stdin is no terminal, the supervisor does not answer) takes the full path, which
-says why."""
+The usual case starts without an event loop (``_connect_fast``): the id is looked up in
+plain rows on a read-only connection (no ``Session``, no dataclass: those imports were a
+third of the start) and the supervisor's socket reached with a blocking one, so
+``tether attach`` imports no asyncio, aiosqlite or ``storage.models`` before the screen
+is drawn; reconciling, which every command does first, runs once it is. Anything else
+(an id given as a uid prefix, the session not live, stdin no terminal, the supervisor
+not answering) takes the full path, which says why."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .common import _runner_errors, _session_store, _usage
-from .context import EXIT_ERROR, Ctx
+from .context import EXIT_ERROR, Ctx, fail
 
 if TYPE_CHECKING:
     from runner.attach import Outcome
+    from runner.attach_keys import DetachKey
     from storage import Session, Store
 
 
@@ -62,43 +65,65 @@ def _after_loss(ctx: Ctx, session_id: int, outcome: Outcome) -> Outcome:
     return Outcome("ended", session.status) if session.ended else outcome
 
 
-def _connect_fast(ctx: Ctx, record: bool) -> tuple[Session, Any, dict[str, Any]] | None:
-    """The session, the attached socket and the hello, with no event loop; None when
-    the full path must look (and explain) instead."""
+def _connect_fast(ctx: Ctx, record: bool) -> tuple[int, Any, dict[str, Any]] | None:
+    """The session's id, the attached socket and the hello, with no event loop and no
+    ``Session`` built (``runner.connect.live_socket``); None when the full path must
+    look (and explain) instead. Reconciling, which every command does first, waits
+    until the screen is drawn (``_reconcile_later``): the session attached to is live
+    (its supervisor holds its lock), and the others are no reason to keep it waiting."""
     from runner.attach import attach_request
-    from runner.connect import Unreachable, attach_blocking, socket_of
+    from runner.connect import Unreachable, attach_blocking, live_socket
     from runner.errors import ControlError
-    from runner.locations import is_alive
 
-    async def look(reader: Any) -> tuple[Session, Any] | None:
-        session = await reader.sessions.resolve(ctx.args.id)
-        if not session.live or not is_alive(ctx.paths, session.id):
-            return None
-        return session, await socket_of(reader, ctx.paths, session.id)
-
-    found = ctx.read(look) if os.isatty(0) else None
-    if found is None:
+    path = live_socket(ctx.paths, ctx.args.id) if os.isatty(0) else None
+    if path is None:
         return None
-    session, path = found
+    session_id = int(ctx.args.id.strip().removeprefix("#"))
     try:
         sock, hello = attach_blocking(path, {**attach_request(record), "op": "attach"})
     except Unreachable:
         return None
     except ControlError as e:
-        raise ControlError(f"session #{session.id}: {e}") from None
-    return session, sock, hello
+        raise ControlError(f"session #{session_id}: {e}") from None
+    return session_id, sock, hello
+
+
+def _reconcile_later(ctx: Ctx, failed: list[BaseException]) -> Callable[[], None]:
+    """What ``ctx.read`` does before every command (reconcile, kick the queue), run
+    once the first screen is drawn; an error is kept for after the attachment rather
+    than written over the session's screen."""
+
+    async def nothing(_reader: Any) -> None:
+        return None
+
+    def run() -> None:
+        try:
+            ctx.read(nothing)
+        except Exception as e:  # noqa: BLE001 - said after detaching (fail)
+            failed.append(e)
+
+    return run
+
+
+def _settings(ctx: Ctx) -> tuple[DetachKey, bool]:
+    """``[attach]`` of config.toml; without a file, the defaults, with no config code
+    loaded (``home.config`` builds its dataclasses)."""
+    from runner.attach import attach_settings
+
+    config_file = ctx.paths.config_file
+    return attach_settings(ctx.config if config_file.exists() else None)
 
 
 @_runner_errors
 def cmd_attach(ctx: Ctx) -> int:
-    from runner.attach import attach_request, attach_settings, farewell, greeting, run_attached
+    from runner.attach import attach_request, farewell, greeting, run_attached
 
     try:
-        key, record = attach_settings(ctx.config)
+        key, record = _settings(ctx)
     except ValueError as e:
         raise _usage(ctx, f"attach.detach_key: {e}") from None
 
-    async def connect() -> tuple[Session, Any, dict[str, Any]] | int:
+    async def connect() -> tuple[int, Any, dict[str, Any]] | int:
         from runner.client import attach
         from runner.errors import NotRunning
 
@@ -113,21 +138,31 @@ def cmd_attach(ctx: Ctx) -> int:
                 sock, hello = await attach(store, ctx.paths, session.id, attach_request(record))
             except NotRunning:
                 return await _not_attachable(ctx, store, await store.sessions.require(session.id))
-            return session, sock, hello
+            return session.id, sock, hello
 
-    got = _connect_fast(ctx, record) or ctx.run(connect)
+    failed: list[BaseException] = []
+    fast = _connect_fast(ctx, record)
+    got = fast or ctx.run(connect)
     if isinstance(got, int):
         return got
-    session, sock, hello = got
+    session_id, sock, hello = got
     terminal = bool(hello.get("terminal"))
-    print(greeting(session.id, terminal, key), file=sys.stderr, flush=True)
+    print(greeting(session_id, terminal, key), file=sys.stderr, flush=True)
     with sock:
-        title = f"tether #{session.id} ({key.shown} detaches)"
-        outcome = run_attached(sock, terminal=terminal, key=key, title=title)
+        title = f"tether #{session_id} ({key.shown} detaches)"
+        outcome = run_attached(
+            sock,
+            terminal=terminal,
+            key=key,
+            title=title,
+            on_screen=_reconcile_later(ctx, failed) if fast else None,
+        )
     if outcome.how == "lost":  # it may have ended with its end frame still queued
-        outcome = _after_loss(ctx, session.id, outcome)
-    line, code = farewell(session.id, outcome)
+        outcome = _after_loss(ctx, session_id, outcome)
+    line, code = farewell(session_id, outcome)
     print(line, file=sys.stderr)
+    for e in failed:
+        fail(e)
     return code
 
 

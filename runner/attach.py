@@ -26,8 +26,7 @@ import signal
 import socket
 import termios
 import tty
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .attach_keys import DA1, HOLD_FOR, DetachKey, KeyFilter
@@ -51,12 +50,24 @@ CLEAR = RESET + b"\x1b[H\x1b[2J"  # before a fresh screen is drawn
 _ALT = re.compile(rb"\x1b\[\?(?:1049|1047|47)([hl])")
 
 
-@dataclass
 class Outcome:
-    """How an attachment ended: ``detached``, ``ended`` (status) or ``lost``."""
+    """How an attachment ended: ``detached``, ``ended`` (status) or ``lost``. A plain
+    class: ``tether attach`` draws its first screen before any dataclass is built
+    (``dataclasses`` imports ``inspect`` and ``ast``, ~10 ms of its start)."""
 
-    how: str
-    status: str | None = None
+    __slots__ = ("how", "status")
+
+    def __init__(self, how: str, status: str | None = None) -> None:
+        self.how = how
+        self.status = status
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Outcome):
+            return NotImplemented
+        return (self.how, self.status) == (other.how, other.status)
+
+    def __repr__(self) -> str:
+        return f"Outcome(how={self.how!r}, status={self.status!r})"
 
 
 def terminal_size(fd: int) -> tuple[int, int]:
@@ -128,10 +139,12 @@ def run_attached(
     title: str = "",
     fd_in: int = 0,
     fd_out: int = 1,
+    on_screen: Callable[[], None] | None = None,
 ) -> Outcome:
     """Drive the session through ``sock`` (after its hello) until detach, end or loss.
-    ``title`` is shown as the window's title meanwhile (the detach key). The terminal
-    is left clean in every case."""
+    ``title`` is shown as the window's title meanwhile (the detach key); ``on_screen``
+    runs once the first screen is on the terminal (what ``tether attach`` leaves until
+    then). The terminal is left clean in every case."""
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     try:
@@ -140,7 +153,7 @@ def run_attached(
                 _write_all(fd_out, b"\x1b[22;0t\x1b]2;" + _printable(title) + b"\x07")
             alt = AltScreen()
             try:
-                return _loop(sock, terminal, key, fd_in, fd_out, wake_r, alt)
+                return _loop(sock, terminal, key, fd_in, fd_out, wake_r, alt, on_screen)
             finally:
                 clean = (LEAVE_ALT if alt.on else b"") + RESET + b"\r\n" if terminal else b""
                 _write_all(fd_out, clean + b"\x1b[23;0t")
@@ -170,6 +183,7 @@ def _loop(
     fd_out: int,
     wake: int,
     alt: AltScreen,
+    on_screen: Callable[[], None] | None,
 ) -> Outcome:
     frames = FrameReader()
     keys = KeyFilter(key)
@@ -201,9 +215,13 @@ def _loop(
                 data = sock.recv(1 << 20)
                 if not data:
                     return Outcome("lost")
-                ended = _draw(frames.feed(data), terminal, fd_out, alt, keys)
+                got = frames.feed(data)
+                ended = _draw(got, terminal, fd_out, alt, keys)
                 if ended is not None:
                     return ended
+                if on_screen is not None and any(kind == SCREEN for kind, _ in got):
+                    on_screen, later = None, on_screen
+                    later()
         late = keys.flush()
         if late:
             sock.sendall(frame(INPUT, late))
@@ -251,13 +269,18 @@ def _line(data: bytes, key: DetachKey) -> tuple[bytes, bool]:
 # -- what the commands that attach share (tether attach, the TUI's a) ----------------------
 
 
-def attach_settings(config: Any) -> tuple[DetachKey, bool]:
-    """The detach key and whether typed input is recorded, from ``[attach]``."""
-    from home.config_schema import OPTIONS
+# The defaults of attach.detach_key and attach.record_input (home/config_schema.py;
+# tests/runner/test_attach_keys.py checks that they agree), here so that ``tether
+# attach`` without a config.toml loads no config code.
+DETACH_KEY, RECORD_INPUT = "ctrl+\\", False
 
-    section = config.section("attach")
-    key = section.get("detach_key", OPTIONS["attach.detach_key"].default)
-    record = bool(section.get("record_input", OPTIONS["attach.record_input"].default))
+
+def attach_settings(config: Any) -> tuple[DetachKey, bool]:
+    """The detach key and whether typed input is recorded, from ``[attach]`` (None:
+    no config.toml, the defaults)."""
+    section = {} if config is None else config.section("attach")
+    key = section.get("detach_key", DETACH_KEY)
+    record = bool(section.get("record_input", RECORD_INPUT))
     return DetachKey.parse(key), record
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
 
 DA1 = b"\x1b[c"
 _DA1_REPLY = re.compile(rb"\x1b\[\?[\d;]*c")
@@ -30,12 +29,27 @@ HOLD_FOR = 0.03  # seconds a split escape sequence waits for the rest of it
 _NAMED = {"\\": 0x1C, "]": 0x1D, "^": 0x1E, "_": 0x1F}
 
 
-@dataclass(frozen=True)
 class DetachKey:
-    """The detach key and every way a terminal may send it."""
+    """The detach key and every way a terminal may send it. A plain class, not a
+    dataclass: ``tether attach`` builds none before its first screen (runner/attach.py,
+    ``Outcome``)."""
 
-    name: str
-    byte: int  # the control byte: 0x1c for ctrl+\
+    __slots__ = ("name", "byte")
+
+    def __init__(self, name: str, byte: int) -> None:
+        self.name = name
+        self.byte = byte  # the control byte: 0x1c for ctrl+\
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DetachKey):
+            return NotImplemented
+        return (self.name, self.byte) == (other.name, other.byte)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.byte))
+
+    def __repr__(self) -> str:
+        return f"DetachKey(name={self.name!r}, byte={self.byte!r})"
 
     @classmethod
     def parse(cls, name: str) -> DetachKey:

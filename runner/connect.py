@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ControlError
-from .locations import RuntimePaths, socket_path
+from .locations import RuntimePaths, is_alive, socket_path
 
 if TYPE_CHECKING:
     from storage import Store
@@ -33,6 +33,34 @@ async def socket_of(store: Store, paths: RuntimePaths, session_id: int) -> Path:
     if run is not None and run.socket:
         return Path(run.socket)
     return socket_path(paths, session_id)
+
+
+def live_socket(paths: Any, ref: str) -> Path | None:
+    """The socket of session ``ref`` (``42`` or ``#42``) when it is live and a
+    supervisor holds its lock, from plain rows of the database opened for reading; None
+    for anything else (a uid prefix, another state, no such session), which the full
+    path looks at and explains. No ``Session`` is built: ``storage.models`` and
+    ``dataclasses`` cost more than the rest of ``tether attach``'s start together
+    (tests/cli/test_cli_startup.py)."""
+    ref = ref.strip().removeprefix("#")
+    if not ref.isascii() or not ref.isdigit():
+        return None
+    session_id = int(ref)
+    from home.store import open_reader
+
+    with open_reader(paths) as reader:
+        row = reader.db.execute(
+            "SELECT status FROM sessions WHERE id = ?", (session_id,)
+        ).fetchone()
+        if row is None or row[0] not in ("running", "paused"):  # storage.models.LIVE
+            return None
+        if not is_alive(paths, session_id):
+            return None
+        run = reader.db.execute(
+            "SELECT socket FROM runs WHERE session_id = ? ORDER BY number DESC LIMIT 1",
+            (session_id,),
+        ).fetchone()
+    return Path(run[0]) if run is not None and run[0] else socket_path(paths, session_id)
 
 
 def attach_blocking(path: Path, request: dict[str, Any]) -> tuple[socket.socket, dict[str, Any]]:

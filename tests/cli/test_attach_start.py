@@ -55,6 +55,52 @@ def test_attach_draws_the_screen_with_no_event_loop_and_no_worker_thread(tether,
     assert tether.json("show", sid)["status"] == "running"
 
 
+# The same, with what was loaded when the first screen was drawn: ``runner.attach._draw``
+# is wrapped (it still draws) to note ``sys.modules`` the first time it gets a screen.
+_PROBE_AT_SCREEN = (
+    "import json, sys\n"
+    "import runner.attach as attach\n"
+    "from runner.frames import SCREEN\n"
+    "seen = []\n"
+    "draw = attach._draw\n"
+    "def noting(got, *rest):\n"
+    "    if not seen and any(kind == SCREEN for kind, _ in got):\n"
+    "        seen.append(sorted(sys.modules))\n"
+    "    return draw(got, *rest)\n"
+    "attach._draw = noting\n"
+    "from cli import main\n"
+    "out = sys.argv.pop(1)\n"
+    "rc = main(sys.argv[1:])\n"
+    "open(out, 'w').write(json.dumps({'at_screen': seen[0], 'end': sorted(sys.modules)}))\n"
+    "sys.exit(rc)\n"
+)
+
+
+def test_attach_builds_no_session_and_no_dataclass_before_the_first_screen(tether, tmp_path):
+    """What ``tether attach``'s start costs is mostly imports: ``dataclasses`` (it
+    imports ``inspect`` and ``ast``) and ``storage.models`` were a third of it. The
+    first screen comes from plain rows; reconciling, which every command does first,
+    runs once the screen is drawn (``runner.reconcile`` is there by the end). Without
+    a config.toml: checking one builds the schema's dataclasses (``home.config``)."""
+    (tether.home / "config.toml").unlink()
+    sid = start_bash(tether)
+    tether.ok("send", sid, "echo first-$((6*7))")
+    report_file = tmp_path / "report.json"
+    args = [sys.executable, "-c", _PROBE_AT_SCREEN, str(report_file), "attach", sid]
+    pane = Pane(tether.home, shlex.join(args))
+    try:
+        pane.wait_for("first-42")
+        pane.keys("C-\\")
+        assert "EXIT=0" in pane.wait_for("EXIT=")
+    finally:
+        pane.kill()
+    report = json.loads(report_file.read_text())
+    at_screen = set(report["at_screen"])
+    for heavy in ("dataclasses", "inspect", "storage.models", "runner.reconcile", "home.config"):
+        assert heavy not in at_screen, heavy
+    assert "runner.reconcile" in report["end"]
+
+
 def start_bash(tether) -> str:  # type: ignore[no-untyped-def]
     sid = tether.ok("run", "--pty", "--", "bash", "--norc", "--noprofile", "-i").strip()
     tether.wait_status(sid, ("running",))

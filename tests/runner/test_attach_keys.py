@@ -63,3 +63,13 @@ def test_a_reply_split_across_reads_is_still_dropped():
     keys.fence()
     assert keys.feed(b"\x1b[?62;") == (b"", False)
     assert keys.feed(b"22cq") == (b"q", False)
+
+
+def test_the_attach_defaults_are_the_schemas():
+    """runner/attach.py keeps the [attach] defaults for ``tether attach`` without a
+    config.toml (no config code loaded); they must be the schema's."""
+    from home.config_schema import OPTIONS
+    from runner.attach import DETACH_KEY, RECORD_INPUT
+
+    assert OPTIONS["attach.detach_key"].default == DETACH_KEY
+    assert OPTIONS["attach.record_input"].default is RECORD_INPUT
