@@ -50,10 +50,18 @@ DRAIN_MAX = 1.0  # after exit: or after this long (background writers may never 
 READ_REST = 0.1  # seconds of rest after a small read that came soon after another
 REST_SOON = 0.25  # "soon": the previous read was less than this ago
 REST_BELOW = 4096  # "small": fewer bytes than this
+# While a live view watches the session (runner/stream.py), a rest is this short
+# instead: the view is painted at most about sixty times a second, and a line the
+# person is waiting for must not sit here for a tenth of a second (issue 14).
+WATCHED_REST = 0.01
 
 
 def _ignore(stream: str, data: bytes) -> None:
     pass
+
+
+def _nobody() -> bool:
+    return False
 
 
 class Capture:
@@ -83,6 +91,7 @@ class Capture:
         self._last_read: dict[int, float] = {}  # fd -> monotonic time of its last read
         self._resting: dict[int, asyncio.TimerHandle] = {}  # fd -> when it is read again
         self._input_at = -REST_SOON  # monotonic time input last went to the command
+        self.watched: Callable[[], bool] = _nobody  # a live view watches (WATCHED_REST)
         self._reserve: int | None = None  # see open_spill
 
     # -- before the command starts ------------------------------------------------------
@@ -176,7 +185,8 @@ class Capture:
         if soon and size < REST_BELOW and fd not in self._resting and not typing:
             loop = asyncio.get_running_loop()
             loop.remove_reader(fd)
-            self._resting[fd] = loop.call_later(READ_REST, self._rested, fd, stream)
+            rest = WATCHED_REST if self.watched() else READ_REST
+            self._resting[fd] = loop.call_later(rest, self._rested, fd, stream)
 
     def _rested(self, fd: int, stream: str) -> None:
         del self._resting[fd]

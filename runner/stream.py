@@ -146,6 +146,7 @@ class StreamHub:
         self._seen = 0  # bytes of output so far (a screen read meanwhile is not current)
         self._sizes = 0  # sizes claimed so far (the screen changes with them too)
         self._drawn: tuple[tuple[int, int], asyncio.Future[bytes]] | None = None
+        self._watchers = 0  # live views subscribed (``watched``)
 
     # -- what the supervisor calls ------------------------------------------------------
     def output_hook(self, then: Callable[[str, bytes], None]) -> Callable[[str, bytes], None]:
@@ -162,6 +163,11 @@ class StreamHub:
                     sub.push(data)
 
         return on_output
+
+    def watched(self) -> bool:
+        """A live view watches: the capture and the writer hurry (they ask at each read
+        and write; what it shows must be stored first)."""
+        return self._watchers > 0
 
     def written(self) -> None:
         """Output was written to the database: wake the live views."""
@@ -198,6 +204,7 @@ class StreamHub:
             sub.queue.append(frame(SCREEN, self._fresh_screen()))
         # Same step as the screen above: nothing is fed in between, nothing missed.
         self.subscribers.add(sub)
+        self._watchers += watch
         writer.transport.set_write_buffer_limits(high=SOCKET_HIGH_WATER)  # type: ignore[attr-defined]
         writer.write(json.dumps(hello).encode() + b"\n")
         sub.ready.set()
@@ -216,6 +223,7 @@ class StreamHub:
             await asyncio.wait({pump, inputs}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self.subscribers.discard(sub)
+            self._watchers -= watch
             if self.size_owner is sub:
                 self.size_owner = None
             for task in (pump, inputs):
@@ -257,7 +265,8 @@ class StreamHub:
             now = loop.time()
             wait = sub.last_write + WRITE_GAP - now
             # (a flood's screens keep the gap even just after a key: one is as good as many)
-            quick = now < sub.quick_until and not sub.behind
+            # A live view's wake-ups go at once: the writer paces them (runner/writer.py).
+            quick = (now < sub.quick_until and not sub.behind) or sub.watch
             if wait > 0 and not quick and not sub.hurry.is_set():
                 with contextlib.suppress(TimeoutError):  # what comes meanwhile goes with it
                     await asyncio.wait_for(sub.hurry.wait(), wait)

@@ -202,6 +202,8 @@ class Supervisor:
             child.outputs, server.streams.output_hook(self.kind.on_output), self.input
         )
         self.writer.on_written = server.streams.written
+        # While a live view watches, reads rest less and writes go at once (issue 14).
+        self.capture.watched = self.writer.watched = server.streams.watched
         try:
             await child.release(self.spec.argv, self.spec.cwd)
         except StartError as e:  # the exec itself failed (the program was there)

@@ -7,8 +7,9 @@ the session has quick writes in hand (runner/pace.py: a steady stream is written
 10 times a second, the fewer the more sessions run; a quiet one at once); during a
 burst, at most one transaction per
 ``flush_interval`` unless ``flush_bytes`` arrive first, and at most ``FLUSH_MAX`` bytes
-per transaction. Indexing waits for a few seconds' or 256 KiB of output
-(runner/indexer.py), or for a pause.
+per transaction. While a live view watches the session, output is written at once,
+at most every ``WATCHED_GAP`` (what the view shows is what is stored). Indexing waits
+for a few seconds' or 256 KiB of output (runner/indexer.py), or for a pause.
 
 Health: a failed write puts the items back and is retried with backoff; meanwhile
 capture keeps reading and drops what does not fit (runner/capture.py), and the
@@ -42,6 +43,10 @@ T = TypeVar("T")
 FLUSH_MAX = 4 * 1024 * 1024  # bytes per write transaction at most
 DB_CHECK_EVERY = 2.0  # seconds between checks that the database file is still there
 QUIET_SPELL = 0.05  # no write for this long: new output is written at once
+# While a live view watches the session (runner/stream.py), output is written at most
+# this long after the last write, batching and pacing aside: the view shows what is
+# stored, so what is not written yet is not seen (issue 14: p95 <= 20 ms of the write).
+WATCHED_GAP = 0.01
 TOUCH_EVERY = 2.0  # seconds between bumps of the session's updated_at while writing
 COUNT_EVERY = 5.0  # seconds between counts of the running sessions (runner/pace.py)
 INDEX_BATCH = 2 * 1024 * 1024  # bytes indexed per step while the command runs
@@ -88,6 +93,7 @@ class Writer:
         self._backoff = 0.1
         self._unhealthy_since: float | None = None
         self.on_written: Callable[[], None] | None = None  # after each write: live views look
+        self.watched: Callable[[], bool] = lambda: False  # a live view watches (WATCHED_GAP)
 
     @property
     def unhealthy_for(self) -> float:
@@ -130,12 +136,17 @@ class Writer:
             # log line shows up without delay) while the session has quick writes in
             # hand (runner/pace.py); during a burst, at most one transaction per
             # flush_interval, and once the quick writes are spent one per token, unless
-            # flush_bytes arrive first.
+            # flush_bytes arrive first. While a live view watches: at once, at most one
+            # transaction per WATCHED_GAP.
             now = time.monotonic()
             since = now - self._last_flush
-            wait = max(
-                0.0 if since >= QUIET_SPELL else self.flush_interval - since, self.pace.delay(now)
-            )
+            if self.watched():
+                wait = WATCHED_GAP - since
+            else:
+                wait = max(
+                    0.0 if since >= QUIET_SPELL else self.flush_interval - since,
+                    self.pace.delay(now),
+                )
             if wait > 0 and self.buffer.pending < self.flush_bytes and not capture.settled.is_set():
                 capture.big.clear()
                 with contextlib.suppress(TimeoutError):

@@ -33,6 +33,7 @@ class LivePush:
         self.session_id = session_id
         self.poke = poke
         self.wakes = 0  # wake-ups received (tests look)
+        self.subscribed = False  # the supervisor counts this view as watching (tests look)
         self._worker: Worker[None] | None = None
         self._tried = -RETRY
 
@@ -66,6 +67,7 @@ class LivePush:
             reader, writer = await watch(store, paths, self.session_id)  # type: ignore[arg-type]
         except (RunnerError, OSError, ValueError):
             return  # the poll carries on alone
+        self.subscribed = True
         try:
             while (got := await read_frame(reader)) is not None:
                 self.wakes += 1
@@ -73,6 +75,7 @@ class LivePush:
                 if got[0] == END:
                     return
         finally:
+            self.subscribed = False
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
