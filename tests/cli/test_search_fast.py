@@ -6,6 +6,7 @@ processes over a seeded store; nothing here is timed (``bench/cases/cli_startup.
 from __future__ import annotations
 
 import asyncio
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -189,3 +190,47 @@ def test_tether_search_loads_no_event_loop_no_parser_and_no_agents(seeded, words
     assert {"cli.search", "storage.engine.search.core"} <= loaded  # it did search
     for heavy in ("asyncio", "aiosqlite", "textual", "agents", "shutil", "cli.sessions"):
         assert heavy not in loaded, heavy
+
+
+@pytest.fixture
+def long_session(tether, tether_home) -> tuple[str, list[str]]:
+    """A session with 30 000 lines of output: more than any pipe or stdout buffer."""
+    lines = [f"line {i} connection" for i in range(30_000)]
+
+    async def seed(db: Path) -> int:
+        async with open_store(db) as store:
+            s = await store.sessions.create(["seq"], cwd="/", name="long", created_at=T0)
+            data = "".join(f"{line}\n" for line in lines).encode()
+            await store.output.append(s.id, "stdout", data, T0)
+            await store.sessions.set_status(s.id, "running", at=T0)
+            await store.sessions.set_status(s.id, "succeeded", exit_code=0, at=T0 + 1)
+            return s.id
+
+    db = resolve_paths(env={"TETHER_HOME": str(tether_home)}).db
+    db.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return str(asyncio.run(seed(db))), lines
+
+
+def test_a_quick_exit_writes_all_the_output_first(tether, long_session):
+    """``search``, ``ls`` and ``logs`` end without Python's teardown (cli._leave): what
+    they printed must all be out by then."""
+    sid, lines = long_session
+    tether.env.pop("PYTHONUNBUFFERED", None)  # (set here; buffered, as for most users)
+    assert tether.ok("logs", sid).splitlines() == lines
+    found = tether.json("search", "connection", "--limit", "5000")
+    assert len(found["sessions"][0]["hits"]) == 5000
+
+
+def test_a_reader_that_leaves_early_is_not_an_error(tether, long_session):
+    sid, lines = long_session
+    tether.env.pop("PYTHONUNBUFFERED", None)
+    done = subprocess.run(
+        f"{shlex.join(TETHER)} logs {sid} | head -n 3",
+        shell=True,
+        env=tether.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.splitlines() == lines[:3]
+    assert done.stderr == ""
