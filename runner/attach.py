@@ -23,14 +23,16 @@ import os
 import re
 import select
 import signal
-import socket
 import termios
 import tty
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .attach_keys import DA1, HOLD_FOR, DetachKey, KeyFilter
 from .frames import END, INPUT, OUTPUT, RESIZE, SCREEN, FrameReader, frame
+
+if TYPE_CHECKING:
+    import socket
 
 # Every mode a program may have turned on, turned off again; cursor shown; main screen.
 RESET = (

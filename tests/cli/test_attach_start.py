@@ -96,7 +96,14 @@ def test_attach_builds_no_session_and_no_dataclass_before_the_first_screen(tethe
         pane.kill()
     report = json.loads(report_file.read_text())
     at_screen = set(report["at_screen"])
-    for heavy in ("dataclasses", "inspect", "storage.models", "runner.reconcile", "home.config"):
+    for heavy in (
+        "dataclasses",
+        "inspect",
+        "storage.models",
+        "runner.reconcile",
+        "home.config",
+        "socket",  # the C socket is enough (runner.connect.BlockingSocket)
+    ):
         assert heavy not in at_screen, heavy
     assert "runner.reconcile" in report["end"]
 
