@@ -2,7 +2,7 @@
 output screen, beside ``tail -f`` of a file, in the same run (issue 14, "Live without
 polling lag"; target p95 <= 20 ms on an idle machine).
 
-    python -m bench.cases.live_latency --ticks 150 --runs 2
+    python -m bench.cases.live_latency --ticks 150 --runs 2 [--mode pty]
 
 The method is part (c) of bench/cases/tui.py (its ``watch_ticks``): a real session
 prints ``tick N <time>`` at random intervals (30-150 ms); tether (its output screen,
@@ -11,7 +11,11 @@ it) shows it in a tmux pane polled about every 5 ms; latency = first seen - time
 printed. Unlike (c), the printer starts only once the output screen is drawn (a line
 on its stdin), so a slow start of the app on a busy machine is not counted as
 latency. ``tail -f`` of the same printer's file in the same kind of pane is the floor
-of the method. The machine's load is printed with the figures.
+of the method. ``--mode pty`` runs the printer in a terminal: the output screen then
+shows its emulated screen (tui/widgets/screen_view.py) instead of the stream. The
+machine's load is printed with the figures, and the TUI's CPU time per tick (read
+from /proc while it ticks): on a busy machine that, not the supervisor, is what
+stretches the latency.
 """
 
 from __future__ import annotations
@@ -41,7 +45,13 @@ time.sleep(3600)
 """
 
 
-def bench_latency(pane: Pane, ticks: int) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_latency(pane: Pane, ticks: int, mode: str = "pipe") -> dict:
     import asyncio
     import subprocess
 
@@ -65,6 +75,7 @@ def bench_latency(pane: Pane, ticks: int) -> dict:
                 argv=[str(PYTHON), "-u", str(printer), str(ticks)],
                 cwd=str(home),
                 name="ticker",
+                mode=mode,
             )
             await store.settings.set(
                 "tui.state", {"place": {"screen": "output", "session_id": s.id}}
@@ -82,8 +93,11 @@ def bench_latency(pane: Pane, ticks: int) -> dict:
     try:
         pane.launch(str(TETHER), {"TETHER_HOME": str(home)})
         pane.wait_for(lambda t: "ticker" in t)  # the output screen is drawn
+        tui = pane.pid()  # (the pane runs tether itself: exec)
+        before = cpu_seconds(tui)
         asyncio.run(control_call(sid, "go"))
         tether = watch_ticks(pane, ticks)
+        tui_cpu_ms = (cpu_seconds(tui) - before) * 1000 / ticks
     finally:
         pane.stop()
         asyncio.run(control_call(sid, "stop"))
@@ -102,7 +116,7 @@ def bench_latency(pane: Pane, ticks: int) -> dict:
         finally:
             pane.stop()
             proc.kill()
-    return {"tether_ms": tether, "tail_f_ms": floor}
+    return {"tether_ms": tether, "tail_f_ms": floor, "tui_cpu_ms": tui_cpu_ms}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -114,6 +128,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ticks", type=int, default=150)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--mode", choices=("pipe", "pty"), default="pipe")
     parser.add_argument("--summary", type=Path, help="write the figures as JSON")
     args = parser.parse_args()
     if not shutil.which("tmux"):
@@ -122,21 +137,38 @@ def main() -> None:
     load = os.getloadavg()[0]
     pane = Pane()
     try:
-        runs = [bench_latency(pane, args.ticks) for _ in range(args.runs)]
+        runs = [bench_latency(pane, args.ticks, args.mode) for _ in range(args.runs)]
     finally:
         pane.close()
     tether = [t for r in runs for t in r["tether_ms"]]
     tail = [t for r in runs for t in r["tail_f_ms"]]
-    print(f"live latency, write -> on screen, {len(tether)} ticks; load average {load:.1f}")
+    after = os.getloadavg()[0]
+    view = "screen view (pty)" if args.mode == "pty" else "output screen"
+    print(
+        f"live latency, write -> on screen, {len(tether)} ticks; "
+        f"load average {load:.1f} before, {after:.1f} after"
+    )
     print(f"{'':24}{'p50 ms':>8}{'p95 ms':>8}")
-    for name, values in (("tether output screen", tether), ("tail -f of a file", tail)):
+    for name, values in ((f"tether {view}", tether), ("tail -f of a file", tail)):
         if values:
             print(f"{name:24}{statistics.median(values):8.1f}{pct(values, 0.95):8.1f}")
     if tether and tail:
         print(f"ratio p95: {pct(tether, 0.95) / pct(tail, 0.95):.1f}x tail -f")
+    cpu = statistics.median(r["tui_cpu_ms"] for r in runs)
+    print(f"the TUI's CPU time per tick: {cpu:.1f} ms")
     if args.summary:
         args.summary.write_text(
-            json.dumps({"load": load, "tether_ms": tether, "tail_f_ms": tail}, indent=1)
+            json.dumps(
+                {
+                    "load": load,
+                    "load_after": after,
+                    "mode": args.mode,
+                    "tether_ms": tether,
+                    "tail_f_ms": tail,
+                    "tui_cpu_ms": cpu,
+                },
+                indent=1,
+            )
         )
 
 
