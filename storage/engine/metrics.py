@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from storage.quota import database_bytes
 from storage.units import DAY
 
 NAMES = ("db_bytes", "capture_rate", "index_lag", "search_ms")
@@ -92,6 +91,8 @@ async def sample_db_bytes(store: Any, *, now: float | None = None) -> int | None
     last = await store.scalar("SELECT max(at) FROM metrics WHERE name = 'db_bytes'")
     if last is not None and now - last < DB_EVERY:
         return None
+    from storage.quota import database_bytes  # (not for record_quietly: tether search)
+
     size = database_bytes(Path(store.path))
     await record(store, "db_bytes", size, at=now)
     if last is None or int(last // 3600) != int(now // 3600):
