@@ -5,12 +5,16 @@ terminal, not by timing (the times are in bench/cases/attach.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import shlex
 import shutil
 import signal
+import sqlite3
 import sys
+import time
 
 import pytest
 
@@ -152,3 +156,54 @@ def test_a_supervisor_killed_while_attached_ends_the_attachment_with_its_status(
     finally:
         pane.kill()
     assert f"session #{sid} ended (lost)" in shown and "EXIT=0" in shown
+
+
+def _stored_status(session_id: str) -> str:
+    """The status in the database as it is, read without reconciling first."""
+    db = resolve_paths().db
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        return conn.execute("SELECT status FROM sessions WHERE id = ?", (session_id,)).fetchone()[0]
+
+
+def test_reconciling_waits_for_the_first_screen_but_happens(tether):
+    """``tether attach`` reconciles once its first screen is drawn, not before: a
+    session whose supervisor (and guardian, which would mark it itself) died with -9
+    is marked lost while another one is attached."""
+    from runner import control
+    from runner.identity import start_time
+    from storage import open_store
+
+    sid = start_bash(tether)
+    tether.ok("send", sid, "echo ready-$((2*3))")
+    other = tether.ok("run", "--", "sleep", "300").strip()
+    tether.wait_status(other, ("running",))
+    paths = resolve_paths()
+
+    async def status() -> dict:
+        async with open_store(paths.db) as store:
+            return await control.status(store, paths, int(other))
+
+    info = asyncio.run(status())
+    os.kill(info["guardian_pid"], signal.SIGKILL)
+    os.kill(info["supervisor_pid"], signal.SIGKILL)
+    _until(lambda: start_time(info["supervisor_pid"]) is None, "the supervisor to go")
+    assert _stored_status(other) == "running"  # nothing has reconciled since
+    pane = attached(tether, sid)
+    try:
+        pane.wait_for("ready-6")
+        _until(lambda: _stored_status(other) == "lost", f"#{other} to be marked lost")
+        pane.keys("C-\\")
+        assert "EXIT=0" in pane.wait_for("EXIT=")
+    finally:
+        pane.kill()
+        tether.ok("stop", other)  # the sleep its dead run left
+
+
+def _until(condition, what: str, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    """Poll until ``condition()`` holds (a deadline that bounds a broken build's hang,
+    not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.05)
