@@ -52,6 +52,11 @@ def _sized(ctype: str):
     return p
 
 
+# ``styled_lines`` takes a row without styled cells from the formatter's plain text (tests
+# turn this off to compare with reading every cell).
+PLAIN_ROWS = True
+
+
 def _set_sizes(p) -> None:
     t = ffi.typeof(p).item
     for name, f in t.fields:
@@ -299,6 +304,8 @@ class GhosttyScreen:
         style = _sized("GhosttyStyle")
         glen = ffi.new("uint32_t*")
         gbuf = ffi.new("uint32_t[16]")
+        row, styled = ffi.new("GhosttyRow*"), ffi.new("bool*")
+        plain: list[str] | None = None
         out: list[list[StyledRun]] = []
         try:
             it, cl = rows_it[0], cells[0]
@@ -309,6 +316,23 @@ class GhosttyScreen:
                 "row iterator",
             )
             while lib.ghostty_render_state_row_iterator_next(it):
+                # A row without styled cells (most of a log, a shell) is its plain text:
+                # one formatter call for the screen instead of reading cell by cell,
+                # which is most of the cost of redrawing a screen that scrolled.
+                # (The flag may say styled when nothing is; never the other way.)
+                _check(
+                    lib.ghostty_render_state_row_get(
+                        it, lib.GHOSTTY_RENDER_STATE_ROW_DATA_RAW, row
+                    ),
+                    "row raw",
+                )
+                lib.ghostty_row_get(row[0], lib.GHOSTTY_ROW_DATA_STYLED, styled)
+                if PLAIN_ROWS and not styled[0]:
+                    if plain is None:
+                        plain = self.lines()
+                    text = plain[len(out)] if len(out) < len(plain) else ""
+                    out.append([StyledRun(text, DEFAULT_STYLE)] if text else [])
+                    continue
                 _check(
                     lib.ghostty_render_state_row_get(
                         it, lib.GHOSTTY_RENDER_STATE_ROW_DATA_CELLS, cells
