@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 CONNECT_TIMEOUT = 5.0
 REPLY_TIMEOUT = 30.0
+# storage.models.LIVE, without importing storage.models (a test checks they agree)
+LIVE = frozenset({"running", "paused"})
 
 
 class BlockingSocket(_socket.socket):
@@ -67,7 +69,7 @@ def live_socket(paths: Any, ref: str) -> Path | None:
         row = reader.db.execute(
             "SELECT status FROM sessions WHERE id = ?", (session_id,)
         ).fetchone()
-        if row is None or row[0] not in ("running", "paused"):  # storage.models.LIVE
+        if row is None or row[0] not in LIVE:
             return None
         if not is_alive(paths, session_id):
             return None

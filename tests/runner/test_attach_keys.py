@@ -73,3 +73,11 @@ def test_the_attach_defaults_are_the_schemas():
 
     assert OPTIONS["attach.detach_key"].default == DETACH_KEY
     assert OPTIONS["attach.record_input"].default is RECORD_INPUT
+
+
+def test_the_fast_attach_knows_the_live_statuses():
+    """runner.connect.live_socket tells a live session by plain rows."""
+    from runner.connect import LIVE
+    from storage.models import LIVE as MODEL_LIVE
+
+    assert LIVE == MODEL_LIVE
