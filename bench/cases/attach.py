@@ -16,7 +16,10 @@
     Each process is timed twice: in the pane (polled every 5 ms, which on 2 CPUs takes
     CPU from the process timed) and in a fresh pty whose output is read as it comes
     into a terminal emulator (pyte) until the full screen shows, no polling. tether's
-    bytecode is compiled first, as an install has it.
+    bytecode is compiled first, as an install has it. The ``tether`` timed is the
+    venv's: an editable install, as the README's quick start (``./dev``) makes it; a
+    ``pip install .`` spends about the same CPU before the first screen (its finder's
+    imports, pathlib and re, are needed by tether anyway).
     Target: p95 <= 100 ms for the ``tether attach`` process.
 (c) Capture throughput of a pty session (a producer writes ``--mb`` MB in 64 KiB
     writes and times itself, first write to last) with no client and with two
