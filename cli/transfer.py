@@ -209,7 +209,7 @@ def cmd_import(ctx: Ctx) -> int:
                 await reconcile(store, ctx.paths)
                 writing = _Meter("importing")
                 try:
-                    return await import_file(
+                    result = await import_file(
                         store,
                         path,
                         dry_run=args.dry_run,
@@ -219,6 +219,8 @@ def cmd_import(ctx: Ctx) -> int:
                     )
                 finally:
                     writing.clear()
+                await _render_imported(store, result)
+                return result
 
         try:
             result = ctx.run(go)
@@ -230,6 +232,16 @@ def cmd_import(ctx: Ctx) -> int:
     else:
         _print_import(result, checked.redactions)
     return EXIT_OK
+
+
+async def _render_imported(store: Any, result: ImportResult) -> None:
+    """Build the rendered transcript of the terminal sessions imported: search reads a
+    pty session's stdout only through it (runner/screen/render.py)."""
+    from runner.screen.render import needs_render, render_session
+
+    for s in result.sessions:
+        if s.id is not None and await needs_render(store, s.id):
+            await render_session(store, s.id)
 
 
 @contextlib.contextmanager

@@ -7,12 +7,19 @@ are all stored (or from the first byte), storing the rows that scroll off and a
 snapshot every ``SNAPSHOT_BYTES`` as the supervisor would have, then the final screen
 and snapshot, and marks the transcript complete. It runs on first use: ``tether logs
 --rendered`` and ``tether screen`` of such a session (README: "Terminal sessions").
+
+``render_pending`` does it for every such session, newest first (``tether doctor
+--fix``, with progress): since schema v15 a pty session's stdout is searched only
+through its transcript, and the sessions recorded before keep their raw stdout in the
+output index until theirs is built; it then drops those entries
+(storage/engine/output_index.py, ``drop_raw_step``).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .keeper import SNAPSHOT_BYTES
@@ -95,3 +102,58 @@ def _snapshot(replay: ScreenReplay, session_id: int, run: int, rendered: int, *,
     return ScreenSnapshot(
         session_id, run, line, offset, rendered, time.time(), final, replay.screen.snapshot()
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRenders:
+    """Ended pty sessions whose transcript is not (wholly) built, and their output."""
+
+    sessions: tuple[int, ...]  # newest first
+    bytes: int
+
+
+async def pending_renders(store: Store) -> PendingRenders:
+    from storage.engine import screens
+
+    ids = list(reversed(await screens.unrendered_sessions(store)))
+    size = 0
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        size += int(
+            await store.scalar(
+                "SELECT coalesce(sum(output_bytes), 0) FROM sessions "
+                f"WHERE id IN ({','.join('?' * len(part))})",
+                part,
+            )
+        )
+    return PendingRenders(tuple(ids), size)
+
+
+async def render_pending(
+    store: Store,
+    progress: Callable[[int, int, int], None] | None = None,
+    *,
+    deadline: float | None = None,
+) -> int:
+    """Build the transcript of every ended pty session without one (newest first), then
+    drop the raw stdout entries of those recorded before v15 from the output index.
+    ``progress(done, sessions, bytes done)`` after each; ``deadline`` (a
+    ``time.monotonic()``) stops between sessions. Returns how many were built."""
+    from storage.engine.output_index import drop_raw_step
+
+    pending = await pending_renders(store)
+    done = fed = 0
+    for sid in pending.sessions:
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+        session = await store.sessions.get(sid)
+        if session is None or not await needs_render(store, sid):
+            continue  # purged, or built meanwhile (by its first open)
+        await render_session(store, sid)
+        done += 1
+        fed += session.output_bytes
+        if progress is not None:
+            progress(done, len(pending.sessions), fed)
+    while await drop_raw_step(store):
+        pass
+    return done

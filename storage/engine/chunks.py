@@ -179,7 +179,8 @@ class _Batch:
 _CURSOR_SQL = (
     "SELECT s.output_lines, s.run_count, c.id, c.stream, c.run, c.open_end, length(c.data), "
     "c.indexed, c.line_count, CASE WHEN c.open_end THEN c.data END, c.first_at, "
-    "(SELECT max(id) FROM output_chunks) FROM sessions s LEFT JOIN output_chunks c ON c.id = "
+    "(SELECT max(id) FROM output_chunks), s.mode FROM sessions s LEFT JOIN output_chunks c "
+    "ON c.id = "
     "(SELECT id FROM output_chunks WHERE session_id = s.id ORDER BY first_line DESC LIMIT 1) "
     "WHERE s.id = ?"
 )
@@ -200,6 +201,7 @@ async def append_in_tx(
     next_id = None
     now = time.time()
     idx = output_index.IN_WORDS if index else output_index.NOT_INDEXED
+    pty: dict[int, bool] = {}
     for session_id, stream, data, at in records:
         if stream not in STREAMS:
             raise ValueError(f"unknown stream {stream!r}; expected one of {', '.join(STREAMS)}")
@@ -213,8 +215,14 @@ async def append_in_tx(
             if not found:
                 raise SessionNotFound(session_id)
             cur = cursors[session_id] = _SessionCursor(found[0])
+            pty.setdefault(session_id, found[0][12] == "pty")
             if next_id is None:
                 next_id = (found[0][11] or 0) + 1
+        # A pty session's stdout is searched through its rendered transcript, never
+        # indexed itself (storage/engine/output_index.py).
+        screen = index and stream == "stdout" and pty[session_id]
+        rec_idx = output_index.IN_SCREEN if screen else idx
+        rec_text = index and not screen
         cur.bytes += len(data)
         cur.last_at = at
         offset, prefix, first_room, first_at = 0, b"", None, at
@@ -253,8 +261,8 @@ async def append_in_tx(
                 lines = piece.count(b"\n") + open_end
                 batch.add(
                     [next_id, session_id, run, stream, next_line, lines, int(open_end)]
-                    + [first_at, at, idx, piece, None],
-                    index_text(piece) if index else None,
+                    + [first_at, at, rec_idx, piece, None],
+                    index_text(piece) if rec_text else None,
                 )
                 first_at = at
                 if cur.first_line is None:
@@ -267,7 +275,7 @@ async def append_in_tx(
         if made:
             cur.last_id, cur.last_stream, cur.last_run = next_id - 1, stream, run
             cur.last_open, cur.last_len, cur.last_lines = int(open_end), len(piece), lines
-            cur.last_indexed, cur.last_data, cur.last_first_at = idx, piece, at
+            cur.last_indexed, cur.last_data, cur.last_first_at = rec_idx, piece, at
             cur.next_line = next_line
             counts[session_id] = counts.get(session_id, 0) + made
     await batch.flush()
@@ -311,13 +319,13 @@ async def _extend_chunk(
         row[_DATA] += head
         row[_OPEN], row[_LAST_AT] = open_end, at
         batch.size += len(head)
-        if row[_INDEXED]:
+        if row[_INDEXED] == output_index.IN_WORDS:
             batch.fts[row[_ID]] = index_text(row[_DATA])
     else:
         # Concatenate in Python: SQLite's || would turn the blob into text.
         # (The newest chunk of a session, while open, is never compressed.)
         old = cur.last_data
-        if cur.last_indexed:
+        if cur.last_indexed in output_index.TABLES:
             await _replace_index(db, cur, old, old + head)
         stored, size = (old + head, None) if open_end else await _sealed(db, old + head)
         await db.execute(
@@ -346,10 +354,10 @@ async def _detach_open_line(
         row[_LINES] -= 1
         row[_OPEN], row[_DATA] = 0, keep
         batch.size -= len(tail)
-        if row[_INDEXED]:
+        if row[_INDEXED] == output_index.IN_WORDS:
             batch.fts[row[_ID]] = index_text(keep)
     else:
-        if cur.last_indexed:
+        if cur.last_indexed in output_index.TABLES:
             await _replace_index(db, cur, data, keep)
         stored, size = await _sealed(db, keep)
         await db.execute(

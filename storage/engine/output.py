@@ -23,6 +23,7 @@ from storage.engine.index_merge import (
 )
 from storage.engine.output_index import (
     UPKEEP_EVERY,
+    drop_raw_step,
     give_back_pages,
     index_and_pack,
     upkeep_step,
@@ -122,9 +123,12 @@ class Output:
     async def upkeep(self) -> bool:
         """One short step of keeping the output lean at rest: train a compression
         dictionary when due, upgrade chunks from before schema v9 (compress them, move
-        them to the new index), give free pages back. True while there is more to do.
-        A writer that has caught up calls it now and then (``index_pending``)."""
+        them to the new index), drop the index entries of pty sessions' stdout from
+        before v15 once their transcript is built, give free pages back. True while
+        there is more to do. A writer that has caught up calls it now and then
+        (``index_pending``)."""
         more = await upkeep_step(self._store)
+        more = await drop_raw_step(self._store) or more
         await give_back_pages(self._store)
         return more
 

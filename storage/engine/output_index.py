@@ -1,8 +1,13 @@
 """The output index: which FTS5 table holds a chunk's words, and the upgrade of old ones.
 
 ``output_chunks.indexed`` says where a chunk's words are: 0 nowhere yet, 2 in
-``output_words`` (schema v9), 1 in ``output_fts`` (chunks indexed before v9). Both
-tables are contentless, so removing an entry means giving its text again
+``output_words`` (schema v9), 1 in ``output_fts`` (chunks indexed before v9), 3 nowhere
+on purpose: the stdout of a pty session (schema v15), whose words are searched in its
+rendered transcript instead (storage/engine/screens.py, search/rendered.py). Raw, a
+terminal program's words are glued by cursor moves (``Welcome``, a move, ``to``) and its
+redraws repeat them: their entries found what no person saw, and missed what one did.
+Such chunks are still compressed when sealed, as every chunk. Both tables
+are contentless, so removing an entry means giving its text again
 (``storage.text.index_text`` of the chunk's plain bytes), to the table it is in:
 ``remove`` does that for any mix of chunks.
 
@@ -44,7 +49,7 @@ if TYPE_CHECKING:
 
 WORDS = "output_words"
 LEGACY = "output_fts"
-NOT_INDEXED, IN_LEGACY, IN_WORDS = 0, 1, 2
+NOT_INDEXED, IN_LEGACY, IN_WORDS, IN_SCREEN = 0, 1, 2, 3
 TABLES = {IN_LEGACY: LEGACY, IN_WORDS: WORDS}
 STEP_BYTES = 4 * 1024 * 1024  # raw output per upkeep transaction
 UPKEEP_EVERY = 30.0  # seconds between upkeep steps of a writer that has caught up
@@ -62,24 +67,43 @@ async def add(db: aiosqlite.Connection, entries: Iterable[tuple[int, str]]) -> N
 
 async def index_and_pack(db: aiosqlite.Connection, rows: Sequence[Sequence[Any]]) -> None:
     """Index chunks given as ``(id, data, plain_size, open_end, session_id)`` rows into
-    ``output_words`` and store those that can no longer change compressed (the moment a
-    chunk is compressed: see storage/engine/compress.py). In the caller's transaction."""
+    ``output_words`` (a pty session's stdout only marked ``IN_SCREEN``: see the module)
+    and store those that can no longer change compressed (the moment a chunk is
+    compressed: see storage/engine/compress.py). In the caller's transaction."""
     dict_id = await compress.newest_dict(db)
+    screen = await _screen_chunks(db, [r[0] for r in rows])
     entries, updates = [], []
     for cid, data, plain_size, open_end, sid in rows:
         text = compress.plain(data, plain_size)
-        entries.append((cid, index_text(text)))
+        if cid not in screen:
+            entries.append((cid, index_text(text)))
         blob, n = None, None
         if plain_size is None and await _sealed(db, cid, sid, open_end):
             blob, n = compress.pack(text, dict_id)
-        updates.append((blob if n is not None else None, n, cid))
+        mark = IN_SCREEN if cid in screen else IN_WORDS
+        updates.append((mark, blob if n is not None else None, n, cid))
     await add(db, entries)
     # One rewrite per row: marked indexed, and compressed when it can be.
     await db.executemany(
-        f"UPDATE output_chunks SET indexed = {IN_WORDS}, data = coalesce(?, data), "
+        "UPDATE output_chunks SET indexed = ?, data = coalesce(?, data), "
         "plain_size = coalesce(?, plain_size) WHERE id = ?",
         updates,
     )
+
+
+async def _screen_chunks(db: aiosqlite.Connection, ids: Sequence[int]) -> set[int]:
+    """Which of the chunks ``ids`` are a pty session's stdout (not indexed: the module)."""
+    found: set[int] = set()
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        rows = await db.execute_fetchall(
+            "SELECT c.id FROM output_chunks c JOIN sessions s ON s.id = c.session_id "
+            f"WHERE c.id IN ({','.join('?' * len(part))}) AND c.stream = 'stdout' "
+            "AND s.mode = 'pty'",
+            part,
+        )
+        found.update(r[0] for r in rows)
+    return found
 
 
 async def remove(db: aiosqlite.Connection, rows: Iterable[Sequence[Any]]) -> int:
@@ -111,12 +135,13 @@ async def clear(db: aiosqlite.Connection) -> None:
 
 
 async def reindex_all(db: aiosqlite.Connection, progress: Callable[[int], None]) -> int:
-    """Put every chunk marked indexed into the (emptied, ``clear``) ``output_words``,
+    """Put every chunk marked indexed (not ``IN_SCREEN``) into the (emptied, ``clear``)
+    ``output_words``,
     in the caller's transaction. Returns the bytes of text indexed."""
     after, indexed = 0, 0
     while True:
         rows = await db.execute_fetchall(
-            "SELECT id, data, plain_size FROM output_chunks WHERE indexed > 0 AND id > ? "
+            "SELECT id, data, plain_size FROM output_chunks WHERE indexed IN (1, 2) AND id > ? "
             f"ORDER BY id LIMIT {_ROWS}",
             (after,),
         )
@@ -220,6 +245,59 @@ async def upkeep_step(store: Store, max_bytes: int = STEP_BYTES) -> bool:
             # Every old entry has moved: empty the old table in this same transaction.
             await db.execute(f"INSERT INTO {LEGACY} ({LEGACY}) VALUES ('delete-all')")
         return done < below
+
+
+async def drop_raw_step(store: Any, max_bytes: int = STEP_BYTES) -> bool:
+    """One short transaction of removing the output index entries of a pty session's
+    stdout recorded before v15 (``pty_raw_index``), once its rendered transcript is
+    complete: from then on search reads that session's transcript only. The session
+    leaves the list when none is left. True while there may be more to do; a kill at any
+    point leaves the database valid (entries and marks change together)."""
+    async with store.transaction() as db:
+        rows = await db.execute_fetchall(
+            "SELECT p.session_id FROM pty_raw_index p JOIN screen_renders r "
+            "ON r.session_id = p.session_id WHERE r.complete = 1 ORDER BY p.session_id LIMIT 1"
+        )
+        if not rows:
+            return False
+        sid = rows[0][0]
+        where = f"session_id = ? AND stream = 'stdout' AND indexed IN ({IN_LEGACY}, {IN_WORDS})"
+        cursor = await db.execute(
+            f"SELECT {REMOVE_COLUMNS} FROM output_chunks WHERE {where} ORDER BY id", (sid,)
+        )
+        taken: list[Any] = []
+        size = 0
+        while size < max_bytes:
+            row = await cursor.fetchone()  # (chunks are up to 64 KiB: one at a time)
+            if row is None:
+                break
+            taken.append(row)
+            size += row[3] or len(row[2])
+        await cursor.close()
+        await remove(db, taken)
+        await db.executemany(
+            f"UPDATE output_chunks SET indexed = {IN_SCREEN} WHERE id = ?",
+            [(r[0],) for r in taken],
+        )
+        left = await db.execute_fetchall(
+            f"SELECT 1 FROM output_chunks WHERE {where} LIMIT 1", (sid,)
+        )
+        if not left:
+            await db.execute("DELETE FROM pty_raw_index WHERE session_id = ?", (sid,))
+        await merge_for_write(db, size)
+        return True
+
+
+async def raw_left(store: Any) -> tuple[int, int]:
+    """Pty sessions recorded before v15 whose stdout is still in the output index, and
+    its bytes: (sessions, bytes). Those with a complete transcript go with the upkeep;
+    the others once it is built (runner/screen/render.py)."""
+    row = await store.fetchone(
+        "SELECT count(DISTINCT session_id), coalesce(sum(coalesce(plain_size, length(data))), 0) "
+        "FROM output_chunks WHERE session_id IN (SELECT session_id FROM pty_raw_index) "
+        f"AND stream = 'stdout' AND indexed IN ({IN_LEGACY}, {IN_WORDS})"
+    )
+    return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
 async def give_back_pages(store: Store) -> int:

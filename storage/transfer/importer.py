@@ -182,6 +182,7 @@ class _Writer:
         self.source = source
         self.rows: list[tuple[Any, ...]] = []
         self.texts: list[tuple[int, str]] = []
+        self.unindexed: list[int] = []  # of them, those with no index entry: IN_SCREEN
         self.size = 0
         self.next_id = 0
 
@@ -237,14 +238,19 @@ class _Writer:
         await _reindex_meta(self.db, sid)
         return sid
 
-    async def chunk(self, sid: int, c: ChunkRecord) -> None:
+    async def chunk(self, sid: int, c: ChunkRecord, *, pty: bool = False) -> None:
+        """``pty``: the chunk is a pty session's, whose stdout is searched through its
+        rendered transcript, not indexed (storage/engine/output_index.py)."""
         cid = self.next_id
         self.next_id += 1
         self.rows.append(
             (cid, sid, c.run, c.stream, c.first_line, c.line_count, int(c.open_end),
              c.first_at, c.last_at, c.data)
         )  # fmt: skip
-        self.texts.append((cid, index_text(c.data)))
+        if pty and c.stream == "stdout":
+            self.unindexed.append(cid)
+        else:
+            self.texts.append((cid, index_text(c.data)))
         self.size += len(c.data)
         if self.size >= BATCH_BYTES:
             await self.flush()
@@ -260,9 +266,13 @@ class _Writer:
                 f"VALUES (?,?,?,?,?,?,?,?,?,{output_index.IN_WORDS},?,?)",
                 rows,
             )
+            await self.db.executemany(
+                f"UPDATE output_chunks SET indexed = {output_index.IN_SCREEN} WHERE id = ?",
+                [(cid,) for cid in self.unindexed],
+            )
             await output_index.add(self.db, self.texts)
             await merge_for_write(self.db, self.size)
-        self.rows, self.texts, self.size = [], [], 0
+        self.rows, self.texts, self.unindexed, self.size = [], [], [], 0
 
     async def finish(self, sid: int, end: SessionEnd, uid: str, exported_at: float) -> None:
         await self.flush()
@@ -316,19 +326,21 @@ async def _write(
         await w.start()
         exported_at = 0.0
         sid: int | None = None
+        pty = False
         uid = ""
         with open(path, "rb") as f:
             reader = ExportReader(f)
             for event in reader.events():
                 if isinstance(event, ChunkRecord):
                     if sid is not None:
-                        await w.chunk(sid, event)
+                        await w.chunk(sid, event, pty=pty)
                 elif isinstance(event, SessionRecord):
                     uid, action = event.uid, "import"
                     here = await w.existing(event.uid)
                     if here is not None:
                         uid, action = (uuid7(), "duplicate") if duplicate else ("", "skip")
                     sid = await w.session(event, uid, exported_at) if uid else None
+                    pty = event.mode == "pty"
                     entry = ImportedSession(
                         uid or event.uid, event.uid, event.label, _status_here(event), action,
                         sid, here,

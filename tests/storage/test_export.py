@@ -445,7 +445,13 @@ def test_format_for_path():
 
 
 async def test_matching_sessions_uses_output_and_filters(store):
+    from runner.screen.render import render_session
+
     ids = await seed(store)
+    # A pty session's output is searched in its rendered transcript (since schema v15),
+    # which its supervisor stores as it runs; seed() wrote the bytes alone: build it.
+    assert await matching_sessions(store, parse("epoch")) == []
+    await render_session(store, ids[1])
     assert await matching_sessions(store, parse("epoch")) == [ids[1]]
     assert await matching_sessions(store, parse("compiling")) == [ids[0]]
     assert await matching_sessions(store, parse("status:failed")) == [ids[2]]

@@ -467,3 +467,87 @@ async def test_an_export_made_at_v2_imports_into_v3(db_path, tmp_path):
         assert result.imported == len(ids)
         got = sorted(s.id for s in await store.sessions.list(include_deleted=True))
         assert [await store.output.read_bytes(i) for i in got] == want
+
+
+def make_v14_with_terminal_sessions(path: Path) -> bytes:
+    """A database as tether v14 left it (its SQL), with a pty session that ran claude and
+    a pipe session, both indexed raw as v14 did (``output_words``, indexed = 2). Returns
+    the claude bytes."""
+    from runner.screen.state import size_line
+    from storage.text import index_text
+
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "terminal"
+    data = (fixtures / "claude_first.bin").read_bytes()
+    size = size_line(100, 30)
+    con = sqlite3.connect(path)
+    for step in schema.MIGRATIONS[:14]:
+        for sql in step:
+            con.execute(sql)
+    chunks = [(1, 1, "system", 0, size), (2, 1, "stdout", 1, data)]
+    chunks.append((3, 2, "stdout", 0, b"Welcome to the build\nClaude compiled in 3 countries\n"))
+    for sid, mode, argv, chunk_ids in (
+        (1, "pty", '["claude"]', (1, 2)),
+        (2, "pipe", '["make"]', (3,)),
+    ):
+        mine = [c for c in chunks if c[0] in chunk_ids]
+        lines = sum(c[4].count(b"\n") + (not c[4].endswith(b"\n")) for c in mine)
+        con.execute(
+            "INSERT INTO sessions (id, uid, argv, cwd, mode, status, created_at, updated_at, "
+            "run_count, output_lines, output_bytes) VALUES (?, ?, ?, '/', ?, 'succeeded', 1, 2, "
+            "1, ?, ?)",
+            (sid, f"u{sid}", argv, mode, lines, sum(len(c[4]) for c in mine)),
+        )
+        con.execute(
+            "INSERT INTO runs (session_id, number, argv, started_at, first_line) "
+            "VALUES (?, 1, ?, 1, 0)",
+            (sid, argv),
+        )
+    for cid, sid, stream, first, chunk in chunks:
+        lines = chunk.count(b"\n") + (not chunk.endswith(b"\n"))
+        con.execute(
+            "INSERT INTO output_chunks (id, session_id, run, stream, first_line, line_count, "
+            "open_end, first_at, last_at, indexed, data) VALUES (?, ?, 1, ?, ?, ?, ?, 1, 1, 2, ?)",
+            (cid, sid, stream, first, lines, int(not chunk.endswith(b"\n")), chunk),
+        )
+        con.execute(
+            "INSERT INTO output_words (rowid, text) VALUES (?, ?)", (cid, index_text(chunk))
+        )
+    con.execute("UPDATE output_upgrade SET index_next = 4, pack_next = 4, below = 4")
+    con.execute("PRAGMA user_version = 14")
+    con.commit()
+    con.close()
+    return data
+
+
+async def test_v15_a_pty_session_is_searched_raw_until_rendered_then_only_as_seen(db_path):
+    """v15 stops indexing pty sessions' stdout: the migration lists those recorded before
+    (their raw entries stay, searched until their transcript is built, lazily: first open,
+    doctor --fix); once it is, their raw entries are dropped and search finds what a person
+    saw (`Welcome to Claude`, glued by cursor moves in the raw stream). Pipe sessions keep
+    their entries; every byte stays stored."""
+    from runner.screen.render import render_pending
+    from storage.engine.search import search
+    from storage.query import parse
+
+    data = make_v14_with_terminal_sessions(db_path)
+    async with open_store(db_path) as store:
+        assert await store.schema_version() == SCHEMA_VERSION
+        assert [tuple(r) for r in await store.fetchall("SELECT * FROM pty_raw_index")] == [(1,)]
+
+        async def hits(text: str) -> set[tuple[int, str]]:
+            found = (await search(store, parse(text))).hits
+            return {(h.session_id, h.stream) for h in found}
+
+        assert await hits('"Welcome to Claude"') == set()  # raw: glued
+        assert await hits("Claude") == {(2, "stdout")}  # (raw: ClaudeCodemightnot...)
+        assert await hits("countries") == {(1, "stdout"), (2, "stdout")}  # raw, as before
+        assert await render_pending(store) == 1
+        assert await hits('"Welcome to Claude"') == {(1, "screen")}
+        assert await hits("Claude") == {(1, "screen"), (2, "stdout")}
+        assert await hits("countries") == {(1, "screen"), (2, "stdout")}
+        entries = await store.fetchall(
+            "SELECT rowid FROM output_words WHERE output_words MATCH 'countries'"
+        )
+        assert sorted(r[0] for r in entries) == [3]  # the pipe session's alone
+        assert not await store.fetchall("SELECT * FROM pty_raw_index")
+        assert await store.output.read_bytes(1, "stdout") == data

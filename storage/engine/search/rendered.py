@@ -1,12 +1,14 @@
 """Search what a person saw in terminal sessions: the rendered transcript.
 
 A pty session's raw stdout is cursor moves and redraws: ``Welcome to Claude`` is stored
-as ``Welcome\\e[1Cto\\e[1CClaude``, a progress bar as a thousand versions of one line. For
-a pty session whose screens are stored (it has a ``screen_renders`` row: its supervisor
-stored them, or they were built on first use; storage/engine/screens.py), search reads
-its rendered transcript (rows that scrolled off the main screen, and the screen each run
-ended on) instead of its stdout. Pty sessions recorded before that, not opened since,
-keep their raw hits, as pipe sessions do.
+as ``Welcome\\e[1Cto\\e[1CClaude``, a progress bar as a thousand versions of one line. So
+a pty session's stdout is not indexed at all (schema v15: its chunks are marked
+``IN_SCREEN``, storage/engine/output_index.py); search reads its rendered transcript
+(rows that scrolled off the main screen, and the screen each run ended on; stored by its
+supervisor, or built afterwards by runner/screen/render.py). Pty sessions recorded
+before v15 (``pty_raw_index``) keep their raw entries until their transcript is built:
+until then they are searched raw where it does not reach (``RAW_SHADOWED``), as pipe
+sessions are.
 
 A rendered hit is a ``SearchHit`` with stream ``screen``; its ``line`` is the last
 output line before its row scrolled off (``tether screen ID --at LINE`` then shows it
@@ -33,9 +35,17 @@ if TYPE_CHECKING:
     from storage.engine.store import Store
 
 STREAM = "screen"  # the stream shown for a rendered hit
-# Raw stdout of sessions whose rendered transcript is searched instead.
+# Raw stdout searched through the rendered transcript instead (a condition on an
+# ``output_chunks c``): a pty session's stdout, unless it is still indexed raw (recorded
+# before v15) where the transcript does not reach yet (not complete, and from the line
+# it is built to). Stdout not indexed yet is a pty session's when its session says so
+# (looked up for those chunks only: a scan of every session would cost each search).
 RAW_SHADOWED = (
-    "NOT (c.stream = 'stdout' AND c.session_id IN (SELECT session_id FROM screen_renders))"
+    "NOT (c.stream = 'stdout' AND (c.indexed = 3 "
+    "OR (c.indexed = 0 AND EXISTS (SELECT 1 FROM sessions p "
+    "WHERE p.id = c.session_id AND p.mode = 'pty')) "
+    "OR EXISTS (SELECT 1 FROM screen_renders r WHERE r.session_id = c.session_id "
+    "AND (r.complete OR c.first_line < r.line))))"
 )
 _BATCHES = (8, 32, 128)
 
