@@ -579,7 +579,7 @@ async def purge_in_tx(db: aiosqlite.Connection, session_id: int, *, index: bool 
     # The output index is contentless: a delete must repeat the indexed text.
     cursor = await db.execute(
         f"SELECT {output_index.REMOVE_COLUMNS} FROM output_chunks "
-        "WHERE session_id = ? AND indexed > 0",
+        "WHERE session_id = ? AND indexed IN (1, 2)",
         (session_id,),
     )
     deleted = 0
@@ -590,6 +590,15 @@ async def purge_in_tx(db: aiosqlite.Connection, session_id: int, *, index: bool 
         deleted += await output_index.remove(db, batch)
     await cursor.close()
     await merge_for_write(db, deleted)  # deletions are index entries too, until merged
+    # Its rendered transcript's entries too (a pty session's: what search reads of it);
+    # the rows themselves go with the session (ON DELETE CASCADE), their entries would not.
+    rendered = await db.execute_fetchall(
+        "SELECT id, text FROM rendered_chunks WHERE session_id = ?", (session_id,)
+    )
+    await db.executemany(
+        "INSERT INTO rendered_words (rendered_words, rowid, text) VALUES ('delete', ?, ?)",
+        [(cid, text) for cid, text in rendered],
+    )
     await db.execute("DELETE FROM output_chunks WHERE session_id = ?", (session_id,))
     await db.execute("DELETE FROM runs WHERE session_id = ?", (session_id,))
     await db.execute("DELETE FROM session_tags WHERE session_id = ?", (session_id,))

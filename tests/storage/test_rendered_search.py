@@ -168,3 +168,28 @@ async def test_pipe_sessions_are_searched_as_before_and_pages_hold_each_hit_once
     }
     ranked = await search(store, parse("needle"), limit=200, rank=True)
     assert len(ranked.hits) == 110
+
+
+async def test_purging_a_pty_session_removes_its_transcripts_index_entries(store):
+    """The transcript rows go with the session (ON DELETE CASCADE); their entries in the
+    contentless index must be given back too, or it keeps growing (and a reused row id
+    would make them a false candidate)."""
+    codex = await _recorded(store, "codex_first")
+    claude = await _recorded(store, "claude_first")
+    await render_session(store, codex)
+    await render_session(store, claude)
+
+    async def entries() -> int:
+        return int(await store.scalar("SELECT count(*) FROM rendered_words_docsize"))
+
+    kept = await store.scalar(
+        "SELECT count(*) FROM rendered_chunks WHERE session_id = ?", (claude,)
+    )
+    assert await entries() > kept
+    await store.sessions.purge([codex])
+    assert await entries() == kept
+    assert (
+        await store.fetchall("SELECT rowid FROM rendered_words WHERE rendered_words MATCH 'Codex'")
+        == []
+    )
+    assert {h.session_id for h in await _hits(store, "Claude")} == {claude}
