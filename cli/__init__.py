@@ -172,8 +172,9 @@ QUICK_EXIT = frozenset({"search", "ls", "logs"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    code = run(sys.argv[1:] if argv is None else argv)
-    if argv is None and sys.argv[1:2] and sys.argv[1] in QUICK_EXIT:
+    quick = argv is None and sys.argv[1:2] != [] and sys.argv[1] in QUICK_EXIT
+    code = run(sys.argv[1:] if argv is None else argv, quick_exit=quick)
+    if quick:
         _leave(code)
     return code
 
@@ -181,8 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _leave(code: int) -> None:
     """End the process now, its output written: Python's teardown frees every module
     and object one by one, 10-15 ms of a 100 ms ``tether search``, and a reading command
-    has nothing left to do at exit (its connection is closed, it started no thread).
-    If the output cannot be written (the reader left), the usual exit reports it."""
+    has nothing left to do at exit (it started no thread; its connections are left open
+    on purpose, see ``Ctx.quick_exit``). If the output cannot be written (the reader
+    left), the usual exit reports it."""
     try:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -191,11 +193,13 @@ def _leave(code: int) -> None:
     os._exit(code)
 
 
-def run(argv: Sequence[str]) -> int:
-    """Run the command ``argv`` (without the program name); its exit code."""
+def run(argv: Sequence[str], *, quick_exit: bool = False) -> int:
+    """Run the command ``argv`` (without the program name); its exit code. With
+    ``quick_exit`` the process ends with ``os._exit`` right after (``_leave``)."""
     args = _attach_args(argv) or _search_args(argv) or parse(build_parser(argv), argv)
     try:
         ctx = Ctx.from_args(args)
+        ctx.quick_exit = quick_exit
         if args.command is None:
             return open_tui(ctx)
         config_file = ctx.paths.config_file  # no config.toml or no quota: nothing to load

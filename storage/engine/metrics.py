@@ -183,10 +183,18 @@ async def prune(store: Any, *, now: float | None = None, keep_days: float = KEEP
         return cur.rowcount
 
 
-def record_quietly(db: Path, name: str, value: float, *, session_id: int | None = None) -> bool:
+_LEFT_OPEN: list[sqlite3.Connection] = []
+
+
+def record_quietly(
+    db: Path, name: str, value: float, *, session_id: int | None = None, close: bool = True
+) -> bool:
     """Record one sample on a connection of its own that never waits: for commands that
     read through a read-only connection. False when the database was busy (or could
-    not be written): the sample is dropped, the command goes on."""
+    not be written): the sample is dropped, the command goes on. ``close=False`` leaves
+    the connection open for a process that ends with ``os._exit`` next: closing the
+    last connection would checkpoint the WAL (an fsync, then the WAL's unlink), which
+    costs more than the sample; the next writer's checkpoint takes it instead."""
     _check(name)
     try:
         con = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=0, isolation_level=None)
@@ -202,7 +210,10 @@ def record_quietly(db: Path, name: str, value: float, *, session_id: int | None 
     except sqlite3.Error:
         return False
     finally:
-        con.close()
+        if close:
+            con.close()
+        else:
+            _LEFT_OPEN.append(con)  # (a connection collected is a connection closed)
 
 
 def _check(name: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -234,3 +235,26 @@ def test_a_reader_that_leaves_early_is_not_an_error(tether, long_session):
     )
     assert done.stdout.splitlines() == lines[:3]
     assert done.stderr == ""
+
+
+def test_search_ms_is_recorded_without_a_checkpoint(seeded):
+    """``tether search`` records its search_ms and ends without closing its connections
+    (Ctx.quick_exit): the sample is in the WAL, readable by the next connection, and no
+    checkpoint (an fsync and the WAL's unlink) was paid for it."""
+    tether, db = seeded
+
+    def samples() -> int:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            return con.execute("SELECT count(*) FROM metrics WHERE name = 'search_ms'").fetchone()[
+                0
+            ]
+        finally:
+            con.close()  # (a read-only connection leaves the WAL as it is)
+
+    before = samples()
+    tether.ok("search", "connection")
+    tether.ok("search", "refused")
+    assert samples() == before + 2
+    wal = db.with_name(db.name + "-wal")
+    assert wal.exists() and wal.stat().st_size > 0
