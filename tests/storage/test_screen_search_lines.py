@@ -90,10 +90,11 @@ async def test_a_hit_on_a_row_drawn_with_symbols_points_at_its_line(store):
     await render_session(store, s.id)
     (hit,) = (await search(store, parse('"step 31: cafe"'), session_id=s.id)).hits
     assert (hit.stream, hit.text, hit.spans) == ("screen", "● step 31: café │ ok", ((2, 15),))
-    # The screen as it was at the hit's line (``tether screen ID --at LINE``: lines
-    # before it fed) shows the row, at the top: the next line scrolls it off.
+    # The screen as it was once the hit's line was written (``tether screen ID --at
+    # LINE``, LINE as shown: 1-based, that line and those before it fed) shows the row,
+    # at the top: the next line scrolls it off.
     session = await store.sessions.require(s.id)
-    shown = (await replay(store, session, until=hit.line)).screen.lines()
+    shown = (await replay(store, session, until=hit.line + 1)).screen.lines()
     assert shown[0] == hit.text
-    after = (await replay(store, session, until=hit.line + 1)).screen.lines()
+    after = (await replay(store, session, until=hit.line + 2)).screen.lines()
     assert after[0] == "● step 32: café │ ok"

@@ -11,8 +11,8 @@ until then they are searched raw where it does not reach (``RAW_SHADOWED``), as 
 sessions are.
 
 A rendered hit is a ``SearchHit`` with stream ``screen``; its ``line`` is the last
-output line before its row scrolled off (``tether screen ID --at LINE`` then shows it
-on the screen, at the top), ``chunk_id`` the id of its ``rendered_chunks`` row.
+output line before its row scrolled off (``tether screen ID --at LINE``, LINE as shown,
+then shows it on the screen, at the top), ``chunk_id`` the id of its ``rendered_chunks`` row.
 Pages of a search hold both kinds, merged newest first (``merged_hits``; a page
 cursor ``x:OUTPUT|RENDERED`` says where each stands). The index has no positions
 (detail=none, as ``output_words``), so phrases are asked as their words and checked in
@@ -88,10 +88,13 @@ class RenderedSearch:
     def _hits(self, row: Any) -> list[SearchHit]:
         cid, sid, line, count, at, text = tuple(row)
         found: list[LineMatch] = self.scanner.scan(text.encode(), False)
-        # The last moment the row was on the screen: the line before it scrolled off,
-        # taking the chunk's rows to have scrolled a line apart (storage.engine.screens).
+        # The last moment the row was on the screen: the line before the one that
+        # scrolled it off, taking the chunk's rows to have scrolled a line apart
+        # (storage.engine.screens: ``line`` is the first line not fed when its last row
+        # went). So the screen once that line is written (``tether screen --at``, which
+        # takes the hit's line as shown, 1-based: lines up to it fed) shows the row.
         return [
-            SearchHit(sid, max(0, line - (count - m.index)), STREAM, at, m.text, m.spans, cid)
+            SearchHit(sid, max(0, line - (count - m.index) - 1), STREAM, at, m.text, m.spans, cid)
             for m in found
         ]
 
