@@ -113,6 +113,58 @@ async def check_supervisors(store: Store, paths: Paths) -> list[Finding]:
     return out
 
 
+async def check_transcripts(store: Store) -> Finding:
+    """Ended terminal sessions whose rendered transcript is not built (recorded before
+    tether stored screens, or their supervisor was killed), and raw stdout of terminal
+    sessions still in the output index (recorded before schema v15): search reads such
+    a session's raw stream where its transcript does not reach yet."""
+    from runner.screen.render import pending_renders
+    from storage.engine.doctor import Finding
+    from storage.engine.output_index import raw_left
+    from storage.units import format_size
+
+    pending = await pending_renders(store)
+    raw_sessions, raw_bytes = await raw_left(store)
+    if not pending.sessions and not raw_sessions:
+        return Finding("terminal-transcripts", "ok", "every terminal session is searched as seen")
+    parts = []
+    if pending.sessions:
+        n = len(pending.sessions)
+        parts.append(
+            f"{n} ended terminal session{'s' * (n != 1)} ({format_size(pending.bytes)}) "
+            "have no rendered transcript yet (built on first open)"
+        )
+    if raw_sessions:
+        parts.append(
+            f"{format_size(raw_bytes)} of the raw output of {raw_sessions} terminal "
+            f"session{'s' * (raw_sessions != 1)} recorded before schema v15 is still indexed"
+        )
+    return Finding(
+        "terminal-transcripts",
+        "info",
+        "; ".join(parts) + ": search reads their raw stream until their transcript is built",
+        "build their transcripts, then drop their raw index entries",
+        len(pending.sessions) + raw_sessions,
+    )
+
+
+async def build_transcripts(store: Store) -> str:
+    """Build every missing transcript (progress on stderr when it is a terminal)."""
+    from runner.screen.render import render_pending
+    from storage.units import format_size
+
+    def show(done: int, sessions: int, fed: int) -> None:
+        sys.stderr.write(
+            f"\rtether doctor: rendering terminal sessions: {done}/{sessions}, {format_size(fed)}"
+        )
+        if done >= sessions:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    n = await render_pending(store, show if sys.stderr.isatty() else None)
+    return f"built the rendered transcript of {n} terminal session{'s' * (n != 1)}"
+
+
 async def _diagnose(store: Store, ctx: Ctx) -> list[Finding]:
     from home.config import retention_policy
     from storage.engine.doctor import diagnose
@@ -120,6 +172,7 @@ async def _diagnose(store: Store, ctx: Ctx) -> list[Finding]:
     found = [check_permissions(ctx.paths)[0]]
     found += await check_supervisors(store, ctx.paths)
     found += await diagnose(store, trash_days=retention_policy(ctx.config).trash_days)
+    found.append(await check_transcripts(store))
     from home.quota import check
     from storage.engine.doctor import quota_finding
 
@@ -179,6 +232,8 @@ def cmd_doctor(ctx: Ctx) -> int:
                         shown = ", ".join(f"#{i}" for i in lost)
                         fixed.append(f"marked lost: {shown} (their supervisor was gone)")
                 fixed += await repair(store, found)
+                if any(f.check == "terminal-transcripts" and f.fix for f in found):
+                    fixed.append(await build_transcripts(store))
                 # Last, so that files made meanwhile (a WAL inherits the database's
                 # mode, lock directories) are covered too.
                 loose = check_permissions(ctx.paths)[1]
