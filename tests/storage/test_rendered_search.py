@@ -193,3 +193,36 @@ async def test_purging_a_pty_session_removes_its_transcripts_index_entries(store
         == []
     )
     assert {h.session_id for h in await _hits(store, "Claude")} == {claude}
+
+
+class _Stop(Exception):
+    pass
+
+
+async def test_a_partly_built_transcript_shadows_the_raw_stream_only_as_far_as_it_goes(store):
+    """A build interrupted (a killed `tether screen`): the raw entries of a session from
+    before v15 still answer for the output past the line its transcript reaches."""
+    codex = await _recorded(store, "codex_first", before=b"early Codex row\r\n" * 3000)
+    await _as_before_v15(store, codex)
+
+    def stop_after_first_step(line: int, lines: int) -> None:
+        raise _Stop
+
+    try:
+        await render_session(store, codex, stop_after_first_step)
+    except _Stop:
+        pass
+    built = await store.fetchone(
+        "SELECT line, complete FROM screen_renders WHERE session_id = ?", (codex,)
+    )
+    assert 0 < built[0] < 3000 and not built[1]
+    found = await _hits(store, "Codex", limit=10_000)
+    assert {h.text for h in found if h.stream == "screen"} == {"early Codex row"}  # built
+    raw = [h for h in found if h.stream == "stdout"]
+    # Past the line: the fixture's raw words, and the rows of the chunk it ends in (once
+    # more, some of them: never missed).
+    assert any("early" not in h.text for h in raw)
+    early = {h.line for h in found if "early" in h.text}
+    assert len(early) >= 3000 - 30 and max(early) == 3000
+    assert await store.output.upkeep() is False  # not complete: its raw entries stay
+    assert await _raw_entries(store, codex)

@@ -37,15 +37,17 @@ if TYPE_CHECKING:
 STREAM = "screen"  # the stream shown for a rendered hit
 # Raw stdout searched through the rendered transcript instead (a condition on an
 # ``output_chunks c``): a pty session's stdout, unless it is still indexed raw (recorded
-# before v15) where the transcript does not reach yet (not complete, and from the line
-# it is built to). Stdout not indexed yet is a pty session's when its session says so
-# (looked up for those chunks only: a scan of every session would cost each search).
+# before v15) where the transcript does not reach yet (not complete, and a chunk not
+# wholly before the line it is built to: rows of a chunk it half covers may then be
+# found twice, never missed). Stdout not indexed yet is a pty session's when its session
+# says so (looked up for those chunks only: a scan of every session would cost each
+# search).
 RAW_SHADOWED = (
     "NOT (c.stream = 'stdout' AND (c.indexed = 3 "
     "OR (c.indexed = 0 AND EXISTS (SELECT 1 FROM sessions p "
     "WHERE p.id = c.session_id AND p.mode = 'pty')) "
     "OR EXISTS (SELECT 1 FROM screen_renders r WHERE r.session_id = c.session_id "
-    "AND (r.complete OR c.first_line < r.line))))"
+    "AND (r.complete OR c.first_line + c.line_count <= r.line))))"
 )
 _BATCHES = (8, 32, 128)
 
