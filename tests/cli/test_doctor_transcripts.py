@@ -65,3 +65,17 @@ def test_doctor_fix_builds_missing_transcripts_and_search_finds_what_was_seen(te
     assert (group["id"], hit["stream"]) == (agent, "screen")
     shown = tether.ok("screen", str(agent), "--at", str(hit["line"]))
     assert "● step 31: read the parser" in shown.splitlines()
+
+
+def test_import_builds_the_transcripts_of_the_terminal_sessions_it_brings(
+    tether, tether_home, tmp_path
+):
+    db = resolve_paths(env={"TETHER_HOME": str(tether_home)}).db
+    claude, _agent = asyncio.run(_record(db))
+    out = tmp_path / "claude.json"
+    tether.ok("export", str(claude), "-o", str(out))
+    tether.ok("import", "--duplicate", str(out))
+    found = tether.json("search", '"Welcome to Claude"')["sessions"]
+    # The copy is searchable as seen at once (the original once its transcript is built).
+    assert [(g["id"], [h["stream"] for h in g["hits"]]) for g in found] == [(3, ["screen"])]
+    assert _finding(json.loads(tether("doctor", "--json").stdout))["count"] == 2  # the originals
