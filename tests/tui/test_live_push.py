@@ -11,9 +11,10 @@ import pytest
 
 from runner import control
 from storage import open_store
+from storage.models import LIVE
 from tests.support.tui_app import make_app, paths_for, pin_environment
 from tui.screens.output import OutputScreen
-from tui.widgets import output_view, screen_view
+from tui.widgets import live_push, output_view, screen_view
 from tui.widgets.output_view import OutputView
 from tui.widgets.screen_view import TerminalView
 
@@ -111,3 +112,28 @@ async def test_output_right_after_a_write_is_written_at_once_while_watched(
     finally:
         async with open_store(paths.db) as store:
             await control.stop(store, paths, s.id, grace=1.0)
+
+
+async def test_a_woken_view_polls_seldom_and_often_again_once_the_run_ends(paths) -> None:  # type: ignore[no-untyped-def]
+    """While the supervisor wakes the view, its poll is a safety net (once a second, not
+    twenty times: an idle live session costs the TUI little); when the run ends, the
+    stream closes and the view polls at its own pace again."""
+    async with open_store(paths.db) as store:
+        s = await control.start_session(store, paths, argv=ECHO, cwd=str(paths.data_dir))
+    app = make_app(paths)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await app.wait_loaded()
+            await app.push_screen(OutputScreen(s.id))
+            view = app.screen.query_one(OutputView)
+            await until(pilot, lambda: view.push.subscribed, "the subscription")
+            assert view.push.poll_interval(output_view.POLL_INTERVAL) == live_push.SUBSCRIBED_POLL
+            async with open_store(paths.db) as store:
+                await control.stop(store, paths, s.id, grace=1.0)
+            await until(pilot, lambda: not view.push.subscribed, "the stream closed")
+            await until(pilot, lambda: view.status not in LIVE, "the end shown")
+            assert view.push.poll_interval(output_view.POLL_INTERVAL) == output_view.POLL_INTERVAL
+    finally:
+        async with open_store(paths.db) as store:
+            if (await store.sessions.get(s.id)).status in LIVE:
+                await control.stop(store, paths, s.id, grace=1.0)

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from textual.worker import Worker
 
 RETRY = 2.0  # seconds between attempts to subscribe
+# While subscribed, a view polls this seldom: each write wakes it, so the poll is only
+# a safety net (a status change, a write made by someone else); an idle live session
+# then costs the TUI one read a second instead of twenty.
+SUBSCRIBED_POLL = 1.0
 
 
 class LivePush:
@@ -36,6 +40,11 @@ class LivePush:
         self.subscribed = False  # the supervisor counts this view as watching (tests look)
         self._worker: Worker[None] | None = None
         self._tried = -RETRY
+
+    def poll_interval(self, interval: float) -> float:
+        """How long a view waits between two polls: ``interval``, or while the supervisor
+        wakes it, ``SUBSCRIBED_POLL`` (whichever is longer)."""
+        return max(interval, SUBSCRIBED_POLL) if self.subscribed else interval
 
     @property
     def listening(self) -> bool:

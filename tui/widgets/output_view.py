@@ -332,7 +332,7 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         once a second, for writes made through this very connection)."""
         while True:
             try:
-                await asyncio.wait_for(self._poke.wait(), POLL_INTERVAL)
+                await asyncio.wait_for(self._poke.wait(), self.push.poll_interval(POLL_INTERVAL))
             except TimeoutError:
                 pass
             forced = self._poke.is_set()

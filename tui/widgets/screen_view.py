@@ -184,7 +184,7 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
                 self.log.error(f"terminal poll failed: {error!r}")
                 await asyncio.sleep(1.0)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), POLL_INTERVAL)
+                await asyncio.wait_for(self._poke.wait(), self.push.poll_interval(POLL_INTERVAL))
             self._poke.clear()
 
     async def _poll(self) -> bool:
