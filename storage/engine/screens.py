@@ -15,8 +15,13 @@ A pty session's supervisor feeds its output through a terminal emulator
   screen, and the screen each run ended on, numbered from 0 per session, indexed in
   ``rendered_words`` (contentless, detail=none: the options of ``output_words``);
 - how far the transcript is built (``screen_renders``): ``complete`` once every ended
-  run is in it. Sessions recorded before v6 have none: their transcript is built on
-  first use (``tether logs --rendered``, the screen view) by ``runner.screen.render``.
+  run is in it. Sessions recorded before v6 have none (nor an import, nor the tail of a
+  run whose supervisor was killed): their transcript is built by ``runner.screen.render``
+  on first use (``tether logs --rendered``, ``tether screen``), by ``tether import`` for
+  what it brings and by ``tether doctor --fix`` for all (``unrendered_sessions``).
+
+Since v15 the transcript is all search reads of a pty session's stdout, which is not
+indexed itself (storage/engine/output_index.py, search/rendered.py).
 
 Nothing here knows an emulator: snapshots are bytes.
 """
