@@ -90,13 +90,19 @@ def _connect_fast(ctx: Ctx, record: bool) -> tuple[int, Any, dict[str, Any]] | N
 
 def _reconcile_later(ctx: Ctx, failed: list[BaseException]) -> Callable[[], None]:
     """What ``ctx.read`` does before every command (reconcile, kick the queue), run
-    once the first screen is drawn; an error is kept for after the attachment rather
-    than written over the session's screen."""
+    once the first screen is drawn (or after the attachment, if it ended before any
+    screen came); only the first call does it. An error is kept for after the
+    attachment rather than written over the session's screen."""
+    done = False
 
     async def nothing(_reader: Any) -> None:
         return None
 
     def run() -> None:
+        nonlocal done
+        if done:
+            return
+        done = True
         try:
             ctx.read(nothing)
         except Exception as e:  # noqa: BLE001 - said after detaching (fail)
@@ -148,15 +154,12 @@ def cmd_attach(ctx: Ctx) -> int:
     session_id, sock, hello = got
     terminal = bool(hello.get("terminal"))
     print(greeting(session_id, terminal, key), file=sys.stderr, flush=True)
+    later = _reconcile_later(ctx, failed) if fast else None
     with sock:
         title = f"tether #{session_id} ({key.shown} detaches)"
-        outcome = run_attached(
-            sock,
-            terminal=terminal,
-            key=key,
-            title=title,
-            on_screen=_reconcile_later(ctx, failed) if fast else None,
-        )
+        outcome = run_attached(sock, terminal=terminal, key=key, title=title, on_screen=later)
+    if later is not None:
+        later()  # when no screen came (it does nothing the second time)
     if outcome.how == "lost":  # it may have ended with its end frame still queued
         outcome = _after_loss(ctx, session_id, outcome)
     line, code = farewell(session_id, outcome)
