@@ -5,8 +5,16 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from storage.records import (  # noqa: F401  (what __getattr__ gives, for type checkers)
+        AppendResult,
+        AuditEntry,
+        IntegrityReport,
+        ProcessIdentity,
+    )
 
 STATUSES = ("pending", "running", "paused", "succeeded", "failed", "stopped", "lost")
 STREAMS = ("stdout", "stderr", "system", "input")
@@ -249,20 +257,6 @@ def total_duration(runs: Iterable[Run], now: float) -> float:
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessIdentity:
-    """Where a run's processes are, told safely: a pid means something only with the
-    host and boot it belongs to, and only together with the process's start time
-    (a pid alone may have been given to another process since)."""
-
-    host: str
-    boot: str
-    supervisor_pid: int
-    supervisor_start: int
-    command_start: int | None = None
-    socket: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Line:
     """One line of output. ``number`` is 0-based and global within the session."""
 
@@ -358,13 +352,6 @@ def chunk_from_row(row: sqlite3.Row | tuple) -> OutputChunk:
 
 
 @dataclass(frozen=True, slots=True)
-class AppendResult:
-    first_line: int
-    line_count: int
-    chunks: int
-
-
-@dataclass(frozen=True, slots=True)
 class SearchHit:
     session_id: int
     line: int  # 0-based line number
@@ -387,17 +374,17 @@ class SearchHit:
         return cut, spans
 
 
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    id: int
-    at: float
-    actor: str
-    action: str
-    session_id: int | None
-    detail: Any
+# Records that only some commands use live in storage.records and are made when first
+# asked for (PEP 562): building a dataclass costs about half a millisecond, and a
+# one-query command (tether search, ls) needs none of these.
+_RECORDS = frozenset({"ProcessIdentity", "AppendResult", "AuditEntry", "IntegrityReport"})
 
 
-@dataclass(frozen=True, slots=True)
-class IntegrityReport:
-    ok: bool
-    problems: tuple[str, ...] = field(default_factory=tuple)
+def __getattr__(name: str) -> Any:
+    if name in _RECORDS:
+        from storage import records
+
+        value = getattr(records, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'storage.models' has no attribute {name!r}")

@@ -189,7 +189,8 @@ def test_tether_search_loads_no_event_loop_no_parser_and_no_agents(seeded, words
     tether, _ = seeded
     loaded = _imported(tether, "search", *words)
     assert {"cli.search", "storage.engine.search.core"} <= loaded  # it did search
-    for heavy in ("asyncio", "aiosqlite", "textual", "agents", "shutil", "cli.sessions"):
+    unneeded = ("asyncio", "aiosqlite", "textual", "agents", "shutil", "cli.sessions")
+    for heavy in (*unneeded, "storage.records"):
         assert heavy not in loaded, heavy
 
 
