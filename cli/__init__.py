@@ -166,6 +166,49 @@ def _search_args(argv: Sequence[str]) -> argparse.Namespace | None:
     return quick_args(argv)
 
 
+class _Parsed(argparse.Namespace):
+    """What the parser would make of ``_argv``, made without it; its ``_parser`` (for a
+    usage error found later) is built only if asked for."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "_parser":
+            raise AttributeError(name)
+        argv = self.__dict__["_argv"]
+        return parse(build_parser(argv), argv)._parser
+
+
+def _read_args(argv: Sequence[str]) -> argparse.Namespace | None:
+    """``tether ls [--json]`` and ``tether logs ID [--tail N]`` parsed without building
+    a parser: cli.sessions registers eleven commands, and building their parsers costs
+    a one-query command more than its query (5-10 ms; argparse's formatter also loads
+    shutil and locale). Anything else goes through the parser; tests/cli/
+    test_search_fast.py checks both give the same."""
+    argv = list(argv)
+    if argv in (["ls"], ["ls", "--json"]):
+        from .sessions import cmd_ls
+
+        return _Parsed(
+            _argv=argv, db=None, command="ls", query=[], status=None, tag=None,
+            attention=None, all=False, limit=None, json=len(argv) == 2, func=cmd_ls,
+        )  # fmt: skip
+    if len(argv) not in (2, 4) or argv[0] != "logs" or argv[1].startswith("-"):
+        return None
+    tail = None
+    if len(argv) == 4:
+        if argv[2] not in ("--tail", "-n") or argv[3].startswith("-"):
+            return None
+        try:
+            tail = int(argv[3])  # as type=int does
+        except ValueError:
+            return None
+    from .logs import cmd_logs
+
+    return _Parsed(
+        _argv=argv, db=None, command="logs", id=argv[1], follow=False, tail=tail,
+        stream=None, timestamps=False, json=False, raw=False, rendered=False, func=cmd_logs,
+    )  # fmt: skip
+
+
 # Commands that only read and leave nothing running: as a process of their own, they end
 # without Python's teardown (see ``_leave``).
 QUICK_EXIT = frozenset({"search", "ls", "logs"})
@@ -196,7 +239,12 @@ def _leave(code: int) -> None:
 def run(argv: Sequence[str], *, quick_exit: bool = False) -> int:
     """Run the command ``argv`` (without the program name); its exit code. With
     ``quick_exit`` the process ends with ``os._exit`` right after (``_leave``)."""
-    args = _attach_args(argv) or _search_args(argv) or parse(build_parser(argv), argv)
+    args = (
+        _attach_args(argv)
+        or _search_args(argv)
+        or _read_args(argv)
+        or parse(build_parser(argv), argv)
+    )
     try:
         ctx = Ctx.from_args(args)
         ctx.quick_exit = quick_exit

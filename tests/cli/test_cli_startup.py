@@ -61,8 +61,9 @@ def session(tether) -> str:
         (("ls",), READ),
         (("ls", "--json"), READ),
         (("show", "{sid}"), READ),
-        (("logs", "{sid}", "--tail", "20"), READ | {"cli.logs"}),
-        (("logs", "{sid}"), READ | {"cli.logs"}),
+        # (parsed without the parser: cli.sessions, which registers logs, is not needed)
+        (("logs", "{sid}", "--tail", "20"), READ - {"cli.sessions"} | {"cli.logs"}),
+        (("logs", "{sid}"), READ - {"cli.sessions"} | {"cli.logs"}),
         (("search", "needle-17"), {"cli", "cli.context", "cli.search"}),
         (("--version",), {"cli", "cli.context"}),
     ],

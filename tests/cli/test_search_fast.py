@@ -259,3 +259,50 @@ def test_search_ms_is_recorded_without_a_checkpoint(seeded):
     assert samples() == before + 2
     wal = db.with_name(db.name + "-wal")
     assert wal.exists() and wal.stat().st_size > 0
+
+
+# ``tether ls`` and ``tether logs ID [--tail N]`` take the same short way (cli._read_args).
+READ_ARGV = [["ls"], ["ls", "--json"], ["logs", "1"], ["logs", "#1", "--tail", "2"]]
+READ_ARGV += [["logs", "1", "-n", "3"], ["logs", "1", "--tail", "0"]]
+
+
+@pytest.mark.parametrize("argv", READ_ARGV, ids=" ".join)
+def test_read_args_are_the_parsers(argv):
+    quick = cli._read_args(argv)
+    assert quick is not None
+    found = {k: v for k, v in vars(quick).items() if k not in ("_argv", "func")}
+    parsed = _parsed(argv)
+    assert parsed is not None
+    assert found == {k: v for k, v in parsed.items() if k != "func"}
+    assert quick._parser.format_usage() == _parsed_parser(argv).format_usage()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["ls", "-a"],
+        ["ls", "api"],
+        ["logs"],
+        ["logs", "-f", "1"],
+        ["logs", "1", "-f"],
+        ["logs", "1", "--tail", "x"],
+        ["logs", "1", "--tail", "-1"],
+        ["logs", "1", "--tail=2"],
+        ["logs", "1", "2", "3"],
+    ],
+)
+def test_other_ls_and_logs_go_through_the_parser(argv):
+    assert cli._read_args(argv) is None
+
+
+@pytest.mark.parametrize("argv", READ_ARGV, ids=" ".join)
+def test_ls_and_logs_print_what_the_parser_way_prints(seeded, argv):
+    tether, db = seeded
+    short, long = tether(*argv), tether("--db", str(db), *argv)
+    assert (short.returncode, short.stdout, short.stderr) == (
+        long.returncode,
+        long.stdout,
+        long.stderr,
+    )
+    assert short.returncode == 0
+    assert short.stdout or argv[-1] == "0"
