@@ -196,7 +196,9 @@ class OutputBuffer:
                     self.spill = None
                     spill.close()
             else:
-                return self._drop_into_spill(spill, stream, len(data), at)
+                lost = self._drop_into_spill(spill, stream, len(data), at)
+                if lost is not None:
+                    return lost
         if not may_drop or self.size + len(data) <= self.limit:
             self._keep(stream, data, at)
             return 0
@@ -213,13 +215,21 @@ class OutputBuffer:
         self.dropped += lost
         return lost
 
-    def _drop_into_spill(self, spill: SpillFile, stream: str, n: int, at: float) -> int:
+    def _drop_into_spill(self, spill: SpillFile, stream: str, n: int, at: float) -> int | None:
+        """Record ``n`` dropped bytes as a gap in the spill; None when the spill broke
+        while it held nothing: it is gone, and memory takes what it can, in order."""
         try:
             spill.add_gap(stream, n, at)
         except OSError as e:
             self.spill_error = str(e)
             spill.broken = True
-            return self._lost_after_spill(stream, n, at)
+            if spill.active:
+                return self._lost_after_spill(stream, n, at)
+            # Nothing to read back: a gap kept for after it would come after output
+            # that arrives later and goes to memory.
+            self.spill = None
+            spill.close()
+            return None
         self.dropped += n
         return n
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from runner.buffer import Gap, OutputBuffer, Piece, SpillFile
@@ -38,6 +38,11 @@ def _break(spill: SpillFile) -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(ops=ops, spill_limit=st.sampled_from([0, 2000, 20000]))
+# CI found it: a spill that broke while empty kept its gap for after it, behind a byte
+# that came later and went to memory.
+@example(
+    ops=[("break",), ("add", "stdout", 1983, True), ("add", "stdout", 1, False)], spill_limit=2000
+)
 def test_order_is_kept_and_drops_are_accounted_for(tmp_path_factory, ops, spill_limit):
     directory = str(tmp_path_factory.mktemp("spill"))
     spill = SpillFile(directory, spill_limit) if spill_limit else None
