@@ -115,18 +115,8 @@ class PendingRenders:
 async def pending_renders(store: Store) -> PendingRenders:
     from storage.engine import screens
 
-    ids = list(reversed(await screens.unrendered_sessions(store)))
-    size = 0
-    for start in range(0, len(ids), 500):
-        part = ids[start : start + 500]
-        size += int(
-            await store.scalar(
-                "SELECT coalesce(sum(output_bytes), 0) FROM sessions "
-                f"WHERE id IN ({','.join('?' * len(part))})",
-                part,
-            )
-        )
-    return PendingRenders(tuple(ids), size)
+    found = await screens.unrendered_output(store)
+    return PendingRenders(tuple(sid for sid, _ in reversed(found)), sum(n for _, n in found))
 
 
 async def render_pending(

@@ -246,9 +246,15 @@ async def rendered_count(store: Any, session_id: int) -> int:
 async def unrendered_sessions(store: Any) -> list[int]:
     """Ended pty sessions whose transcript is not (wholly) built: older recordings,
     or a supervisor that was killed."""
+    return [sid for sid, _ in await unrendered_output(store)]
+
+
+async def unrendered_output(store: Any) -> list[tuple[int, int]]:
+    """``unrendered_sessions`` with their output's size: ``(id, bytes)`` by id."""
     rows = await store.fetchall(
-        "SELECT s.id FROM sessions s LEFT JOIN screen_renders r ON r.session_id = s.id "
+        "SELECT s.id, s.output_bytes FROM sessions s "
+        "LEFT JOIN screen_renders r ON r.session_id = s.id "
         "WHERE s.mode = 'pty' AND s.status NOT IN ('pending', 'running', 'paused') "
         "AND s.output_lines > 0 AND coalesce(r.complete, 0) = 0 ORDER BY s.id"
     )
-    return [r[0] for r in rows]
+    return [(r[0], r[1]) for r in rows]
