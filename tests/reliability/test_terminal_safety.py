@@ -167,17 +167,25 @@ def _real_tui(db: Path, until: bytes) -> bytes:
     return out
 
 
-async def _screens(app, pilot, sid: int, search: str) -> dict[str, tuple[list[str], str]]:
+async def _screens(
+    app, pilot, sid: int, search: str, *, name: str, detail_shows: str = ""
+) -> dict[str, tuple[list[str], str]]:
     """Segments and text of the list, detail, output and search screens, each taken
-    once it shows what it is meant to (waited for, not slept on)."""
+    once it shows what it is meant to (waited for, not slept on): the list its row
+    (``name``) and the preview's last line, the detail ``detail_shows``."""
     shown = {}
     await app.wait_loaded()
-    shown["session list"] = await _shown_when(app, pilot, lambda t: "e16" in t, "the preview")
+    shown["session list"] = await _shown_when(
+        app, pilot, lambda t: "e16" in t and name in t, "the row and the preview"
+    )
     detail = DetailScreen(app.state, sid)
     app.push_screen(detail)
-    await _shown_when(app, pilot, lambda _: app.screen is detail and detail.ready, "the detail")
-    await app.wait_idle()
-    shown["detail"] = _all_segments(app)
+    shown["detail"] = await _shown_when(
+        app,
+        pilot,
+        lambda t: app.screen is detail and detail.ready and detail_shows in t,
+        "the detail",
+    )
     await app.pop_screen()
     view = await open_output(pilot, sid)
     rows = range(view.scrollable_content_region.height)
@@ -210,7 +218,7 @@ async def test_the_tui_shows_hostile_output_without_obeying_it(tmp_path, figures
     sid = await _seed_hostile(db, metadata=False)
     app = output_app(db)
     async with app.run_test(size=(160, 50)) as pilot:
-        shown = await _screens(app, pilot, sid, "s05 OR e09")
+        shown = await _screens(app, pilot, sid, "s05 OR e09", name="plain")
     for what, (segments, _) in shown.items():
         assert_safe("\n".join(segments), what, words=False)
     assert_safe(shown["live output view"][1], "live output view")
@@ -233,7 +241,7 @@ async def test_the_tui_shows_hostile_names_commands_and_notes_without_obeying_th
     leaked = [seq for seq in OSC_52 + TITLES if seq in out]
     app = output_app(db)
     async with app.run_test(size=(160, 50)) as pilot:
-        shown = await _screens(app, pilot, sid, "s05 OR e09")
+        shown = await _screens(app, pilot, sid, "s05 OR e09", name="evil", detail_shows="notes")
     for what, (segments, _) in shown.items():
         assert_safe("\n".join(segments), what, words=False)
     assert "evil" in shown["session list"][1] and "notes" in shown["detail"][1]
