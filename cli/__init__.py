@@ -163,7 +163,8 @@ def _search_args(argv: Sequence[str]) -> argparse.Namespace | None:
         return None
     from .search import quick_args
 
-    return quick_args(argv)
+    found = quick_args(argv)
+    return None if found is None else _Parsed(_argv=list(argv), **found)
 
 
 class _Parsed(argparse.Namespace):

@@ -272,20 +272,7 @@ FLAGS = {"--json": "json", "--rank": "rank", "--no-counts": "no_counts"}
 VALUES = {"--limit": "limit", "--page": "page", "--db": "db"}
 
 
-class _Quick(argparse.Namespace):
-    """What parsing ``tether search ...`` gives; its ``_parser`` (for a usage error found
-    later) is built only if asked for."""
-
-    def __getattr__(self, name: str) -> Any:
-        if name != "_parser":
-            raise AttributeError(name)
-        from cli import build_parser, parse
-
-        argv = ["search", "x"]
-        return parse(build_parser(argv), argv)._parser
-
-
-def quick_args(argv: Sequence[str]) -> argparse.Namespace | None:
+def quick_args(argv: Sequence[str]) -> dict[str, Any] | None:
     """``tether search WORDS...`` (with options spelled out: ``--json``, ``--limit N``...)
     parsed without building a parser: argparse's formatter loads shutil and locale,
     several ms of a command that should take little more than Python's own start.
@@ -323,7 +310,7 @@ def quick_args(argv: Sequence[str]) -> argparse.Namespace | None:
             return None
     if not words:
         return None
-    return _Quick(**found, command="search", query=words, func=cmd_search)
+    return {**found, "command": "search", "query": words, "func": cmd_search}
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
