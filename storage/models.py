@@ -360,6 +360,7 @@ class SearchHit:
     text: str  # the plain line
     spans: tuple[tuple[int, int], ...]  # highlight positions in ``text``
     chunk_id: int
+    row: int | None = None  # a rendered hit's row of the transcript (0-based); else None
 
     def snippet(self, width: int = 120) -> tuple[str, tuple[tuple[int, int], ...]]:
         """The line cut to ``width`` around the first match, with shifted spans."""

@@ -198,6 +198,18 @@ async def snapshots_before(
     return _snapshot(row) if row else None
 
 
+async def final_snapshot_after(store: Any, session_id: int, row: int) -> ScreenSnapshot | None:
+    """The screen that ended the run whose transcript holds row ``row``: the first final
+    snapshot whose transcript (``rendered``: rows through that screen) goes past it.
+    None when that run has none (it is running, or its supervisor was killed)."""
+    found = await store.fetchone(
+        f"SELECT {_SNAP_COLS} FROM screen_snapshots WHERE session_id = ? AND final "
+        "AND rendered > ? ORDER BY rendered, id LIMIT 1",
+        (session_id, row),
+    )
+    return _snapshot(found) if found else None
+
+
 async def snapshot_count(store: Any, session_id: int) -> int:
     return int(
         await store.scalar(

@@ -12,7 +12,9 @@ sessions are.
 
 A rendered hit is a ``SearchHit`` with stream ``screen``; its ``line`` is the last
 output line before its row scrolled off (``tether screen ID --at LINE``, LINE as shown,
-then shows it on the screen, at the top), ``chunk_id`` the id of its ``rendered_chunks`` row.
+then shows it on the screen, at the top), ``chunk_id`` the id of its ``rendered_chunks`` row,
+``row`` its row of the transcript. (A row of the screen a run ended on did not scroll off:
+its ``line`` is only near; ``screens.final_snapshot_after`` finds that screen.)
 Pages of a search hold both kinds, merged newest first (``merged_hits``; a page
 cursor ``x:OUTPUT|RENDERED`` says where each stands). The index has no positions
 (detail=none, as ``output_words``), so phrases are asked as their words and checked in
@@ -58,7 +60,7 @@ class RenderedSearch:
 
     WORDS = "rendered_words"  # the index
     CHUNKS = "rendered_chunks"  # its rows: id, session_id, at, text
-    COLUMNS = "c.id, c.session_id, c.line, c.row_count, c.at, c.text"  # what _hits takes
+    COLUMNS = "c.id, c.session_id, c.line, c.row_count, c.at, c.text, c.first_row"  # for _hits
 
     def __init__(
         self,
@@ -88,17 +90,21 @@ class RenderedSearch:
         self.filters = " AND ".join(where)
 
     def _hits(self, row: Any) -> list[SearchHit]:
-        cid, sid, line, count, at, text = tuple(row)
+        cid, sid, line, count, at, text, first = tuple(row)
         found: list[LineMatch] = self.scanner.scan(text.encode(), False)
         # The last moment the row was on the screen: the line before the one that
         # scrolled it off, taking the chunk's rows to have scrolled a line apart
         # (storage.engine.screens: ``line`` is the first line not fed when its last row
         # went). So the screen once that line is written (``tether screen --at``, which
         # takes the hit's line as shown, 1-based: lines up to it fed) shows the row.
+        # ``row`` is its place in the transcript (the TUI scrolls the transcript there).
         return [
-            SearchHit(sid, max(0, line - (count - m.index) - 1), STREAM, at, m.text, m.spans, cid)
+            SearchHit(
+                sid, max(0, line - (count - m.index) - 1), STREAM, at, m.text, m.spans, cid,
+                first + m.index,
+            )
             for m in found
-        ]
+        ]  # fmt: skip
 
     async def newest(
         self, limit: int, cursor: tuple[int, int] | None
