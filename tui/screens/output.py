@@ -6,6 +6,11 @@ line (``i``) that sends a line to the session's stdin. ``s`` stops, ``p`` pauses
 continues, ``r`` resumes: the app's session actions (``tui.actions``), which talk to
 the session's supervisor. ``escape`` closes the bar that is open, else goes back.
 
+Opened at a search hit on a pty session's transcript (``place``), it shows the hit
+where it was seen: on the screen its run ended on, or in the rendered transcript at its
+row (``tui.widgets.screen_place`` finds which); ``v`` goes on to the other and to the raw
+stream at the hit's line, all of that moment. ``I`` leaves the moment for the live screen.
+
 A running pty session also has an interactive mode (``I``): the screen attaches to
 the session (``tui.widgets.interactive``) at the view's size and every key and paste
 goes to the program, encoded as a terminal would (``tui.widgets.interactive_keys``),
@@ -41,6 +46,7 @@ if TYPE_CHECKING:
     from textual.worker import Worker
 
     from storage import Session
+    from tui.widgets.screen_place import HitPlace
 
 
 class OutputHeader(Widget):
@@ -108,6 +114,7 @@ class OutputScreen(TetherScreen[None]):
         *,
         line: int | None = None,
         highlight: str | Sequence[str] | None = None,
+        place: HitPlace | None = None,
         follow: bool = True,
         name: str | None = None,
         id: str | None = None,
@@ -116,9 +123,12 @@ class OutputScreen(TetherScreen[None]):
         self.session_id = session_id
         self._follow = follow
         self._status: str | None = None  # as last seen; decides which keys apply
-        self._line = line
+        self._line = place.line if place is not None and line is None else line
         self._highlight = highlight
-        self._mode: str | None = None  # what a pty session shows: screen, transcript, stream
+        self._place = place  # a search hit on its transcript: shown where it was seen
+        # What a pty session shows: screen, transcript, stream. At a hit, the screen
+        # until the terminal view has found where the hit was seen (Located).
+        self._mode: str | None = "screen" if place is not None else None
         self._pty = False
         self._link: InteractiveLink | None = None  # attached: every key goes to the session
 
@@ -151,6 +161,8 @@ class OutputScreen(TetherScreen[None]):
         yield TerminalView(
             self.session_id,
             mode="transcript" if self._mode == "transcript" else "screen",
+            place=self._place,
+            highlight=self._highlight if self._place is not None else None,
             id="terminal-view",
         )
         with Horizontal(id="find-bar"):
@@ -197,6 +209,11 @@ class OutputScreen(TetherScreen[None]):
             self._status = event.session.status
             self.refresh_bindings()
 
+    @on(TerminalView.Located)
+    def _located(self, event: TerminalView.Located) -> None:
+        if self._link is None and self._mode in ("screen", "transcript"):
+            self._show_mode(event.where)
+
     def on_screen_resume(self) -> None:
         self.tether.state.set_place("output", self.session_id)
 
@@ -220,7 +237,8 @@ class OutputScreen(TetherScreen[None]):
                 header.append(f"  interactive — {self._leave_key.shown} to leave", "bold reverse")
                 header.append(f"  {cols}x{rows}", "dim")
             elif self._mode in ("screen", "transcript"):
-                header.append(f"  {self._mode}", "dim")
+                pinned = self.query_one(TerminalView).place_label
+                header.append(f"  {pinned or self._mode}", "dim")
             elif view.follow:
                 header.append("  following", "dim")
             elif view.pending_lines:
@@ -340,6 +358,7 @@ class OutputScreen(TetherScreen[None]):
         terminal = self.query_one(TerminalView)
         for bar in (self.query_one("#input-line"), self.query_one("#find-bar")):
             bar.remove_class("-open")
+        terminal.go_live()  # at a hit: keys go to the session as it is now
         if self._mode != "screen":
             self._show_mode("screen")
         link = InteractiveLink(self.session_id)

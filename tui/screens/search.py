@@ -7,10 +7,11 @@ chunks. Results come first without counts, then the per-session counts.
 
 The input keeps the focus: ``up``/``down``/``pageup``/``pagedown`` move through the
 hits, ``enter`` opens the live output view at the hit's line with the words
-highlighted (on a session header, or a hit in an agent's conversation: its detail
-screen), ``escape`` goes back. With an
-empty query the list offers the recent queries (saved in ``settings`` as soon as a
-query has shown results for a moment, or is used).
+highlighted (a hit on a terminal session's rendered transcript: where it was seen, on
+the screen its run ended on or in the transcript at its row, ``open_hit``; on a
+session header, or a hit in an agent's conversation: its detail screen), ``escape``
+goes back. With an empty query the list offers the recent queries (saved in
+``settings`` as soon as a query has shown results for a moment, or is used).
 """
 
 from __future__ import annotations
@@ -425,10 +426,23 @@ class SearchScreen(TetherScreen[None]):
         if row.kind == "hit" and row.hit is not None and row.hit.stream == "agent":
             self.tether.open_detail(row.session_id)  # a conversation's entry: no output line
         elif row.kind == "hit" and row.hit is not None and self._query is not None:
-            words = render.highlight_words(self._query)
-            self.tether.open_output(row.hit.session_id, line=row.hit.line, highlight=words or None)
+            self.open_hit(row.hit, render.highlight_words(self._query))
         else:
             self.tether.open_detail(row.session_id)
+
+    def open_hit(self, hit: SearchHit, words: list[str]) -> None:
+        """The output screen at ``hit``, its words highlighted: a pipe session's stream
+        at its line; a terminal session's hit (a row of its rendered transcript) where
+        it was seen, on a screen or in the transcript (tui.widgets.screen_place)."""
+        from tui.widgets.screen_place import HitPlace
+
+        place = HitPlace.of(hit)
+        if place is None:
+            self.tether.open_output(hit.session_id, line=hit.line, highlight=words or None)
+            return
+        from tui.screens.output import OutputScreen
+
+        self.app.push_screen(OutputScreen(hit.session_id, highlight=words or None, place=place))
 
     def action_back(self) -> None:
         self._remember_current()

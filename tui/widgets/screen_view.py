@@ -11,12 +11,19 @@ redrawn (``render_line`` draws one row from a cache of strips keyed by its runs)
 Two modes: ``screen`` draws the terminal at its own size (scrollbars when the view is
 smaller), with its colours and cursor; ``transcript`` lists what scrolled off the main
 screen, then the screen's rows, and follows its end.
+
+Opened at a search hit (``place``), the view is pinned to that moment instead of live:
+``screen`` is the screen the hit was seen on (the one its run ended on, or the screen
+as it was at the hit's line), ``transcript`` the stored transcript read a page at a time
+around the hit's row (``screen_place``); the hit's words are highlighted, its own row
+more strongly. Nothing is polled then; ``go_live`` (interactive mode) lets go of it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -27,6 +34,7 @@ from rich.text import Text
 from textual import work
 from textual.binding import Binding
 from textual.geometry import Size
+from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -34,8 +42,10 @@ from textual.strip import Strip
 from runner.screen.base import DEFAULT_STYLE, CellStyle, Cursor, StyledRun
 from runner.screen.state import shown_lines
 from storage.models import LIVE
+from storage.query.find import Finder
 from tui.widgets.live_push import LivePush
 from tui.widgets.output_view import SCROLL_BINDINGS
+from tui.widgets.screen_place import SCREEN, TRANSCRIPT, HitPlace, locate, row_of, screen_at
 
 if TYPE_CHECKING:
     from runner.screen.replay import ScreenReplay
@@ -44,6 +54,16 @@ if TYPE_CHECKING:
 POLL_INTERVAL = 0.05  # seconds, as the output view
 IDLE_REFRESH_TICKS = 20
 MODES = ("screen", "transcript")
+PAGE_ROWS = 500  # transcript rows read at a time when pinned to a hit
+KEEP_PAGES = 40  # pages of them kept in memory
+Mark = tuple[int, int, Style]  # characters start..end of a row drawn in a style
+
+
+def _load_emulator() -> None:
+    """Load the emulator (a few hundred milliseconds the first time: in a thread)."""
+    from runner.screen import screen_class
+
+    screen_class()
 
 
 def _colour(value: int | str | None) -> Color | None:
@@ -105,8 +125,29 @@ def row_segments(runs: list[StyledRun], base: Style, cursor_x: int | None) -> li
     return segments
 
 
+def marked(segments: list[Segment], marks: Sequence[Mark]) -> list[Segment]:
+    """``segments`` with the characters of each mark (offsets into their joined text)
+    drawn in the mark's style on top of their own."""
+    if not marks:
+        return segments
+    out: list[Segment] = []
+    pos = 0
+    for segment in segments:
+        text, style = segment.text, segment.style or Style()
+        end = pos + len(text)
+        cuts = sorted({pos, end, *(x for a, b, _ in marks for x in (a, b) if pos < x < end)})
+        for a, b in zip(cuts, cuts[1:], strict=False):
+            shown = style
+            for start, stop, mark in marks:
+                if start <= a and b <= stop:
+                    shown = shown + mark
+            out.append(Segment(text[a - pos : b - pos], shown))
+        pos = end
+    return out
+
+
 class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
-    """A pty session's emulated screen or rendered transcript, live."""
+    """A pty session's emulated screen or rendered transcript, live (or at a hit)."""
 
     BINDINGS = [
         *SCROLL_BINDINGS,
@@ -114,12 +155,25 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
         Binding("end,G", "scroll_end", "End", show=False),
     ]
 
+    COMPONENT_CLASSES = {"terminal-view--match", "terminal-view--current-match"}
+
     DEFAULT_CSS = """
     TerminalView {
         background: $surface;
         color: $foreground;
+        & > .terminal-view--match { background: $warning 40%; }
+        & > .terminal-view--current-match { background: $warning; color: $background; }
     }
     """
+
+    class Located(Message):
+        """A view opened at a search hit shows it in ``where`` (first: the mode that
+        shows the hit as it was seen; then after each change of mode)."""
+
+        def __init__(self, view: TerminalView, where: str) -> None:
+            super().__init__()
+            self.view = view
+            self.where = where
 
     mode: reactive[str] = reactive("screen", init=False)
     """``screen`` or ``transcript``."""
@@ -130,6 +184,8 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
         session_id: int,
         *,
         mode: str = "screen",
+        place: HitPlace | None = None,
+        highlight: str | Sequence[str] | None = None,
         store: Store | None = None,
         name: str | None = None,
         id: str | None = None,
@@ -138,6 +194,15 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
         super().__init__(name=name, id=id, classes=classes)
         self.session_id = session_id
         self._store = store
+        self.place = place  # pinned to a search hit: that moment, not the live screen
+        self._finder = Finder.of(highlight)
+        self._marks: tuple[Style, Style] | None = None  # match, current (from the CSS)
+        self._hit_y: int | None = None  # the hit's row on the pinned screen
+        self._screen_until: int | None = None  # lines fed for the pinned screen
+        self._end_of_run = False  # the pinned screen is the one its run ended on
+        self._pages: dict[int, list[str]] = {}  # stored transcript rows, a page each
+        self._asked: set[int] = set()  # pages being read
+        self._total: int | None = None  # stored transcript rows
         self.set_reactive(TerminalView.mode, mode)
         self.replay: ScreenReplay | None = None
         self._rows: list[list[StyledRun]] = []
@@ -161,8 +226,46 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
 
     @property
     def idle(self) -> bool:
-        """Everything stored when last polled is on screen (tests wait for this)."""
-        return self._ready
+        """Everything stored when last polled is on screen (tests wait for this); at a
+        hit, the rows on screen are read."""
+        return self._ready and not self._asked
+
+    @property
+    def hit_row(self) -> int | None:
+        """At a hit: the hit's row in what the mode shows (the screen's row, or the
+        transcript's), if it is known."""
+        if self.place is None:
+            return None
+        return self.place.row if self.mode == TRANSCRIPT else self._hit_y
+
+    @property
+    def place_label(self) -> str:
+        """Where a view pinned to a hit stands, for the header ("" when live)."""
+        if self.place is None:
+            return ""
+        if self.mode == TRANSCRIPT:
+            return f"transcript at row {self.place.row + 1:,}"
+        if self._screen_until is None:
+            return "screen …"
+        where = "the end of its run" if self._end_of_run else f"line {self._screen_until:,}"
+        return f"screen as it was at {where}"
+
+    def row_text(self, y: int) -> str:
+        """The plain text of view row ``y`` as drawn."""
+        return self.render_line(y).text
+
+    def go_live(self) -> None:
+        """Leave the hit's moment: the live screen from now on."""
+        if self.place is None:
+            return
+        self.workers.cancel_group(self, "terminal-place")
+        self.place = None
+        self.replay, self._rows, self._cursor, self._seen = None, [], None, None
+        self._pages.clear()
+        self._asked.clear()
+        self._strips.clear()
+        self._ready = False
+        self._feed_loop()
 
     def lines_shown(self) -> list[str]:
         """The text of the screen's rows (screen mode) or of the transcript."""
@@ -176,6 +279,9 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
 
     @work(group="terminal-feed", exit_on_error=False)
     async def _feed_loop(self) -> None:
+        if self.place is not None:
+            await self._open_place(self.place)
+            return
         while True:
             try:
                 if not await self._poll():
@@ -249,9 +355,140 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
 
     def watch_mode(self) -> None:
         self._strips.clear()
+        if self.place is not None:
+            self._ready = False
+            self._prepare(self.mode)
+            return
         self.scroll_to(0, 0, animate=False, force=True)
         self._update()
         self.refresh()
+
+    # -- at a search hit ------------------------------------------------------------------
+    async def _open_place(self, place: HitPlace) -> None:
+        """Find which view shows the hit, show it there, say so (``Located``)."""
+        try:
+            session = await self.store.sessions.get(self.session_id)
+            if session is None:
+                self.status = "gone"
+                self._ready = True
+                return
+            self.status = session.status
+            await asyncio.to_thread(_load_emulator)
+            found = await locate(self.store, self.session_id, place)
+            if self.place is not place:
+                return  # gone live meanwhile
+            if found.replay is not None:
+                self._end_of_run = True
+                self._pin_screen(found.replay, found.until, found.screen_row)
+            self.set_reactive(TerminalView.mode, found.where)
+            await self._prepare_now(found.where)
+        except Exception as error:  # the screen stays up; say why in the log
+            self.log.error(f"opening the hit's place failed: {error!r}")
+            self._ready = True
+
+    @work(group="terminal-place", exclusive=True, exit_on_error=False)
+    async def _prepare(self, mode: str) -> None:
+        await self._prepare_now(mode)
+
+    async def _prepare_now(self, mode: str) -> None:
+        """What ``mode`` shows of the hit's moment, read if it is not yet; the hit in view."""
+        place = self.place
+        if place is None:
+            return
+        if mode == SCREEN:
+            if self._screen_until is None:
+                replay = await screen_at(self.store, self.session_id, place.line + 1)
+                if self.place is not place:
+                    return
+                self._pin_screen(replay, place.line + 1, None)
+            cols, rows = self.replay.screen.size if self.replay is not None else (0, 0)
+            self.virtual_size = Size(cols, rows)
+            target = self._hit_y or 0
+        else:
+            if self._total is None:
+                from storage.engine import screens
+
+                self._total = await screens.rendered_count(self.store, self.session_id)
+            page = place.row // PAGE_ROWS
+            for n in (page, page - 1, page + 1):
+                if 0 <= n * PAGE_ROWS < self._total:
+                    await self._read_page(n)
+            width = max((len(r) for p in self._pages.values() for r in p), default=0)
+            self.virtual_size = Size(width, self._total)
+            target = place.row
+        self._strips.clear()
+        height = self.scrollable_content_region.height or self.size.height or 1
+        self.scroll_to(x=0, y=max(0, target - height // 3), animate=False, force=True)
+        self._ready = True
+        self.refresh()
+        if self.mode == mode:  # (not toggled away meanwhile)
+            self.post_message(self.Located(self, mode))
+
+    def _pin_screen(self, replay: ScreenReplay, until: int, hit_y: int | None) -> None:
+        from runner.screen.state import shown_lines
+
+        assert self.place is not None
+        self.replay = replay
+        self._rows = replay.screen.styled_lines()
+        self._cursor = None  # a moment of the past: no cursor blinking in it
+        self._screen_until = until
+        if hit_y is None:
+            hit_y = row_of(shown_lines(replay.screen.lines()), self.place.text)
+        self._hit_y = hit_y
+
+    async def _read_page(self, n: int) -> None:
+        from storage.engine import screens
+
+        if n in self._pages:
+            return
+        self._asked.add(n)
+        try:
+            rows = await screens.rendered_rows(
+                self.store, self.session_id, n * PAGE_ROWS, (n + 1) * PAGE_ROWS
+            )
+        finally:
+            self._asked.discard(n)
+        self._pages[n] = rows
+        while len(self._pages) > KEEP_PAGES:  # the page read longest ago goes
+            del self._pages[next(iter(self._pages))]
+
+    def _stored_row(self, number: int) -> str | None:
+        """Transcript row ``number`` when its page is read; else it is asked for."""
+        page = self._pages.get(number // PAGE_ROWS)
+        if page is None:
+            n = number // PAGE_ROWS
+            if n not in self._asked:
+                self._asked.add(n)
+                self.run_worker(self._read_and_show(n), group="terminal-pages")
+            return None
+        i = number % PAGE_ROWS
+        return page[i] if i < len(page) else ""
+
+    async def _read_and_show(self, n: int) -> None:
+        self._asked.discard(n)
+        await self._read_page(n)
+        self.refresh()
+
+    def _row_marks(self, number: int, text: str) -> tuple[Mark, ...]:
+        """Where the hit's words are in ``text`` (row ``number``): on the hit's own row
+        the spans the search found (more strongly), elsewhere every match."""
+        if self._finder is None and self.place is None:
+            return ()
+        if self._marks is None:
+            get = self.get_component_rich_style
+            self._marks = (get("terminal-view--match"), get("terminal-view--current-match"))
+        match, current = self._marks
+        place = self.place
+        if place is not None and number == self.hit_row:
+            spans = (
+                place.spans
+                if text.rstrip(" ") == place.text.rstrip(" ")
+                else tuple(self._finder.spans(text) if self._finder else ())
+            )
+            return tuple((a, b, current) for a, b in spans)
+        if self._finder is None:
+            return ()
+        return tuple((a, b, match) for a, b in self._finder.spans(text))
 
     # -- drawing --------------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
@@ -260,10 +497,14 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
         scroll_x, scroll_y = int(self.scroll_offset.x), int(self.scroll_offset.y)
         number = scroll_y + y
         if self.mode == "transcript":
-            if number >= len(self._transcript):
+            if self.place is not None:
+                text = self._stored_row(number) if number < (self._total or 0) else None
+            else:
+                text = self._transcript[number] if number < len(self._transcript) else None
+            if text is None:
                 return Strip.blank(width, base)
-            strip = Strip([Segment(self._transcript[number], base)])
-            return strip.crop_extend(scroll_x, scroll_x + width, base)
+            segments = marked([Segment(text, base)], self._row_marks(number, text))
+            return Strip(segments).crop_extend(scroll_x, scroll_x + width, base)
         if number >= len(self._rows):
             return Strip.blank(width, base)
         runs = self._rows[number]
@@ -276,10 +517,15 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
         key = (tuple(runs), cursor_x)
         cached = self._strips.get(number)
         if cached is None or cached[0] != key:
-            cached = (key, Strip(row_segments(runs, base, cursor_x)))
+            segments = row_segments(runs, base, cursor_x)
+            if self._finder is not None or self.place is not None:
+                text = "".join(run.text for run in runs)
+                segments = marked(segments, self._row_marks(number, text))
+            cached = (key, Strip(segments))
             self._strips[number] = cached
         return cached[1].crop_extend(scroll_x, scroll_x + width, base)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips.clear()  # the base style is in every strip
+        self._marks = None
