@@ -136,13 +136,30 @@ class LinePages:
         last = max(count - 1, 0) // PAGE_LINES
         for page in range(max(first, last - 2), last + 1):
             start = page * PAGE_LINES
-            lines = await store.output.read_lines(session_id, start, min(start + PAGE_LINES, count))
-            self.store(page, lines, count, nbytes)
+            stop = min(start + PAGE_LINES, count)
+            # The lines of a cached page before its last one were finished when it was
+            # read: keep them and read only from there (a tick reads one or two lines,
+            # not a page of them, and makes no new objects for the old ones).
+            kept = self._finished(page)
+            lines = await store.output.read_lines(session_id, start + len(kept), stop)
+            self.store(page, lines, count, nbytes, kept)
 
-    def store(self, page: int, lines: list[Line], count: int, nbytes: int) -> list[Line]:
+    def _finished(self, page: int) -> list[Line]:
+        """The lines of cached ``page`` that could no longer change when it was read."""
+        cached = self._pages.get(page)
+        if cached is None:
+            return []
+        done = cached.count - 1 - page * PAGE_LINES  # the last line then might grow
+        return cached.lines[: max(0, done)]
+
+    def store(
+        self, page: int, lines: list[Line], count: int, nbytes: int, kept: list[Line] | None = None
+    ) -> list[Line]:
+        """Cache ``page``: the ``lines`` just read, after the ``kept`` ones (already
+        in memory, clipped)."""
         lines = [clip(line) for line in lines]
         self._pages.discard(page)  # LRUCache.set keeps an existing entry
-        self._pages.set(page, Page(lines, count, nbytes))
+        self._pages.set(page, Page((kept or []) + lines, count, nbytes))
         self.stats.pages += 1
         self.stats.lines += len(lines)
         if lines:

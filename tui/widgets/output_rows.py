@@ -5,6 +5,13 @@ parsed once (``line_text``), its wrapped pieces once per width, and whole rows (
 and body) once per look, so following a busy session renders only the new lines even
 though every row moves. ``wrap_rows`` and ``end_top`` lay out a screen of wrapped
 lines from a top line, or from the end upwards.
+
+The caches hold a few screens, not thousands of lines: every ``Strip`` carries seven
+small caches of its own, so a cached line is some 50 objects that the garbage collector
+walks on each full collection. While following a live session the caches fill up
+(new lines in, old ones out); sized for thousands of lines, they grew the TUI's heap
+by 18 000 objects in its first 25 s of following a ticking session, and on. An
+unwrapped line's whole body is not kept beside its row (issue 14).
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from .output_find import Finder
 from .output_lines import line_key
 from .output_render import GutterLayout, LineStyles, gutter_text, line_text, text_strip
 
+ROWS_KEPT = 256  # screen rows: several screens, enough to scroll back and forth
+
 
 class RowPainter:
     """Rows of lines in the current styles, with the current find highlighted."""
@@ -31,9 +40,14 @@ class RowPainter:
         self.finder: Finder | None = None
         self.current: int | None = None  # the line of the current match
         self.widest = 0  # the widest line body rendered so far (unwrapped), in cells
-        self._texts: LRUCache[tuple, Text] = LRUCache(2048)
-        self._pieces: LRUCache[tuple, list[Strip]] = LRUCache(1024)
-        self._rows: LRUCache[tuple, Strip] = LRUCache(512)
+        self._texts: LRUCache[tuple, Text] = LRUCache(ROWS_KEPT)
+        self._pieces: LRUCache[tuple, list[Strip]] = LRUCache(ROWS_KEPT)
+        self._rows: LRUCache[tuple, Strip] = LRUCache(ROWS_KEPT)
+
+    @property
+    def cached(self) -> int:
+        """Renderings held (texts, wrapped or whole bodies, rows): bounded."""
+        return len(self._texts) + len(self._pieces) + len(self._rows)
 
     def forget(self) -> None:
         """Drop every cached rendering (styles or find changed)."""
@@ -41,8 +55,11 @@ class RowPainter:
         self._pieces.clear()
         self._rows.clear()
 
-    def pieces(self, line: Line, wrap_width: int | None, console: Console) -> list[Strip]:
-        """The line's body: one strip, or one per row when wrapped at ``wrap_width``."""
+    def pieces(
+        self, line: Line, wrap_width: int | None, console: Console, keep: bool = True
+    ) -> list[Strip]:
+        """The line's body: one strip, or one per row when wrapped at ``wrap_width``
+        (``keep`` False: not cached, its row is)."""
         current = self.current == line.number
         key = (*line_key(line), self.finder, current)
         strips = self._pieces.get(key + (wrap_width,))
@@ -57,7 +74,8 @@ class RowPainter:
         else:
             rows = text.wrap(console, max(wrap_width, 1), overflow="fold", no_wrap=False)
             strips = [text_strip(row, console) for row in rows] or [Strip.blank(0)]
-        self._pieces.set(key + (wrap_width,), strips)
+        if keep:
+            self._pieces.set(key + (wrap_width,), strips)
         return strips
 
     def row_count(self, line: Line | None, wrap_width: int, console: Console) -> int:
@@ -106,7 +124,9 @@ class RowPainter:
             body = parts[part] if part < len(parts) else Strip.blank(0)
             body = body.extend_cell_length(width, base).crop(0, width)
         else:
-            body = self.pieces(line, None, console)[0]
+            # Not kept: the row is, and a whole body is only needed again to scroll
+            # sideways (then made again from the kept text).
+            body = self.pieces(line, None, console, keep=False)[0]
             self.widest = max(self.widest, body.cell_length)
             body = body.crop_extend(scroll_x, scroll_x + width, base)
         return Strip.join([head, body])
