@@ -15,6 +15,7 @@ Background work, all on timers of the app:
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 import time
@@ -172,6 +173,18 @@ class TetherApp(TetherHost):
         if self._key_error:
             self.notify(self._key_error, title="config.toml", severity="error", timeout=15)
         self._loaded.set()
+        self.call_after_refresh(self._freeze_heap)
+
+    def _freeze_heap(self) -> None:
+        """Leave what start-up made (modules, Textual, the first screens: some 75 000
+        objects) out of the garbage collector's full collections. Each of those walked
+        them all and paused the app for 70-240 ms on a loaded machine, every few
+        seconds while a live session ticked (issue 14). Later objects are collected as
+        before; the start-up ones mostly live as long as the app (a first screen left
+        later stays in memory: one screen, once). Not in a headless app (tests run
+        hundreds of apps in one process, and each would pin the ones before)."""
+        if not self.is_headless:
+            gc.freeze()
 
     async def wait_loaded(self) -> None:
         """Wait until the store is open, the list loaded and its rows fetched."""
