@@ -61,6 +61,16 @@ class Change:
     saved: bool = False  # the saved/unsaved state
     view: bool = False  # filter or sort
 
+    def merged(self, other: Change) -> Change:
+        """Both changes as one (a screen catching up on what it missed)."""
+        return Change(
+            index=self.index or other.index,
+            rows=self.rows | other.rows,
+            selection=self.selection or other.selection,
+            saved=self.saved or other.saved,
+            view=self.view or other.view,
+        )
+
 
 @dataclass(frozen=True)
 class Ended:

@@ -84,6 +84,7 @@ class SessionsScreen(SessionScreen):
     def __init__(self, state: AppState, **kwargs: Any) -> None:
         super().__init__(state, **kwargs)
         self._filter_timer: Timer | None = None
+        self._missed: Change | None = None  # what changed while the list was covered
 
     @property
     def current_id(self) -> int | None:
@@ -109,16 +110,53 @@ class SessionsScreen(SessionScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.state.changed.subscribe(self, self._on_change)
+        self.set_interval(1.0, self._tick)
         self.query_one("#filter", Input).display = bool(self.state.view.text)
         self._show()
         self.query_one(SessionTable).focus()
 
     def on_screen_resume(self) -> None:
         self.state.set_place("list")
+        self._catch_up()
         self.update_bindings()
 
     # -- keeping the view current -----------------------------------------------------
+    # Textual draws the screen under the top one as if it showed through, even when the
+    # top one (the output screen) hides it: each update of the list repainted the
+    # output screen over it, a whole screen about every third tick of a live session
+    # (issue 14). So while an opaque screen covers the list, the list and its preview
+    # do nothing: the changes they miss are kept, merged, and shown when it is seen
+    # again (on resume, or within a second once what covered it is gone).
+    @property
+    def covered(self) -> bool:
+        """An opaque screen is above this one: nothing of the list can be seen."""
+        stack = self.app.screen_stack
+        if self not in stack:
+            return False
+        above = stack[stack.index(self) + 1 :]
+        return any(screen.styles.background.a >= 1 for screen in above)
+
     def _on_change(self, change: Change) -> None:
+        if self.covered:
+            self._missed = change if self._missed is None else self._missed.merged(change)
+            return
+        self._catch_up()
+        self._apply(change)
+
+    def _catch_up(self) -> None:
+        if self._missed is not None:
+            missed, self._missed = self._missed, None
+            self._apply(missed)
+
+    def _tick(self) -> None:
+        covered = self.covered
+        if not covered:
+            self._catch_up()
+        self.query_one(SessionTable).tick(draw=not covered)
+
+    def _apply(self, change: Change) -> None:
+        self.query_one(SessionTable).state_changed(change)
+        self.query_one(SessionPreview).state_changed(change)
         if change.index or change.view or change.selection or change.rows:
             self._show()
         if change.selection or change.rows or change.index or change.saved:

@@ -48,10 +48,10 @@ class SessionPreview(Static):
         self._screens: OrderedDict[int, ScreenReplay] = OrderedDict()  # pty sessions seen
 
     def on_mount(self) -> None:
-        self.state.changed.subscribe(self, self._on_change)
         self.call_later(self.reload)
 
-    def _on_change(self, change: Change) -> None:
+    def state_changed(self, change: Change) -> None:
+        """Follow a change of the state store (passed on by the screen, as the table's)."""
         sid = self.state.selected
         if change.selection or change.index or (sid is not None and sid in change.rows):
             self.call_later(self.reload)

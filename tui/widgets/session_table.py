@@ -170,11 +170,11 @@ class SessionTable(ScrollView, can_focus=True):
 
     # -- life cycle -----------------------------------------------------------------
     def on_mount(self) -> None:
-        self.state.changed.subscribe(self, self._on_change)
         self._sync_size()
-        self.set_interval(1.0, self._tick)
 
-    def _on_change(self, change: Change) -> None:
+    def state_changed(self, change: Change) -> None:
+        """Follow a change of the state store (the screen passes them on: none while
+        it is covered, all it missed when it shows again)."""
         if change.index:
             self._wants = {}
             self._sync_size()
@@ -216,15 +216,16 @@ class SessionTable(ScrollView, can_focus=True):
         self.virtual_size = Size(self.size.width, len(self.state.ids) + 1)
         self.refresh()
 
-    def _tick(self) -> None:
-        """Durations of running sessions tick; their output rates are sampled."""
+    def tick(self, *, draw: bool = True) -> None:
+        """Each second (the screen's timer): running sessions' output rates are sampled
+        and, if ``draw``, their durations tick."""
         live = False
         for sid in self._visible_ids():
             row = self.state.row(sid)
             if row is not None and row.status in LIVE:
                 self.rates.sample(sid, row.output_bytes)
                 live = True
-        if live:
+        if live and draw:
             self.refresh()
 
     # -- geometry -------------------------------------------------------------------

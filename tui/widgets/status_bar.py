@@ -26,6 +26,7 @@ class SaveIndicator(Static):
     def __init__(self, state: AppState) -> None:
         super().__init__("", markup=False)
         self.state = state
+        self._dirty: bool | None = None  # what is shown (None: nothing yet)
 
     def on_mount(self) -> None:
         self.state.changed.subscribe(self, self._on_change)
@@ -36,7 +37,12 @@ class SaveIndicator(Static):
             self._show()
 
     def _show(self) -> None:
+        # Rows change twice a second while a session runs; the words rarely do, and
+        # an update repaints (also the screen above, when this one is underneath).
         dirty = self.state.dirty
+        if dirty == self._dirty:
+            return
+        self._dirty = dirty
         self.set_class(dirty, "-unsaved")
         self.update("● unsaved" if dirty else "✓ saved")
 
