@@ -157,3 +157,30 @@ def _header(screen: OutputScreen) -> str:
     from tui.screens.output import OutputHeader
 
     return screen.query_one(OutputHeader).content.plain
+
+
+def _opened_at(text: str):  # type: ignore[no-untyped-def]
+    async def run_before(pilot: Pilot) -> None:
+        await search_and_open(pilot, text)
+
+    return run_before
+
+
+def test_snapshot_a_hit_on_the_screen_its_run_ended_on(snap_compare, tmp_path: Path) -> None:
+    import asyncio
+
+    db = tmp_path / "t.db"
+    asyncio.run(seed(db, "claude_first"))
+    assert snap_compare(
+        output_app(db), terminal_size=SIZE, run_before=_opened_at('"Welcome to Claude"')
+    )
+
+
+def test_snapshot_a_hit_on_a_row_that_scrolled_off(snap_compare, tmp_path: Path) -> None:
+    import asyncio
+
+    db = tmp_path / "t.db"
+    asyncio.run(seed(db, "claude_first", after=ROWS_AFTER))
+    assert snap_compare(
+        output_app(db), terminal_size=SIZE, run_before=_opened_at('"Failed to connect"')
+    )

@@ -211,8 +211,12 @@ class OutputScreen(TetherScreen[None]):
 
     @on(TerminalView.Located)
     def _located(self, event: TerminalView.Located) -> None:
-        if self._link is None and self._mode in ("screen", "transcript"):
+        if self._link is not None or self._mode not in ("screen", "transcript"):
+            return
+        if event.where != self._mode:
             self._show_mode(event.where)
+        else:  # (a change of focus or class would rebuild the footer, for nothing)
+            self._update_header()
 
     def on_screen_resume(self) -> None:
         self.tether.state.set_place("output", self.session_id)
@@ -259,7 +263,10 @@ class OutputScreen(TetherScreen[None]):
         self.view.focus()
 
     def _show_find_status(self, status: str) -> None:
-        self.query_one("#find-status", Label).update(status)
+        # The stream's (the line of its match): on a screen or transcript the header
+        # says where the view stands instead.
+        terminal = self._mode in ("screen", "transcript")
+        self.query_one("#find-status", Label).update("" if terminal else status)
 
     # -- input ----------------------------------------------------------------------------
     def action_send_input(self) -> None:
@@ -316,6 +323,7 @@ class OutputScreen(TetherScreen[None]):
             self.query_one(TerminalView).mode = mode
         self._shown_view().focus()
         self._update_header()
+        self._show_find_status(self.view.find_status)
 
     def action_cycle_view(self) -> None:
         """Screen, then rendered transcript, then raw stream (terminal sessions only)."""
