@@ -184,3 +184,24 @@ def test_snapshot_a_hit_on_a_row_that_scrolled_off(snap_compare, tmp_path: Path)
     assert snap_compare(
         output_app(db), terminal_size=SIZE, run_before=_opened_at('"Failed to connect"')
     )
+
+
+async def test_going_live_lets_go_of_the_hit(tmp_path):
+    """What interactive mode (I) does first: the live screen, unpinned, no highlight."""
+    db = tmp_path / "t.db"
+    await seed(db, "claude_first", after=ROWS_AFTER)
+    app = output_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await search_and_open(pilot, '"Welcome to Claude"')
+        assert view.mode == "transcript" and view.lines_shown()[0].startswith("Welcome")
+        view.go_live()
+        view.mode = "screen"
+        for _ in range(500):
+            await pilot.pause(0.01)
+            if view.idle and view.place is None and view.lines_shown():
+                break
+        shown = view.lines_shown()
+        assert shown[-2:] == ["build step 40 of 40: ok", ""]  # the session's last screen
+        assert view.hit_row is None and view.place_label == ""
+        texts = [view.row_text(y) for y in range(view.scrollable_content_region.height)]
+        assert not any("Welcome" in t for t in texts)

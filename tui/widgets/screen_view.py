@@ -268,7 +268,10 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
         self._feed_loop()
 
     def lines_shown(self) -> list[str]:
-        """The text of the screen's rows (screen mode) or of the transcript."""
+        """The text of the screen's rows (screen mode) or of the transcript (at a hit:
+        the pages of it read, in order)."""
+        if self.mode == "transcript" and self.place is not None:
+            return [row for n in sorted(self._pages) for row in self._pages[n]]
         if self.mode == "transcript":
             return list(self._transcript)
         return ["".join(run.text for run in row) for row in self._rows]
