@@ -104,7 +104,10 @@ async def test_a_reader_waits_while_another_process_marks_a_dead_supervisors_run
     os.kill(info["supervisor_pid"], signal.SIGKILL)
 
     async def gone() -> bool:
-        return identity.start_time(info["supervisor_pid"]) is None
+        # Its lock too: /proc shows the main thread a zombie while another thread
+        # (aiosqlite's) may still be exiting with the descriptors (seen under load).
+        gone = identity.start_time(info["supervisor_pid"]) is None
+        return gone and not lock_is_held(paths.lock_file(s.id))
 
     await eventually(gone, what="the supervisor to go")
     with try_lock(paths.lock_file(s.id)) as free:  # another process deciding
@@ -116,8 +119,13 @@ async def test_a_reader_waits_while_another_process_marks_a_dead_supervisors_run
         await store.runs.finish(s.id, status="lost", reason="lost: marked by the other")
     await reader
     assert (await store.sessions.require(s.id)).status == "lost"
+    started = identity.start_time(info["pid"])
     await control.stop(store, paths, s.id)  # ends the command the dead run left
-    assert not identity.is_running(info["pid"], identity.start_time(info["pid"]))
+
+    async def ended() -> bool:
+        return not identity.is_running(info["pid"], started)
+
+    await eventually(ended, what="the dead run's command to end")
 
 
 async def test_a_read_only_reader_waits_too_without_an_event_loop(store, paths, tmp_path):
@@ -133,7 +141,10 @@ async def test_a_read_only_reader_waits_too_without_an_event_loop(store, paths, 
     os.kill(info["supervisor_pid"], signal.SIGKILL)
 
     async def gone() -> bool:
-        return identity.start_time(info["supervisor_pid"]) is None
+        # Its lock too: /proc shows the main thread a zombie while another thread
+        # (aiosqlite's) may still be exiting with the descriptors (seen under load).
+        gone = identity.start_time(info["supervisor_pid"]) is None
+        return gone and not lock_is_held(paths.lock_file(s.id))
 
     await eventually(gone, what="the supervisor to go")
 
