@@ -5,6 +5,7 @@ list (it attaches; other sessions open their details). Real supervisors, real pt
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -75,6 +76,23 @@ async def until(pilot: Pilot, check, what: str, timeout: float = 30.0) -> None: 
     await eventually(probe, timeout=timeout, what=what)
 
 
+def _child_runs(parent: int | None, argv: list[str]) -> bool:
+    """Has ``parent`` a child running ``argv`` (exec done: in the terminal's foreground)?"""
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                cmdline = f.read().split(b"\0")[:-1]
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and cmdline == [a.encode() for a in argv]:
+            return True
+    return False
+
+
 def interactive(app: TetherApp) -> bool:
     screen = app.screen
     return isinstance(screen, OutputScreen) and screen.takes_all_keys
@@ -114,6 +132,10 @@ async def test_interactive_mode_types_into_a_running_terminal_session(tmp_path: 
             # ctrl+c reaches the program: it interrupts the sleep, the shell takes keys again
             await pilot.press(*"sleep 300", "enter")
             await wait_output(store, sid, b"sleep 300\r\n")
+            # Only once sleep runs: a ctrl+c while bash still forks it reaches bash, and
+            # sleep then runs its 300 s with the next keys waiting (seen under load).
+            shell = (await store.sessions.require(sid)).pid
+            await until(pilot, lambda: _child_runs(shell, ["sleep", "300"]), "sleep to run")
             await pilot.press("ctrl+c")
             await pilot.press(*"echo after-$((1+1))", "enter")
             await wait_output(store, sid, b"after-2")
