@@ -15,7 +15,7 @@ from runner import control
 from runner.locations import supervisor_pid
 from storage import open_store
 from tests.support.tui_app import make_app, paths_for, pin_environment, read_session
-from tui.screens.modals import ConfirmModal
+from tui.screens.modals import ConfirmModal, NewSessionModal
 
 SIZE = (120, 36)
 LOOP = [
@@ -70,7 +70,16 @@ async def test_new_session_from_the_modal_runs_for_real(paths, tmp_path) -> None
     app = make_app(paths, background=True, cwd=str(tmp_path))
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await app.wait_idle()
-        await pilot.press("n", *"echo hello-tether", "tab", "tab", *"greeting", "enter")
+        await pilot.press("n")
+        # Typed once the modal has the focus: keys typed before it opens are list keys.
+        await until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, NewSessionModal)
+                and app.screen.query_one("#command").has_focus
+            ),
+        )
+        await pilot.press(*"echo hello-tether", "tab", "tab", *"greeting", "enter")
         await until(pilot, lambda: len(app.state.ids) == 1)
         sid = app.state.ids[0]
         assert app.state.selected == sid
