@@ -205,3 +205,28 @@ async def test_going_live_lets_go_of_the_hit(tmp_path):
         assert view.hit_row is None and view.place_label == ""
         texts = [view.row_text(y) for y in range(view.scrollable_content_region.height)]
         assert not any("Welcome" in t for t in texts)
+
+
+async def test_the_transcript_at_a_hit_reads_the_rest_as_it_is_scrolled_to(tmp_path):
+    db = tmp_path / "t.db"
+    many = b"".join(b"build step %d of 3000: ok\r\n" % i for i in range(1, 3001))
+    await seed(db, "claude_first", after=many)
+    app = output_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await search_and_open(pilot, '"build step 1500 of"')
+        assert view.mode == "transcript"
+        text, strong = hit_line(view)
+        assert text.startswith("build step 1500 of 3000: ok") and strong == ["build step 1500 of"]
+        assert "build step 1 of" not in "\n".join(view.lines_shown())  # not read yet
+        for key, first in (("g", "Welcome to Claude Code v2.1.197"), ("G", None)):
+            await pilot.press(key)
+            for _ in range(500):
+                await pilot.pause(0.01)
+                top = view.row_text(0).rstrip()
+                if view.idle and top:
+                    break
+            texts = [view.row_text(y).rstrip() for y in range(view.size.height)]
+            if first is not None:
+                assert texts[0] == first
+            else:
+                assert "build step 3000 of 3000: ok" in texts

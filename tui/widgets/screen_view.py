@@ -413,9 +413,8 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
 
                 self._total = await screens.rendered_count(self.store, self.session_id)
             page = place.row // PAGE_ROWS
-            for n in (page, page - 1, page + 1):
-                if 0 <= n * PAGE_ROWS < self._total:
-                    await self._read_page(n)
+            # The hit's page and those around it, in one read.
+            await self._read_pages(max(0, page - 1), min(page + 2, -(-self._total // PAGE_ROWS)))
             width = max((len(r) for p in self._pages.values() for r in p), default=0)
             self.virtual_size = Size(width, self._total)
             target = place.row
@@ -439,19 +438,26 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
             hit_y = row_of(shown_lines(replay.screen.lines()), self.place.text)
         self._hit_y = hit_y
 
-    async def _read_page(self, n: int) -> None:
+    async def _read_pages(self, first: int, stop: int) -> None:
+        """Read transcript pages ``first`` to ``stop - 1`` (those not read yet)."""
         from storage.engine import screens
 
-        if n in self._pages:
+        while first < stop and first in self._pages:
+            first += 1
+        while stop > first and stop - 1 in self._pages:
+            stop -= 1
+        if first >= stop:
             return
-        self._asked.add(n)
+        wanted = set(range(first, stop))
+        self._asked |= wanted
         try:
             rows = await screens.rendered_rows(
-                self.store, self.session_id, n * PAGE_ROWS, (n + 1) * PAGE_ROWS
+                self.store, self.session_id, first * PAGE_ROWS, stop * PAGE_ROWS
             )
         finally:
-            self._asked.discard(n)
-        self._pages[n] = rows
+            self._asked -= wanted
+        for n in range(first, stop):
+            self._pages[n] = rows[(n - first) * PAGE_ROWS : (n - first + 1) * PAGE_ROWS]
         while len(self._pages) > KEEP_PAGES:  # the page read longest ago goes
             del self._pages[next(iter(self._pages))]
 
@@ -469,7 +475,7 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
 
     async def _read_and_show(self, n: int) -> None:
         self._asked.discard(n)
-        await self._read_page(n)
+        await self._read_pages(n, n + 1)
         self.refresh()
 
     def _row_marks(self, number: int, text: str) -> tuple[Mark, ...]:
