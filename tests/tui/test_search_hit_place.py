@@ -230,3 +230,23 @@ async def test_the_transcript_at_a_hit_reads_the_rest_as_it_is_scrolled_to(tmp_p
                 assert texts[0] == first
             else:
                 assert "build step 3000 of 3000: ok" in texts
+
+
+async def test_the_live_screen_after_a_hit_has_no_highlight(tmp_path):
+    db = tmp_path / "t.db"
+    await seed(db, "claude_first", after=ROWS_AFTER)
+    app = output_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await search_and_open(pilot, '"step 40 of 40"')
+        assert view.mode == "screen"  # the last row printed: on the screen the run ended on
+        assert hit_line(view)[1] == ["step 40 of 40"]
+        y = view.hit_row - int(view.scroll_offset.y)
+        view.go_live()
+        for _ in range(500):
+            await pilot.pause(0.01)
+            if view.idle and view.place is None and view.lines_shown():
+                break
+        match = view.get_component_rich_style("terminal-view--match")
+        strip = view.render_line(y)
+        assert "build step 40 of 40: ok" in strip.text
+        assert not [s for s in strip if s.style and _has(s.style, match)]

@@ -259,7 +259,7 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
         if self.place is None:
             return
         self.workers.cancel_group(self, "terminal-place")
-        self.place = None
+        self.place, self._finder = None, None  # (the live screen: no hit's words)
         self.replay, self._rows, self._cursor, self._seen = None, [], None, None
         self._pages.clear()
         self._asked.clear()
