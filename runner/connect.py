@@ -66,18 +66,10 @@ def live_socket(paths: Any, ref: str) -> Path | None:
     from home.store import open_reader
 
     with open_reader(paths) as reader:
-        row = reader.db.execute(
-            "SELECT status FROM sessions WHERE id = ?", (session_id,)
-        ).fetchone()
-        if row is None or row[0] not in LIVE:
-            return None
-        if not is_alive(paths, session_id):
-            return None
-        run = reader.db.execute(
-            "SELECT socket FROM runs WHERE session_id = ? ORDER BY number DESC LIMIT 1",
-            (session_id,),
-        ).fetchone()
-    return Path(run[0]) if run is not None and run[0] else socket_path(paths, session_id)
+        found = reader.status_and_socket(session_id)
+    if found is None or found[0] not in LIVE or not is_alive(paths, session_id):
+        return None
+    return Path(found[1]) if found[1] else socket_path(paths, session_id)
 
 
 def attach_blocking(path: Path, request: dict[str, Any]) -> tuple[BlockingSocket, dict[str, Any]]:

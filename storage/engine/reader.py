@@ -107,6 +107,19 @@ class Reader:
         row = await self.fetchone(sql, params)
         return row[0] if row else None
 
+    def status_and_socket(self, session_id: int) -> tuple[str, str | None] | None:
+        """A session's status and the socket its latest run recorded, as plain values
+        (None: no such session). No ``Session`` or ``Run`` is built: ``tether attach``'s
+        fast start (runner/connect.py) cannot afford ``storage.models``."""
+        try:
+            return self.db.execute(
+                "SELECT status, (SELECT socket FROM runs WHERE session_id = s.id "
+                "ORDER BY number DESC LIMIT 1) FROM sessions s WHERE id = ?",
+                (session_id,),
+            ).fetchone()
+        except sqlite3.Error as e:
+            raise translate(e, str(self.path)) from e
+
     def transaction(self) -> Any:
         raise TypeError("a Reader cannot write: open the database with open_store")
 
