@@ -13,12 +13,21 @@ quiet session earns its tokens back and is quick again.
 
 The rate is shared: about ``SHARED_RATE`` writes a second for all running sessions
 together, but never under ``MIN_RATE`` for one (the writer counts the running sessions
-every few seconds). A lone session printing flat out is written ten times a second as
-before; fifty of them once a second each.
+every few seconds). A lone session printing flat out is written ten times a second
+as before; each of twenty or more once every two seconds.
+
+Why so few: a write of one session's steady stream costs about seven pages whatever it
+holds (its chunk's leaf and the table's interior page, its entries in the chunks' two
+indexes, its session row, the header page and the pointer map page for the page it
+adds): with 50 sessions printing 100 lines a second and writing once a second each,
+those pages were 2.4x the output written to the WAL (of 4.8x; the index step's 2.4x and
+the checkpoints' 1.6x came on top: bench/cases/many_sessions.py, WAL frames counted by
+page owner). Writing every two seconds halves them. A live view does not wait for
+this: while one watches, output is written at once (runner/writer.py, WATCHED_GAP).
 
 The cost: output waiting in memory is what a ``kill -9`` of the supervisor loses, so
-that window is up to ``1 / rate`` seconds of a steady stream: 0.1 s alone, up to 1 s
-with ten or more sessions running (it was 0.1 s).
+that window is up to ``1 / rate`` seconds of a steady stream: 0.1 s alone, up to 2 s
+with twenty or more sessions running (it was 1 s).
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ import time
 QUICK_RATE = 2.0  # quick writes earned per second, until the running sessions are counted
 QUICK_BURST = 4.0  # quick writes in hand after a quiet spell
 SHARED_RATE = 10.0  # quick writes a second shared by all running sessions...
-MIN_RATE = 1.0  # ...but at least this many for each: a steady stream waits 1 s at most
+MIN_RATE = 0.5  # ...but at least this many for each: a steady stream waits 2 s at most
 
 
 def shared_rate(running: int) -> float:

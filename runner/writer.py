@@ -3,8 +3,8 @@
 Output is written unindexed, readable at once; indexing follows in steps between
 writes (runner/indexer.py), so it is searchable next. Batching: after a quiet spell
 new output is written at once (a prompt or a log line shows up without delay) while
-the session has quick writes in hand (runner/pace.py: a steady stream is written 1 to
-10 times a second, the fewer the more sessions run; a quiet one at once); during a
+the session has quick writes in hand (runner/pace.py: a steady stream is written 0.5
+to 10 times a second, the fewer the more sessions run; a quiet one at once); during a
 burst, at most one transaction per
 ``flush_interval`` unless ``flush_bytes`` arrive first, and at most ``FLUSH_MAX`` bytes
 per transaction. While a live view watches the session, output is written at once,
@@ -49,7 +49,7 @@ QUIET_SPELL = 0.05  # no write for this long: new output is written at once
 WATCHED_GAP = 0.01
 TOUCH_EVERY = 2.0  # seconds between bumps of the session's updated_at while writing
 COUNT_EVERY = 5.0  # seconds between counts of the running sessions (runner/pace.py)
-INDEX_BATCH = 2 * 1024 * 1024  # bytes indexed per step while the command runs
+INDEX_BATCH = 4 * 1024 * 1024  # bytes indexed per step while the command runs
 INDEX_BACKLOG_MAX = 1024 * 1024  # no indexing while more than this waits to be written
 RETRY_FOR = 60.0  # seconds a final write keeps retrying before giving up
 GIVE_UP_AFTER = 20.0  # after the command's exit: seconds of failed writes before giving up
