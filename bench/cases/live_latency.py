@@ -15,7 +15,9 @@ of the method. ``--mode pty`` runs the printer in a terminal: the output screen 
 shows its emulated screen (tui/widgets/screen_view.py) instead of the stream. The
 machine's load is printed with the figures, and the TUI's CPU time per tick (read
 from /proc while it ticks): on a busy machine that, not the supervisor, is what
-stretches the latency.
+stretches the latency. So do the TUI's garbage collections: tether runs in the pane
+through this file (``--as-tui``), which times each collection (``gc.callbacks``), and
+the benchmark prints those made while it ticked, by generation.
 """
 
 from __future__ import annotations
@@ -26,12 +28,47 @@ import os
 import shutil
 import statistics
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+GC_LOG_ENV = "TETHER_BENCH_GC_LOG"
 
-from bench.cases.tui import OUT, PYTHON, TETHER, watch_ticks  # noqa: E402
+
+def run_tui_timing_gc() -> None:
+    """``tether`` (the TUI), with each garbage collection's generation, end time and
+    duration written to the file named by $TETHER_BENCH_GC_LOG twice a second."""
+    import gc
+    import threading
+
+    pauses: list[tuple[int, float, float]] = []
+    started = [0.0]
+
+    def timed(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            took = (time.perf_counter() - started[0]) * 1000
+            pauses.append((info["generation"], time.time(), took))
+
+    def dump() -> None:
+        while True:
+            time.sleep(0.5)
+            Path(os.environ[GC_LOG_ENV]).write_text(json.dumps(pauses[:]))
+
+    gc.callbacks.append(timed)
+    threading.Thread(target=dump, daemon=True).start()
+    from cli import main as tether
+
+    sys.argv = ["tether"]
+    sys.exit(tether())
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--as-tui"]:
+    run_tui_timing_gc()  # before the benchmark's own imports: the TUI as users run it
+
+from bench.cases.tui import OUT, PYTHON, watch_ticks  # noqa: E402
 from bench.harness.terminal import Pane  # noqa: E402
 
 PRINTER = """
@@ -90,14 +127,22 @@ def bench_latency(pane: Pane, ticks: int, mode: str = "pipe") -> dict:
                 await control.stop(store, paths, sid, grace=1)
 
     sid = asyncio.run(start())
+    gc_log = OUT / "live-gc.json"
+    gc_log.unlink(missing_ok=True)
     try:
-        pane.launch(str(TETHER), {"TETHER_HOME": str(home)})
+        env = {"TETHER_HOME": str(home), GC_LOG_ENV: str(gc_log)}
+        pane.launch(f"{PYTHON} {Path(__file__).resolve()} --as-tui", env)
         pane.wait_for(lambda t: "ticker" in t)  # the output screen is drawn
         tui = pane.pid()  # (the pane runs tether itself: exec)
         before = cpu_seconds(tui)
+        went = time.time()
         asyncio.run(control_call(sid, "go"))
         tether = watch_ticks(pane, ticks)
         tui_cpu_ms = (cpu_seconds(tui) - before) * 1000 / ticks
+        ended = time.time()
+        time.sleep(0.6)  # its last dump
+        logged = json.loads(gc_log.read_text()) if gc_log.exists() else []
+        gc_ms = [(gen, ms) for gen, at, ms in logged if went <= at <= ended]
     finally:
         pane.stop()
         asyncio.run(control_call(sid, "stop"))
@@ -116,7 +161,7 @@ def bench_latency(pane: Pane, ticks: int, mode: str = "pipe") -> dict:
         finally:
             pane.stop()
             proc.kill()
-    return {"tether_ms": tether, "tail_f_ms": floor, "tui_cpu_ms": tui_cpu_ms}
+    return {"tether_ms": tether, "tail_f_ms": floor, "tui_cpu_ms": tui_cpu_ms, "gc_ms": gc_ms}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -156,6 +201,14 @@ def main() -> None:
         print(f"ratio p95: {pct(tether, 0.95) / pct(tail, 0.95):.1f}x tail -f")
     cpu = statistics.median(r["tui_cpu_ms"] for r in runs)
     print(f"the TUI's CPU time per tick: {cpu:.1f} ms")
+    pauses = [(gen, ms) for r in runs for gen, ms in r["gc_ms"]]
+    for gen in (0, 1, 2):
+        took = [ms for g, ms in pauses if g == gen]
+        if took:
+            print(
+                f"the TUI's generation {gen} collections while ticking: {len(took)}, "
+                f"p50 {statistics.median(took):.1f} ms, max {max(took):.1f} ms"
+            )
     if args.summary:
         args.summary.write_text(
             json.dumps(
@@ -166,6 +219,7 @@ def main() -> None:
                     "tether_ms": tether,
                     "tail_f_ms": tail,
                     "tui_cpu_ms": cpu,
+                    "gc_ms": pauses,
                 },
                 indent=1,
             )
