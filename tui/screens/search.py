@@ -114,6 +114,7 @@ class SearchScreen(TetherScreen[None]):
         self._remember_timer: Timer | None = None
         self._loading_more = False
         self._mounted = False  # recent searches read and shown (or the first search asked)
+        self._warmed = False  # the terminal emulator asked to load (a pty session's hit)
         self.ranked = False  # most relevant first instead of newest first
 
     # -- parts ------------------------------------------------------------------------
@@ -254,6 +255,7 @@ class SearchScreen(TetherScreen[None]):
             self._show_chips(query)
             self._query, self._results = query, results
             self._show_results(results, counting=True)
+            self._warm_terminal(results)
             if results.hits:
                 self._remember_timer = self.set_timer(REMEMBER_AFTER, self._remember_current)
             ids = [g.session.id for g in results.groups if g.count is None or g.hits]
@@ -429,6 +431,19 @@ class SearchScreen(TetherScreen[None]):
             self.open_hit(row.hit, render.highlight_words(self._query))
         else:
             self.tether.open_detail(row.session_id)
+
+    def _warm_terminal(self, results: SearchResults) -> None:
+        """A terminal session's hit opens on its emulated screen: load the emulator (a
+        few hundred milliseconds the first time, in a thread) while the results are
+        read, not after enter."""
+        if self._warmed or not any(h.row is not None for h in results.hits):
+            return
+        from tui.widgets.screen_view import load_emulator
+
+        self._warmed = True
+        self.app.run_worker(
+            asyncio.to_thread(load_emulator), group="warm-terminal", exit_on_error=False
+        )
 
     def open_hit(self, hit: SearchHit, words: list[str]) -> None:
         """The output screen at ``hit``, its words highlighted: a pipe session's stream

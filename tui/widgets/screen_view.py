@@ -59,7 +59,7 @@ KEEP_PAGES = 40  # pages of them kept in memory
 Mark = tuple[int, int, Style]  # characters start..end of a row drawn in a style
 
 
-def _load_emulator() -> None:
+def load_emulator() -> None:
     """Load the emulator (a few hundred milliseconds the first time: in a thread)."""
     from runner.screen import screen_class
 
@@ -376,7 +376,7 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
                 self._ready = True
                 return
             self.status = session.status
-            await asyncio.to_thread(_load_emulator)
+            await asyncio.to_thread(load_emulator)
             found = await locate(self.store, self.session_id, place)
             if self.place is not place:
                 return  # gone live meanwhile
