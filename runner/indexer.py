@@ -43,10 +43,10 @@ SHARED_AFTER_BYTES = 4 * 1024 * 1024  # all sessions' unindexed output: a step g
 # Why not sooner (issue 18): a step rewrites every chunk row it marks indexed and writes
 # a segment that merging rewrites again later, and each step adds the index's own
 # bookkeeping pages. With 50 sessions printing 100 lines a second, steps of ~1 MB every
-# ~2 s were half of what went to the WAL; at 6 s / 4 MB (and half as many writes,
-# runner/pace.py) 20 sessions wrote 2.6x the output instead of 4.4x
-# (bench/cases/many_sessions.py --quick). Output stays searchable within ~6 s while
-# it streams; a pause or a burst is indexed as soon as before.
+# ~1.3 s wrote 1.14x the output to the WAL (a quarter of it); at 6 s / 4 MB, 0.89x
+# (bench/cases/many_sessions_wal.py, with half as many writes too: runner/pace.py).
+# Output stays searchable within ~6 s while it streams; a pause or a burst is indexed
+# as soon as before.
 STEP_EVERY = 1.0  # seconds between index or merge steps while output keeps coming
 IDLE_AFTER = 0.3  # a pause in the output this long: index what waits...
 IDLE_AGE = 1.0  # ...once its oldest byte is this old (one step for several lines)

@@ -20,10 +20,11 @@ Why so few: a write of one session's steady stream costs about seven pages whate
 holds (its chunk's leaf and the table's interior page, its entries in the chunks' two
 indexes, its session row, the header page and the pointer map page for the page it
 adds): with 50 sessions printing 100 lines a second and writing once a second each,
-those pages were 2.4x the output written to the WAL (of 4.8x; the index step's 2.4x and
-the checkpoints' 1.6x came on top: bench/cases/many_sessions.py, WAL frames counted by
-page owner). Writing every two seconds halves them. A live view does not wait for
-this: while one watches, output is written at once (runner/writer.py, WATCHED_GAP).
+the writes put 3.35x the output into the WAL, 2.3x of it those pages beside the chunk's
+(of 4.5x; the index steps' 1.1x came on top, and checkpoints copied about 1.3x more:
+bench/cases/many_sessions_wal.py). Writing every two seconds halves them (1.9x). A live
+view does not wait for this: while one watches, output is written at once
+(runner/writer.py, WATCHED_GAP).
 
 The cost: output waiting in memory is what a ``kill -9`` of the supervisor loses, so
 that window is up to ``1 / rate`` seconds of a steady stream: 0.1 s alone, up to 2 s
