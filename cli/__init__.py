@@ -271,6 +271,9 @@ def run(argv: Sequence[str], *, quick_exit: bool = False) -> int:
 
 def open_tui(ctx: Ctx) -> int:
     ctx.paths.ensure()
+    from tui import faster_frames
+
+    faster_frames()
     from tui.app import run_app
 
     return run_app(ctx.paths, ctx.config)

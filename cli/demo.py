@@ -193,6 +193,9 @@ def cmd_demo(ctx: Ctx) -> int:
             print(home)
             handed_over = True
             return 0
+        from tui import faster_frames
+
+        faster_frames()
         from tui.app import run_app
 
         return run_app(paths, load_config(paths.config_file))
