@@ -17,7 +17,7 @@ from textual.widgets import Static
 from storage.text import terminal_safe
 from tui import format as fmt
 from tui.state import Change
-from tui.widgets.screen_view import styled_text
+from tui.widgets.screen_render import styled_text
 
 if TYPE_CHECKING:
     from runner.screen.replay import ScreenReplay

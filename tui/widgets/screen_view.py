@@ -24,13 +24,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual import work
 from textual.binding import Binding
 from textual.geometry import Size
@@ -39,13 +36,14 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from runner.screen.base import DEFAULT_STYLE, CellStyle, Cursor, StyledRun
+from runner.screen.base import Cursor, StyledRun
 from runner.screen.state import shown_lines
 from storage.models import LIVE
 from storage.query.find import Finder
 from tui.widgets.live_push import LivePush
 from tui.widgets.output_view import SCROLL_BINDINGS
 from tui.widgets.screen_place import SCREEN, TRANSCRIPT, HitPlace, locate, row_of, screen_at
+from tui.widgets.screen_render import Mark, marked, row_segments
 
 if TYPE_CHECKING:
     from runner.screen.replay import ScreenReplay
@@ -56,7 +54,6 @@ IDLE_REFRESH_TICKS = 20
 MODES = ("screen", "transcript")
 PAGE_ROWS = 500  # transcript rows read at a time when pinned to a hit
 KEEP_PAGES = 40  # pages of them kept in memory
-Mark = tuple[int, int, Style]  # characters start..end of a row drawn in a style
 
 
 def load_emulator() -> None:
@@ -64,86 +61,6 @@ def load_emulator() -> None:
     from runner.screen import screen_class
 
     screen_class()
-
-
-def _colour(value: int | str | None) -> Color | None:
-    if value is None:
-        return None
-    if isinstance(value, int):
-        return Color.from_ansi(value)
-    return Color.parse(value)
-
-
-@lru_cache(maxsize=1024)
-def cell_style(style: CellStyle) -> Style:
-    """The Rich style of a terminal cell style (default colours: the widget's own)."""
-    if style == DEFAULT_STYLE:
-        return Style()
-    return Style(
-        color=_colour(style.fg),
-        bgcolor=_colour(style.bg),
-        bold=style.bold or None,
-        dim=style.faint or None,
-        italic=style.italic or None,
-        underline=style.underline or None,
-        blink=style.blink or None,
-        reverse=style.inverse or None,
-        conceal=style.invisible or None,
-        strike=style.strike or None,
-    )
-
-
-def styled_text(runs: list[StyledRun]) -> Text:
-    """One row as Rich ``Text`` (for the preview)."""
-    text = Text(no_wrap=True, overflow="crop")
-    for run in runs:
-        text.append(run.text, cell_style(run.style))
-    return text
-
-
-def row_segments(runs: list[StyledRun], base: Style, cursor_x: int | None) -> list[Segment]:
-    """Segments of one row; ``cursor_x`` draws the cursor (reversed) on that cell."""
-    segments = []
-    x = 0
-    for run in runs:
-        style = base + cell_style(run.style)
-        width = Segment(run.text).cell_length
-        if cursor_x is not None and x <= cursor_x < x + width:
-            for ch in run.text:
-                w = Segment(ch).cell_length
-                on = x <= cursor_x < x + w
-                segments.append(Segment(ch, style + Style(reverse=True) if on else style))
-                x += w
-            cursor_x = None
-            continue
-        segments.append(Segment(run.text, style))
-        x += width
-    if cursor_x is not None:
-        if cursor_x > x:
-            segments.append(Segment(" " * (cursor_x - x), base))
-        segments.append(Segment(" ", base + Style(reverse=True)))
-    return segments
-
-
-def marked(segments: list[Segment], marks: Sequence[Mark]) -> list[Segment]:
-    """``segments`` with the characters of each mark (offsets into their joined text)
-    drawn in the mark's style on top of their own."""
-    if not marks:
-        return segments
-    out: list[Segment] = []
-    pos = 0
-    for segment in segments:
-        text, style = segment.text, segment.style or Style()
-        end = pos + len(text)
-        cuts = sorted({pos, end, *(x for a, b, _ in marks for x in (a, b) if pos < x < end)})
-        for a, b in zip(cuts, cuts[1:], strict=False):
-            shown = style
-            for start, stop, mark in marks:
-                if start <= a and b <= stop:
-                    shown = shown + mark
-            out.append(Segment(text[a - pos : b - pos], shown))
-        pos = end
-    return out
 
 
 class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
