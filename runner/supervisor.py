@@ -208,8 +208,14 @@ class Supervisor:
             await child.release(self.spec.argv, self.spec.cwd)
         except StartError as e:  # the exec itself failed (the program was there)
             await self._exec_failed(str(e))
+            if self.guardian is not None:
+                self.guardian.stand_down()  # the command never ran: nothing to end
             await server.close()
             lock.release()
+            await self._kick_queue()  # its slot is free
+            # Closed, or its thread keeps this process alive after main returns (a
+            # supervisor of each such session stayed, stuck at exit, for good).
+            await self.store.close()
             self.report({"ok": False, "error": str(e)})
             return 0
         self.run_number = run.number

@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from runner import control
+from runner import control, identity
 from runner.launch import _spawn_supervisor
 from runner.locations import is_alive, socket_path
 from runner.spec import LaunchSpec
@@ -126,3 +126,8 @@ async def test_an_exec_that_fails_after_the_run_started_ends_it_failed(store, pa
     assert lines[-1] == f"could not start {script}: its interpreter (the #! line) was not found"
     (run,) = await store.runs.list(s.id)
     assert run.status == "failed"
+
+    async def exited() -> bool:  # not only let go: the process ends (it once hung at exit)
+        return not identity.is_running(run.supervisor_pid, run.supervisor_start)
+
+    await eventually(exited, timeout=30, what="the supervisor to exit")
