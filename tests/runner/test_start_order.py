@@ -62,6 +62,14 @@ def _held_command(cwd: Path) -> int | None:
     return None
 
 
+def _command_lines() -> list[str]:
+    lines = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            lines.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+    return lines
+
+
 async def test_a_database_that_cannot_be_opened_means_the_command_never_runs(
     store, paths, tmp_path
 ):
@@ -111,6 +119,19 @@ async def test_a_database_that_cannot_be_opened_means_the_command_never_runs(
     assert not report["ok"] and "never ran" in report["error"], report
     assert "not an SQLite database" in report["error"], report
     assert not marker.exists(), "the command ran although its supervisor had no database"
+    # The guardian's queue kick opens the "database" too: left a FIFO, it would wait
+    # there for a writer for good (each CI run left one). Whoever has it open or waits
+    # for it gets the same garbage; whoever comes later finds a regular file.
+    fd = os.open(db, os.O_RDWR)  # a FIFO opened so never blocks, and lets readers in
+    os.unlink(db)
+    db.write_bytes(b"not a database\n")
+    os.write(fd, b"not a database\n")
+    os.close(fd)
+
+    async def no_opener_left() -> bool:
+        return not any(str(db) in line for line in _command_lines())
+
+    await eventually(no_opener_left, timeout=30, what="whatever opened the database to end")
 
 
 async def test_an_exec_that_fails_after_the_run_started_ends_it_failed(store, paths, tmp_path):
