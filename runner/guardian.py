@@ -72,6 +72,8 @@ def start(
         try:
             os.close(w)
             if _watch(r, group, leader_start, grace, signals) and then:
+                for sig in _IGNORED:  # ignored signals stay ignored across exec:
+                    signal.signal(sig, signal.SIG_DFL)  # the kick must be stoppable
                 os.execv(then[0], list(then))
         except BaseException:  # noqa: BLE001 - nothing to report to; just go
             status = 1
