@@ -114,8 +114,11 @@ async def test_interactive_mode_types_into_a_running_terminal_session(tmp_path: 
             await pilot.press("I")
             await until(pilot, lambda: interactive(app), "interactive mode")
             assert "interactive — ctrl+\\ to leave" in header_text(app)
+            # The footer is recomposed on a later refresh (under load, after the header).
+            await until(
+                pilot, lambda: "ctrl+\\ leave interactive" in footer_text(app), "the footer"
+            )
             footer = footer_text(app)
-            assert "ctrl+\\ leave interactive" in footer
             assert "Find" not in footer and "Quit" not in footer  # our keys go to bash now
 
             # q (the app's quit key) and every character reach the program; Enter runs it
@@ -126,7 +129,7 @@ async def test_interactive_mode_types_into_a_running_terminal_session(tmp_path: 
             view = app.screen.query_one(TerminalView)
             cols, rows = view.outer_size
             await wait_output(store, sid, f"q-42 size {rows} {cols}".encode())
-            assert f"{cols}x{rows}" in header_text(app)
+            await until(pilot, lambda: f"{cols}x{rows}" in header_text(app), "the header's size")
             await until(pilot, lambda: on_screen(app, f"q-42 size {rows} {cols}"), "drawn")
 
             # ctrl+c reaches the program: it interrupts the sleep, the shell takes keys again
@@ -144,7 +147,7 @@ async def test_interactive_mode_types_into_a_running_terminal_session(tmp_path: 
             await pilot.press("ctrl+backslash")
             await until(pilot, lambda: not interactive(app), "interactive mode left")
             assert "interactive" not in header_text(app)
-            assert "I Interactive" in footer_text(app)
+            await until(pilot, lambda: "I Interactive" in footer_text(app), "the footer back")
             await pilot.press("i")  # our keys are ours again: i opens the input line
             assert app.screen.query_one("#input-line").has_focus
 
@@ -259,9 +262,9 @@ async def test_interactive_follows_the_view_size_and_ends_with_the_run(tmp_path:
             await until(pilot, lambda: view.outer_size == (90, 24), "the view resized")
             await pilot.press(*"echo size $(stty size)", "enter")
             await wait_output(app.store, sid, b"size 24 90")
-            assert "90x24" in header_text(app)
+            await until(pilot, lambda: "90x24" in header_text(app), "the header's size")
 
             await pilot.press(*"exit", "enter")  # the run ends: interactive mode too
             await until(pilot, lambda: not interactive(app), "interactive mode over")
             assert any("ended" in n.message for n in app._notifications)
-            assert "Interactive" not in footer_text(app)
+            await until(pilot, lambda: "Interactive" not in footer_text(app), "no I key")
