@@ -58,11 +58,25 @@ async def _not_attachable(ctx: Ctx, store: Store, session: Session) -> int:
     return EXIT_ERROR
 
 
+AFTER_LOSS = 3.0  # s: how long a lost connection waits to learn how the session ended
+
+
 def _after_loss(ctx: Ctx, session_id: int, outcome: Outcome) -> Outcome:
+    """What became of the session when its supervisor's connection dropped. A killed
+    supervisor's sockets close before /proc shows it dead (and its lock may be held a
+    moment longer), so the first look may still see it live: look again for a while."""
+    import time
+
     from runner.attach import Outcome
 
-    session = ctx.read(lambda reader: reader.sessions.require(session_id))
-    return Outcome("ended", session.status) if session.ended else outcome
+    deadline = time.monotonic() + AFTER_LOSS
+    while True:
+        session = ctx.read(lambda reader: reader.sessions.require(session_id))
+        if session.ended:
+            return Outcome("ended", session.status)
+        if time.monotonic() >= deadline:
+            return outcome
+        time.sleep(0.05)
 
 
 def _connect_fast(ctx: Ctx, record: bool) -> tuple[int, Any, dict[str, Any]] | None:
