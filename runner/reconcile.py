@@ -170,10 +170,10 @@ def _held_for_the_dead(paths: RuntimePaths, session_id: int, run: Run | None) ->
     ``runner/queue.py``'s kick), or a supervisor starting, before it writes its pid."""
     if run is None or run.supervisor_pid is None:
         return False
+    if identity.is_running(run.supervisor_pid, run.supervisor_start):
+        return False  # the usual case: one look at /proc, and no hostname (socket) asked
     if identity.same_boot(run.host, run.boot) is not True:
         return False
-    if identity.is_running(run.supervisor_pid, run.supervisor_start):
-        return False  # the usual case: one look at /proc
     return lock_pid(paths.lock_file(session_id)) == run.supervisor_pid
 
 
