@@ -424,7 +424,10 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
         number = scroll_y + y
         if self.mode == "transcript":
             if self.place is not None:
-                text = self._stored_row(number) if number < (self._total or 0) else None
+                # (Not before the view stands at the hit: drawn while still at the top,
+                # it would ask for the transcript's first pages for nothing.)
+                shown = self._ready and number < (self._total or 0)
+                text = self._stored_row(number) if shown else None
             else:
                 text = self._transcript[number] if number < len(self._transcript) else None
             if text is None:
