@@ -17,7 +17,9 @@ machine's load is printed with the figures, and the TUI's CPU time per tick (rea
 from /proc while it ticks): on a busy machine that, not the supervisor, is what
 stretches the latency. So do the TUI's garbage collections: tether runs in the pane
 through this file (``--as-tui``), which times each collection (``gc.callbacks``), and
-the benchmark prints those made while it ticked, by generation.
+the benchmark prints those made while it ticked, by generation. ``--profile FILE``
+runs the TUI under cProfile while it ticks (started and stopped by SIGUSR1/SIGUSR2
+from the benchmark) and writes its stats to FILE (read with ``python -m pstats``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 GC_LOG_ENV = "TETHER_BENCH_GC_LOG"
+PROFILE_ENV = "TETHER_BENCH_PROFILE"
 
 
 def run_tui_timing_gc() -> None:
@@ -59,10 +62,28 @@ def run_tui_timing_gc() -> None:
 
     gc.callbacks.append(timed)
     threading.Thread(target=dump, daemon=True).start()
+    if os.environ.get(PROFILE_ENV):
+        profile_on_signals(os.environ[PROFILE_ENV])
     from cli import main as tether
 
     sys.argv = ["tether"]
     sys.exit(tether())
+
+
+def profile_on_signals(out: str) -> None:
+    """Profile the main thread (the app's event loop) from SIGUSR1 to SIGUSR2; the
+    stats go to ``out``. (Handlers run on the main thread: the profiler is set there.)"""
+    import cProfile
+    import signal
+
+    profiler = cProfile.Profile()
+    signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
+
+    def stop(*_: object) -> None:
+        profiler.disable()
+        profiler.dump_stats(out)
+
+    signal.signal(signal.SIGUSR2, stop)
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--as-tui"]:
@@ -88,8 +109,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def bench_latency(pane: Pane, ticks: int, mode: str = "pipe") -> dict:
+def bench_latency(pane: Pane, ticks: int, mode: str = "pipe", profile: Path | None = None) -> dict:
     import asyncio
+    import signal
     import subprocess
 
     from home.paths import resolve_paths
@@ -131,14 +153,24 @@ def bench_latency(pane: Pane, ticks: int, mode: str = "pipe") -> dict:
     gc_log.unlink(missing_ok=True)
     try:
         env = {"TETHER_HOME": str(home), GC_LOG_ENV: str(gc_log)}
+        if profile is not None:
+            profile.unlink(missing_ok=True)
+            env[PROFILE_ENV] = str(profile.resolve())
         pane.launch(f"{PYTHON} {Path(__file__).resolve()} --as-tui", env)
         pane.wait_for(lambda t: "ticker" in t)  # the output screen is drawn
         tui = pane.pid()  # (the pane runs tether itself: exec)
+        if profile is not None:
+            os.kill(tui, signal.SIGUSR1)
         before = cpu_seconds(tui)
         went = time.time()
         asyncio.run(control_call(sid, "go"))
         tether = watch_ticks(pane, ticks)
         tui_cpu_ms = (cpu_seconds(tui) - before) * 1000 / ticks
+        if profile is not None:
+            os.kill(tui, signal.SIGUSR2)
+            deadline = time.time() + 10
+            while not profile.exists() and time.time() < deadline:
+                time.sleep(0.05)
         ended = time.time()
         time.sleep(0.6)  # its last dump
         logged = json.loads(gc_log.read_text()) if gc_log.exists() else []
@@ -175,6 +207,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--mode", choices=("pipe", "pty"), default="pipe")
     parser.add_argument("--summary", type=Path, help="write the figures as JSON")
+    parser.add_argument(
+        "--profile", type=Path, help="the TUI's cProfile stats while it ticks (last run)"
+    )
     args = parser.parse_args()
     if not shutil.which("tmux"):
         sys.exit("tmux is needed: the benchmark watches a real terminal")
@@ -182,7 +217,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     pane = Pane()
     try:
-        runs = [bench_latency(pane, args.ticks, args.mode) for _ in range(args.runs)]
+        runs = [bench_latency(pane, args.ticks, args.mode, args.profile) for _ in range(args.runs)]
     finally:
         pane.close()
     tether = [t for r in runs for t in r["tether_ms"]]
