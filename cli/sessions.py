@@ -199,8 +199,7 @@ def _ls_query(text: str, statuses: list[str] | None, tag: str | None) -> Query |
     None without a query; the usage exit code after printing a query that does not parse."""
     if not text.strip():
         return None
-    from dataclasses import replace
-
+    from storage.frozen import replace
     from storage.query import QueryError, parse
 
     try:

@@ -17,8 +17,9 @@ import functools
 import os
 import signal
 import sys
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from storage.frozen import Frozen
 
 if TYPE_CHECKING:
     from storage import ProcessIdentity
@@ -48,13 +49,21 @@ def boot() -> str | None:
     return f"{boot_id} {namespace}"
 
 
-@dataclass(frozen=True)
-class ProcStat:
+class ProcStat(Frozen):
+    __slots__ = ("pid", "state", "ppid", "pgrp", "start")
+
     pid: int
     state: str
     ppid: int
     pgrp: int
     start: int  # clock ticks after boot
+
+    def __init__(self, pid: int, state: str, ppid: int, pgrp: int, start: int) -> None:
+        object.__setattr__(self, "pid", pid)
+        object.__setattr__(self, "state", state)
+        object.__setattr__(self, "ppid", ppid)
+        object.__setattr__(self, "pgrp", pgrp)
+        object.__setattr__(self, "start", start)
 
 
 def stat(pid: int) -> ProcStat | None:

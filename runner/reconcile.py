@@ -29,10 +29,10 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from storage.errors import IllegalTransition, RunSuperseded
+from storage.frozen import Frozen
 from storage.models import ACTIVE
 
 from . import identity
@@ -226,15 +226,28 @@ async def _mark_lost(store: Store, session: Session, run: Run | None, reason: st
     return True
 
 
-@dataclass(frozen=True)
-class Leftovers:
+class Leftovers(Frozen):
     """Processes of a run whose supervisor is gone: its command, and what else is still
     in the command's process group."""
+
+    __slots__ = ("session_id", "run", "command_pid", "pids")
 
     session_id: int
     run: int
     command_pid: int | None  # the command itself, if it still lives
     pids: tuple[int, ...]  # everything found, the command first
+
+    def __init__(
+        self,
+        session_id: int,
+        run: int,
+        command_pid: int | None,
+        pids: tuple[int, ...],
+    ) -> None:
+        object.__setattr__(self, "session_id", session_id)
+        object.__setattr__(self, "run", run)
+        object.__setattr__(self, "command_pid", command_pid)
+        object.__setattr__(self, "pids", pids)
 
     def describe(self) -> str:
         shown = []

@@ -1,12 +1,14 @@
-"""Plain frozen dataclasses that the storage layer takes and returns."""
+"""The plain frozen records that the storage layer takes and returns (``storage.frozen``:
+frozen dataclasses' behaviour without importing ``dataclasses``)."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from storage.frozen import Frozen
 
 if TYPE_CHECKING:
     from storage.records import (  # noqa: F401  (what __getattr__ gives, for type checkers)
@@ -48,8 +50,41 @@ def shell_line(argv: tuple[str, ...] | list[str]) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class Session:
+class Session(Frozen):
+    __slots__ = (
+        "id",
+        "uid",
+        "name",
+        "argv",
+        "cwd",
+        "env",
+        "mode",
+        "status",
+        "exit_code",
+        "signal",
+        "pid",
+        "created_at",
+        "updated_at",
+        "started_at",
+        "ended_at",
+        "notes",
+        "context",
+        "pinned",
+        "deleted_at",
+        "origin",
+        "resume_argv",
+        "run_count",
+        "output_bytes",
+        "output_lines",
+        "last_output_at",
+        "tags",
+        "run_started_at",
+        "agent_kind",
+        "agent_session_id",
+        "attention",
+        "attention_since",
+    )
+
     id: int
     uid: str
     name: str
@@ -75,16 +110,82 @@ class Session:
     output_bytes: int
     output_lines: int
     last_output_at: float | None
-    tags: tuple[str, ...] = ()
+    tags: tuple[str, ...]
     # When the latest run started (``started_at`` is the first run's): durations are
     # per run, so a session resumed a week later does not read as a week long.
-    run_started_at: float | None = None
+    run_started_at: float | None
     # A coding agent's session (agents/): its kind and the agent's own session id.
-    agent_kind: str | None = None
-    agent_session_id: str | None = None
+    agent_kind: str | None
+    agent_session_id: str | None
     # While running: working, idle or needs_you (runner/attention.py), and since when.
-    attention: str | None = None
-    attention_since: float | None = None
+    attention: str | None
+    attention_since: float | None
+
+    def __init__(
+        self,
+        id: int,
+        uid: str,
+        name: str,
+        argv: tuple[str, ...],
+        cwd: str,
+        env: dict[str, str] | None,
+        mode: str,
+        status: str,
+        exit_code: int | None,
+        signal: int | None,
+        pid: int | None,
+        created_at: float,
+        updated_at: float,
+        started_at: float | None,
+        ended_at: float | None,
+        notes: str,
+        context: Any,
+        pinned: bool,
+        deleted_at: float | None,
+        origin: str,
+        resume_argv: tuple[str, ...] | None,
+        run_count: int,
+        output_bytes: int,
+        output_lines: int,
+        last_output_at: float | None,
+        tags: tuple[str, ...] = (),
+        run_started_at: float | None = None,
+        agent_kind: str | None = None,
+        agent_session_id: str | None = None,
+        attention: str | None = None,
+        attention_since: float | None = None,
+    ) -> None:
+        object.__setattr__(self, "id", id)
+        object.__setattr__(self, "uid", uid)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "argv", argv)
+        object.__setattr__(self, "cwd", cwd)
+        object.__setattr__(self, "env", env)
+        object.__setattr__(self, "mode", mode)
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "exit_code", exit_code)
+        object.__setattr__(self, "signal", signal)
+        object.__setattr__(self, "pid", pid)
+        object.__setattr__(self, "created_at", created_at)
+        object.__setattr__(self, "updated_at", updated_at)
+        object.__setattr__(self, "started_at", started_at)
+        object.__setattr__(self, "ended_at", ended_at)
+        object.__setattr__(self, "notes", notes)
+        object.__setattr__(self, "context", context)
+        object.__setattr__(self, "pinned", pinned)
+        object.__setattr__(self, "deleted_at", deleted_at)
+        object.__setattr__(self, "origin", origin)
+        object.__setattr__(self, "resume_argv", resume_argv)
+        object.__setattr__(self, "run_count", run_count)
+        object.__setattr__(self, "output_bytes", output_bytes)
+        object.__setattr__(self, "output_lines", output_lines)
+        object.__setattr__(self, "last_output_at", last_output_at)
+        object.__setattr__(self, "tags", tags)
+        object.__setattr__(self, "run_started_at", run_started_at)
+        object.__setattr__(self, "agent_kind", agent_kind)
+        object.__setattr__(self, "agent_session_id", agent_session_id)
+        object.__setattr__(self, "attention", attention)
+        object.__setattr__(self, "attention_since", attention_since)
 
     @property
     def label(self) -> str:
@@ -222,8 +323,29 @@ def session_from_row(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Run:
+class Run(Frozen):
+    __slots__ = (
+        "session_id",
+        "number",
+        "argv",
+        "pid",
+        "started_at",
+        "ended_at",
+        "exit_code",
+        "signal",
+        "status",
+        "first_line",
+        "supervisor",
+        "host",
+        "boot",
+        "supervisor_pid",
+        "supervisor_start",
+        "command_start",
+        "lease",
+        "lease_until",
+        "socket",
+    )
+
     session_id: int
     number: int
     argv: tuple[str, ...]
@@ -237,15 +359,57 @@ class Run:
     # Who supervises the run (schema v3), so that others can tell whether it still
     # lives without a path someone could delete: ``supervisor`` is "tether" or an
     # embedding program's name (None: nobody said, so nobody judges it).
-    supervisor: str | None = None
-    host: str | None = None
-    boot: str | None = None  # "<boot id> <pid namespace>": where the pids below mean something
-    supervisor_pid: int | None = None
-    supervisor_start: int | None = None  # clock ticks after boot (/proc/PID/stat field 22)
-    command_start: int | None = None  # the same for the command (``pid``)
-    lease: float | None = None  # seconds an embedder's renewal is good for
-    lease_until: float | None = None  # after this, without a renewal, the run is lost
-    socket: str | None = None  # the supervisor's control socket
+    supervisor: str | None
+    host: str | None
+    boot: str | None  # "<boot id> <pid namespace>": where the pids below mean something
+    supervisor_pid: int | None
+    supervisor_start: int | None  # clock ticks after boot (/proc/PID/stat field 22)
+    command_start: int | None  # the same for the command (``pid``)
+    lease: float | None  # seconds an embedder's renewal is good for
+    lease_until: float | None  # after this, without a renewal, the run is lost
+    socket: str | None  # the supervisor's control socket
+
+    def __init__(
+        self,
+        session_id: int,
+        number: int,
+        argv: tuple[str, ...],
+        pid: int | None,
+        started_at: float,
+        ended_at: float | None,
+        exit_code: int | None,
+        signal: int | None,
+        status: str | None,
+        first_line: int,
+        supervisor: str | None = None,
+        host: str | None = None,
+        boot: str | None = None,
+        supervisor_pid: int | None = None,
+        supervisor_start: int | None = None,
+        command_start: int | None = None,
+        lease: float | None = None,
+        lease_until: float | None = None,
+        socket: str | None = None,
+    ) -> None:
+        object.__setattr__(self, "session_id", session_id)
+        object.__setattr__(self, "number", number)
+        object.__setattr__(self, "argv", argv)
+        object.__setattr__(self, "pid", pid)
+        object.__setattr__(self, "started_at", started_at)
+        object.__setattr__(self, "ended_at", ended_at)
+        object.__setattr__(self, "exit_code", exit_code)
+        object.__setattr__(self, "signal", signal)
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "first_line", first_line)
+        object.__setattr__(self, "supervisor", supervisor)
+        object.__setattr__(self, "host", host)
+        object.__setattr__(self, "boot", boot)
+        object.__setattr__(self, "supervisor_pid", supervisor_pid)
+        object.__setattr__(self, "supervisor_start", supervisor_start)
+        object.__setattr__(self, "command_start", command_start)
+        object.__setattr__(self, "lease", lease)
+        object.__setattr__(self, "lease_until", lease_until)
+        object.__setattr__(self, "socket", socket)
 
     def duration(self, now: float) -> float:
         return max(0.0, (self.ended_at if self.ended_at is not None else now) - self.started_at)
@@ -256,9 +420,10 @@ def total_duration(runs: Iterable[Run], now: float) -> float:
     return sum(r.duration(now) for r in runs)
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(Frozen):
     """One line of output. ``number`` is 0-based and global within the session."""
+
+    __slots__ = ("session_id", "number", "stream", "at", "run", "raw", "terminated")
 
     session_id: int
     number: int
@@ -267,6 +432,24 @@ class Line:
     run: int
     raw: bytes  # without the newline
     terminated: bool  # False for a line the command has not finished (yet)
+
+    def __init__(
+        self,
+        session_id: int,
+        number: int,
+        stream: str,
+        at: float,
+        run: int,
+        raw: bytes,
+        terminated: bool,
+    ) -> None:
+        object.__setattr__(self, "session_id", session_id)
+        object.__setattr__(self, "number", number)
+        object.__setattr__(self, "stream", stream)
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "run", run)
+        object.__setattr__(self, "raw", raw)
+        object.__setattr__(self, "terminated", terminated)
 
     @property
     def text(self) -> str:
@@ -281,9 +464,21 @@ class Line:
         return plain(self.text)
 
 
-@dataclass(frozen=True, slots=True)
-class OutputChunk:
+class OutputChunk(Frozen):
     """A stored chunk: whole lines of one stream (the last may be unterminated)."""
+
+    __slots__ = (
+        "id",
+        "session_id",
+        "run",
+        "stream",
+        "first_line",
+        "line_count",
+        "open_end",
+        "first_at",
+        "last_at",
+        "data",
+    )
 
     id: int
     session_id: int
@@ -295,6 +490,30 @@ class OutputChunk:
     first_at: float
     last_at: float
     data: bytes
+
+    def __init__(
+        self,
+        id: int,
+        session_id: int,
+        run: int,
+        stream: str,
+        first_line: int,
+        line_count: int,
+        open_end: bool,
+        first_at: float,
+        last_at: float,
+        data: bytes,
+    ) -> None:
+        object.__setattr__(self, "id", id)
+        object.__setattr__(self, "session_id", session_id)
+        object.__setattr__(self, "run", run)
+        object.__setattr__(self, "stream", stream)
+        object.__setattr__(self, "first_line", first_line)
+        object.__setattr__(self, "line_count", line_count)
+        object.__setattr__(self, "open_end", open_end)
+        object.__setattr__(self, "first_at", first_at)
+        object.__setattr__(self, "last_at", last_at)
+        object.__setattr__(self, "data", data)
 
 
 def chunk_lines(chunk: OutputChunk) -> list[Line]:
@@ -351,8 +570,9 @@ def chunk_from_row(row: sqlite3.Row | tuple) -> OutputChunk:
     return OutputChunk(**fields)
 
 
-@dataclass(frozen=True, slots=True)
-class SearchHit:
+class SearchHit(Frozen):
+    __slots__ = ("session_id", "line", "stream", "at", "text", "spans", "chunk_id", "row")
+
     session_id: int
     line: int  # 0-based line number
     stream: str
@@ -360,7 +580,27 @@ class SearchHit:
     text: str  # the plain line
     spans: tuple[tuple[int, int], ...]  # highlight positions in ``text``
     chunk_id: int
-    row: int | None = None  # a rendered hit's row of the transcript (0-based); else None
+    row: int | None  # a rendered hit's row of the transcript (0-based); else None
+
+    def __init__(
+        self,
+        session_id: int,
+        line: int,
+        stream: str,
+        at: float,
+        text: str,
+        spans: tuple[tuple[int, int], ...],
+        chunk_id: int,
+        row: int | None = None,
+    ) -> None:
+        object.__setattr__(self, "session_id", session_id)
+        object.__setattr__(self, "line", line)
+        object.__setattr__(self, "stream", stream)
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "spans", spans)
+        object.__setattr__(self, "chunk_id", chunk_id)
+        object.__setattr__(self, "row", row)
 
     def snippet(self, width: int = 120) -> tuple[str, tuple[tuple[int, int], ...]]:
         """The line cut to ``width`` around the first match, with shifted spans."""

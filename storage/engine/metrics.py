@@ -23,10 +23,10 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from storage.frozen import Frozen
 from storage.units import DAY
 
 NAMES = ("db_bytes", "capture_rate", "index_lag", "search_ms")
@@ -43,11 +43,17 @@ class _Queries(Protocol):
     async def scalar(self, sql: str, params: Any = ...) -> Any: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Sample:
+class Sample(Frozen):
+    __slots__ = ("at", "value", "session_id")
+
     at: float
     value: float
-    session_id: int | None = None
+    session_id: int | None
+
+    def __init__(self, at: float, value: float, session_id: int | None = None) -> None:
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "session_id", session_id)
 
 
 async def record(
@@ -100,12 +106,17 @@ async def sample_db_bytes(store: Any, *, now: float | None = None) -> int | None
     return size
 
 
-@dataclass(frozen=True, slots=True)
-class SessionMark:
+class SessionMark(Frozen):
     """Where a session's counters stood at its previous sample."""
+
+    __slots__ = ("at", "output_bytes")
 
     at: float
     output_bytes: int
+
+    def __init__(self, at: float, output_bytes: int) -> None:
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "output_bytes", output_bytes)
 
 
 async def sample_session(

@@ -329,8 +329,7 @@ def fts_words(query: Any) -> str | None:
     """The MATCH expression ``output_words`` can run for a query: its phrases asked as
     their words, as is a word of several tokens (``test_y``: the index has no positions);
     exclusions are left to the line matcher."""
-    from dataclasses import replace
-
+    from storage.frozen import replace
     from storage.query import And, Not, Phrase, Term, Word
     from storage.query.match import fts_match
 

@@ -28,10 +28,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from storage.errors import SessionNotFound, StoreError
+from storage.frozen import Frozen
 from storage.models import ENDED, LIVE
 
 if TYPE_CHECKING:
@@ -57,13 +57,19 @@ class NotQueued(StoreError):
         self.session_id = session_id
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(Frozen):
     """How many sessions may run at once: in all (``max_parallel``) and per group;
     0 is no limit."""
 
-    max_parallel: int = 0
-    groups: Mapping[str, int] = field(default_factory=dict)
+    __slots__ = ("max_parallel", "groups")
+    _FACTORIES = {"groups": dict}  # (as ``field(default_factory=dict)``)
+
+    max_parallel: int
+    groups: Mapping[str, int]
+
+    def __init__(self, max_parallel: int = 0, groups: Mapping[str, int] | None = None) -> None:
+        object.__setattr__(self, "max_parallel", max_parallel)
+        object.__setattr__(self, "groups", {} if groups is None else groups)
 
     def of(self, group: str) -> int:
         return int(self.groups.get(group, 0)) if group else 0
@@ -84,19 +90,27 @@ class Limits:
         return cls(int(data.get("max_parallel") or 0), {str(k): int(v) for k, v in groups.items()})
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(Frozen):
     """A session taken out of the line to be started by the claimer."""
+
+    __slots__ = ("session_id", "group", "options", "claim_id")
 
     session_id: int
     group: str
     options: dict[str, Any]
     claim_id: str
 
+    def __init__(self, session_id: int, group: str, options: dict[str, Any], claim_id: str) -> None:
+        object.__setattr__(self, "session_id", session_id)
+        object.__setattr__(self, "group", group)
+        object.__setattr__(self, "options", options)
+        object.__setattr__(self, "claim_id", claim_id)
 
-@dataclass(frozen=True)
-class QueueEntry:
+
+class QueueEntry(Frozen):
     """A session waiting in line: ``place`` is 1 for the next to start."""
+
+    __slots__ = ("session_id", "place", "group", "after", "queued_at")
 
     session_id: int
     place: int
@@ -104,15 +118,35 @@ class QueueEntry:
     after: int | None
     queued_at: float
 
+    def __init__(
+        self,
+        session_id: int,
+        place: int,
+        group: str,
+        after: int | None,
+        queued_at: float,
+    ) -> None:
+        object.__setattr__(self, "session_id", session_id)
+        object.__setattr__(self, "place", place)
+        object.__setattr__(self, "group", group)
+        object.__setattr__(self, "after", after)
+        object.__setattr__(self, "queued_at", queued_at)
 
-@dataclass(frozen=True)
-class HeldClaim:
+
+class HeldClaim(Frozen):
     """A claim whose session has not started yet, with who made it (for the runner to
     judge whether the claimer still lives)."""
+
+    __slots__ = ("session_id", "claim", "text")
 
     session_id: int
     claim: dict[str, Any]
     text: str  # the claim as stored: giving it back matches it exactly
+
+    def __init__(self, session_id: int, claim: dict[str, Any], text: str) -> None:
+        object.__setattr__(self, "session_id", session_id)
+        object.__setattr__(self, "claim", claim)
+        object.__setattr__(self, "text", text)
 
 
 Fetch = Callable[[str, Any], Awaitable[list[Any]]]

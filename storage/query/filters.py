@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from storage.frozen import replace
 from storage.models import STATUSES, STREAMS
 from storage.query.context import context_filter, has_filter
 from storage.query.terms import ContextFilter, Query, QueryError

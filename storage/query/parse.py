@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, replace
 
+from storage.frozen import Frozen, replace
 from storage.query.filters import apply_filters
 from storage.query.terms import And, Not, Or, Phrase, Query, QueryError, Term, Word
 
@@ -41,19 +41,58 @@ _CTX = re.compile(r"(?i:ctx)\.([^\s:=<>]*)(:|=|>=|<=|>|<)")
 _MAX_DEPTH = 16
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(Frozen):
+    __slots__ = (
+        "kind",
+        "pos",
+        "end",
+        "value",
+        "prefix",
+        "key",
+        "vpos",
+        "neg",
+        "path",
+        "op",
+        "quoted",
+    )
+
     kind: str  # word phrase filter ( ) - OR AND NOT
     pos: int
     end: int
-    value: str = ""
-    prefix: bool = False
-    key: str = ""
-    vpos: int = 0  # where the filter value starts
-    neg: bool = False
-    path: str = ""  # a context filter's key as typed (``usage.input_tokens``)
-    op: str = ""  # a context filter's operator: ``:`` ``=`` ``>`` ``>=`` ``<`` ``<=``
-    quoted: bool = False  # the value was in quotes (taken as it is)
+    value: str
+    prefix: bool
+    key: str
+    vpos: int  # where the filter value starts
+    neg: bool
+    path: str  # a context filter's key as typed (``usage.input_tokens``)
+    op: str  # a context filter's operator: ``:`` ``=`` ``>`` ``>=`` ``<`` ``<=``
+    quoted: bool  # the value was in quotes (taken as it is)
+
+    def __init__(
+        self,
+        kind: str,
+        pos: int,
+        end: int,
+        value: str = "",
+        prefix: bool = False,
+        key: str = "",
+        vpos: int = 0,
+        neg: bool = False,
+        path: str = "",
+        op: str = "",
+        quoted: bool = False,
+    ) -> None:
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "pos", pos)
+        object.__setattr__(self, "end", end)
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "prefix", prefix)
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "vpos", vpos)
+        object.__setattr__(self, "neg", neg)
+        object.__setattr__(self, "path", path)
+        object.__setattr__(self, "op", op)
+        object.__setattr__(self, "quoted", quoted)
 
 
 def _lex(text: str) -> list[Token]:

@@ -6,9 +6,9 @@ that is not a query. ``storage.query.parse`` makes these from text.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
 from typing import Literal
 
+from storage.frozen import Frozen
 from storage.query.tokens import tokenize
 
 Scope = Literal["all", "output", "meta"]
@@ -45,45 +45,67 @@ def _width(text: str) -> int:
 # -- the text terms ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Word:
+class Word(Frozen):
     """One word, as typed (without the trailing ``*`` of a prefix)."""
 
+    __slots__ = ("text", "prefix")
+
     text: str
-    prefix: bool = False
+    prefix: bool
+
+    def __init__(self, text: str, prefix: bool = False) -> None:
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "prefix", prefix)
 
     @property
     def tokens(self) -> tuple[str, ...]:
         return tuple(t for t, _, _ in tokenize(self.text))
 
 
-@dataclass(frozen=True)
-class Phrase:
+class Phrase(Frozen):
     """Consecutive words: a quoted phrase, or a word with punctuation inside (``foo-bar``)."""
 
+    __slots__ = ("text", "prefix")
+
     text: str
-    prefix: bool = False
+    prefix: bool
+
+    def __init__(self, text: str, prefix: bool = False) -> None:
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "prefix", prefix)
 
     @property
     def tokens(self) -> tuple[str, ...]:
         return tuple(t for t, _, _ in tokenize(self.text))
 
 
-@dataclass(frozen=True)
-class Not:
+class Not(Frozen):
+    __slots__ = ("term",)
+
     term: Term
 
+    def __init__(self, term: Term) -> None:
+        object.__setattr__(self, "term", term)
 
-@dataclass(frozen=True)
-class Or:
+
+class Or(Frozen):
+    __slots__ = ("terms",)
+
     terms: tuple[Term, ...]
 
+    def __init__(self, terms: tuple[Term, ...]) -> None:
+        object.__setattr__(self, "terms", terms)
 
-@dataclass(frozen=True)
-class And:
+
+class And(Frozen):
     """A parenthesised group; the top level of a query is an implicit AND (``Query.terms``)."""
 
+    __slots__ = ("terms",)
+
     terms: tuple[Term, ...]
+
+    def __init__(self, terms: tuple[Term, ...]) -> None:
+        object.__setattr__(self, "terms", terms)
 
 
 Term = Word | Phrase | Not | Or | And
@@ -94,8 +116,7 @@ Term = Word | Phrase | Not | Or | And
 ContextOp = Literal["is", "has", ">", ">=", "<", "<="]
 
 
-@dataclass(frozen=True)
-class ContextFilter:
+class ContextFilter(Frozen):
     """One condition on a key of a session's ``context`` JSON (``ctx.model:opus``,
     ``ctx.usage.input_tokens>5``, ``has:ctx.thread``).
 
@@ -113,12 +134,30 @@ class ContextFilter:
     those without the key included.
     """
 
+    __slots__ = ("keys", "op", "values", "prefixes", "number", "negated")
+
     keys: tuple[str, ...]
     op: ContextOp
-    values: tuple[str, ...] = ()
-    prefixes: tuple[str, ...] = ()
-    number: int | float | None = None
-    negated: bool = False
+    values: tuple[str, ...]
+    prefixes: tuple[str, ...]
+    number: int | float | None
+    negated: bool
+
+    def __init__(
+        self,
+        keys: tuple[str, ...],
+        op: ContextOp,
+        values: tuple[str, ...] = (),
+        prefixes: tuple[str, ...] = (),
+        number: int | float | None = None,
+        negated: bool = False,
+    ) -> None:
+        object.__setattr__(self, "keys", keys)
+        object.__setattr__(self, "op", op)
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "prefixes", prefixes)
+        object.__setattr__(self, "number", number)
+        object.__setattr__(self, "negated", negated)
 
     @property
     def path(self) -> str:
@@ -138,8 +177,7 @@ class ContextFilter:
         return f"{sign}{key}{self.op}{self.number}"
 
 
-@dataclass(frozen=True)
-class Query:
+class Query(Frozen):
     """A parsed query. ``None`` for a filter means "not constrained".
 
     ``statuses``/``streams``/``exit_codes``: any of these. ``tags``: every group must
@@ -149,23 +187,81 @@ class Query:
     ``trashed``: search the trash instead of live sessions.
     """
 
-    text: str = ""
-    terms: tuple[Term, ...] = ()
-    statuses: frozenset[str] | None = None
-    tags: tuple[frozenset[str], ...] = ()
-    exclude_tags: frozenset[str] = frozenset()
-    name: str | None = None
-    cmd: str | None = None
-    cwd: str | None = None
-    exit_codes: frozenset[int] | None = None
-    exit_not: frozenset[int] = frozenset()
-    streams: frozenset[str] | None = None
-    since: float | None = None
-    until: float | None = None
-    pinned: bool | None = None
-    context: tuple[ContextFilter, ...] = ()
-    trashed: bool = False
-    scope: Scope = "all"
+    __slots__ = (
+        "text",
+        "terms",
+        "statuses",
+        "tags",
+        "exclude_tags",
+        "name",
+        "cmd",
+        "cwd",
+        "exit_codes",
+        "exit_not",
+        "streams",
+        "since",
+        "until",
+        "pinned",
+        "context",
+        "trashed",
+        "scope",
+    )
+
+    text: str
+    terms: tuple[Term, ...]
+    statuses: frozenset[str] | None
+    tags: tuple[frozenset[str], ...]
+    exclude_tags: frozenset[str]
+    name: str | None
+    cmd: str | None
+    cwd: str | None
+    exit_codes: frozenset[int] | None
+    exit_not: frozenset[int]
+    streams: frozenset[str] | None
+    since: float | None
+    until: float | None
+    pinned: bool | None
+    context: tuple[ContextFilter, ...]
+    trashed: bool
+    scope: Scope
+
+    def __init__(
+        self,
+        text: str = "",
+        terms: tuple[Term, ...] = (),
+        statuses: frozenset[str] | None = None,
+        tags: tuple[frozenset[str], ...] = (),
+        exclude_tags: frozenset[str] = frozenset(),
+        name: str | None = None,
+        cmd: str | None = None,
+        cwd: str | None = None,
+        exit_codes: frozenset[int] | None = None,
+        exit_not: frozenset[int] = frozenset(),
+        streams: frozenset[str] | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        pinned: bool | None = None,
+        context: tuple[ContextFilter, ...] = (),
+        trashed: bool = False,
+        scope: Scope = "all",
+    ) -> None:
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "terms", terms)
+        object.__setattr__(self, "statuses", statuses)
+        object.__setattr__(self, "tags", tags)
+        object.__setattr__(self, "exclude_tags", exclude_tags)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "cmd", cmd)
+        object.__setattr__(self, "cwd", cwd)
+        object.__setattr__(self, "exit_codes", exit_codes)
+        object.__setattr__(self, "exit_not", exit_not)
+        object.__setattr__(self, "streams", streams)
+        object.__setattr__(self, "since", since)
+        object.__setattr__(self, "until", until)
+        object.__setattr__(self, "pinned", pinned)
+        object.__setattr__(self, "context", context)
+        object.__setattr__(self, "trashed", trashed)
+        object.__setattr__(self, "scope", scope)
 
     @property
     def has_text(self) -> bool:

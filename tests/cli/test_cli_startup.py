@@ -10,6 +10,7 @@ import importlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -78,6 +79,15 @@ def test_a_one_query_command_starts_no_event_loop_and_loads_only_its_module(
     for heavy in ("asyncio", "aiosqlite", "textual"):
         assert heavy not in loaded, (args, heavy)
     assert report["threads"] == ["MainThread"], args
+
+
+@pytest.mark.parametrize("args", [("search", "needle-17"), ("ls",)])
+def test_a_one_query_command_builds_no_dataclass(tether, session, args):
+    """Its records are ``storage.frozen`` ones: importing ``dataclasses`` (inspect, ast)
+    and building each class with ``exec`` was a third of a ``tether search``. (Without
+    a config.toml: reading one still builds home.config's dataclasses.)"""
+    (Path(tether.env["TETHER_HOME"]) / "config.toml").unlink()
+    assert "dataclasses" not in probe(tether, *args)["modules"]
 
 
 def test_the_read_path_gives_what_the_store_gives(tether, session):

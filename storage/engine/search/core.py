@@ -19,12 +19,12 @@ bound (``exact`` is False).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from storage.engine.search.hits import OutputSearch
 from storage.engine.search.rendered import RAW_SHADOWED, RenderedSearch, merged_hits
 from storage.engine.search.transcripts import TranscriptSearch
+from storage.frozen import Frozen, replace
 from storage.models import SearchHit, Session
 from storage.query import Not, Or, Phrase, Query, Word
 from storage.query.match import Span, line_matcher
@@ -36,37 +36,88 @@ if TYPE_CHECKING:
 COUNT_BYTES = 4 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class MetaMatch:
+class MetaMatch(Frozen):
     """A metadata field of a session that holds a searched word."""
+
+    __slots__ = ("field", "text", "spans")
 
     field: str  # name, command, cwd, tags, notes
     text: str
     spans: tuple[Span, ...]
 
+    def __init__(self, field: str, text: str, spans: tuple[Span, ...]) -> None:
+        object.__setattr__(self, "field", field)
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "spans", spans)
 
-@dataclass(frozen=True, slots=True)
-class SessionHits:
+
+class SessionHits(Frozen):
     """The hits of one session. ``count`` is the number of matching output lines in the
     whole session (not only this page): exact, or a lower bound when ``exact`` is False."""
+
+    __slots__ = ("session", "hits", "count", "exact", "meta")
 
     session: Session
     hits: tuple[SearchHit, ...]
     count: int | None  # None when output was not searched (``in:meta``, no text)
     exact: bool
-    meta: tuple[MetaMatch, ...] = ()
+    meta: tuple[MetaMatch, ...]
+
+    def __init__(
+        self,
+        session: Session,
+        hits: tuple[SearchHit, ...],
+        count: int | None,
+        exact: bool,
+        meta: tuple[MetaMatch, ...] = (),
+    ) -> None:
+        object.__setattr__(self, "session", session)
+        object.__setattr__(self, "hits", hits)
+        object.__setattr__(self, "count", count)
+        object.__setattr__(self, "exact", exact)
+        object.__setattr__(self, "meta", meta)
 
 
-@dataclass(frozen=True, slots=True)
-class SearchResults:
+class SearchResults(Frozen):
+    __slots__ = (
+        "query",
+        "groups",
+        "next_page",
+        "ranked",
+        "sessions_only",
+        "unindexed_bytes",
+        "hits",
+        "rank_limited",
+    )
+
     query: Query
     groups: tuple[SessionHits, ...]
     next_page: str | None  # pass to ``search(page=...)`` for more; None: no more
     ranked: bool
     sessions_only: bool  # the query had no text: the groups list matching sessions
-    unindexed_bytes: int = 0  # output too new to be searched yet
-    hits: tuple[SearchHit, ...] = ()  # every hit of the page, in order (not grouped)
-    rank_limited: bool = False  # ranked among the newest RANK_CANDIDATES matching chunks
+    unindexed_bytes: int  # output too new to be searched yet
+    hits: tuple[SearchHit, ...]  # every hit of the page, in order (not grouped)
+    rank_limited: bool  # ranked among the newest RANK_CANDIDATES matching chunks
+
+    def __init__(
+        self,
+        query: Query,
+        groups: tuple[SessionHits, ...],
+        next_page: str | None,
+        ranked: bool,
+        sessions_only: bool,
+        unindexed_bytes: int = 0,
+        hits: tuple[SearchHit, ...] = (),
+        rank_limited: bool = False,
+    ) -> None:
+        object.__setattr__(self, "query", query)
+        object.__setattr__(self, "groups", groups)
+        object.__setattr__(self, "next_page", next_page)
+        object.__setattr__(self, "ranked", ranked)
+        object.__setattr__(self, "sessions_only", sessions_only)
+        object.__setattr__(self, "unindexed_bytes", unindexed_bytes)
+        object.__setattr__(self, "hits", hits)
+        object.__setattr__(self, "rank_limited", rank_limited)
 
 
 def _parse_page(page: str | None, kind: str) -> tuple[int, ...] | None:

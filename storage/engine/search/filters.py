@@ -29,10 +29,10 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from storage.engine.context_keys import LOOKUP_COST, context_sql, members_sql
+from storage.frozen import Frozen, replace
 from storage.models import ENDED
 from storage.query import Not, Or, Query, QueryError, Word
 from storage.query.match import fts_match
@@ -211,14 +211,19 @@ async def filter_session_ids(
     return await fetch_ids(store, query, sql, params)
 
 
-@dataclass(frozen=True)
-class Matches:
+class Matches(Frozen):
     """The live sessions a query matches, for a list that holds the live sessions
     already (the TUI's): ``ids``, or with ``but``, every live session except ``ids``.
     ``in`` answers for the id of a live session."""
 
+    __slots__ = ("ids", "but")
+
     ids: AbstractSet[int]
-    but: bool = False
+    but: bool
+
+    def __init__(self, ids: AbstractSet[int], but: bool = False) -> None:
+        object.__setattr__(self, "ids", ids)
+        object.__setattr__(self, "but", but)
 
     def __contains__(self, sid: object) -> bool:
         return (sid in self.ids) != self.but

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from storage.frozen import Frozen
 from storage.query import And, Not, Or, Phrase, Query, Term, Word
 from storage.query.match import Span, line_matcher
 from storage.query.tokens import DIACRITIC, ascii_view
@@ -40,11 +40,17 @@ _Eval = Callable[[str], "list[Span] | None"]
 Anchor = tuple[tuple[str, bool], ...]  # alternatives: (token, whole token?)
 
 
-@dataclass(frozen=True, slots=True)
-class LineMatch:
+class LineMatch(Frozen):
+    __slots__ = ("index", "text", "spans")
+
     index: int  # 0-based line within the chunk
     text: str  # the plain line
     spans: tuple[Span, ...]
+
+    def __init__(self, index: int, text: str, spans: tuple[Span, ...]) -> None:
+        object.__setattr__(self, "index", index)
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "spans", spans)
 
 
 def _token_start(token: str) -> str:
