@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import signal
 import sys
 from typing import TYPE_CHECKING
 
@@ -155,7 +154,9 @@ def signal_all(pids: list[int], sig: int) -> None:
             os.kill(pid, sig)
 
 
-def kill_group(pgrp: int, sig: int = signal.SIGKILL) -> bool:
+def kill_group(pgrp: int, sig: int = 9) -> bool:
+    """Send ``sig`` (SIGKILL: 9 by POSIX; the module ``signal`` would build its enums
+    for every command that reconciles) to the process group ``pgrp``."""
     try:
         os.killpg(pgrp, sig)
         return True

@@ -26,7 +26,6 @@ periodically, followers (``logs -f``) while they wait.
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -279,6 +278,7 @@ async def end_leftovers(left: Leftovers, grace: float) -> list[int]:
     """SIGTERM what a lost run left running (its command's whole group), SIGKILL what is
     still there after ``grace`` seconds. Returns the pids that were ended."""
     import asyncio
+    import signal
 
     group = left.command_pid
     targets = list(left.pids)
