@@ -14,14 +14,14 @@ Three different needs, three functions:
 
 from __future__ import annotations
 
+import functools
 import re
 
 # Any escape sequence: CSI, OSC (terminated, or running to the end of its line),
 # DCS/SOS/PM/APC strings (likewise), and the short two- and three-character forms.
 # Also the 8-bit C1 forms. An unterminated string stops at a newline so that one
 # truncated title sequence cannot hide every line after it.
-_ESCAPES = re.compile(
-    r"""
+_ESCAPES = r"""
       \x1b\[ [0-?]* [ -/]* [@-~]                 # CSI ... final
     | \x9b   [0-?]* [ -/]* [@-~]                 # 8-bit CSI
     | (?:\x1b\]|\x9d) [^\x07\x1b\x9c\n]* (?:\x07|\x1b\\|\x9c|(?=\n)|$)   # OSC
@@ -29,14 +29,28 @@ _ESCAPES = re.compile(
     | \x1b [ -/]+ [0-~]                          # nF (charset selection ...)
     | \x1b [0-~]                                 # Fp Fe Fs (ESC 7, ESC c, ...)
     | \x1b $                                     # a lone trailing ESC
-    """,
-    re.VERBOSE,
-)
-_SGR = re.compile(r"\x1b\[[0-9;:]*m")
-_PLAIN_SGR = re.compile(r"\x1b\[[0-9;]*m")
-_C1_INTRODUCER = re.compile(r"[\x90\x98\x9b\x9d\x9e\x9f]")
+    """
 # C0 controls other than tab and newline, DEL, and C1 controls.
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
+_CONTROLS = r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]"
+_PATTERNS = {
+    "escapes": (_ESCAPES, re.VERBOSE),
+    "sgr": (r"\x1b\[[0-9;:]*m", 0),
+    "plain_sgr": (r"\x1b\[[0-9;]*m", 0),
+    "c1_introducer": (r"[\x90\x98\x9b\x9d\x9e\x9f]", 0),
+    "unsafe": (_ESCAPES + "|" + _CONTROLS, re.VERBOSE),
+    "cell": (f"(?P<esc>{_ESCAPES})|(?P<ch>.)", re.VERBOSE | re.DOTALL),
+    "invisible": (_CONTROLS, 0),
+    "invisible_one_line": (r"[\x00-\x08\x0a-\x1f\x7f\x80-\x9f]", 0),
+}
+
+
+@functools.cache
+def _pattern(name: str) -> re.Pattern[str]:
+    """One of ``_PATTERNS``, compiled when first used: compiling them all costs about a
+    millisecond of every command that imports this module, and printing lines that
+    are printable already (most of a search's) needs none of them."""
+    pattern, flags = _PATTERNS[name]
+    return re.compile(pattern, flags)
 
 
 def decode(data: bytes) -> str:
@@ -49,7 +63,7 @@ def strip_ansi(text: str) -> str:
     """Remove every escape sequence, keep all other characters."""
     if "\x1b" not in text and not _has_c1(text):
         return text
-    return _ESCAPES.sub("", text)
+    return _pattern("escapes").sub("", text)
 
 
 def _has_c1(text: str) -> bool:
@@ -63,9 +77,9 @@ def index_text(data: bytes) -> str:
         # Most output's only escapes are colours: removing those with a simple pattern
         # is several times faster, and when nothing else is left it is exactly what
         # the full pattern would have removed. Otherwise use the full pattern.
-        bare = _PLAIN_SGR.sub("", text)
-        if "\x1b" in bare or (not bare.isascii() and _C1_INTRODUCER.search(bare)):
-            bare = _ESCAPES.sub("", text)
+        bare = _pattern("plain_sgr").sub("", text)
+        if "\x1b" in bare or (not bare.isascii() and _pattern("c1_introducer").search(bare)):
+            bare = _pattern("escapes").sub("", text)
         text = bare
     return text
 
@@ -89,7 +103,7 @@ def collapse_cr(line: str) -> str:
     tail = ""  # escapes after the last character
     for part in line.split("\r"):
         col, escapes = 0, ""
-        for m in _CELL.finditer(part):
+        for m in _pattern("cell").finditer(part):
             if m.lastgroup == "esc":
                 escapes += m.group(0)
                 continue
@@ -111,29 +125,25 @@ def terminal_safe(text: str, *, keep_colour: bool = True) -> str:
     """Text that cannot act on the terminal it is printed to (one line or many).
     SGR colour sequences survive when ``keep_colour``; every other escape sequence and
     control character (except tab and newline) is removed."""
+    if text.isprintable():  # no escape, control character or CR: nothing to remove
+        return text
     if "\r" in text:
         text = "\n".join(collapse_cr(part) for part in text.split("\n"))
     if keep_colour:
-        return _UNSAFE.sub(_keep_sgr, text)
-    return _UNSAFE.sub("", text)
-
-
-_UNSAFE = re.compile(_ESCAPES.pattern + "|" + _CONTROLS.pattern, re.VERBOSE)
-_CELL = re.compile(f"(?P<esc>{_ESCAPES.pattern})|(?P<ch>.)", re.VERBOSE | re.DOTALL)
+        return _pattern("unsafe").sub(_keep_sgr, text)
+    return _pattern("unsafe").sub("", text)
 
 
 def _keep_sgr(m: re.Match[str]) -> str:
     seq = m.group(0)
-    return seq if _SGR.fullmatch(seq) else ""
+    return seq if _pattern("sgr").fullmatch(seq) else ""
 
 
 def plain(text: str) -> str:
     """Plain text of a line: no escapes, no control characters, CRs collapsed."""
-    return _UNSAFE.sub("", collapse_cr(text))
-
-
-_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
-_INVISIBLE_ONE_LINE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x80-\x9f]")
+    if text.isprintable():  # (as in ``terminal_safe``)
+        return text
+    return _pattern("unsafe").sub("", collapse_cr(text))
 
 
 def visible(text: str, *, multiline: bool = False) -> str:
@@ -141,7 +151,7 @@ def visible(text: str, *, multiline: bool = False) -> str:
     terminal or being hidden: for names, commands and notes, which may come from an
     imported file or another program, and where the user must see what is really
     there (the exact command an imported session would run)."""
-    pattern = _INVISIBLE if multiline else _INVISIBLE_ONE_LINE
+    pattern = _pattern("invisible" if multiline else "invisible_one_line")
     if not pattern.search(text):
         return text
     return pattern.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)

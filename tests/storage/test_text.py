@@ -175,6 +175,21 @@ def test_plain_has_no_controls_and_matches_terminal_safe(text):
         assert plain(line) == terminal_safe(line, keep_colour=False)
 
 
+@settings(max_examples=300, deadline=None)
+@given(_TERMINALISH | st.text(max_size=20))
+def test_plain_and_terminal_safe_skip_the_patterns_only_when_they_would_change_nothing(text):
+    """Printable text is returned as it is, without compiling a pattern: the same as
+    running the patterns, for any text."""
+    from storage.text import _pattern
+
+    unsafe = _pattern("unsafe")
+    crs = "\n".join(collapse_cr(part) for part in text.split("\n"))
+    assert plain(text) == unsafe.sub("", collapse_cr(text))
+    assert terminal_safe(text, keep_colour=False) == unsafe.sub("", crs)
+    kept = unsafe.sub(lambda m: m.group(0) if _SGR_RE.fullmatch(m.group(0)) else "", crs)
+    assert terminal_safe(text) == kept
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=200))
 def test_index_text_is_total_and_deterministic(data):
@@ -201,7 +216,7 @@ def _index_text_reference(data: bytes) -> str:
     from storage.text import _ESCAPES
 
     text = data.decode("utf-8", "replace")
-    return _ESCAPES.sub("", text) if "\x1b" in text else text
+    return re.compile(_ESCAPES, re.VERBOSE).sub("", text) if "\x1b" in text else text
 
 
 @settings(max_examples=400, deadline=None)
