@@ -178,3 +178,43 @@ async def test_a_pipe_session_keeps_its_stream(tmp_path: Path) -> None:
         await pilot.press("v")
         await pilot.pause()
         assert stream.display and not app.screen.query_one(TerminalView).display
+
+
+async def test_the_stream_view_behind_a_live_screen_reads_nothing_and_catches_up(
+    tmp_path: Path,
+) -> None:
+    """While a live pty session's screen is shown, the hidden stream view takes the
+    session row the terminal view read (the header's line count stays current) and
+    reads no lines and changes no geometry (a layout pass and a frame of its own, ahead
+    of the terminal's, held the terminal's frame back); shown again, it catches up."""
+    db = tmp_path / "t.db"
+    sid = await seed_pty(db, "less_quit", status="running")
+    app = output_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(sid)(pilot)
+        screen = app.screen
+        stream = screen.query_one(OutputView)
+        assert not stream.display
+        read, size = (stream.stats.pages, stream.stats.lines), stream.virtual_size
+        await append(db, sid, "stdout", b"new row one\r\nnew row two\r\n")
+        async with open_store(db) as store:
+            count = (await store.sessions.get(sid)).output_lines  # type: ignore[union-attr]
+        await settle_terminal(pilot, lambda v: "new row two" in v.lines_shown())
+        for _ in range(300):
+            if stream.line_count == count:
+                break
+            await pilot.pause(0.01)
+        assert stream.line_count == count  # (the header shows it)
+        assert f"{count:,} lines" in str(screen.query_one("#output-header").render())
+        assert (stream.stats.pages, stream.stats.lines) == read
+        assert stream.virtual_size == size
+        await pilot.press("v", "v")  # transcript, then the stream
+        shown: list[str] = []
+        for _ in range(300):
+            await pilot.pause(0.01)
+            if stream.display and stream.idle:
+                shown = [stream.row_text(y) for y in range(stream.size.height)]
+                if any("new row two" in row for row in shown):
+                    break
+        assert stream.virtual_size.height == count
+        assert any("new row two" in row for row in shown)

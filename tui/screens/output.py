@@ -209,6 +209,11 @@ class OutputScreen(TetherScreen[None]):
             self._status = event.session.status
             self.refresh_bindings()
 
+    @on(TerminalView.SessionRead)
+    def _terminal_read(self, event: TerminalView.SessionRead) -> None:
+        # While the terminal is shown, the hidden stream view takes the row it read.
+        self.view.take_session(event.session)
+
     @on(TerminalView.Located)
     def _located(self, event: TerminalView.Located) -> None:
         if self._link is not None or self._mode not in ("screen", "transcript"):

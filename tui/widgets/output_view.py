@@ -14,6 +14,9 @@ read twenty times a second, and at once when its supervisor says it wrote output
 a second. New lines are read in the same poll when the end is on screen.
 While following, the view stays at the end; when the user scrolls up it stays put and
 counts "+N new lines" instead.
+Hidden (a pty session's screen shown instead, tui/widgets/screen_view.py), the view
+reads no lines and leaves its geometry until it is shown again; while the terminal
+view hands it the session row it reads (``take_session``), it does not poll at all.
 
 Wrap (``w``) keeps scrolling by whole lines: the top line of the screen is the scroll
 position and long lines take as many rows as they need, so there is no global row
@@ -24,6 +27,7 @@ therefore measures lines, not rows.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -49,6 +53,9 @@ if TYPE_CHECKING:
 
 POLL_INTERVAL = 0.05  # seconds; a live session's supervisor also wakes us (live_push)
 IDLE_REFRESH_TICKS = 20  # an ended session rereads its row at least once a second
+# A hidden view handed the session row (``take_session``) leaves the polling to the view
+# that hands it over for this long after the last one (it reads at least once a second).
+FED_FOR = 2.5
 
 
 # The keys that move any of the TUI's scroll views (the output and the terminal view).
@@ -172,6 +179,9 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         self._ticks = 0
         self._poke = asyncio.Event()
         self.push = LivePush(session_id, self._poke)  # wake-ups from its supervisor
+        self._fed_at = -FED_FOR  # when a session row was last handed over (take_session)
+        self._asked = False  # refresh_session: read the row even while handed it
+        self._behind = False  # hidden while the line count moved: catch up when shown
 
     # -- public API -----------------------------------------------------------------------
     @property
@@ -209,7 +219,19 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
 
     def refresh_session(self) -> None:
         """Reread the session row now instead of at the next poll (after an action)."""
+        self._asked = True
         self._poke.set()
+
+    def take_session(self, session: Session) -> None:
+        """The session row as the view shown instead of this one (a pty session's
+        terminal view) read it: the header stays current without this hidden view
+        polling too. (Its repaint of the header, a frame ahead of the terminal's, held
+        the terminal's next frame back by one to two frame intervals: Textual paces
+        frames.) Ignored while this view is shown: it reads for itself then."""
+        if self.display or not self._ready:
+            return
+        self._fed_at = time.monotonic()
+        self._apply_session(session)
 
     def find(self, words: str | Sequence[str] | None, *, forward: bool = True) -> None:
         """Look for ``words`` from the top of the screen (bottom when searching back);
@@ -344,6 +366,9 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
                 await asyncio.sleep(1.0)
 
     async def _poll(self, force: bool) -> None:
+        asked, self._asked = self._asked, False
+        if not (asked or self.display) and time.monotonic() - self._fed_at < FED_FOR:
+            return  # hidden, and handed the row the terminal view reads (take_session)
         self._ticks += 1
         if not force and self.status not in LIVE and self.status != "pending":
             if self._changes is None:
@@ -359,7 +384,7 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         )
         # The end on screen: read the new lines in the same breath as the count (no
         # round through the loader), so following stays one poll behind the writer.
-        if moved and (self.follow or self._visible_lines().stop >= pages.count):
+        if moved and self.display and (self.follow or self._visible_lines().stop >= pages.count):
             assert session is not None
             count, nbytes = session.output_lines, session.output_bytes
             await pages.read_tail(self.store, self.session_id, count, nbytes)
@@ -386,13 +411,21 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         elif grew:
             # Same count, more bytes: the unfinished last line grew.
             self._layout_epoch += 1
-            self._ensure_window()
-            self.refresh()
+            if self.display:
+                self._ensure_window()
+                self.refresh()
+            else:
+                self._behind = True
         if before is None or before != session:
             self.post_message(self.SessionChanged(self, session))
 
     # -- reactive watchers ----------------------------------------------------------------
     def watch_line_count(self, old: int, new: int) -> None:
+        if not self.display:
+            # Hidden: no geometry (its layout pass is a frame of its own) and no lines
+            # read until it is shown (on_show).
+            self._behind = True
+            return
         self._update_virtual_size()
         if self.follow:
             self._scroll_to_end()
@@ -471,6 +504,11 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
             self.go_to_line(self._start_line)
         elif self.follow:
             self._scroll_to_end()
+
+    def on_show(self) -> None:
+        if self._behind:
+            self._behind = False
+            self.watch_line_count(self.line_count, self.line_count)
 
     def on_resize(self) -> None:
         self._update_virtual_size()

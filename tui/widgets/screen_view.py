@@ -7,6 +7,9 @@ twenty times a second, and at once when its supervisor says it wrote output
 (``live_push``, as the output view); when the output grew, the new bytes are fed and
 the screen's styled rows compared with the last ones drawn: only rows that changed are
 redrawn (``render_line`` draws one row from a cache of strips keyed by its runs).
+Each poll's session row goes to the screen (``SessionRead``): while this view is shown
+the output screen's header takes it from here instead of the hidden stream view
+polling too, so a new line costs one frame, drawn at once.
 
 Two modes: ``screen`` draws the terminal at its own size (scrollbars when the view is
 smaller), with its colours and cursor; ``transcript`` lists what scrolled off the main
@@ -83,6 +86,18 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
     }
     """
 
+    class SessionRead(Message):
+        """The session row a live view read at its poll, after drawing what it says
+        (the output screen's header takes it from here while the view is shown)."""
+
+        def __init__(self, view: TerminalView, session: Session) -> None:
+            super().__init__()
+            self.view = view
+            self.session = session
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, TerminalView.SessionRead) and message.view is self.view
+
     class Located(Message):
         """A view opened at a search hit shows it in ``where`` (first: the mode that
         shows the hit as it was seen; then after each change of mode)."""
@@ -125,6 +140,7 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
         self._rows: list[list[StyledRun]] = []
         self._cursor: Cursor | None = None
         self._strips: dict[int, tuple[tuple, Strip]] = {}
+        self._base: Style | None = None  # the widget's own style, under every row
         self._transcript: list[str] = []
         self._seen: tuple[int, int] | None = None  # (lines, bytes) fed so far
         self._ready = False
@@ -243,6 +259,7 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
             self._seen = seen
             self._update()
         self._ready = True
+        self.post_message(self.SessionRead(self, session))
         return True
 
     def _update(self) -> None:
@@ -255,9 +272,11 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
         cursor = screen.cursor
         old_rows, old_cursor = self._rows, self._cursor
         self._rows, self._cursor = rows, cursor
-        self._transcript = [*(replay.transcript or []), *shown_lines(screen.lines())]
         cols, height = screen.size
         if self.mode == "transcript":
+            # (Only here: the transcript grows all along, and a copy of it at every
+            # poll cost a long session's screen more and more.)
+            self._transcript = [*(replay.transcript or []), *shown_lines(screen.lines())]
             count = len(self._transcript)
             self.virtual_size = Size(cols, count)
             # Follow the end (force: Textual has not recomputed the scroll range yet).
@@ -419,7 +438,11 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
     # -- drawing --------------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self._base
+        if base is None:
+            # Textual recomputes it after every refresh (from the ancestors' styles):
+            # once per style change is enough, as for the strips, which hold it too.
+            base = self._base = self.rich_style
         scroll_x, scroll_y = int(self.scroll_offset.x), int(self.scroll_offset.y)
         number = scroll_y + y
         if self.mode == "transcript":
@@ -457,4 +480,4 @@ class TerminalView(ScrollView, can_focus=True, inherit_bindings=False):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips.clear()  # the base style is in every strip
-        self._marks = None
+        self._base = self._marks = None
