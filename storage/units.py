@@ -19,8 +19,10 @@ import re
 
 DAY = 86_400.0
 
-_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*", re.IGNORECASE)
-_AGE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w|y)?\s*", re.IGNORECASE)
+# Compiled when first used (``re`` keeps them): tether search imports this module, for
+# DAY, and reads no size or age.
+_SIZE = r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*"
+_AGE = r"\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w|y)?\s*"
 _AGE_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": DAY, "w": 7 * DAY, "y": 365 * DAY}
 _SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 _BINARY = ("B", "KiB", "MiB", "GiB", "TiB")
@@ -39,7 +41,7 @@ def parse_size(value: str | int) -> int:
         if value < 0:
             raise UnitError("a size cannot be negative")
         return value
-    m = _SIZE.fullmatch(str(value))
+    m = re.fullmatch(_SIZE, str(value), re.IGNORECASE)
     if not m:
         raise UnitError(f"expected a size like 5G or 500M, not {value!r}")
     number, unit, _ = m.groups()
@@ -87,7 +89,7 @@ def parse_age(value: str | int | float) -> float:
         if value < 0 or not math.isfinite(value):
             raise UnitError("an age must be a positive number of days")
         return float(value) * DAY
-    m = _AGE.fullmatch(str(value))
+    m = re.fullmatch(_AGE, str(value), re.IGNORECASE)
     if not m:
         raise UnitError(f"expected an age like 30d, 12h or 2w, not {value!r}")
     number, unit = m.groups()

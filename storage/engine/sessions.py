@@ -44,7 +44,7 @@ ORDERS = {
 SESSION_EDITABLE = frozenset(
     {"name", "notes", "context", "pinned", "resume_argv", "pid", "env", "cwd"}
 )
-_REF = re.compile(r"#?(\d+)")
+_REF = r"#?(\d+)"  # (compiled when first used: a search resolves no reference)
 
 
 def _clean_tags(tags: Iterable[str]) -> list[str]:
@@ -93,7 +93,7 @@ class Sessions:
         if isinstance(ref, int):
             return await self.require(ref)
         ref = ref.strip()
-        m = _REF.fullmatch(ref)
+        m = re.fullmatch(_REF, ref)
         if m:
             found = await self.get(int(m.group(1)))
             if found:

@@ -14,9 +14,7 @@ from typing import TYPE_CHECKING
 
 from storage.frozen import replace
 from storage.models import STATUSES, STREAMS
-from storage.query.context import context_filter, has_filter
 from storage.query.terms import ContextFilter, Query, QueryError
-from storage.query.time import TimeValueError, parse_time
 
 if TYPE_CHECKING:
     from storage.query.parse import Token
@@ -65,6 +63,10 @@ def apply_filters(query: Query, filters: list[Token], now: float) -> Query:
     for f in filters:
         key = f.key
         if key == "ctx" and f.op:  # ctx.KEY:VALUE, ctx.KEY>N (the lexer found the operator)
+            # (storage.query.context and .time are imported by the filters that use them:
+            # a query without them need not compile their patterns)
+            from storage.query.context import context_filter
+
             context.append(context_filter(f, fail))
             continue
         if key == "ctx":
@@ -110,11 +112,15 @@ def apply_filters(query: Query, filters: list[Token], now: float) -> Query:
             else:
                 exit_codes = codes if exit_codes is None else exit_codes | codes
         elif key in ("since", "until"):
+            from storage.query.time import TimeValueError, parse_time
+
             try:
                 times[key] = parse_time(value, now=now, end_of_day=key == "until"), f
             except TimeValueError as exc:
                 raise fail(str(exc), vpos, len(value)) from None
         elif key == "has":
+            from storage.query.context import has_filter
+
             context.append(has_filter(f, fail))
         elif key == "in":
             changes["scope"] = _choice(value, _SCOPES, "'in:' value", vpos, fail)
