@@ -9,14 +9,16 @@ here imports Textual: only opening the TUI does.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .context import Ctx, fail
+
+if TYPE_CHECKING:
+    import argparse
 
 COMMAND_MODULES = [
     "cli.sessions",  # run ls show logs stop pause continue send resume rm restore
@@ -84,13 +86,15 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "database file (default: TETHER_DB, else the user data dir; TETHER_HOME=DIR puts "
         "everything under DIR)"
     )
+    import argparse  # (with gettext: ~1 ms that a command parsed without it need not pay)
+
     parser = argparse.ArgumentParser(
         prog="tether",
         description="Run commands as durable sessions; watch, search, resume and clean "
         "them up. With no command, open the full-screen app.",
     )
     parser.add_argument("--db", metavar="PATH", help=db_help)
-    parser.add_argument("--version", action=_Version, help="print tether's version and exit")
+    parser.add_argument("--version", action=_version(), help="print tether's version and exit")
     # Subcommands accept --db too (`tether ls --db X`). SUPPRESS: a subcommand that is
     # not given --db must not overwrite one given before it (`tether --db X ls`).
     common = argparse.ArgumentParser(add_help=False)
@@ -108,21 +112,26 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-class _Version(argparse.Action):
-    """``--version``: read from the installed package's metadata only when asked."""
+def _version() -> type[argparse.Action]:
+    import argparse
 
-    def __init__(self, option_strings: list[str], dest: str, **kw: object) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kw)  # type: ignore[arg-type]
+    class Version(argparse.Action):
+        """``--version``: read from the installed package's metadata only when asked."""
 
-    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
-        from importlib.metadata import PackageNotFoundError, version
+        def __init__(self, option_strings: list[str], dest: str, **kw: object) -> None:
+            super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kw)  # type: ignore[arg-type]
 
-        try:
-            found = version("tether")
-        except PackageNotFoundError:
-            found = "unknown (not installed)"
-        print(f"tether {found}")
-        parser.exit()
+        def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+            from importlib.metadata import PackageNotFoundError, version
+
+            try:
+                found = version("tether")
+            except PackageNotFoundError:
+                found = "unknown (not installed)"
+            print(f"tether {found}")
+            parser.exit()
+
+    return Version
 
 
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
@@ -135,7 +144,21 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
     return args
 
 
-class _Attach(argparse.Namespace):
+class _Args:
+    """The attributes argparse's ``Namespace`` would hold, for the commands parsed
+    without the parser: a plain object, so that they do not import argparse."""
+
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values)
+
+    def __eq__(self, other: object) -> bool:
+        return vars(self) == vars(other) if hasattr(other, "__dict__") else NotImplemented
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
+
+
+class _Attach(_Args):
     """What parsing ``tether attach ID`` gives; its ``_parser`` (for a usage error
     found later) is built only if asked for."""
 
@@ -167,7 +190,7 @@ def _search_args(argv: Sequence[str]) -> argparse.Namespace | None:
     return None if found is None else _Parsed(_argv=list(argv), **found)
 
 
-class _Parsed(argparse.Namespace):
+class _Parsed(_Args):
     """What the parser would make of ``_argv``, made without it; its ``_parser`` (for a
     usage error found later) is built only if asked for."""
 

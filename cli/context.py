@@ -4,7 +4,6 @@ stderr and an exit code)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -13,6 +12,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from home.paths import Paths, resolve_paths
 
 if TYPE_CHECKING:
+    import argparse
+
     from home.config import Config
     from storage.engine.reader import Reader
 

@@ -9,7 +9,6 @@ caret under the offending part and exits 2. Nothing here imports Textual.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -19,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from .context import EXIT_OK, EXIT_USAGE, Ctx, print_json
 
 if TYPE_CHECKING:
+    import argparse
+
     from storage.engine.reader import Reader
     from storage.engine.search.core import SearchResults, SessionHits
     from storage.models import SearchHit
