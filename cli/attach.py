@@ -13,7 +13,6 @@ not answering) takes the full path, which says why."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Callable
@@ -23,6 +22,8 @@ from .common import _runner_errors, _session_store, _usage
 from .context import EXIT_ERROR, Ctx, fail
 
 if TYPE_CHECKING:
+    import argparse
+
     from runner.attach import Outcome
     from runner.attach_keys import DetachKey
     from storage import Session, Store

@@ -9,7 +9,6 @@ Nothing here imports Textual.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import sys
@@ -35,6 +34,8 @@ from .common import (
 from .context import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Ctx, print_json
 
 if TYPE_CHECKING:
+    import argparse
+
     from storage import Session
     from storage.engine.reader import Reader
     from storage.query import Query
@@ -407,7 +408,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         metavar="LINE",
         help="run one line of shell with $SHELL -c (loops, pipes, $VARS), not an exact argv",
     )
-    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARGS...]")
+    p.add_argument("cmd", nargs="...", metavar="-- COMMAND [ARGS...]")  # argparse.REMAINDER
 
     p = add(
         "ls",
