@@ -15,11 +15,11 @@ unknown name); nothing runs on a half-understood configuration.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from home.config_schema import OPTIONS, SCHEMA, SECTIONS, SettingError, check_document, dotted
+from storage.frozen import Frozen
 
 if TYPE_CHECKING:
     from storage.redact import Redactor, StreamRedactor
@@ -36,23 +36,52 @@ def _default(name: str) -> Any:
     return OPTIONS[name].default
 
 
-@dataclass(frozen=True)
-class General:
+class General(Frozen):
     """``[general]``, typed (its defaults are the schema's)."""
 
-    autosave_interval: float = _default("general.autosave_interval")
-    reconcile_interval: float = _default("general.reconcile_interval")
-    stop_grace: float = _default("general.stop_grace")
-    bell: bool = _default("general.bell")
-    auto_cleanup: bool = _default("general.auto_cleanup")
+    __slots__ = ("autosave_interval", "reconcile_interval", "stop_grace", "bell", "auto_cleanup")
+
+    autosave_interval: float
+    reconcile_interval: float
+    stop_grace: float
+    bell: bool
+    auto_cleanup: bool
+
+    def __init__(
+        self,
+        autosave_interval: float = _default("general.autosave_interval"),
+        reconcile_interval: float = _default("general.reconcile_interval"),
+        stop_grace: float = _default("general.stop_grace"),
+        bell: bool = _default("general.bell"),
+        auto_cleanup: bool = _default("general.auto_cleanup"),
+    ) -> None:
+        object.__setattr__(self, "autosave_interval", autosave_interval)
+        object.__setattr__(self, "reconcile_interval", reconcile_interval)
+        object.__setattr__(self, "stop_grace", stop_grace)
+        object.__setattr__(self, "bell", bell)
+        object.__setattr__(self, "auto_cleanup", auto_cleanup)
 
 
-@dataclass(frozen=True)
-class Config:
-    general: General = field(default_factory=General)
-    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
-    path: Path | None = None
-    general_set: frozenset[str] = frozenset()  # the [general] keys the file sets
+class Config(Frozen):
+    __slots__ = ("general", "sections", "path", "general_set")
+    _FACTORIES = {"general": General, "sections": dict}
+
+    general: General
+    sections: dict[str, dict[str, Any]]
+    path: Path | None
+    general_set: frozenset[str]  # the [general] keys the file sets
+
+    def __init__(
+        self,
+        general: General | None = None,
+        sections: dict[str, dict[str, Any]] | None = None,
+        path: Path | None = None,
+        general_set: frozenset[str] = frozenset(),
+    ) -> None:
+        object.__setattr__(self, "general", General() if general is None else general)
+        object.__setattr__(self, "sections", {} if sections is None else sections)
+        object.__setattr__(self, "path", path)
+        object.__setattr__(self, "general_set", general_set)
 
     def section(self, name: str) -> dict[str, Any]:
         """A raw section (``retention``, ``backups``, ``redaction``, ``keys``...)."""
@@ -125,15 +154,22 @@ def parse_config(
 
 
 # -- what is in effect ----------------------------------------------------------------
-@dataclass(frozen=True)
-class Setting:
+class Setting(Frozen):
     """One setting in effect: ``value`` is None for a limit that is off. ``section`` is
     the table it is in (``groups.build`` for ``groups.build.max_parallel``)."""
+
+    __slots__ = ("section", "key", "value", "source")
 
     section: str
     key: str
     value: Any
     source: str  # "default", or the path of the config file that set it
+
+    def __init__(self, section: str, key: str, value: Any, source: str) -> None:
+        object.__setattr__(self, "section", section)
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "source", source)
 
     @property
     def name(self) -> str:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from storage import units
+from storage.frozen import Frozen
 from storage.models import ENDED
 
 
@@ -29,20 +29,53 @@ def _patterns(value: list[str]) -> None:
     Redactor(value)  # RedactionPatternError (a ValueError) names the pattern and the problem
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(Frozen):
     """One setting. ``default`` None means off (no limit); ``inert`` marks a setting
     that is checked and saved but that nothing reads yet."""
+
+    __slots__ = (
+        "name",
+        "kind",
+        "default",
+        "help",
+        "minimum",
+        "choices",
+        "check",
+        "alias_of",
+        "inert",
+    )
 
     name: str
     kind: str  # a key of KINDS
     default: Any
     help: str
-    minimum: int | None = None  # for kind "int"
-    choices: tuple[str, ...] = ()  # for the items of kind "strings", the value of "word"
-    check: Callable[[Any], None] | None = None  # more checks; raises ValueError
-    alias_of: str | None = None  # another spelling of that setting (listed only when set)
-    inert: bool = False
+    minimum: int | None  # for kind "int"
+    choices: tuple[str, ...]  # for the items of kind "strings", the value of "word"
+    check: Callable[[Any], None] | None  # more checks; raises ValueError
+    alias_of: str | None  # another spelling of that setting (listed only when set)
+    inert: bool
+
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        default: Any,
+        help: str,
+        minimum: int | None = None,
+        choices: tuple[str, ...] = (),
+        check: Callable[[Any], None] | None = None,
+        alias_of: str | None = None,
+        inert: bool = False,
+    ) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "default", default)
+        object.__setattr__(self, "help", help)
+        object.__setattr__(self, "minimum", minimum)
+        object.__setattr__(self, "choices", choices)
+        object.__setattr__(self, "check", check)
+        object.__setattr__(self, "alias_of", alias_of)
+        object.__setattr__(self, "inert", inert)
 
     @property
     def section(self) -> str:

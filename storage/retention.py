@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 from storage import units
 from storage.errors import StoreError
+from storage.frozen import Frozen, replace
 from storage.models import ACTIVE, ENDED, Session
 from storage.units import DAY, format_age
 
@@ -65,16 +65,41 @@ def format_size(n: int) -> str:
 
 
 # -- the policy ------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class RetentionPolicy:
+class RetentionPolicy(Frozen):
     """What a cleanup may purge. ``None`` turns a rule off."""
 
-    max_age: float | None = None  # seconds since the session ended
-    keep_newest: int | None = None
-    max_total_bytes: int | None = None
-    statuses: frozenset[str] = ENDED
-    protected_tags: frozenset[str] = frozenset({"keep"})
-    trash_days: float | None = 7.0
+    __slots__ = (
+        "max_age",
+        "keep_newest",
+        "max_total_bytes",
+        "statuses",
+        "protected_tags",
+        "trash_days",
+    )
+
+    max_age: float | None  # seconds since the session ended
+    keep_newest: int | None
+    max_total_bytes: int | None
+    statuses: frozenset[str]
+    protected_tags: frozenset[str]
+    trash_days: float | None
+
+    def __init__(
+        self,
+        max_age: float | None = None,
+        keep_newest: int | None = None,
+        max_total_bytes: int | None = None,
+        statuses: frozenset[str] = ENDED,
+        protected_tags: frozenset[str] = frozenset({"keep"}),
+        trash_days: float | None = 7.0,
+    ) -> None:
+        object.__setattr__(self, "max_age", max_age)
+        object.__setattr__(self, "keep_newest", keep_newest)
+        object.__setattr__(self, "max_total_bytes", max_total_bytes)
+        object.__setattr__(self, "statuses", statuses)
+        object.__setattr__(self, "protected_tags", protected_tags)
+        object.__setattr__(self, "trash_days", trash_days)
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         statuses = frozenset(self.statuses)
@@ -148,12 +173,19 @@ class RetentionPolicy:
 
 
 # -- the plan --------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class CleanupItem:
+class CleanupItem(Frozen):
+    __slots__ = ("session", "rule", "reason", "bytes")
+
     session: Session
     rule: str  # trash, age, keep or size
     reason: str
     bytes: int
+
+    def __init__(self, session: Session, rule: str, reason: str, bytes: int) -> None:
+        object.__setattr__(self, "session", session)
+        object.__setattr__(self, "rule", rule)
+        object.__setattr__(self, "reason", reason)
+        object.__setattr__(self, "bytes", bytes)
 
     def to_json(self, now: float) -> dict[str, Any]:
         return {
@@ -168,14 +200,32 @@ class CleanupItem:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class CleanupPlan:
+class CleanupPlan(Frozen):
+    __slots__ = ("policy", "now", "items", "total_bytes", "sessions", "warnings")
+    _FACTORIES = {"warnings": tuple}
+
     policy: RetentionPolicy
     now: float
     items: tuple[CleanupItem, ...]
     total_bytes: int  # output of every session (trash included) before the cleanup
     sessions: int  # sessions looked at
-    warnings: tuple[str, ...] = field(default_factory=tuple)
+    warnings: tuple[str, ...]
+
+    def __init__(
+        self,
+        policy: RetentionPolicy,
+        now: float,
+        items: tuple[CleanupItem, ...],
+        total_bytes: int,
+        sessions: int,
+        warnings: tuple[str, ...] | None = None,
+    ) -> None:
+        object.__setattr__(self, "policy", policy)
+        object.__setattr__(self, "now", now)
+        object.__setattr__(self, "items", items)
+        object.__setattr__(self, "total_bytes", total_bytes)
+        object.__setattr__(self, "sessions", sessions)
+        object.__setattr__(self, "warnings", () if warnings is None else warnings)
 
     @property
     def bytes(self) -> int:

@@ -13,23 +13,45 @@ without loading the TUI); ``bindings()`` imports it when a screen asks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from storage.frozen import Frozen
 
 if TYPE_CHECKING:
     from textual.binding import Binding
 
 
-@dataclass(frozen=True)
-class Key:
+class Key(Frozen):
+    __slots__ = ("id", "key", "action", "description", "tooltip", "show", "key_display", "priority")
+
     id: str
     key: str  # Textual key names, comma separated
     action: str
     description: str
     tooltip: str
-    show: bool = True
-    key_display: str | None = None
-    priority: bool = False
+    show: bool
+    key_display: str | None
+    priority: bool
+
+    def __init__(
+        self,
+        id: str,
+        key: str,
+        action: str,
+        description: str,
+        tooltip: str,
+        show: bool = True,
+        key_display: str | None = None,
+        priority: bool = False,
+    ) -> None:
+        object.__setattr__(self, "id", id)
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "action", action)
+        object.__setattr__(self, "description", description)
+        object.__setattr__(self, "tooltip", tooltip)
+        object.__setattr__(self, "show", show)
+        object.__setattr__(self, "key_display", key_display)
+        object.__setattr__(self, "priority", priority)
 
 
 _ALL = [
@@ -189,9 +211,9 @@ class KeyConfigError(ValueError):
 def bindings(*ids: str, **changes: dict[str, object]) -> list[Binding]:
     """Textual ``Binding``s for the given ids, each with its id and tooltip.
     ``changes`` adjusts one binding on one screen: ``back={"description": "Clear"}``."""
-    from dataclasses import replace
-
     from textual.binding import Binding
+
+    from storage.frozen import replace
 
     out = []
     for binding_id in ids:

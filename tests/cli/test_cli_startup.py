@@ -81,12 +81,14 @@ def test_a_one_query_command_starts_no_event_loop_and_loads_only_its_module(
     assert report["threads"] == ["MainThread"], args
 
 
+@pytest.mark.parametrize("config", [True, False])
 @pytest.mark.parametrize("args", [("search", "needle-17"), ("ls",)])
-def test_a_one_query_command_builds_no_dataclass(tether, session, args):
+def test_a_one_query_command_builds_no_dataclass(tether, session, args, config):
     """Its records are ``storage.frozen`` ones: importing ``dataclasses`` (inspect, ast)
-    and building each class with ``exec`` was a third of a ``tether search``. (Without
-    a config.toml: reading one still builds home.config's dataclasses.)"""
-    (Path(tether.env["TETHER_HOME"]) / "config.toml").unlink()
+    and building each class with ``exec`` was a third of a ``tether search``. With a
+    config.toml too: checking it builds the schema's options and the retention policy."""
+    if not config:
+        (Path(tether.env["TETHER_HOME"]) / "config.toml").unlink()
     assert "dataclasses" not in probe(tether, *args)["modules"]
 
 
