@@ -615,9 +615,8 @@ class SearchHit(Frozen):
         return cut, spans
 
 
-# Records that only some commands use live in storage.records and are made when first
-# asked for (PEP 562): building a dataclass costs about half a millisecond, and a
-# one-query command (tether search, ls) needs none of these.
+# Records that only some commands use live in storage.records, imported when one is
+# first asked for (PEP 562): a one-query command (tether search, ls) needs none of these.
 _RECORDS = frozenset({"ProcessIdentity", "AppendResult", "AuditEntry", "IntegrityReport"})
 
 

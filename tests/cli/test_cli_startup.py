@@ -82,14 +82,16 @@ def test_a_one_query_command_starts_no_event_loop_and_loads_only_its_module(
 
 
 @pytest.mark.parametrize("config", [True, False])
-@pytest.mark.parametrize("args", [("search", "needle-17"), ("ls",)])
+@pytest.mark.parametrize(
+    "args", [("search", "needle-17"), ("ls",), ("logs", "{sid}", "--tail", "20"), ("show", "{sid}")]
+)
 def test_a_one_query_command_builds_no_dataclass(tether, session, args, config):
     """Its records are ``storage.frozen`` ones: importing ``dataclasses`` (inspect, ast)
     and building each class with ``exec`` was a third of a ``tether search``. With a
     config.toml too: checking it builds the schema's options and the retention policy."""
     if not config:
         (Path(tether.env["TETHER_HOME"]) / "config.toml").unlink()
-    assert "dataclasses" not in probe(tether, *args)["modules"]
+    assert "dataclasses" not in probe(tether, *(a.format(sid=session) for a in args))["modules"]
 
 
 def test_the_read_path_gives_what_the_store_gives(tether, session):
