@@ -15,8 +15,8 @@ A subclass lists its fields, in order, in ``__slots__`` (annotated too, for type
 checkers) and writes ``__init__`` with those parameters in that order, setting each
 field with ``object.__setattr__``; the defaults are ``__init__``'s. ``replace`` here is
 ``dataclasses.replace`` for these, without importing ``dataclasses``. A field whose
-default is a new empty dict each time names its factory in ``_FACTORIES`` (``__init__``
-takes None for it).
+default is a new object each time (``field(default_factory=dict)``) names its factory in
+``_FACTORIES``, and ``__init__`` takes None for it.
 """
 
 from __future__ import annotations
