@@ -240,12 +240,12 @@ QUICK_EXIT = frozenset({"search", "ls", "logs"})
 
 def main(argv: Sequence[str] | None = None) -> int:
     quick = argv is None and sys.argv[1:2] != [] and sys.argv[1] in QUICK_EXIT
-    if quick and sys.argv[1] == "search":
+    if quick and sys.argv[1] in ("search", "ls"):
         import gc
 
-        # One page of hits, then the process ends (``_leave``): the cycle collector's
-        # full passes over every object the imports made (~1 ms) would free nothing
-        # that the exit does not.
+        # One page of hits (or the list), then the process ends (``_leave``): the cycle
+        # collector's full passes over every object the imports made (~1 ms) would free
+        # nothing that the exit does not. (``logs`` keeps it: it may stream a session.)
         gc.disable()
     code = run(sys.argv[1:] if argv is None else argv, quick_exit=quick)
     if quick:
