@@ -55,6 +55,9 @@ def _sized(ctype: str):
 # ``styled_lines`` takes a row without styled cells from the formatter's plain text (tests
 # turn this off to compare with reading every cell).
 PLAIN_ROWS = True
+# ``styled_lines`` rebuilds only the rows the library marks dirty since its last call,
+# keeping the others' runs (tests turn this off to compare with rebuilding every row).
+DIRTY_ROWS = True
 
 
 def _set_sizes(p) -> None:
@@ -120,10 +123,14 @@ class GhosttyScreen:
         self._since_drain = 0
         self._buf = ffi.new("uint8_t[]", 1 << 16)
         self._render = None
+        self._styled: list[list[StyledRun]] | None = None  # rows as styled_lines last read
         self._out_u16 = ffi.new("uint16_t*")
         self._out_size = ffi.new("size_t*")
         self._out_bool = ffi.new("bool*")
         self._out_screen = ffi.new("GhosttyTerminalScreen*")
+        self._out_dirty = ffi.new("GhosttyRenderStateDirty*")
+        self._false = ffi.new("bool*", False)
+        self._clean = ffi.new("GhosttyRenderStateDirty*", lib.GHOSTTY_RENDER_STATE_DIRTY_FALSE)
         # What reading rows takes, made once: the transcript is read every _DRAIN_EVERY
         # bytes, and building these structs cost as much as formatting the rows.
         self._point = ffi.new("GhosttyPointS*")
@@ -291,11 +298,26 @@ class GhosttyScreen:
         return out
 
     def styled_lines(self) -> list[list[StyledRun]]:
+        """The rows as styled runs. Only the rows the library marks dirty since the last
+        call are read again (a program redrawing a line or two of a coloured screen
+        costs those rows, not the screen's every cell); a scroll, a resize or a switch
+        of screen marks them all."""
         if self._render is None:
             self._render = ffi.new("GhosttyRenderState*")
             _check(lib.ghostty_render_state_new(ffi.NULL, self._render), "render_state_new")
         rs = self._render[0]
         _check(lib.ghostty_render_state_update(rs, self._t), "render_state_update")
+        dirty = self._out_dirty
+        _check(
+            lib.ghostty_render_state_get(rs, lib.GHOSTTY_RENDER_STATE_DATA_DIRTY, dirty), "dirty"
+        )
+        kept = self._styled if DIRTY_ROWS else None
+        if kept is not None and len(kept) != self.size[1]:
+            kept = None
+        if kept is not None and dirty[0] == lib.GHOSTTY_RENDER_STATE_DIRTY_FALSE:
+            return list(kept)
+        if dirty[0] == lib.GHOSTTY_RENDER_STATE_DIRTY_FULL:
+            kept = None
         rows_it = ffi.new("GhosttyRenderStateRowIterator*")
         cells = ffi.new("GhosttyRenderStateRowCells*")
         _check(lib.ghostty_render_state_row_iterator_new(ffi.NULL, rows_it), "row_iterator_new")
@@ -305,6 +327,7 @@ class GhosttyScreen:
         glen = ffi.new("uint32_t*")
         gbuf = ffi.new("uint32_t[16]")
         row, styled = ffi.new("GhosttyRow*"), ffi.new("bool*")
+        row_dirty, clean = ffi.new("bool*"), self._false
         plain: list[str] | None = None
         out: list[list[StyledRun]] = []
         try:
@@ -316,6 +339,20 @@ class GhosttyScreen:
                 "row iterator",
             )
             while lib.ghostty_render_state_row_iterator_next(it):
+                if kept is not None:
+                    _check(
+                        lib.ghostty_render_state_row_get(
+                            it, lib.GHOSTTY_RENDER_STATE_ROW_DATA_DIRTY, row_dirty
+                        ),
+                        "row dirty",
+                    )
+                    if not row_dirty[0] and len(out) < len(kept):
+                        out.append(kept[len(out)])
+                        continue
+                # Read now: not dirty until it changes again.
+                lib.ghostty_render_state_row_set(
+                    it, lib.GHOSTTY_RENDER_STATE_ROW_OPTION_DIRTY, clean
+                )
                 # A row without styled cells (most of a log, a shell) is its plain text:
                 # one formatter call for the screen instead of reading cell by cell,
                 # which is most of the cost of redrawing a screen that scrolled.
@@ -343,7 +380,12 @@ class GhosttyScreen:
         finally:
             lib.ghostty_render_state_row_cells_free(cells[0])
             lib.ghostty_render_state_row_iterator_free(rows_it[0])
-        return out
+        _check(
+            lib.ghostty_render_state_set(rs, lib.GHOSTTY_RENDER_STATE_OPTION_DIRTY, self._clean),
+            "clean",
+        )
+        self._styled = out
+        return list(out)  # (a list of its own: the caller may keep it)
 
     def _row_runs(self, cl, raw, style, glen, gbuf) -> list[StyledRun]:
         runs: list[StyledRun] = []
