@@ -286,6 +286,7 @@ def test_kill_9_of_cleanup_leaves_each_session_whole_or_gone(
 
 
 # -- the TUI, during autosave --------------------------------------------------------------
+EMPTY_TAGS = "words separated by spaces"  # the tags field's placeholder: shown when empty
 TUI_TRIALS = [
     ("right after the first edit is saved", 6.0),
     ("at a random moment while editing", 0.5),
@@ -422,15 +423,17 @@ def test_kill_9_of_the_tui_during_autosave_keeps_each_edit_whole(tmp_path, figur
             if not tmux.wait_shown("Tags of", alive):
                 break
             typed = " ".join(sorted(edits[edited]))
-            seen = False
-            for _ in range(3):  # keys typed before the field has focus are lost: retype
-                tmux.keys("C-u")  # the old tags go, the new ones come in one edit
+            # The old tags go (ctrl+u), the new ones come in one edit. Textual runs
+            # ctrl+u as a binding once the key has bubbled up to the app, while letters
+            # typed after it go straight into the field: on a loaded machine a late
+            # ctrl+u wiped them after they were seen, and enter saved "no tags". So type
+            # only once the field is seen empty (a ctrl+u sent before the field had focus
+            # is lost: then it never empties), and never retype into the same field.
+            tmux.keys("C-u")
+            seen = tmux.wait_shown(EMPTY_TAGS, alive, timeout=10, fail=False)
+            if seen:
                 tmux.type(typed)
-                if not alive():
-                    break
-                if tmux.wait_shown(typed, alive, timeout=5, fail=False):
-                    seen = True
-                    break
+                seen = tmux.wait_shown(typed, alive, timeout=30, fail=False)
             if not seen:
                 # Never submit a field the test did not manage to fill: that would save
                 # an edit ("no tags") the test never meant. Cancel and try again.
