@@ -275,3 +275,34 @@ async def test_wrapped_view_follows_the_end_and_scrolls_up_by_lines(tmp_path: Pa
         await pilot.press("G")
         view = await settle(pilot)
         assert last_row(view).strip() == "060 short"
+
+
+async def test_a_followed_line_lays_out_nothing_and_keeps_the_scrollbar_true(
+    tmp_path: Path,
+) -> None:
+    """Each line a followed session prints grows the view's virtual height. Set through
+    Textual's reactive, that laid out and drew the whole screen again (header, footer,
+    every widget) for each line; the view's region does not change, so only the view
+    and its scrollbar are drawn again, and the scrollbar still says where the view is."""
+    db = tmp_path / "t.db"
+    sid = await seed_lines(db, 100)
+    app = output_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await open_output(pilot, sid)
+        assert view.follow and view.show_vertical_scrollbar
+        screen = app.screen
+        layouts: list[object] = []
+        laid_out = screen._refresh_layout
+
+        def counted(*args: object, **kwargs: object) -> None:
+            layouts.append(args)
+            laid_out(*args, **kwargs)
+
+        screen._refresh_layout = counted  # type: ignore[method-assign]
+        for n in range(1, 6):
+            await append(db, sid, "stdout", b"fresh %d\n" % n)
+            view = await settle(pilot, lambda v, n=n: v.line_count == 100 + n)
+            assert last_row(view).strip() == f"fresh {n}"
+            bar = view.vertical_scrollbar
+            assert (bar.window_virtual_size, bar.position) == (100 + n, view.max_scroll_y)
+        assert layouts == []

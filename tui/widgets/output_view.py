@@ -38,6 +38,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 
 from storage.models import LIVE, Line, Session
 from tui.keys import bindings
@@ -536,7 +537,16 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
             width = 0
         else:
             width = gutter + self._max_width
-        self.virtual_size = Size(width, height)
+        size = Size(width, height)
+        if size != self.virtual_size:
+            # Not through the reactive: its layout pass lays out and draws the whole
+            # screen again (header, footer, every widget) for each line a followed
+            # session prints. This widget's region does not change; its scrollbars are
+            # updated by Textual's own code (which still lays out when one appears or
+            # goes), and the view draws itself again.
+            self.set_reactive(Widget.virtual_size, size)
+            self._scroll_update(size)
+            self.refresh()
 
     def _scroll_to_end(self) -> None:
         # force: right after the virtual size grows, Textual has not yet recomputed
