@@ -550,9 +550,11 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
 
     def _scroll_to_end(self) -> None:
         # force: right after the virtual size grows, Textual has not yet recomputed
-        # its scrollbars and would silently refuse a vertical scroll.
+        # its scrollbars and would silently refuse a vertical scroll. immediate: the
+        # virtual size is set without a layout pass (_update_virtual_size), so a
+        # deferred scroll let a frame paint, and fetch, the top of the session first.
         if self._ready and self.scroll_y != self.max_scroll_y:
-            self.scroll_to(y=self.max_scroll_y, animate=False, force=True)
+            self.scroll_to(y=self.max_scroll_y, animate=False, force=True, immediate=True)
 
     def _at_end(self, y: float) -> bool:
         if self.wrap:
