@@ -551,8 +551,9 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
     def _scroll_to_end(self) -> None:
         # force: right after the virtual size grows, Textual has not yet recomputed
         # its scrollbars and would silently refuse a vertical scroll. immediate: the
-        # virtual size is set without a layout pass (_update_virtual_size), so a
-        # deferred scroll let a frame paint, and fetch, the top of the session first.
+        # scroll is in place before the pages on screen are asked for (a deferred one
+        # waits for the next frame). It did not stop the 200k-line test reading page 0
+        # now and then under load (issue 12's note): that cause is still open.
         if self._ready and self.scroll_y != self.max_scroll_y:
             self.scroll_to(y=self.max_scroll_y, animate=False, force=True, immediate=True)
 
