@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.app import ComposeResult
+from textual.containers import Container
+from textual.screen import Screen
+
 from tests.support.output_screen import append, open_output, output_app, seed, seed_lines, settle
 from tui.widgets.output_view import PAGE_LINES, OutputView
 
@@ -248,6 +252,49 @@ async def test_a_200k_line_session_fetches_only_what_is_on_screen(tmp_path: Path
         assert rows(view)[0].strip() == "line 0"
         assert view.stats.lines <= 6 * PAGE_LINES
         assert len(view.lines) <= 6  # pages in memory
+
+
+class Unsized(Screen[None]):
+    """An output view in a box with no height yet: ready before it can be placed."""
+
+    DEFAULT_CSS = "#box { height: 1fr; } #box OutputView { height: 0; }"
+
+    def __init__(self, session_id: int) -> None:
+        super().__init__()
+        self.session_id = session_id
+
+    def compose(self) -> ComposeResult:
+        with Container(id="box"):
+            yield OutputView(self.session_id)
+
+
+async def test_a_frame_before_the_view_is_placed_reads_nothing(tmp_path: Path) -> None:
+    """On a loaded machine a frame can come after the view has its session but before
+    it has its size and has scrolled to the end: that frame is drawn at the top, and
+    must not ask for the top's pages (it read page 0 of a 200 000-line session opened
+    at its end, now and then beside two busy loops)."""
+    db = tmp_path / "t.db"
+    total = 200_000
+    sid = await seed_lines(db, total)
+    app = output_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_loaded()  # type: ignore[attr-defined]
+        await app.push_screen(Unsized(sid))
+        view = app.screen.query_one(OutputView)
+        for _ in range(1000):
+            if view._ready:
+                break
+            await pilot.pause(0.01)
+        drawn = [view.render_line(y).text for y in range(SIZE[1])]
+        assert not "".join(drawn).strip()  # blank, not the top's lines
+        assert not view.lines.busy  # and no page asked for
+        view.styles.height = SIZE[1] - 2
+        for _ in range(1000):
+            if view.scrollable_content_region.height and view.idle and last_row(view).strip():
+                break
+            await pilot.pause(0.01)
+        assert last_row(view).strip() == f"line {total - 1}"
+        assert min(start for start, _ in view.stats.ranges) >= total - 3 * PAGE_LINES
 
 
 async def test_wrapped_view_follows_the_end_and_scrolls_up_by_lines(tmp_path: Path) -> None:

@@ -552,8 +552,7 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         # force: right after the virtual size grows, Textual has not yet recomputed
         # its scrollbars and would silently refuse a vertical scroll. immediate: the
         # scroll is in place before the pages on screen are asked for (a deferred one
-        # waits for the next frame). It did not stop the 200k-line test reading page 0
-        # now and then under load (issue 12's note): that cause is still open.
+        # waits for the next frame).
         if self._ready and self.scroll_y != self.max_scroll_y:
             self.scroll_to(y=self.max_scroll_y, animate=False, force=True, immediate=True)
 
@@ -581,10 +580,16 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
 
     # -- pages ----------------------------------------------------------------------------
     def _line(self, number: int) -> Line | None:
+        # Not placed yet (the first frame can come before the view has its size and has
+        # scrolled to the end or the start line): what a frame would show there is the
+        # top, and asking for its pages would read lines nobody looks at (page 0 of a
+        # 200 000-line session opened at its end; issue 12's loaded runs).
+        if not self._placed:
+            return None
         return self.lines.line(number)
 
     def _ensure_window(self) -> None:
-        if self._ready:
+        if self._ready and self._placed:
             self.lines.keep_near(self._visible_lines())
 
     # -- rendering ------------------------------------------------------------------------
@@ -661,7 +666,7 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
             number, part = rows[y] if y < len(rows) else (-1, 0)
         else:
             number, part = int(self.scroll_offset.y) + y, 0
-        if number < 0 or number >= self.line_count:
+        if number < 0 or number >= self.line_count or not self._placed:
             strip = Strip.blank(width, base)
         else:
             scroll_x = None if self.wrap else int(self.scroll_offset.x)
