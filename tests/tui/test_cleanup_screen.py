@@ -90,6 +90,22 @@ async def open_cleanup(pilot) -> None:
     await app.wait_idle()
     await pilot.press("c")
     await until(pilot, lambda: getattr(app.screen, "ready", False))
+    # What a snapshot shows besides the text: the first field focused (its value
+    # selected) and the delete button as the plan left it. Both arrive as messages of
+    # their own, after the plan on a loaded machine.
+    screen = app.screen
+    first = screen.query_one("#older-than")
+    button = screen.query_one("#confirm")
+    await until(
+        pilot,
+        lambda: (
+            app.focused is first
+            and (first.selection.end - first.selection.start) == len(first.value)
+            and button.disabled == (not screen.plan.items or screen.busy)
+        ),
+    )
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
 
 
 async def until(pilot, condition, limit: float = 20.0) -> None:
