@@ -35,7 +35,13 @@ MIN_BYTES = 64  # smaller chunks stay plain: a frame's header eats the gain
 DICT_BYTES = 64 * 1024
 TRAIN_AFTER = 1024 * 1024  # output bytes before a dictionary is trained
 RETRAIN_GROWTH = 32  # a new one when the output has grown this many times since
-SAMPLES = 2000  # chunks a dictionary is trained on, at most
+SAMPLES = 2000  # chunks a dictionary is trained on, at most...
+# ...and at most this many bytes of them (zstd's advice: ~100x the dictionary). Training
+# takes time in proportion: a 200 MB burst's 2000 chunks of 64 KiB were 131 MB to read,
+# decompress and train on, 2.8-3.5 s of CPU (4.9 s in the supervisor under load) that the
+# burst's indexing waited for; 8 MB trains in ~0.3 s to the same ratios (tried on seq and
+# log corpora, chunks of 1-64 KiB compressed with each dictionary).
+SAMPLE_BYTES = 8 * 1024 * 1024
 _PAYS = 0.9  # a dictionary is kept if the sample compresses to at most this share of
 # what it does without
 
@@ -176,16 +182,24 @@ async def train(store: Any) -> int | None:
 
     ids = [r[0] for r in await store.fetchall("SELECT id FROM output_chunks")]
     rng = random.Random(len(ids))
-    picked = sorted(rng.sample(ids, min(SAMPLES, len(ids))))
-    samples: list[bytes] = []
-    for start in range(0, len(picked), 500):
-        part = picked[start : start + 500]
+    picked = rng.sample(ids, min(SAMPLES, len(ids)))  # in random order: read until
+    samples: list[bytes] = []  # SAMPLE_BYTES, a sample of the whole output
+    size = 0
+    for start in range(0, len(picked), 100):
+        if size >= SAMPLE_BYTES:
+            break
+        part = picked[start : start + 100]
         rows = await store.fetchall(
             f"SELECT data, plain_size FROM output_chunks WHERE id IN ({','.join('?' * len(part))})",
             part,
         )
-        samples += [plain(d, n) for d, n in rows]
-    samples = [s for s in samples if len(s) >= MIN_BYTES]
+        for d, n in rows:
+            if size >= SAMPLE_BYTES:
+                break
+            text = plain(d, n)
+            if len(text) >= MIN_BYTES:
+                samples.append(text)
+                size += len(text)
     total = await store.scalar("SELECT coalesce(sum(output_bytes), 0) FROM sessions")
     # Not from the seeded sample: two supervisors training at once would pick one id.
     dict_id = random.SystemRandom().randrange(1 << 16, 1 << 31)

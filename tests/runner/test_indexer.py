@@ -64,6 +64,24 @@ async def test_a_small_backlog_is_merged_as_it_is_indexed(store, paths):
     assert await store.output.index_segments() < 2 * MERGE_AT
 
 
+async def test_after_the_run_a_deferred_backlog_is_indexed_unmerged_to_its_end(store, paths):
+    """``rest`` (the command has ended): the tail of a backlog that was indexed without
+    merging is not merged either, however small (tidy_rest merges it all next): merging
+    in that step made a 200 MB burst searchable ~1.2 s later."""
+    sid = await _backlog(store, 2 * 1024 * 1024 // LINE)  # 2 MiB: ~32 chunks
+    ix = Indexer(store, sid, paths.runtime / "supervisor.log", defer_above=1024 * 1024)
+    ix.wrote()
+    while await store.output.unindexed_bytes(sid) > 1024 * 1024:
+        assert await ix.step(1) == 1  # one chunk a step, deferred: a segment each
+    segments = await store.output.index_segments()
+    assert segments >= MERGE_AT and ix.tidy_due  # a merge would take them down
+    await ix.rest(lambda: False, 10)  # the rest (under defer_above) in one step
+    assert await store.output.unindexed_bytes(sid) == 0
+    assert await store.output.index_segments() > segments and ix.tidy_due  # none merged
+    await ix.tidy_rest(lambda: False)
+    assert await store.output.index_segments() < MERGE_AT
+
+
 async def test_a_supervisor_tidies_the_index_after_a_burst(store, paths, tmp_path):
     lines = 3_000_000  # about 21 MB, nearly all of it indexed without merging
     s = await control.start_session(

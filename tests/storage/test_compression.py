@@ -140,6 +140,24 @@ def test_a_dictionary_is_trained_and_read_by_a_process_that_never_saw_it(tmp_pat
     assert out == b"".join(log_lines(400, i) for i in range(k))
 
 
+async def test_a_dictionary_is_trained_on_at_most_sample_bytes(store, monkeypatch):
+    """A burst's chunks are big: 2000 of them were 131 MB to train on (seconds that the
+    burst's indexing waited for). Samples stop at SAMPLE_BYTES, chosen over all output."""
+    sid = (await store.sessions.create(["x"], cwd="/")).id
+    for k in range(8):  # 8 x ~520 KB: chunks of up to 64 KiB, ~64 of them
+        await store.output.append(sid, "stdout", log_lines(8000, k), index=False)
+    seen: list[list[bytes]] = []
+    trained = compress._trained
+    monkeypatch.setattr(compress, "SAMPLE_BYTES", 512 * 1024, raising=False)
+    monkeypatch.setattr(compress, "_trained", lambda s, i: seen.append(s) or trained(s, i))
+    await compress.train(store)
+    [samples] = seen
+    biggest = max(map(len, samples))
+    assert 512 * 1024 <= sum(map(len, samples)) < 512 * 1024 + biggest
+    first = {bytes(r[0]) for r in await store.fetchall("SELECT data FROM output_chunks")}
+    assert len(samples) < len(first)  # (a sample, not every chunk)
+
+
 # -- databases from before v9 ----------------------------------------------------------
 
 
