@@ -24,6 +24,7 @@ frame names one this process has not seen, from the databases it has opened (``k
 from __future__ import annotations
 
 import sqlite3
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,10 +63,44 @@ def know(path: str | Path) -> None:
         _paths.append(p)
 
 
-def _zstd() -> Any:
-    import zstandard  # imported on first use: a command that never reads output skips it
+_backend: Any = None
 
-    return zstandard
+
+def _zstd() -> Any:
+    """zstandard's C backend, imported on first use (a command that never reads output
+    skips it). Loaded as the package would load it, without the package's ``__init__``:
+    that imports ``platform`` only to choose the backend (~1 ms of every ``tether
+    search``, whose whole process is the figure: issue 18). Everything used here is in
+    the backend; an ``import zstandard`` later reuses this very module."""
+    global _backend
+    if _backend is None:
+        _backend = sys.modules.get("zstandard.backend_c") or _load_backend()
+    return _backend
+
+
+def _load_backend() -> Any:
+    import os
+    from importlib.machinery import EXTENSION_SUFFIXES, ExtensionFileLoader, ModuleSpec, PathFinder
+
+    name = "zstandard.backend_c"
+    try:
+        found = PathFinder.find_spec("zstandard")
+        where = list(found.submodule_search_locations or ()) if found else []
+        path = next(
+            p
+            for d in where
+            for p in (os.path.join(d, "backend_c" + s) for s in EXTENSION_SUFFIXES)
+            if os.path.exists(p)
+        )
+        loader = ExtensionFileLoader(name, path)
+        module = loader.create_module(ModuleSpec(name, loader, origin=path))
+        loader.exec_module(module)
+    except Exception:  # (not laid out as expected: the package's own way)
+        import zstandard
+
+        return zstandard
+    sys.modules[name] = module
+    return module
 
 
 def remember(dict_id: int, data: bytes) -> None:
