@@ -19,7 +19,8 @@
 - ``widgets/``: ``session_table`` and ``preview`` (the list), ``status_bar``, and the
   live output view: ``output_view`` (the widget) over ``output_lines`` (pages of lines
   in memory), ``output_rows`` (screen rows, cached), ``output_render`` (a stored line
-  made safe to draw) and ``output_find`` (find in the whole output).
+  made safe to draw) and ``output_find`` (find in the whole output); ``kept_strips``
+  and ``scroll_thumb`` keep what a followed line redraws to the new row.
 
 Imports flow one way: ``tui`` uses ``home``, ``runner`` and ``storage``, never ``cli``.
 """

@@ -353,3 +353,21 @@ async def test_a_followed_line_lays_out_nothing_and_keeps_the_scrollbar_true(
             bar = view.vertical_scrollbar
             assert (bar.window_virtual_size, bar.position) == (100 + n, view.max_scroll_y)
         assert layouts == []
+
+
+async def test_a_followed_line_wider_than_the_view_stays_above_the_horizontal_bar(
+    tmp_path: Path,
+) -> None:
+    """The first line wider than the view brings the horizontal scrollbar, which takes
+    the bottom row: the view still ends with the last line (it was left under the bar
+    until the next line came)."""
+    db = tmp_path / "t.db"
+    sid = await seed_lines(db, 100)
+    app = output_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await open_output(pilot, sid)
+        assert not view.show_horizontal_scrollbar
+        await append(db, sid, "stdout", b"wide " + b"x" * 300 + b"\n")
+        view = await settle(pilot, lambda v: v.line_count == 101 and v.show_horizontal_scrollbar)
+        assert view.follow and view.scroll_y == view.max_scroll_y
+        assert last_row(view).strip().startswith("wide xxx")

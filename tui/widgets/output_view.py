@@ -36,18 +36,19 @@ from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
 from storage.models import LIVE, Line, Session
 from tui.keys import bindings
 
+from .kept_strips import KeptStrips
 from .live_push import LivePush
 from .output_find import Finder, find_line
 from .output_lines import PAGE_LINES, FetchStats, LinePages
 from .output_render import GutterLayout, LineStyles
 from .output_rows import RowPainter, end_top, wrap_rows
+from .scroll_thumb import QuietThumb
 
 if TYPE_CHECKING:
     from storage import ChangeWatcher, Store
@@ -70,7 +71,7 @@ SCROLL_BINDINGS = [
 ]
 
 
-class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
+class OutputView(QuietThumb, can_focus=True, inherit_bindings=False):
     """A session's output, live: virtual, cached, following the tail."""
 
     BINDINGS = [
@@ -171,6 +172,7 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         self._painter.finder = self._finder
         self._painter.current = self._current_match
         self._frame: Region | None = None
+        self._kept = KeptStrips()
         self._styles_stale = True
         self._max_width = 0
         self._layout_epoch = 0
@@ -427,9 +429,10 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
             # read until it is shown (on_show).
             self._behind = True
             return
-        self._update_virtual_size()
-        if self.follow:
-            self._scroll_to_end()
+        with self.thumb_held():  # (the thumb's last place is drawn, not the one between)
+            self._update_virtual_size()
+            if self.follow:
+                self._scroll_to_end()
         self._update_pending()
         self._ensure_window()
         self.refresh()
@@ -469,11 +472,16 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
     # would stay at the top until the next scroll: put it where the view is.
     def watch_show_vertical_scrollbar(self, shown: bool) -> None:
         if shown:
+            self._thumb_drawn = None  # drawn anew (QuietThumb)
             self.vertical_scrollbar.position = self.scroll_y
 
     def watch_show_horizontal_scrollbar(self, shown: bool) -> None:
         if shown:
             self.horizontal_scrollbar.position = self.scroll_x
+        if self.follow:
+            # The bar takes (or gives back) the bottom row: the last line stays on screen
+            # (it was hidden under a bar that came with a long line, until the next one).
+            self._scroll_to_end()
 
     def _watch_toggle(self) -> None:
         self._layout_epoch += 1
@@ -542,8 +550,9 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
             # Not through the reactive: its layout pass lays out and draws the whole
             # screen again (header, footer, every widget) for each line a followed
             # session prints. This widget's region does not change; its scrollbars are
-            # updated by Textual's own code (which still lays out when one appears or
-            # goes), and the view draws itself again.
+            # updated by Textual's code (which still lays out when one appears or goes;
+            # the vertical one repaints only when its thumb moves: QuietThumb), and the
+            # view draws itself again.
             self.set_reactive(Widget.virtual_size, size)
             self._scroll_update(size)
             self.refresh()
@@ -645,7 +654,9 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         # Measured once per paint, not once per row: it is not free.
         self._frame = self.scrollable_content_region
         try:
-            return super().render_lines(crop)
+            # The same strip as last frame for a row that only moved (KeptStrips).
+            strips = self._kept.render(self, crop, self.render_line)
+            return super().render_lines(crop) if strips is None else strips
         finally:
             self._frame = None
             if self._painter.widest > self._max_width and not self.wrap:
