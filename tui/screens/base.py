@@ -35,6 +35,31 @@ class TetherScreen(Screen[ResultType]):
         """The session this screen is about, if it is about one (detail, output)."""
         return None
 
+    @property
+    def covered(self) -> bool:
+        """An opaque screen is above this one: nothing of it can be seen."""
+        stack = self.app.screen_stack
+        if self not in stack:
+            return False
+        above = stack[stack.index(self) + 1 :]
+        return any(screen.styles.background.a >= 1 for screen in above)
+
+    # Textual 8 draws the screen right under the top one as if it showed through, also
+    # under an opaque one (App._background_screens), and its repaint repaints the same
+    # regions of the top screen and asks for itself again (Screen._compositor_refresh):
+    # every message the list handled under the output screen (its one-second tick, a
+    # change of the sessions) made a whole-screen frame there, ~1.7 a second while a
+    # session ticked, each holding the next line's frame back up to a frame interval
+    # (issue 14). Covered, a screen repaints nothing; shown again, Textual refreshes it
+    # whole (Screen._on_screen_resume).
+    def _on_timer_update(self) -> None:
+        covered = self.covered
+        if covered:
+            self._repaint_required = False
+        super()._on_timer_update()
+        if covered:
+            self._repaint_required = False
+
 
 class TetherModal(ModalScreen[ResultType]):
     """A modal of tether's app."""

@@ -126,16 +126,8 @@ class SessionsScreen(SessionScreen):
     # output screen over it, a whole screen about every third tick of a live session
     # (issue 14). So while an opaque screen covers the list, the list and its preview
     # do nothing: the changes they miss are kept, merged, and shown when it is seen
-    # again (on resume, or within a second once what covered it is gone).
-    @property
-    def covered(self) -> bool:
-        """An opaque screen is above this one: nothing of the list can be seen."""
-        stack = self.app.screen_stack
-        if self not in stack:
-            return False
-        above = stack[stack.index(self) + 1 :]
-        return any(screen.styles.background.a >= 1 for screen in above)
-
+    # again (on resume, or within a second once what covered it is gone). (``covered``:
+    # TetherScreen, which also keeps a covered screen from repainting the one above.)
     def _on_change(self, change: Change) -> None:
         if self.covered:
             self._missed = change if self._missed is None else self._missed.merged(change)
