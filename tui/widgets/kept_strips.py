@@ -14,7 +14,7 @@ for that row content last frame makes all of it cached.
 no border, outline, padding, hatch, tint or opacity (the output view's CSS; anything
 else is left to Textual): the row fitted to the content width, wrapped in a strip of
 the widget's width, the app's line filters applied, cropped to what is asked for.
-tests/tui/test_kept_strips.py checks the rows against Textual's own.
+tests/tui/test_output_strips.py checks the rows against Textual's own.
 """
 
 from __future__ import annotations
