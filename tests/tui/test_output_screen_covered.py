@@ -33,11 +33,18 @@ async def test_a_repaint_of_the_covered_list_does_not_repaint_the_output_screen(
             return repaint(*args, **kwargs)
 
         top.refresh = counted  # type: ignore[method-assign]
+        widgets = list(below.query("*"))
         for _ in range(3):
             below.refresh()  # as after any message the list handles
+            for footer in below.query("KeyFooter"):  # a layout of it: a footer changed
+                footer.display = not footer.display
+            for widget in widgets:
+                widget.refresh()  # and a widget of its own: a footer key, a row
             for _ in range(5):
                 await pilot.pause(0.02)
         assert asked == []
+        for footer in below.query("KeyFooter"):
+            footer.display = True
         # Shown again, the list is drawn whole.
         top.refresh = repaint  # type: ignore[method-assign]
         app.pop_screen()

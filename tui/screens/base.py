@@ -52,13 +52,27 @@ class TetherScreen(Screen[ResultType]):
     # session ticked, each holding the next line's frame back up to a frame interval
     # (issue 14). Covered, a screen repaints nothing; shown again, Textual refreshes it
     # whole (Screen._on_screen_resume).
+    # Its widgets' own repaints (a footer key, a row) go the same way, region by region
+    # (Screen._compositor_refresh): they are dropped too.
     def _on_timer_update(self) -> None:
         covered = self.covered
         if covered:
             self._repaint_required = False
+            self._dirty_widgets.clear()
         super()._on_timer_update()
         if covered:
             self._repaint_required = False
+            self._dirty_widgets.clear()
+
+    # A layout of the covered screen (a footer's keys composed again) hands its regions
+    # to the top screen from here as well (Screen._refresh_layout).
+    def _compositor_refresh(self) -> None:
+        if self is not self.app.screen and self.covered:
+            self._compositor._dirty_regions.clear()
+            self._dirty_widgets.clear()
+            self._repaint_required = False
+            return
+        super()._compositor_refresh()
 
 
 class TetherModal(ModalScreen[ResultType]):
