@@ -93,6 +93,26 @@ async def test_keys_that_arrive_together_each_move_the_cursor(seeded) -> None:  
         assert app.screen.query_one("#preview").border_title.startswith(f"#{order[5]} ")
 
 
+async def test_a_late_highlight_message_does_not_move_the_cursor_back(seeded) -> None:  # type: ignore[no-untyped-def]
+    """The table selects at once and then tells the screen; on a busy machine that
+    message is handled after the next key has moved on, and selecting its session again
+    put the cursor back (a held key lost rows: the tmux test stuck at 5/12)."""
+    from tui.widgets.session_table import SessionTable
+
+    paths, _ = seeded
+    app = make_app(paths)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_idle()
+        order = app.state.ids
+        await pilot.press("down", "down")
+        assert app.state.selected == order[2]
+        table = app.screen.query_one(SessionTable)
+        table.post_message(SessionTable.Highlighted(table, order[1]))  # the first, late
+        await pilot.pause()
+        await app.wait_idle()
+        assert app.state.selected == order[2]
+
+
 async def test_enter_opens_detail_and_escape_goes_back(seeded) -> None:  # type: ignore[no-untyped-def]
     paths, ids = seeded
     app = make_app(paths)

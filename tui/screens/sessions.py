@@ -198,10 +198,6 @@ class SessionsScreen(SessionScreen):
         return text
 
     # -- messages from the table ------------------------------------------------------
-    @on(SessionTable.Highlighted)
-    def _highlighted(self, event: SessionTable.Highlighted) -> None:
-        self.state.select(event.session_id)
-
     @on(SessionTable.Chosen)
     def _chosen(self, event: SessionTable.Chosen) -> None:
         self.state.select(event.session_id)

@@ -140,7 +140,10 @@ class SessionTable(ScrollView, can_focus=True):
 
     @dataclass
     class Highlighted(Message):
-        """The cursor is on another session (None: the list is empty)."""
+        """The cursor is on another session (None: the list is empty). The table has
+        selected it in the app's state already: a handler must not select it again,
+        since under load the message comes after the next key has moved on (a held key
+        then lost rows)."""
 
         table: SessionTable
         session_id: int | None
