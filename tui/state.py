@@ -276,15 +276,18 @@ class AppState:
 
         pins = {sid: f["pinned"] for sid, f in self._pending.fields.items() if "pinned" in f}
         try:
-            self._ids = await view_ids(self.store, self.view, pins)
+            ids = await view_ids(self.store, self.view, pins)
         except QueryError as e:
             # Half-typed queries are common (``status:``): keep the list as it was
             # and say what is wrong.
             self.filter_error = e.message
             return
         self.filter_error = None
-        self._pos = {sid: i for i, sid in enumerate(self._ids)}
         await self._queue_moved()
+        # The ids last, with no await after: the caller fixes the selection in the same
+        # step, so nothing sees a list whose selection is not in it.
+        self._ids = ids
+        self._pos = {sid: i for i, sid in enumerate(ids)}
 
     async def _queue_moved(self) -> set[int]:
         """Fetch the queue's places again; the sessions whose place changed."""

@@ -146,7 +146,10 @@ async def test_changes_by_another_process_appear(paths) -> None:  # type: ignore
         assert app.state.ids == []
         async with open_store(paths.db) as other:
             made = await other.sessions.create(["make"], "/src", name="from elsewhere")
-            await until(pilot, lambda: app.state.ids == [made.id])
+            # The row is fetched after the list's ids: wait for it, not only the ids.
+            await until(
+                pilot, lambda: app.state.ids == [made.id] and app.state.row(made.id) is not None
+            )
             assert app.state.row(made.id).name == "from elsewhere"
             await other.runs.start(made.id)
             await other.output.append(made.id, "stdout", b"one\ntwo\nthree\n")
