@@ -149,8 +149,13 @@ def _kill_everything(tether, sid: str) -> None:
     stat = Path(f"/proc/{pid}/stat").read_text()
     supervisor = int(stat[stat.rfind(")") + 2 :].split()[1])
     children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
-    for victim in {supervisor, pid, *map(int, children)}:
-        try:
-            os.kill(victim, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    # All stopped first, then killed: killed one by one, the supervisor could see its
+    # command die and record it as failed before its own kill came (CI: "#1 stayed
+    # failed"), which is not the crash this means.
+    victims = [supervisor, *map(int, children), pid]
+    for sig in (signal.SIGSTOP, signal.SIGKILL):
+        for victim in victims:
+            try:
+                os.kill(victim, sig)
+            except ProcessLookupError:
+                pass

@@ -246,7 +246,8 @@ def test_a_pipe_session_takes_lines(tether, panes):
     pane.wait_for("got:abc")
     pane.keys("C-\\")
     pane.wait_for("EXIT=0")
-    assert "got:abc" in tether.ok("logs", sid)
+    # Stored too: the live view had it at once, the database a flush later.
+    assert "got:abc" in tether.wait_output(sid, "got:abc")
 
 
 def test_an_ended_session_prints_its_final_screen_and_exits_1(tether, panes):
