@@ -122,5 +122,19 @@ async def settle(pilot: Pilot, until: Any = None, rounds: int = 500) -> OutputVi
     raise AssertionError(f"the output view did not settle (idle={view and view.idle})")
 
 
+def calls_to(target: Any, method: str) -> list[tuple[Any, ...]]:
+    """Record each call of ``target.method`` (it still runs): the arguments of each, in
+    a list that grows as it is called. ``del target.<method>`` stops recording."""
+    calls: list[tuple[Any, ...]] = []
+    original = getattr(target, method)
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    setattr(target, method, recorded)
+    return calls
+
+
 def run(coro: Any) -> Any:
     return asyncio.run(coro)

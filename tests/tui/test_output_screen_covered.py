@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support.output_screen import open_output, output_app, seed_lines
+from tests.support.output_screen import calls_to, open_output, output_app, seed_lines
 from tui.screens.base import TetherScreen
 from tui.screens.output import OutputScreen
 
@@ -25,14 +25,7 @@ async def test_a_repaint_of_the_covered_list_does_not_repaint_the_output_screen(
         top, below = app.screen, app.screen_stack[-2]
         assert isinstance(top, OutputScreen) and isinstance(below, TetherScreen)
         assert below.covered and not top.covered
-        asked: list[object] = []
-        repaint = top.refresh
-
-        def counted(*args: object, **kwargs: object) -> object:
-            asked.append(args)
-            return repaint(*args, **kwargs)
-
-        top.refresh = counted  # type: ignore[method-assign]
+        asked = calls_to(top, "refresh")
         widgets = list(below.query("*"))
         for _ in range(3):
             below.refresh()  # as after any message the list handles
@@ -46,7 +39,7 @@ async def test_a_repaint_of_the_covered_list_does_not_repaint_the_output_screen(
         for footer in below.query("KeyFooter"):
             footer.display = True
         # Shown again, the list is drawn whole.
-        top.refresh = repaint  # type: ignore[method-assign]
+        del top.refresh
         app.pop_screen()
         await pilot.pause()
         assert app.screen is below and not below.covered

@@ -9,7 +9,14 @@ from pathlib import Path
 from rich.color import Color
 from textual.scrollbar import ScrollBarRender
 
-from tests.support.output_screen import append, open_output, output_app, seed_lines, settle
+from tests.support.output_screen import (
+    append,
+    calls_to,
+    open_output,
+    output_app,
+    seed_lines,
+    settle,
+)
 from tui.widgets.scroll_thumb import thumb_span
 
 SIZE = (120, 36)
@@ -57,14 +64,7 @@ async def test_a_followed_line_repaints_the_scrollbar_only_when_its_thumb_moves(
         view = await open_output(pilot, sid)
         bar = view.vertical_scrollbar
         assert view.follow and view.show_vertical_scrollbar
-        repaints: list[object] = []
-        repaint = bar.refresh
-
-        def counted(*args: object, **kwargs: object) -> object:
-            repaints.append(args)
-            return repaint(*args, **kwargs)
-
-        bar.refresh = counted  # type: ignore[method-assign]
+        repaints = calls_to(bar, "refresh")
         for n in range(1, 6):
             await append(db, sid, "stdout", b"fresh %d\n" % n)
             view = await settle(pilot, lambda v, n=n: v.line_count == 5000 + n)

@@ -8,7 +8,15 @@ from textual.app import ComposeResult
 from textual.containers import Container
 from textual.screen import Screen
 
-from tests.support.output_screen import append, open_output, output_app, seed, seed_lines, settle
+from tests.support.output_screen import (
+    append,
+    calls_to,
+    open_output,
+    output_app,
+    seed,
+    seed_lines,
+    settle,
+)
 from tui.widgets.output_view import PAGE_LINES, OutputView
 
 SIZE = (120, 36)
@@ -338,14 +346,7 @@ async def test_a_followed_line_lays_out_nothing_and_keeps_the_scrollbar_true(
         view = await open_output(pilot, sid)
         assert view.follow and view.show_vertical_scrollbar
         screen = app.screen
-        layouts: list[object] = []
-        laid_out = screen._refresh_layout
-
-        def counted(*args: object, **kwargs: object) -> None:
-            layouts.append(args)
-            laid_out(*args, **kwargs)
-
-        screen._refresh_layout = counted  # type: ignore[method-assign]
+        layouts = calls_to(screen, "_refresh_layout")
         for n in range(1, 6):
             await append(db, sid, "stdout", b"fresh %d\n" % n)
             view = await settle(pilot, lambda v, n=n: v.line_count == 100 + n)
