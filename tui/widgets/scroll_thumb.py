@@ -10,7 +10,7 @@ exact (dragging, clicking and the tests read them) but asks for a repaint only w
 what it would draw changes: the thumb's first and last eighth and the bar's height.
 
 ``thumb_span`` is Textual's own arithmetic (``ScrollBar._render_bar`` and
-``ScrollBarRender.render_bar``, Textual 8); tests/tui/test_scroll_thumb.py checks that
+``ScrollBarRender.render_bar``, Textual 8); tests/tui/test_output_thumb.py checks that
 every change it draws changes the span.
 """
 
