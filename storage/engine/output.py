@@ -129,8 +129,7 @@ class Output:
         (``index_pending``)."""
         more = await upkeep_step(self._store)
         more = await drop_raw_step(self._store) or more
-        await give_back_pages(self._store)
-        return more
+        return await give_back_pages(self._store) or more
 
     async def upkeep_when_due(self) -> None:
         now = time.monotonic()

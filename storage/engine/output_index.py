@@ -300,17 +300,24 @@ async def raw_left(store: Any) -> tuple[int, int]:
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
-async def give_back_pages(store: Store) -> int:
+async def give_back_pages(store: Store) -> bool:
     """Give free pages back to the file system (auto_vacuum=INCREMENTAL, which new
     databases have and ``tether doctor --fix`` switches old ones to) once they are over
-    ``FREE_SHARE`` of the file. Returns how many pages were free."""
+    ``FREE_SHARE`` of the file, at most ``GIVE_BACK_PAGES`` a step (the step holds the
+    write lock). True while more than that share is still free after the step, so the
+    upkeep goes on until the file has given back what a merge freed."""
+    if int(await store.scalar("PRAGMA auto_vacuum")) != 2:  # INCREMENTAL
+        return False  # (doctor --fix switches it; incremental_vacuum is a no-op else)
     free = int(await store.scalar("PRAGMA freelist_count"))
     pages = int(await store.scalar("PRAGMA page_count"))
-    if free > max(64, pages * FREE_SHARE):
-        async with store._lock:
-            # executescript steps the pragma to its end (execute would free one page).
-            await store.db.executescript(f"PRAGMA incremental_vacuum({GIVE_BACK_PAGES});")
-    return free
+    if free <= max(64, pages * FREE_SHARE):
+        return False
+    async with store._lock:
+        # executescript steps the pragma to its end (execute would free one page).
+        await store.db.executescript(f"PRAGMA incremental_vacuum({GIVE_BACK_PAGES});")
+        free = int(await store.scalar("PRAGMA freelist_count"))
+        pages = int(await store.scalar("PRAGMA page_count"))
+    return free > max(64, pages * FREE_SHARE)
 
 
 async def _sealed(db: aiosqlite.Connection, cid: int, sid: int, open_end: int) -> bool:
