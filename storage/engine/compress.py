@@ -167,6 +167,28 @@ def pack(data: bytes, dict_id: int | None) -> tuple[bytes, int | None]:
     return (frame, len(data)) if len(frame) < len(data) else (data, None)
 
 
+def pack_text(text: str) -> tuple[str | bytes, int | None]:
+    """``(stored text, plain_size)`` for a rendered transcript chunk's rows: one zstd
+    frame of their UTF-8 (no dictionary: a chunk is up to 200 rows) when that is smaller,
+    else the text as it is (``plain_size`` NULL, as every chunk before schema v16)."""
+    frame, size = pack(text.encode(), None)
+    return (frame, size) if size is not None else (text, None)
+
+
+def text_bytes(stored: str | bytes, plain_size: int | None) -> bytes:
+    """A transcript chunk's rows as UTF-8, from its stored ``text`` and ``plain_size``."""
+    if plain_size is None:
+        return stored.encode() if isinstance(stored, str) else bytes(stored)
+    return plain(stored, plain_size)
+
+
+def text_of(stored: str | bytes, plain_size: int | None) -> str:
+    """A transcript chunk's rows, from its stored ``text`` and ``plain_size``."""
+    if plain_size is None and isinstance(stored, str):
+        return stored
+    return text_bytes(stored, plain_size).decode("utf-8")
+
+
 async def newest_dict(db: aiosqlite.Connection) -> int | None:
     """The dictionary new chunks are compressed with (loaded into this process)."""
     rows = await db.execute_fetchall(

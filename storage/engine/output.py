@@ -47,6 +47,7 @@ class Output:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._upkeep_at = 0.0  # monotonic time of the next upkeep step
+        self._transcripts_packed = 0  # screens.pack_step: transcript chunks passed
 
     # -- writing ------------------------------------------------------------------------
     async def append(
@@ -124,11 +125,16 @@ class Output:
         """One short step of keeping the output lean at rest: train a compression
         dictionary when due, upgrade chunks from before schema v9 (compress them, move
         them to the new index), drop the index entries of pty sessions' stdout from
-        before v15 once their transcript is built, give free pages back. True while
-        there is more to do. A writer that has caught up calls it now and then
-        (``index_pending``)."""
+        before v15 once their transcript is built, compress transcript chunks stored
+        before v16, give free pages back. True while there is more to do. A writer that
+        has caught up calls it now and then (``index_pending``)."""
+        from storage.engine import screens
+
         more = await upkeep_step(self._store)
         more = await drop_raw_step(self._store) or more
+        packed = await screens.pack_step(self._store, self._transcripts_packed)
+        if packed is not None:
+            self._transcripts_packed, more = packed, True
         return await give_back_pages(self._store) or more
 
     async def upkeep_when_due(self) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from storage.engine import context_keys, index_merge
 
-SCHEMA_VERSION = 15
+SCHEMA_VERSION = 16
 
 
 _V1 = [
@@ -409,7 +409,15 @@ _V15 = [
     "AND c.stream = 'stdout' AND c.indexed IN (1, 2))",
 ]
 
+# v16: a rendered transcript's chunks compressed at rest, as output chunks are (issue
+# 18): ``text`` holds one zstd frame of the rows and ``plain_size`` their size in bytes
+# (NULL: the rows as they are, as every chunk stored before; storage/engine/compress.py
+# ``pack_text``). A plain-text pty burst stored its transcript beside its raw output,
+# uncompressed: about the raw size again.
+_V16 = ["ALTER TABLE rendered_chunks ADD COLUMN plain_size INTEGER"]
+
 MIGRATIONS: list[list[str]] = [
     *(_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, _V14, _V15),
+    _V16,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -13,7 +13,9 @@ A pty session's supervisor feeds its output through a terminal emulator
   supervisor killed with output still in memory leaves no snapshot ahead of it;
 - the **rendered transcript** (``rendered_chunks``): rows that scrolled off the main
   screen, and the screen each run ended on, numbered from 0 per session, indexed in
-  ``rendered_words`` (contentless, detail=none: the options of ``output_words``);
+  ``rendered_words`` (contentless, detail=none: the options of ``output_words``),
+  stored as zstd frames of up to ``ROWS_PER_CHUNK`` rows (schema v16; ``text_of`` reads
+  either kind, ``pack_step`` compresses the chunks stored plain before);
 - how far the transcript is built (``screen_renders``): ``complete`` once every ended
   run is in it. Sessions recorded before v6 have none (nor an import, nor the tail of a
   run whose supervisor was killed): their transcript is built by ``runner.screen.render``
@@ -31,6 +33,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from storage.engine.compress import pack_text, text_of
 
 if TYPE_CHECKING:
     from storage.engine.store import Store
@@ -131,10 +135,12 @@ async def _add_rows(db: Any, session_id: int, part: RenderedRows) -> int:
         # The rows of a part scrolled off by ``part.line``; those before its last
         # chunk, a row per line earlier (exact for plain output, near for the rest).
         line = max(0, part.line - (len(rows) - start - len(piece)))
+        stored, plain_size = pack_text(text)  # compressed at rest (v16)
         cur = await db.execute(
-            "INSERT INTO rendered_chunks (session_id, run, first_row, row_count, line, at, text) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (session_id, part.run, first + start, len(piece), line, part.at, text),
+            "INSERT INTO rendered_chunks "
+            "(session_id, run, first_row, row_count, line, at, text, plain_size) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (session_id, part.run, first + start, len(piece), line, part.at, stored, plain_size),
         )
         await db.execute(
             "INSERT INTO rendered_words (rowid, text) VALUES (?, ?)", (cur.lastrowid, text)
@@ -147,15 +153,14 @@ async def forget_from(store: Store, session_id: int, row: int) -> None:
     starts again from a snapshot rebuilds them)."""
     async with store.transaction() as db:
         found = await db.execute_fetchall(
-            "SELECT id, text FROM rendered_chunks WHERE session_id = ? AND first_row >= ?",
+            "SELECT id, text, plain_size FROM rendered_chunks "
+            "WHERE session_id = ? AND first_row >= ?",
             (session_id, row),
         )
-        # Contentless index: deleting an entry repeats its text.
+        await forget_words(db, found)
         await db.executemany(
-            "INSERT INTO rendered_words (rendered_words, rowid, text) VALUES ('delete', ?, ?)",
-            [(cid, text) for cid, text in found],
+            "DELETE FROM rendered_chunks WHERE id = ?", [(c,) for c, _, _ in found]
         )
-        await db.executemany("DELETE FROM rendered_chunks WHERE id = ?", [(c,) for c, _ in found])
         await db.execute(
             "DELETE FROM screen_snapshots WHERE session_id = ? AND rendered > ?", (session_id, row)
         )
@@ -163,6 +168,49 @@ async def forget_from(store: Store, session_id: int, row: int) -> None:
             "UPDATE screen_renders SET rows = ?, complete = 0 WHERE session_id = ?",
             (row, session_id),
         )
+
+
+async def forget_words(db: Any, chunks: Any) -> None:
+    """Drop the index entries of transcript chunks given as ``(id, text, plain_size)``
+    rows (a contentless index: deleting an entry repeats its text)."""
+    await db.executemany(
+        "INSERT INTO rendered_words (rendered_words, rowid, text) VALUES ('delete', ?, ?)",
+        [(cid, text_of(text, size)) for cid, text, size in chunks],
+    )
+
+
+PACK_STEP_BYTES = 4 * 1024 * 1024  # transcript text compressed in one upkeep step
+
+
+async def pack_step(store: Store, after: int) -> int | None:
+    """Compress transcript chunks stored plain before schema v16, those after chunk id
+    ``after``, in one short transaction of about ``PACK_STEP_BYTES`` of them (part of the
+    writers' upkeep, ``store.output.upkeep``). Returns the last chunk id it passed, to
+    go on from; None once there is none left. Chunks that would not shrink stay plain
+    (the caller's cursor passes over them). The index needs no change: same words."""
+    rows = await store.fetchall(  # (read first: most steps find nothing to write)
+        "SELECT id, text FROM rendered_chunks WHERE id > ? AND plain_size IS NULL "
+        "ORDER BY id LIMIT 64",
+        (after,),
+    )
+    packed, size = [], 0
+    for cid, text in rows:
+        stored, plain_size = pack_text(text_of(text, None))
+        if plain_size is not None:
+            # (the text again: another process may have replaced the row since)
+            packed.append((stored, plain_size, cid, text))
+        after = cid
+        size += len(stored) if plain_size is None else plain_size
+        if size >= PACK_STEP_BYTES:
+            break
+    if packed:
+        async with store.transaction() as db:
+            await db.executemany(
+                "UPDATE rendered_chunks SET text = ?, plain_size = ? "
+                "WHERE id = ? AND plain_size IS NULL AND text = ?",
+                packed,
+            )
+    return after if rows else None
 
 
 async def nearest_snapshot(
@@ -232,13 +280,14 @@ async def rendered_rows(
     """Transcript rows ``start`` to ``stop - 1`` (to the end without ``stop``)."""
     end = stop if stop is not None else 2**62
     rows = await store.fetchall(
-        "SELECT first_row, text FROM rendered_chunks WHERE session_id = ? AND first_row < ? "
-        "AND first_row + row_count > ? ORDER BY first_row",
+        "SELECT first_row, text, plain_size FROM rendered_chunks "
+        "WHERE session_id = ? AND first_row < ? AND first_row + row_count > ? "
+        "ORDER BY first_row",
         (session_id, end, start),
     )
     out: list[str] = []
-    for first, text in rows:
-        lines = text.split("\n")[:-1]
+    for first, text, size in rows:
+        lines = text_of(text, size).split("\n")[:-1]
         lo, hi = max(0, start - first), min(len(lines), end - first)
         out += lines[lo:hi]
     return out

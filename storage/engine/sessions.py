@@ -575,6 +575,7 @@ async def purge_in_tx(db: aiosqlite.Connection, session_id: int, *, index: bool 
     if not exists:
         return False
     from storage.engine import output_index  # here: reading sessions never needs it
+    from storage.engine.screens import forget_words
 
     # The output index is contentless: a delete must repeat the indexed text.
     cursor = await db.execute(
@@ -593,12 +594,9 @@ async def purge_in_tx(db: aiosqlite.Connection, session_id: int, *, index: bool 
     # Its rendered transcript's entries too (a pty session's: what search reads of it);
     # the rows themselves go with the session (ON DELETE CASCADE), their entries would not.
     rendered = await db.execute_fetchall(
-        "SELECT id, text FROM rendered_chunks WHERE session_id = ?", (session_id,)
+        "SELECT id, text, plain_size FROM rendered_chunks WHERE session_id = ?", (session_id,)
     )
-    await db.executemany(
-        "INSERT INTO rendered_words (rendered_words, rowid, text) VALUES ('delete', ?, ?)",
-        [(cid, text) for cid, text in rendered],
-    )
+    await forget_words(db, rendered)
     await db.execute("DELETE FROM output_chunks WHERE session_id = ?", (session_id,))
     await db.execute("DELETE FROM runs WHERE session_id = ?", (session_id,))
     await db.execute("DELETE FROM session_tags WHERE session_id = ?", (session_id,))

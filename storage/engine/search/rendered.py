@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from storage.engine.compress import text_bytes
 from storage.engine.output_index import fts_words
 from storage.engine.search.filters import session_where
 from storage.engine.search.lines import ChunkScanner, LineMatch
@@ -59,8 +60,11 @@ class RenderedSearch:
     the same way, from their own tables: ``storage.engine.search.transcripts``.)"""
 
     WORDS = "rendered_words"  # the index
-    CHUNKS = "rendered_chunks"  # its rows: id, session_id, at, text
-    COLUMNS = "c.id, c.session_id, c.line, c.row_count, c.at, c.text, c.first_row"  # for _hits
+    CHUNKS = "rendered_chunks"  # its rows: id, session_id, at, text (compressed: v16)
+    COLUMNS = (  # for _hits
+        "c.id, c.session_id, c.line, c.row_count, c.at, c.text, c.first_row, c.plain_size"
+    )
+    TEXT = "c.text, c.plain_size"  # a row's text as stored, for ``_bytes``
 
     def __init__(
         self,
@@ -89,9 +93,13 @@ class RenderedSearch:
             self.params.append(session_id)
         self.filters = " AND ".join(where)
 
+    @staticmethod
+    def _bytes(stored: Any, plain_size: int | None) -> bytes:
+        return text_bytes(stored, plain_size)
+
     def _hits(self, row: Any) -> list[SearchHit]:
-        cid, sid, line, count, at, text, first = tuple(row)
-        found: list[LineMatch] = self.scanner.scan(text.encode(), False)
+        cid, sid, line, count, at, text, first, size = tuple(row)
+        found: list[LineMatch] = self.scanner.scan(self._bytes(text, size), False)
         # The last moment the row was on the screen: the line before the one that
         # scrolled it off, taking the chunk's rows to have scrolled a line apart
         # (storage.engine.screens: ``line`` is the first line not fed when its last row
@@ -144,14 +152,14 @@ class RenderedSearch:
             return {}
         marks = ",".join("?" * len(session_ids))
         rows = await self.store.fetchall(
-            f"SELECT c.session_id, c.text FROM {self.WORDS} f CROSS JOIN {self.CHUNKS} c "
+            f"SELECT c.session_id, {self.TEXT} FROM {self.WORDS} f CROSS JOIN {self.CHUNKS} c "
             f"ON c.id = f.rowid WHERE {self.WORDS} MATCH ? AND c.session_id IN ({marks}) "
             f"AND {self.filters}",
             [self.match, *session_ids, *self.params],
         )
         out: dict[int, int] = {}
-        for sid, text in rows:
-            out[sid] = out.get(sid, 0) + self.scanner.count(text.encode(), False)
+        for sid, text, size in rows:
+            out[sid] = out.get(sid, 0) + self.scanner.count(self._bytes(text, size), False)
         return out
 
 

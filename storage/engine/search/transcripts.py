@@ -41,6 +41,7 @@ class TranscriptSearch(RenderedSearch):
     WORDS = "transcript_words"
     CHUNKS = "transcript_entries"
     COLUMNS = "c.id, c.session_id, c.number, c.at, c.text"
+    TEXT = "c.text, NULL"  # (stored as it is)
 
     def __init__(
         self,

@@ -1,0 +1,137 @@
+"""A terminal session's rendered transcript is compressed at rest (schema v16), as its
+output is: stored as zstd frames, read back exactly by every reader (its rows, search
+hits and counts, forgetting rows, purging), beside chunks stored plain before v16."""
+
+from __future__ import annotations
+
+from storage.engine import screens
+from storage.engine.compress import plain
+from storage.engine.search import search
+from storage.query import parse
+
+
+def _rows(n: int, start: int = 0) -> list[str]:
+    """Rows a build prints: numbered, repetitive, with a word to find in a few."""
+    return [
+        f"[{i:06d}] compiling module_{i % 97}.c -> obj/module_{i % 97}.o"
+        + (" zebrafinch" if i % 150 == 7 else "")
+        for i in range(start, start + n)
+    ]
+
+
+async def _pty_session(store) -> int:
+    s = await store.sessions.create(["make"], cwd="/", mode="pty")
+    await store.runs.start(s.id)
+    return s.id
+
+
+async def _save(store, sid: int, first: int, rows: list[str]) -> None:
+    part = screens.RenderedRows(1, first, rows, first + len(rows), 1_700_000_000.0)
+    await screens.save(store, sid, rows=[part], position=(first + len(rows), 0))
+
+
+async def _plain_chunk(store, sid: int, first: int, rows: list[str]) -> None:
+    """A transcript chunk as schema v15 stored it: its text as is, ``plain_size`` NULL."""
+    text = "".join(r + "\n" for r in rows)
+    async with store.transaction() as db:
+        cur = await db.execute(
+            "INSERT INTO rendered_chunks (session_id, run, first_row, row_count, line, at, text) "
+            "VALUES (?, 1, ?, ?, ?, 1700000000.0, ?)",
+            (sid, first, len(rows), first + len(rows), text),
+        )
+        await db.execute(
+            "INSERT INTO rendered_words (rowid, text) VALUES (?, ?)", (cur.lastrowid, text)
+        )
+
+
+async def _entries(store) -> int:
+    return int(await store.scalar("SELECT count(*) FROM rendered_words_docsize"))
+
+
+async def test_transcript_chunks_are_stored_compressed_and_read_back_exactly(store):
+    sid = await _pty_session(store)
+    rows = _rows(1000)
+    await _save(store, sid, 0, rows)
+    stored = await store.fetchall(
+        "SELECT text, plain_size FROM rendered_chunks WHERE session_id = ?", (sid,)
+    )
+    assert len(stored) == 5  # 200 rows a chunk
+    assert all(size is not None and isinstance(text, bytes) for text, size in stored)
+    packed = sum(len(text) for text, _ in stored)
+    assert packed * 3 < sum(size for _, size in stored)  # build output compresses well
+    text = b"".join(plain(t, n) for t, n in stored).decode()
+    assert text == "".join(r + "\n" for r in rows)
+    assert await screens.rendered_rows(store, sid) == rows
+    assert await screens.rendered_rows(store, sid, 195, 410) == rows[195:410]
+
+
+async def test_search_finds_and_counts_rows_of_compressed_and_plain_chunks(store):
+    sid = await _pty_session(store)
+    await _plain_chunk(store, sid, 0, _rows(200))  # recorded before v16
+    await _save(store, sid, 200, _rows(400, 200))
+    kinds = await store.fetchall(
+        "SELECT plain_size IS NULL FROM rendered_chunks WHERE session_id = ? ORDER BY first_row",
+        (sid,),
+    )
+    assert [k for (k,) in kinds] == [1, 0, 0]
+    result = await search(store, parse("zebrafinch"))
+    want = [r for r in _rows(600) if "zebrafinch" in r]
+    assert len(want) == 4
+    assert sorted(h.text for h in result.hits) == sorted(want)
+    assert {h.stream for h in result.hits} == {"screen"}
+    assert [(g.session.id, g.count, g.exact) for g in result.groups] == [(sid, 4, True)]
+    assert await screens.rendered_rows(store, sid) == _rows(600)
+
+
+async def test_forgetting_and_purging_give_back_the_index_entries_of_both_kinds(store):
+    sid = await _pty_session(store)
+    await _plain_chunk(store, sid, 0, _rows(200))
+    await _save(store, sid, 200, _rows(600, 200))
+    other = await _pty_session(store)
+    await _save(store, other, 0, _rows(200))
+    assert await _entries(store) == 5
+    # A render that starts again from row 300 drops the chunks from there (compressed).
+    await screens.forget_from(store, sid, 400)
+    assert await _entries(store) == 3
+    assert await screens.rendered_rows(store, sid) == _rows(400)
+    await store.sessions.purge([sid])  # one plain chunk, one compressed
+    assert await _entries(store) == 1
+    assert await store.fetchall(
+        "SELECT rowid FROM rendered_words WHERE rendered_words MATCH 'zebrafinch'"
+    ) == [(r,) for (r,) in await store.fetchall("SELECT id FROM rendered_chunks")]
+    # Deleting an entry of a contentless index with other text than it was given corrupts
+    # it: the check would fail had a compressed frame been passed instead of its rows.
+    await store.db.execute("INSERT INTO rendered_words (rendered_words) VALUES ('integrity-check')")
+
+
+async def test_a_chunk_too_small_to_gain_stays_plain(store):
+    sid = await _pty_session(store)
+    await _save(store, sid, 0, ["$ make", "ok"])
+    ((text, size),) = await store.fetchall(
+        "SELECT text, plain_size FROM rendered_chunks WHERE session_id = ?", (sid,)
+    )
+    assert (text, size) == ("$ make\nok\n", None)
+    assert await screens.rendered_rows(store, sid) == ["$ make", "ok"]
+
+
+async def test_the_upkeep_compresses_chunks_stored_before_v16(store, monkeypatch):
+    """Existing databases: the writers' upkeep compresses the plain chunks in short
+    steps (and passes over those that would not shrink), the rows read the same and
+    search finds them as before."""
+    monkeypatch.setattr(screens, "PACK_STEP_BYTES", 16 * 1024)
+    sid = await _pty_session(store)
+    for first in range(0, 2000, 200):
+        await _plain_chunk(store, sid, first, _rows(200, first))
+    await _plain_chunk(store, sid, 2000, ["ok"])  # too small to gain
+    before = await _entries(store)
+    steps = 0
+    while await store.output.upkeep():
+        steps += 1
+        assert steps < 100
+    assert steps >= 3  # 10 chunks of ~12 KB, at most ~16 KB a step
+    kinds = await store.fetchall("SELECT plain_size IS NULL FROM rendered_chunks ORDER BY id")
+    assert [k for (k,) in kinds] == [0] * 10 + [1]
+    assert await screens.rendered_rows(store, sid) == _rows(2000) + ["ok"]
+    assert await _entries(store) == before
+    hits = (await search(store, parse("zebrafinch"))).hits
+    assert sorted(h.text for h in hits) == sorted(r for r in _rows(2000) if "zebrafinch" in r)
