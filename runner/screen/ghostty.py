@@ -13,6 +13,8 @@ and memory stays flat however long the session runs.
 
 from __future__ import annotations
 
+import re
+
 from pyghostty import ffi, lib
 
 from .base import (
@@ -55,6 +57,22 @@ def _sized(ctype: str):
 # ``styled_lines`` takes a row without styled cells from the formatter's plain text (tests
 # turn this off to compare with reading every cell).
 PLAIN_ROWS = True
+# ``feed`` takes runs of plain lines at the bottom of the main screen without the
+# library (tests turn this off to compare with feeding every byte).
+PLAIN_LINES = True
+# Complete lines of printable ASCII, each ending in CR LF: what a build, a log or ``seq``
+# prints through a terminal.
+_PLAIN_RUN = re.compile(rb"(?:[\x20-\x7e]*\r\n)+")
+# Sequences after which printing a plain line at the bottom may not simply put it in the
+# row and scroll the whole screen up one row into the history: a scrolling region
+# (DECSTBM, and left/right margins, DECLRMM/DECSLRM), a character set other than ASCII
+# in G0 or shifts to another (designations, SO, single and locking shifts). Seen once, a
+# screen feeds every byte to the library from then on.
+_UNSAFE = re.compile(
+    rb"\x1b\[[0-9;]*r|\x1b\[\?[0-9;]*69|\x1b\([^B]|\x1b[)*+\-./]|[\x0e\x0f]|\x1b[NOno|}~]"
+)
+_CARRY = 64  # bytes of a feed kept to find a sequence cut between two feeds
+
 # ``styled_lines`` rebuilds only the rows the library marks dirty since its last call,
 # keeping the others' runs (tests turn this off to compare with rebuilding every row).
 DIRTY_ROWS = True
@@ -121,6 +139,8 @@ class GhosttyScreen:
         )
         self._pending: list[str] = []
         self._since_drain = 0
+        self._plain_ok = True  # no _UNSAFE sequence fed yet (restore: none in its state)
+        self._carry = b""
         self._buf = ffi.new("uint8_t[]", 1 << 16)
         self._render = None
         self._styled: list[list[StyledRun]] | None = None  # rows as styled_lines last read
@@ -156,6 +176,68 @@ class GhosttyScreen:
     # -- feeding -----------------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
+        if self._plain_ok:
+            if _UNSAFE.search(self._carry + data):
+                self._plain_ok = False
+            else:
+                self._carry = data[-_CARRY:]
+                if PLAIN_LINES:
+                    data = self._feed_plain(data)
+        self._feed_vt(data)
+
+    def _feed_plain(self, data: bytes) -> bytes:
+        """What is left of ``data`` once the run of plain lines it starts with is taken
+        (``_take_plain``); a feed that starts inside a line (a read cuts anywhere), or
+        before the cursor reached the bottom, gives the library the lines up to a
+        screen's height first."""
+        rest = self._take_plain(data)
+        if rest is not None:
+            return rest
+        cut = 0
+        for _ in range(self.size[1]):
+            cut = data.find(b"\r\n", cut) + 2
+            if cut == 1:
+                return data
+        self._feed_vt(data[:cut])
+        rest = self._take_plain(data[cut:])
+        return data[cut:] if rest is None else rest
+
+    def _take_plain(self, data: bytes) -> bytes | None:
+        """Take the run of plain lines ``data`` starts with, if the cursor waits at the
+        start of an empty bottom row of the main screen: each line would go into that
+        row and scroll the screen up one row into the history. Only the lines that stay
+        on the screen are fed to the library; those before go straight to the transcript,
+        after the rows they scroll off. What is left of ``data`` is returned (None:
+        nothing was taken)."""
+        m = _PLAIN_RUN.match(data)
+        if m is None:
+            return None
+        cols, rows = self.size
+        lines = data[: m.end()].decode("ascii").split("\r\n")
+        lines.pop()  # (after the last CR LF)
+        too_long = next((i for i, line in enumerate(lines) if len(line) > cols), len(lines))
+        del lines[too_long:]  # a longer one wraps: the library's part
+        stay = rows - 1  # the lines left on the screen, above the empty cursor row
+        if len(lines) <= stay or rows < 2 or not self._at_empty_bottom(cols, rows):
+            return None
+        taken = sum(len(line) + 2 for line in lines)
+        gone = len(lines) - stay
+        self._feed_vt("".join(line + "\r\n" for line in lines[gone:]).encode("ascii"))
+        self._drain_history()  # the rows they scrolled off: the screen's before
+        if self.keep_transcript:
+            self._pending.extend([line.rstrip(" ") for line in lines[:gone]])
+        return data[taken:]
+
+    def _at_empty_bottom(self, cols: int, rows: int) -> bool:
+        if self.alt_screen or not self._get_bool(lib.GHOSTTY_TERMINAL_DATA_VT_GROUND):
+            return False
+        if self._get_u16(lib.GHOSTTY_TERMINAL_DATA_CURSOR_X) != 0:  # (or a wrap pending)
+            return False
+        if self._get_u16(lib.GHOSTTY_TERMINAL_DATA_CURSOR_Y) != rows - 1:
+            return False
+        return self._format_rows("active", rows - 1, rows - 1, cols) == [""]
+
+    def _feed_vt(self, data: bytes) -> None:
         t = self._t
         n = len(data)
         pos = 0
@@ -478,6 +560,8 @@ class GhosttyScreen:
             raise SnapshotIncompatible(f"libghostty-vt could not decode this snapshot ({res})")
         screen = cls.__new__(cls)
         screen._adopt(handle)
+        # Its scrolling region and character sets are in its state, not in bytes fed.
+        screen._plain_ok = not _UNSAFE.search(screen.to_vt())
         return screen
 
 
