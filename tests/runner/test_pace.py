@@ -138,3 +138,84 @@ async def test_steady_streams_are_written_in_batches(store, paths, tmp_path):  #
         took = chunks[-1].last_at - chunks[0].first_at
         bound = QUICK_BURST + shared_rate(SESSIONS) * took + 2
         assert len(chunks) <= bound, (len(chunks), took)
+
+
+async def _read_one(cap: Capture, seen: list[bytes], w: int, data: bytes) -> None:
+    """Write ``data`` and wait until the capture has read all that was written."""
+    want = sum(len(d) for d in seen) + len(data)
+    os.write(w, data)
+    while sum(len(d) for d in seen) < want:
+        await asyncio.sleep(0.005)
+
+
+async def test_a_rest_that_finds_the_buffer_full_starts_a_flood_read_flat_out(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A rest held the command up when the read after it finds the buffer full (a pty
+    holds ~20 KiB): the output floods, and small reads are no longer held back while it
+    does. Before, a pty burst was read at about half the speed ``script`` reads it."""
+    monkeypatch.setattr(capture_mod, "REST_SOON", 60.0)  # (windows outlast a slow machine)
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    cap = Capture(
+        session_id=1, log_path=tmp_path / "log", buffer_limit=1 << 22, flush_bytes=1 << 16
+    )
+    cap.start({r: "stdout"}, lambda stream, data: None, None)
+    seen: list[bytes] = []
+    cap._on_output = lambda stream, data: seen.append(data)
+    try:
+        await _read_one(cap, seen, w, b"a\n")
+        await _read_one(cap, seen, w, b"b\n")  # small and soon: a rest
+        assert r in cap._resting
+        os.write(w, b"x" * capture_mod.FULL_AFTER_REST)  # meanwhile the buffer fills
+        while r in cap._resting:
+            await asyncio.sleep(0.005)
+        assert seen[-1] == b"x" * capture_mod.FULL_AFTER_REST  # read in one go after it
+        for _ in range(5):
+            await _read_one(cap, seen, w, b"y" * 100)
+            assert r not in cap._resting  # flooding: read as it comes
+    finally:
+        os.close(w)
+        cap.close_output(r)
+
+
+async def test_a_rest_that_finds_little_keeps_resting_and_a_flood_that_slows_ends(
+    tmp_path: Path, monkeypatch
+) -> None:
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    cap = Capture(
+        session_id=1, log_path=tmp_path / "log", buffer_limit=1 << 22, flush_bytes=1 << 16
+    )
+    cap.start({r: "stdout"}, lambda stream, data: None, None)
+    seen: list[bytes] = []
+    cap._on_output = lambda stream, data: seen.append(data)
+    try:
+        monkeypatch.setattr(capture_mod, "REST_SOON", 60.0)
+        await _read_one(cap, seen, w, b"a\n")
+        await _read_one(cap, seen, w, b"b\n")
+        assert r in cap._resting
+        os.write(w, b"c" * 2000)  # a trickle: the buffer far from full
+        while r in cap._resting:
+            await asyncio.sleep(0.005)
+        await _read_one(cap, seen, w, b"d\n")
+        assert r in cap._resting  # no flood: small reads still rest
+        while r in cap._resting:
+            await asyncio.sleep(0.005)
+        # A flood...
+        await _read_one(cap, seen, w, b"e\n")
+        assert r in cap._resting
+        os.write(w, b"x" * capture_mod.FULL_AFTER_REST)
+        while r in cap._resting:
+            await asyncio.sleep(0.005)
+        await _read_one(cap, seen, w, b"f\n")
+        assert r not in cap._resting
+        # ...that slows down: a window with less than FLOOD_BYTES ends it.
+        monkeypatch.setattr(capture_mod, "REST_SOON", 0.05)
+        await asyncio.sleep(0.1)
+        await _read_one(cap, seen, w, b"g\n")  # ends the flood (a window went by)
+        await _read_one(cap, seen, w, b"h\n")  # small and soon: a rest again
+        assert r in cap._resting
+    finally:
+        os.close(w)
+        cap.close_output(r)
