@@ -60,9 +60,31 @@ PLAIN_ROWS = True
 # ``feed`` takes runs of plain lines at the bottom of the main screen without the
 # library (tests turn this off to compare with feeding every byte).
 PLAIN_LINES = True
-# Complete lines of printable ASCII, each ending in CR LF: what a build, a log or ``seq``
-# prints through a terminal.
-_PLAIN_RUN = re.compile(rb"(?:[\x20-\x7e]*\r\n)+")
+_PLAIN_SLICE = 32 * 1024
+_PRINTABLE = bytes(range(0x20, 0x7F))
+_PLAIN_RUNS: dict[int, re.Pattern[bytes]] = {}
+
+
+def _plain_lines(block: bytes, cols: int) -> list[str] | None:
+    """The lines of ``block`` if it is all plain lines no wider than ``cols`` (as
+    ``_plain_run`` matches, in fewer steps: the common case of a burst)."""
+    if block.translate(None, _PRINTABLE) != b"\r\n" * block.count(b"\r\n"):
+        return None  # (a control byte, or a CR or LF alone)
+    lines = block.decode("ascii").split("\r\n")
+    lines.pop()
+    return lines if max(map(len, lines)) <= cols else None
+
+
+def _plain_run(cols: int) -> re.Pattern[bytes]:
+    """Complete lines of printable ASCII no wider than ``cols``, each ending in CR LF:
+    what a build, a log or ``seq`` prints through a terminal (a longer line wraps: the
+    library's part)."""
+    p = _PLAIN_RUNS.get(cols)
+    if p is None:
+        p = _PLAIN_RUNS[cols] = re.compile(rb"(?:[\x20-\x7e]{0,%d}\r\n)+" % cols)
+    return p
+
+
 # Sequences after which printing a plain line at the bottom may not simply put it in the
 # row and scroll the whole screen up one row into the history: a scrolling region
 # (DECSTBM, and left/right margins, DECLRMM/DECSLRM), a character set other than ASCII
@@ -177,13 +199,24 @@ class GhosttyScreen:
 
     def feed(self, data: bytes) -> None:
         if self._plain_ok:
-            if _UNSAFE.search(self._carry + data):
+            seen = self._carry + data
+            if (b"\x1b" in seen or b"\x0e" in seen or b"\x0f" in seen) and _UNSAFE.search(seen):
                 self._plain_ok = False
             else:
                 self._carry = data[-_CARRY:]
-                if PLAIN_LINES:
-                    data = self._feed_plain(data)
-        self._feed_vt(data)
+        if not (self._plain_ok and PLAIN_LINES):
+            self._feed_vt(data)
+            return
+        # In slices of whole lines: the checks below run in C holding the GIL, which the
+        # capture needs for each 4 KiB it reads of a pty (a pty holds ~20 KiB).
+        while data:
+            cut = len(data)
+            if cut > _PLAIN_SLICE:
+                cut = data.rfind(b"\r\n", 0, _PLAIN_SLICE) + 2
+                if cut < 2:
+                    cut = len(data)
+            piece, data = data[:cut], data[cut:]
+            self._feed_vt(self._feed_plain(piece))
 
     def _feed_plain(self, data: bytes) -> bytes:
         """What is left of ``data`` once the run of plain lines it starts with is taken
@@ -209,23 +242,27 @@ class GhosttyScreen:
         on the screen are fed to the library; those before go straight to the transcript,
         after the rows they scroll off. What is left of ``data`` is returned (None:
         nothing was taken)."""
-        m = _PLAIN_RUN.match(data)
-        if m is None:
-            return None
         cols, rows = self.size
-        lines = data[: m.end()].decode("ascii").split("\r\n")
-        lines.pop()  # (after the last CR LF)
-        too_long = next((i for i, line in enumerate(lines) if len(line) > cols), len(lines))
-        del lines[too_long:]  # a longer one wraps: the library's part
+        taken = data.rfind(b"\r\n") + 2
+        lines = _plain_lines(data[:taken], cols) if taken >= 2 else None
+        if lines is None:  # (not all plain: the plain lines it starts with, if any)
+            m = _plain_run(cols).match(data)
+            if m is None:
+                return None
+            taken = m.end()
+            lines = data[:taken].decode("ascii").split("\r\n")
+            lines.pop()  # (after the last CR LF)
         stay = rows - 1  # the lines left on the screen, above the empty cursor row
         if len(lines) <= stay or rows < 2 or not self._at_empty_bottom(cols, rows):
             return None
-        taken = sum(len(line) + 2 for line in lines)
         gone = len(lines) - stay
-        self._feed_vt("".join(line + "\r\n" for line in lines[gone:]).encode("ascii"))
+        self._feed_vt(data[taken - sum(len(line) + 2 for line in lines[gone:]) : taken])
         self._drain_history()  # the rows they scrolled off: the screen's before
         if self.keep_transcript:
-            self._pending.extend([line.rstrip(" ") for line in lines[:gone]])
+            if b" \r\n" in data[:taken]:  # (the formatter trims rows)
+                self._pending.extend([line.rstrip(" ") for line in lines[:gone]])
+            else:
+                self._pending.extend(lines[:gone])
         return data[taken:]
 
     def _at_empty_bottom(self, cols: int, rows: int) -> bool:
