@@ -126,9 +126,14 @@ async def save(
 
 
 async def _add_rows(db: Any, session_id: int, part: RenderedRows) -> int:
-    """Insert ``part`` as chunks of at most ``ROWS_PER_CHUNK`` rows, indexed."""
+    """Insert ``part`` as chunks of at most ``ROWS_PER_CHUNK`` rows, indexed. (In two
+    statements for them all, their ids chosen here under the write lock: a burst's
+    transcript is thousands of chunks a second, and a statement each was most of the
+    time it took to become searchable.)"""
     first = part.first_row
     rows = list(part.rows)
+    top = (await db.execute_fetchall("SELECT coalesce(max(id), 0) FROM rendered_chunks"))[0][0]
+    chunks, words = [], []
     for start in range(0, len(rows), ROWS_PER_CHUNK):
         piece = rows[start : start + ROWS_PER_CHUNK]
         text = "".join(r + "\n" for r in piece)
@@ -136,15 +141,17 @@ async def _add_rows(db: Any, session_id: int, part: RenderedRows) -> int:
         # chunk, a row per line earlier (exact for plain output, near for the rest).
         line = max(0, part.line - (len(rows) - start - len(piece)))
         stored, plain_size = pack_text(text)  # compressed at rest (v16)
-        cur = await db.execute(
-            "INSERT INTO rendered_chunks "
-            "(session_id, run, first_row, row_count, line, at, text, plain_size) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (session_id, part.run, first + start, len(piece), line, part.at, stored, plain_size),
-        )
-        await db.execute(
-            "INSERT INTO rendered_words (rowid, text) VALUES (?, ?)", (cur.lastrowid, text)
-        )
+        cid = top + 1 + len(chunks)
+        run, row, at = part.run, first + start, part.at
+        chunks.append((cid, session_id, run, row, len(piece), line, at, stored, plain_size))
+        words.append((cid, text))
+    await db.executemany(
+        "INSERT INTO rendered_chunks "
+        "(id, session_id, run, first_row, row_count, line, at, text, plain_size) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        chunks,
+    )
+    await db.executemany("INSERT INTO rendered_words (rowid, text) VALUES (?, ?)", words)
     return first + len(rows)
 
 
