@@ -39,7 +39,11 @@ from storage.engine.compress import pack_text, text_of
 if TYPE_CHECKING:
     from storage.engine.store import Store
 
-ROWS_PER_CHUNK = 200  # transcript rows per stored chunk at most
+# A transcript chunk holds at most this many rows, and ends once its text reaches
+# CHUNK_TEXT_BYTES: each chunk is an index entry and a zstd frame, and a burst of short
+# rows (``seq``) made tens of thousands a second at 200 rows each.
+ROWS_PER_CHUNK = 2000
+CHUNK_TEXT_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +130,7 @@ async def save(
 
 
 async def _add_rows(db: Any, session_id: int, part: RenderedRows) -> int:
-    """Insert ``part`` as chunks of at most ``ROWS_PER_CHUNK`` rows, indexed. (In two
+    """Insert ``part`` as chunks (``_pieces``), indexed. (In two
     statements for them all, their ids chosen here under the write lock: a burst's
     transcript is thousands of chunks a second, and a statement each was most of the
     time it took to become searchable.)"""
@@ -134,8 +138,7 @@ async def _add_rows(db: Any, session_id: int, part: RenderedRows) -> int:
     rows = list(part.rows)
     top = (await db.execute_fetchall("SELECT coalesce(max(id), 0) FROM rendered_chunks"))[0][0]
     chunks, words = [], []
-    for start in range(0, len(rows), ROWS_PER_CHUNK):
-        piece = rows[start : start + ROWS_PER_CHUNK]
+    for start, piece in _pieces(rows):
         text = "".join(r + "\n" for r in piece)
         # The rows of a part scrolled off by ``part.line``; those before its last
         # chunk, a row per line earlier (exact for plain output, near for the rest).
@@ -153,6 +156,20 @@ async def _add_rows(db: Any, session_id: int, part: RenderedRows) -> int:
     )
     await db.executemany("INSERT INTO rendered_words (rowid, text) VALUES (?, ?)", words)
     return first + len(rows)
+
+
+def _pieces(rows: list[str]) -> list[tuple[int, list[str]]]:
+    """``rows`` cut into chunks: ``(first row's index, rows)``."""
+    out: list[tuple[int, list[str]]] = []
+    start = size = 0
+    for i, row in enumerate(rows):
+        size += len(row) + 1
+        if size >= CHUNK_TEXT_BYTES or i + 1 - start == ROWS_PER_CHUNK:
+            out.append((start, rows[start : i + 1]))
+            start, size = i + 1, 0
+    if start < len(rows):
+        out.append((start, rows[start:]))
+    return out
 
 
 async def forget_from(store: Store, session_id: int, row: int) -> None:

@@ -44,11 +44,17 @@ async def _plain_chunk(store, sid: int, first: int, rows: list[str]) -> None:
         )
 
 
+def _chunks_of_200_rows(monkeypatch) -> None:
+    monkeypatch.setattr(screens, "ROWS_PER_CHUNK", 200)
+    monkeypatch.setattr(screens, "CHUNK_TEXT_BYTES", 1 << 30)
+
+
 async def _entries(store) -> int:
     return int(await store.scalar("SELECT count(*) FROM rendered_words_docsize"))
 
 
-async def test_transcript_chunks_are_stored_compressed_and_read_back_exactly(store):
+async def test_transcript_chunks_are_stored_compressed_and_read_back_exactly(store, monkeypatch):
+    _chunks_of_200_rows(monkeypatch)
     sid = await _pty_session(store)
     rows = _rows(1000)
     await _save(store, sid, 0, rows)
@@ -83,7 +89,8 @@ async def test_search_finds_and_counts_rows_of_compressed_and_plain_chunks(store
     assert await screens.rendered_rows(store, sid) == _rows(600)
 
 
-async def test_forgetting_and_purging_give_back_the_index_entries_of_both_kinds(store):
+async def test_forgetting_and_purging_give_back_the_index_entries_of_both_kinds(store, monkeypatch):
+    _chunks_of_200_rows(monkeypatch)
     sid = await _pty_session(store)
     await _plain_chunk(store, sid, 0, _rows(200))
     await _save(store, sid, 200, _rows(600, 200))
@@ -112,6 +119,22 @@ async def test_a_chunk_too_small_to_gain_stays_plain(store):
     )
     assert (text, size) == ("$ make\nok\n", None)
     assert await screens.rendered_rows(store, sid) == ["$ make", "ok"]
+
+
+def test_transcript_rows_are_cut_by_bytes_or_rows() -> None:
+    """A chunk ends at ``ROWS_PER_CHUNK`` rows or once its text reaches
+    ``CHUNK_TEXT_BYTES``, whichever comes first: short rows (``seq``) make few chunks,
+    each an index entry and a frame; long ones do not make huge ones."""
+    short = [str(i) for i in range(5000)]
+    pieces = screens._pieces(short)
+    assert [len(p) for _, p in pieces] == [2000, 2000, 1000]
+    assert [start for start, _ in pieces] == [0, 2000, 4000]
+    wide = ["x" * 199 for _ in range(300)]  # 200 bytes a row with its newline
+    pieces = screens._pieces(wide)
+    per = -(-screens.CHUNK_TEXT_BYTES // 200)
+    assert [len(p) for _, p in pieces] == [per, per, per, 300 - 3 * per]
+    assert [r for _, p in pieces for r in p] == wide
+    assert screens._pieces([]) == []
 
 
 async def test_the_upkeep_compresses_chunks_stored_before_v16(store, monkeypatch):
