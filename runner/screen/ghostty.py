@@ -62,36 +62,44 @@ PLAIN_ROWS = True
 PLAIN_LINES = True
 _PLAIN_SLICE = 32 * 1024
 _PRINTABLE = bytes(range(0x20, 0x7F))
-_PLAIN_RUNS: dict[int, re.Pattern[bytes]] = {}
+# Complete lines of printable ASCII, each ending in CR LF: what a build, a log or
+# ``seq`` prints through a terminal.
+_PLAIN_RUN = re.compile(rb"(?:[\x20-\x7e]*\r\n)+")
 
 
-def _plain_lines(block: bytes, cols: int) -> list[str] | None:
-    """The lines of ``block`` if it is all plain lines no wider than ``cols`` (as
-    ``_plain_run`` matches, in fewer steps: the common case of a burst)."""
+def _plain_lines(block: bytes) -> list[str] | None:
+    """The lines of ``block`` if it is all plain lines (as ``_PLAIN_RUN`` matches, in
+    fewer steps: the common case of a burst)."""
     if block.translate(None, _PRINTABLE) != b"\r\n" * block.count(b"\r\n"):
         return None  # (a control byte, or a CR or LF alone)
     lines = block.decode("ascii").split("\r\n")
     lines.pop()
-    return lines if max(map(len, lines)) <= cols else None
+    return lines
 
 
-def _plain_run(cols: int) -> re.Pattern[bytes]:
-    """Complete lines of printable ASCII no wider than ``cols``, each ending in CR LF:
-    what a build, a log or ``seq`` prints through a terminal (a longer line wraps: the
-    library's part)."""
-    p = _PLAIN_RUNS.get(cols)
-    if p is None:
-        p = _PLAIN_RUNS[cols] = re.compile(rb"(?:[\x20-\x7e]{0,%d}\r\n)+" % cols)
-    return p
+def _rows(lines: list[str], cols: int) -> list[str]:
+    """The screen rows ``lines`` take, ``cols`` wide (a longer line wraps), as the
+    formatter gives them (trailing spaces trimmed)."""
+    if max(map(len, lines), default=0) <= cols:
+        rows = lines
+    else:
+        rows = []
+        for line in lines:
+            if len(line) <= cols:
+                rows.append(line)
+            else:
+                rows.extend(line[i : i + cols] for i in range(0, len(line), cols))
+    return [r.rstrip(" ") for r in rows] if any(r.endswith(" ") for r in rows) else rows
 
 
 # Sequences after which printing a plain line at the bottom may not simply put it in the
-# row and scroll the whole screen up one row into the history: a scrolling region
-# (DECSTBM, and left/right margins, DECLRMM/DECSLRM), a character set other than ASCII
-# in G0 or shifts to another (designations, SO, single and locking shifts). Seen once, a
-# screen feeds every byte to the library from then on.
+# row (and the rows below it, wrapped) and scroll the whole screen up into the history:
+# a scrolling region (DECSTBM, and left/right margins, DECLRMM/DECSLRM), a character set
+# other than ASCII in G0 or shifts to another (designations, SO, single and locking
+# shifts), autowrap off. Seen once, a screen feeds every byte to the library from then on.
 _UNSAFE = re.compile(
     rb"\x1b\[[0-9;]*r|\x1b\[\?[0-9;]*69|\x1b\([^B]|\x1b[)*+\-./]|[\x0e\x0f]|\x1b[NOno|}~]"
+    rb"|\x1b\[\?(?:[0-9]*;)*7(?:;[0-9]*)*l"  # (and autowrap off: a long line would not wrap)
 )
 _CARRY = 64  # bytes of a feed kept to find a sequence cut between two feeds
 
@@ -244,25 +252,33 @@ class GhosttyScreen:
         nothing was taken)."""
         cols, rows = self.size
         taken = data.rfind(b"\r\n") + 2
-        lines = _plain_lines(data[:taken], cols) if taken >= 2 else None
+        lines = _plain_lines(data[:taken]) if taken >= 2 else None
         if lines is None:  # (not all plain: the plain lines it starts with, if any)
-            m = _plain_run(cols).match(data)
+            m = _PLAIN_RUN.match(data)
             if m is None:
                 return None
             taken = m.end()
             lines = data[:taken].decode("ascii").split("\r\n")
             lines.pop()  # (after the last CR LF)
-        stay = rows - 1  # the lines left on the screen, above the empty cursor row
+        stay = rows - 1  # the rows left on the screen above the empty cursor row
         if len(lines) <= stay or rows < 2 or not self._at_empty_bottom(cols, rows):
             return None
-        gone = len(lines) - stay
-        self._feed_vt(data[taken - sum(len(line) + 2 for line in lines[gone:]) : taken])
-        self._drain_history()  # the rows they scrolled off: the screen's before
+        # The lines fed: the last ones, enough to fill the rows that stay (a line longer
+        # than the screen is wide wraps into several).
+        first, need = len(lines), stay
+        while need > 0 and first > 0:
+            first -= 1
+            need -= max(1, -(-len(lines[first]) // cols))
+        if first == 0:
+            return None
+        self._drain_history()  # (what scrolled off before: it comes first)
+        mark = len(self._pending)
+        self._feed_vt(data[taken - sum(len(line) + 2 for line in lines[first:]) : taken])
+        self._drain_history()
+        # Those scrolled off the rows the screen had (stay of them), then any of the
+        # fed lines' first rows; the lines not fed scrolled off between the two.
         if self.keep_transcript:
-            if b" \r\n" in data[:taken]:  # (the formatter trims rows)
-                self._pending.extend([line.rstrip(" ") for line in lines[:gone]])
-            else:
-                self._pending.extend(lines[:gone])
+            self._pending[mark + stay : mark + stay] = _rows(lines[:first], cols)
         return data[taken:]
 
     def _at_empty_bottom(self, cols: int, rows: int) -> bool:

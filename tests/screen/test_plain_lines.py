@@ -5,7 +5,8 @@ build's or ``seq``'s output is then no longer held to the library's scrolling sp
 Whatever the bytes and however they are cut, the transcript, the screen, its styles and
 the cursor must be what feeding every byte gives: checked on generated streams that mix
 plain lines with what makes the shortcut wrong (scrolling regions, other character
-sets, partial rows, long lines, the alternate screen), and on every recorded fixture."""
+sets, partial rows, long lines that wrap or (autowrap off) do not, the alternate screen),
+and on every recorded fixture."""
 
 from __future__ import annotations
 
@@ -71,6 +72,7 @@ PIECES = [
     b"prompt$ ",  # a line without its end
     b"\ttab\r\n",
     b"\x1b[?7lno wrap, a line longer than the screen is wide\x1b[?7h\r\n",
+    b"\x1b[?7l",  # autowrap off, and left off: a long line no longer wraps
     b"\x1b[44m\x1b[K\x1b[0m\r\n",  # a coloured empty row
     b"\xc3\xa9t\xc3\xa9\r\n",  # not ASCII
     b"\x1b[3S",  # scroll up three rows
