@@ -196,3 +196,17 @@ def test_a_sequence_cut_between_two_feeds_is_still_seen() -> None:
     data = head + region + burst
     for cut in range(len(head) + 1, len(head) + 6):  # inside the scrolling region's sequence
         _same_either_way(data, [cut, len(head) + len(region)], 20, 8)
+
+
+def test_long_lines_go_to_the_library_as_they_are() -> None:
+    """The library scrolls long lines as fast as the shortcut takes them (its cost is per
+    line): a burst of lines averaging ``_SHORT_LINE`` bytes or more is fed as it is."""
+    from runner.screen import ghostty
+
+    screen = open_screen(200, 50, "ghostty")
+    fed = _library_bytes(screen)
+    line = b"x" * (ghostty._SHORT_LINE + 10)
+    burst = b"".join(line + b" %d\r\n" % i for i in range(3000))
+    screen.feed(burst)
+    assert fed[0] == len(burst)
+    assert len(screen.scrolled_off()) == 3000 - 49
