@@ -169,7 +169,7 @@ def pack(data: bytes, dict_id: int | None) -> tuple[bytes, int | None]:
 
 def pack_text(text: str) -> tuple[str | bytes, int | None]:
     """``(stored text, plain_size)`` for a rendered transcript chunk's rows: one zstd
-    frame of their UTF-8 (no dictionary: a chunk is up to 200 rows) when that is smaller,
+    frame of their UTF-8 (no dictionary: a chunk is up to 16 KiB) when that is smaller,
     else the text as it is (``plain_size`` NULL, as every chunk before schema v16)."""
     frame, size = pack(text.encode(), None)
     return (frame, size) if size is not None else (text, None)

@@ -219,7 +219,7 @@ async def pack_step(store: Store, after: int) -> int | None:
     )
     packed, size = [], 0
     for cid, text in rows:
-        stored, plain_size = pack_text(text_of(text, None))
+        stored, plain_size = pack_text(text)  # (plain: stored as text)
         if plain_size is not None:
             # (the text again: another process may have replaced the row since)
             packed.append((stored, plain_size, cid, text))

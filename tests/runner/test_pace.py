@@ -140,6 +140,24 @@ async def test_steady_streams_are_written_in_batches(store, paths, tmp_path):  #
         assert len(chunks) <= bound, (len(chunks), took)
 
 
+def _capturing(tmp_path: Path) -> tuple[Capture, int, int, list[bytes]]:
+    """A capture reading a pipe: (capture, read end, write end, the reads it made)."""
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    cap = Capture(
+        session_id=1, log_path=tmp_path / "log", buffer_limit=1 << 22, flush_bytes=1 << 16
+    )
+    cap.start({r: "stdout"}, lambda stream, data: None, None)
+    seen: list[bytes] = []
+    cap._on_output = lambda stream, data: seen.append(data)
+    return cap, r, w, seen
+
+
+async def _rest_over(cap: Capture, r: int) -> None:
+    while r in cap._resting:
+        await asyncio.sleep(0.005)
+
+
 async def _read_one(cap: Capture, seen: list[bytes], w: int, data: bytes) -> None:
     """Write ``data`` and wait until the capture has read all that was written."""
     want = sum(len(d) for d in seen) + len(data)
@@ -155,21 +173,13 @@ async def test_a_rest_that_finds_the_buffer_full_starts_a_flood_read_flat_out(
     holds ~20 KiB): the output floods, and small reads are no longer held back while it
     does. Before, a pty burst was read at about half the speed ``script`` reads it."""
     monkeypatch.setattr(capture_mod, "REST_SOON", 60.0)  # (windows outlast a slow machine)
-    r, w = os.pipe()
-    os.set_blocking(r, False)
-    cap = Capture(
-        session_id=1, log_path=tmp_path / "log", buffer_limit=1 << 22, flush_bytes=1 << 16
-    )
-    cap.start({r: "stdout"}, lambda stream, data: None, None)
-    seen: list[bytes] = []
-    cap._on_output = lambda stream, data: seen.append(data)
+    cap, r, w, seen = _capturing(tmp_path)
     try:
         await _read_one(cap, seen, w, b"a\n")
         await _read_one(cap, seen, w, b"b\n")  # small and soon: a rest
         assert r in cap._resting
         os.write(w, b"x" * capture_mod.FULL_AFTER_REST)  # meanwhile the buffer fills
-        while r in cap._resting:
-            await asyncio.sleep(0.005)
+        await _rest_over(cap, r)
         assert seen[-1] == b"x" * capture_mod.FULL_AFTER_REST  # read in one go after it
         for _ in range(5):
             await _read_one(cap, seen, w, b"y" * 100)
@@ -182,32 +192,22 @@ async def test_a_rest_that_finds_the_buffer_full_starts_a_flood_read_flat_out(
 async def test_a_rest_that_finds_little_keeps_resting_and_a_flood_that_slows_ends(
     tmp_path: Path, monkeypatch
 ) -> None:
-    r, w = os.pipe()
-    os.set_blocking(r, False)
-    cap = Capture(
-        session_id=1, log_path=tmp_path / "log", buffer_limit=1 << 22, flush_bytes=1 << 16
-    )
-    cap.start({r: "stdout"}, lambda stream, data: None, None)
-    seen: list[bytes] = []
-    cap._on_output = lambda stream, data: seen.append(data)
+    cap, r, w, seen = _capturing(tmp_path)
     try:
         monkeypatch.setattr(capture_mod, "REST_SOON", 60.0)
         await _read_one(cap, seen, w, b"a\n")
         await _read_one(cap, seen, w, b"b\n")
         assert r in cap._resting
         os.write(w, b"c" * 2000)  # a trickle: the buffer far from full
-        while r in cap._resting:
-            await asyncio.sleep(0.005)
+        await _rest_over(cap, r)
         await _read_one(cap, seen, w, b"d\n")
         assert r in cap._resting  # no flood: small reads still rest
-        while r in cap._resting:
-            await asyncio.sleep(0.005)
+        await _rest_over(cap, r)
         # A flood...
         await _read_one(cap, seen, w, b"e\n")
         assert r in cap._resting
         os.write(w, b"x" * capture_mod.FULL_AFTER_REST)
-        while r in cap._resting:
-            await asyncio.sleep(0.005)
+        await _rest_over(cap, r)
         await _read_one(cap, seen, w, b"f\n")
         assert r not in cap._resting
         # ...that slows down: a window with less than FLOOD_BYTES ends it.

@@ -278,13 +278,18 @@ async def _check_and_finish(path: Path, want: dict[int, bytes]) -> None:
     assert_output_index_exact(path)
 
 
-async def test_free_pages_are_given_back(store, db_path):
+async def _free_some_pages(store) -> None:
+    """Six sessions of incompressible output, four of them purged."""
     ids = []
     for _ in range(6):
         sid = (await store.sessions.create(["x"], cwd="/")).id
         await store.output.append(sid, "stdout", os.urandom(300_000).hex().encode() + b"\n")
         ids.append(sid)
     await store.sessions.purge(ids[:4])
+
+
+async def test_free_pages_are_given_back(store, db_path):
+    await _free_some_pages(store)
     free = int(await store.scalar("PRAGMA freelist_count"))
     pages = int(await store.scalar("PRAGMA page_count"))
     assert free > pages * output_index.FREE_SHARE
@@ -318,12 +323,7 @@ async def test_free_pages_are_given_back_step_by_step(store, monkeypatch):
     there is more until the free share is under ``FREE_SHARE`` (issue 18's ``seq``
     corpus kept 22% of its file free when it stopped after one step)."""
     monkeypatch.setattr(output_index, "GIVE_BACK_PAGES", 16)
-    ids = []
-    for _ in range(6):
-        sid = (await store.sessions.create(["x"], cwd="/")).id
-        await store.output.append(sid, "stdout", os.urandom(300_000).hex().encode() + b"\n")
-        ids.append(sid)
-    await store.sessions.purge(ids[:4])
+    await _free_some_pages(store)
     free = int(await store.scalar("PRAGMA freelist_count"))
     assert free > 4 * 16
     steps = 0

@@ -64,7 +64,7 @@ class RenderedSearch:
     COLUMNS = (  # for _hits
         "c.id, c.session_id, c.line, c.row_count, c.at, c.text, c.first_row, c.plain_size"
     )
-    TEXT = "c.text, c.plain_size"  # a row's text as stored, for ``_bytes``
+    TEXT = "c.text, c.plain_size"  # a row's text as stored, for ``text_bytes``
 
     def __init__(
         self,
@@ -93,13 +93,9 @@ class RenderedSearch:
             self.params.append(session_id)
         self.filters = " AND ".join(where)
 
-    @staticmethod
-    def _bytes(stored: Any, plain_size: int | None) -> bytes:
-        return text_bytes(stored, plain_size)
-
     def _hits(self, row: Any) -> list[SearchHit]:
         cid, sid, line, count, at, text, first, size = tuple(row)
-        found: list[LineMatch] = self.scanner.scan(self._bytes(text, size), False)
+        found: list[LineMatch] = self.scanner.scan(text_bytes(text, size), False)
         # The last moment the row was on the screen: the line before the one that
         # scrolled it off, taking the chunk's rows to have scrolled a line apart
         # (storage.engine.screens: ``line`` is the first line not fed when its last row
@@ -159,7 +155,7 @@ class RenderedSearch:
         )
         out: dict[int, int] = {}
         for sid, text, size in rows:
-            out[sid] = out.get(sid, 0) + self.scanner.count(self._bytes(text, size), False)
+            out[sid] = out.get(sid, 0) + self.scanner.count(text_bytes(text, size), False)
         return out
 
 
