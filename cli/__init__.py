@@ -13,12 +13,13 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from .context import Ctx, fail
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
 
 COMMAND_MODULES = [
     "cli.sessions",  # run ls show logs stop pause continue send resume rm restore

@@ -10,11 +10,13 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
 
 from .context import EXIT_ERROR, EXIT_OK, Ctx, UsageError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from storage import Session, Store
 
 FOLLOW_POLL = 0.2  # seconds between looks at a followed session

@@ -7,17 +7,19 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from home.paths import Paths, resolve_paths
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from typing import Any, TypeVar
 
     from home.config import Config
     from storage.engine.reader import Reader
 
-T = TypeVar("T")
+    T = TypeVar("T")
+
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 

@@ -11,12 +11,14 @@ import os
 import re
 import sys
 import time
-from typing import TYPE_CHECKING, BinaryIO
 
 from .common import FOLLOW_POLL, _exit_status, _runner_errors, _session_store, _usage
 from .context import EXIT_OK, Ctx
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import BinaryIO
+
     from runner.locations import RuntimePaths
     from storage import Line, Session, Store
     from storage.engine.reader import Reader

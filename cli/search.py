@@ -13,12 +13,13 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from .context import EXIT_OK, EXIT_USAGE, Ctx, print_json
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
 
     from storage.engine.reader import Reader
     from storage.engine.search.core import SearchResults, SessionHits
@@ -264,9 +265,9 @@ def cmd_search(ctx: Ctx) -> int:
 
 
 def _quote(text: str) -> str:
-    import shlex
+    from storage.text import shell_quote
 
-    return shlex.quote(_safe(text))
+    return shell_quote(_safe(text))
 
 
 FLAGS = {"--json": "json", "--rank": "rank", "--no-counts": "no_counts"}

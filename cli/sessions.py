@@ -14,7 +14,6 @@ import re
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from .common import (
     _capture_redaction,
@@ -33,8 +32,10 @@ from .common import (
 )
 from .context import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Ctx, print_json
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
 
     from storage import Session
     from storage.engine.reader import Reader

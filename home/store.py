@@ -4,8 +4,7 @@ audited under the caller's name)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from home.paths import Paths
 

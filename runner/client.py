@@ -28,11 +28,13 @@ from .connect import CONNECT_TIMEOUT, REPLY_TIMEOUT, attach_blocking, socket_of
 from .connect import Unreachable as _Unreachable
 from .errors import ControlError, NotRunning, SupervisorGone
 from .kinds import kind_named
-from .locations import RuntimePaths, is_alive
+from .locations import is_alive
 from .reconcile import end_leftovers, find_leftovers, reconcile
 
 if TYPE_CHECKING:
     from storage import Session, Store
+
+    from .locations import RuntimePaths
 
 REPLY_LIMIT = 64 * 1024 * 1024  # a reply is one line: a screen's styled rows can be long
 

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ControlError
-from .locations import RuntimePaths, is_alive, socket_path
+from .locations import is_alive, socket_path
 
 if TYPE_CHECKING:
     from storage import Store
+
+    from .locations import RuntimePaths
 
 CONNECT_TIMEOUT = 5.0
 REPLY_TIMEOUT = 30.0

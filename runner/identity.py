@@ -16,10 +16,10 @@ import contextlib
 import functools
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from storage.frozen import Frozen
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from storage import ProcessIdentity
 

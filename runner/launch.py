@@ -24,12 +24,14 @@ from storage.models import LIVE
 
 from . import identity
 from .errors import NotResumable
-from .locations import RuntimePaths, is_alive, mark_launching, socket_path, supervisor_pid
+from .locations import is_alive, mark_launching, socket_path, supervisor_pid
 from .reconcile import find_leftovers, reconcile
 from .spec import LaunchSpec
 
 if TYPE_CHECKING:
     from storage import Run, Session, Store
+
+    from .locations import RuntimePaths
 
 READY_TIMEOUT = 60.0  # seconds to wait for a new supervisor's report
 FINISHING_WAIT = 30.0  # an ended session's supervisor may still be indexing: wait this long

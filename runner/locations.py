@@ -22,30 +22,34 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
 
 from storage.engine.opening import make_private_dir
 
 from .errors import UnsafeRuntimeDir
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see storage/__init__)
+
 SOCKET_PATH_MAX = 107  # sun_path is 108 bytes with the terminating NUL
 SHORT_SOCKET_ROOT = Path("/tmp")
 
 
-class RuntimePaths(Protocol):
-    """What the runner needs to know about where things live."""
+if TYPE_CHECKING:  # a type only: nothing at run time needs it
+    from typing import Protocol
 
-    db: Path
+    class RuntimePaths(Protocol):
+        """What the runner needs to know about where things live."""
 
-    @property
-    def runtime(self) -> Path: ...
+        db: Path
 
-    @property
-    def supervisor_log(self) -> Path: ...
+        @property
+        def runtime(self) -> Path: ...
 
-    def lock_file(self, session_id: int) -> Path: ...
+        @property
+        def supervisor_log(self) -> Path: ...
 
-    def socket_file(self, session_id: int) -> Path: ...
+        def lock_file(self, session_id: int) -> Path: ...
+
+        def socket_file(self, session_id: int) -> Path: ...
 
 
 def private_dir(path: Path) -> Path:

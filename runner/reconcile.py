@@ -28,19 +28,21 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TYPE_CHECKING
 
 from storage.errors import IllegalTransition, RunSuperseded
 from storage.frozen import Frozen
 from storage.models import ACTIVE
 
 from . import identity
-from .locations import RuntimePaths, is_alive, lock_pid, socket_path, sweep, try_lock
+from .locations import is_alive, lock_pid, socket_path, sweep, try_lock
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Collection
 
     from storage import Run, Session, Store
+
+    from .locations import RuntimePaths
 
 PENDING_GRACE = 60.0  # a pending session with no supervisor after this long is lost
 SETTLE = 3.0  # the longest wait while another process decides about a dead supervisor's run

@@ -13,8 +13,6 @@ Names are loaded lazily (PEP 562), so importing ``storage`` costs almost nothing
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 _EXPORTS = {
     "open_store": "engine.store",
     "Store": "engine.store",
@@ -50,7 +48,14 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
+# ``typing.TYPE_CHECKING`` without importing ``typing``: type checkers take any name
+# TYPE_CHECKING as true. The modules on a one-query command's path (``tether search``,
+# ``ls``, ``logs``) define it so; importing ``typing`` (and the ``re`` it loads in 3.11)
+# is ~3 ms of a start issue 18 wants close to Python's own (tests/cli/test_cli_startup.py).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from storage.engine.schema import SCHEMA_VERSION  # noqa: F401
     from storage.engine.sessions import SESSION_EDITABLE  # noqa: F401
     from storage.engine.store import ChangeWatcher, Store, open_store  # noqa: F401

@@ -22,7 +22,10 @@ default is a new object each time (``field(default_factory=dict)``) names its fa
 from __future__ import annotations
 
 from operator import attrgetter
-from typing import Any, ClassVar, TypeVar
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, TypeVar
 
 
 class _DataclassFields:
@@ -98,7 +101,8 @@ class Frozen:
         return replace(self, **changes)
 
 
-F = TypeVar("F", bound=Frozen)
+if TYPE_CHECKING:
+    F = TypeVar("F", bound=Frozen)
 
 
 def replace(obj: F, /, **changes: Any) -> F:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
 
 from storage.frozen import Frozen
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from storage.records import (  # noqa: F401  (what __getattr__ gives, for type checkers)
         AppendResult,
         AuditEntry,
@@ -200,9 +202,9 @@ class Session(Frozen):
         line = shell_line(self.argv)
         if line is not None:
             return line
-        import shlex
+        from storage.text import shell_join
 
-        return shlex.join(self.argv)
+        return shell_join(self.argv)
 
     @property
     def ended(self) -> bool:
@@ -227,11 +229,11 @@ class Session(Frozen):
     def to_json(self, *, reveal: bool = False) -> dict[str, Any]:
         """A JSON-ready dict (for `--json` output). Env values that look secret are
         masked (``storage.masking``) unless ``reveal``."""
-        from dataclasses import asdict
+        from copy import deepcopy  # what dataclasses.asdict does, without dataclasses
 
         from storage.masking import shown_env
 
-        d = asdict(self)
+        d = {name: deepcopy(getattr(self, name)) for name in self.__slots__}
         d["env"] = shown_env(self.env, reveal=reveal)
         d["argv"] = list(self.argv)
         d["tags"] = list(self.tags)

@@ -7,9 +7,12 @@ the models.)
 
 from __future__ import annotations
 
-from typing import Any
-
 from storage.frozen import Frozen
+
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class ProcessIdentity(Frozen):

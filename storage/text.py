@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 
 # Any escape sequence: CSI, OSC (terminated, or running to the end of its line),
 # DCS/SOS/PM/APC strings (likewise), and the short two- and three-character forms.
@@ -51,6 +52,26 @@ def _pattern(name: str) -> re.Pattern[str]:
     are printable already (most of a search's) needs none of them."""
     pattern, flags = _PATTERNS[name]
     return re.compile(pattern, flags)
+
+
+# What ``shlex.quote`` leaves bare: ``[\w@%+=:,./-]`` in ASCII. (``shlex`` itself loads
+# ``re``'s compiler for a pattern, ``io`` and a lexer: a one-query command that prints a
+# command line need not; tests/storage/test_text.py checks both agree.)
+_SHELL_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-")
+
+
+def shell_quote(word: str) -> str:
+    """``word`` as one shell word, as ``shlex.quote`` gives it."""
+    if not word:
+        return "''"
+    if all(c in _SHELL_SAFE for c in word):
+        return word
+    return "'" + word.replace("'", "'\"'\"'") + "'"
+
+
+def shell_join(argv: Iterable[str]) -> str:
+    """``argv`` as a shell line, as ``shlex.join`` gives it."""
+    return " ".join(shell_quote(word) for word in argv)
 
 
 def decode(data: bytes) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
 
 from storage.engine import compress, output_index
 from storage.engine.index_merge import merge_for_write
@@ -24,7 +23,10 @@ from storage.errors import SessionNotFound
 from storage.models import STREAMS, AppendResult
 from storage.text import index_text
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     import aiosqlite
 
 CHUNK_BYTES = 64 * 1024

@@ -26,9 +26,11 @@ from __future__ import annotations
 import sqlite3
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     import aiosqlite
 
 LEVEL = 3  # zstd level: -3 and -6 differ by 3% here, -6 compresses at half the speed

@@ -26,9 +26,10 @@ figures.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from storage.query.terms import ContextFilter
 
 # The members of one context, as rows of session_context (``ctx`` is a JSON text).

@@ -24,8 +24,7 @@ indexed chunk is in some segment, merged or not.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import aiosqlite
 

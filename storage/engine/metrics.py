@@ -24,23 +24,29 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Protocol
 
 from storage.frozen import Frozen
 from storage.units import DAY
+
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from typing import Any, Protocol
 
 NAMES = ("db_bytes", "capture_rate", "index_lag", "search_ms")
 KEEP_DAYS = 90
 DB_EVERY = 55.0  # seconds: db_bytes is sampled at most about once a minute
 
 
-class _Queries(Protocol):
-    """What these functions use of a ``Store`` or a ``Reader``."""
+if TYPE_CHECKING:
 
-    path: Path
+    class _Queries(Protocol):
+        """What these functions use of a ``Store`` or a ``Reader``."""
 
-    async def fetchall(self, sql: str, params: Any = ...) -> list[Any]: ...
-    async def scalar(self, sql: str, params: Any = ...) -> Any: ...
+        path: Path
+
+        async def fetchall(self, sql: str, params: Any = ...) -> list[Any]: ...
+        async def scalar(self, sql: str, params: Any = ...) -> Any: ...
 
 
 class Sample(Frozen):

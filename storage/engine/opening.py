@@ -14,7 +14,6 @@ import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from storage.engine import schema
 from storage.engine.sqlite_errors import translate
@@ -26,7 +25,10 @@ from storage.errors import (
     StoreReadOnly,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     import aiosqlite  # imported where a connection is made: readers never need it
 
 BUSY_TIMEOUT_MS = 30_000

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
 
 from storage.engine import compress
 from storage.engine.chunks import CHUNK_BYTES, Record, append_in_tx
@@ -38,7 +37,10 @@ from storage.models import (
     chunk_lines,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from storage.engine.store import Store
     from storage.query.find import Finder
 

@@ -36,13 +36,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
 
 from storage.engine import compress
 from storage.engine.index_merge import merge_for_write
 from storage.text import index_text
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     import aiosqlite
 
     from storage.engine.store import Store

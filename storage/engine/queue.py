@@ -28,13 +28,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
 
 from storage.errors import SessionNotFound, StoreError
 from storage.frozen import Frozen
 from storage.models import ENDED, LIVE
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from storage.engine.store import Store
 
 LIMITS_KEY = "queue.limits"
@@ -149,7 +151,8 @@ class HeldClaim(Frozen):
         object.__setattr__(self, "text", text)
 
 
-Fetch = Callable[[str, Any], Awaitable[list[Any]]]
+if TYPE_CHECKING:
+    Fetch = Callable[[str, Any], Awaitable[list[Any]]]
 
 
 class Queue:

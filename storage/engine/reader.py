@@ -34,20 +34,22 @@ import os
 import sqlite3
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from storage.engine import compress
 from storage.engine.opening import BUSY_TIMEOUT_MS, check_header, check_version
 from storage.engine.sqlite_errors import translate
 from storage.errors import StoreCorrupt, StoreError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
     from storage.engine.output import Output
     from storage.engine.queue import Queue
     from storage.engine.runs import Runs
     from storage.engine.sessions import Sessions
 
-T = TypeVar("T")
+    T = TypeVar("T")
 
 
 class Reader:

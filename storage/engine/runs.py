@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from storage.engine.sessions import _apply_status
 from storage.errors import IllegalTransition, RunSuperseded, SessionNotFound
 from storage.models import ENDED, LIVE, TRANSITIONS, ProcessIdentity, Run
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from storage.engine.store import Store
 

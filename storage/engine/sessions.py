@@ -7,7 +7,6 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
 
 from storage.engine.index_merge import merge_for_write
 from storage.errors import AmbiguousSession, IllegalTransition, SessionNotFound
@@ -23,7 +22,10 @@ from storage.models import (
 )
 from storage.uid import uuid7
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     import aiosqlite
 
     from storage.engine.store import Store

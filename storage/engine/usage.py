@@ -28,12 +28,15 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from storage.engine import metrics
-from storage.engine.metrics import Sample, _Queries
+from storage.engine.metrics import Sample
 from storage.quota import backups_bytes
 from storage.units import DAY
+
+if TYPE_CHECKING:
+    from storage.engine.metrics import _Queries
 
 GROUPINGS = ("session", "tag", "day", "cwd", "status")
 # dbstat names (tables and their indexes) by prefix: output (chunks, compression

@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from storage.frozen import replace
 from storage.models import STATUSES, STREAMS
 from storage.query.terms import ContextFilter, Query, QueryError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from storage.query.parse import Token
 

@@ -6,12 +6,16 @@ that is not a query. ``storage.query.parse`` makes these from text.
 from __future__ import annotations
 
 import unicodedata
-from typing import Literal
 
 from storage.frozen import Frozen
 from storage.query.tokens import tokenize
 
-Scope = Literal["all", "output", "meta"]
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from typing import Literal
+
+    Scope = Literal["all", "output", "meta"]
 
 
 class QueryError(ValueError):
@@ -113,7 +117,8 @@ Term = Word | Phrase | Not | Or | And
 
 # -- filters on the session's context -----------------------------------------------------
 
-ContextOp = Literal["is", "has", ">", ">=", "<", "<="]
+if TYPE_CHECKING:
+    ContextOp = Literal["is", "has", ">", ">=", "<", "<="]
 
 
 class ContextFilter(Frozen):

@@ -66,6 +66,8 @@ def session(tether) -> str:
         (("logs", "{sid}", "--tail", "20"), READ - {"cli.sessions"} | {"cli.logs"}),
         (("logs", "{sid}"), READ - {"cli.sessions"} | {"cli.logs"}),
         (("search", "needle-17"), {"cli", "cli.context", "cli.search"}),
+        # (a page of one hit of many: the next page's command is printed, quoted)
+        (("search", "1*", "--limit", "1"), {"cli", "cli.context", "cli.search"}),
         (("--version",), {"cli", "cli.context"}),
     ],
 )
@@ -78,12 +80,33 @@ def test_a_one_query_command_starts_no_event_loop_and_loads_only_its_module(
     assert ours == modules, args
     for heavy in ("asyncio", "aiosqlite", "textual"):
         assert heavy not in loaded, (args, heavy)
+    assert "shlex" not in loaded, args  # storage.text.shell_quote stands for its quote
     assert report["threads"] == ["MainThread"], args
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("search", "needle-17"), ("ls",), ("ls", "--json"), ("logs", "{sid}", "--tail", "20")],
+)
+def test_a_one_query_command_without_a_config_file_loads_no_typing(tether, session, args):
+    """``typing`` (and the ``re`` compiler it loads in 3.11) is ~3 ms of a start issue
+    18 wants close to Python's own: the modules on these paths define TYPE_CHECKING
+    themselves (storage/__init__.py). (Reading a config.toml loads it: tomllib does.)"""
+    (Path(tether.env["TETHER_HOME"]) / "config.toml").unlink()
+    loaded = probe(tether, *(a.format(sid=session) for a in args))["modules"]
+    assert "typing" not in loaded, args
 
 
 @pytest.mark.parametrize("config", [True, False])
 @pytest.mark.parametrize(
-    "args", [("search", "needle-17"), ("ls",), ("logs", "{sid}", "--tail", "20"), ("show", "{sid}")]
+    "args",
+    [
+        ("search", "needle-17"),
+        ("ls",),
+        ("ls", "--json"),
+        ("logs", "{sid}", "--tail", "20"),
+        ("show", "{sid}"),
+    ],
 )
 def test_a_one_query_command_builds_no_dataclass(tether, session, args, config):
     """Its records are ``storage.frozen`` ones: importing ``dataclasses`` (inspect, ast)

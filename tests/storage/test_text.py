@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import re
+import shlex
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storage.text import collapse_cr, decode, index_text, plain, strip_ansi, terminal_safe
+from storage.text import (
+    collapse_cr,
+    decode,
+    index_text,
+    plain,
+    shell_join,
+    shell_quote,
+    strip_ansi,
+    terminal_safe,
+)
 
 ESC = "\x1b"
 SGR_RED, SGR_RESET = "\x1b[31m", "\x1b[0m"
@@ -242,3 +252,20 @@ def test_index_text_fast_path_is_exactly_the_definition(text):
 def test_index_text_fast_path_tricky_cases(text):
     data = text.encode()
     assert index_text(data) == _index_text_reference(data)
+
+
+# -- shell_quote, shell_join (shlex's, without importing shlex) ----------------------------
+
+
+@given(st.lists(st.text(alphabet=st.characters(codec="utf-8") | st.sampled_from("'\" _-@%"))))
+@settings(max_examples=500)
+def test_shell_quote_and_join_give_what_shlex_gives(words):
+    assert [shell_quote(w) for w in words] == [shlex.quote(w) for w in words]
+    assert shell_join(words) == shlex.join(words)
+
+
+@pytest.mark.parametrize(
+    "word", ["", "a", "it's", "a b", "café", "$HOME", "x*", "a_b.c/d:e,f@g%h+i=j-k"]
+)
+def test_shell_quote_examples(word):
+    assert shell_quote(word) == shlex.quote(word)

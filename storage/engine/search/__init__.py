@@ -18,8 +18,6 @@ Names are loaded lazily (PEP 562), so importing this package runs no engine code
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 _EXPORTS = {
     "search": "core",
     "count_hits": "core",
@@ -37,7 +35,10 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from storage.engine.search.core import (  # noqa: F401
         MetaMatch,
         SearchResults,

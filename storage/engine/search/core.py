@@ -19,8 +19,6 @@ bound (``exact`` is False).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from storage.engine.search.hits import OutputSearch
 from storage.engine.search.rendered import RAW_SHADOWED, RenderedSearch, merged_hits
 from storage.engine.search.transcripts import TranscriptSearch
@@ -30,6 +28,7 @@ from storage.query import Not, Or, Phrase, Query, Word
 from storage.query.match import Span, line_matcher
 from storage.text import plain
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from storage.engine.store import Store
 

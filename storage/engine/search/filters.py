@@ -29,7 +29,6 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
-from typing import TYPE_CHECKING, Any
 
 from storage.engine.context_keys import LOOKUP_COST, context_sql, members_sql
 from storage.frozen import Frozen, replace
@@ -37,7 +36,10 @@ from storage.models import ENDED
 from storage.query import Not, Or, Query, QueryError, Word
 from storage.query.match import fts_match
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from storage.engine.store import Store
     from storage.models import Session
     from storage.query.terms import ContextFilter

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import sqlite3
 import types
-from typing import TYPE_CHECKING, Any
 
 from storage.engine.compress import plain
 from storage.engine.output_index import fts_words, legacy_range
@@ -35,7 +34,10 @@ from storage.models import SearchHit
 from storage.query import Query, QueryError
 from storage.query.match import fts_match
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from storage.engine.store import Store
 
 UNINDEXED_SCAN_BYTES = 16 * 1024 * 1024

@@ -24,7 +24,6 @@ the rows, and ``--rank`` of rendered hits is newest first.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from storage.engine.compress import text_bytes
 from storage.engine.output_index import fts_words
@@ -33,7 +32,10 @@ from storage.engine.search.lines import ChunkScanner, LineMatch
 from storage.models import SearchHit
 from storage.query import Query
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from storage.engine.search.hits import OutputSearch
     from storage.engine.store import Store
 

@@ -11,12 +11,13 @@ streams only, so it finds no conversation.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from storage.engine.search.rendered import RenderedSearch
 from storage.models import SearchHit
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from storage.engine.store import Store
     from storage.query import Query
 
