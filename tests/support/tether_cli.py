@@ -68,10 +68,12 @@ class Tether:
                 raise AssertionError(f"#{session} stayed {shown['status']}")
             time.sleep(0.1)
 
-    def wait_output(self, session: str, needle: str, timeout: float = 30) -> str:
+    def wait_output(
+        self, session: str, needle: str, timeout: float = 30, *, stream: str | None = None
+    ) -> str:
         deadline = time.monotonic() + timeout
         while True:
-            out = self.ok("logs", session)
+            out = self.ok("logs", session, *(("--stream", stream) if stream else ()))
             if needle in out:
                 return out
             if time.monotonic() > deadline:
