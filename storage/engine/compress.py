@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+from _thread import get_ident
 from pathlib import Path
 
 TYPE_CHECKING = False
@@ -49,8 +50,13 @@ _PAYS = 0.9  # a dictionary is kept if the sample compresses to at most this sha
 # what it does without
 
 _dicts: dict[int, Any] = {}  # zstd dictionary id -> ZstdCompressionDict
-_decompressors: dict[int, Any] = {}
-_compressors: dict[int, Any] = {}
+# (thread, dictionary id) -> its ZstdDecompressor / ZstdCompressor. zstd's contexts are
+# not thread-safe: one used by two threads at once fails ("Src size is incorrect") or
+# worse. A supervisor compresses on its event loop and beside it (the transcript's
+# chunks, runner/screen/keeper.py), the TUI purges in a worker thread. (A thread id
+# may be reused once its thread ended: by then nothing else uses its contexts.)
+_decompressors: dict[tuple[int, int], Any] = {}
+_compressors: dict[tuple[int, int], Any] = {}
 _paths: list[str] = []  # databases this process opened: where unknown dictionaries are
 
 
@@ -129,7 +135,7 @@ def _load(dict_id: int) -> None:
 
 
 def _decompressor(dict_id: int) -> Any:
-    d = _decompressors.get(dict_id)
+    d = _decompressors.get((get_ident(), dict_id))
     if d is None:
         z = _zstd()
         if dict_id:
@@ -138,7 +144,7 @@ def _decompressor(dict_id: int) -> Any:
             d = z.ZstdDecompressor(dict_data=_dicts[dict_id])
         else:
             d = z.ZstdDecompressor()
-        _decompressors[dict_id] = d
+        _decompressors[get_ident(), dict_id] = d
     return d
 
 
@@ -157,14 +163,14 @@ def pack(data: bytes, dict_id: int | None) -> tuple[bytes, int | None]:
     if len(data) < MIN_BYTES:
         return data, None
     key = dict_id or 0
-    c = _compressors.get(key)
+    c = _compressors.get((get_ident(), key))
     if c is None:
         z = _zstd()
         if key:
             c = z.ZstdCompressor(level=LEVEL, dict_data=_dicts[key], write_content_size=False)
         else:
             c = z.ZstdCompressor(level=LEVEL, write_content_size=False)
-        _compressors[key] = c
+        _compressors[get_ident(), key] = c
     frame = c.compress(data)
     return (frame, len(data)) if len(frame) < len(data) else (data, None)
 

@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -369,3 +370,28 @@ async def test_a_database_without_incremental_vacuum_does_not_keep_the_upkeep_bu
             assert steps < 50
     finally:
         await store.close()
+
+
+def test_threads_compress_and_decompress_at_once():
+    """zstd's contexts are not thread-safe, and a supervisor compresses on its event
+    loop and in a worker thread at once (the transcript, runner/screen/keeper.py): each
+    thread gets its own. (With one shared, this failed "Src size is incorrect".)"""
+    blobs = [log_lines(3000, seed=i) for i in range(4)]
+    errors: list[BaseException] = []
+    ready = threading.Barrier(len(blobs))
+
+    def work(blob: bytes) -> None:
+        try:
+            ready.wait()
+            for _ in range(100):
+                frame, size = compress.pack(blob, None)
+                assert compress.plain(frame, size) == blob
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(blob,)) for blob in blobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
