@@ -93,11 +93,39 @@ def _snapshot(row: Any) -> ScreenSnapshot:
     return ScreenSnapshot(sid, run, line, offset, rendered, at, bool(final), bytes(data))
 
 
+@dataclass(frozen=True, slots=True)
+class PackedRows:
+    """``RenderedRows`` cut into chunks and compressed (``pack_rows``), ready to insert:
+    each chunk is ``(first row, row count, line, stored text, plain_size, plain text)``."""
+
+    run: int
+    first_row: int
+    count: int
+    at: float
+    chunks: list[tuple[int, int, int, Any, int | None, str]]
+
+
+def pack_rows(part: RenderedRows) -> PackedRows:
+    """The work of storing ``part`` that needs no database: cutting it into chunks
+    (``_pieces``), joining and compressing each. Pure: a supervisor runs it off its
+    event loop (runner/screen/keeper.py), beside the capture's reads."""
+    rows = list(part.rows)
+    chunks = []
+    for start, piece in _pieces(rows):
+        text = "".join(r + "\n" for r in piece)
+        # The rows of a part scrolled off by ``part.line``; those before its last
+        # chunk, a row per line earlier (exact for plain output, near for the rest).
+        line = max(0, part.line - (len(rows) - start - len(piece)))
+        stored, plain_size = pack_text(text)  # compressed at rest (v16)
+        chunks.append((part.first_row + start, len(piece), line, stored, plain_size, text))
+    return PackedRows(part.run, part.first_row, len(rows), part.at, chunks)
+
+
 async def save(
     store: Store,
     session_id: int,
     *,
-    rows: Sequence[RenderedRows] = (),
+    rows: Sequence[RenderedRows | PackedRows] = (),
     snapshots: Sequence[ScreenSnapshot] = (),
     position: tuple[int, int] | None = None,
     complete: bool = False,
@@ -108,7 +136,8 @@ async def save(
     async with store.transaction() as db:
         total = None
         for part in rows:
-            total = await _add_rows(db, session_id, part)
+            packed = part if isinstance(part, PackedRows) else pack_rows(part)
+            total = await _add_rows(db, session_id, packed)
         await db.executemany(
             f"INSERT INTO screen_snapshots ({_SNAP_COLS}) VALUES (?,?,?,?,?,?,?,?)",
             [
@@ -129,25 +158,16 @@ async def save(
             )
 
 
-async def _add_rows(db: Any, session_id: int, part: RenderedRows) -> int:
-    """Insert ``part`` as chunks (``_pieces``), indexed. (In two
-    statements for them all, their ids chosen here under the write lock: a burst's
-    transcript is thousands of chunks a second, and a statement each was most of the
-    time it took to become searchable.)"""
-    first = part.first_row
-    rows = list(part.rows)
+async def _add_rows(db: Any, session_id: int, part: PackedRows) -> int:
+    """Insert ``part``'s chunks, indexed. (In two statements for them all, their ids
+    chosen here under the write lock: a burst's transcript is thousands of chunks a
+    second, and a statement each was most of the time it took to become searchable.)"""
     top = (await db.execute_fetchall("SELECT coalesce(max(id), 0) FROM rendered_chunks"))[0][0]
     chunks, words = [], []
-    for start, piece in _pieces(rows):
-        text = "".join(r + "\n" for r in piece)
-        # The rows of a part scrolled off by ``part.line``; those before its last
-        # chunk, a row per line earlier (exact for plain output, near for the rest).
-        line = max(0, part.line - (len(rows) - start - len(piece)))
-        stored, plain_size = pack_text(text)  # compressed at rest (v16)
-        cid = top + 1 + len(chunks)
-        run, row, at = part.run, first + start, part.at
-        chunks.append((cid, session_id, run, row, len(piece), line, at, stored, plain_size))
-        words.append((cid, text))
+    run, at = part.run, part.at
+    for n, (row, count, line, stored, plain_size, text) in enumerate(part.chunks, top + 1):
+        chunks.append((n, session_id, run, row, count, line, at, stored, plain_size))
+        words.append((n, text))
     await db.executemany(
         "INSERT INTO rendered_chunks "
         "(id, session_id, run, first_row, row_count, line, at, text, plain_size) "
@@ -155,7 +175,7 @@ async def _add_rows(db: Any, session_id: int, part: RenderedRows) -> int:
         chunks,
     )
     await db.executemany("INSERT INTO rendered_words (rowid, text) VALUES (?, ?)", words)
-    return first + len(rows)
+    return part.first_row + part.count
 
 
 def _pieces(rows: list[str]) -> list[tuple[int, list[str]]]:

@@ -4,6 +4,8 @@ hits and counts, forgetting rows, purging), beside chunks stored plain before v1
 
 from __future__ import annotations
 
+import asyncio
+
 from storage.engine import screens
 from storage.engine.compress import plain
 from storage.engine.search import search
@@ -158,3 +160,26 @@ async def test_the_upkeep_compresses_chunks_stored_before_v16(store, monkeypatch
     assert await _entries(store) == before
     hits = (await search(store, parse("zebrafinch"))).hits
     assert sorted(h.text for h in hits) == sorted(r for r in _rows(2000) if "zebrafinch" in r)
+
+
+async def test_rows_packed_in_another_thread_are_stored_as_the_rows_themselves(store, monkeypatch):
+    """A supervisor packs its transcript rows in a worker thread (``pack_rows``) and
+    stores them after: the chunks, rows and index are those of storing the rows."""
+    _chunks_of_200_rows(monkeypatch)
+    direct, ahead = await _pty_session(store), await _pty_session(store)
+    rows = _rows(1000)
+    await _save(store, direct, 0, rows)
+    part = screens.RenderedRows(1, 0, rows, len(rows), 1_700_000_000.0)
+    packed = await asyncio.to_thread(screens.pack_rows, part)
+    await screens.save(store, ahead, rows=[packed], position=(len(rows), 0))
+
+    layout = (
+        "SELECT run, first_row, row_count, line, at, plain_size FROM rendered_chunks "
+        "WHERE session_id = ? ORDER BY id"
+    )
+    assert await store.fetchall(layout, (ahead,)) == await store.fetchall(layout, (direct,))
+    assert await screens.rendered_rows(store, ahead) == rows
+    assert await screens.render_state(store, ahead) == await screens.render_state(store, direct)
+    found = await search(store, parse("zebrafinch"), limit=1000)
+    by_session = {g.session.id: len(g.hits) for g in found.groups}
+    assert by_session == {direct: 7, ahead: 7}
