@@ -36,6 +36,8 @@ from .errors import ControlError
 from .spec import LaunchSpec
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .screen.keeper import ScreenKeeper, ScreenSaver
 
 
@@ -77,6 +79,10 @@ class SessionKind:
 
     async def end_recording(self) -> None:
         """The command has exited and its output is stored: store what is left."""
+
+    async def tidy_rest(self, stop: Callable[[], bool]) -> None:
+        """After the run, its end recorded: merge what recording it left unmerged (a pty
+        session's transcript index), until done or ``stop()``."""
 
     def resize(self, child: Child, cols: int, rows: int) -> bool:
         """Set the command's window size; False where that means nothing."""
@@ -169,6 +175,10 @@ class PtyKind(SessionKind):
     async def end_recording(self) -> None:
         if self.saver is not None:
             await self.saver.finish()
+
+    async def tidy_rest(self, stop: Callable[[], bool]) -> None:
+        if self.saver is not None:
+            await self.saver.tidy_rest(stop)
 
     def on_output(self, stream: str, data: bytes) -> None:
         if not self.screen_on:

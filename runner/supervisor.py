@@ -251,6 +251,7 @@ class Supervisor:
         # The run is recorded and indexed: a resume need not wait for merging.
         lock.release()
         await indexer.tidy_rest(lambda: self._aborting)
+        await self.kind.tidy_rest(lambda: self._aborting)
         await kick
         await self.store.close()
         return 0

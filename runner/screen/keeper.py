@@ -238,6 +238,10 @@ class ScreenKeeper:
 
 Warn = Callable[[str], None]
 SAVE_EVERY = 1.0  # seconds between stores of what the keeper derived
+# Transcript text stored at once above which its index's merging waits for a pause
+# (``ScreenSaver.tidy``): a burst (storage/engine/index_merge.py).
+DEFER_MERGE_ABOVE = 1024 * 1024
+TIDY_AFTER_RUN_MAX = 300.0  # seconds a finished run's saver spends merging, at most
 _BATCH_LINES = 2000
 
 
@@ -317,6 +321,7 @@ class ScreenSaver:
         self.positions = positions
         self._task: asyncio.Task[None] | None = None
         self._ending = asyncio.Event()
+        self.tidy_due = False  # a store deferred merging the transcripts' index
 
     @classmethod
     async def begin(cls, store: Any, keeper: ScreenKeeper, run: int, warn: Warn) -> ScreenSaver:
@@ -346,6 +351,8 @@ class ScreenSaver:
             except Exception as e:  # noqa: BLE001 - the database refuses for now: next time
                 self.warn(f"could not store the screen yet: {e!r}")
             fed = self.keeper._fed
+            if fed == seen and self.tidy_due:  # output paused: merge until it goes on
+                await self.tidy(lambda f=fed: self._ending.is_set() or self.keeper._fed != f)
             if fed == seen != trimmed:
                 # Output paused: what its burst took that was freed after the stores
                 # (the emulator's batch and history, the stores' own) is given back once
@@ -388,6 +395,7 @@ class ScreenSaver:
             # capture reads, that work held a pty burst's reads up (``seq`` through a
             # pty: its last line readable 5.1 s after the command ended, now 1.6 s).
             packed = await asyncio.to_thread(_pack_all, rows) if rows else []
+            merge = sum(part.size for part in packed) <= DEFER_MERGE_ABOVE
             if packed or snaps or (complete and whole):
                 await screens.save(
                     self.store,
@@ -396,7 +404,9 @@ class ScreenSaver:
                     snapshots=snaps,
                     position=(self.positions.line, self.positions.offset),
                     complete=complete and whole and keeper.error is None,
+                    merge=merge,
                 )
+                self.tidy_due = self.tidy_due or not merge
         except BaseException:
             keeper.give_back(derived)
             raise
@@ -408,6 +418,23 @@ class ScreenSaver:
             min([p.mark for p in left.rows + left.snapshots] or [derived.mark])
         )
         return whole
+
+    async def tidy(self, stop: Callable[[], bool]) -> None:
+        """Merge what stores with deferred merging left, a short step at a time, until
+        done or ``stop()``."""
+        from storage.engine import screens
+
+        while self.tidy_due and not stop():
+            try:
+                self.tidy_due = await screens.tidy_step(self.store)
+            except Exception as e:  # noqa: BLE001 - the database refuses for now: later
+                self.warn(f"could not merge the transcript index yet: {e!r}")
+                return
+
+    async def tidy_rest(self, stop: Callable[[], bool]) -> None:
+        """After the run: ``tidy`` for at most ``TIDY_AFTER_RUN_MAX`` seconds."""
+        deadline = time.monotonic() + TIDY_AFTER_RUN_MAX
+        await self.tidy(lambda: stop() or time.monotonic() > deadline)
 
     async def finish(self, tries: int = 50) -> None:
         """The end of the run: the last rows, the final screen and snapshot."""

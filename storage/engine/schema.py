@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from storage.engine import context_keys, index_merge
 
-SCHEMA_VERSION = 16
+SCHEMA_VERSION = 17
 
 
 _V1 = [
@@ -416,8 +416,13 @@ _V15 = [
 # uncompressed: about the raw size again.
 _V16 = ["ALTER TABLE rendered_chunks ADD COLUMN plain_size INTEGER"]
 
+# v17: the rendered transcripts' index merged as the output index is (issue 18;
+# storage/engine/index_merge.py): no ``automerge`` inside every store, merging decided
+# by its writers. Settings only: no table changes.
+_V17 = [q.replace("output_fts", "rendered_words") for q in index_merge.SETTINGS]
+
 MIGRATIONS: list[list[str]] = [
     *(_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, _V14, _V15),
-    _V16,
+    *(_V16, _V17),
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -35,6 +35,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from storage.engine.compress import pack_text, text_of
+from storage.engine.index_merge import (
+    RENDERED,
+    SEGMENT_GUARD,
+    STEP_PAGES,
+    merge_for_write,
+    merge_step,
+    segment_count,
+)
 
 if TYPE_CHECKING:
     from storage.engine.store import Store
@@ -104,6 +112,11 @@ class PackedRows:
     at: float
     chunks: list[tuple[int, int, int, Any, int | None, str]]
 
+    @property
+    def size(self) -> int:
+        """Characters of text to index."""
+        return sum(len(chunk[5]) for chunk in self.chunks)
+
 
 def pack_rows(part: RenderedRows) -> PackedRows:
     """The work of storing ``part`` that needs no database: cutting it into chunks
@@ -129,15 +142,25 @@ async def save(
     snapshots: Sequence[ScreenSnapshot] = (),
     position: tuple[int, int] | None = None,
     complete: bool = False,
+    merge: bool = True,
 ) -> None:
     """Store transcript rows and snapshots in one transaction, and how far the
     transcript is built (``position``: rendered up to there; ``complete``: every ended
-    run is in it). Callers store only what stands for output already stored."""
+    run is in it). Callers store only what stands for output already stored.
+
+    ``merge=False`` leaves merging the index's segments to ``tidy_step`` (a burst's
+    transcript: it becomes searchable sooner), unless they are past ``SEGMENT_GUARD``
+    (storage/engine/index_merge.py); else they are merged in proportion, as FTS5's
+    ``automerge`` would."""
     async with store.transaction() as db:
         total = None
+        indexed = 0
         for part in rows:
             packed = part if isinstance(part, PackedRows) else pack_rows(part)
             total = await _add_rows(db, session_id, packed)
+            indexed += packed.size
+        if indexed and (merge or await segment_count(db, RENDERED) > SEGMENT_GUARD):
+            await merge_for_write(db, indexed, RENDERED)
         await db.executemany(
             f"INSERT INTO screen_snapshots ({_SNAP_COLS}) VALUES (?,?,?,?,?,?,?,?)",
             [
@@ -217,10 +240,20 @@ async def forget_from(store: Store, session_id: int, row: int) -> None:
 async def forget_words(db: Any, chunks: Any) -> None:
     """Drop the index entries of transcript chunks given as ``(id, text, plain_size)``
     rows (a contentless index: deleting an entry repeats its text)."""
+    texts = [(cid, text_of(text, size)) for cid, text, size in chunks]
     await db.executemany(
-        "INSERT INTO rendered_words (rendered_words, rowid, text) VALUES ('delete', ?, ?)",
-        [(cid, text_of(text, size)) for cid, text, size in chunks],
+        "INSERT INTO rendered_words (rendered_words, rowid, text) VALUES ('delete', ?, ?)", texts
     )
+    # (deletions are index entries too, until merged)
+    await merge_for_write(db, sum(len(text) for _, text in texts), RENDERED)
+
+
+async def tidy_step(store: Store, pages: int = STEP_PAGES) -> bool:
+    """One short transaction of merging the transcripts' index segments (about
+    ``pages`` pages written), what stores with ``merge=False`` left. True while there is
+    more to merge. Searches find the same either way; merged, they are faster."""
+    async with store.transaction() as db:
+        return await merge_step(db, pages, RENDERED)
 
 
 PACK_STEP_BYTES = 4 * 1024 * 1024  # transcript text compressed in one upkeep step

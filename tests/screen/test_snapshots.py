@@ -11,6 +11,8 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from cli.screen import replay
 from runner import control
 from runner.reconcile import reconcile
@@ -19,6 +21,8 @@ from runner.screen.render import needs_render
 from runner.screen.replay import ScreenReplay
 from runner.screen.state import size_line
 from storage.engine import screens
+from storage.engine.search import search
+from storage.query import parse
 from tests.support.supervisors import eventually, wait_ended
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "terminal"
@@ -248,6 +252,54 @@ async def test_a_snapshot_is_stored_only_once_its_output_is(store, tmp_path, mon
             await near.catch_up(store, until=line + 1)
             whole = await _full(store, s.id, until=line + 1)
             assert _state(near.screen) == _state(whole.screen)
+    finally:
+        keeper.close()
+
+
+async def _saver_storing_bursts(store, tmp_path, bursts: int):
+    """A saver (and its keeper) that stored ``bursts`` bursts of rows, each with its
+    output stored first and in a store of its own."""
+    from runner.screen import keeper as keeping
+
+    s = await store.sessions.create(["x"], cwd=str(tmp_path), mode="pty")
+    run = await store.runs.start(s.id)
+    keeper = keeping.ScreenKeeper(80, 24, session_id=s.id)
+    saver = await keeping.ScreenSaver.begin(store, keeper, run.number, lambda _: None)
+    saver._ending.set()  # this test stores by hand
+    await saver._task
+    for b in range(bursts):
+        data = b"".join(b"burst %d row %d\r\n" % (b, i) for i in range(60))
+        await store.output.append(s.id, "stdout", data)
+        keeper.feed(data)
+        keeper.catch_up()
+        assert await saver.save_once()
+    return s.id, keeper, saver
+
+
+@pytest.mark.parametrize("burst", [True, False])
+async def test_a_burst_s_transcript_is_merged_once_the_output_pauses(
+    store, tmp_path, monkeypatch, burst
+):
+    """Stores of more than ``DEFER_MERGE_ABOVE`` leave the transcripts' index unmerged
+    (a burst is searchable sooner) and ``tidy`` merges it afterwards; smaller stores
+    merge as they go. Either way search finds the same rows."""
+    from runner.screen import keeper as keeping
+    from storage.engine.index_merge import MERGE_AT, RENDERED, segment_count
+
+    monkeypatch.setattr(keeping, "DEFER_MERGE_ABOVE", 100 if burst else 1 << 30)
+    sid, keeper, saver = await _saver_storing_bursts(store, tmp_path, 40)
+    try:
+        found = await search(store, parse('"burst 39 row 3"'))
+        assert [(g.session.id, len(g.hits)) for g in found.groups] == [(sid, 1)]
+        piled = await segment_count(store.db, RENDERED)
+        assert saver.tidy_due is burst
+        if burst:
+            assert piled >= 40  # a segment a store, none merged
+            await saver.tidy(lambda: False)
+            assert not saver.tidy_due
+        assert await segment_count(store.db, RENDERED) < 2 * MERGE_AT
+        found = await search(store, parse('"burst 39 row 3"'))
+        assert [(g.session.id, len(g.hits)) for g in found.groups] == [(sid, 1)]
     finally:
         keeper.close()
 

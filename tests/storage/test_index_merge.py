@@ -1,6 +1,7 @@
 """Merging the output index's segments (storage/index_merge.py): deferred while a
 backlog is indexed, done by ``tidy_index`` afterwards, proportional for ordinary
 writes, and forced past the segment guard. Searches find the same lines throughout.
+The rendered transcripts' index the same way (schema v17, ``screens.save``).
 
 Each write transaction that indexes text leaves at least one new segment, so the
 tests count segments after many small transactions.
@@ -9,7 +10,10 @@ tests count segments after many small transactions.
 from __future__ import annotations
 
 import storage.engine.output as output_module
-from storage.engine.index_merge import MERGE_AT, segment_count
+from storage.engine import screens
+from storage.engine.index_merge import MERGE_AT, RENDERED, segment_count
+from storage.engine.search import search
+from storage.query import parse
 
 
 async def _sessions(store, count: int) -> list[int]:
@@ -78,3 +82,66 @@ async def test_past_the_guard_deferred_indexing_merges_anyway(store, monkeypatch
     # It piles up to the guard, then merges in proportion to what each step indexes.
     assert await segment_count(store.db) < 40 + 2 * MERGE_AT
     assert await _found(store, ["token0", "token159"]) == [[ids[0]], [ids[159]]]
+
+
+# -- the rendered transcripts' index (schema v17): the same settings and policy ---------
+
+
+async def _transcript_rows(store, count: int, merge: bool) -> int:
+    """``count`` transcript stores of one row each (``row N rtokenN shared``) into one pty
+    session: each its own transaction, so its own segment."""
+    sid = (await store.sessions.create(["sh"], cwd="/", mode="pty")).id
+    for i in range(count):
+        part = screens.RenderedRows(1, i, [f"row {i} rtoken{i} shared"], i + 1, 1.0e9)
+        await screens.save(store, sid, rows=[part], position=(i + 1, 0), merge=merge)
+    return sid
+
+
+async def _rendered_found(store, words: list[str]) -> list[int]:
+    found = []
+    for word in words:
+        result = await search(store, parse(word), limit=1000)
+        found.append(sum(len(g.hits) for g in result.groups))
+    return found
+
+
+async def test_transcript_stores_without_merge_leave_segments_for_tidy_step(store):
+    await _transcript_rows(store, 120, merge=False)
+    piled = await segment_count(store.db, RENDERED)
+    assert piled >= 120  # no automerge inside the stores (v17), and none asked for
+    words = ["rtoken0", "rtoken77", "rtoken119", "shared"]
+    before = await _rendered_found(store, words)
+    assert before == [1, 1, 1, 120]
+
+    tidied = 0
+    while await screens.tidy_step(store):
+        tidied += 1
+    assert tidied >= 1
+    assert await segment_count(store.db, RENDERED) < MERGE_AT
+    assert await _rendered_found(store, words) == before
+    assert (await store.integrity_check()).ok
+    assert not await screens.tidy_step(store)
+
+
+async def test_transcript_stores_with_merge_keep_the_segment_count_bounded(store):
+    await _transcript_rows(store, 120, merge=True)
+    assert await segment_count(store.db, RENDERED) < 2 * MERGE_AT
+    assert await _rendered_found(store, ["rtoken119"]) == [1]
+
+
+async def test_past_the_guard_transcript_stores_merge_anyway(store, monkeypatch):
+    monkeypatch.setattr(screens, "SEGMENT_GUARD", 40)
+    await _transcript_rows(store, 160, merge=False)
+    assert await segment_count(store.db, RENDERED) < 40 + 2 * MERGE_AT
+    assert await _rendered_found(store, ["rtoken0", "rtoken159"]) == [1, 1]
+
+
+async def test_forgetting_transcript_rows_merges_their_deletions(store):
+    sid = await _transcript_rows(store, 120, merge=False)
+    while await screens.tidy_step(store):
+        pass
+    settled = await segment_count(store.db, RENDERED)
+    for row in range(119, 0, -1):  # each its own transaction: a segment of deletions
+        await screens.forget_from(store, sid, row)
+    assert await segment_count(store.db, RENDERED) < settled + 2 * MERGE_AT
+    assert await _rendered_found(store, ["rtoken0", "rtoken1", "shared"]) == [1, 0, 1]

@@ -551,3 +551,40 @@ async def test_v15_a_pty_session_is_searched_raw_until_rendered_then_only_as_see
         assert sorted(r[0] for r in entries) == [3]  # the pipe session's alone
         assert not await store.fetchall("SELECT * FROM pty_raw_index")
         assert await store.output.read_bytes(1, "stdout") == data
+
+
+async def test_v17_merges_the_transcripts_index_as_the_output_index(db_path, monkeypatch):
+    """v17 gives ``rendered_words`` the settings of the output index (merging decided
+    by tether: storage/engine/index_merge.py). A v16 file gets them, keeps its
+    transcript and its entries, and a new database is born with them."""
+    from storage.engine import index_merge, schema, screens
+    from storage.engine.search import search
+    from storage.query import parse
+
+    def rendered_settings(path: Path) -> dict[str, int]:
+        return dict(rows(path, "SELECT k, v FROM rendered_words_config WHERE k != 'version'"))
+
+    with monkeypatch.context() as at_v16:
+        at_v16.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:16])
+        at_v16.setattr(schema, "SCHEMA_VERSION", 16)
+        async with open_store(db_path) as store:
+            sid = (await store.sessions.create(["sh"], cwd="/", mode="pty")).id
+            part = screens.RenderedRows(1, 0, ["seen before v17 kestrelword"], 1, 1.0e9)
+            await screens.save(store, sid, rows=[part], position=(1, 0))
+    assert user_version(db_path) == 16
+    assert rendered_settings(db_path) == {}  # (FTS5's defaults: automerge inside writes)
+    async with open_store(db_path) as store:
+        assert await store.schema_version() == SCHEMA_VERSION
+        found = await search(store, parse("kestrelword"))
+        assert [(g.session.id, len(g.hits)) for g in found.groups] == [(sid, 1)]
+    want = {
+        "automerge": 0,
+        "usermerge": index_merge.MERGE_AT,
+        "crisismerge": index_merge.CRISIS_AT,
+        "hashsize": index_merge.HASH_BYTES,
+    }
+    assert rendered_settings(db_path) == want
+    fresh = db_path.with_name("fresh.db")
+    async with open_store(fresh):
+        pass
+    assert rendered_settings(fresh) == want
