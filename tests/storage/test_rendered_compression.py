@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
 from storage.engine import screens
 from storage.engine.compress import plain
 from storage.engine.search import search
@@ -123,20 +127,59 @@ async def test_a_chunk_too_small_to_gain_stays_plain(store):
     assert await screens.rendered_rows(store, sid) == ["$ make", "ok"]
 
 
+def _joined(rows: list[str]) -> str:
+    return "".join(r + "\n" for r in rows)
+
+
 def test_transcript_rows_are_cut_by_bytes_or_rows() -> None:
     """A chunk ends at ``ROWS_PER_CHUNK`` rows or once its text reaches
     ``CHUNK_TEXT_BYTES``, whichever comes first: short rows (``seq``) make few chunks,
     each an index entry and a frame; long ones do not make huge ones."""
     short = [str(i) for i in range(5000)]
-    pieces = screens._pieces(short)
-    assert [len(p) for _, p in pieces] == [2000, 2000, 1000]
-    assert [start for start, _ in pieces] == [0, 2000, 4000]
+    cuts = screens._cuts(short, _joined(short))
+    assert [(start, end) for start, end, _, _ in cuts] == [(0, 2000), (2000, 4000), (4000, 5000)]
+    whole = "".join(r + "\n" for r in short)
+    assert [whole[at:upto] for _, _, at, upto in cuts] == [
+        "".join(r + "\n" for r in short[a:b]) for a, b, _, _ in cuts
+    ]
     wide = ["x" * 199 for _ in range(300)]  # 200 bytes a row with its newline
-    pieces = screens._pieces(wide)
     per = -(-screens.CHUNK_TEXT_BYTES // 200)
-    assert [len(p) for _, p in pieces] == [per, per, per, 300 - 3 * per]
-    assert [r for _, p in pieces for r in p] == wide
-    assert screens._pieces([]) == []
+    cuts = screens._cuts(wide, _joined(wide))
+    assert [end - start for start, end, _, _ in cuts] == [per, per, per, 300 - 3 * per]
+    assert [(at, upto) for _, _, at, upto in cuts] == [(200 * a, 200 * b) for a, b, _, _ in cuts]
+    assert screens._cuts([], "") == []
+
+
+@given(
+    st.lists(st.text(alphabet="ab é\u4e00\n", max_size=300), max_size=3000),
+    st.integers(1, 50),
+    st.integers(1, 2000),
+)
+@example(["abc"] * 10, 50, 8)  # a row's newline exactly at the limit
+@example(["abc"] * 10, 3, 1000)  # the row limit first
+@settings(max_examples=200, deadline=None)
+def test_cuts_are_those_of_counting_each_row(rows, per_chunk, text_bytes) -> None:
+    """``_cuts`` (string searches) against counting row by row; rows holding a newline
+    too (counted row by row then)."""
+    want, start, size = [], 0, 0
+    for i, row in enumerate(rows):
+        size += len(row) + 1
+        if size >= text_bytes or i + 1 - start == per_chunk:
+            want.append((start, i + 1))
+            start, size = i + 1, 0
+    if start < len(rows):
+        want.append((start, len(rows)))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(screens, "ROWS_PER_CHUNK", per_chunk)
+        mp.setattr(screens, "CHUNK_TEXT_BYTES", text_bytes)
+        cuts = screens._cuts(rows, _joined(rows))
+    assert [(start, end) for start, end, _, _ in cuts] == want
+    whole = "".join(r + "\n" for r in rows)
+    assert "".join(whole[at:upto] for _, _, at, upto in cuts) == whole
+    assert all(
+        whole[at:upto] == "".join(r + "\n" for r in rows[start:end])
+        for start, end, at, upto in cuts
+    )
 
 
 async def test_the_upkeep_compresses_chunks_stored_before_v16(store, monkeypatch):
