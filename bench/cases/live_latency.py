@@ -244,21 +244,26 @@ def main() -> None:
                 f"the TUI's generation {gen} collections while ticking: {len(took)}, "
                 f"p50 {statistics.median(took):.1f} ms, max {max(took):.1f} ms"
             )
-    if args.summary:
-        args.summary.write_text(
-            json.dumps(
-                {
-                    "load": load,
-                    "load_after": after,
-                    "mode": args.mode,
-                    "tether_ms": tether,
-                    "tail_f_ms": tail,
-                    "tui_cpu_ms": cpu,
-                    "gc_ms": pauses,
-                },
-                indent=1,
+    if args.summary:  # the figures, as every case writes them for bench/run.py
+        from bench.harness.figures import figure, write_figures
+
+        def per_run(key: str, q: float) -> list[float]:
+            return [pct(r[key], q) for r in runs if r[key]]
+
+        rows = [
+            figure(
+                14,
+                f"live latency, write -> {view}, p{round(q * 100)} of the ticks of a run",
+                per_run("tether_ms", q),
+                "ms",
+                reference=("tail -f of a file", per_run("tail_f_ms", q)),
+                target=target,
+                met=(lambda v, ratio: v <= 20) if target else None,
             )
-        )
+            for q, target in ((0.5, None), (0.95, "<= 20 ms"))
+        ]
+        rows.append(figure(14, "the TUI's CPU time per tick", [cpu], "ms"))
+        write_figures(args.summary, rows)
 
 
 if __name__ == "__main__":

@@ -86,7 +86,11 @@ def run_one(bench: Bench, quick: bool) -> Result:
         "\n".join(result.stdout) + "\n--- stderr ---\n" + "\n".join(result.stderr) + "\n"
     )
     if summary.exists():
-        result.figures = read_figures(summary)
+        try:
+            result.figures = read_figures(summary)
+        except (ValueError, TypeError) as e:  # a case's bug must not lose the whole run
+            result.stderr.append(f"its --summary {summary} is not a list of figures: {e}")
+            result.code = result.code or 1
     state = "done" if result.code == 0 else f"FAILED (exit {result.code})"
     print(f"== {bench.name} {state} in {result.seconds / 60:.1f} min", flush=True)
     return result
