@@ -111,11 +111,7 @@ class PackedRows:
     count: int
     at: float
     chunks: list[tuple[int, int, int, Any, int | None, str]]
-
-    @property
-    def size(self) -> int:
-        """Characters of text to index."""
-        return sum(len(chunk[5]) for chunk in self.chunks)
+    size: int  # characters of text to index
 
 
 def pack_rows(part: RenderedRows) -> PackedRows:
@@ -132,7 +128,7 @@ def pack_rows(part: RenderedRows) -> PackedRows:
         line = max(0, part.line - (len(rows) - end))
         stored, plain_size = pack_text(text)  # compressed at rest (v16)
         chunks.append((part.first_row + start, end - start, line, stored, plain_size, text))
-    return PackedRows(part.run, part.first_row, len(rows), part.at, chunks)
+    return PackedRows(part.run, part.first_row, len(rows), part.at, chunks, len(whole))
 
 
 async def save(

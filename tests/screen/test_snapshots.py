@@ -217,16 +217,24 @@ async def test_an_old_database_with_pty_sessions_migrates_and_renders_on_first_u
         assert (hit.session_id, hit.stream) == (sid, "screen")
 
 
-async def test_a_snapshot_is_stored_only_once_its_output_is(store, tmp_path, monkeypatch):
+async def _saver_by_hand(store, tmp_path):
+    """A pty session's run with its keeper and a saver that stores only when told."""
     from runner.screen import keeper as keeping
 
-    monkeypatch.setattr(keeping, "SNAPSHOT_BYTES", 2000)
     s = await store.sessions.create(["x"], cwd=str(tmp_path), mode="pty")
     run = await store.runs.start(s.id)
     keeper = keeping.ScreenKeeper(80, 24, session_id=s.id)
     saver = await keeping.ScreenSaver.begin(store, keeper, run.number, lambda _: None)
-    saver._ending.set()  # this test stores by hand
+    saver._ending.set()  # the test stores by hand
     await saver._task
+    return s, keeper, saver
+
+
+async def test_a_snapshot_is_stored_only_once_its_output_is(store, tmp_path, monkeypatch):
+    from runner.screen import keeper as keeping
+
+    monkeypatch.setattr(keeping, "SNAPSHOT_BYTES", 2000)
+    s, keeper, saver = await _saver_by_hand(store, tmp_path)
     try:
         data = b"".join(b"row %d of the output\r\n" % i for i in range(1000))
         for i in range(0, len(data), 1000):
@@ -259,14 +267,7 @@ async def test_a_snapshot_is_stored_only_once_its_output_is(store, tmp_path, mon
 async def _saver_storing_bursts(store, tmp_path, bursts: int):
     """A saver (and its keeper) that stored ``bursts`` bursts of rows, each with its
     output stored first and in a store of its own."""
-    from runner.screen import keeper as keeping
-
-    s = await store.sessions.create(["x"], cwd=str(tmp_path), mode="pty")
-    run = await store.runs.start(s.id)
-    keeper = keeping.ScreenKeeper(80, 24, session_id=s.id)
-    saver = await keeping.ScreenSaver.begin(store, keeper, run.number, lambda _: None)
-    saver._ending.set()  # this test stores by hand
-    await saver._task
+    s, keeper, saver = await _saver_by_hand(store, tmp_path)
     for b in range(bursts):
         data = b"".join(b"burst %d row %d\r\n" % (b, i) for i in range(60))
         await store.output.append(s.id, "stdout", data)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -348,24 +349,30 @@ async def test_v2_hands_merging_of_the_output_index_to_tether(db_path):
     """v1 let FTS5 merge segments inside every write; v2 turns that off and sets the
     limits storage/index_merge.py works within. A v1 file gets exactly those settings,
     keeps its index, and a new database is born with them."""
-    from storage.engine import index_merge
-
     make_hand_made_v1(db_path)
     assert fts_settings(db_path) == {}  # (FTS5 defaults: automerge 4, crisismerge 16)
     async with open_store(db_path) as store:
         assert await store.schema_version() == SCHEMA_VERSION
         await _check_fixture_contents(store)
+    await assert_merge_settings(db_path, fts_settings)
+
+
+async def assert_merge_settings(db_path: Path, settings: Callable[[Path], dict]) -> None:
+    """``db_path``, and a database created now, hold index_merge's settings for the
+    index ``settings`` reads."""
+    from storage.engine import index_merge
+
     want = {
         "automerge": 0,
         "usermerge": index_merge.MERGE_AT,
         "crisismerge": index_merge.CRISIS_AT,
         "hashsize": index_merge.HASH_BYTES,
     }
-    assert fts_settings(db_path) == want
+    assert settings(db_path) == want
     fresh = db_path.with_name("fresh.db")
     async with open_store(fresh):
         pass
-    assert fts_settings(fresh) == want
+    assert settings(fresh) == want
 
 
 def make_hand_made_v2(path: Path) -> None:
@@ -557,7 +564,7 @@ async def test_v17_merges_the_transcripts_index_as_the_output_index(db_path, mon
     """v17 gives ``rendered_words`` the settings of the output index (merging decided
     by tether: storage/engine/index_merge.py). A v16 file gets them, keeps its
     transcript and its entries, and a new database is born with them."""
-    from storage.engine import index_merge, schema, screens
+    from storage.engine import schema, screens
     from storage.engine.search import search
     from storage.query import parse
 
@@ -577,14 +584,4 @@ async def test_v17_merges_the_transcripts_index_as_the_output_index(db_path, mon
         assert await store.schema_version() == SCHEMA_VERSION
         found = await search(store, parse("kestrelword"))
         assert [(g.session.id, len(g.hits)) for g in found.groups] == [(sid, 1)]
-    want = {
-        "automerge": 0,
-        "usermerge": index_merge.MERGE_AT,
-        "crisismerge": index_merge.CRISIS_AT,
-        "hashsize": index_merge.HASH_BYTES,
-    }
-    assert rendered_settings(db_path) == want
-    fresh = db_path.with_name("fresh.db")
-    async with open_store(fresh):
-        pass
-    assert rendered_settings(fresh) == want
+    await assert_merge_settings(db_path, rendered_settings)
