@@ -3,7 +3,8 @@
 Building the large corpora takes minutes (1 GB of search corpus, a 10-million-line
 session), so benchmarks keep them between runs. Cached data is reused only while it
 is still what the current code would build: its marker file records a *stamp*, a
-hash of the schema DDL, of ``storage/text.py`` (what the full-text index sees),
+hash of the schema DDL, of ``storage/text.py`` and ``storage/engine/word_pairs.py``
+(what the full-text index sees),
 of the chunk size, and of the generator code that made it; and the database's own
 schema must be exactly the current one (tables, indexes, FTS shadow tables). Any
 difference and the data is built again.
@@ -34,6 +35,7 @@ def stamp(*sources: object) -> str:
     h = hashlib.sha256()
     h.update(json.dumps(MIGRATIONS).encode())
     h.update((ROOT / "storage" / "text.py").read_bytes())
+    h.update((ROOT / "storage" / "engine" / "word_pairs.py").read_bytes())
     h.update(str(CHUNK_BYTES).encode())
     for source in sources:
         h.update(source.encode() if isinstance(source, str) else inspect.getsource(source).encode())

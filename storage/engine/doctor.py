@@ -68,6 +68,7 @@ async def diagnose(store: Store, *, trash_days: float | None = None) -> list[Fin
         ("backlog", lambda: _backlog(store)),
         ("index-segments", lambda: _segments(store)),
         ("output-upgrade", lambda: _upgrade(store)),
+        ("word-pairs", lambda: _pairs(store)),
         ("space", lambda: _space(store, trash_days)),
     ]
     for name, check in checks:
@@ -109,10 +110,10 @@ async def _fts_check(store: Store, table: str) -> str | None:
 # Entries of the output index (output_words) with no chunk indexed there, and back.
 _GHOSTS = (
     "SELECT count(*) FROM output_words_docsize d WHERE NOT EXISTS "
-    "(SELECT 1 FROM output_chunks c WHERE c.id = d.id AND c.indexed = 2)"
+    "(SELECT 1 FROM output_chunks c WHERE c.id = d.id AND c.indexed IN (2, 4))"
 )
 _MISSING = (
-    "SELECT count(*) FROM output_chunks c WHERE c.indexed = 2 AND NOT EXISTS "
+    "SELECT count(*) FROM output_chunks c WHERE c.indexed IN (2, 4) AND NOT EXISTS "
     "(SELECT 1 FROM output_words_docsize d WHERE d.id = c.id)"
 )
 
@@ -275,6 +276,20 @@ async def _upgrade(store: Store) -> Finding:
     )
 
 
+async def _pairs(store: Store) -> Finding:
+    left = await output_index.pairs_left(store)
+    if not left:
+        return Finding("word-pairs", "ok", "all indexed output has its word pairs (fast phrases)")
+    return Finding(
+        "word-pairs",
+        "info",
+        f"{format_size(left)} of output indexed before schema v18 has no word pairs yet: a "
+        "phrase of common words reads it whole (supervisors add them when idle)",
+        "add them now",
+        left,
+    )
+
+
 def _segs(n: int) -> str:
     return f"{n} segment" + ("" if n == 1 else "s")
 
@@ -370,6 +385,8 @@ async def repair(
         say(f"indexed {n} chunks of output that were waiting")
     if "output-upgrade" in todo:
         say(await _run_upgrade(store, progress or (lambda _: None)))
+    if "word-pairs" in todo:
+        say(await _run_pairs(store, progress or (lambda _: None)))
     if "index-segments" in todo:
         before = await store.output.index_segments()
         while await store.output.tidy_index():
@@ -432,7 +449,7 @@ async def _fix_output_index(store: Store) -> str:
             return f"rebuilt the output index ({n} chunks)"
         rows = await db.execute_fetchall(
             "SELECT c.id, c.data, c.plain_size, c.open_end, c.session_id FROM output_chunks c "
-            "WHERE c.indexed = 2 AND NOT EXISTS "
+            "WHERE c.indexed IN (2, 4) AND NOT EXISTS "
             "(SELECT 1 FROM output_words_docsize d WHERE d.id = c.id)"
         )
         await output_index.index_and_pack(db, rows)
@@ -444,10 +461,20 @@ async def _run_upgrade(store: Store, say: Callable[[str], Any]) -> str:
     """Upgrade pre-v9 output in short transactions (each one whole: a kill leaves a valid
     database and the next run goes on from there), saying how far it got."""
     total = await output_index.upgrade_left(store)
-    while await output_index.upkeep_step(store):
+    while await output_index.upgrade_step(store):
         left = await output_index.upgrade_left(store)
         say(f"upgrading output: {format_size(total - left)} of {format_size(total)}")
     return f"compressed and re-indexed {format_size(total)} of output from before schema v9"
+
+
+async def _run_pairs(store: Store, say: Callable[[str], Any]) -> str:
+    """Add the word pairs of output indexed before v18 (short transactions, as the
+    upkeep does), saying how far it got."""
+    total = await output_index.pairs_left(store)
+    while await output_index.pairs_step(store):
+        left = await output_index.pairs_left(store)
+        say(f"adding word pairs: {format_size(total - left)} of {format_size(total)}")
+    return f"added the word pairs of {format_size(total)} of output indexed before schema v18"
 
 
 async def _rebuild_metadata_index(store: Store) -> str:

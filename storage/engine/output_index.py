@@ -1,15 +1,18 @@
 """The output index: which FTS5 table holds a chunk's words, and the upgrade of old ones.
 
-``output_chunks.indexed`` says where a chunk's words are: 0 nowhere yet, 2 in
-``output_words`` (schema v9), 1 in ``output_fts`` (chunks indexed before v9), 3 nowhere
+``output_chunks.indexed`` says where a chunk's words are: 0 nowhere yet, 4 in
+``output_words`` with its word pairs (schema v18, storage/engine/word_pairs.py), 2 there
+too but indexed from v9 to v17 (its pairs added since, if its id is below
+``pairs_upgrade.next``), 1 in ``output_fts`` (before v9), 3 nowhere
 on purpose: the stdout of a pty session (schema v15), whose words are searched in its
 rendered transcript instead (storage/engine/screens.py, search/rendered.py). Raw, a
 terminal program's words are glued by cursor moves (``Welcome``, a move, ``to``) and its
 redraws repeat them: their entries found what no person saw, and missed what one did.
 Such chunks are still compressed when sealed, as every chunk. Both tables
-are contentless, so removing an entry means giving its text again
-(``storage.text.index_text`` of the chunk's plain bytes), to the table it is in:
-``remove`` does that for any mix of chunks.
+are contentless, so removing an entry means giving its text again (``entry_text`` of
+the chunk's plain bytes, or ``storage.text.index_text`` for a chunk indexed before
+v18 that has no pairs yet), to the table it is in: ``remove`` does that for any mix
+of chunks.
 
 Why ``output_words`` is ``detail=none`` (figures from bench/cases/disk.py's corpus,
 index size / raw output, realistic logs; seq): detail=full 0.34x; 1.18x, column
@@ -26,6 +29,14 @@ holds one term per number; cutting numbers to their first 4 digits in the index 
 shrinks it from 0.78x to 0.005x, but the Python pass doing that indexes at 5 MB/s
 instead of 35, which a 200 MB burst cannot afford; so the text is indexed as is.
 
+Chunks indexed before v18 get their pairs from ``pairs_step`` (part of the upkeep, in
+id order, ``pairs_upgrade.next`` keeping how far it got): a second entry under the
+chunk's id with only its pairs (FTS5 takes a rowid twice in a contentless table; a
+delete of the words and pairs together then removes both). Their rows are not
+rewritten (a rewrite would copy the whole 1 GB of a big database's output for one
+mark): below ``next``, ``indexed = 2`` means words and pairs. Until then search finds
+them through their words (``pairs_range``).
+
 Chunks from before v9 are moved by ``upkeep_step`` (short transactions, resumable:
 ``output_upgrade`` keeps how far it got) into ``output_words`` and compressed; until a
 chunk is moved, search reads it directly as not indexed yet. When none is left, the old
@@ -39,6 +50,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from storage.engine import compress
 from storage.engine.index_merge import merge_for_write
+from storage.engine.word_pairs import MARK, entry_text, pairable, pairs
 from storage.text import index_text
 
 TYPE_CHECKING = False
@@ -51,8 +63,9 @@ if TYPE_CHECKING:
 
 WORDS = "output_words"
 LEGACY = "output_fts"
-NOT_INDEXED, IN_LEGACY, IN_WORDS, IN_SCREEN = 0, 1, 2, 3
-TABLES = {IN_LEGACY: LEGACY, IN_WORDS: WORDS}
+NOT_INDEXED, IN_LEGACY, IN_WORDS_V9, IN_SCREEN, IN_WORDS = 0, 1, 2, 3, 4
+TABLES = {IN_LEGACY: LEGACY, IN_WORDS_V9: WORDS, IN_WORDS: WORDS}
+INDEXED = f"({IN_LEGACY}, {IN_WORDS_V9}, {IN_WORDS})"  # for ``indexed IN {INDEXED}``
 STEP_BYTES = 4 * 1024 * 1024  # raw output per upkeep transaction
 UPKEEP_EVERY = 30.0  # seconds between upkeep steps of a writer that has caught up
 # Free pages (after merging the index, compressing, purging) are given back once they
@@ -78,7 +91,7 @@ async def index_and_pack(db: aiosqlite.Connection, rows: Sequence[Sequence[Any]]
     for cid, data, plain_size, open_end, sid in rows:
         text = compress.plain(data, plain_size)
         if cid not in screen:
-            entries.append((cid, index_text(text)))
+            entries.append((cid, entry_text(text)))
         blob, n = None, None
         if plain_size is None and await _sealed(db, cid, sid, open_end):
             blob, n = compress.pack(text, dict_id)
@@ -113,13 +126,20 @@ async def remove(db: aiosqlite.Connection, rows: Iterable[Sequence[Any]]) -> int
     rows, each from the table it is in. Returns the plain bytes whose text was given."""
     by_table: dict[str, list[tuple[int, str]]] = defaultdict(list)
     size = 0
+    paired_below: int | None = None  # chunks indexed before v18 have pairs below this id
     for cid, indexed, data, plain_size in rows:
         table = TABLES.get(indexed)
         if table is None:
             continue
         text = compress.plain(data, plain_size)
         size += len(text)
-        by_table[table].append((cid, index_text(text)))
+        if indexed == IN_WORDS_V9 and paired_below is None:
+            found = await db.execute_fetchall("SELECT next FROM pairs_upgrade")
+            paired_below = int(found[0][0]) if found else 0
+        if indexed == IN_WORDS or (indexed == IN_WORDS_V9 and cid < (paired_below or 0)):
+            by_table[table].append((cid, entry_text(text)))
+        else:
+            by_table[table].append((cid, index_text(text)))
     for table, entries in by_table.items():
         await db.executemany(
             f"INSERT INTO {table} ({table}, rowid, text) VALUES ('delete', ?, ?)", entries
@@ -143,21 +163,25 @@ async def reindex_all(db: aiosqlite.Connection, progress: Callable[[int], None])
     after, indexed = 0, 0
     while True:
         rows = await db.execute_fetchall(
-            "SELECT id, data, plain_size FROM output_chunks WHERE indexed IN (1, 2) AND id > ? "
+            f"SELECT id, data, plain_size FROM output_chunks WHERE indexed IN {INDEXED} AND id > ? "
             f"ORDER BY id LIMIT {_ROWS}",
             (after,),
         )
         if not rows:
             break
         texts = [compress.plain(d, n) for _, d, n in rows]
-        await add(db, [(r[0], index_text(t)) for r, t in zip(rows, texts, strict=True)])
+        await add(db, [(r[0], entry_text(t)) for r, t in zip(rows, texts, strict=True)])
         after = rows[-1][0]
         size = sum(map(len, texts))
         await merge_for_write(db, size)
         indexed += size
         progress(indexed)
-    await db.execute(f"UPDATE output_chunks SET indexed = {IN_WORDS} WHERE indexed = {IN_LEGACY}")
+    await db.execute(
+        f"UPDATE output_chunks SET indexed = {IN_WORDS} "
+        f"WHERE indexed IN ({IN_LEGACY}, {IN_WORDS_V9})"
+    )
     await db.execute("UPDATE output_upgrade SET index_next = below")
+    await db.execute("UPDATE pairs_upgrade SET next = below")
     return indexed
 
 
@@ -185,8 +209,14 @@ async def upgrade_left(store: Any) -> int:
 
 
 async def upkeep_step(store: Store, max_bytes: int = STEP_BYTES) -> bool:
+    """One step of the upkeep: ``upgrade_step``, then ``pairs_step`` once that is done.
+    True while there is more to do."""
+    return await upgrade_step(store, max_bytes) or await pairs_step(store, max_bytes)
+
+
+async def upgrade_step(store: Store, max_bytes: int = STEP_BYTES) -> bool:
     """One short transaction of upgrading pre-v9 chunks (moving their index entries to
-    ``output_words``, compressing them), and training a compression dictionary when
+    ``output_words``, compressing them), or training a compression dictionary when
     due. True while there is more to do. A kill at any point leaves the database
     valid: each transaction moves whole chunks and the cursor together."""
     if await compress.train_due(store):
@@ -219,7 +249,7 @@ async def upkeep_step(store: Store, max_bytes: int = STEP_BYTES) -> bool:
                 size += len(text)
                 last = cid
                 if cid >= index_next and indexed == IN_LEGACY:
-                    moved.append((cid, index_text(text)))
+                    moved.append((cid, entry_text(text)))
                 if (
                     cid >= pack_next
                     and plain_size is None
@@ -249,6 +279,66 @@ async def upkeep_step(store: Store, max_bytes: int = STEP_BYTES) -> bool:
         return done < below
 
 
+async def pairs_range(db: Any) -> tuple[int, int] | None:
+    """``(from id, below id)`` of chunks that may still be indexed without their word
+    pairs (``IN_WORDS_V9``; search finds those through their words), or None when
+    ``pairs_step`` has done them all. ``db`` is anything with ``fetchall``."""
+    rows = await db.fetchall("SELECT next, below FROM pairs_upgrade")
+    if not rows or rows[0][0] >= rows[0][1]:
+        return None
+    return int(rows[0][0]), int(rows[0][1])
+
+
+async def pairs_step(store: Store, max_bytes: int = STEP_BYTES) -> bool:
+    """One short transaction of giving chunks indexed before v18 their word pairs (a
+    second entry under their id: see the module), in id order. True while there is
+    more to do; a kill leaves the entries and the cursor agreeing."""
+    async with store.transaction() as db:
+        state = await db.execute_fetchall("SELECT next, below FROM pairs_upgrade")
+        if not state or state[0][0] >= state[0][1]:
+            return False
+        start, below = state[0]
+        cursor = await db.execute(
+            "SELECT id, data, plain_size FROM output_chunks "
+            f"WHERE id >= ? AND id < ? AND indexed = {IN_WORDS_V9} ORDER BY id",
+            (start, below),
+        )
+        added: list[tuple[int, str]] = []
+        size, done, last = 0, below, start - 1
+        while size < max_bytes:
+            rows = await cursor.fetchmany(8)
+            if not rows:
+                break
+            for cid, data, plain_size in rows:
+                text = compress.plain(data, plain_size)
+                size += len(text)
+                last = cid
+                found = pairs(text)
+                if found:  # (none in a chunk of numbers: nothing to add)
+                    added.append((cid, "\n" + found))
+        else:
+            done = last + 1
+        await cursor.close()
+        await add(db, added)
+        await merge_for_write(db, sum(len(t) for _, t in added))
+        await db.execute("UPDATE pairs_upgrade SET next = ?", (done,))
+        return done < below
+
+
+async def pairs_left(store: Any) -> int:
+    """Bytes of output indexed before v18 still without word pairs (``pairs_step``)."""
+    found = await pairs_range(store)
+    if found is None:
+        return 0
+    return int(
+        await store.scalar(
+            "SELECT coalesce(sum(coalesce(plain_size, length(data))), 0) FROM output_chunks "
+            f"WHERE id >= ? AND id < ? AND indexed = {IN_WORDS_V9}",
+            found,
+        )
+    )
+
+
 async def drop_raw_step(store: Any, max_bytes: int = STEP_BYTES) -> bool:
     """One short transaction of removing the output index entries of a pty session's
     stdout recorded before v15 (``pty_raw_index``), once its rendered transcript is
@@ -263,7 +353,7 @@ async def drop_raw_step(store: Any, max_bytes: int = STEP_BYTES) -> bool:
         if not rows:
             return False
         sid = rows[0][0]
-        where = f"session_id = ? AND stream = 'stdout' AND indexed IN ({IN_LEGACY}, {IN_WORDS})"
+        where = f"session_id = ? AND stream = 'stdout' AND indexed IN {INDEXED}"
         cursor = await db.execute(
             f"SELECT {REMOVE_COLUMNS} FROM output_chunks WHERE {where} ORDER BY id", (sid,)
         )
@@ -297,7 +387,7 @@ async def raw_left(store: Any) -> tuple[int, int]:
     row = await store.fetchone(
         "SELECT count(DISTINCT session_id), coalesce(sum(coalesce(plain_size, length(data))), 0) "
         "FROM output_chunks WHERE session_id IN (SELECT session_id FROM pty_raw_index) "
-        f"AND stream = 'stdout' AND indexed IN ({IN_LEGACY}, {IN_WORDS})"
+        f"AND stream = 'stdout' AND indexed IN {INDEXED}"
     )
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
@@ -334,12 +424,14 @@ async def _sealed(db: aiosqlite.Connection, cid: int, sid: int, open_end: int) -
     return bool(rows[0][0] != cid)
 
 
-def fts_words(query: Any) -> str | None:
+def fts_words(query: Any, *, pairs: bool = False) -> str | None:
     """The MATCH expression ``output_words`` can run for a query: its phrases asked as
     their words, as is a word of several tokens (``test_y``: the index has no positions);
-    exclusions are left to the line matcher."""
+    exclusions are left to the line matcher. ``pairs=True``: a phrase is asked as its
+    word pairs where it has some (storage/engine/word_pairs.py), or as its words in a
+    chunk whose pairs are unknown; that finds chunks indexed since v18 only."""
     from storage.frozen import replace
-    from storage.query import And, Not, Phrase, Term, Word
+    from storage.query import And, Not, Or, Phrase, Term, Word
     from storage.query.match import fts_match
 
     def loosen(term: Term) -> Term:
@@ -349,8 +441,19 @@ def fts_words(query: Any) -> str | None:
             toks = term.tokens
             if not toks:
                 return term
-            words = [Word(t, prefix=term.prefix and i == len(toks) - 1) for i, t in enumerate(toks)]
-            return words[0] if len(words) == 1 else And(tuple(words))
+            n = len(toks)
+            words = [Word(t, prefix=term.prefix and i == n - 1) for i, t in enumerate(toks)]
+            if n == 1:
+                return words[0]
+            # (The last token of a prefix phrase is no whole word: it pairs with nothing.)
+            whole = n - 1 if term.prefix else n
+            joined = [i for i in range(n - 1) if i + 1 < whole and pairable(toks[i], toks[i + 1])]
+            if not pairs or not joined:
+                return And(tuple(words))
+            covered = {j for i in joined for j in (i, i + 1)}
+            asked = [Word(toks[i] + MARK + toks[i + 1]) for i in joined]
+            asked += [w for j, w in enumerate(words) if j not in covered]
+            return Or((And(tuple(asked)), And((Word(MARK), *words))))
         if isinstance(term, Not):
             return term
         return type(term)(tuple(loosen(t) for t in term.terms))

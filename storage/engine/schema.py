@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from storage.engine import context_keys, index_merge
 
-SCHEMA_VERSION = 17
+SCHEMA_VERSION = 18
 
 
 _V1 = [
@@ -421,8 +421,25 @@ _V16 = ["ALTER TABLE rendered_chunks ADD COLUMN plain_size INTEGER"]
 # by its writers. Settings only: no table changes.
 _V17 = [q.replace("output_fts", "rendered_words") for q in index_merge.SETTINGS]
 
+# v18: a chunk's entry in ``output_words`` also holds its word pairs, which make a phrase
+# of common words fast (issue 18; storage/engine/word_pairs.py): chunks indexed from now
+# on are marked indexed = 4. Those indexed before (indexed = 2) keep their entries, found
+# through their words, until the upkeep gives them pairs in id order from ``next``
+# (storage/engine/output_index.py, ``pairs_step``): nothing is rewritten here.
+_V18 = [
+    """
+    CREATE TABLE pairs_upgrade (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        next        INTEGER NOT NULL,                  -- first chunk id not yet done
+        below       INTEGER NOT NULL                   -- chunks from before v18 are below
+    )
+    """,
+    "INSERT INTO pairs_upgrade (id, next, below) SELECT 1, coalesce(min(id), 0), "
+    "coalesce(max(id) + 1, 0) FROM output_chunks WHERE indexed = 2",
+]
+
 MIGRATIONS: list[list[str]] = [
     *(_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12, _V13, _V14, _V15),
-    *(_V16, _V17),
+    *(_V16, _V17, _V18),
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION

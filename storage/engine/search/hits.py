@@ -26,7 +26,13 @@ import sqlite3
 import types
 
 from storage.engine.compress import plain
-from storage.engine.output_index import fts_words, legacy_range
+from storage.engine.output_index import (
+    IN_LEGACY,
+    IN_WORDS_V9,
+    fts_words,
+    legacy_range,
+    pairs_range,
+)
 from storage.engine.search.filters import chunk_where, session_where
 from storage.engine.search.lines import ChunkScanner, LineMatch
 from storage.errors import StoreError
@@ -104,7 +110,8 @@ class OutputSearch:
     ) -> None:
         self.store, self.query = store, query
         self.scan_unindexed = unindexed
-        self.match = fts_words(query)  # phrases as words: checked in the lines
+        self.words = fts_words(query)  # phrases as words: checked in the lines
+        self.match = fts_words(query, pairs=True)  # ... or as word pairs (v18 chunks)
         self.scanner = ChunkScanner(query)
         cw, cp = chunk_where(query)
         sw, sp = session_where(query, include_deleted=include_deleted)
@@ -117,7 +124,7 @@ class OutputSearch:
         self.unindexed: list[_Chunk] = []
         self.unindexed_rest = 0
         self.rank_floor = 0  # ranked: only chunks from this id on are ranked
-        self.rank_match = self.match  # what bm25 scores (phrases loosened into words)
+        self.rank_match = self.words  # what bm25 scores (phrases loosened into words)
         self.rank_within: set[int] | None = None  # chunks holding the phrases, if any
 
     async def rows(self, sql: str, params: Any) -> list[Any]:
@@ -145,6 +152,7 @@ class OutputSearch:
         if self.scan_unindexed:  # (else only the index is asked)
             await self.load_new(before)
         await self.load_legacy(before)
+        await self.load_unpaired(before)
         self.unindexed.sort(key=lambda c: -c.id)
 
     async def load_new(self, before: int) -> None:
@@ -170,13 +178,30 @@ class OutputSearch:
         """Chunks from before schema v9 that the upkeep step has not moved to the new
         index yet are found through the old one, and then read like unindexed chunks."""
         legacy = await legacy_range(self.store)
-        if legacy is None:
+        if legacy is not None:
+            match = fts_match(self.query, exclusions=False)
+            await self._load_through("output_fts", match, legacy, IN_LEGACY, before)
+
+    async def load_unpaired(self, before: int) -> None:
+        """Chunks indexed before v18 that the upkeep has not given word pairs yet, when
+        the query asks for pairs: found through their words, then read like unindexed
+        chunks (storage/engine/word_pairs.py)."""
+        if self.match == self.words:
             return
+        found = await pairs_range(self.store)
+        if found is not None:
+            await self._load_through("output_words", self.words, found, IN_WORDS_V9, before)
+
+    async def _load_through(
+        self, table: str, match: str | None, span: tuple[int, int], indexed: int, before: int
+    ) -> None:
+        """The chunks marked ``indexed`` with ids in ``span`` that ``match`` finds in
+        ``table``, to be read like unindexed chunks."""
         rows = await self.rows(
-            f"SELECT {_META} FROM output_fts f CROSS JOIN output_chunks c ON c.id = f.rowid "
-            f"WHERE output_fts MATCH ? AND f.rowid >= ? AND f.rowid < ? AND c.indexed = 1 "
-            f"AND {self.filters}",
-            [fts_match(self.query, exclusions=False), *legacy, *self.params],
+            f"SELECT {_META} FROM {table} f CROSS JOIN output_chunks c ON c.id = f.rowid "
+            f"WHERE {table} MATCH ? AND f.rowid >= ? AND f.rowid < ? "
+            f"AND c.indexed = {indexed} AND {self.filters}",
+            [match, *span, *self.params],
         )
         self.unindexed += [_chunk(r) for r in rows if r[0] < before]
 
@@ -364,8 +389,8 @@ async def ranked_hits(
 ) -> tuple[list[SearchHit], str | None]:
     # bm25 of a phrase first counts the chunks holding it in the whole index (a slow
     # positional scan when its words are common), so phrases are scored as their
-    # words, among the chunks that hold the phrases.
-    s.rank_match = s.match  # (already its phrases as words: fts_words)
+    # words, among the chunks that may hold the phrases (their word pairs).
+    s.rank_match = s.words  # (its phrases as words: fts_words)
     if cursor is not None and len(cursor) == 3:
         offset, skip, s.rank_floor = cursor
     else:
@@ -384,6 +409,15 @@ async def ranked_hits(
             [s.match, s.rank_floor],
         )
         s.rank_within = {r[0] for r in rows}
+        found = await pairs_range(s.store)
+        if found is not None:  # and those indexed before v18, through their words
+            rows = await s.rows(
+                "SELECT f.rowid FROM output_words f CROSS JOIN output_chunks c "
+                "ON c.id = f.rowid WHERE output_words MATCH ? AND f.rowid >= max(?, ?) "
+                f"AND f.rowid < ? AND c.indexed = {IN_WORDS_V9}",
+                [s.words, s.rank_floor, *found],
+            )
+            s.rank_within.update(r[0] for r in rows)
     hits: list[SearchHit] = []
     async for position, chunk in s.ranked(offset):
         found = sorted(await s.lines(chunk), key=lambda m: (-len(m.spans), -m.index))

@@ -172,6 +172,21 @@ def _printable(data: bytes) -> bytes | None:
     return None if cleaned.translate(None, _PRINTABLE) else cleaned
 
 
+def ascii_lines(data: bytes) -> bytes | None:
+    """The ASCII text in which ``ChunkScanner.scan`` finds a chunk's phrases by regex (not
+    lower-cased): the chunk without its CSI sequences when that is printable ASCII, else
+    its ``ascii_view`` when that is ASCII and the chunk has no control characters. None
+    otherwise (the scanner then cleans or tokenizes line by line). The output index's
+    word pairs are found in this same text (storage/engine/word_pairs.py)."""
+    clean = _printable(data)
+    if clean is not None:
+        return clean
+    if data.translate(None, _PRINTABLE).translate(None, _HIGH):
+        return None  # control characters
+    view = ascii_view(data.decode("utf-8", "replace"))
+    return view.encode("ascii") if view.isascii() else None
+
+
 def _line_pattern(term: Word | Phrase) -> re.Pattern[bytes] | None:
     """``term`` as one regex over lower-cased printable ASCII lines, whose separators
     between words never cross a newline; None when a token cannot occur in ASCII."""

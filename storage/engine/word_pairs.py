@@ -1,0 +1,74 @@
+"""Word pairs in the output index: what makes a phrase of common words fast (schema v18).
+
+``output_words`` has no positions (``detail=none``, storage/engine/output_index.py), so
+a phrase is asked of it as its words and each candidate chunk is read to check the
+phrase in its lines. When both words are common and the phrase is rare, that is most
+of the chunks: ``"nemowo rifep"`` on 1 GB of logs read 20 600 chunks (890 MB) to find
+its 50 newest lines, 0.7 s (bench/cases/search.py).
+
+So since v18 a chunk's entry also holds its *pairs*: one token per two adjacent words
+of a line, ``nemowoǂrifep``, for words made only of the letters a-z (``ǂ``, U+01C2, is
+a letter to FTS5's tokenizer: the pair is one token). A phrase then asks for its pairs
+(``phrase_terms``), and only the chunks holding them are read. Digits are left out on
+purpose: numbers, ids and hashes are most of the distinct pairs in logs (an index of
+every pair was 2.4x the word index), while a phrase holding one is rare enough to be
+fast from its words. Figures, realistic logs (bench/cases/disk.py's corpus): the pairs
+add 0.01x of the raw size to the index (the words take 0.07x-0.12x); finding them runs
+at about 40 MB/s.
+
+Exact, never approximate: the pairs are found where ``search/lines.py`` looks for a
+phrase, in the same text (escape sequences removed, lower-cased, non-ASCII letters
+folded by ``ascii_view``). A chunk where that cannot be done the fast way (control
+characters, carriage returns, letters with no ASCII fold) gets the token ``ǂ``
+instead, "pairs unknown", and a phrase matches it through its words as before. Extra
+pairs only cost a chunk read: every candidate's lines are checked anyway.
+
+``entry_text`` is frozen like ``storage.text.index_text``: the index is contentless,
+so deleting an entry repeats its text. Chunks indexed before v18 have no pairs
+(``indexed = 2``); the upkeep step re-indexes them (``output_index.pairs_step``) and,
+until it has, search reads them through their words (``search/hits.py``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from storage.engine.search.lines import ascii_lines
+from storage.text import index_text
+
+MARK = "\u01c2"  # ǂ: joins a pair's two words; alone, it says "pairs unknown"
+_MARK = MARK.encode()
+_found: list[re.Pattern[bytes]] = []  # compiled on first use (one-query commands never do)
+
+
+def _patterns() -> list[re.Pattern[bytes]]:
+    if not _found:
+        _found.append(re.compile(rb"[a-z][^a-z0-9\n]+[a-z]"))  # any pair at all?
+        # Two adjacent words of a line, a-z only; the second is looked ahead at (not
+        # consumed), so that it starts the next pair.
+        _found.append(re.compile(rb"(?<![a-z0-9])([a-z]+)[^a-z0-9\n]+(?=([a-z]+)(?![a-z0-9]))"))
+    return _found
+
+
+def pairs(data: bytes) -> str:
+    """The pair tokens of a chunk's plain bytes, sorted, space-separated; ``MARK`` when
+    they cannot be found where ``search/lines.py`` matches phrases by regex."""
+    text = ascii_lines(data)
+    if text is None:
+        return MARK
+    low = text.lower()
+    any_pair, pair = _patterns()
+    if not any_pair.search(low):
+        return ""  # (numbers only, as ``seq``: no regex pass over every digit)
+    return b" ".join(sorted({a + _MARK + b for a, b in pair.findall(low)})).decode()
+
+
+def entry_text(data: bytes) -> str:
+    """The text ``output_words`` holds for a chunk indexed since v18 (``indexed = 4``):
+    its words (``index_text``) and its pairs."""
+    return index_text(data) + "\n" + pairs(data)
+
+
+def pairable(a: str, b: str) -> bool:
+    """Whether two adjacent tokens of a phrase have a pair token in the index."""
+    return a.isascii() and b.isascii() and a.isalpha() and b.isalpha()
