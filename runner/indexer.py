@@ -169,10 +169,21 @@ class Indexer:
             await asyncio.sleep(0.5)
 
     async def tidy_rest(self, stop: Callable[[], bool]) -> None:
-        """After the run: merge what this supervisor's backlogs left unmerged."""
+        """After the run: merge what this supervisor's backlogs left unmerged, then the
+        upkeep's steps (the word pairs of what was just indexed, above all: until it
+        has them, a phrase of common words reads it whole)."""
         deadline = time.monotonic() + TIDY_AFTER_RUN_MAX
         while self.tidy_due and not stop() and time.monotonic() < deadline and await self.tidy():
             pass
+        while not stop() and time.monotonic() < deadline and await self._upkeep():
+            pass
+
+    async def _upkeep(self) -> bool:
+        try:
+            return await self.store.output.upkeep()
+        except DB_ERRORS as e:
+            self._postponed("upkeep", e)
+            return False
 
     def _postponed(self, what: str, e: BaseException) -> None:
         log.write_entry(

@@ -247,6 +247,12 @@ async def _build(
             if (g // group) % 5 == 0:
                 rate = written / max(1e-9, time.time() - began) / 1e6
                 log(f"  {g + group}/{n_sessions} sessions, {written / 1e6:.0f} MB, {rate:.1f} MB/s")
+        # What the sessions' supervisors do once the output is indexed, when idle: the
+        # word pairs (phrases), free pages given back (storage/engine/output.py upkeep).
+        began = time.time()
+        while await store.output.upkeep():
+            pass
+        log(f"  upkeep (word pairs) in {time.time() - began:.0f} s")
     manifest = _manifest(rng, vocab, writer, names, projects)
     (db_path.parent / "corpus.json").write_text(json.dumps(manifest.__dict__, indent=1))
     return manifest

@@ -19,9 +19,9 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from storage.engine import compress, output_index
 from storage.engine.index_merge import merge_for_write
-from storage.engine.word_pairs import entry_text
 from storage.errors import SessionNotFound
 from storage.models import STREAMS, AppendResult
+from storage.text import index_text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -264,7 +264,7 @@ async def append_in_tx(
                 batch.add(
                     [next_id, session_id, run, stream, next_line, lines, int(open_end)]
                     + [first_at, at, rec_idx, piece, None],
-                    entry_text(piece) if rec_text else None,
+                    index_text(piece) if rec_text else None,
                 )
                 first_at = at
                 if cur.first_line is None:
@@ -302,7 +302,7 @@ async def _replace_index(
     # The index is contentless: removing an entry means repeating its text, to the table
     # it is in (an open chunk from before schema v9 may still be in the old one).
     await output_index.remove(db, [(cur.last_id, cur.last_indexed, old, None)])
-    await output_index.add(db, [(cur.last_id, entry_text(new))])
+    await output_index.add(db, [(cur.last_id, index_text(new))])
     cur.last_indexed = output_index.IN_WORDS
 
 
@@ -322,7 +322,7 @@ async def _extend_chunk(
         row[_OPEN], row[_LAST_AT] = open_end, at
         batch.size += len(head)
         if row[_INDEXED] == output_index.IN_WORDS:
-            batch.fts[row[_ID]] = entry_text(row[_DATA])
+            batch.fts[row[_ID]] = index_text(row[_DATA])
     else:
         # Concatenate in Python: SQLite's || would turn the blob into text.
         # (The newest chunk of a session, while open, is never compressed.)
@@ -357,7 +357,7 @@ async def _detach_open_line(
         row[_OPEN], row[_DATA] = 0, keep
         batch.size -= len(tail)
         if row[_INDEXED] == output_index.IN_WORDS:
-            batch.fts[row[_ID]] = entry_text(keep)
+            batch.fts[row[_ID]] = index_text(keep)
     else:
         if cur.last_indexed in output_index.TABLES:
             await _replace_index(db, cur, data, keep)

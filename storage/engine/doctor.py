@@ -110,10 +110,10 @@ async def _fts_check(store: Store, table: str) -> str | None:
 # Entries of the output index (output_words) with no chunk indexed there, and back.
 _GHOSTS = (
     "SELECT count(*) FROM output_words_docsize d WHERE NOT EXISTS "
-    "(SELECT 1 FROM output_chunks c WHERE c.id = d.id AND c.indexed IN (2, 4))"
+    "(SELECT 1 FROM output_chunks c WHERE c.id = d.id AND c.indexed = 2)"
 )
 _MISSING = (
-    "SELECT count(*) FROM output_chunks c WHERE c.indexed IN (2, 4) AND NOT EXISTS "
+    "SELECT count(*) FROM output_chunks c WHERE c.indexed = 2 AND NOT EXISTS "
     "(SELECT 1 FROM output_words_docsize d WHERE d.id = c.id)"
 )
 
@@ -283,8 +283,8 @@ async def _pairs(store: Store) -> Finding:
     return Finding(
         "word-pairs",
         "info",
-        f"{format_size(left)} of output indexed before schema v18 has no word pairs yet: a "
-        "phrase of common words reads it whole (supervisors add them when idle)",
+        f"{format_size(left)} of indexed output has no word pairs yet: a phrase of common "
+        "words reads it whole (supervisors add them when idle)",
         "add them now",
         left,
     )
@@ -449,7 +449,7 @@ async def _fix_output_index(store: Store) -> str:
             return f"rebuilt the output index ({n} chunks)"
         rows = await db.execute_fetchall(
             "SELECT c.id, c.data, c.plain_size, c.open_end, c.session_id FROM output_chunks c "
-            "WHERE c.indexed IN (2, 4) AND NOT EXISTS "
+            "WHERE c.indexed = 2 AND NOT EXISTS "
             "(SELECT 1 FROM output_words_docsize d WHERE d.id = c.id)"
         )
         await output_index.index_and_pack(db, rows)
@@ -468,13 +468,13 @@ async def _run_upgrade(store: Store, say: Callable[[str], Any]) -> str:
 
 
 async def _run_pairs(store: Store, say: Callable[[str], Any]) -> str:
-    """Add the word pairs of output indexed before v18 (short transactions, as the
+    """Add the word pairs of indexed output that lacks them (short transactions, as the
     upkeep does), saying how far it got."""
     total = await output_index.pairs_left(store)
     while await output_index.pairs_step(store):
         left = await output_index.pairs_left(store)
         say(f"adding word pairs: {format_size(total - left)} of {format_size(total)}")
-    return f"added the word pairs of {format_size(total)} of output indexed before schema v18"
+    return f"added the word pairs of {format_size(total)} of output"
 
 
 async def _rebuild_metadata_index(store: Store) -> str:

@@ -1,18 +1,15 @@
 """The output index: which FTS5 table holds a chunk's words, and the upgrade of old ones.
 
-``output_chunks.indexed`` says where a chunk's words are: 0 nowhere yet, 4 in
-``output_words`` with its word pairs (schema v18, storage/engine/word_pairs.py), 2 there
-too but indexed from v9 to v17 (its pairs added since, if its id is below
-``pairs_upgrade.next``), 1 in ``output_fts`` (before v9), 3 nowhere
+``output_chunks.indexed`` says where a chunk's words are: 0 nowhere yet, 2 in
+``output_words`` (schema v9), 1 in ``output_fts`` (chunks indexed before v9), 3 nowhere
 on purpose: the stdout of a pty session (schema v15), whose words are searched in its
 rendered transcript instead (storage/engine/screens.py, search/rendered.py). Raw, a
 terminal program's words are glued by cursor moves (``Welcome``, a move, ``to``) and its
 redraws repeat them: their entries found what no person saw, and missed what one did.
 Such chunks are still compressed when sealed, as every chunk. Both tables
-are contentless, so removing an entry means giving its text again (``entry_text`` of
-the chunk's plain bytes, or ``storage.text.index_text`` for a chunk indexed before
-v18 that has no pairs yet), to the table it is in: ``remove`` does that for any mix
-of chunks.
+are contentless, so removing an entry means giving its text again, to the table it is
+in (``storage.text.index_text`` of the chunk's plain bytes, with its word pairs
+unless it is ``unpaired``): ``remove`` does that for any mix of chunks.
 
 Why ``output_words`` is ``detail=none`` (figures from bench/cases/disk.py's corpus,
 index size / raw output, realistic logs; seq): detail=full 0.34x; 1.18x, column
@@ -29,13 +26,16 @@ holds one term per number; cutting numbers to their first 4 digits in the index 
 shrinks it from 0.78x to 0.005x, but the Python pass doing that indexes at 5 MB/s
 instead of 35, which a 200 MB burst cannot afford; so the text is indexed as is.
 
-Chunks indexed before v18 get their pairs from ``pairs_step`` (part of the upkeep, in
-id order, ``pairs_upgrade.next`` keeping how far it got): a second entry under the
-chunk's id with only its pairs (FTS5 takes a rowid twice in a contentless table; a
-delete of the words and pairs together then removes both). Their rows are not
-rewritten (a rewrite would copy the whole 1 GB of a big database's output for one
-mark): below ``next``, ``indexed = 2`` means words and pairs. Until then search finds
-them through their words (``pairs_range``).
+Word pairs (schema v18, storage/engine/word_pairs.py) come later than the words: a
+chunk is indexed with its words alone and listed in ``unpaired``, and the upkeep
+(``pairs_step``, when the writer is idle) adds a second entry under its id with its
+pairs (FTS5 takes a rowid twice in a contentless table; a delete of the words and
+pairs together then removes both) and takes it off the list. Finding pairs costs
+Python about 25 ms per MB of logs: in the indexing step it made a 200 MB burst
+searchable seconds later (bench/cases/disk.py: indexing 64 MB of logs took 8.8 s
+instead of 4.8), and rewriting the row to mark it would double what a supervisor
+writes. Until a chunk has its pairs, search finds it through its words
+(``search/hits.py``). A database from before v18 lists all its chunks at the upgrade.
 
 Chunks from before v9 are moved by ``upkeep_step`` (short transactions, resumable:
 ``output_upgrade`` keeps how far it got) into ``output_words`` and compressed; until a
@@ -50,7 +50,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from storage.engine import compress
 from storage.engine.index_merge import merge_for_write
-from storage.engine.word_pairs import MARK, entry_text, pairable, pairs
+from storage.engine.word_pairs import MARK, entry_text, pair_token, pairable, pairs
 from storage.text import index_text
 
 TYPE_CHECKING = False
@@ -63,10 +63,11 @@ if TYPE_CHECKING:
 
 WORDS = "output_words"
 LEGACY = "output_fts"
-NOT_INDEXED, IN_LEGACY, IN_WORDS_V9, IN_SCREEN, IN_WORDS = 0, 1, 2, 3, 4
-TABLES = {IN_LEGACY: LEGACY, IN_WORDS_V9: WORDS, IN_WORDS: WORDS}
-INDEXED = f"({IN_LEGACY}, {IN_WORDS_V9}, {IN_WORDS})"  # for ``indexed IN {INDEXED}``
+NOT_INDEXED, IN_LEGACY, IN_WORDS, IN_SCREEN = 0, 1, 2, 3
+TABLES = {IN_LEGACY: LEGACY, IN_WORDS: WORDS}
 STEP_BYTES = 4 * 1024 * 1024  # raw output per upkeep transaction
+PAIRS_STEP_BYTES = 1024 * 1024  # output whose word pairs one step finds (~40 ms of CPU)
+_PAIRS_LISTED = 1024  # unpaired chunks looked at by one step
 UPKEEP_EVERY = 30.0  # seconds between upkeep steps of a writer that has caught up
 # Free pages (after merging the index, compressing, purging) are given back once they
 # are over this share of the file, at most GIVE_BACK_PAGES per step.
@@ -76,8 +77,13 @@ _ROWS = 256
 
 
 async def add(db: aiosqlite.Connection, entries: Iterable[tuple[int, str]]) -> None:
-    """Put ``(chunk id, index text)`` entries into ``output_words``."""
+    """Put ``(chunk id, index text)`` entries into ``output_words``, as ``unpaired``
+    (their word pairs come with ``pairs_step``)."""
+    entries = list(entries)
     await db.executemany(f"INSERT INTO {WORDS} (rowid, text) VALUES (?, ?)", entries)
+    await db.executemany(
+        "INSERT OR IGNORE INTO unpaired (id) VALUES (?)", [(cid,) for cid, _ in entries]
+    )
 
 
 async def index_and_pack(db: aiosqlite.Connection, rows: Sequence[Sequence[Any]]) -> None:
@@ -91,7 +97,7 @@ async def index_and_pack(db: aiosqlite.Connection, rows: Sequence[Sequence[Any]]
     for cid, data, plain_size, open_end, sid in rows:
         text = compress.plain(data, plain_size)
         if cid not in screen:
-            entries.append((cid, entry_text(text)))
+            entries.append((cid, index_text(text)))
         blob, n = None, None
         if plain_size is None and await _sealed(db, cid, sid, open_end):
             blob, n = compress.pack(text, dict_id)
@@ -106,15 +112,20 @@ async def index_and_pack(db: aiosqlite.Connection, rows: Sequence[Sequence[Any]]
     )
 
 
+def _parts(ids: Sequence[int]):  # -> Iterator[tuple[list[int], str]]
+    """``ids`` 500 at a time, each part with its ``?,?,...`` (SQLite's variable limit)."""
+    for start in range(0, len(ids), 500):
+        part = list(ids[start : start + 500])
+        yield part, ",".join("?" * len(part))
+
+
 async def _screen_chunks(db: aiosqlite.Connection, ids: Sequence[int]) -> set[int]:
     """Which of the chunks ``ids`` are a pty session's stdout (not indexed: the module)."""
     found: set[int] = set()
-    for start in range(0, len(ids), 500):
-        part = ids[start : start + 500]
+    for part, marks in _parts(ids):
         rows = await db.execute_fetchall(
             "SELECT c.id FROM output_chunks c JOIN sessions s ON s.id = c.session_id "
-            f"WHERE c.id IN ({','.join('?' * len(part))}) AND c.stream = 'stdout' "
-            "AND s.mode = 'pty'",
+            f"WHERE c.id IN ({marks}) AND c.stream = 'stdout' AND s.mode = 'pty'",
             part,
         )
         found.update(r[0] for r in rows)
@@ -126,20 +137,18 @@ async def remove(db: aiosqlite.Connection, rows: Iterable[Sequence[Any]]) -> int
     rows, each from the table it is in. Returns the plain bytes whose text was given."""
     by_table: dict[str, list[tuple[int, str]]] = defaultdict(list)
     size = 0
-    paired_below: int | None = None  # chunks indexed before v18 have pairs below this id
+    rows = [r for r in rows if r[1] in TABLES]
+    words = [r[0] for r in rows if r[1] == IN_WORDS]
+    unpaired: set[int] = set()
+    for part, marks in _parts(words):
+        found = await db.execute_fetchall(f"SELECT id FROM unpaired WHERE id IN ({marks})", part)
+        unpaired.update(r[0] for r in found)
+        await db.execute(f"DELETE FROM unpaired WHERE id IN ({marks})", part)
     for cid, indexed, data, plain_size in rows:
-        table = TABLES.get(indexed)
-        if table is None:
-            continue
         text = compress.plain(data, plain_size)
         size += len(text)
-        if indexed == IN_WORDS_V9 and paired_below is None:
-            found = await db.execute_fetchall("SELECT next FROM pairs_upgrade")
-            paired_below = int(found[0][0]) if found else 0
-        if indexed == IN_WORDS or (indexed == IN_WORDS_V9 and cid < (paired_below or 0)):
-            by_table[table].append((cid, entry_text(text)))
-        else:
-            by_table[table].append((cid, index_text(text)))
+        paired = indexed == IN_WORDS and cid not in unpaired
+        by_table[TABLES[indexed]].append((cid, entry_text(text) if paired else index_text(text)))
     for table, entries in by_table.items():
         await db.executemany(
             f"INSERT INTO {table} ({table}, rowid, text) VALUES ('delete', ?, ?)", entries
@@ -154,6 +163,7 @@ async def clear(db: aiosqlite.Connection) -> None:
     """Empty both output indexes (before indexing every chunk again)."""
     for table in (LEGACY, WORDS):
         await db.execute(f"INSERT INTO {table} ({table}) VALUES ('delete-all')")
+    await db.execute("DELETE FROM unpaired")
 
 
 async def reindex_all(db: aiosqlite.Connection, progress: Callable[[int], None]) -> int:
@@ -163,25 +173,21 @@ async def reindex_all(db: aiosqlite.Connection, progress: Callable[[int], None])
     after, indexed = 0, 0
     while True:
         rows = await db.execute_fetchall(
-            f"SELECT id, data, plain_size FROM output_chunks WHERE indexed IN {INDEXED} AND id > ? "
+            "SELECT id, data, plain_size FROM output_chunks WHERE indexed IN (1, 2) AND id > ? "
             f"ORDER BY id LIMIT {_ROWS}",
             (after,),
         )
         if not rows:
             break
         texts = [compress.plain(d, n) for _, d, n in rows]
-        await add(db, [(r[0], entry_text(t)) for r, t in zip(rows, texts, strict=True)])
+        await add(db, [(r[0], index_text(t)) for r, t in zip(rows, texts, strict=True)])
         after = rows[-1][0]
         size = sum(map(len, texts))
         await merge_for_write(db, size)
         indexed += size
         progress(indexed)
-    await db.execute(
-        f"UPDATE output_chunks SET indexed = {IN_WORDS} "
-        f"WHERE indexed IN ({IN_LEGACY}, {IN_WORDS_V9})"
-    )
+    await db.execute(f"UPDATE output_chunks SET indexed = {IN_WORDS} WHERE indexed = {IN_LEGACY}")
     await db.execute("UPDATE output_upgrade SET index_next = below")
-    await db.execute("UPDATE pairs_upgrade SET next = below")
     return indexed
 
 
@@ -249,7 +255,7 @@ async def upgrade_step(store: Store, max_bytes: int = STEP_BYTES) -> bool:
                 size += len(text)
                 last = cid
                 if cid >= index_next and indexed == IN_LEGACY:
-                    moved.append((cid, entry_text(text)))
+                    moved.append((cid, index_text(text)))
                 if (
                     cid >= pack_next
                     and plain_size is None
@@ -279,62 +285,74 @@ async def upgrade_step(store: Store, max_bytes: int = STEP_BYTES) -> bool:
         return done < below
 
 
-async def pairs_range(db: Any) -> tuple[int, int] | None:
-    """``(from id, below id)`` of chunks that may still be indexed without their word
-    pairs (``IN_WORDS_V9``; search finds those through their words), or None when
-    ``pairs_step`` has done them all. ``db`` is anything with ``fetchall``."""
-    rows = await db.fetchall("SELECT next, below FROM pairs_upgrade")
-    if not rows or rows[0][0] >= rows[0][1]:
-        return None
-    return int(rows[0][0]), int(rows[0][1])
+async def any_unpaired(db: Any) -> bool:
+    """Whether some chunk in ``output_words`` has no word pairs yet (search then finds
+    it through its words). ``db`` is anything with ``fetchall``."""
+    return bool(await db.fetchall("SELECT 1 FROM unpaired LIMIT 1"))
 
 
-async def pairs_step(store: Store, max_bytes: int = STEP_BYTES) -> bool:
-    """One short transaction of giving chunks indexed before v18 their word pairs (a
-    second entry under their id: see the module), in id order. True while there is
-    more to do; a kill leaves the entries and the cursor agreeing."""
-    async with store.transaction() as db:
-        state = await db.execute_fetchall("SELECT next, below FROM pairs_upgrade")
-        if not state or state[0][0] >= state[0][1]:
-            return False
-        start, below = state[0]
-        cursor = await db.execute(
-            "SELECT id, data, plain_size FROM output_chunks "
-            f"WHERE id >= ? AND id < ? AND indexed = {IN_WORDS_V9} ORDER BY id",
-            (start, below),
+async def pairs_step(store: Store, max_bytes: int = PAIRS_STEP_BYTES) -> bool:
+    """One step of giving ``unpaired`` chunks their word pairs (a second entry under
+    their id: see the module), oldest first. True while there is more to do.
+
+    The pairs are found in a worker thread, outside the write transaction (the
+    writer's lock is held only to store them); a chunk still open (its last line may
+    grow) waits until it is sealed. What was read is stored only if the chunk is still
+    the same one, unpaired, and sealed: a kill at any point leaves the entries and the
+    list agreeing."""
+    import asyncio
+
+    listed = await store.fetchall(
+        "SELECT u.id, c.indexed, c.open_end, c.session_id, length(c.data), "
+        "coalesce(c.plain_size, length(c.data)) FROM unpaired u "
+        f"LEFT JOIN output_chunks c ON c.id = u.id ORDER BY u.id LIMIT {_PAIRS_LISTED}"
+    )
+    seen: dict[int, tuple[int, int]] = {}  # id -> (session, stored length)
+    gone: list[tuple[int]] = []
+    size = 0
+    for cid, indexed, open_end, sid, stored, plain_size in listed:
+        if size >= max_bytes:
+            break
+        if indexed != IN_WORDS:
+            gone.append((cid,))  # (its chunk went without ``remove``)
+        elif not open_end:
+            seen[cid] = (sid, stored)
+            size += plain_size
+    more = len(listed) == _PAIRS_LISTED or len(seen) + len(gone) < len(listed)
+    taken: list[tuple[int, bytes | None, int | None]] = []  # (id, blob, plain size)
+    for part, marks in _parts(list(seen)):
+        taken += await store.fetchall(
+            f"SELECT id, data, plain_size FROM output_chunks WHERE id IN ({marks})", part
         )
-        added: list[tuple[int, str]] = []
-        size, done, last = 0, below, start - 1
-        while size < max_bytes:
-            rows = await cursor.fetchmany(8)
-            if not rows:
-                break
-            for cid, data, plain_size in rows:
-                text = compress.plain(data, plain_size)
-                size += len(text)
-                last = cid
-                found = pairs(text)
-                if found:  # (none in a chunk of numbers: nothing to add)
-                    added.append((cid, "\n" + found))
-        else:
-            done = last + 1
-        await cursor.close()
-        await add(db, added)
+    found = await asyncio.to_thread(_pairs_of, taken)
+    async with store.transaction() as db:
+        await db.executemany("DELETE FROM unpaired WHERE id = ?", gone)
+        still: set[int] = set()
+        for part, marks in _parts(list(seen)):
+            rows = await db.execute_fetchall(
+                "SELECT c.id, c.session_id, length(c.data) FROM unpaired u JOIN output_chunks c "
+                f"ON c.id = u.id WHERE u.id IN ({marks}) "
+                f"AND c.indexed = {IN_WORDS} AND c.open_end = 0",
+                part,
+            )
+            still.update(r[0] for r in rows if seen[r[0]] == (r[1], r[2]))
+        added = [(cid, "\n" + text) for cid, text in found if cid in still and text]
+        await db.executemany(f"INSERT INTO {WORDS} (rowid, text) VALUES (?, ?)", added)
+        await db.executemany("DELETE FROM unpaired WHERE id = ?", [(c,) for c in still])
         await merge_for_write(db, sum(len(t) for _, t in added))
-        await db.execute("UPDATE pairs_upgrade SET next = ?", (done,))
-        return done < below
+    return more and bool(seen or gone)
+
+
+def _pairs_of(chunks: list[tuple[int, bytes | None, int | None]]) -> list[tuple[int, str]]:
+    return [(cid, pairs(compress.plain(data, n))) for cid, data, n in chunks]
 
 
 async def pairs_left(store: Any) -> int:
-    """Bytes of output indexed before v18 still without word pairs (``pairs_step``)."""
-    found = await pairs_range(store)
-    if found is None:
-        return 0
+    """Plain bytes of indexed output still without word pairs (``pairs_step``)."""
     return int(
         await store.scalar(
-            "SELECT coalesce(sum(coalesce(plain_size, length(data))), 0) FROM output_chunks "
-            f"WHERE id >= ? AND id < ? AND indexed = {IN_WORDS_V9}",
-            found,
+            "SELECT coalesce(sum(coalesce(c.plain_size, length(c.data))), 0) FROM unpaired u "
+            "JOIN output_chunks c ON c.id = u.id"
         )
     )
 
@@ -353,7 +371,7 @@ async def drop_raw_step(store: Any, max_bytes: int = STEP_BYTES) -> bool:
         if not rows:
             return False
         sid = rows[0][0]
-        where = f"session_id = ? AND stream = 'stdout' AND indexed IN {INDEXED}"
+        where = f"session_id = ? AND stream = 'stdout' AND indexed IN ({IN_LEGACY}, {IN_WORDS})"
         cursor = await db.execute(
             f"SELECT {REMOVE_COLUMNS} FROM output_chunks WHERE {where} ORDER BY id", (sid,)
         )
@@ -387,7 +405,7 @@ async def raw_left(store: Any) -> tuple[int, int]:
     row = await store.fetchone(
         "SELECT count(DISTINCT session_id), coalesce(sum(coalesce(plain_size, length(data))), 0) "
         "FROM output_chunks WHERE session_id IN (SELECT session_id FROM pty_raw_index) "
-        f"AND stream = 'stdout' AND indexed IN {INDEXED}"
+        f"AND stream = 'stdout' AND indexed IN ({IN_LEGACY}, {IN_WORDS})"
     )
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
@@ -429,7 +447,7 @@ def fts_words(query: Any, *, pairs: bool = False) -> str | None:
     their words, as is a word of several tokens (``test_y``: the index has no positions);
     exclusions are left to the line matcher. ``pairs=True``: a phrase is asked as its
     word pairs where it has some (storage/engine/word_pairs.py), or as its words in a
-    chunk whose pairs are unknown; that finds chunks indexed since v18 only."""
+    chunk whose pairs are unknown; that finds no chunk still ``unpaired``."""
     from storage.frozen import replace
     from storage.query import And, Not, Or, Phrase, Term, Word
     from storage.query.match import fts_match
@@ -451,7 +469,7 @@ def fts_words(query: Any, *, pairs: bool = False) -> str | None:
             if not pairs or not joined:
                 return And(tuple(words))
             covered = {j for i in joined for j in (i, i + 1)}
-            asked = [Word(toks[i] + MARK + toks[i + 1]) for i in joined]
+            asked = [Word(pair_token(toks[i], toks[i + 1])) for i in joined]
             asked += [w for j, w in enumerate(words) if j not in covered]
             return Or((And(tuple(asked)), And((Word(MARK), *words))))
         if isinstance(term, Not):

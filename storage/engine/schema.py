@@ -421,21 +421,18 @@ _V16 = ["ALTER TABLE rendered_chunks ADD COLUMN plain_size INTEGER"]
 # by its writers. Settings only: no table changes.
 _V17 = [q.replace("output_fts", "rendered_words") for q in index_merge.SETTINGS]
 
-# v18: a chunk's entry in ``output_words`` also holds its word pairs, which make a phrase
-# of common words fast (issue 18; storage/engine/word_pairs.py): chunks indexed from now
-# on are marked indexed = 4. Those indexed before (indexed = 2) keep their entries, found
-# through their words, until the upkeep gives them pairs in id order from ``next``
-# (storage/engine/output_index.py, ``pairs_step``): nothing is rewritten here.
+# v18: word pairs in the output index, which make a phrase of common words fast (issue
+# 18; storage/engine/word_pairs.py). A chunk is indexed with its words, listed here, and
+# given its pairs by the upkeep, which takes it off the list (storage/engine/
+# output_index.py, ``pairs_step``). Every chunk indexed before is listed: nothing else
+# changes (its entry stays; search finds it through its words until it has its pairs).
 _V18 = [
     """
-    CREATE TABLE pairs_upgrade (
-        id          INTEGER PRIMARY KEY CHECK (id = 1),
-        next        INTEGER NOT NULL,                  -- first chunk id not yet done
-        below       INTEGER NOT NULL                   -- chunks from before v18 are below
+    CREATE TABLE unpaired (
+        id          INTEGER PRIMARY KEY                -- an output chunk
     )
     """,
-    "INSERT INTO pairs_upgrade (id, next, below) SELECT 1, coalesce(min(id), 0), "
-    "coalesce(max(id) + 1, 0) FROM output_chunks WHERE indexed = 2",
+    "INSERT INTO unpaired (id) SELECT id FROM output_chunks WHERE indexed = 2",
 ]
 
 MIGRATIONS: list[list[str]] = [

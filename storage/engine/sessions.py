@@ -582,7 +582,7 @@ async def purge_in_tx(db: aiosqlite.Connection, session_id: int, *, index: bool 
     # The output index is contentless: a delete must repeat the indexed text.
     cursor = await db.execute(
         f"SELECT {output_index.REMOVE_COLUMNS} FROM output_chunks "
-        f"WHERE session_id = ? AND indexed IN {output_index.INDEXED}",
+        "WHERE session_id = ? AND indexed IN (1, 2)",
         (session_id,),
     )
     deleted = 0

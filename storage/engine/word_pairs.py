@@ -7,14 +7,15 @@ of the chunks: ``"nemowo rifep"`` on 1 GB of logs read 20 600 chunks (890 MB) to
 its 50 newest lines, 0.7 s (bench/cases/search.py).
 
 So since v18 a chunk's entry also holds its *pairs*: one token per two adjacent words
-of a line, ``nemowoǂrifep``, for words made only of the letters a-z (``ǂ``, U+01C2, is
-a letter to FTS5's tokenizer: the pair is one token). A phrase then asks for its pairs
-(``phrase_terms``), and only the chunks holding them are read. Digits are left out on
-purpose: numbers, ids and hashes are most of the distinct pairs in logs (an index of
-every pair was 2.4x the word index), while a phrase holding one is rare enough to be
-fast from its words. Figures, realistic logs (bench/cases/disk.py's corpus): the pairs
-add 0.01x of the raw size to the index (the words take 0.07x-0.12x); finding them runs
-at about 40 MB/s.
+of a line, ``ǂnemowoǂrifep``, for words made only of the letters a-z (``ǂ``, U+01C2, is
+a letter to FTS5's tokenizer: the pair is one token; leading with it keeps pairs out
+of a prefix query's terms: ``nem*`` matching every pair that starts with ``nemowo``
+made prefix queries half as slow again). A phrase then asks for its pairs
+(``output_index.fts_words(pairs=True)``), and only the chunks that may hold it are
+read. Digits are left out on purpose: numbers, ids and hashes are most of the distinct
+pairs in logs (an index of every pair was 2.4x the word index), while a phrase holding
+one is rare enough to be fast from its words. Costs: DISK_FIGURES; finding them runs
+at 20-40 MB/s of logs in Python, so they are added after the words, by the upkeep.
 
 Exact, never approximate: the pairs are found where ``search/lines.py`` looks for a
 phrase, in the same text (escape sequences removed, lower-cased, non-ASCII letters
@@ -24,9 +25,10 @@ instead, "pairs unknown", and a phrase matches it through its words as before. E
 pairs only cost a chunk read: every candidate's lines are checked anyway.
 
 ``entry_text`` is frozen like ``storage.text.index_text``: the index is contentless,
-so deleting an entry repeats its text. Chunks indexed before v18 have no pairs
-(``indexed = 2``); the upkeep step re-indexes them (``output_index.pairs_step``) and,
-until it has, search reads them through their words (``search/hits.py``).
+so deleting an entry repeats its text. A chunk is indexed with its words alone and
+listed in ``unpaired`` until the upkeep adds its pairs (``output_index.pairs_step``);
+meanwhile search finds it through its words (``search/hits.py``). A database from
+before v18 lists every chunk at its upgrade.
 """
 
 from __future__ import annotations
@@ -36,8 +38,15 @@ import re
 from storage.engine.search.lines import ascii_lines
 from storage.text import index_text
 
-MARK = "\u01c2"  # ǂ: joins a pair's two words; alone, it says "pairs unknown"
+MARK = "\u01c2"  # ǂ: starts and joins a pair token; alone, it says "pairs unknown"
 _MARK = MARK.encode()
+
+
+def pair_token(a: str, b: str) -> str:
+    """The index's token for the words ``a`` and ``b`` next to each other in a line."""
+    return MARK + a + MARK + b
+
+
 _found: list[re.Pattern[bytes]] = []  # compiled on first use (one-query commands never do)
 
 
@@ -60,12 +69,12 @@ def pairs(data: bytes) -> str:
     any_pair, pair = _patterns()
     if not any_pair.search(low):
         return ""  # (numbers only, as ``seq``: no regex pass over every digit)
-    return b" ".join(sorted({a + _MARK + b for a, b in pair.findall(low)})).decode()
+    return b" ".join(sorted({_MARK + a + _MARK + b for a, b in pair.findall(low)})).decode()
 
 
 def entry_text(data: bytes) -> str:
-    """The text ``output_words`` holds for a chunk indexed since v18 (``indexed = 4``):
-    its words (``index_text``) and its pairs."""
+    """The text ``output_words`` holds for a chunk that has its pairs (two entries
+    under its id: its words, ``index_text``, then its pairs)."""
     return index_text(data) + "\n" + pairs(data)
 
 

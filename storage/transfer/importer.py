@@ -29,8 +29,8 @@ from storage.engine import compress, output_index
 from storage.engine.chunks import append_in_tx
 from storage.engine.index_merge import merge_for_write
 from storage.engine.sessions import _reindex_meta
-from storage.engine.word_pairs import entry_text
 from storage.models import ACTIVE
+from storage.text import index_text
 from storage.transfer.format import (
     ChunkRecord,
     End,
@@ -250,7 +250,7 @@ class _Writer:
         if pty and c.stream == "stdout":
             self.unindexed.append(cid)
         else:
-            self.texts.append((cid, entry_text(c.data)))
+            self.texts.append((cid, index_text(c.data)))
         self.size += len(c.data)
         if self.size >= BATCH_BYTES:
             await self.flush()

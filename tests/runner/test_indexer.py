@@ -54,6 +54,33 @@ async def test_a_big_backlog_is_indexed_unmerged_then_tidied(store, paths):
     assert (await store.integrity_check()).ok
 
 
+async def test_after_the_run_the_word_pairs_of_what_was_indexed_are_added(store, paths):
+    """What a run wrote is indexed with its words first (searchable soonest) and listed
+    as ``unpaired``; ``tidy_rest`` adds the pairs (storage/engine/word_pairs.py), after
+    which a phrase of common words reads only the chunks that may hold it."""
+    from storage.engine.search.hits import OutputSearch, newest_hits
+    from storage.query import parse
+
+    sid = (await store.sessions.create(["logs"], cwd="/")).id
+    lines = b"".join(b"worker %d started\njob %d finished\n" % (n, n) for n in range(40_000))
+    await store.output.append(sid, "stdout", lines + b"worker finished early\n", index=False)
+    ix = Indexer(store, sid, paths.runtime / "supervisor.log", defer_above=256 * 1024)
+    ix.wrote()
+    await ix.rest(lambda: False, 10)
+    chunks = await store.scalar("SELECT count(*) FROM output_chunks WHERE session_id = ?", (sid,))
+    assert await store.scalar("SELECT count(*) FROM unpaired") == chunks > 10
+
+    async def read() -> tuple[list[int], int]:
+        s = OutputSearch(store, parse('"worker finished"'))
+        hits, _ = await newest_hits(s, 50, None)
+        return [h.line for h in hits], len(s.scanned)
+
+    assert await read() == ([80_000], chunks)  # every chunk holds both words
+    await ix.tidy_rest(lambda: False)
+    assert await store.scalar("SELECT count(*) FROM unpaired") == 0
+    assert await read() == ([80_000], 1)
+
+
 async def test_a_small_backlog_is_merged_as_it_is_indexed(store, paths):
     sid = await _backlog(store, 200_000 // LINE)  # under the limit
     ix = Indexer(store, sid, paths.runtime / "supervisor.log", defer_above=256 * 1024)
@@ -105,6 +132,7 @@ async def test_a_supervisor_tidies_the_index_after_a_burst(store, paths, tmp_pat
 
     await eventually(exited, timeout=120, what="the supervisor to finish merging and exit")
     assert await store.output.index_segments() < 2 * MERGE_AT
+    assert await store.scalar("SELECT count(*) FROM unpaired") == 0  # (the upkeep's, at the end)
     for n in (999_999, 1_500_000, lines):  # (a word is also a prefix: not 1)
         assert [h.line for h in await store.search(str(n), session_id=s.id)] == [n - 1]
     assert (await store.integrity_check()).ok

@@ -221,7 +221,7 @@ async def test_a_v8_database_is_upgraded_in_steps_and_searchable_throughout(tmp_
         for sid, data in want.items():
             assert await store.output.read_bytes(sid) == data
         assert (await store.integrity_check()).ok
-    assert rows(path, "SELECT DISTINCT indexed FROM output_chunks") == [(4,)]
+    assert rows(path, "SELECT DISTINCT indexed FROM output_chunks") == [(2,)]
     assert rows(path, "SELECT count(*) FROM output_chunks WHERE plain_size IS NULL") == [(0,)]
     assert rows(path, "SELECT count(*) FROM output_fts_docsize") == [(0,)]  # emptied
     assert_output_index_exact(path)

@@ -90,10 +90,8 @@ async def test_a_50_mb_line_in_one_append_is_chunked_and_memory_stays_bounded(st
     """Memory check: tracemalloc counts every Python allocation made while ``append``
     runs (on both threads), not SQLite's own page cache. The 50 MB input exists before
     the measurement starts, so the peak is what the append adds: buffering the line
-    (or copying it whole) would show up as >= 50 MB. The bound, 32 chunk sizes (2 MiB,
-    4% of the input), leaves room for one batch of rows and their index text, and for
-    the word pairs being found in one chunk (storage/engine/word_pairs.py: this text is
-    a pair every 9 bytes, each a tuple while they are collected, ~0.5 MiB a chunk)."""
+    (or copying it whole) would show up as >= 50 MB. The bound, 16 chunk sizes (1 MiB,
+    2% of the input), leaves room for one batch of rows and their index text."""
     line = _big_line()
     s = await store.sessions.create(["x"], cwd="/")
     tracemalloc.start()
@@ -102,7 +100,7 @@ async def test_a_50_mb_line_in_one_append_is_chunked_and_memory_stays_bounded(st
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 32 * CHUNK_BYTES, f"append added {peak / 2**20:.1f} MiB for a 50 MiB line"
+    assert peak < 16 * CHUNK_BYTES, f"append added {peak / 2**20:.1f} MiB for a 50 MiB line"
     sizes = [n for (n,) in rows(db_path, PLAIN_SIZES)]
     assert max(sizes) <= CHUNK_BYTES
     assert sum(sizes) == FIFTY_MB

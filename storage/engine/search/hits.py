@@ -26,13 +26,7 @@ import sqlite3
 import types
 
 from storage.engine.compress import plain
-from storage.engine.output_index import (
-    IN_LEGACY,
-    IN_WORDS_V9,
-    fts_words,
-    legacy_range,
-    pairs_range,
-)
+from storage.engine.output_index import IN_LEGACY, any_unpaired, fts_words, legacy_range
 from storage.engine.search.filters import chunk_where, session_where
 from storage.engine.search.lines import ChunkScanner, LineMatch
 from storage.errors import StoreError
@@ -63,10 +57,21 @@ def _pause() -> Any:
 
 
 class _Chunk:
-    """A candidate chunk; ``data`` is filled in when it is read (``fill``). (A plain
-    class: a dataclass costs a one-query command ~0.5 ms to build, storage/frozen.py.)"""
+    """A candidate chunk; ``data`` is filled in when it is read (``fill``); ``size``, its
+    plain bytes, when known. (A plain class: a dataclass costs a one-query command
+    ~0.5 ms to build, storage/frozen.py.)"""
 
-    __slots__ = ("id", "session_id", "run", "stream", "first_line", "open_end", "at", "data")
+    __slots__ = (
+        "id",
+        "session_id",
+        "run",
+        "stream",
+        "first_line",
+        "open_end",
+        "at",
+        "data",
+        "size",
+    )
 
     def __init__(
         self,
@@ -87,6 +92,7 @@ class _Chunk:
         self.open_end = open_end
         self.at = at
         self.data = data
+        self.size = 0
 
 
 def _chunk(row: Any) -> _Chunk:
@@ -126,6 +132,7 @@ class OutputSearch:
         self.rank_floor = 0  # ranked: only chunks from this id on are ranked
         self.rank_match = self.words  # what bm25 scores (phrases loosened into words)
         self.rank_within: set[int] | None = None  # chunks holding the phrases, if any
+        self.unpaired_loaded = False
 
     async def rows(self, sql: str, params: Any) -> list[Any]:
         try:
@@ -152,8 +159,8 @@ class OutputSearch:
         if self.scan_unindexed:  # (else only the index is asked)
             await self.load_new(before)
         await self.load_legacy(before)
-        await self.load_unpaired(before)
         self.unindexed.sort(key=lambda c: -c.id)
+        await self.load_unpaired(before)
 
     async def load_new(self, before: int) -> None:
         """Chunks not indexed yet, newest first, up to ``UNINDEXED_SCAN_BYTES``."""
@@ -178,32 +185,42 @@ class OutputSearch:
         """Chunks from before schema v9 that the upkeep step has not moved to the new
         index yet are found through the old one, and then read like unindexed chunks."""
         legacy = await legacy_range(self.store)
-        if legacy is not None:
-            match = fts_match(self.query, exclusions=False)
-            await self._load_through("output_fts", match, legacy, IN_LEGACY, before)
-
-    async def load_unpaired(self, before: int) -> None:
-        """Chunks indexed before v18 that the upkeep has not given word pairs yet, when
-        the query asks for pairs: found through their words, then read like unindexed
-        chunks (storage/engine/word_pairs.py)."""
-        if self.match == self.words:
+        if legacy is None:
             return
-        found = await pairs_range(self.store)
-        if found is not None:
-            await self._load_through("output_words", self.words, found, IN_WORDS_V9, before)
-
-    async def _load_through(
-        self, table: str, match: str | None, span: tuple[int, int], indexed: int, before: int
-    ) -> None:
-        """The chunks marked ``indexed`` with ids in ``span`` that ``match`` finds in
-        ``table``, to be read like unindexed chunks."""
         rows = await self.rows(
-            f"SELECT {_META} FROM {table} f CROSS JOIN output_chunks c ON c.id = f.rowid "
-            f"WHERE {table} MATCH ? AND f.rowid >= ? AND f.rowid < ? "
-            f"AND c.indexed = {indexed} AND {self.filters}",
-            [match, *span, *self.params],
+            f"SELECT {_META} FROM output_fts f CROSS JOIN output_chunks c ON c.id = f.rowid "
+            f"WHERE output_fts MATCH ? AND f.rowid >= ? AND f.rowid < ? AND c.indexed = "
+            f"{IN_LEGACY} AND {self.filters}",
+            [fts_match(self.query, exclusions=False), *legacy, *self.params],
         )
         self.unindexed += [_chunk(r) for r in rows if r[0] < before]
+
+    async def load_unpaired(self, before: int = 2**62) -> None:
+        """Indexed chunks that have no word pairs yet (``output_index.pairs_step``), when
+        the query asks for pairs: found through their words, then read like unindexed
+        chunks. Once per search."""
+        if self.match == self.words or self.unpaired_loaded:
+            return
+        self.unpaired_loaded = True
+        self.unindexed += [c for c in await self.unpaired() if c.id < before]
+        self.unindexed.sort(key=lambda c: -c.id)
+
+    async def unpaired(self) -> list[_Chunk]:
+        """The ``unpaired`` chunks the query's words find (usually the few written since
+        the writer's last upkeep; every chunk of a database just upgraded to v18)."""
+        if not await any_unpaired(self.store):
+            return []
+        rows = await self.rows(
+            f"SELECT {_META}, coalesce(c.plain_size, length(c.data)) FROM output_words f "
+            f"CROSS JOIN output_chunks c ON c.id = f.rowid WHERE output_words MATCH ? "
+            f"AND f.rowid IN (SELECT id FROM unpaired) AND {self.filters}",
+            [self.words, *self.params],
+        )
+        found = []
+        for r in rows:
+            found.append(_chunk(r[:7]))
+            found[-1].size = r[7]  # (counts charge it to their budget)
+        return found
 
     async def fill(self, chunks: list[_Chunk]) -> list[_Chunk]:
         """Load the data of chunks that lack it; drop chunks deleted meanwhile."""
@@ -306,6 +323,7 @@ class OutputSearch:
         """Matching lines per session: (count, exact)."""
         if not session_ids:
             return {}
+        await self.load_unpaired()  # (a search for counts alone has not yet)
         marks = ",".join("?" * len(session_ids))
         cols = f"{_META}, coalesce(c.plain_size, length(c.data))"  # the budget is plain bytes
         if self.match is None:
@@ -346,7 +364,7 @@ class OutputSearch:
             chunks += [c for c in self.unindexed if c.session_id == sid and c.id not in sizes]
             total, exact, todo = 0, True, []
             for c in chunks:
-                size = sizes.get(c.id, 0)
+                size = sizes.get(c.id, c.size)
                 if c.id in self.scanned:
                     total += len(self.scanned[c.id])
                 elif size <= budget:
@@ -409,15 +427,7 @@ async def ranked_hits(
             [s.match, s.rank_floor],
         )
         s.rank_within = {r[0] for r in rows}
-        found = await pairs_range(s.store)
-        if found is not None:  # and those indexed before v18, through their words
-            rows = await s.rows(
-                "SELECT f.rowid FROM output_words f CROSS JOIN output_chunks c "
-                "ON c.id = f.rowid WHERE output_words MATCH ? AND f.rowid >= max(?, ?) "
-                f"AND f.rowid < ? AND c.indexed = {IN_WORDS_V9}",
-                [s.words, s.rank_floor, *found],
-            )
-            s.rank_within.update(r[0] for r in rows)
+        s.rank_within.update(c.id for c in await s.unpaired())  # (through their words)
     hits: list[SearchHit] = []
     async for position, chunk in s.ranked(offset):
         found = sorted(await s.lines(chunk), key=lambda m: (-len(m.spans), -m.index))
