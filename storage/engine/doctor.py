@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from storage.engine import output_index
-from storage.engine.index_merge import MERGE_AT, merge_for_write
+from storage.engine.index_merge import MERGE_AT, RENDERED, merge_for_write, merge_step, segments_sql
 from storage.engine.purge import db_size
 from storage.engine.sessions import _reindex_meta
 from storage.errors import StoreError
@@ -67,6 +67,7 @@ async def diagnose(store: Store, *, trash_days: float | None = None) -> list[Fin
         ("counters", lambda: _counters(store)),
         ("backlog", lambda: _backlog(store)),
         ("index-segments", lambda: _segments(store)),
+        ("transcript-segments", lambda: _transcript_segments(store)),
         ("output-upgrade", lambda: _upgrade(store)),
         ("word-pairs", lambda: _pairs(store)),
         ("space", lambda: _space(store, trash_days)),
@@ -276,6 +277,21 @@ async def _upgrade(store: Store) -> Finding:
     )
 
 
+async def _transcript_segments(store: Store) -> Finding:
+    n = int(await store.scalar(segments_sql(RENDERED)))
+    what = "the terminal transcripts' index"
+    if n < 2 * MERGE_AT:
+        return Finding("transcript-segments", "ok", f"{what} is merged ({_segs(n)})")
+    return Finding(
+        "transcript-segments",
+        "info",
+        f"{what} is in {_segs(n)}: searches of terminal sessions are slower until they "
+        "are merged (supervisors merge them when the output pauses)",
+        "merge them now",
+        n,
+    )
+
+
 async def _pairs(store: Store) -> Finding:
     left = await output_index.pairs_left(store)
     if not left:
@@ -393,6 +409,14 @@ async def repair(
             pass
         after = await store.output.index_segments()
         say(f"merged the output index from {_segs(before)} to {_segs(after)}")
+    if "transcript-segments" in todo:
+        before = int(await store.scalar(segments_sql(RENDERED)))
+        more = True
+        while more:  # short transactions, as the supervisors' own steps
+            async with store.transaction() as db:
+                more = await merge_step(db, index=RENDERED)
+        after = int(await store.scalar(segments_sql(RENDERED)))
+        say(f"merged the terminal transcripts' index from {_segs(before)} to {_segs(after)}")
     if "auto-vacuum" in todo:
         mode = int(await store.scalar("PRAGMA auto_vacuum"))
         if mode == 0:  # VACUUM rewrites the whole file: keep a copy of it first

@@ -14,6 +14,8 @@ import pytest
 from storage import open_store
 from storage.engine import compress
 from storage.engine.doctor import diagnose, repair
+from storage.engine.search import search
+from storage.query import parse
 from storage.text import index_text
 from tests.support.database import assert_output_index_exact, rows
 
@@ -226,6 +228,27 @@ async def test_doctor_fix_upgrades_old_output_with_progress(tmp_path):
         for sid, data in want.items():
             assert await store.output.read_bytes(sid) == data
     assert rows(path, "SELECT count(*) FROM output_chunks WHERE plain_size IS NULL") == [(0,)]
+
+
+async def test_an_unmerged_transcripts_index_is_reported_and_merged(store):
+    """The terminal transcripts' index (``rendered_words``, merged by the supervisors
+    since schema v17): a burst's pile of segments is reported and merged on --fix."""
+    from storage.engine import screens
+    from storage.engine.index_merge import MERGE_AT
+
+    sid = (await store.sessions.create(["sh"], cwd="/", mode="pty")).id
+    for i in range(3 * MERGE_AT):  # each store its own segment (a burst's way)
+        part = screens.RenderedRows(1, i, [f"row {i} quokkaword"], i + 1, 1.0e9)
+        await screens.save(store, sid, rows=[part], position=(i + 1, 0), merge=False)
+    found = by_check(await diagnose(store))["transcript-segments"]
+    assert found.level == "info" and found.fix and found.count >= 3 * MERGE_AT
+    done = await repair(store, [found])
+    assert done == [
+        f"merged the terminal transcripts' index from {found.count} segments to 1 segment"
+    ]
+    assert by_check(await diagnose(store))["transcript-segments"].level == "ok"
+    found_rows = (await search(store, parse("quokkaword"), limit=500)).groups
+    assert sum(len(g.hits) for g in found_rows) == 3 * MERGE_AT
 
 
 async def test_an_unmerged_output_index_is_reported_and_merged(db_path):
