@@ -285,12 +285,6 @@ async def upgrade_step(store: Store, max_bytes: int = STEP_BYTES) -> bool:
         return done < below
 
 
-async def any_unpaired(db: Any) -> bool:
-    """Whether some chunk in ``output_words`` has no word pairs yet (search then finds
-    it through its words). ``db`` is anything with ``fetchall``."""
-    return bool(await db.fetchall("SELECT 1 FROM unpaired LIMIT 1"))
-
-
 async def pairs_step(store: Store, max_bytes: int = PAIRS_STEP_BYTES) -> bool:
     """One step of giving ``unpaired`` chunks their word pairs (a second entry under
     their id: see the module), oldest first. True while there is more to do.

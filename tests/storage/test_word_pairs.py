@@ -310,3 +310,32 @@ async def _phrase_lines(path: Path, *, finish: bool = False) -> list[int]:
         s = OutputSearch(store, parse('"amber falcon"'))
         hits, _ = await newest_hits(s, 50, None)
         return [h.line for h in hits]
+
+
+async def test_unpaired_chunks_are_found_by_the_words_then_the_list_filters(store):
+    """The fallback for chunks without pairs runs the MATCH once, over the words'
+    candidates. Handing the list's ids to FTS5 as rowid constraints ran it once per id
+    (a database of 194 000 unpaired chunks: minutes for a phrase)."""
+    from storage.engine.search.hits import unpaired_sql
+
+    await _fill(store, 3, set())
+    plan = await store.fetchall("EXPLAIN QUERY PLAN " + unpaired_sql("1"), ['"amber"'])
+    fts = [r[3] for r in plan if "VIRTUAL TABLE" in r[3]]
+    assert fts == ["SCAN f VIRTUAL TABLE INDEX 0:M1"], plan  # a MATCH, no rowid given
+
+
+async def test_past_a_few_thousand_unpaired_chunks_a_phrase_is_asked_as_its_words(
+    store, monkeypatch
+):
+    """Just after an upgrade (every chunk unpaired) listing them all first would cost
+    more than asking for the words as before v18: the search does that instead."""
+    from storage.engine.search import hits
+
+    monkeypatch.setattr(hits, "UNPAIRED_LISTED", 5)
+    sid = await _fill(store, 12, {2, 9})
+    common = COMMON.count(b"\n")
+    s = OutputSearch(store, parse('"amber falcon"'))
+    found, _ = await newest_hits(s, 50, None)
+    assert [h.line for h in found] == [10 * common + 1, 3 * common]
+    assert s.match == s.words and not s.unpaired_found and len(s.scanned) == 12
+    assert sid == found[0].session_id

@@ -26,7 +26,7 @@ import sqlite3
 import types
 
 from storage.engine.compress import plain
-from storage.engine.output_index import IN_LEGACY, any_unpaired, fts_words, legacy_range
+from storage.engine.output_index import IN_LEGACY, fts_words, legacy_range
 from storage.engine.search.filters import chunk_where, session_where
 from storage.engine.search.lines import ChunkScanner, LineMatch
 from storage.errors import StoreError
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from storage.engine.store import Store
 
 UNINDEXED_SCAN_BYTES = 16 * 1024 * 1024
+UNPAIRED_LISTED = 4096  # chunks without word pairs found through their words, at most
 RANK_CANDIDATES = 3000  # at most this many matching chunks (the newest) are ranked
 _META = "c.id, c.session_id, c.run, c.stream, c.first_line, c.open_end, c.first_at"
 _BATCHES = (4, 16, 64, 256)  # chunks per candidate query: the first page rarely needs more
@@ -102,6 +103,17 @@ def _chunk(row: Any) -> _Chunk:
     return _Chunk(cid, sid, run, stream, first, bool(open_end), at, data)
 
 
+def unpaired_sql(filters: str) -> str:
+    """The ``unpaired`` chunks that a MATCH of words finds. The words drive it, and the
+    list is a filter: ``+f.rowid`` keeps SQLite from handing the list's ids to FTS5 as
+    rowid constraints, which ran the MATCH once per id (194 000 ids: minutes)."""
+    return (
+        f"SELECT {_META}, coalesce(c.plain_size, length(c.data)) FROM output_words f "
+        f"CROSS JOIN output_chunks c ON c.id = f.rowid WHERE output_words MATCH ? "
+        f"AND +f.rowid IN (SELECT id FROM unpaired) AND {filters}"
+    )
+
+
 class OutputSearch:
     """One query's search of the output: candidate chunks, their matching lines, counts."""
 
@@ -133,6 +145,7 @@ class OutputSearch:
         self.rank_match = self.words  # what bm25 scores (phrases loosened into words)
         self.rank_within: set[int] | None = None  # chunks holding the phrases, if any
         self.unpaired_loaded = False
+        self.unpaired_found: list[_Chunk] = []
 
     async def rows(self, sql: str, params: Any) -> list[Any]:
         try:
@@ -197,30 +210,27 @@ class OutputSearch:
 
     async def load_unpaired(self, before: int = 2**62) -> None:
         """Indexed chunks that have no word pairs yet (``output_index.pairs_step``), when
-        the query asks for pairs: found through their words, then read like unindexed
-        chunks. Once per search."""
+        the query asks for pairs: found through their words (``unpaired_found``), then
+        read like unindexed chunks. Once per search. Past ``UNPAIRED_LISTED`` of them
+        (a database just upgraded to v18, a big import) the whole search asks for the
+        words instead, as before v18, rather than list them all first."""
         if self.match == self.words or self.unpaired_loaded:
             return
         self.unpaired_loaded = True
-        self.unindexed += [c for c in await self.unpaired() if c.id < before]
-        self.unindexed.sort(key=lambda c: -c.id)
-
-    async def unpaired(self) -> list[_Chunk]:
-        """The ``unpaired`` chunks the query's words find (usually the few written since
-        the writer's last upkeep; every chunk of a database just upgraded to v18)."""
-        if not await any_unpaired(self.store):
-            return []
         rows = await self.rows(
-            f"SELECT {_META}, coalesce(c.plain_size, length(c.data)) FROM output_words f "
-            f"CROSS JOIN output_chunks c ON c.id = f.rowid WHERE output_words MATCH ? "
-            f"AND f.rowid IN (SELECT id FROM unpaired) AND {self.filters}",
-            [self.words, *self.params],
+            "SELECT count(*) FROM (SELECT 1 FROM unpaired LIMIT ?)", [UNPAIRED_LISTED + 1]
         )
-        found = []
+        if rows[0][0] > UNPAIRED_LISTED:
+            self.match = self.words
+            return
+        if not rows[0][0]:
+            return
+        rows = await self.rows(unpaired_sql(self.filters), [self.words, *self.params])
         for r in rows:
-            found.append(_chunk(r[:7]))
-            found[-1].size = r[7]  # (counts charge it to their budget)
-        return found
+            self.unpaired_found.append(_chunk(r[:7]))
+            self.unpaired_found[-1].size = r[7]  # (counts charge it to their budget)
+        self.unindexed += [c for c in self.unpaired_found if c.id < before]
+        self.unindexed.sort(key=lambda c: -c.id)
 
     async def fill(self, chunks: list[_Chunk]) -> list[_Chunk]:
         """Load the data of chunks that lack it; drop chunks deleted meanwhile."""
@@ -409,6 +419,7 @@ async def ranked_hits(
     # positional scan when its words are common), so phrases are scored as their
     # words, among the chunks that may hold the phrases (their word pairs).
     s.rank_match = s.words  # (its phrases as words: fts_words)
+    await s.load_unpaired()  # (may settle on the words alone: then no pairs either)
     if cursor is not None and len(cursor) == 3:
         offset, skip, s.rank_floor = cursor
     else:
@@ -427,7 +438,7 @@ async def ranked_hits(
             [s.match, s.rank_floor],
         )
         s.rank_within = {r[0] for r in rows}
-        s.rank_within.update(c.id for c in await s.unpaired())  # (through their words)
+        s.rank_within.update(c.id for c in s.unpaired_found)  # (through their words)
     hits: list[SearchHit] = []
     async for position, chunk in s.ranked(offset):
         found = sorted(await s.lines(chunk), key=lambda m: (-len(m.spans), -m.index))
