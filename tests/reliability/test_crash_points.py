@@ -148,9 +148,15 @@ def test_kill_9_of_import_mid_file_changes_nothing(tmp_path, figures):
         if not landed:  # it finished first: then it must be all there
             assert len(snapshot(db)) == len(pristine) + 8, what
             continue
+        after = snapshot(db)
+        if after != pristine and len(after) == len(pristine) + 8:
+            # Killed after its one transaction committed, before the process exited:
+            # the import is whole, which is as atomic as nothing (seen once in CI).
+            _integrity(db)
+            continue
         killed.append(what)
         assert files_of(db)["db"] == pristine_files["db"], f"{what}: the database file changed"
-        assert snapshot(db) == pristine, f"{what}: the killed import left something behind"
+        assert after == pristine, f"{what}: the killed import left something behind"
         _integrity(db)
         assert snapshot(db) == pristine
     figures.add("kill -9 import", trials=len(points), faults=len(killed))
