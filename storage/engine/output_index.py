@@ -215,9 +215,9 @@ async def upgrade_left(store: Any) -> int:
 
 
 async def upkeep_step(store: Store, max_bytes: int = STEP_BYTES) -> bool:
-    """One step of the upkeep: ``upgrade_step``, then ``pairs_step`` once that is done.
-    True while there is more to do."""
-    return await upgrade_step(store, max_bytes) or await pairs_step(store, max_bytes)
+    """One step of the upkeep: ``upgrade_step`` (``max_bytes``), then ``pairs_step`` (its
+    own ``PAIRS_STEP_BYTES``) once that is done. True while there is more to do."""
+    return await upgrade_step(store, max_bytes) or await pairs_step(store)
 
 
 async def upgrade_step(store: Store, max_bytes: int = STEP_BYTES) -> bool:
