@@ -64,7 +64,7 @@ BENCHES = (
         4,
         "TUI",
         (
-            *("--sessions", "10000", "--lines", "10000000", "--runs", "6"),
+            *("--sessions", "10000,100000", "--lines", "10000000", "--runs", "6"),
             *("--ticks", "150", "--latency-runs", "3"),
         ),
         (
@@ -73,7 +73,8 @@ BENCHES = (
         ),
         "Everything in a real terminal: a 120x36 tmux pane polled with `capture-pane` about "
         "every 5 ms; a time is the midpoint of the poll that first showed the awaited text "
-        "and the one before. (a) From launching `tether` (10 000 sessions in the database) "
+        "and the one before. (a) From launching `tether` (10 000 sessions in the database, "
+        "then 100 000: issue 18) "
         "to the first session rows on screen, beside a bare Textual app showing a 10-row "
         "DataTable, alternated, `--runs` times after one warm-up. (b) A 10 M-line session built "
         "through the storage API: from pressing `o` on it in the list to its last line on "
