@@ -282,8 +282,8 @@ def run(argv: Sequence[str], *, quick_exit: bool = False) -> int:
         ctx.quick_exit = quick_exit
         if args.command is None:
             return open_tui(ctx)
-        config_file = ctx.paths.config_file  # no config.toml or no quota: nothing to load
-        if config_file is not None and config_file.exists() and ctx.config.section("storage"):
+        # No config.toml or no quota: nothing to load.
+        if os.path.exists(ctx.paths.config_file_str) and ctx.config.section("storage"):
             from .quota import check_quota
 
             check_quota(ctx, args.command)  # a line on stderr at 80% and 100% of the quota

@@ -5,6 +5,7 @@ stderr and an exit code)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 
@@ -46,7 +47,7 @@ class Ctx:
             from home.config import Config
 
             ctx._config = Config(path=ctx.paths.config_file)
-        elif ctx.paths.config_file is not None and ctx.paths.config_file.exists():
+        elif os.path.exists(ctx.paths.config_file_str):
             ctx.config  # noqa: B018 - checked now: a bad config.toml stops every command
         return ctx
 
@@ -58,7 +59,7 @@ class Ctx:
             from home.config import load_config
 
             path, key_ids = self.paths.config_file, None
-            if path is not None and path.exists():  # else no [keys] to check
+            if path.exists():  # else no [keys] to check
                 from tui.keys import KEYS as key_ids  # no Textual: just the binding ids
 
             self._config = load_config(path, key_ids=key_ids)

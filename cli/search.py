@@ -238,7 +238,7 @@ def cmd_search(ctx: Ctx) -> int:
     from storage.engine.metrics import record_quietly
 
     # Never waits; dropped if busy. Left open when the process ends at once (Ctx.quick_exit).
-    record_quietly(ctx.paths.db, "search_ms", took[0] * 1000, close=not ctx.quick_exit)
+    record_quietly(ctx.paths.db_str, "search_ms", took[0] * 1000, close=not ctx.quick_exit)
     if args.json:
         print_json(to_json(results))
         return EXIT_OK

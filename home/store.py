@@ -27,4 +27,4 @@ def open_reader(paths: Paths):  # type: ignore[no-untyped-def]
     from storage.engine.reader import open_reader as open_database
 
     paths.ensure()
-    return open_database(paths.db, backup_dir=paths.backups)
+    return open_database(paths.db_str, backup_dir=paths.backups_str)

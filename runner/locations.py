@@ -21,7 +21,6 @@ import fcntl
 import os
 import stat
 from collections.abc import Iterator
-from pathlib import Path
 
 from storage.engine.opening import make_private_dir
 
@@ -30,19 +29,27 @@ from .errors import UnsafeRuntimeDir
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see storage/__init__)
 
 SOCKET_PATH_MAX = 107  # sun_path is 108 bytes with the terminating NUL
-SHORT_SOCKET_ROOT = Path("/tmp")
+SHORT_SOCKET_ROOT = "/tmp"
 
 
-if TYPE_CHECKING:  # a type only: nothing at run time needs it
+if TYPE_CHECKING:  # types only: nothing at run time needs them
+    from pathlib import Path
     from typing import Protocol
 
     class RuntimePaths(Protocol):
-        """What the runner needs to know about where things live."""
+        """What the runner needs to know about where things live. The string forms
+        (``runtime_str``, ``lock_file_str``) are what reading commands use: they never
+        import pathlib (home/paths.py)."""
 
         db: Path
 
         @property
         def runtime(self) -> Path: ...
+
+        @property
+        def runtime_str(self) -> str: ...
+
+        def lock_file_str(self, session_id: int) -> str: ...
 
         @property
         def supervisor_log(self) -> Path: ...
@@ -52,7 +59,7 @@ if TYPE_CHECKING:  # a type only: nothing at run time needs it
         def socket_file(self, session_id: int) -> Path: ...
 
 
-def private_dir(path: Path) -> Path:
+def private_dir(path: str | os.PathLike[str]) -> None:
     """Create ``path`` (and parents) 0700 if needed and check that it is ours and
     private: not a symlink, owned by this user, no group or other access."""
     make_private_dir(path)
@@ -63,7 +70,6 @@ def private_dir(path: Path) -> Path:
         raise UnsafeRuntimeDir(str(path), f"it belongs to uid {st.st_uid}")
     if st.st_mode & 0o077:
         os.chmod(path, 0o700)
-    return path
 
 
 def socket_path(paths: RuntimePaths, session_id: int) -> Path:
@@ -74,25 +80,26 @@ def socket_path(paths: RuntimePaths, session_id: int) -> Path:
     if len(os.fsencode(path)) <= SOCKET_PATH_MAX:
         return path
     import hashlib  # only for a long path
+    from pathlib import Path
 
     key = hashlib.sha256(os.fsencode(paths.runtime.absolute())).hexdigest()[:16]
-    return SHORT_SOCKET_ROOT / f"tether-{os.getuid()}" / key / path.name
+    return Path(SHORT_SOCKET_ROOT, f"tether-{os.getuid()}", key, path.name)
 
 
 def prepare_socket_dir(sock: Path) -> None:
     """Make sure the directory of ``sock`` (and, for the short fallback, its parent)
     is private to this user."""
-    if sock.parent.parent.parent == SHORT_SOCKET_ROOT:
+    if str(sock.parent.parent.parent) == SHORT_SOCKET_ROOT:
         private_dir(sock.parent.parent)
     private_dir(sock.parent)
 
 
-def _open_lock(path: Path) -> int:
-    private_dir(path.parent)
+def _open_lock(path: Path | str) -> int:
+    private_dir(os.path.dirname(path))
     return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
 
-def _still_there(fd: int, path: Path) -> bool:
+def _still_there(fd: int, path: Path | str) -> bool:
     """Is the file open as ``fd`` still the one at ``path`` (not swept meanwhile)?"""
     try:
         st = os.stat(path)
@@ -102,7 +109,7 @@ def _still_there(fd: int, path: Path) -> bool:
     return (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino)
 
 
-def _lock_now(path: Path) -> int | None:
+def _lock_now(path: Path | str) -> int | None:
     """An fd holding ``path``'s exclusive lock, or None if another process holds it."""
     while True:
         fd = _open_lock(path)
@@ -118,7 +125,7 @@ def _lock_now(path: Path) -> int | None:
         os.close(fd)  # swept between open and flock: lock the new file instead
 
 
-def lock_is_held(lock_file: Path) -> bool:
+def lock_is_held(lock_file: Path | str) -> bool:
     """True when some process holds the lock (a supervisor is alive)."""
     try:
         fd = os.open(lock_file, os.O_RDONLY | os.O_CLOEXEC)
@@ -139,28 +146,29 @@ def lock_is_held(lock_file: Path) -> bool:
 
 def is_alive(paths: RuntimePaths, session_id: int) -> bool:
     """Is a supervisor holding this session's lock?"""
-    return lock_is_held(paths.lock_file(session_id))
+    return lock_is_held(paths.lock_file_str(session_id))
 
 
 def supervisor_pid(paths: RuntimePaths, session_id: int) -> int | None:
     """The pid a live supervisor wrote into its lock file (None if not alive)."""
-    lock = paths.lock_file(session_id)
+    lock = paths.lock_file_str(session_id)
     if not lock_is_held(lock):
         return None
     return lock_pid(lock)
 
 
-def lock_pid(lock_file: Path) -> int | None:
+def lock_pid(lock_file: Path | str) -> int | None:
     """The pid the last supervisor to hold this lock wrote into it, if any."""
     try:
-        text = lock_file.read_text().strip()
+        with open(lock_file) as f:
+            text = f.read().strip()
         return int(text) if text else None
     except (OSError, ValueError):
         return None
 
 
 @contextlib.contextmanager
-def try_lock(lock_file: Path) -> Iterator[bool]:
+def try_lock(lock_file: Path | str) -> Iterator[bool]:
     """Hold the lock for a moment if it is free (yields True), else yield False.
     Used by ``reconcile`` so that no supervisor can start while it decides."""
     fd = _lock_now(lock_file)
@@ -220,7 +228,7 @@ def mark_launching(paths: RuntimePaths, session_id: int) -> None:
     session with a lock file here (and nobody holding it for a while) was launched from
     here and its supervisor never started; one without was not ours to launch (a
     library's, or another home's), and ``reconcile`` leaves it alone."""
-    os.close(_open_lock(paths.lock_file(session_id)))
+    os.close(_open_lock(paths.lock_file_str(session_id)))
 
 
 def sweep(paths: RuntimePaths, keep: set[int]) -> int:
@@ -230,7 +238,7 @@ def sweep(paths: RuntimePaths, keep: set[int]) -> int:
     lock files went."""
     removed = 0
     try:
-        names = os.listdir(paths.runtime)
+        names = os.listdir(paths.runtime_str)
     except FileNotFoundError:
         return 0
     for name in names:
@@ -238,7 +246,7 @@ def sweep(paths: RuntimePaths, keep: set[int]) -> int:
         if ext != "lock" or not stem.isdigit() or int(stem) in keep:
             continue
         sid = int(stem)
-        lock = paths.lock_file(sid)
+        lock = paths.lock_file_str(sid)
         fd = _lock_now(lock)
         if fd is None:
             continue  # a supervisor still holds it (finishing its indexing)
@@ -247,7 +255,7 @@ def sweep(paths: RuntimePaths, keep: set[int]) -> int:
             for leftover in (sock, sock.with_suffix(".hook")):  # .hook: runner/hooks.py
                 with contextlib.suppress(FileNotFoundError):
                     leftover.unlink()
-            lock.unlink()
+            os.unlink(lock)
             removed += 1
         finally:
             os.close(fd)

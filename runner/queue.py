@@ -145,7 +145,7 @@ async def give_back_stale(store: Store, paths: RuntimePaths) -> list[int]:
     for held in await store.queue.claims():
         if not claimer_gone(held.claim):
             continue
-        with try_lock(paths.lock_file(held.session_id)) as free:
+        with try_lock(paths.lock_file_str(held.session_id)) as free:
             if free and await store.queue.give_back(held):
                 back.append(held.session_id)
     return back
@@ -210,6 +210,13 @@ class SpecPaths:
     @classmethod
     def of(cls, spec: LaunchSpec) -> SpecPaths:
         return cls(Path(spec.db), Path(spec.lock).parent, Path(spec.log))
+
+    @property
+    def runtime_str(self) -> str:
+        return str(self.runtime)
+
+    def lock_file_str(self, session_id: int) -> str:
+        return str(self.lock_file(session_id))
 
     def lock_file(self, session_id: int) -> Path:
         return self.runtime / f"{session_id}.lock"

@@ -26,6 +26,7 @@ periodically, followers (``logs -f``) while they wait.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -92,7 +93,7 @@ async def reconcile(
     lost: list[int] = []
     for session, run, reason in verdicts:
         # Hold the lock while deciding, so no supervisor can start in between.
-        with try_lock(paths.lock_file(session.id)) as free:
+        with try_lock(paths.lock_file_str(session.id)) as free:
             if not free:
                 continue
             if not await _mark_lost(store, session, run, reason):
@@ -148,7 +149,7 @@ async def _judge_all(
                 queued = await store.queue.waiting_ids()
             if session.id in queued:
                 continue  # waiting for a slot, or being started (runner/queue.py)
-            if not paths.lock_file(session.id).exists():
+            if not os.path.exists(paths.lock_file_str(session.id)):
                 continue  # not launched from here: a library's, or another home's
             if is_alive(paths, session.id):
                 continue
@@ -175,7 +176,7 @@ def _held_for_the_dead(paths: RuntimePaths, session_id: int, run: Run | None) ->
         return False  # the usual case: one look at /proc, and no hostname (socket) asked
     if identity.same_boot(run.host, run.boot) is not True:
         return False
-    return lock_pid(paths.lock_file(session_id)) == run.supervisor_pid
+    return lock_pid(paths.lock_file_str(session_id)) == run.supervisor_pid
 
 
 async def _settle(paths: RuntimePaths, session_id: int, run: Run) -> bool:

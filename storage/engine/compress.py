@@ -26,10 +26,10 @@ from __future__ import annotations
 import sqlite3
 import sys
 from _thread import get_ident
-from pathlib import Path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from os import PathLike
     from typing import Any
 
     import aiosqlite
@@ -64,7 +64,7 @@ class UnknownDictionary(LookupError):
     """A compressed chunk names a dictionary that none of the opened databases holds."""
 
 
-def know(path: str | Path) -> None:
+def know(path: str | PathLike[str]) -> None:
     """Remember a database this process reads, to load its dictionaries from on demand."""
     p = str(path)
     if p not in _paths:

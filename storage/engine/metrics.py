@@ -23,7 +23,6 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterable
-from pathlib import Path
 
 from storage.frozen import Frozen
 from storage.units import DAY
@@ -31,6 +30,8 @@ from storage.units import DAY
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    from os import PathLike
+    from pathlib import Path
     from typing import Any, Protocol
 
 NAMES = ("db_bytes", "capture_rate", "index_lag", "search_ms")
@@ -105,7 +106,7 @@ async def sample_db_bytes(store: Any, *, now: float | None = None) -> int | None
         return None
     from storage.quota import database_bytes  # (not for record_quietly: tether search)
 
-    size = database_bytes(Path(store.path))
+    size = database_bytes(store.path)
     await record(store, "db_bytes", size, at=now)
     if last is None or int(last // 3600) != int(now // 3600):
         await prune(store, now=now)  # the first sample of an hour
@@ -204,7 +205,12 @@ _LEFT_OPEN: list[sqlite3.Connection] = []
 
 
 def record_quietly(
-    db: Path, name: str, value: float, *, session_id: int | None = None, close: bool = True
+    db: str | PathLike[str],
+    name: str,
+    value: float,
+    *,
+    session_id: int | None = None,
+    close: bool = True,
 ) -> bool:
     """Record one sample on a connection of its own that never waits: for commands that
     read through a read-only connection. False when the database was busy (or could

@@ -13,7 +13,6 @@ import contextlib
 import os
 import sqlite3
 import time
-from pathlib import Path
 
 from storage.engine import schema
 from storage.engine.sqlite_errors import translate
@@ -27,6 +26,7 @@ from storage.errors import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path  # (not at run time: ``tether search`` never imports pathlib)
     from typing import Any
 
     import aiosqlite  # imported where a connection is made: readers never need it
@@ -35,23 +35,29 @@ BUSY_TIMEOUT_MS = 30_000
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
-def make_private_dir(path: Path) -> None:
+def make_private_dir(path: str | os.PathLike[str]) -> None:
     """Create ``path`` and any missing parents, each 0700 (``mkdir(parents=True)``
     would give the parents the umask's default mode). Directories that already exist
     are left exactly as they are: they may be the user's (``--db /tmp/x.db``)."""
+    where = os.fspath(path)
     missing = []
-    while not path.exists():
-        missing.append(path)
-        if path.parent == path:
+    while not os.path.exists(where):
+        missing.append(where)
+        parent = os.path.dirname(where)
+        if parent == where or not parent:
             break
-        path = path.parent
+        where = parent
     for new in reversed(missing):
-        new.mkdir(mode=0o700, exist_ok=True)
+        try:
+            os.mkdir(new, 0o700)
+        except FileExistsError:  # made meanwhile: fine if a directory
+            if not os.path.isdir(new):
+                raise
         with contextlib.suppress(OSError):
             os.chmod(new, 0o700)
 
 
-def check_header(path: Path) -> None:
+def check_header(path: str | os.PathLike[str]) -> None:
     """Refuse, without writing, a file that is not a whole SQLite database."""
     try:
         with open(path, "rb") as f:
@@ -74,17 +80,17 @@ def check_header(path: Path) -> None:
     if (
         valid_for == change_counter
         and pages
-        and path.stat().st_size < pages * page_size
+        and os.stat(path).st_size < pages * page_size
         and not _wal_in_use(path)
     ):
         raise StoreCorrupt(
             str(path),
-            f"the file is truncated: {path.stat().st_size} bytes, the header says "
+            f"the file is truncated: {os.stat(path).st_size} bytes, the header says "
             f"{pages * page_size}",
         )
 
 
-def _wal_in_use(path: Path) -> bool:
+def _wal_in_use(path: str | os.PathLike[str]) -> bool:
     """A non-empty ``-wal`` file: another connection may be checkpointing, which writes
     page 1 (with the new size) before the pages that grow the file, so a short file is
     not proof of damage. SQLite reads page 1 from the WAL and is not confused."""
@@ -202,7 +208,7 @@ async def _prepare(db: aiosqlite.Connection, path: Path, created: bool, backup_d
         raise translate(e, str(path)) from e
 
 
-def check_version(path: Path, version: int, tables: int, created: bool) -> None:
+def check_version(path: str | os.PathLike[str], version: int, tables: int, created: bool) -> None:
     """Refuse a newer schema, or an SQLite file that is not a tether database (schema
     version 0 with tables in it, not one just created)."""
     target = schema.SCHEMA_VERSION
@@ -215,6 +221,8 @@ def check_version(path: Path, version: int, tables: int, created: bool) -> None:
 async def _migrate(
     db: aiosqlite.Connection, path: Path, version: int, target: int, backup_dir: Any
 ) -> None:
+    from pathlib import Path
+
     backup: Path | None = None
     try:
         if version == 0:

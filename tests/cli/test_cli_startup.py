@@ -86,15 +86,28 @@ def test_a_one_query_command_starts_no_event_loop_and_loads_only_its_module(
 
 @pytest.mark.parametrize(
     "args",
-    [("search", "needle-17"), ("ls",), ("ls", "--json"), ("logs", "{sid}", "--tail", "20")],
+    [
+        ("search", "needle-17"),
+        ("search", "needle-17", "--json"),
+        ("ls",),
+        ("ls", "--json"),
+        ("logs", "{sid}", "--tail", "20"),
+        ("show", "{sid}"),
+    ],
 )
-def test_a_one_query_command_without_a_config_file_loads_no_typing(tether, session, args):
+def test_a_one_query_command_without_a_config_file_loads_no_typing_or_pathlib(
+    tether, session, args
+):
     """``typing`` (and the ``re`` compiler it loads in 3.11) is ~3 ms of a start issue
     18 wants close to Python's own: the modules on these paths define TYPE_CHECKING
-    themselves (storage/__init__.py). (Reading a config.toml loads it: tomllib does.)"""
+    themselves (storage/__init__.py). ``pathlib`` is another ~3 ms (it loads
+    ``urllib.parse``, which loads ``ipaddress``): these paths use the plain-string
+    places of ``home.paths.Paths``. (Reading a config.toml loads both: tomllib, and
+    the config code.)"""
     (Path(tether.env["TETHER_HOME"]) / "config.toml").unlink()
     loaded = probe(tether, *(a.format(sid=session) for a in args))["modules"]
     assert "typing" not in loaded, args
+    assert "pathlib" not in loaded, args
 
 
 @pytest.mark.parametrize("config", [True, False])
