@@ -130,8 +130,11 @@ BENCHES = (
         "`storage.purge.purge_sessions` of the 200 (it picks its strategy) plus reclaiming "
         "the space, on a fresh copy of the database each run. Reference: the same output "
         "as one flat file per session, deleted with `unlink`, then `sync`. Shrink = how "
-        "much the database file (with its WAL) shrank, as a share of the purged output "
-        "bytes (it can exceed 100%: the index goes too). Medians over the runs.",
+        "much the database file (with its WAL) shrank, as a share of what the purged "
+        "sessions' output took in it (their chunks' stored bytes; output is compressed at "
+        "rest since issue 18, so a share of the raw output bytes could only reach the "
+        "compression ratio: printed beside it). It can exceed 100%: the index goes too. "
+        "Medians over the runs.",
     ),
     Bench(
         "queue_handover",

@@ -11,7 +11,11 @@ stored as one flat file per session and deleted with ``unlink``.
     .venv/bin/python bench/cases/purge.py --strategies auto,per-chunk,sessions.purge
 
 Targets (issue 6): the purge and reclaim take <= 10 s and the file shrinks by >= 90%
-of the purged output bytes.
+of the purged bytes. Since output is compressed at rest (issue 18), "the purged bytes"
+are what the purged sessions' output takes in the file (their chunks' stored bytes,
+``length(data)``; for the flat files, their blocks): measured against the raw output
+bytes, a purge that gives back every page could only reach the compression ratio
+(~36% on this text). The share of the raw output bytes is still printed beside it.
 """
 
 from __future__ import annotations
@@ -179,6 +183,12 @@ def copy_db(src: Path, dst: Path) -> None:
 async def run_db(path: Path, ids: list[int], strategy: str) -> dict:
     async with open_store(path) as store:
         size_before = db_size(store)
+        stored = int(
+            await store.scalar(  # (length() of a blob reads no overflow page: instant)
+                f"SELECT sum(length(data)) FROM output_chunks WHERE session_id IN "
+                f"({','.join(map(str, ids))})"
+            )
+        )
         t0 = time.perf_counter()
         if strategy == "sessions.purge":
             await store.sessions.purge(ids)
@@ -203,6 +213,7 @@ async def run_db(path: Path, ids: list[int], strategy: str) -> dict:
         "total_s": t2 - t0,
         "before": size_before,
         "after": size_after,
+        "stored": stored,
         "ok": check.ok and left is not None,
         "problems": check.problems,
     }
@@ -214,6 +225,7 @@ def run_flat(flat: Path, ids: list[int]) -> dict:
 
     os.sync()
     before = used()
+    stored = sum(os.stat(flat / f"{sid}.log").st_blocks * 512 for sid in ids)
     t0 = time.perf_counter()
     for sid in ids:
         os.unlink(flat / f"{sid}.log")
@@ -226,6 +238,7 @@ def run_flat(flat: Path, ids: list[int]) -> dict:
         "total_s": t1 - t0,
         "before": before,
         "after": used(),
+        "stored": stored,
         "ok": True,
         "problems": (),
     }
@@ -309,32 +322,36 @@ def main() -> int:
     )
     head = (
         f"{'method':44} {'purge s':>8} {'reclaim s':>9} {'total s':>8} {'before MB':>10} "
-        f"{'after MB':>9} {'shrink/purged':>13} {'vs flat':>8}"
+        f"{'after MB':>9} {'stored MB':>9} {'shrink/stored':>13} {'shrink/raw':>10} "
+        f"{'vs flat':>8}"
     )
     print(head)
     print("-" * len(head))
     flat_total = rows[-1]["total_s"] or 1e-9
     for r in rows:
-        shrink = (r["before"] - r["after"]) / purged
+        gone = r["before"] - r["after"]
         print(
             f"{r['method']:44} {r['purge_s']:8.2f} {r['reclaim_s']:9.2f} {r['total_s']:8.2f} "
-            f"{r['before'] / 1e6:10.1f} {r['after'] / 1e6:9.1f} {shrink:12.0%} "
-            f"{r['total_s'] / flat_total:7.0f}x"
+            f"{r['before'] / 1e6:10.1f} {r['after'] / 1e6:9.1f} {r['stored'] / 1e6:9.1f} "
+            f"{gone / r['stored']:13.0%} {gone / purged:10.0%} {r['total_s'] / flat_total:7.0f}x"
         )
         if not r["ok"]:
             print(f"  INTEGRITY PROBLEMS: {r['problems']}")
     first = rows[0]
     met_time = first["total_s"] <= 10
-    met_size = (first["before"] - first["after"]) >= 0.9 * purged
+    met_size = (first["before"] - first["after"]) >= 0.9 * first["stored"]
     print(
         f"\ntargets ({first['method']}): <= 10 s: {'met' if met_time else 'MISSED'} "
-        f"({first['total_s']:.1f} s); shrink >= 90% of purged: "
+        f"({first['total_s']:.1f} s); shrink >= 90% of the purged stored bytes: "
         f"{'met' if met_size else 'MISSED'}"
     )
     if args.runs > 1:
         print(f"(medians of {args.runs} runs of each)")
 
     def shrink(r: dict) -> float:
+        return 100 * (r["before"] - r["after"]) / r["stored"]
+
+    def shrink_raw(r: dict) -> float:
         return 100 * (r["before"] - r["after"]) / purged
 
     flat_runs = runs[-1]
@@ -353,12 +370,19 @@ def main() -> int:
             ),
             figure(
                 6,
-                f"purge {what}: file shrink, % of the purged output bytes",
+                f"purge {what}: file shrink, % of the purged sessions' stored bytes",
                 [shrink(r) for r in runs[0]],
                 "%",
                 reference=("flat files, unlink", [shrink(r) for r in flat_runs]),
                 target=">= 90%",
                 met=lambda v, ratio: v >= 90,
+            ),
+            figure(
+                6,
+                f"purge {what}: file shrink, % of the purged raw output bytes (compressed)",
+                [shrink_raw(r) for r in runs[0]],
+                "%",
+                reference=("flat files, unlink", [shrink_raw(r) for r in flat_runs]),
             ),
             figure(
                 6,
@@ -375,7 +399,7 @@ def main() -> int:
 def median_row(rows: list[dict]) -> dict:
     """One method's runs as one row: medians of the figures, every problem kept."""
     out = dict(rows[0])
-    for key in ("purge_s", "reclaim_s", "total_s", "before", "after"):
+    for key in ("purge_s", "reclaim_s", "total_s", "before", "after", "stored"):
         out[key] = statistics.median(r[key] for r in rows)
     out["ok"] = all(r["ok"] for r in rows)
     out["problems"] = tuple(p for r in rows for p in r["problems"])
