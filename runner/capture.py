@@ -57,6 +57,7 @@ REST_BELOW = 4096  # "small": fewer bytes than this
 # for ``script -q``).
 FULL_AFTER_REST = 16 * 1024
 FLOOD_BYTES = 64 * 1024
+FLOOD_QUIET = 0.02  # no big read for this long: the flood is over
 # While a live view watches the session (runner/stream.py), a rest is this short
 # instead: the view is painted at most about sixty times a second, and a line the
 # person is waiting for must not sit here for a tenth of a second (issue 14).
@@ -96,6 +97,7 @@ class Capture:
         self._input: CommandInput | None = None
         self._drains: list[subprocess.Popen[bytes]] = []  # see hand_over
         self._last_read: dict[int, float] = {}  # fd -> monotonic time of its last read
+        self._full_read_at = -1.0  # monotonic time of the last read of FLOOD_BYTES or more
         self._resting: dict[int, asyncio.TimerHandle] = {}  # fd -> when it is read again
         self._rested_fd: int | None = None  # the read under way follows a rest of this fd
         self._floods: dict[int, tuple[float, int]] = {}  # fd -> (window start, bytes)
@@ -177,12 +179,19 @@ class Capture:
             size += len(part)
             if len(part) >= 65536:  # a pipe: one big read is the usual case
                 break
+        if size >= FLOOD_BYTES:
+            self._full_read_at = time.monotonic()
         if parts:
             self._take_output(stream, parts[0] if len(parts) == 1 else b"".join(parts))
         if eof:
             self.close_output(fd)
         elif size and not self.reading_paused:
             self._pace(fd, stream, size)
+
+    def flooding(self, now: float) -> bool:
+        """The command writes flat out: a read of ``FLOOD_BYTES`` or more came within
+        the last ``FLOOD_QUIET`` seconds (runner/writer.py then writes less often)."""
+        return now - self._full_read_at < FLOOD_QUIET
 
     def _pace(self, fd: int, stream: str, size: int) -> None:
         """After a read of ``size`` bytes: rest a moment if it was small and soon

@@ -47,6 +47,8 @@ QUIET_SPELL = 0.05  # no write for this long: new output is written at once
 # this long after the last write, batching and pacing aside: the view shows what is
 # stored, so what is not written yet is not seen (issue 14: p95 <= 20 ms of the write).
 WATCHED_GAP = 0.01
+FLOOD_WRITE_EVERY = 0.5  # seconds between writes while the command writes flat out...
+FLOOD_POLL = 0.01  # ...checked this often
 TOUCH_EVERY = 2.0  # seconds between bumps of the session's updated_at while writing
 COUNT_EVERY = 5.0  # seconds between counts of the running sessions (runner/pace.py)
 INDEX_BATCH = 4 * 1024 * 1024  # bytes indexed per step while the command runs
@@ -151,6 +153,9 @@ class Writer:
                 capture.big.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(capture.big.wait(), wait)
+            if self._hold_for_flood(time.monotonic()):
+                await asyncio.sleep(FLOOD_POLL)
+                continue
             await self._flush_once()
             self._last_flush = time.monotonic()
             self.pace.spend(self._last_flush)
@@ -161,6 +166,20 @@ class Writer:
                 and self.buffer.pending < INDEX_BACKLOG_MAX  # readable first, searchable next
             ):
                 await self._background_step(INDEX_AFTER_SECONDS)
+
+    def _hold_for_flood(self, now: float) -> bool:
+        """Whether to leave the event loop to the reader a moment longer: while the
+        command writes flat out (a burst), a write's work on the loop (cutting lines
+        into chunks, the rows) is time the command waits for its pipe, so output is
+        written once per ``FLOOD_WRITE_EVERY`` instead, as long as the buffer (and its
+        spill file) holds it. Not while a live view watches (it shows what is stored)."""
+        return (
+            self.capture.flooding(now)
+            and now - self._last_flush < FLOOD_WRITE_EVERY
+            and not self.watched()
+            and not self.capture.settled.is_set()
+            and self.buffer.drained_enough
+        )
 
     async def wait(self, flusher: asyncio.Task[None]) -> None:
         """Let ``flusher`` (running ``run``) write everything; give up once writes have

@@ -219,3 +219,47 @@ async def test_a_rest_that_finds_little_keeps_resting_and_a_flood_that_slows_end
     finally:
         os.close(w)
         cap.close_output(r)
+
+
+async def test_while_the_command_floods_the_writer_leaves_the_loop_to_the_reader(
+    tmp_path: Path,
+) -> None:
+    """A write's work runs on the event loop that reads the command's output: during a
+    burst each write was time the command waited for its pipe (a 200 MB seq: 1.2-1.8x
+    tee). While big reads keep coming, writes are held to one per FLOOD_WRITE_EVERY;
+    not once the flood stops, nor for a live view, nor when the buffer must drain."""
+    from runner import writer as writer_mod
+    from runner.writer import Writer
+
+    cap, r, w, seen = _capturing(tmp_path)
+    writer = Writer(
+        cap,
+        session_id=1,
+        log_path=tmp_path / "log",
+        flush_interval=0.1,
+        flush_bytes=1 << 16,
+        exited=asyncio.Event(),
+        give_up=lambda reason: None,
+    )
+    try:
+        await _read_one(cap, seen, w, b"small\n")
+        now = cap._last_read[r]
+        writer._last_flush = now
+        assert not writer._hold_for_flood(now)  # a small read: no flood
+        await _read_one(cap, seen, w, b"x" * capture_mod.FLOOD_BYTES)
+        now = cap._full_read_at  # (the time of that read: a loaded machine changes nothing)
+        writer._last_flush = now
+        assert writer._hold_for_flood(now)  # a big read: hold the write...
+        assert not writer._hold_for_flood(now + capture_mod.FLOOD_QUIET + 1e-6)  # ...till it ends
+        writer._last_flush = now - writer_mod.FLOOD_WRITE_EVERY
+        assert not writer._hold_for_flood(now)  # one write per FLOOD_WRITE_EVERY still
+        writer._last_flush = now
+        writer.watched = lambda: True
+        assert not writer._hold_for_flood(now)  # a live view shows what is stored
+        writer.watched = lambda: False
+        cap.buffer.limit = 1  # (no spill file here) the buffer must drain: write
+        assert not writer._hold_for_flood(now)
+    finally:
+        os.close(w)
+        cap.close_output(r)
+    assert not writer._hold_for_flood(now)  # the output ended: everything is written
