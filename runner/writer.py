@@ -7,7 +7,8 @@ the session has quick writes in hand (runner/pace.py: a steady stream is written
 to 10 times a second, the fewer the more sessions run; a quiet one at once); during a
 burst, at most one transaction per
 ``flush_interval`` unless ``flush_bytes`` arrive first, and at most ``FLUSH_MAX`` bytes
-per transaction. While a live view watches the session, output is written at once,
+per transaction; while the command writes flat out, one per ``FLOOD_WRITE_EVERY``
+(``_hold_for_flood``). While a live view watches the session, output is written at once,
 at most every ``WATCHED_GAP`` (what the view shows is what is stored). Indexing waits
 for a few seconds' or 256 KiB of output (runner/indexer.py), or for a pause.
 
