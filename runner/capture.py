@@ -47,11 +47,12 @@ DRAIN_MAX = 1.0  # after exit: or after this long (background writers may never 
 # spell is never held back (an echo, a prompt), nor is a big one (a burst is read flat out),
 # nor is anything soon after input went to the command: what someone types (an attached
 # terminal) echoes at once, and a rest under way ends when a key comes (``input_sent``).
-# 0.2 s (0.1 until issue 18's last figure: 50 supervisors of streams of 100 lines/s used
-# 0.17 cores against their producers' 0.13-0.22; at 0.2 s, 0.12 cores, the readable lag
-# unchanged: with many sessions, the paced writes set it).
-READ_REST = 0.2  # seconds of rest after a small read that came soon after another
-REST_SOON = 0.25  # "soon": the previous read was less than this ago
+# 0.3 s (0.1 until issue 18's last figure: 50 supervisors of streams of 100 lines/s used
+# 0.17 cores against their producers' 0.10-0.22, whose own CPU moves from run to run; at
+# 0.2 s, 0.12 cores; at 0.3 s, 0.10. Readable lag with 50 sessions p50 1.05 -> 1.15 s: the
+# paced writes set most of it. A live view's rests are WATCHED_REST).
+READ_REST = 0.3  # seconds of rest after a small read that came soon after another
+REST_SOON = 0.4  # "soon": the previous read was less than this ago
 REST_BELOW = 4096  # "small": fewer bytes than this
 # A rest after which the read finds its buffer (nearly) full held the command up: a pty
 # holds about 17-20 KiB, a pipe 64 KiB, and a command printing faster blocks. Such a

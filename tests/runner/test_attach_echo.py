@@ -2,7 +2,7 @@
 after small reads that come in quick succession (issue 18, runner/capture.py): input
 going to the command ends a rest under way and keeps reads from resting for a moment.
 
-Measured in turns of the event loop, not in time: a rest is READ_REST (0.2 s), a
+Measured in turns of the event loop, not in time: a rest is READ_REST (0.3 s), a
 read that is not held back comes within a few turns.
 """
 
