@@ -102,6 +102,7 @@ class Capture:
         self._drains: list[subprocess.Popen[bytes]] = []  # see hand_over
         self._last_read: dict[int, float] = {}  # fd -> monotonic time of its last read
         self._full_read_at = -1.0  # monotonic time of the last read of FLOOD_BYTES or more
+        self._settling = False  # settle_after_exit is under way: no rests
         self._resting: dict[int, asyncio.TimerHandle] = {}  # fd -> when it is read again
         self._rested_fd: int | None = None  # the read under way follows a rest of this fd
         self._floods: dict[int, tuple[float, int]] = {}  # fd -> (window start, bytes)
@@ -206,7 +207,13 @@ class Capture:
         typing = now - self._input_at < REST_SOON
         if self._flooding(fd, size, now):
             return
-        if soon and size < REST_BELOW and fd not in self._resting and not typing:
+        if (
+            soon
+            and size < REST_BELOW
+            and fd not in self._resting
+            and not typing
+            and not self._settling
+        ):
             loop = asyncio.get_running_loop()
             loop.remove_reader(fd)
             rest = WATCHED_REST if self.watched() else READ_REST
@@ -243,6 +250,10 @@ class Capture:
         """Input went to the command: its echo is due, so reads rest no more for a
         moment and a rest under way ends now (see ``READ_REST``)."""
         self._input_at = time.monotonic()
+        self.end_rests()
+
+    def end_rests(self) -> None:
+        """End every rest under way: what waits is read now."""
         for fd in list(self._resting):
             self._stop_resting(fd)
             if fd in self._open and not self.reading_paused:
@@ -339,14 +350,21 @@ class Capture:
         been quiet for a moment, or ``DRAIN_MAX`` passed). The fds stay open either
         way: closing them would break those writers."""
         deadline = time.monotonic() + DRAIN_MAX
-        while not self.eof.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.eof.wait(), 0.1)
-            if self.reading_paused:
-                continue  # what it left is still in the pipe
-            now = time.monotonic()
-            if now - self.last_output >= DRAIN_IDLE or now > deadline:
-                break
+        # No rests meanwhile: a rest (READ_REST) outlasts DRAIN_IDLE, and an EOF not read
+        # because of one looked like a quiet pipe held open by something in the background.
+        self._settling = True
+        self.end_rests()
+        try:
+            while not self.eof.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.eof.wait(), 0.1)
+                if self.reading_paused:
+                    continue  # what it left is still in the pipe
+                now = time.monotonic()
+                if now - self.last_output >= DRAIN_IDLE or now > deadline:
+                    break
+        finally:
+            self._settling = False
         self.settled.set()
         self.data.set()
         return self.eof.is_set()

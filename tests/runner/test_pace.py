@@ -263,3 +263,23 @@ async def test_while_the_command_floods_the_writer_leaves_the_loop_to_the_reader
         os.close(w)
         cap.close_output(r)
     assert not writer._hold_for_flood(now)  # the output ended: everything is written
+
+
+async def test_a_rest_under_way_when_the_command_exits_does_not_hide_its_eof(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A rest (READ_REST) outlasts DRAIN_IDLE: an EOF not read because the capture was
+    resting looked like a pipe held open by something in the background, and the run
+    ended with the "processes it started still hold its output open" line (seen once in
+    CI: twenty `seq` sessions at once). Settling ends the rest and takes no new one."""
+    monkeypatch.setattr(capture_mod, "REST_SOON", 60.0)
+    monkeypatch.setattr(capture_mod, "READ_REST", 30.0)  # far beyond DRAIN_IDLE
+    cap, r, w, seen = _capturing(tmp_path)
+    await _read_one(cap, seen, w, b"a\n")
+    await _read_one(cap, seen, w, b"b\n")  # small and soon: a rest
+    assert r in cap._resting
+    os.write(w, b"last\n")
+    os.close(w)  # the command exits: its last line, then EOF, wait in the pipe
+    assert await cap.settle_after_exit()  # EOF, not "held open"
+    assert b"".join(seen) == b"a\nb\nlast\n"
+    assert not cap.lingering
