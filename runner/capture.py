@@ -193,9 +193,10 @@ class Capture:
         elif size and not self.reading_paused:
             self._pace(fd, stream, size)
 
-    def flooding(self, now: float) -> bool:
+    def reading_flat_out(self, now: float) -> bool:
         """The command writes flat out: a read of ``FLOOD_BYTES`` or more came within
-        the last ``FLOOD_QUIET`` seconds (runner/writer.py then writes less often)."""
+        the last ``FLOOD_QUIET`` seconds (runner/writer.py then writes less often; not
+        ``_flooding``, the pacing's flood, which starts only after a rest)."""
         return now - self._full_read_at < FLOOD_QUIET
 
     def _pace(self, fd: int, stream: str, size: int) -> None:

@@ -175,7 +175,7 @@ class Writer:
         written once per ``FLOOD_WRITE_EVERY`` instead, as long as the buffer (and its
         spill file) holds it. Not while a live view watches (it shows what is stored)."""
         return (
-            self.capture.flooding(now)
+            self.capture.reading_flat_out(now)
             and now - self._last_flush < FLOOD_WRITE_EVERY
             and not self.watched()
             and not self.capture.settled.is_set()
